@@ -1,0 +1,29 @@
+"""Errors that reach users as one line of text.
+
+Every problem with a user's input is raised as :class:`InputError`, whose message names the
+file and the problem (``"photo.jpg: no face found"``). The command-line front end prints that
+message and exits with status 2 instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class TalkfaceError(Exception):
+    """Base class of all errors talkface reports to users; ``str(err)`` is one line."""
+
+
+class InputError(TalkfaceError):
+    """A user-supplied file cannot be used.
+
+    Args:
+        path: the offending file (shown as given).
+        problem: what is wrong, lower-case, no trailing full stop (``"no audio track"``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None, problem: str) -> None:
+        self.path = None if path is None else os.fspath(path)
+        self.problem = problem
+        where = f"{self.path}: " if self.path is not None else ""
+        super().__init__(f"{where}{problem}")

@@ -1,0 +1,1 @@
+"""Media in and out: video/audio decoding, images, mp4 writing, atomic file writes."""
