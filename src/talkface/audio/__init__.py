@@ -1,0 +1,1 @@
+"""Speech features: one FeatureExtractor protocol, several implementations, per-frame windows."""

@@ -1,0 +1,1 @@
+"""Prepared datasets: preprocessing talking videos into a cached, versioned dataset; torch Datasets."""
