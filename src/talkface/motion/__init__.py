@@ -1,0 +1,1 @@
+"""Motion stage: speech -> canonical landmark motion (l-GAN), blink generator, retargeting."""

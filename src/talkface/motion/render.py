@@ -1,0 +1,220 @@
+"""The motion stage end to end: photo + speech -> person-specific landmark sequence, and its previews.
+
+:func:`predict_landmarks` follows the cascade paper's Fig. 2 up to the texture stage: speech
+features -> G_L (canonical mouth/jaw motion) -> + G_B blinks on the eye region
+(:math:`\\ell^M_t = \\ell^m_t \\cup \\ell^e_t`) -> retargeting onto the photo's own landmarks (eq. 7).
+:func:`render_landmark_video` and :func:`plot_mouth_vs_energy` make quick visual checks.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from talkface.audio.features import FeatureExtractor
+from talkface.motion.blink import EYE_POINTS, BlinkModel
+from talkface.motion.lgan import LGAN
+from talkface.motion.retarget import retarget
+
+__all__ = ["audio_rms_per_frame", "plot_mouth_vs_energy", "predict_canonical_landmarks", "predict_landmarks",
+           "render_landmark_video"]
+
+SAMPLE_RATE = 16000
+
+
+def predict_canonical_landmarks(
+    audio: np.ndarray,
+    lgan: LGAN,
+    blink: BlinkModel | None = None,
+    *,
+    seed: int = 0,
+    blink_rate: float | None = None,
+    extractor: FeatureExtractor | None = None,
+) -> np.ndarray:
+    """Canonical landmarks for speech: G_L motion plus G_B blinks, around ``lgan.canonical_neutral``.
+
+    Args:
+        audio: (N,) float32 mono speech at 16 kHz.
+        lgan: trained l-GAN.
+        blink: trained blink generator (None: eyes stay neutral).
+        seed: seed of the blink noise.
+        blink_rate: wanted blinks per second (None: the model's natural rate).
+        extractor: speech feature extractor to reuse (default: the one the l-GAN was trained on).
+
+    Returns:
+        (T, 68, 2) float32 canonical landmarks, T = round(duration * ``lgan.config.fps``).
+    """
+    from talkface.audio.features import get_extractor, num_video_frames
+
+    cfg = lgan.config
+    extractor = extractor or get_extractor(cfg.feature_name)
+    if extractor.dim != cfg.feature_dim:
+        raise ValueError(
+            f"extractor {extractor.name} gives {extractor.dim}-d features; the model needs {cfg.feature_dim}"
+        )
+    num_frames = num_video_frames(len(audio), SAMPLE_RATE, cfg.fps)
+    features = extractor(np.asarray(audio, dtype=np.float32), num_frames, cfg.fps)
+    canonical = lgan.predict_canonical(features)
+    if blink is not None and num_frames > 0:
+        eyes = blink.generate_eyes(
+            num_frames,
+            1,
+            seed,
+            1.0 if blink_rate is None else blink.noise_scale_for_rate(blink_rate),
+        )[0]
+        idx = list(EYE_POINTS)
+        canonical[:, idx] = lgan.canonical_neutral.cpu().numpy()[idx] + eyes
+    return canonical
+
+
+def predict_landmarks(
+    image: np.ndarray,
+    audio: np.ndarray,
+    lgan: LGAN,
+    blink: BlinkModel | None = None,
+    *,
+    seed: int = 0,
+    blink_rate: float | None = None,
+    person_landmarks: np.ndarray | None = None,
+    image_path: str | os.PathLike[str] | None = None,
+    extractor: FeatureExtractor | None = None,
+) -> np.ndarray:
+    """Person-specific landmark motion for a photo and speech (features -> G_L -> + G_B -> eq. 7).
+
+    Args:
+        image: (H, W, 3) uint8 RGB photo of one face, roughly neutral (mouth closed, eyes open).
+        audio: (N,) float32 mono speech at 16 kHz.
+        lgan: trained l-GAN.
+        blink: trained blink generator (None: no blinks).
+        seed: seed of the blink noise (same seed, same video).
+        blink_rate: wanted blinks per second (None: the model's natural rate).
+        person_landmarks: (68, 2) the photo's landmarks in pixels if already known (else detected).
+        image_path: the photo's file, named in errors.
+        extractor: speech feature extractor to reuse.
+
+    Returns:
+        (T, 68, 2) float32 landmarks in the photo's pixels, T = round(duration * fps) at the l-GAN's fps.
+
+    Raises:
+        InputError: no face (or several) in the photo.
+    """
+    if person_landmarks is None:
+        from talkface.face.landmarks import landmarks_for_image
+
+        person_landmarks = landmarks_for_image(image, image_path)
+    canonical = predict_canonical_landmarks(
+        audio, lgan, blink, seed=seed, blink_rate=blink_rate, extractor=extractor
+    )
+    return retarget(canonical, lgan.canonical_neutral.cpu().numpy(), np.asarray(person_landmarks))
+
+
+def render_landmark_video(
+    path: str | os.PathLike[str],
+    landmarks: np.ndarray,
+    audio: np.ndarray | None,
+    fps: float,
+    size: int | tuple[int, int],
+    sample_rate: int = SAMPLE_RATE,
+    background: np.ndarray | None = None,
+) -> Path:
+    """Write an mp4 of landmark drawings with the speech muxed in (atomically).
+
+    Args:
+        path: output ``.mp4``.
+        landmarks: (T, 68, 2) landmarks in output pixels.
+        audio: (N,) float32 mono speech at ``sample_rate`` (None: silent).
+        fps: frame rate, frames/s.
+        size: output side, or (height, width), pixels (ignored with ``background``).
+        sample_rate: audio rate, Hz.
+        background: optional (H, W, 3) uint8 RGB image to draw on (e.g. the photo).
+
+    Returns:
+        ``path``.
+    """
+    from talkface.face.draw import draw_landmarks
+    from talkface.io.media import write_video
+
+    lm = np.asarray(landmarks, dtype=np.float32)
+    if lm.ndim != 3 or lm.shape[1:] != (68, 2) or len(lm) == 0:
+        raise ValueError(f"landmarks must be (T, 68, 2) with T >= 1, got {lm.shape}")
+    out_size = None if background is not None else size
+    frames = (draw_landmarks(x, out_size, image=background) for x in lm)
+    write_video(path, frames, fps, audio=audio, sample_rate=sample_rate)
+    return Path(path)
+
+
+def audio_rms_per_frame(audio: np.ndarray, num_frames: int, fps: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """RMS energy of the audio around each video frame (one frame period, centred).
+
+    Args:
+        audio: (N,) float32 mono.
+        num_frames: T.
+        fps: frames/s.
+        sample_rate: Hz.
+
+    Returns:
+        (T,) float32 RMS (same unit as the samples, full scale 1).
+    """
+    from talkface.audio.windows import raw_windows
+
+    win = max(1, int(round(sample_rate / fps)))
+    w = raw_windows(np.asarray(audio, dtype=np.float32), num_frames, fps, win, sample_rate)
+    return np.sqrt(np.mean(np.square(w.astype(np.float64)), axis=1)).astype(np.float32)
+
+
+def plot_mouth_vs_energy(
+    path: str | os.PathLike[str],
+    landmarks: np.ndarray,
+    audio: np.ndarray,
+    fps: float,
+    sample_rate: int = SAMPLE_RATE,
+    reference: np.ndarray | None = None,
+) -> float:
+    """Save a PNG of mouth opening and audio RMS over time; return their correlation.
+
+    Args:
+        path: output ``.png``.
+        landmarks: (T, 68, 2) generated landmarks, any unit.
+        audio: (N,) float32 mono speech at ``sample_rate``.
+        fps: frame rate of ``landmarks``.
+        sample_rate: audio rate, Hz.
+        reference: optional (T, 68, 2) ground-truth landmarks, plotted too.
+
+    Returns:
+        Pearson correlation between mouth opening and RMS (NaN if either is constant).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from talkface.eval.motion_metrics import mouth_opening
+    from talkface.io.atomic import atomic_path
+
+    opening = mouth_opening(landmarks).astype(np.float64)
+    rms = audio_rms_per_frame(audio, len(opening), fps, sample_rate).astype(np.float64)
+    a, b = opening - opening.mean(), rms - rms.mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    corr = float((a * b).sum() / denom) if denom > 1e-12 else float("nan")
+
+    t = np.arange(len(opening)) / fps
+    fig, ax = plt.subplots(figsize=(10, 3.5), dpi=100)
+    ax.plot(t, opening, color="tab:red", label="mouth opening (generated)")
+    if reference is not None:
+        ax.plot(t, mouth_opening(reference), color="tab:red", linestyle="--", alpha=0.6, label="mouth opening (truth)")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("mouth opening (inner-lip gap / inter-ocular distance)")
+    ax2 = ax.twinx()
+    ax2.fill_between(t, rms, color="tab:blue", alpha=0.25, label="audio RMS")
+    ax2.set_ylabel("audio RMS")
+    ax.set_title(f"mouth opening vs speech energy (r = {corr:.2f})")
+    handles = ax.get_legend_handles_labels()
+    handles2 = ax2.get_legend_handles_labels()
+    ax.legend(handles[0] + handles2[0], handles[1] + handles2[1], loc="upper right", fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return corr

@@ -1,0 +1,1 @@
+"""Training core: one LightningModule base and one fit() used by every model."""

@@ -1,0 +1,230 @@
+"""The shared training core: fit(), checkpoints, resume, config.json, load_module, GAN step counting."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from talkface.errors import InputError
+from talkface.train.core import (
+    TalkfaceModule,
+    TrainConfig,
+    dataclass_from_dict,
+    fit,
+    load_module,
+    read_checkpoint,
+    resolve_strategy,
+)
+
+
+@dataclass
+class InnerConfig:
+    width: int = 4
+    sizes: tuple[int, ...] = (1, 2)
+
+
+@dataclass
+class TinyConfig:
+    in_dim: int = 3
+    inner: InnerConfig = field(default_factory=InnerConfig)
+    note: str | None = None
+
+
+class TinyRegressor(TalkfaceModule):
+    """Linear regression, automatic optimisation."""
+
+    config_class = TinyConfig
+    config: TinyConfig
+
+    def __init__(self, config: TinyConfig | dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.net = nn.Linear(self.config.in_dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = (self(x) - y).pow(2).mean()
+        self.log_losses({"mse": loss})
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.lr)
+
+
+class TinyGAN(TalkfaceModule):
+    """Two networks, two optimisers, manual optimisation (like every GAN of the project)."""
+
+    config_class = TinyConfig
+    config: TinyConfig
+
+    def __init__(self, config: TinyConfig | dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.automatic_optimization = False
+        self.g = nn.Linear(self.config.in_dim, 1)
+        self.d = nn.Linear(1, 1)
+
+    @property
+    def optimizer_steps_per_batch(self) -> int:
+        return 2
+
+    def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        opt_g, opt_d = self.optimizers()  # type: ignore[misc]
+        fake = self.g(x)
+        loss_d = nn.functional.softplus(-self.d(y)).mean() + nn.functional.softplus(self.d(fake.detach())).mean()
+        opt_d.zero_grad()
+        self.manual_backward(loss_d)
+        opt_d.step()
+        loss_g = nn.functional.softplus(-self.d(fake)).mean() + (fake - y).pow(2).mean()
+        opt_g.zero_grad()
+        self.manual_backward(loss_g)
+        opt_g.step()
+        self.log_losses({"d": loss_d, "g": loss_g})
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        return [torch.optim.Adam(self.g.parameters(), lr=self.lr), torch.optim.Adam(self.d.parameters(), lr=self.lr)]
+
+
+@dataclass
+class TinyDataConfig:
+    num_samples: int = 256
+    seed: int = 3
+
+
+class TinyData(L.LightningDataModule):
+    def __init__(self, config: TinyDataConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or TinyDataConfig()
+        self.batch_size = 8
+        self.num_workers = 0
+        g = torch.Generator().manual_seed(self.config.seed)
+        self.x = torch.randn(self.config.num_samples, 3, generator=g)
+        self.y = self.x @ torch.tensor([[1.5], [-2.0], [0.5]]) + 0.3
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        return DataLoader(TensorDataset(self.x, self.y), batch_size=self.batch_size, shuffle=True)
+
+
+def _config(max_steps: int, **kw: Any) -> TrainConfig:
+    base: dict[str, Any] = dict(
+        max_steps=max_steps,
+        batch_size=8,
+        lr=0.1,
+        accelerator="cpu",
+        devices=1,
+        log_every_n_steps=1,
+        checkpoint_every_n_steps=1000,
+        progress_bar=False,
+        num_threads=1,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _metric(out: Path, name: str) -> list[tuple[int, float]]:
+    with open(out / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    return [(int(r["step"]), float(r[name])) for r in rows if r.get(name) not in (None, "")]
+
+
+def test_fit_lowers_loss_writes_config_and_checkpoints(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    last = fit(TinyRegressor(), TinyData(), out, _config(60, checkpoint_every_n_steps=20))
+    assert last == out / "last.ckpt" and last.is_file()
+    losses = [v for _, v in _metric(out, "train/mse")]
+    assert len(losses) >= 50
+    assert sum(losses[-5:]) / 5 < 0.1 * sum(losses[:5]) / 5
+    speed = [v for _, v in _metric(out, "train/samples_per_s")]
+    assert speed and all(v > 0 for v in speed)
+    # config.json beside the checkpoints, with every config
+    cfg = json.loads((last.parent / "config.json").read_text())
+    assert set(cfg) >= {"train", "model", "model_class", "data"}
+    assert cfg["train"]["max_steps"] == 60 and cfg["train"]["accelerator"] == "cpu"
+    assert cfg["model"]["inner"]["sizes"] == [1, 2]
+    assert cfg["data"] == {"num_samples": 256, "seed": 3}
+    assert cfg["model_class"].endswith(":TinyRegressor")
+    # periodic checkpoints, named by batch count
+    assert (out / "step=0000020.ckpt").is_file() and (out / "step=0000040.ckpt").is_file()
+    assert read_checkpoint(last)["global_step"] == 60
+
+
+def test_resume_from_last_continues_step_count(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    fit(TinyRegressor(), TinyData(), out, _config(30))
+    first = _metric(out, "train/mse")
+    assert read_checkpoint(out / "last.ckpt")["global_step"] == 30
+    # a new process would build a fresh module: fit must pick up out/last.ckpt by itself
+    fit(TinyRegressor(), TinyData(), out, _config(45))
+    assert read_checkpoint(out / "last.ckpt")["global_step"] == 45
+    after = [(s, v) for s, v in _metric(out, "train/mse") if s >= 30]
+    assert [s for s, _ in after] == list(range(30, 45))  # steps continue, metrics.csv appended
+    assert [s for s, _ in _metric(out, "train/mse")][:30] == list(range(30))
+    # the resumed run starts from the trained weights, not from scratch
+    assert after[0][1] < 0.2 * first[0][1]
+
+
+def test_gan_steps_count_batches(tmp_path: Path) -> None:
+    out = tmp_path / "gan"
+    last = fit(TinyGAN(), TinyData(), out, _config(6, checkpoint_every_n_steps=3))
+    ckpt = read_checkpoint(last)
+    assert ckpt["global_step"] == 12  # Lightning counts optimiser steps: 2 per batch
+    assert (out / "step=0000003.ckpt").is_file() and (out / "step=0000006.ckpt").is_file()
+    steps = [s for s, _ in _metric(out, "train/g")]
+    assert steps == list(range(6))
+    fit(TinyGAN(), TinyData(), out, _config(8))
+    assert read_checkpoint(last)["global_step"] == 16
+
+
+def test_load_module_round_trip(tmp_path: Path) -> None:
+    config = TinyConfig(in_dim=3, inner=InnerConfig(width=7, sizes=(3, 4, 5)), note="x")
+    last = fit(TinyRegressor(config), TinyData(), tmp_path, _config(5))
+    trained = TinyRegressor(config)
+    trained.load_state_dict(read_checkpoint(last)["state_dict"])
+    loaded = load_module(last)
+    assert isinstance(loaded, TinyRegressor) and not loaded.training
+    assert loaded.config == config  # nested dataclass and tuple restored exactly
+    x = torch.randn(4, 3)
+    torch.testing.assert_close(loaded(x), trained(x))
+
+
+def test_load_module_rejects_other_files(tmp_path: Path) -> None:
+    bad = tmp_path / "x.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="x.ckpt"):
+        load_module(bad)
+    with pytest.raises(InputError, match="not found"):
+        load_module(tmp_path / "missing.ckpt")
+    torch.save({"state_dict": {}}, bad)
+    with pytest.raises(InputError, match="not a talkface"):
+        load_module(bad)
+
+
+def test_dataclass_from_dict() -> None:
+    cfg = dataclass_from_dict(TinyConfig, {"in_dim": 2, "inner": {"width": 1, "sizes": [9]}, "unknown": 1})
+    assert cfg == TinyConfig(in_dim=2, inner=InnerConfig(width=1, sizes=(9,)))
+    assert math.isclose(dataclass_from_dict(TrainConfig, {"lr": 0.5}).lr, 0.5)
+
+
+def test_gan_strategy_for_distributed_training() -> None:
+    multi = _config(1, devices=2)
+    assert resolve_strategy(multi, TinyGAN()) == "ddp_find_unused_parameters_true"
+    assert resolve_strategy(_config(1, devices=2, strategy="ddp_spawn"), TinyGAN()) == (
+        "ddp_spawn_find_unused_parameters_true"
+    )
+    assert resolve_strategy(_config(1, num_nodes=2, devices=1, strategy="ddp"), TinyGAN()) == (
+        "ddp_find_unused_parameters_true"
+    )
+    assert resolve_strategy(multi, TinyRegressor()) == "auto"  # automatic optimisation: unchanged
+    assert resolve_strategy(_config(1), TinyGAN()) == "auto"  # one device: unchanged
