@@ -190,12 +190,15 @@ class MotionScores:
         lmd_person: the same after retargeting onto each clip's own neutral face (eq. 7).
         mouth_correlation: mean over clips of the mouth-opening correlation with the truth
             (NaN for a static predictor).
+        opening_amplitude: mean over clips of std(generated mouth opening) / std(true opening):
+            1 = as lively as the truth, < 1 = over-smoothed (what regression tends to give).
         num_clips: clips evaluated.
     """
 
     lmd: float
     lmd_person: float
     mouth_correlation: float
+    opening_amplitude: float
     num_clips: int
 
 
@@ -228,7 +231,7 @@ def evaluate_motion(
 
     datasets = open_datasets(tuple(roots))
     neutral = canonical_neutral_of(datasets)
-    scores: dict[str, list[tuple[float, float, float]]] = {name: [] for name in models}
+    scores: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in models}
     for ds in datasets:
         if split is not None and split not in ds.splits:
             continue
@@ -248,24 +251,32 @@ def evaluate_motion(
                 # the truth around the neutral face this predictor works with
                 gt = to_canonical(clip.canonical, person_neutral, model_neutral)
                 person = retarget(pred, model_neutral, person_neutral)
+                truth_std = float(mouth_opening(gt).std())
                 scores[name].append(
                     (
                         landmark_distance(pred, gt),
                         landmark_distance(person, clip.canonical),
                         mouth_opening_correlation(pred, gt),
+                        float(mouth_opening(pred).std()) / truth_std if truth_std > 0 else float("nan"),
                     )
                 )
     out: dict[str, MotionScores] = {}
     for name, rows in scores.items():
-        arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
-        corr = arr[:, 2][np.isfinite(arr[:, 2])]
+        arr = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
         out[name] = MotionScores(
-            lmd=float(arr[:, 0].mean()) if len(arr) else float("nan"),
-            lmd_person=float(arr[:, 1].mean()) if len(arr) else float("nan"),
-            mouth_correlation=float(corr.mean()) if len(corr) else float("nan"),
+            lmd=_finite_mean(arr[:, 0]),
+            lmd_person=_finite_mean(arr[:, 1]),
+            mouth_correlation=_finite_mean(arr[:, 2]),
+            opening_amplitude=_finite_mean(arr[:, 3]),
             num_clips=len(arr),
         )
     return out
+
+
+def _finite_mean(values: np.ndarray) -> float:
+    """Mean of the finite entries (NaN if none)."""
+    v = values[np.isfinite(values)]
+    return float(v.mean()) if len(v) else float("nan")
 
 
 def dataset_blink_statistics(roots: Sequence[str], split: str | None = None) -> BlinkSummary:

@@ -1,0 +1,429 @@
+"""Training data of the end-to-end temporal GAN: (still, frames, audio windows) sequences.
+
+A training sample is a random run of ``L`` consecutive frames of one clip (aligned face crops,
+resized to the model's ``image_size``), the per-frame raw audio windows of those frames
+(:func:`talkface.audio.windows.raw_windows`, frame ``t`` centred at ``t / fps`` s), and the clip's
+still frame (its neutral frame, or its first frame as in the paper). Training videos are mirrored
+(flipped left-right) with probability 1/2 (paper sec. 4.1). ``L`` is drawn per batch between
+``min_frames`` and ``max_frames`` so the sequence discriminators see variable lengths.
+
+Clips come from a prepared dataset (:class:`talkface.data.dataset.PreparedDataset`) or from
+:func:`synthetic_clips` (tiny moving-mouth faces whose mouth opening follows the audio loudness; for
+tests and smoke runs).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from talkface.audio.windows import raw_windows
+from talkface.e2e.temporal_gan import E2EConfig, images_to_tensor
+
+__all__ = [
+    "E2EDataConfig",
+    "E2EDataModule",
+    "SequenceDataset",
+    "VideoClip",
+    "dataset_model_settings",
+    "load_clips",
+    "resize_frames",
+    "synthetic_clips",
+    "train_e2e",
+]
+
+
+@dataclass
+class VideoClip:
+    """One clip held in memory for training or evaluation.
+
+    Attributes:
+        clip_id: ``"<speaker>/<utterance>"``.
+        frames: ``(T, S, S, 3)`` uint8 RGB aligned face crops.
+        audio: ``(N,)`` float32 mono speech, ``N = T / fps * sample_rate``.
+        still_index: frame used as the identity (still) image.
+        fps: frames/s.
+        sample_rate: Hz.
+        landmarks: ``(T, 68, 2)`` float32 landmarks in the pixels of the *prepared* crops
+            (``crop_size``), or None.
+    """
+
+    clip_id: str
+    frames: np.ndarray
+    audio: np.ndarray
+    still_index: int
+    fps: float
+    sample_rate: int
+    landmarks: np.ndarray | None = None
+
+    @property
+    def num_frames(self) -> int:
+        """T."""
+        return int(self.frames.shape[0])
+
+
+@dataclass
+class E2EDataConfig:
+    """Which data to train on and how to sample it.
+
+    Attributes:
+        root: prepared dataset folder (None: ``synthetic`` clips).
+        train_split, val_split: split names of the prepared dataset.
+        max_train_clips, max_val_clips: use at most this many clips (None: all; val: 0 = none).
+        min_frames, max_frames: sequence length range of training samples, frames.
+        samples_per_clip: training samples drawn per clip per epoch.
+        mirror: flip training videos left-right with probability 1/2.
+        still: ``"neutral"`` (the clip's neutral frame) or ``"first"`` (its first frame, the paper's x_1).
+        synthetic: number of synthetic clips when ``root`` is None.
+
+    The batch size and data-loader workers come from :class:`talkface.train.core.TrainConfig`.
+    """
+
+    root: str | None = None
+    train_split: str = "train"
+    val_split: str = "val"
+    max_train_clips: int | None = None
+    max_val_clips: int | None = 8
+    min_frames: int = 16
+    max_frames: int = 32
+    samples_per_clip: int = 1
+    mirror: bool = True
+    still: str = "neutral"
+    synthetic: int = 8
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_frames <= self.max_frames:
+            raise ValueError(f"need 1 <= min_frames <= max_frames, got {self.min_frames}, {self.max_frames}")
+        if self.still not in ("neutral", "first"):
+            raise ValueError(f"still must be 'neutral' or 'first', got {self.still!r}")
+
+
+def load_clips(
+    root: str | os.PathLike[str],
+    split: str | None,
+    image_size: int,
+    *,
+    max_clips: int | None = None,
+    still: str = "neutral",
+    clip_ids: Sequence[str] | None = None,
+) -> list[VideoClip]:
+    """Load clips of a prepared dataset into memory, crops resized to ``image_size``.
+
+    Args:
+        root: prepared dataset folder.
+        split: ``"train"``, ``"val"``, ``"test"`` or None (all).
+        image_size: side of the frames kept, pixels.
+        max_clips: load at most this many (the first ones of the split).
+        still: ``"neutral"`` or ``"first"`` (see :class:`E2EDataConfig`).
+        clip_ids: load these clips instead of a split.
+
+    Returns:
+        The clips (those without crop video are skipped).
+    """
+    from talkface.data.dataset import PreparedDataset, load_clip
+
+    ds = PreparedDataset(root)
+    ids = list(clip_ids) if clip_ids is not None else ds.ids(split)
+    if max_clips is not None:
+        ids = ids[:max_clips]
+    clips = []
+    for cid in ids:
+        clip = load_clip(ds.clip_path(cid))
+        if clip.crop_path is None:
+            continue
+        crops = clip.crops()
+        if crops.shape[1] != image_size:
+            crops = resize_frames(crops, image_size)
+        t = crops.shape[0]
+        n = int(round(t / clip.fps * clip.sample_rate))
+        audio = np.zeros(n, np.float32)
+        audio[: min(n, clip.audio.shape[0])] = clip.audio[:n]
+        clips.append(VideoClip(
+            clip_id=clip.clip_id, frames=crops, audio=audio,
+            still_index=min(clip.neutral_index, t - 1) if still == "neutral" else 0,
+            fps=clip.fps, sample_rate=clip.sample_rate, landmarks=clip.crop_landmarks[:t],
+        ))
+    return clips
+
+
+def synthetic_clips(
+    count: int,
+    *,
+    num_frames: int = 40,
+    image_size: int = 32,
+    fps: float = 25.0,
+    sample_rate: int = 16000,
+    seed: int = 0,
+) -> list[VideoClip]:
+    """Tiny synthetic talking faces: a face disc whose mouth opens with the audio's loudness.
+
+    Each clip has its own skin tone and tone frequency; the audio is bursts of a tone, and the
+    mouth (a dark ellipse in the lower half) opens in proportion to the burst envelope at each
+    frame. The upper half never moves. For tests and smoke training.
+
+    Args:
+        count: number of clips.
+        num_frames: frames per clip.
+        image_size: frame side, pixels.
+        fps: frames/s.
+        sample_rate: Hz.
+        seed: random seed.
+
+    Returns:
+        The clips (still = first frame, mouth closed).
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    clips = []
+    s = image_size
+    n = int(round(num_frames / fps * sample_rate))
+    time = np.arange(n) / sample_rate
+    for i in range(count):
+        env = np.zeros(n, np.float32)
+        pos = 0.2
+        while pos < time[-1] - 0.15:
+            length = rng.uniform(0.12, 0.35)
+            m = (time >= pos) & (time < pos + length)
+            env[m] = np.sin(np.pi * (time[m] - pos) / length) ** 2
+            pos += length + rng.uniform(0.08, 0.3)
+        audio = (0.5 * env * np.sin(2 * np.pi * rng.uniform(150, 400) * time)).astype(np.float32)
+        skin = rng.uniform(90, 230, size=3)
+        bg = rng.uniform(0, 80, size=3)
+        frames = np.empty((num_frames, s, s, 3), np.uint8)
+        for t in range(num_frames):
+            centre = int(round(t / fps * sample_rate))
+            lo, hi = max(0, centre - sample_rate // 50), min(n, centre + sample_rate // 50 + 1)
+            opening = float(env[lo:hi].mean()) if hi > lo else 0.0
+            img = np.empty((s, s, 3), np.uint8)
+            img[:] = bg.astype(np.uint8)
+            cv2.ellipse(img, (s // 2, s // 2), (int(s * 0.38), int(s * 0.46)), 0, 0, 360, skin.tolist(), -1)
+            for ex in (s // 2 - s // 6, s // 2 + s // 6):
+                cv2.circle(img, (ex, int(s * 0.38)), max(1, s // 16), (20, 20, 20), -1)
+            mouth_h = max(1, int(round(1 + opening * s * 0.12)))
+            cv2.ellipse(img, (s // 2, int(s * 0.72)), (max(2, s // 7), mouth_h), 0, 0, 360, (60, 10, 10), -1)
+            frames[t] = img
+        clips.append(VideoClip(f"synthetic/{i:03d}", frames, audio, 0, fps, sample_rate))
+    return clips
+
+
+def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
+    """Resize uint8 RGB frames ``(T, H, W, 3)`` to ``(T, size, size, 3)`` (area when shrinking)."""
+    import cv2
+
+    if frames.shape[1:3] == (size, size):
+        return frames
+    interp = cv2.INTER_AREA if frames.shape[1] > size else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in frames])
+
+
+class SequenceDataset(Dataset[dict[str, torch.Tensor]]):
+    """Random runs of frames of in-memory clips, with their audio windows and still.
+
+    Args:
+        clips: the clips.
+        config: model config (image size, audio window, sample rate).
+        min_frames, max_frames: run lengths are drawn per batch by :meth:`collate` in this range
+            (and never longer than a clip); items carry up to ``max_frames`` frames.
+        samples_per_clip: items per clip per epoch.
+        mirror: random left-right flips.
+        train: random runs and flips (False: whole clips, no flips, for validation).
+    """
+
+    def __init__(
+        self,
+        clips: Sequence[VideoClip],
+        config: E2EConfig,
+        *,
+        min_frames: int = 16,
+        max_frames: int = 32,
+        samples_per_clip: int = 1,
+        mirror: bool = True,
+        train: bool = True,
+    ) -> None:
+        if not clips:
+            raise ValueError("no clips to train on")
+        self.clips = list(clips)
+        self.config = config
+        self.min_frames, self.max_frames = min_frames, max_frames
+        self.samples_per_clip = samples_per_clip if train else 1
+        self.mirror = mirror and train
+        self.train = train
+        for c in self.clips:
+            if c.sample_rate != config.sample_rate:
+                raise ValueError(f"{c.clip_id}: audio at {c.sample_rate} Hz, the model expects {config.sample_rate}")
+
+    def __len__(self) -> int:
+        return len(self.clips) * self.samples_per_clip
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        clip = self.clips[index % len(self.clips)]
+        t_all = clip.num_frames
+        if self.train:
+            length = min(self.max_frames, t_all)
+            start = int(torch.randint(0, t_all - length + 1, ()).item())
+        else:
+            length, start = t_all, 0
+        windows = raw_windows(clip.audio, t_all, clip.fps, self.config.window_samples, clip.sample_rate)
+        size = self.config.image_size
+        frames = images_to_tensor(clip.frames[start : start + length], size)
+        still = images_to_tensor(clip.frames[clip.still_index], size)
+        if self.mirror and bool(torch.rand(()) < 0.5):
+            frames, still = frames.flip(-1), still.flip(-1)
+        return {
+            "still": still,
+            "frames": frames,
+            "audio": torch.from_numpy(windows[start : start + length]),
+        }
+
+    def collate(self, items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """Stack items into a batch, all cut to one random length in ``[min_frames, max_frames]``.
+
+        Each item is cut at a random offset, so all parts of the runs are used.
+        """
+        shortest = min(int(it["frames"].shape[0]) for it in items)
+        if self.train:
+            hi = min(self.max_frames, shortest)
+            lo = min(self.min_frames, hi)
+            length = int(torch.randint(lo, hi + 1, ()).item())
+        else:
+            length = shortest
+        frames, audio = [], []
+        for it in items:
+            off = int(torch.randint(0, int(it["frames"].shape[0]) - length + 1, ()).item()) if self.train else 0
+            frames.append(it["frames"][off : off + length])
+            audio.append(it["audio"][off : off + length])
+        return {
+            "still": torch.stack([it["still"] for it in items]),
+            "frames": torch.stack(frames),
+            "audio": torch.stack(audio),
+        }
+
+
+class E2EDataModule(L.LightningDataModule):
+    """Lightning data of the temporal GAN (train: random runs; val: whole clips, batch 1).
+
+    Args:
+        config: what to load (:class:`E2EDataConfig`).
+        model_config: the model's config (image size, audio window); its ``fps``/``sample_rate``
+            must match the data.
+        train_clips, val_clips: in-memory clips to use instead of loading ``config.root``.
+    """
+
+    def __init__(
+        self,
+        config: E2EDataConfig,
+        model_config: E2EConfig,
+        train_clips: Sequence[VideoClip] | None = None,
+        val_clips: Sequence[VideoClip] | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.model_config = model_config
+        self.batch_size = 8  # set by talkface.train.core.fit from TrainConfig
+        self.num_workers = 0
+        self._train = list(train_clips) if train_clips is not None else None
+        self._val = list(val_clips) if val_clips is not None else None
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load the clips (once)."""
+        cfg, mcfg = self.config, self.model_config
+        if self._train is None:
+            if cfg.root is None:
+                self._train = synthetic_clips(cfg.synthetic, image_size=mcfg.image_size, fps=mcfg.fps,
+                                              sample_rate=mcfg.sample_rate)
+                self._val = self._val if self._val is not None else []
+            else:
+                self._train = load_clips(cfg.root, cfg.train_split, mcfg.image_size, max_clips=cfg.max_train_clips,
+                                         still=cfg.still)
+        if self._val is None:
+            self._val = []
+            if cfg.root is not None and cfg.max_val_clips != 0:
+                try:
+                    self._val = load_clips(cfg.root, cfg.val_split, mcfg.image_size, max_clips=cfg.max_val_clips,
+                                           still=cfg.still)
+                except KeyError:
+                    self._val = []
+        for c in self._train + self._val:
+            if not math.isclose(c.fps, mcfg.fps, rel_tol=1e-3):
+                raise ValueError(f"{c.clip_id}: {c.fps} fps, the model is configured for {mcfg.fps} fps")
+
+    def _dataset(self, train: bool) -> SequenceDataset:
+        cfg = self.config
+        clips = self._train if train else self._val
+        assert clips is not None, "call setup() first"
+        return SequenceDataset(clips, self.model_config, min_frames=cfg.min_frames, max_frames=cfg.max_frames,
+                               samples_per_clip=cfg.samples_per_clip, mirror=cfg.mirror, train=train)
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        """Shuffled random runs, ``batch_size`` per batch."""
+        ds = self._dataset(True)
+        return DataLoader(ds, batch_size=min(self.batch_size, len(ds)), shuffle=True, drop_last=True,
+                          collate_fn=ds.collate, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0)
+
+    def val_dataloader(self) -> DataLoader[Any]:
+        """Whole validation clips, one per batch."""
+        if not self._val:
+            return DataLoader(cast(Any, []))
+        ds = self._dataset(False)
+        return DataLoader(ds, batch_size=1, shuffle=False, collate_fn=ds.collate, num_workers=0)
+
+
+def dataset_model_settings(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """Model-config fields that a prepared dataset fixes: ``fps``, ``sample_rate``, ``crop_size``."""
+    from talkface.data.dataset import PreparedDataset
+
+    ds = PreparedDataset(Path(root))
+    return {"fps": ds.fps, "sample_rate": int(ds.meta.get("sample_rate", 16000)), "crop_size": ds.crop_size}
+
+
+def train_e2e(
+    out_dir: str | os.PathLike[str],
+    data_config: E2EDataConfig,
+    model_config: E2EConfig | None = None,
+    train_config: Any = None,
+    *,
+    train_clips: Sequence[VideoClip] | None = None,
+    val_clips: Sequence[VideoClip] | None = None,
+) -> Path:
+    """Train the temporal GAN with the one training core (:func:`talkface.train.core.fit`).
+
+    The model's ``fps``, ``sample_rate`` and ``crop_size`` are taken from the prepared dataset when
+    ``data_config.root`` is set. Resumes from ``out_dir/last.ckpt`` if present.
+
+    Args:
+        out_dir: run folder (checkpoints, ``config.json``, ``metrics.csv``).
+        data_config: the data (a prepared dataset, or synthetic clips when ``root`` is None).
+        model_config: architecture and losses (None: the paper's, see :class:`E2EConfig`); pick an
+            ablation with :func:`talkface.e2e.temporal_gan.ablation_config`.
+        train_config: a :class:`talkface.train.core.TrainConfig` (None: defaults; its ``lr`` is the
+            generator's learning rate, the paper's 2e-4).
+        train_clips, val_clips: in-memory clips instead of loading ``data_config.root``.
+
+    Returns:
+        Path of ``out_dir/last.ckpt``.
+    """
+    from dataclasses import replace
+
+    from talkface.e2e.temporal_gan import TemporalGAN
+    from talkface.train.core import TrainConfig, fit
+
+    model_config = model_config if model_config is not None else E2EConfig()
+    if data_config.root is not None and train_clips is None:
+        model_config = replace(model_config, **dataset_model_settings(data_config.root))
+    train_config = train_config if train_config is not None else TrainConfig()
+    if train_config.num_threads is not None:
+        torch.set_num_threads(train_config.num_threads)
+    module = TemporalGAN(model_config)
+    datamodule = E2EDataModule(data_config, model_config, train_clips, val_clips)
+    return fit(module, datamodule, out_dir, train_config)

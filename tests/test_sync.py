@@ -1,0 +1,148 @@
+"""Tests of the lip-sync scorer (talkface.eval.sync) and its bundled model on real GRID clips.
+
+The bundled ``assets/syncnet.pt`` was trained on GRID speaker s1 without ``bbaf2n``; ``lbbc2a``
+is another speaker (female) the model never saw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from talkface.eval.sync import (
+    MAX_OFFSET,
+    SyncClip,
+    SyncNet,
+    SyncNetConfig,
+    SyncNetDataConfig,
+    SyncScorer,
+    default_syncnet_path,
+    export_syncnet,
+    load_syncnet,
+    log_mel,
+    mouth_crops,
+    offset_search,
+    resample_to_sync_fps,
+    shift_audio,
+)
+from talkface.face.landmarks import track_landmarks
+from talkface.io.media import read_audio, read_video
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def scorer() -> SyncScorer:
+    return SyncScorer()
+
+
+@pytest.fixture(scope="module", params=["lbbc2a", "bbaf2n"])
+def real_clip(request: pytest.FixtureRequest) -> tuple[np.ndarray, np.ndarray]:
+    """(mouth crops (T, 48, 96) uint8, 16 kHz speech) of a real fixture clip."""
+    path = FIXTURES / f"{request.param}.mpg"
+    frames, fps = read_video(path)
+    assert fps == pytest.approx(25.0)
+    audio = read_audio(path, sample_rate=SR)
+    mouths = mouth_crops(frames, track_landmarks(frames, fps=fps).landmarks)
+    return mouths, audio
+
+
+def test_offset_search_finds_a_known_shift() -> None:
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(60, 16))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    a = np.roll(v, 4, axis=0)  # audio window t + 4 matches video window t: audio 4 frames late
+    res = offset_search(v, a)
+    assert res.offset == 4 and res.lse_d == pytest.approx(0.0, abs=1e-9)
+    assert res.lse_c == pytest.approx(float(np.median(res.distances)))
+    assert list(res.offsets) == list(range(-MAX_OFFSET, MAX_OFFSET + 1))
+    assert res.num_windows == 60 - 2 * MAX_OFFSET
+    short = offset_search(v[:11], a[:11])  # short clips search a smaller range
+    assert short.offsets[-1] == 5
+    with pytest.raises(ValueError):
+        offset_search(v[:2], a[:2])
+
+
+def test_shift_audio_and_frame_rate_resampling() -> None:
+    a = np.arange(1, 3201, dtype=np.float32)
+    late = shift_audio(a, 2, SR)  # 2 frames = 1280 samples
+    assert late.shape == a.shape and not late[:1280].any() and late[1280] == 1.0
+    early = shift_audio(a, -1, SR)
+    assert early[0] == 641.0 and not early[-640:].any()
+    assert np.array_equal(resample_to_sync_fps(10, 25.0), np.arange(10))
+    assert np.array_equal(resample_to_sync_fps(10, 50.0), [0, 2, 4, 6, 8])
+    assert len(resample_to_sync_fps(30, 30.0)) == 25
+
+
+def test_log_mel_frames_and_normalisation() -> None:
+    rng = np.random.default_rng(1)
+    audio = rng.normal(0, 0.1, SR).astype(np.float32) * np.hanning(SR).astype(np.float32)
+    mel = log_mel(audio, SR)
+    assert mel.shape == (101, 40) and mel.dtype == np.float32
+    assert np.allclose(mel.mean(axis=0), 0.0, atol=1e-4) and np.allclose(mel.std(axis=0), 1.0, atol=1e-2)
+    assert log_mel(np.repeat(audio, 2), 2 * SR).shape == (101, 40)  # resampled to 16 kHz
+
+
+def test_syncnet_window_alignment_and_export_roundtrip(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = SyncNet(SyncNetConfig()).eval()
+    mouths = torch.randint(0, 255, (2, 12, 48, 96), dtype=torch.uint8)
+    mel = torch.randn(2, 12 * 4 + 1, 40)
+    v, a = net(mouths, mel)
+    assert v.shape == (2, 8, 128) and a.shape == (2, 8, 128)
+    assert torch.allclose(v.norm(dim=-1), torch.ones(2, 8), atol=1e-5)
+    # video window t depends on frames t..t+4 only
+    changed = mouths.clone()
+    changed[:, 9] = 0
+    v2, _ = net(changed, mel)
+    assert torch.allclose(v[:, :5], v2[:, :5], atol=1e-6) and not torch.allclose(v[:, 5], v2[:, 5])
+    path = export_syncnet(net, tmp_path / "s.pt", {"note": "test"})
+    loaded = load_syncnet(path)
+    v3, a3 = loaded(mouths, mel)
+    assert torch.allclose(v, v3, atol=2e-2) and torch.allclose(a, a3, atol=2e-2)  # fp16 weights
+
+
+def test_bundled_model_is_small_and_loads() -> None:
+    path = default_syncnet_path()
+    assert path.is_file() and path.stat().st_size < 5 * 2**20
+    net = load_syncnet()
+    assert not net.training and isinstance(net, SyncNet)
+
+
+def test_real_clip_scores_offset_zero_and_finds_shifted_audio(
+    real_clip: tuple[np.ndarray, np.ndarray], scorer: SyncScorer
+) -> None:
+    mouths, audio = real_clip
+    real = scorer.score(mouths, audio, SR)
+    assert real.offset == 0
+    for k in (3, -4):
+        assert scorer.score(mouths, shift_audio(audio, k, SR), SR).offset == k
+    frozen = scorer.score(np.repeat(mouths[:1], len(mouths), axis=0), audio, SR)  # still baseline
+    assert frozen.lse_c < 0.5 * real.lse_c
+    assert real.lse_d < frozen.lse_d
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
+def test_training_step_runs_on_synthetic_clips() -> None:
+    from talkface.eval.sync import SyncNetModule, _SyncItems
+
+    rng = np.random.default_rng(0)
+    clips = [
+        SyncClip(f"s/{i}", rng.integers(0, 255, (50, 48, 96), dtype=np.uint8),
+                 rng.normal(size=(201, 40)).astype(np.float16), np.zeros(32000, np.int16))
+        for i in range(3)
+    ]
+    items = iter(_SyncItems(clips, SyncNetDataConfig(windows_per_item=4), seed=0))
+    batch = [next(items) for _ in range(3)]
+    mouths = torch.stack([b[0] for b in batch])
+    mel = torch.stack([b[1] for b in batch])
+    assert mouths.shape == (3, 8, 48, 96) and mel.shape == (3, (8 + 2 * MAX_OFFSET) * 4, 40)
+    module = SyncNetModule(SyncNetConfig())
+    loss = module.training_step((mouths, mel), 0)
+    assert torch.isfinite(loss) and float(loss.detach()) > 0
+    loss.backward()
+    assert module.net.log_scale.grad is not None
