@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +114,15 @@ def make_synthetic_dataset(root: Path, speakers: int = 3, clips: int = 8, num_fr
     return root
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny models on shared cores: more threads only add contention."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_synthetic_dataset(tmp_path_factory.mktemp("prepared"))
@@ -136,7 +146,8 @@ def trained_lgan(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="module")
 def trained_blink(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("blink")
-    cfg = BlinkConfig(hidden_dim=16, num_layers=1, sequence_length=40, burn_in=5, calibration_scales=(0.5, 1.0, 2.0))
+    cfg = BlinkConfig(hidden_dim=16, num_layers=1, sequence_length=40, burn_in=5, calibration_scales=(0.5, 1.0, 2.0),
+                      calibration_sequences=20, calibration_seconds=4.0)
     return train_blink(out, BlinkDataConfig(roots=(str(synthetic_root),), stride=5), _train_config(20), cfg)
 
 
@@ -294,7 +305,8 @@ def test_lgan_training_lowers_loss_and_learns_mouth(trained_lgan: Path, syntheti
     dist = _metric(out, "train/dist")
     assert dist[-10:].mean() < 0.5 * dist[:10].mean()
     assert len(_metric(out, "train/gan")) > 0 and len(_metric(out, "train/d")) > 0
-    assert json.loads((out / "config.json").read_text())["model"]["feature_dim"] == DIM
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["model"]["feature_dim"] == DIM and saved["data"]["batch_size"] == 16  # the batch size used
     model = load_lgan(trained_lgan)
     assert model.discriminator is not None and model.config.feature_name == "mfcc"
     clip = next(PreparedDataset(synthetic_root).clips("val"))  # unseen speaker
@@ -426,3 +438,33 @@ def test_evaluate_motion_and_dataset_blinks(trained_lgan: Path, synthetic_root: 
     assert scores["lgan"].lmd_person == pytest.approx(scores["lgan"].lmd, rel=0.2)
     truth = dataset_blink_statistics([str(synthetic_root)], "val")  # one 4-frame blink per 2-s clip
     assert truth.rate == pytest.approx(0.5) and len(truth.durations) == 8
+
+
+def test_cli_train_and_landmarks(synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`talkface train regression` then `talkface landmarks` on a real GRID still and real speech."""
+    from talkface.cli import main
+    from talkface.io.images import write_image
+    from talkface.io.media import probe, read_video
+
+    run = tmp_path / "run"
+    args = ["train", "regression", str(synthetic_root), "-o", str(run), "--steps", "3", "--batch-size", "8",
+            "--accelerator", "cpu", "--threads", "1", "-q"]
+    assert main(args) == 0
+    assert (run / "last.ckpt").is_file() and (run / "config.json").is_file()
+    fixtures = Path(__file__).parent / "fixtures"
+    frames, _ = read_video(fixtures / "lbbc2a.mpg", max_frames=1)
+    still = tmp_path / "still.png"
+    write_image(still, frames[0])
+    out = tmp_path / "lm.mp4"
+    rc = main(["landmarks", str(still), str(fixtures / "bbaf2n.mpg"), "-o", str(out), "--lgan", str(run / "last.ckpt"),
+               "--plot", str(tmp_path / "lm.png"), "--threads", "1"])
+    assert rc == 0
+    info = probe(out)
+    assert info.has_audio
+    assert info.num_frames is not None and abs(info.num_frames - 75) <= 1  # 3-s clip at 25 fps
+    assert (tmp_path / "lm.png").stat().st_size > 5_000
+    # bad input: an image given as speech -> one line, no output
+    capsys.readouterr()
+    rc = main(["landmarks", str(still), str(still), "-o", str(tmp_path / "bad.mp4"), "--lgan", str(run / "last.ckpt")])
+    assert rc == 2 and not (tmp_path / "bad.mp4").exists()
+    assert capsys.readouterr().err.count("\n") == 1

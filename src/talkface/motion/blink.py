@@ -26,7 +26,7 @@ up to ``burn_in`` generated frames before the window that is compared, and gener
 
 Blink-rate control: ``noise_scale`` multiplies the standard deviation of the input noise
 (a temperature). A blink is triggered by excursions of the noise, so a larger scale gives more
-blinks of about the same duration. :meth:`BlinkGenerator.calibrate` measures the blink rate of
+blinks of about the same duration. :meth:`BlinkModel.calibrate` measures the blink rate of
 generated sequences over a grid of scales (stored in the checkpoint), and ``blink_rate=`` in
 :meth:`BlinkModel.generate` inverts that curve to hit a requested rate.
 """
@@ -86,8 +86,10 @@ class BlinkConfig:
         mmd_frame_samples: frames drawn at random from each side for the frame MMD (its cost is
             quadratic in the number of samples).
         lambda_range: weight of the min-max range regulariser.
-        calibration_scales: noise scales at which :meth:`BlinkGenerator.calibrate` measures the
-            blink rate.
+        calibration_scales: noise scales at which :meth:`BlinkModel.calibrate` measures the
+            blink rate (after training).
+        calibration_sequences: sequences generated per scale for the calibration.
+        calibration_seconds: length of each calibration sequence, seconds.
         betas: Adam betas.
     """
 
@@ -105,6 +107,8 @@ class BlinkConfig:
     mmd_frame_samples: int = 512
     lambda_range: float = 1.0
     calibration_scales: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+    calibration_sequences: int = 100
+    calibration_seconds: float = 10.0
     betas: tuple[float, float] = (0.5, 0.999)
 
 
@@ -396,12 +400,14 @@ class BlinkModel(TalkfaceModule):
         return faces
 
     @torch.no_grad()
-    def calibrate(self, num_sequences: int = 100, seconds: float = 10.0, seed: int = 12345) -> np.ndarray:
+    def calibrate(
+        self, num_sequences: int | None = None, seconds: float | None = None, seed: int = 12345
+    ) -> np.ndarray:
         """Measure blink rate (blinks/s) for each of ``config.calibration_scales``.
 
         Args:
-            num_sequences: sequences generated per scale.
-            seconds: length of each sequence.
+            num_sequences: sequences generated per scale (default ``config.calibration_sequences``).
+            seconds: length of each sequence (default ``config.calibration_seconds``).
             seed: noise seed.
 
         Returns:
@@ -410,7 +416,8 @@ class BlinkModel(TalkfaceModule):
         from talkface.face.eyes import blink_stats, detect_blinks, eye_aspect_ratio
 
         fps = self.config.fps
-        num_frames = int(round(seconds * fps))
+        num_sequences = num_sequences or self.config.calibration_sequences
+        num_frames = int(round((seconds or self.config.calibration_seconds) * fps))
         rates = []
         for scale in self.config.calibration_scales:
             faces = self.generate(num_frames, num_sequences, seed, noise_scale=scale)
