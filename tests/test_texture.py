@@ -348,3 +348,16 @@ def test_choose_references_starts_with_neutral() -> None:
     gap = points[:, 66, 1] - points[:, 62, 1]
     refs = choose_references(points, 3)
     assert refs[0] == int(np.argmin(gap)) and len(set(refs)) == 3
+
+
+def test_evaluate_store_skips_references_and_reports_copy_baseline() -> None:
+    from talkface.texture.adapt import evaluate_store, mouth_box
+
+    store = synthetic_store(2, 1, 6, 32)
+    model = TextureGAN(tiny(adversarial=False))
+    res = evaluate_store(model, store)
+    assert res["frames"] == 10  # 6 targets per clip minus the reference frame
+    assert np.isfinite(res["copy_psnr"]) and res["copy_psnr"] > res["psnr"]  # untrained model vs copy
+    x0, y0, x1, y1 = mouth_box(store.clips[0].points, 32)
+    mouth = store.clips[0].points[:, 48:68]
+    assert x0 <= mouth[..., 0].min() and x1 > mouth[..., 0].max() and y0 <= mouth[..., 1].min() < y1

@@ -27,8 +27,8 @@ Scoring (:meth:`SyncScorer.score`), as syncnet_python / Wav2Lip compute it: for 
 in -15..15 the distance between the video window starting at frame t and the audio window
 starting at t + k, averaged over t; ``offset`` = argmin over k, LSE-D = that minimum,
 LSE-C = median over k minus the minimum. Only windows t for which every offset is inside the
-clip are averaged (syncnet_python zero-pads instead), so clips need at least 5 + 2 x 15 + 1 = 36
-frames (1.44 s) for the full range; shorter ones use a smaller range. Sign convention: a
+clip are averaged (syncnet_python zero-pads instead), so clips need at least 4 + 2 x 15 + 1 = 35
+frames (1.4 s) for the full range; shorter ones use a smaller range. Sign convention: a
 positive offset k means the audio is late (the sound of frame t is heard at frame t + k);
 syncnet_python prints -k. Videos at other frame rates are resampled to 25 fps (nearest frame)
 first, so offsets are in 25 fps frames.

@@ -366,6 +366,13 @@ def _fit(
         "model_class": f"{type(module).__module__}:{type(module).__qualname__}",
     }
     data_config = getattr(datamodule, "config", None)
+    if dataclasses.is_dataclass(data_config) and not isinstance(data_config, type):
+        # record the loader settings actually used (fit sets them from the train config)
+        names = {f.name for f in dataclasses.fields(data_config)}
+        updates = {k: v for k, v in (("batch_size", train_config.batch_size),
+                                     ("num_workers", train_config.num_workers)) if k in names}
+        data_config = dataclasses.replace(data_config, **updates)
+        datamodule.config = data_config  # type: ignore[attr-defined]
     if data_config is not None:
         configs["data"] = data_config
     configs.update(extra_configs or {})
