@@ -59,7 +59,7 @@ class AdaptConfig:
 
     Attributes:
         steps: optimiser steps (one batch each); ``steps * batch_size / K`` is the number of epochs.
-            The default (20 steps of 4 = 4 epochs at K = 20) took 44-50 s for a ``base_channels=8``
+            The default (20 steps of 4 = 4 epochs at K = 20) took 44-56 s for a ``base_channels=8``
             128² t-GAN on one shared CPU core.
         lr: learning rate of the fine-tuning optimiser.
         optimizer: ``"adam"`` (β from the model config) or ``"sgd"`` (plain steps, like MAML's inner loop).
