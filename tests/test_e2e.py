@@ -1,8 +1,9 @@
-"""End-to-end temporal GAN (talkface.e2e): shapes, SPP, L1 mask, training, streaming, mp4 output."""
+"""End-to-end temporal GAN (talkface.e2e): shapes, SPP, L1 mask, training, streaming, mp4 output, CLI."""
 
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -235,3 +236,149 @@ def test_animate_writes_mp4_with_audio(trained: tuple[Path, list], grid_mpg: Pat
     assert np.abs(video[5, :20, :20].astype(int) - frames[0][:20, :20].astype(int)).mean() < 4
     with pytest.raises(InputError, match="photo.png"):
         animate_e2e(photo, photo, tmp_path / "bad.mp4", ckpt)
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line: `talkface train e2e`, `talkface animate-e2e`
+
+
+def make_crop_dataset(root: Path, speakers: int = 2, clips_per_speaker: int = 2, num_frames: int = 24) -> Path:
+    """A tiny prepared dataset whose crop videos are synthetic talking faces (32 x 32, 16 kHz audio).
+
+    The first speaker is the train split, the others val and test. Landmarks are zeros (unused by
+    the end-to-end model's training).
+    """
+
+    from talkface.data.dataset import Clip, save_clip
+    from talkface.io.media import write_video
+
+    clips = synthetic_clips(speakers * clips_per_speaker, num_frames=num_frames, image_size=32, seed=2)
+    splits: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    for i, c in enumerate(clips):
+        speaker = f"spk{i // clips_per_speaker}"
+        cid = f"{speaker}/u{i % clips_per_speaker}"
+        zeros = np.zeros((num_frames, 68, 2), np.float32)
+        (root / "clips" / speaker).mkdir(parents=True, exist_ok=True)
+        save_clip(root / "clips" / f"{cid}.npz", Clip(
+            clip_id=cid, speaker=speaker, fps=25.0, landmarks=zeros, crop_landmarks=zeros,
+            crop_affine=np.tile(np.eye(2, 3, dtype=np.float32), (num_frames, 1, 1)), canonical=zeros,
+            detected=np.ones(num_frames, bool), neutral_index=0, ear=np.zeros(num_frames, np.float32),
+            features=np.zeros((num_frames, 1), np.float32), audio=c.audio, sample_rate=16000,
+        ))
+        write_video(root / "clips" / f"{cid}.mp4", c.frames, 25.0)
+        for split in ("train",) if i < clips_per_speaker else ("val", "test"):
+            splits[split].append(cid)
+    meta = {"format": "talkface-dataset", "version": 1, "fps": 25.0, "crop_size": 32, "sample_rate": 16000,
+            "feature": {"name": "raw", "dim": 1}}
+    (root / "dataset.json").write_text(json.dumps(meta))
+    (root / "splits.json").write_text(json.dumps(splits))
+    return root
+
+
+CLI_TINY = ["--image-size", "16", "--base-channels", "4", "--audio-base-channels", "4", "--audio-code-size", "16",
+            "--context-size", "16", "--disc-frame-code-size", "8", "--disc-audio-code-size", "8",
+            "--disc-rnn-size", "16", "--min-frames", "6", "--max-frames", "8", "--max-val-clips", "0"]
+
+
+def test_cli_ablation_choices_match_the_library() -> None:
+    from talkface.cli import build_parser
+    from talkface.e2e import ABLATIONS
+
+    parser = build_parser()
+    for name in ABLATIONS:
+        assert parser.parse_args(["train", "e2e", "data", "-o", "run", "--ablation", name]).ablation == name
+    args = parser.parse_args(["train", "e2e", "data", "-o", "run"])
+    assert not {"ablation", "spp", "no_frame_disc", "image_size", "min_frames"} & set(vars(args))  # unset: config's
+
+
+def test_cli_train_e2e_variants_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`talkface train e2e` writes the config asked for, and a second call resumes from last.ckpt."""
+
+    from talkface.cli import main
+    from talkface.train.core import read_checkpoint
+
+    data = make_crop_dataset(tmp_path / "prepared")
+    run = tmp_path / "run"
+    common = ["train", "e2e", str(data), "-o", str(run), "--batch-size", "2", "--accelerator", "cpu", "--threads",
+              "1", "-q", *CLI_TINY]
+    assert main([*common, "--steps", "2", "--spp", "--l1-region", "full", "--no-mirror"]) == 0
+    assert capsys.readouterr().out.strip().endswith("last.ckpt")
+    config = json.loads((run / "config.json").read_text())
+    model, data_cfg = config["model"], config["data"]
+    assert model["sequence_discriminator"] == "spp" and model["l1_region"] == "full"
+    assert model["use_frame_discriminator"] and model["use_sequence_discriminator"]
+    assert model["image_size"] == 16 and model["crop_size"] == 32 and model["sample_rate"] == 16000
+    assert model["l1_weight"] == 400.0 and model["window_s"] == 0.16  # unset options keep the paper's values
+    assert data_cfg["root"] == str(data) and data_cfg["mirror"] is False and data_cfg["max_frames"] == 8
+    assert read_checkpoint(run / "last.ckpt")["global_step"] == 2 * 2  # 2 batches x (D step + G step)
+    # resume: two more batches on top of the first two
+    assert main([*common, "--steps", "4", "--spp", "--l1-region", "full", "--no-mirror"]) == 0
+    assert read_checkpoint(run / "last.ckpt")["global_step"] == 4 * 2
+    # an ablation preset: the L1-only model has no discriminators (one optimiser step per batch)
+    l1_run = tmp_path / "l1"
+    assert main(["train", "e2e", str(data), "-o", str(l1_run), "--steps", "1", "--batch-size", "2",
+                 "--accelerator", "cpu", "--threads", "1", "-q", "--ablation", "l1", *CLI_TINY]) == 0
+    l1_model = json.loads((l1_run / "config.json").read_text())["model"]
+    assert not l1_model["use_frame_discriminator"] and not l1_model["use_sequence_discriminator"]
+    assert read_checkpoint(l1_run / "last.ckpt")["global_step"] == 1
+
+
+def test_cli_train_e2e_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from talkface.cli import main
+
+    rc = main(["train", "e2e", str(tmp_path / "nope"), "-o", str(tmp_path / "run"), "--steps", "1", "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "nope" in err
+    data = make_crop_dataset(tmp_path / "prepared", speakers=1)
+    rc = main(["train", "e2e", str(data), "-o", str(tmp_path / "run"), "--steps", "1", "-q", "--image-size", "20"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "image_size" in err
+
+
+def test_cli_animate_e2e(trained: tuple[Path, list], grid_mpg: Path, tmp_path: Path,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`talkface animate-e2e`: crops with the speech muxed in; bad input gives one line and no file."""
+    from talkface.cli import main
+    from talkface.io.images import write_image
+    from talkface.io.media import probe, read_video
+
+    ckpt, _ = trained
+    frames, _ = read_video(grid_mpg, max_frames=1)
+    photo = tmp_path / "photo.png"
+    write_image(photo, frames[0])
+    out = tmp_path / "out.mp4"
+    rc = main(["animate-e2e", str(photo), str(grid_mpg), "-o", str(out), "--checkpoint", str(ckpt),
+               "--max-duration", "1", "--crop-only", "--threads", "1", "-q"])
+    assert rc == 0 and capsys.readouterr().out.strip() == f"{out}: 25 frames"
+    info = probe(out)
+    assert info.has_audio and info.num_frames == 25 and (info.width, info.height) == (128, 128)
+    for bad in (
+        [str(photo), str(photo), "--checkpoint", str(ckpt)],  # an image as speech
+        [str(grid_mpg), str(grid_mpg), "--checkpoint", str(ckpt)],  # a video as photo
+        [str(photo), str(grid_mpg), "--checkpoint", str(photo)],  # an image as checkpoint
+    ):
+        target = tmp_path / "bad.mp4"
+        rc = main(["animate-e2e", *bad, "-o", str(target), "-q"])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+        assert not target.exists()
+
+
+def test_datamodule_joins_several_datasets(tmp_path: Path) -> None:
+    from talkface.e2e import E2EDataModule
+    from talkface.e2e.data import dataset_model_settings
+
+    a = make_crop_dataset(tmp_path / "a", speakers=2, clips_per_speaker=2, num_frames=12)
+    b = make_crop_dataset(tmp_path / "b", speakers=2, clips_per_speaker=1, num_frames=12)
+    dm = E2EDataModule(E2EDataConfig(root=str(a), extra_roots=(str(b),)), tiny(sample_rate=16000, window_s=0.16))
+    dm.setup()
+    assert len(dm._train or []) == 3 and len(dm._val or []) == 3
+    limited = E2EDataModule(E2EDataConfig(root=str(a), extra_roots=(str(b),), max_train_clips=2, max_val_clips=0),
+                            tiny(sample_rate=16000, window_s=0.16))
+    limited.setup()
+    assert len(limited._train or []) == 2 and limited._val == []
+    assert dataset_model_settings(a, b) == {"fps": 25.0, "sample_rate": 16000, "crop_size": 32}
+    meta = json.loads((b / "dataset.json").read_text())
+    (b / "dataset.json").write_text(json.dumps({**meta, "fps": 30.0}))
+    with pytest.raises(InputError, match="differ"):
+        dataset_model_settings(a, b)

@@ -18,6 +18,7 @@ from talkface.texture.adapt import (
     choose_references,
     image_metrics,
     load_person_model,
+    person_from_model,
     save_person_model,
 )
 from talkface.texture.attention import AttentionGenerator, compose, region_weights
@@ -361,3 +362,50 @@ def test_evaluate_store_skips_references_and_reports_copy_baseline() -> None:
     x0, y0, x1, y1 = mouth_box(store.clips[0].points, 32)
     mouth = store.clips[0].points[:, 48:68]
     assert x0 <= mouth[..., 0].min() and x1 > mouth[..., 0].max() and y0 <= mouth[..., 1].min() < y1
+
+
+# ------------------------------------------------------------------------------------ warp variant
+
+
+def test_warp_identity_and_known_translation() -> None:
+    from talkface.texture.warp import warp_image
+
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(2, 3, 32, 32, generator=g)
+    points = torch.rand(2, 68, 2, generator=g) * 20 + 6
+    same = warp_image(image, points, points, grid_size=None)
+    torch.testing.assert_close(same, image, atol=1e-4, rtol=0)
+    # landmarks moved 2 px right: the face content (away from the fixed border) moves 2 px right
+    ramp = torch.arange(32.0).view(1, 1, 1, 32).expand(1, 1, 32, 32).contiguous()
+    pts = torch.stack(torch.meshgrid(torch.linspace(10, 22, 8), torch.linspace(10, 22, 9), indexing="ij"), -1)
+    pts = pts.reshape(1, -1, 2)[:, :68].flip(-1)
+    moved = warp_image(ramp, pts, pts + torch.tensor([2.0, 0.0]), grid_size=None)
+    centre = moved[0, 0, 14:18, 14:18]
+    torch.testing.assert_close(centre, ramp[0, 0, 14:18, 14:18] - 2.0, atol=0.05, rtol=0)
+
+
+@pytest.mark.parametrize("map_size", [0, 16])
+def test_warp_attention_generator_shapes_and_neutral_copy(map_size: int) -> None:
+    cfg = tiny(variant="attention", bottleneck_size=4, attention_size=8, warp_identity=True, map_size=map_size)
+    gen = AttentionGenerator(cfg).eval()
+    b = _batch(3, 1, 32)
+    ref_points = b["points"][:1, None]
+    with pytest.raises(ValueError, match="warp_identity"):
+        gen(b["landmark_image"], b["reference_images"][:1], b["reference_landmark_images"][:1])
+    out = gen(b["landmark_image"], b["reference_images"][:1], b["reference_landmark_images"][:1],
+              points=b["points"], reference_points=ref_points)
+    assert out.image.shape == (3, 3, 32, 32) and out.attention is not None
+    assert out.attention.shape == (3, 1, 32, 32)
+
+
+def test_warp_texture_gan_trains_from_samples(tmp_path: Path) -> None:
+    store = synthetic_store(2, 1, 6, 32, temporal=False)
+    cfg = tiny(variant="attention", bottleneck_size=4, attention_size=8, warp_identity=True, map_size=16,
+               adversarial=False)
+    dm = TextureDataModule(TextureDataConfig(samples_per_epoch=8), 32, train_store=store)
+    last = fit(TextureGAN(cfg), dm, tmp_path / "run", TrainConfig(max_steps=2, batch_size=2, progress_bar=False))
+    loaded = load_module(last)
+    assert isinstance(loaded, TextureGAN) and loaded.config.warp_identity and loaded.config.map_size == 16
+    frames, points = store.clips[0].frames, store.clips[0].points
+    person = person_from_model(loaded, frames[:1], points[:1])
+    assert person.generate(points).shape == frames.shape

@@ -95,7 +95,7 @@ def _train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         accelerator=args.accelerator, devices=args.devices, strategy=args.strategy, precision=args.precision,
         num_nodes=args.num_nodes, num_workers=args.loader_workers, num_threads=args.threads,
         checkpoint_every_n_steps=args.checkpoint_every, log_every_n_steps=args.log_every,
-        progress_bar=not args.quiet,
+        progress_bar=not args.quiet, max_minutes=args.max_minutes,
     )
 
 
@@ -115,11 +115,17 @@ def _add_train_args(p: argparse.ArgumentParser, steps: int, batch_size: int, lr:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--checkpoint-every", type=int, default=1000, help="write step=N.ckpt every N batches")
     p.add_argument("--log-every", type=int, default=50, help="log losses every N batches")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop after this many minutes of training (last.ckpt is written; run again to resume)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def _cmd_train_motion(args: argparse.Namespace) -> int:
     train = _train_config_from_args(args)
+    if args.model == "texture":
+        return _train_texture(args, train)
+    if args.model == "e2e":
+        return _train_e2e(args, train)
     if args.model == "blink":
         from talkface.motion.blink import train_blink
         from talkface.motion.data import BlinkDataConfig
@@ -132,6 +138,33 @@ def _cmd_train_motion(args: argparse.Namespace) -> int:
         model = LGANConfig(regression_only=args.model == "regression", temporal_loss=args.temporal_loss)
         last = train_lgan(args.output, MotionDataConfig(roots=tuple(args.data)), train, model)
     print(last)
+    return 0
+
+
+def _train_texture(args: argparse.Namespace, train: TrainConfig) -> int:
+    from talkface.texture.data import TextureDataConfig
+    from talkface.texture.tgan import TextureConfig, train_texture
+
+    data = TextureDataConfig(
+        roots=tuple(args.data), num_references=args.references, frames_per_clip=args.frames_per_clip,
+        references_from=args.references_from,
+        temporal=args.variant != "adain" and not args.no_temporal, val_split=None, samples_per_epoch=100_000,
+    )
+    adversarial = not args.no_adversarial
+    if args.variant == "adain":
+        model = TextureConfig(image_size=args.size, base_channels=args.channels, adversarial=adversarial)
+    else:
+        map_size = args.map_size or args.size
+        model = TextureConfig(image_size=args.size, base_channels=args.channels, variant="attention",
+                              bottleneck_size=map_size // 8, warp_identity=args.variant == "warp",
+                              map_size=map_size, attention_size=map_size // 4, adversarial=adversarial)
+    if args.meta:
+        from talkface.texture.meta import MetaTextureConfig, meta_train_texture
+
+        meta = MetaTextureConfig(**{f: getattr(model, f) for f in model.__dataclass_fields__})
+        print(meta_train_texture(args.output, data, meta, train))
+    else:
+        print(train_texture(args.output, data, model, train, sample_every=args.sample_every))
     return 0
 
 
@@ -194,6 +227,226 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_e2e(args: argparse.Namespace, train: TrainConfig) -> int:
+    """`talkface train e2e`: the end-to-end temporal GAN (only the e2e options given override its config)."""
+    from talkface.e2e import E2EConfig, E2EDataConfig, ablation_config, train_e2e
+    from talkface.errors import InputError
+
+    given = vars(args)
+    model_fields = (
+        "image_size", "base_channels", "audio_encoder", "audio_base_channels", "audio_code_size", "context_size",
+        "disc_frame_code_size", "disc_audio_code_size", "disc_rnn_size", "l1_weight", "l1_region", "window_s",
+        "frame_samples", "lr_frame_discriminator", "lr_sequence_discriminator", "lr_decay_start_epoch",
+    )
+    model = {f: given[f] for f in model_fields if f in given}
+    if given.get("no_frame_disc"):
+        model["use_frame_discriminator"] = False
+    if given.get("no_seq_disc"):
+        model["use_sequence_discriminator"] = False
+    if given.get("spp"):
+        model["sequence_discriminator"] = "spp"
+    data_fields = ("min_frames", "max_frames", "samples_per_clip", "max_train_clips", "max_val_clips", "still")
+    data = {f: given[f] for f in data_fields if f in given}
+    if given.get("no_mirror"):
+        data["mirror"] = False
+    try:
+        model_config = ablation_config(given["ablation"], **model) if "ablation" in given else E2EConfig(**model)
+        data_config = E2EDataConfig(root=args.data[0], extra_roots=tuple(args.data[1:]), **data)
+    except ValueError as exc:
+        raise InputError(None, str(exc)) from exc
+    print(train_e2e(args.output, data_config, model_config, train))
+    return 0
+
+
+def _cmd_animate_e2e(args: argparse.Namespace) -> int:
+    import torch
+
+    from talkface.e2e import animate_e2e
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    written = animate_e2e(args.face, args.speech, args.output, args.checkpoint, seed=args.seed,
+                          chunk_frames=args.chunk_frames, device=args.device, max_duration_s=args.max_duration,
+                          crop_only=args.crop_only, progress=not args.quiet)
+    print(f"{args.output}: {written} frames")
+    return 0
+
+
+def _named_folder(text: str) -> tuple[str, str]:
+    """argparse type of ``--videos NAME=DIR``."""
+    name, sep, folder = text.partition("=")
+    if not sep or not name.strip() or not folder:
+        raise argparse.ArgumentTypeError(f"expected NAME=DIR, got {text!r}")
+    return name.strip(), folder
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _evaluate_command(args: argparse.Namespace) -> str:
+    """The canonical ``talkface evaluate`` command line of ``args`` (recorded in the report header)."""
+    import shlex
+
+    parts = ["talkface", "evaluate", args.data, "--split", args.split]
+    if args.max_clips is not None:
+        parts += ["--max-clips", str(args.max_clips)]
+    for model in args.model:
+        parts += ["--model", model]
+    for name, folder in args.videos:
+        parts += ["--videos", f"{name}={folder}"]
+    parts += ["-o", args.output, "--seed", str(args.seed), "--still", args.still,
+              "--lpips-stride", str(args.lpips_stride), "--identity-stride", str(args.identity_stride)]
+    parts += [flag for flag, on in (("--no-lpips", args.no_lpips), ("--no-identity", args.no_identity),
+                                    ("--no-sync", args.no_sync)) if on]
+    if args.sync_model:
+        parts += ["--sync-model", args.sync_model]
+    if args.device != "cpu":
+        parts += ["--device", args.device]
+    return shlex.join(parts)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from talkface.errors import InputError
+    from talkface.eval.report import GROUND_TRUTH, STILL_BASELINE, EvalConfig, dataset_clip_ids, evaluate_videos
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    _, ids = dataset_clip_ids(args.data, args.split, args.max_clips)  # bad data / split: fail before loading models
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "report folder is a file")
+    if args.sync_model and not Path(args.sync_model).is_file():
+        raise InputError(args.sync_model, "sync model not found")
+    names: list[str] = []
+
+    def method_name(base: str) -> str:
+        name, n = base, 2
+        while name in names or name in (GROUND_TRUTH, STILL_BASELINE):
+            name, n = f"{base} ({n})", n + 1
+        names.append(name)
+        return name
+
+    generated: dict[str, str] = {}
+    for name, folder in args.videos:
+        if not Path(folder).is_dir():
+            raise InputError(folder, f"folder of generated videos ({name}) not found")
+        generated[method_name(name)] = folder
+    for spec in args.model:
+        if spec != "default" and not Path(spec).is_dir():
+            raise InputError(spec, "model folder not found")
+    models = {}
+    if args.model:
+        try:
+            from talkface.pipeline import AnimateConfig, Animator
+        except ModuleNotFoundError as exc:
+            if exc.name != "talkface.pipeline":
+                raise
+            raise InputError(None, "--model needs talkface.pipeline, which this installation lacks; evaluate "
+                             "videos generated elsewhere with --videos NAME=DIR") from exc
+        for spec in args.model:
+            default = spec == "default"
+            animator = Animator(AnimateConfig(model=None if default else spec, seed=args.seed, device=args.device,
+                                              threads=args.threads))
+            label = "talkface (default model)" if default else Path(spec).resolve().name
+            models[method_name(label)] = animator.talking_head
+    config = EvalConfig(
+        still=args.still, max_clips=args.max_clips, seed=args.seed, lpips_stride=args.lpips_stride,
+        identity_stride=args.identity_stride, lpips=not args.no_lpips, identity=not args.no_identity,
+        sync=not args.no_sync, sync_model=args.sync_model, device=args.device,
+    )
+    table = evaluate_videos(dataset=args.data, split=args.split, models=models, generated=generated, out_dir=out,
+                            config=config, command=_evaluate_command(args), progress=not args.quiet)
+    print(table.to_markdown(per_clip=False))
+    print(f"{len(ids)} clip(s) -> {out / 'report.md'}, summary.csv, per_clip.csv, strip.png, blink_durations.png")
+    return 0
+
+
+def _cmd_animate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from talkface.pipeline import AnimateConfig, Animator
+
+    config = AnimateConfig(
+        model=args.model, person=args.person, blink_rate=None if args.blink_rate < 0 else args.blink_rate,
+        size=args.size, max_side=args.max_side, seed=args.seed, max_duration_s=args.max_duration, device=args.device,
+        threads=args.threads, crf=args.crf,
+    )
+    bar = tqdm(total=100, unit="%", desc="loading models", disable=args.quiet, dynamic_ncols=True,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+    animator = Animator(config)
+    weights = {"audio": (0, 3), "face": (3, 8), "motion": (8, 15), "texture": (15, 100), "done": (100, 100)}
+
+    def progress(stage: str, fraction: float) -> None:
+        lo, hi = weights.get(stage, (0, 100))
+        bar.set_description(stage if stage != "texture" else "texture + encode")
+        bar.n = round(lo + (hi - lo) * fraction)
+        bar.refresh()
+
+    bar.set_description("audio")
+    try:
+        result = animator.animate(args.face, args.speech, args.output, progress=progress)
+    finally:
+        bar.close()
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.stage_seconds.items())
+    print(f"{result.output}: {result.frames} frames at {result.fps:g} fps ({result.duration_s:.1f} s of speech) "
+          f"in {result.seconds:.1f} s = {result.frames_per_second:.1f} frames/s [{stages}]")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from talkface.serve import ServeConfig, serve
+
+    config = ServeConfig(
+        host=args.host, port=args.port, workers=args.workers, max_upload_bytes=int(args.max_upload_mb * 2**20),
+        max_audio_seconds=args.max_audio_seconds, max_image_pixels=int(args.max_image_megapixels * 1e6),
+        job_ttl_s=args.job_ttl_minutes * 60, work_dir=Path(args.work_dir) if args.work_dir else None,
+        max_queued=args.max_queued, model=args.model, threads=args.threads,
+    )
+    print(f"talkface serve: http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/ "
+          f"({args.workers} worker(s); API schema at /openapi.json; Ctrl-C to stop)", flush=True)
+    serve(config)
+    return 0
+
+
+def _cmd_adapt(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from talkface.pipeline import adapt_person
+
+    bar = tqdm(total=args.steps, unit="step", desc="adapt", disable=args.quiet, dynamic_ncols=True)
+
+    def progress(stage: str, fraction: float) -> None:
+        bar.n = round(fraction * args.steps)
+        bar.refresh()
+
+    try:
+        facts = adapt_person(args.inputs, args.output, model=args.model, frames=args.frames, steps=args.steps,
+                             lr=args.lr, seed=args.seed, threads=args.threads, progress=progress)
+    finally:
+        bar.close()
+    print(f"{args.output}: adapted on K={facts['K']} frames, {facts['steps']} steps in {facts['seconds']:.1f} s "
+          f"(loss {facts['loss_first']:.4f} -> {facts['loss_last']:.4f})")
+    return 0
+
+
+def _cmd_bundle(args: argparse.Namespace) -> int:
+    from talkface.pipeline import make_bundle
+
+    out = make_bundle(args.output, args.lgan, args.texture, args.blink, name=args.name, half=not args.fp32)
+    size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
+    print(f"{out}: model bundle, {size:.1f} MB; use it with: talkface animate FACE SPEECH -o OUT.mp4 --model {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``talkface`` argument parser (every subcommand)."""
     parser = argparse.ArgumentParser(
@@ -204,6 +457,68 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"talkface {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "animate",
+        help="photo of a face + speech -> talking-head mp4 (the default model ships with talkface)",
+        description="Animate the face in a photo with a speech recording: speech features -> l-GAN landmark motion "
+        "-> blink generator -> retargeting onto the photo's landmarks -> texture generator -> the generated face "
+        "pasted back into the photo, H.264 video with the speech muxed in (AAC). Works offline with the model "
+        "bundled in the package; --model picks another bundle (see talkface.pipeline.make_bundle). Bad input "
+        "(no face or several, silent/corrupt/empty audio, ...) gives a one-line error and no output file.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("face", help="photo of one face (jpg/png/webp/...; gray, RGBA, CMYK, 16-bit are converted)")
+    p.add_argument("speech", help="speech recording (wav/mp3/flac/ogg/m4a, or a video's audio track)")
+    p.add_argument("-o", "--output", required=True, help="video file to write (.mp4)")
+    p.add_argument("--model", default=None, help="model bundle folder (default: the bundled default model)")
+    p.add_argument("--person", default=None, help="person model from 'talkface adapt' (texture fine-tuned to them)")
+    p.add_argument("--blink-rate", type=float, default=0.35,
+                   help="blinks per second (humans 0.28-0.4); negative: the blink model's natural rate")
+    p.add_argument("--size", type=int, default=0,
+                   help="0: the whole photo with the face animated; N: only the N x N aligned face crop")
+    p.add_argument("--max-side", type=int, default=1280, help="downscale larger photos to this longer side first")
+    p.add_argument("--seed", type=int, default=0, help="seed of the blink noise (same seed, same video)")
+    p.add_argument("--max-duration", type=float, default=600.0, help="longest speech accepted, seconds")
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality (lower = better, bigger)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_animate)
+
+    p = sub.add_parser(
+        "adapt",
+        help="fine-tune the texture generator to one person from a short video or a few photos",
+        description="Few-shot adaptation (cascade paper Sec. 3.5): take K frames of the person (evenly spaced from "
+        "one video, or K photos), fine-tune the texture generator on them and write a person model; then "
+        "'talkface animate PHOTO SPEECH --person person.pt' uses it. Takes about a minute on a CPU for K=20.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", help="one video of the person, or several photos")
+    p.add_argument("-o", "--output", required=True, help="person model file to write (.pt)")
+    p.add_argument("--model", default=None, help="model bundle folder (default: the bundled default model)")
+    p.add_argument("--frames", type=int, default=20, help="K: frames taken from a video")
+    p.add_argument("--steps", type=int, default=40, help="fine-tuning steps (4 frames each)")
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
+    p.add_argument("--seed", type=int, default=0, help="seed of the batch order")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_adapt)
+
+    p = sub.add_parser(
+        "bundle",
+        help="pack trained checkpoints into a model bundle for 'talkface animate --model'",
+        description="Export the l-GAN, blink-generator and texture checkpoints (generators only, fp16) into one "
+        "folder with a talkface-model.json; the bundle is checked by loading it before it is written.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("-o", "--output", required=True, help="bundle folder to create (replaced if present)")
+    p.add_argument("--lgan", required=True, help="l-GAN checkpoint (talkface train motion)")
+    p.add_argument("--texture", required=True, help="texture checkpoint (talkface train texture)")
+    p.add_argument("--blink", default=None, help="blink checkpoint (talkface train blink); none: no blinks")
+    p.add_argument("--name", default="talkface", help="model name recorded in the bundle")
+    p.add_argument("--fp32", action="store_true", help="keep float32 weights (default: float16, half the size)")
+    p.set_defaults(func=_cmd_bundle)
 
     p = sub.add_parser(
         "preprocess",
@@ -252,17 +567,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "train",
-        help="train a model: motion (l-GAN), regression (its ablation) or blink",
+        help="train a model: motion (l-GAN), regression (its ablation), blink, texture or e2e",
         description="Train on prepared datasets (talkface preprocess): 'motion' = l-GAN G_L + D_L with the losses of "
         "the cascade paper's eq. 1-5, 'regression' = G_L alone (ablation), 'blink' = blink generator G_B (MMD + "
-        "min-max). Writes last.ckpt, step=N.ckpt, config.json and metrics.csv into --output and resumes from "
+        "min-max), 'texture' = texture generator (--variant), 'e2e' = end-to-end temporal GAN baseline (e2e "
+        "options). Writes last.ckpt, step=N.ckpt, config.json and metrics.csv into --output and resumes from "
         "last.ckpt. --devices/--strategy/--num-nodes give multi-GPU and multi-node DDP with no code change.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("model", choices=("motion", "regression", "blink"))
+    p.add_argument("model", choices=("motion", "regression", "blink", "texture", "e2e"))
     p.add_argument("data", nargs="+", help="prepared dataset folder(s)")
     p.add_argument("--temporal-loss", choices=("smooth", "match"), default="smooth",
-                   help="eq. 2 as written (smooth) or the identity paper's eq. 3 (match the truth's motion)")
+                   help="motion: eq. 2 as written (smooth) or the identity paper's eq. 3 (match the truth's motion)")
+    g = p.add_argument_group("texture options")
+    g.add_argument("--variant", choices=("warp", "attention", "adain"), default="warp",
+                   help="texture generator: 'adain' = t-GAN (Das et al.), 'attention' = attention + colour maps "
+                   "(Sinha et al.), 'warp' = attention variant composing with the identity image warped onto the "
+                   "target landmarks (the default model)")
+    g.add_argument("--size", type=int, default=128, choices=(128, 256), help="crop side, pixels")
+    g.add_argument("--channels", type=int, default=16, help="base channels (8-16 on a CPU, 32-64 on a GPU)")
+    g.add_argument("--map-size", type=int, default=64,
+                   help="attention variants: side at which the maps are predicted (0: --size; 64 at 128 is ~4x faster)")
+    g.add_argument("--references", type=int, default=1, help="reference images per sample")
+    g.add_argument("--references-from", choices=("clip", "speaker"), default="clip",
+                   help="draw references from the target's own clip (same lighting, like a user's photo) or any "
+                   "clip of the speaker")
+    g.add_argument("--frames-per-clip", type=int, default=0, help="frames kept per clip (0: all)")
+    g.add_argument("--meta", action="store_true", help="MAML meta-training (adain variant)")
+    g.add_argument("--no-adversarial", action="store_true",
+                   help="no discriminator: the regression-only generator (ablation; ~2x cheaper per step)")
+    g.add_argument("--no-temporal", action="store_true",
+                   help="attention variants: no frame pairs, so no temporal regularisation (eq. 12; 2x cheaper)")
+    g.add_argument("--sample-every", type=int, default=200, help="write samples/step=N.png every N batches")
     _add_train_args(p, steps=6000, batch_size=16, lr=2e-4)
     p.set_defaults(func=_cmd_train_motion)
 
@@ -300,6 +636,134 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-duration", type=float, default=600.0, help="longest speech accepted, seconds")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.set_defaults(func=_cmd_landmarks)
+
+    # `talkface train e2e`: the end-to-end temporal GAN's options on the train command. Unset ones keep
+    # talkface.e2e.E2EConfig / E2EDataConfig's values (the paper's).
+    g = sub.choices["train"].add_argument_group(
+        "e2e options", "end-to-end temporal GAN (Vougioukas et al.); unset options keep the paper's values")
+    unset = argparse.SUPPRESS
+    g.add_argument("--ablation", choices=("l1", "l1+img", "l1+img+seq", "l1+img+spp"), default=unset,
+                   help="start from a row of the ablation table (docs/e2e.md): l1 = L1 on the whole frame only, "
+                   "l1+img = + frame discriminator, l1+img+seq = + sequence discriminator (the full model, also "
+                   "without --ablation), l1+img+spp = with the variable-length SPP sequence discriminator")
+    g.add_argument("--no-frame-disc", action="store_true", default=unset, help="no frame discriminator D_img")
+    g.add_argument("--no-seq-disc", action="store_true", default=unset, help="no sequence discriminator D_seq")
+    g.add_argument("--spp", action="store_true", default=unset,
+                   help="D_seq pools its GRU outputs with a 1-D spatial pyramid (variable length)")
+    g.add_argument("--l1-region", choices=("lower", "full"), default=unset,
+                   help="L1 on the lower half of the frame (eq. 2, default) or on the whole frame (--ablation l1)")
+    g.add_argument("--l1-weight", type=float, default=unset, help="lambda of eq. 3 (400)")
+    g.add_argument("--audio-encoder", choices=("raw", "mfcc"), default=unset,
+                   help="raw-waveform 1-D convolutions (default) or MFCC encoder")
+    g.add_argument("--window", dest="window_s", type=float, default=unset, help="audio window per frame, s (0.16)")
+    g.add_argument("--image-size", type=int, default=unset, help="generated frame side, pixels (128)")
+    g.add_argument("--base-channels", type=int, default=unset, help="identity encoder / discriminator width (64)")
+    g.add_argument("--audio-base-channels", type=int, default=unset, help="audio encoder width (16)")
+    g.add_argument("--audio-code-size", type=int, default=unset, help="per-frame audio code (256)")
+    g.add_argument("--context-size", type=int, default=unset, help="context GRU size (256)")
+    g.add_argument("--disc-frame-code-size", type=int, default=unset, help="D_seq per-frame image code (128)")
+    g.add_argument("--disc-audio-code-size", type=int, default=unset, help="D_seq per-frame audio code (128)")
+    g.add_argument("--disc-rnn-size", type=int, default=unset, help="D_seq GRU size (256)")
+    g.add_argument("--frame-samples", type=int, default=unset, help="frames per video shown to D_img (1)")
+    g.add_argument("--lr-frame-disc", dest="lr_frame_discriminator", type=float, default=unset,
+                   help="D_img learning rate (1e-3; --lr is the generator's, 2e-4)")
+    g.add_argument("--lr-seq-disc", dest="lr_sequence_discriminator", type=float, default=unset,
+                   help="D_seq learning rate (5e-5)")
+    g.add_argument("--lr-decay-start-epoch", type=int, default=unset,
+                   help="G and D_img learning rates decay 10%% per epoch after this one (20)")
+    g.add_argument("--min-frames", type=int, default=unset, help="shortest training sequence, frames (16)")
+    g.add_argument("--max-frames", type=int, default=unset, help="longest training sequence, frames (32)")
+    g.add_argument("--samples-per-clip", type=int, default=unset, help="sequences per clip per epoch (1)")
+    g.add_argument("--max-train-clips", type=int, default=unset, help="use at most this many training clips (all)")
+    g.add_argument("--max-val-clips", type=int, default=unset, help="validation clips, 0 = none (8)")
+    g.add_argument("--still", choices=("neutral", "first"), default=unset,
+                   help="identity frame: the clip's neutral frame (default) or its first frame (the paper)")
+    g.add_argument("--no-mirror", action="store_true", default=unset, help="no left-right flip augmentation")
+
+    p = sub.add_parser(
+        "animate-e2e",
+        help="photo + speech -> talking-head video with the end-to-end temporal GAN",
+        description="Animate the face of a photo with speech using an end-to-end temporal GAN checkpoint "
+        "(talkface train e2e): the aligned face crop and the raw speech go through the generator frame by frame "
+        "(constant memory for any length), the generated crops are pasted back into the photo, and the speech is "
+        "muxed in. Writes exactly round(duration x fps) frames.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("face", help="photo of one face (jpg/png/...)")
+    p.add_argument("speech", help="speech recording (wav/mp3/flac/m4a/ogg, or a video's audio track)")
+    p.add_argument("-o", "--output", required=True, help="mp4 to write")
+    p.add_argument("--checkpoint", required=True, help="temporal-GAN checkpoint (talkface train e2e)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed (spontaneous expressions)")
+    p.add_argument("--chunk-frames", type=int, default=25, help="frames generated per network call")
+    p.add_argument("--max-duration", type=float, default=None, help="use at most this many seconds of the speech")
+    p.add_argument("--crop-only", action="store_true", help="write the aligned face crops, not the whole photo")
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_animate_e2e)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="score models / generated videos on a prepared test set: the papers' comparison table",
+        description="Evaluate talking-head methods on the held-out clips of a prepared dataset (talkface preprocess) "
+        "and write REPORT_DIR/report.md (header with this exact command, mean ± std per metric and method, one row "
+        "per clip), summary.csv, per_clip.csv, strip.png (real vs generated frames and mouth crops) and "
+        "blink_durations.png. Each clip's aligned face crop at the still frame and its speech are given to every "
+        "method; the metrics compare the output with the real crops: PSNR, SSIM, LPIPS, CPBD, FDBM, LMD, mouth "
+        "correlation, ACD (dlib) and FaceNet identity distance to the still, AV offset / LSE-D / LSE-C (talkface's "
+        "own sync model), blink rate and duration. The rows always include 'ground truth' (the real frames) and "
+        "'still baseline' (the still repeated: a model that does not move). See docs/evaluation.md.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("data", help="prepared dataset folder (talkface preprocess output, with its crop videos)")
+    p.add_argument("--split", default="test",
+                   help="clips to evaluate: train, val or test (the dataset's speaker split), or all")
+    p.add_argument("--max-clips", type=_positive_int, default=None, help="evaluate only the first N clips of the split")
+    p.add_argument("--model", action="append", default=[], metavar="DIR|default",
+                   help="model bundle folder to run (talkface animate's model), or 'default' for the bundled model; "
+                   "repeatable, one row each")
+    p.add_argument("--videos", action="append", default=[], type=_named_folder, metavar="NAME=DIR",
+                   help="videos already generated by a method NAME: DIR/<speaker>/<utterance>.mp4 per clip id, "
+                   "made from that clip's still and speech; repeatable")
+    p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR", help="folder for the report files")
+    p.add_argument("--seed", type=int, default=0, help="seed of Python/NumPy/torch before each model call "
+                   "(clip i runs with seed + i) and of the models' blink noise")
+    p.add_argument("--still", choices=("first", "neutral"), default="first",
+                   help="identity frame given to the methods: the clip's first frame (the papers) or its neutral frame")
+    p.add_argument("--lpips-stride", type=_positive_int, default=5,
+                   help="LPIPS on every k-th frame (~0.5 s per 128 px frame pair on one CPU core)")
+    p.add_argument("--identity-stride", type=_positive_int, default=1, help="ACD / FaceNet on every k-th frame")
+    p.add_argument("--no-lpips", action="store_true", help="skip LPIPS (the slowest metric on CPU)")
+    p.add_argument("--no-identity", action="store_true", help="skip the ACD / FaceNet identity metrics")
+    p.add_argument("--no-sync", action="store_true", help="skip AV offset / LSE-D / LSE-C")
+    p.add_argument("--sync-model", default=None, help="sync model file (default: the bundled assets/syncnet.pt)")
+    p.add_argument("--device", default="cpu", help="torch device of the models, LPIPS and the sync model")
+    p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "serve",
+        help="web page + HTTP API: upload a face photo and speech, get the talking-head mp4",
+        description="Start a local web server: a page to upload (or record) speech and a face photo, choose the "
+        "blink rate and output size, follow progress and play/download the video; and a JSON API (POST /v1/animate "
+        "-> job id, GET /v1/jobs/ID, GET /v1/jobs/ID/video; OpenAPI schema at /openapi.json). Jobs run in a "
+        "bounded pool of workers, each with the models loaded once; uploads are checked from their bytes and "
+        "limited in size, duration and pixels; each job's files are deleted --job-ttl-minutes after it ends.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 = every interface)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port")
+    p.add_argument("--workers", type=_positive_int, default=1, help="jobs animated at once (models loaded per worker)")
+    p.add_argument("--max-queued", type=_positive_int, default=32, help="jobs allowed to wait; more get HTTP 503")
+    p.add_argument("--max-upload-mb", type=float, default=32.0, help="largest accepted file, MiB")
+    p.add_argument("--max-audio-seconds", type=float, default=120.0, help="longest accepted speech, seconds")
+    p.add_argument("--max-image-megapixels", type=float, default=40.0, help="largest accepted photo, megapixels")
+    p.add_argument("--job-ttl-minutes", type=float, default=60.0, help="minutes a finished job's video is kept")
+    p.add_argument("--work-dir", default=None, help="folder for the jobs' files (default: a temporary folder)")
+    p.add_argument("--model", default=None, help="model bundle folder (default: the bundled model)")
+    p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads per worker")
+    p.set_defaults(func=_cmd_serve)
     return parser
 
 

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from talkface.audio.windows import raw_windows
 from talkface.e2e.temporal_gan import E2EConfig, images_to_tensor
+from talkface.errors import InputError
 
 __all__ = [
     "E2EDataConfig",
@@ -77,6 +78,8 @@ class E2EDataConfig:
 
     Attributes:
         root: prepared dataset folder (None: ``synthetic`` clips).
+        extra_roots: further prepared datasets trained on together with ``root`` (same fps, sample
+            rate and crop size); their clips of the same splits are added.
         train_split, val_split: split names of the prepared dataset.
         max_train_clips, max_val_clips: use at most this many clips (None: all; val: 0 = none).
         min_frames, max_frames: sequence length range of training samples, frames.
@@ -89,6 +92,7 @@ class E2EDataConfig:
     """
 
     root: str | None = None
+    extra_roots: tuple[str, ...] = ()
     train_split: str = "train"
     val_split: str = "val"
     max_train_clips: int | None = None
@@ -105,6 +109,13 @@ class E2EDataConfig:
             raise ValueError(f"need 1 <= min_frames <= max_frames, got {self.min_frames}, {self.max_frames}")
         if self.still not in ("neutral", "first"):
             raise ValueError(f"still must be 'neutral' or 'first', got {self.still!r}")
+        if self.extra_roots and self.root is None:
+            raise ValueError("extra_roots need a root")
+
+    @property
+    def roots(self) -> list[str]:
+        """Every prepared dataset folder: ``root`` then ``extra_roots`` (empty for synthetic data)."""
+        return [] if self.root is None else [self.root, *self.extra_roots]
 
 
 def load_clips(
@@ -309,6 +320,27 @@ class SequenceDataset(Dataset[dict[str, torch.Tensor]]):
         }
 
 
+def _load_roots(
+    roots: Sequence[str], split: str, image_size: int, max_clips: int | None, still: str, *, missing_ok: bool = False
+) -> list[VideoClip]:
+    """Clips of one split of several prepared datasets, at most ``max_clips`` in all.
+
+    Raises:
+        InputError: a dataset has no such split (unless ``missing_ok``).
+    """
+    clips: list[VideoClip] = []
+    for root in roots:
+        left = None if max_clips is None else max_clips - len(clips)
+        if left is not None and left <= 0:
+            break
+        try:
+            clips += load_clips(root, split, image_size, max_clips=left, still=still)
+        except KeyError as exc:
+            if not missing_ok:
+                raise InputError(root, f"no split {split!r}") from exc
+    return clips
+
+
 class E2EDataModule(L.LightningDataModule):
     """Lightning data of the temporal GAN (train: random runs; val: whole clips, batch 1).
 
@@ -343,16 +375,14 @@ class E2EDataModule(L.LightningDataModule):
                                               sample_rate=mcfg.sample_rate)
                 self._val = self._val if self._val is not None else []
             else:
-                self._train = load_clips(cfg.root, cfg.train_split, mcfg.image_size, max_clips=cfg.max_train_clips,
-                                         still=cfg.still)
+                self._train = _load_roots(cfg.roots, cfg.train_split, mcfg.image_size, cfg.max_train_clips, cfg.still)
+                if not self._train:
+                    raise InputError(cfg.root, f"no clips with face crops in split {cfg.train_split!r}")
         if self._val is None:
             self._val = []
-            if cfg.root is not None and cfg.max_val_clips != 0:
-                try:
-                    self._val = load_clips(cfg.root, cfg.val_split, mcfg.image_size, max_clips=cfg.max_val_clips,
-                                           still=cfg.still)
-                except KeyError:
-                    self._val = []
+            if cfg.max_val_clips != 0:
+                self._val = _load_roots(cfg.roots, cfg.val_split, mcfg.image_size, cfg.max_val_clips, cfg.still,
+                                        missing_ok=True)
         for c in self._train + self._val:
             if not math.isclose(c.fps, mcfg.fps, rel_tol=1e-3):
                 raise ValueError(f"{c.clip_id}: {c.fps} fps, the model is configured for {mcfg.fps} fps")
@@ -379,12 +409,26 @@ class E2EDataModule(L.LightningDataModule):
         return DataLoader(ds, batch_size=1, shuffle=False, collate_fn=ds.collate, num_workers=0)
 
 
-def dataset_model_settings(root: str | os.PathLike[str]) -> dict[str, Any]:
-    """Model-config fields that a prepared dataset fixes: ``fps``, ``sample_rate``, ``crop_size``."""
+def dataset_model_settings(root: str | os.PathLike[str], *more: str | os.PathLike[str]) -> dict[str, Any]:
+    """Model-config fields that prepared datasets fix: ``fps``, ``sample_rate``, ``crop_size``.
+
+    Args:
+        root: prepared dataset folder.
+        *more: further dataset folders, which must agree with ``root``.
+
+    Raises:
+        InputError: a folder is not a prepared dataset, or the datasets disagree.
+    """
     from talkface.data.dataset import PreparedDataset
 
-    ds = PreparedDataset(Path(root))
-    return {"fps": ds.fps, "sample_rate": int(ds.meta.get("sample_rate", 16000)), "crop_size": ds.crop_size}
+    settings: dict[str, Any] = {}
+    for folder in (root, *more):
+        ds = PreparedDataset(Path(folder))
+        found = {"fps": ds.fps, "sample_rate": int(ds.meta.get("sample_rate", 16000)), "crop_size": ds.crop_size}
+        if settings and found != settings:
+            raise InputError(folder, f"dataset settings {found} differ from {os.fspath(root)}'s {settings}")
+        settings = found
+    return settings
 
 
 def train_e2e(
@@ -420,7 +464,7 @@ def train_e2e(
 
     model_config = model_config if model_config is not None else E2EConfig()
     if data_config.root is not None and train_clips is None:
-        model_config = replace(model_config, **dataset_model_settings(data_config.root))
+        model_config = replace(model_config, **dataset_model_settings(*data_config.roots))
     train_config = train_config if train_config is not None else TrainConfig()
     if train_config.num_threads is not None:
         torch.set_num_threads(train_config.num_threads)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from talkface.e2e.temporal_gan import Generator, TemporalGAN, generate_batch, generate_stream
 from talkface.errors import InputError
@@ -59,8 +60,11 @@ def animate_e2e(
     device: str = "cpu",
     max_duration_s: float | None = None,
     crop_only: bool = False,
+    progress: bool = False,
 ) -> int:
     """Animate the face of a photo with speech and write an mp4 (H.264 + AAC).
+
+    The one entry point of end-to-end generation (``talkface animate-e2e``).
 
     Args:
         image_path: photo with one face (JPEG, PNG, ...).
@@ -72,22 +76,25 @@ def animate_e2e(
         device: torch device.
         max_duration_s: use at most this many seconds of the audio (None: all).
         crop_only: write the aligned face crops (``crop_size``²) instead of pasting them into the photo.
+        progress: show a progress bar (frames) on stderr.
 
     Returns:
         Number of frames written: ``round(duration_s * fps)``.
 
     Raises:
-        InputError: unreadable photo/audio/checkpoint, no face or several faces, empty audio.
+        InputError: unreadable photo/audio/checkpoint, no face or several faces, speech that is too
+            short (< 0.2 s), silent or invalid (:func:`talkface.io.media.check_speech`).
     """
     from talkface.face.align import crop_transform, paste_back, warp_crop
     from talkface.face.landmarks import landmarks_for_image
     from talkface.io.images import read_image
-    from talkface.io.media import read_audio, write_video
+    from talkface.io.media import check_speech, read_audio, write_video
 
+    image = read_image(image_path)
     generator = load_generator(checkpoint, device)
     cfg = generator.config
-    image = read_image(image_path)
     audio = read_audio(audio_path, sample_rate=cfg.sample_rate, max_duration_s=max_duration_s)
+    check_speech(audio, audio_path, sample_rate=cfg.sample_rate)
     num_frames = int(round(audio.shape[0] / cfg.sample_rate * cfg.fps))
     if num_frames < 1:
         raise InputError(audio_path, "audio is shorter than one video frame")
@@ -96,9 +103,11 @@ def animate_e2e(
     still = warp_crop(image, affine, cfg.crop_size)
 
     def frames() -> Iterator[np.ndarray]:
-        for crop in generate_stream(generator, still, audio, chunk_frames=chunk_frames, seed=seed):
-            crop = _resize(crop, cfg.crop_size)
-            yield crop if crop_only else paste_back(image, crop, affine)
+        with tqdm(total=num_frames, unit="frame", desc="animate", disable=not progress, dynamic_ncols=True) as bar:
+            for crop in generate_stream(generator, still, audio, chunk_frames=chunk_frames, seed=seed):
+                crop = _resize(crop, cfg.crop_size)
+                yield crop if crop_only else paste_back(image, crop, affine)
+                bar.update(1)
 
     written = write_video(out_mp4, frames(), cfg.fps, audio=audio, sample_rate=cfg.sample_rate)
     if written != num_frames:  # pragma: no cover - guaranteed by stream_windows

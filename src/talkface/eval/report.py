@@ -58,13 +58,16 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from talkface.errors import InputError
 from talkface.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from talkface.data.dataset import PreparedDataset
 
 __all__ = [
     "METRICS",
@@ -74,6 +77,7 @@ __all__ = [
     "MetricSpec",
     "TalkingHeadModel",
     "copy_still_model",
+    "dataset_clip_ids",
     "evaluate_videos",
     "samples_from_dataset",
     "samples_from_pairs",
@@ -143,6 +147,8 @@ class EvalConfig:
         lpips_stride: LPIPS on every k-th frame (it costs ~0.5 s per 128 px frame pair on CPU).
         identity_stride: ACD / FaceNet on every k-th frame.
         sharpness_stride: CPBD / FDBM on every k-th frame (CPBD: ~20 ms per 128 px frame).
+        lpips: compute LPIPS (the slowest metric on CPU).
+        identity: compute ACD / FaceNet.
         sync: compute AV offset / LSE-D / LSE-C.
         sync_model: sync model file (default the bundled ``assets/syncnet.pt``).
         strip_frames: frames shown per row of ``strip.png``.
@@ -155,6 +161,8 @@ class EvalConfig:
     lpips_stride: int = 5
     identity_stride: int = 1
     sharpness_stride: int = 1
+    lpips: bool = True
+    identity: bool = True
     sync: bool = True
     sync_model: str | None = None
     strip_frames: int = 8
@@ -345,7 +353,7 @@ def samples_from_dataset(
     dataset:
         Folder written by ``talkface preprocess`` (needs the crop videos).
     split:
-        Split to evaluate; falls back to all clips if the dataset has no such split.
+        Split to evaluate (``"train"``, ``"val"``, ``"test"``), or ``"all"`` for every clip.
     still:
         ``"first"`` or ``"neutral"`` (see :class:`EvalConfig`).
     max_clips:
@@ -354,20 +362,66 @@ def samples_from_dataset(
     Yields
     ------
     :class:`EvalSample` with (T, S, S, 3) crops and 16 kHz audio.
-    """
-    from talkface.data.dataset import PreparedDataset, load_clip
 
-    ds = PreparedDataset(dataset)
-    ids = ds.ids(split) if split in ds.splits else ds.ids()
-    if not ids:
-        raise InputError(dataset, f"split {split!r} has no clips")
-    for clip_id in ids[:max_clips]:
+    Raises
+    ------
+    InputError
+        Not a prepared dataset, no such split, an empty split, a clip without its crop video.
+    """
+    from talkface.data.dataset import load_clip
+
+    ds, ids = dataset_clip_ids(dataset, split, max_clips)
+    for clip_id in ids:
         clip = load_clip(ds.clip_path(clip_id))
         if clip.crop_path is None:
             raise InputError(ds.clip_path(clip_id), "prepared clip has no crop video")
         audio = _to_16k(clip.audio, clip.sample_rate)
         index = clip.neutral_index if still == "neutral" else 0
         yield EvalSample(clip_id, clip.crops(), audio, clip.fps, index)
+
+
+def dataset_clip_ids(
+    dataset: PathLike, split: str = "test", max_clips: int | None = None
+) -> tuple[PreparedDataset, list[str]]:
+    """The clip ids a dataset evaluation covers, checked before any work is done.
+
+    Parameters
+    ----------
+    dataset:
+        Folder written by ``talkface preprocess``.
+    split:
+        ``"train"``, ``"val"``, ``"test"`` (as listed in the dataset's ``splits.json``) or
+        ``"all"`` (every prepared clip).
+    max_clips:
+        Keep at most this many (the first, in split order).
+
+    Returns
+    -------
+    The opened :class:`~talkface.data.dataset.PreparedDataset` and the clip ids.
+
+    Raises
+    ------
+    InputError
+        Not a prepared dataset, an unknown split, no clips.
+    """
+    from talkface.data.dataset import SPLITS, PreparedDataset
+
+    ds = PreparedDataset(dataset)
+    if split == "all":
+        ids = ds.ids()
+    else:
+        known = [s for s in SPLITS if isinstance(ds.splits.get(s), list)]
+        if split not in known:
+            listed = ", ".join(f"{s} ({len(ds.splits[s])} clips)" for s in known) or "none"
+            raise InputError(dataset, f"no split {split!r} (splits: {listed}; 'all' = every clip)")
+        ids = ds.ids(split)
+    if not ids:
+        raise InputError(dataset, f"split {split!r} has no clips")
+    if max_clips is not None:
+        if max_clips < 1:
+            raise ValueError(f"max_clips must be >= 1, got {max_clips}")
+        ids = ids[:max_clips]
+    return ds, ids
 
 
 def samples_from_pairs(
@@ -435,18 +489,32 @@ class _Scorers:
     """The networks, loaded once per run."""
 
     def __init__(self, config: EvalConfig) -> None:
-        from talkface.eval.identity import FaceNetEmbedder
         from talkface.face.detect import FaceDetector
-        from talkface.face.embed import FaceEmbedder
         from talkface.face.landmarks import LandmarkDetector
 
         self.config = config
         self.detector = FaceDetector()
         self.predictor = LandmarkDetector()
-        self.dlib = FaceEmbedder()
-        self.facenet = FaceNetEmbedder()
+        self._dlib: Any = None
+        self._facenet: Any = None
         self._lpips: Any = None
         self._sync: Any = None
+
+    @property
+    def dlib(self) -> Any:
+        if self._dlib is None:
+            from talkface.face.embed import FaceEmbedder
+
+            self._dlib = FaceEmbedder()
+        return self._dlib
+
+    @property
+    def facenet(self) -> Any:
+        if self._facenet is None:
+            from talkface.eval.identity import FaceNetEmbedder
+
+            self._facenet = FaceNetEmbedder()
+        return self._facenet
 
     @property
     def lpips(self) -> Any:
@@ -495,7 +563,8 @@ def _score_clip(
     if not is_real:
         values["psnr"] = metrics.psnr(real, frames)
         values["ssim"] = metrics.ssim(real, frames)
-        values["lpips"] = metrics.lpips(real, frames, model=scorers.lpips, stride=cfg.lpips_stride)
+        if cfg.lpips:
+            values["lpips"] = metrics.lpips(real, frames, model=scorers.lpips, stride=cfg.lpips_stride)
     sharp = frames[:: max(1, cfg.sharpness_stride)]
     values["cpbd"] = metrics.cpbd(sharp) if min(frames.shape[1:3]) >= 64 else math.nan
     values["fdbm"] = metrics.fdbm(sharp)
@@ -508,7 +577,7 @@ def _score_clip(
         if real_landmarks is not None and not is_real:
             values["lmd"] = motion_metrics.landmark_distance(landmarks, real_landmarks)
             values["mouth_corr"] = motion_metrics.mouth_opening_correlation(landmarks, real_landmarks)
-        if real_landmarks is not None:
+        if real_landmarks is not None and cfg.identity:
             still_lm = real_landmarks[sample.still_index]
             step = cfg.identity_stride
             values["acd"] = identity.acd(frames, landmarks, sample.still, still_lm, embedder=scorers.dlib, stride=step)
@@ -679,13 +748,21 @@ def evaluate_videos(
     else:
         assert dataset is not None
         method_names = list(models or {}) + [m for m in (generated or {}) if m not in (models or {})]
+        clash = [m for m in method_names if m in methods]
+        if clash:
+            raise ValueError(f"method names {clash} are reserved for the reference rows")
         methods += method_names
+        _, ids = dataset_clip_ids(dataset, split, cfg.max_clips)
+        for name, folder in (generated or {}).items():  # fail before any work, not at clip 40
+            if name in (models or {}):
+                continue
+            missing = [c for c in ids if not (Path(folder) / f"{c}.mp4").is_file()]
+            if missing:
+                raise InputError(
+                    folder, f"no generated video for {len(missing)} of {len(ids)} clips (e.g. {missing[0]}.mp4)"
+                )
         source = _dataset_source(dataset, split, cfg, models or {}, generated or {})
-        from talkface.data.dataset import PreparedDataset
-
-        ds = PreparedDataset(dataset)
-        ids = ds.ids(split) if split in ds.splits else ds.ids()
-        total = len(ids[: cfg.max_clips])
+        total = len(ids)
         data_desc = f"{os.fspath(dataset)} split {split}"
 
     for clip_no, (sample, makers) in enumerate(tqdm(source, total=total, desc="evaluate", disable=not progress)):

@@ -31,7 +31,7 @@ from torch import nn
 
 from talkface.errors import InputError
 from talkface.texture.data import FrameStore, landmark_image, make_sample
-from talkface.texture.tgan import TextureConfig, TextureGAN, build_generator, tensor_to_images
+from talkface.texture.tgan import TextureConfig, TextureGAN, build_generator, tensor_to_images, warp_inputs
 
 __all__ = [
     "AdaptConfig",
@@ -129,12 +129,15 @@ class PersonModel:
         device = next(self.generator.parameters()).device
         self.generator.eval()
         refs, ref_lms = self.reference_tensors(device)
+        ref_pts = torch.from_numpy(np.asarray(self.reference_landmarks, dtype=np.float32))[None].to(device)
         out = []
         for start in range(0, len(lm), batch_size):
             chunk = lm[start : start + batch_size]
             lms = np.stack([landmark_image(p, self.image_size) for p in chunk])
             x = (torch.from_numpy(lms).float().to(device) / 127.5 - 1.0).permute(0, 3, 1, 2)
-            out.append(tensor_to_images(self.generator(x, refs, ref_lms).image))
+            pts = {"points": torch.from_numpy(chunk).to(device), "reference_points": ref_pts}
+            extra = warp_inputs(self.config, pts)
+            out.append(tensor_to_images(self.generator(x, refs, ref_lms, **extra).image))
         return np.concatenate(out) if out else np.zeros((0, self.image_size, self.image_size, 3), np.uint8)
 
 

@@ -21,6 +21,9 @@ Norms of eqs. 11-12 are taken as means of squares (per element), like the other 
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,6 +38,7 @@ from talkface.texture.tgan import (
     TextureConfig,
     _sn,
 )
+from talkface.texture.warp import warp_image
 
 __all__ = [
     "compose",
@@ -144,6 +148,10 @@ class AttentionGenerator(nn.Module):
         sn = config.spectral_norm
         lc = config.landmark_channels
         self.config = config
+        self.map_size = config.map_size or config.image_size
+        #: replaces :meth:`maps` at inference when set (e.g. :class:`talkface.texture.onnx.OnnxMaps`)
+        self.maps_backend: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None
+        config = dataclasses.replace(config, image_size=self.map_size)  # the network's own resolution
         self.landmark_encoder = nn.Sequential(
             _sn(nn.Conv2d(3, lc, 3, padding=1), sn),
             nn.InstanceNorm2d(lc, affine=True),
@@ -191,6 +199,8 @@ class AttentionGenerator(nn.Module):
         landmark_image: torch.Tensor,
         reference_images: torch.Tensor,
         reference_landmark_images: torch.Tensor,
+        points: torch.Tensor | None = None,
+        reference_points: torch.Tensor | None = None,
     ) -> GeneratorOutput:
         """Generate frames (eq. 6) from target landmark images and the first reference (I_id, L_id).
 
@@ -198,6 +208,8 @@ class AttentionGenerator(nn.Module):
             landmark_image: (B, 3, S, S) target landmark images L_t.
             reference_images: (B or 1, N, 3, S, S); ``[:, 0]`` is I_id.
             reference_landmark_images: (B or 1, N, 3, S, S); ``[:, 0]`` is L_id.
+            points: (B, 68, 2) target landmarks, crop pixels (needed with ``warp_identity``).
+            reference_points: (B or 1, N, 68, 2) the references' landmarks (needed with ``warp_identity``).
 
         Returns:
             :class:`GeneratorOutput` with ``image``, ``attention`` and ``colour``.
@@ -205,7 +217,20 @@ class AttentionGenerator(nn.Module):
         b = landmark_image.shape[0]
         identity = reference_images[:, 0].expand(b, -1, -1, -1)
         identity_lm = reference_landmark_images[:, 0].expand(b, -1, -1, -1)
-        att, colour = self.maps(landmark_image, identity, identity_lm)
+        if self.config.warp_identity:
+            if points is None or reference_points is None:
+                raise ValueError("warp_identity needs the target points and the reference points")
+            identity = warp_image(identity, reference_points[:, 0], points)
+        maps = self.maps if self.maps_backend is None or torch.is_grad_enabled() else self.maps_backend
+        if self.map_size == identity.shape[-1]:
+            att, colour = maps(landmark_image, identity, identity_lm)
+        else:  # maps at map_size, composed at full resolution
+            size = (self.map_size, self.map_size)
+            att, colour = maps(*(F.interpolate(t, size=size, mode="area")
+                                      for t in (landmark_image, identity, identity_lm)))
+            full = identity.shape[-2:]
+            att = F.interpolate(att, size=full, mode="bilinear", align_corners=False)
+            colour = F.interpolate(colour, size=full, mode="bilinear", align_corners=False)
         return GeneratorOutput(compose(att, colour, identity), att, colour)
 
 

@@ -13,6 +13,7 @@ One sample (a dict of tensors, images float32 in [-1, 1], channels first):
 * ``landmark_image`` (3, S, S): landmark image of the target frame;
 * ``image`` (3, S, S): the target frame I_t*;
 * ``points`` (68, 2) float32: the target landmarks, crop pixels;
+* ``reference_points`` (N, 68, 2) float32: the references' landmarks, crop pixels;
 * with ``temporal``: ``prev_landmark_image``, ``prev_image``, ``prev_points`` of frame t-1.
 
 MAML tasks (:class:`SpeakerTaskDataset`) are subjects (Das et al. Sec. 3.4): one task is one speaker's
@@ -272,6 +273,7 @@ def make_sample(
         "landmark_image": _to_tensor(landmark_image(target_points, size)),
         "image": _to_tensor(target_frame),
         "points": torch.from_numpy(np.asarray(target_points, dtype=np.float32).copy()),
+        "reference_points": torch.from_numpy(np.asarray(reference_points, dtype=np.float32).copy()),
     }
     if previous is not None:
         sample["prev_landmark_image"] = _to_tensor(landmark_image(previous[1], size))

@@ -75,6 +75,7 @@ __all__ = [
     "build_generator",
     "build_discriminator",
     "images_to_tensor",
+    "warp_inputs",
     "tensor_to_images",
     "SampleGrid",
     "train_texture",
@@ -104,6 +105,12 @@ class TextureConfig:
         adversarial: train with D_T; False gives the regression-only G_T of Fig. 7 / Table 3.
         discriminator_landmarks: also condition D_T on the target landmark image.
         landmark_channels: feature channels of the attention variant's landmark encoder.
+        warp_identity: attention variant only: warp I_id onto the target landmarks with a thin-plate
+            spline (:mod:`talkface.texture.warp`) before composing (eq. 6), so the maps only paint what
+            a warp cannot (mouth interior, teeth, eyelids). Not in the paper; the default model uses it.
+        map_size: attention variant only: side at which the network runs and predicts the attention and
+            colour maps (upsampled to ``image_size`` and composed with the full-resolution identity
+            image); 0 = ``image_size``. Half the side is ~4x cheaper; the default model uses 64 at 128.
         adam_betas: Adam (β1, β2) of the G and D optimisers (Sinha et al.: 0.5, 0.999).
         loss: loss weights of the ``"adain"`` variant (eqs. 8-11).
         attention_loss: loss weights of the ``"attention"`` variant (Sinha et al. eqs. 7-14).
@@ -121,6 +128,8 @@ class TextureConfig:
     adversarial: bool = True
     discriminator_landmarks: bool = True
     landmark_channels: int = 16
+    warp_identity: bool = False
+    map_size: int = 0
     adam_betas: tuple[float, float] = (0.5, 0.999)
     loss: TextureLossConfig = field(default_factory=TextureLossConfig)
     attention_loss: AttentionLossConfig = field(default_factory=AttentionLossConfig)
@@ -130,6 +139,8 @@ class TextureConfig:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.decoder_norm not in DECODER_NORMS:
             raise ValueError(f"decoder_norm must be one of {DECODER_NORMS}, got {self.decoder_norm!r}")
+        if self.map_size and (self.map_size > self.image_size or self.map_size % self.bottleneck_size):
+            raise ValueError(f"map_size must be <= image_size and a multiple of bottleneck_size, got {self.map_size}")
         levels = math.log2(self.image_size / self.bottleneck_size)
         if self.image_size % self.bottleneck_size or levels != int(levels) or levels < 1:
             raise ValueError(
@@ -568,11 +579,20 @@ def tensor_to_images(images: torch.Tensor) -> np.ndarray:
     return t.movedim(-3, -1).cpu().numpy()
 
 
-def _call(module: nn.Module, params: Mapping[str, torch.Tensor] | None, *args: Any) -> Any:
-    """``module(*args)``, or with the weights ``params`` substituted (``torch.func.functional_call``)."""
+def _call(module: nn.Module, params: Mapping[str, torch.Tensor] | None, *args: Any, **kwargs: Any) -> Any:
+    """``module(*args, **kwargs)``, or with the weights ``params`` substituted (``torch.func.functional_call``)."""
     if params is None:
-        return module(*args)
-    return functional_call(module, dict(params), args, strict=False)
+        return module(*args, **kwargs)
+    return functional_call(module, dict(params), args, kwargs, strict=False)
+
+
+def warp_inputs(config: TextureConfig, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The generator's keyword inputs for ``config.warp_identity`` (target and reference points), else ``{}``."""
+    if not (config.variant == "attention" and config.warp_identity):
+        return {}
+    if "reference_points" not in batch:
+        raise ValueError("warp_identity needs 'points' and 'reference_points' in the batch")
+    return {"points": batch["points"], "reference_points": batch["reference_points"]}
 
 
 Params = Mapping[str, torch.Tensor]
@@ -586,7 +606,8 @@ class TextureGAN(TalkfaceModule):
 
     Batches are dicts of tensors (see :mod:`talkface.texture.data`):
     ``reference_images`` / ``reference_landmark_images`` (B, N, 3, S, S), ``landmark_image`` and
-    ``image`` (B, 3, S, S), ``points`` (B, 68, 2) float32 target landmarks in crop pixels; with temporal
+    ``image`` (B, 3, S, S), ``points`` (B, 68, 2) float32 target landmarks in crop pixels,
+    ``reference_points`` (B, N, 68, 2) the references' landmarks; with temporal
     pairs also ``prev_landmark_image``, ``prev_image``, ``prev_points`` (frame t-1).
 
     Args:
@@ -634,8 +655,9 @@ class TextureGAN(TalkfaceModule):
         if "prev_image" in batch:
             for key in ("landmark_image", "image", "points"):
                 flat[key] = torch.cat([batch[key], batch[f"prev_{key}"]], dim=0)
-            for key in ("reference_images", "reference_landmark_images"):
-                flat[key] = torch.cat([batch[key], batch[key]], dim=0)
+            for key in ("reference_images", "reference_landmark_images", "reference_points"):
+                if key in batch:
+                    flat[key] = torch.cat([batch[key], batch[key]], dim=0)
         return flat
 
     def generate(self, batch: Mapping[str, torch.Tensor], g_params: Params | None = None) -> GeneratorOutput:
@@ -646,6 +668,7 @@ class TextureGAN(TalkfaceModule):
             batch["landmark_image"],
             batch["reference_images"],
             batch["reference_landmark_images"],
+            **warp_inputs(self.config, batch),
         )
         return out
 

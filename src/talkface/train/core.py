@@ -30,8 +30,9 @@ import os
 import time
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -46,6 +47,7 @@ from talkface.io.atomic import atomic_path
 CONFIG_FILE = "config.json"
 LAST_CHECKPOINT = "last.ckpt"
 MODULE_CLASS_KEY = "talkface_module_class"
+EXPORT_KEY = "talkface_export"
 
 T = TypeVar("T")
 
@@ -73,6 +75,8 @@ class TrainConfig:
         progress_bar: show a progress bar.
         num_threads: if set, ``torch.set_num_threads`` while training (CPU training on shared
             machines: more threads than free cores slows torch down many times).
+        max_minutes: stop after this much training time in this call (Lightning ``max_time``), writing
+            ``last.ckpt``; the next call resumes. For time-limited machines (e.g. 10-minute GPU calls).
     """
 
     max_steps: int = 10_000
@@ -90,6 +94,7 @@ class TrainConfig:
     val_every_n_steps: int | None = None
     progress_bar: bool = True
     num_threads: int | None = None
+    max_minutes: float | None = None
 
 
 def dataclass_from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
@@ -396,6 +401,7 @@ def _fit(
         num_nodes=train_config.num_nodes,
         max_steps=train_config.max_steps * steps,
         max_epochs=-1,
+        max_time=None if train_config.max_minutes is None else timedelta(minutes=train_config.max_minutes),
         logger=CSVLogger(save_dir=out, name="logs"),  # logs/version_N: one per (re)start, never overwritten
         callbacks=[checkpoint, SamplesPerSecond(), *(callbacks or [])],
         plugins=[AtomicCheckpointIO()],
@@ -546,6 +552,60 @@ def load_module(path: str | os.PathLike[str], map_location: str | torch.device =
     if not (isinstance(obj, type) and issubclass(obj, TalkfaceModule)):
         raise InputError(path, f"checkpoint of unknown model class {ckpt[MODULE_CLASS_KEY]}")
     module = obj(config=ckpt.get("hyper_parameters", {}).get("config"))
-    module.load_state_dict(ckpt["state_dict"])
+    exported = ckpt.get(EXPORT_KEY)
+    if exported is None:
+        module.load_state_dict(ckpt["state_dict"])
+    else:  # an inference export: reduced precision, training-only parts left out
+        reference = module.state_dict()
+        state = {k: v.to(reference[k].dtype) if k in reference else v for k, v in ckpt["state_dict"].items()}
+        result = module.load_state_dict(state, strict=False)
+        dropped = tuple(exported.get("dropped", ()))
+        missing = [k for k in result.missing_keys if not k.startswith(dropped)]
+        if missing or result.unexpected_keys:
+            raise InputError(path, f"exported weights do not match the model ({len(missing)} missing, "
+                             f"{len(result.unexpected_keys)} unexpected tensors)")
     module.on_load_checkpoint(ckpt)
     return module.eval()
+
+
+def export_module(
+    checkpoint: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    dtype: torch.dtype = torch.float16,
+    drop: Sequence[str] = ("discriminator.", "perceptual."),
+) -> Path:
+    """Write an inference-only copy of a training checkpoint: parameters in ``dtype``, no optimiser state.
+
+    The result loads with :func:`load_module` like the checkpoint itself (weights are cast back to
+    the model's dtype); the parts named by ``drop`` (discriminators, loss networks) are left out
+    and are simply untrained if the export is loaded. Written atomically.
+
+    Args:
+        checkpoint: a ``.ckpt`` written by :func:`fit`.
+        out_path: file to write (``.pt``).
+        dtype: storage dtype of floating-point tensors (float16 halves the size; float32 keeps it).
+        drop: state-dict key prefixes to leave out.
+
+    Returns:
+        ``out_path``.
+    """
+    from talkface.io.atomic import atomic_path
+
+    ckpt = read_checkpoint(checkpoint)
+    parameters = {name for name, _ in load_module(checkpoint).named_parameters()}
+    state = {  # learned weights in ``dtype``; buffers (statistics, calibrations) keep their precision
+        k: (v.to(dtype) if k in parameters and v.is_floating_point() else v).contiguous()
+        for k, v in ckpt["state_dict"].items()
+        if not k.startswith(tuple(drop))
+    }
+    out = {
+        MODULE_CLASS_KEY: ckpt[MODULE_CLASS_KEY],
+        "hyper_parameters": {"config": ckpt.get("hyper_parameters", {}).get("config")},
+        "state_dict": state,
+        "global_step": ckpt.get("global_step"),
+        EXPORT_KEY: {"dropped": list(drop), "dtype": str(dtype).replace("torch.", ""), "source": str(checkpoint)},
+    }
+    with atomic_path(out_path) as tmp:
+        torch.save(out, tmp)
+    return Path(out_path)

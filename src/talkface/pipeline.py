@@ -1,0 +1,580 @@
+"""The whole cascade as one call: a face photo + a speech recording -> a talking-head mp4 with the speech.
+
+Data flows one way through the stages (Das et al. 2020, Fig. 2):
+
+1. **audio** — decode any common format to 16 kHz mono (:func:`talkface.io.media.read_audio`), refuse
+   silence, empty, corrupt or over-long input (:func:`talkface.io.media.check_speech`);
+2. **face** — the one face in the photo and its 68 landmarks (dlib), the aligned crop the texture
+   model works on (:func:`talkface.face.align.crop_transform`);
+3. **motion** — speech features -> l-GAN canonical landmark motion -> + blink generator eyes ->
+   retargeting onto the photo's own landmarks (:func:`talkface.motion.render.predict_landmarks`);
+4. **texture** — the texture generator renders each frame's crop from the photo's crop and the
+   frame's landmarks (:class:`talkface.texture.adapt.PersonModel`);
+5. **encode** — crops pasted back into the photo (:func:`talkface.face.align.paste_back`) and written
+   as H.264 + AAC with the speech muxed in, frame by frame (:func:`talkface.io.media.write_video`),
+   atomically: on any error no output file appears.
+
+Texture frames are generated and encoded in chunks, so memory does not grow with the audio length
+(only the landmark track, 544 bytes a frame, is held whole).
+
+A *model bundle* is a folder with ``talkface-model.json`` naming its three files (l-GAN, blink
+generator, texture generator: :func:`talkface.train.core.export_module` exports, or training
+checkpoints). The default bundle ships inside the package (``talkface/assets/default_model``); see
+its ``MODEL_CARD.md``. :func:`make_bundle` builds one from training runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from talkface.errors import InputError
+
+__all__ = [
+    "BUNDLE_FILE",
+    "DEFAULT_MODEL",
+    "AnimateConfig",
+    "AnimateResult",
+    "Animator",
+    "ModelBundle",
+    "ProgressFn",
+    "adapt_person",
+    "animate",
+    "load_bundle",
+    "make_bundle",
+]
+
+PathLike = str | os.PathLike[str]
+
+#: ``progress(stage, fraction)``: stage is one of ``"audio"``, ``"face"``, ``"motion"``, ``"texture"``
+#: (covers encoding, which runs interleaved with it) and ``"done"``; fraction in [0, 1].
+ProgressFn = Callable[[str, float], None]
+
+BUNDLE_FILE = "talkface-model.json"
+DEFAULT_MODEL = Path(__file__).resolve().parent / "assets" / "default_model"
+SAMPLE_RATE = 16000
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
+
+
+@dataclass
+class AnimateConfig:
+    """Settings of :class:`Animator`.
+
+    Attributes:
+        model: folder of a model bundle; None = the default model bundled with the package.
+        person: a person model (``talkface adapt``): its fine-tuned texture generator replaces the
+            bundle's (the photo stays the texture reference).
+        blink_rate: blinks per second (humans: 0.28-0.4); None = the blink model's natural rate.
+        size: 0 = paste the generated face back into the whole photo; N = output the N × N aligned
+            face crop instead.
+        max_side: photos whose longer side exceeds this many pixels are downscaled first (video
+            size and encoding time grow with the photo; 0 = never).
+        seed: seed of the blink noise (same inputs + seed = same video).
+        max_duration_s: longest speech accepted, seconds.
+        device: torch device of the generators (``"cpu"``, ``"cuda"``).
+        threads: torch CPU threads (None: torch's default).
+        backend: texture map network on the CPU: ``"onnx"`` (onnxruntime, ~1.5x faster), ``"torch"``, or
+            ``"auto"`` (onnx when the bundle has an ONNX copy and onnxruntime is installed).
+        chunk_frames: frames generated per texture batch (memory vs. speed).
+        crf: H.264 quality (18 = visually lossless, 23 = libx264's default).
+        preset: libx264 speed preset.
+    """
+
+    model: str | None = None
+    person: str | None = None
+    blink_rate: float | None = 0.35
+    size: int = 0
+    max_side: int = 1280
+    seed: int = 0
+    max_duration_s: float = 600.0
+    device: str = "cpu"
+    threads: int | None = None
+    backend: str = "auto"
+    chunk_frames: int = 25
+    crf: int = 18
+    preset: str = "veryfast"
+
+
+@dataclass
+class AnimateResult:
+    """What :meth:`Animator.animate` wrote.
+
+    Attributes:
+        output: the video file.
+        frames: video frames written.
+        fps: frame rate.
+        duration_s: speech duration, seconds.
+        seconds: wall time of the call.
+        stage_seconds: wall time per stage (``audio``, ``face``, ``motion``, ``texture``, ``encode``).
+    """
+
+    output: Path
+    frames: int
+    fps: float
+    duration_s: float
+    seconds: float
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def frames_per_second(self) -> float:
+        """Frames produced per second of wall time (whole call)."""
+        return self.frames / self.seconds if self.seconds > 0 else float("inf")
+
+
+@dataclass
+class ModelBundle:
+    """The three trained parts of the cascade.
+
+    Attributes:
+        lgan: speech -> canonical landmark motion (:class:`talkface.motion.lgan.LGAN`).
+        blink: blink generator (:class:`talkface.motion.blink.BlinkModel`), or None (no blinks).
+        texture: texture generator module (:class:`talkface.texture.tgan.TextureGAN`).
+        info: the bundle's ``talkface-model.json``.
+        path: the bundle folder.
+    """
+
+    lgan: Any
+    blink: Any
+    texture: Any
+    info: dict[str, Any]
+    path: Path
+
+
+def load_bundle(path: PathLike | None = None, device: str | torch.device = "cpu") -> ModelBundle:
+    """Load a model bundle (default: the one shipped in the package).
+
+    Raises:
+        InputError: the folder, its ``talkface-model.json`` or one of its files is missing or unreadable.
+    """
+    from talkface.motion.blink import load_blink
+    from talkface.motion.lgan import load_lgan
+    from talkface.texture.tgan import TextureGAN
+    from talkface.train.core import load_module
+
+    folder = Path(path) if path is not None else DEFAULT_MODEL
+    meta_path = folder / BUNDLE_FILE
+    if not folder.is_dir():
+        raise InputError(folder, "model folder not found")
+    if not meta_path.is_file():
+        raise InputError(folder, f"not a talkface model bundle (no {BUNDLE_FILE})")
+    try:
+        info = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(meta_path, f"unreadable model description ({exc.__class__.__name__})") from exc
+    for key in ("lgan", "texture"):
+        if key not in info:
+            raise InputError(meta_path, f"model description names no '{key}' file")
+    lgan = load_lgan(folder / info["lgan"], map_location=device)
+    blink = load_blink(folder / info["blink"], map_location=device) if info.get("blink") else None
+    texture = load_module(folder / info["texture"], map_location=device)
+    if not isinstance(texture, TextureGAN):
+        raise InputError(folder / info["texture"], f"not a texture-generator checkpoint ({type(texture).__name__})")
+    return ModelBundle(lgan=lgan, blink=blink, texture=texture, info=info, path=folder)
+
+
+def load_bundle_part(path: PathLike) -> Any:
+    """One exported model of a bundle (:func:`talkface.train.core.load_module`)."""
+    from talkface.train.core import load_module
+
+    return load_module(path)
+
+
+def make_bundle(
+    out_dir: PathLike,
+    lgan: PathLike,
+    texture: PathLike,
+    blink: PathLike | None = None,
+    *,
+    name: str = "talkface",
+    half: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Export training checkpoints into a model bundle folder (fp16 weights, no optimiser state).
+
+    Args:
+        out_dir: bundle folder to create (replaced if it exists).
+        lgan: l-GAN checkpoint (``talkface train motion``).
+        texture: texture checkpoint (``talkface train texture``).
+        blink: blink-generator checkpoint (``talkface train blink``), optional.
+        name: model name recorded in the description.
+        half: store weights as float16 (half the size; outputs differ by < 1/255 on the pixels).
+        extra: more facts to record in ``talkface-model.json`` (data, metrics, licence).
+
+    Returns:
+        ``out_dir``.
+    """
+    from talkface.train.core import export_module
+
+    out = Path(out_dir)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    dtype = torch.float16 if half else torch.float32
+    info: dict[str, Any] = {"format": 1, "name": name}
+    for key, src in (("lgan", lgan), ("blink", blink), ("texture", texture)):
+        if src is None:
+            continue
+        export_module(src, tmp / f"{key}.pt", dtype=dtype)
+        info[key] = f"{key}.pt"
+    from talkface.texture.attention import AttentionGenerator
+
+    texture_module = load_bundle_part(tmp / "texture.pt")
+    if isinstance(texture_module.generator, AttentionGenerator):
+        try:
+            from talkface.texture.onnx import export_maps
+
+            export_maps(texture_module.generator, tmp / "texture_maps.onnx")
+            info["texture_onnx"] = "texture_maps.onnx"
+        except ImportError:  # the onnx package (extra 'dev') is needed to export, not to run
+            info["texture_onnx"] = None
+    info.update(extra or {})
+    (tmp / BUNDLE_FILE).write_text(json.dumps(info, indent=2) + "\n")
+    load_bundle(tmp)  # refuse to install a bundle that does not load
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return out
+
+
+def _resize_to(image: np.ndarray, max_side: int) -> np.ndarray:
+    import cv2
+
+    h, w = image.shape[:2]
+    if max_side <= 0 or max(h, w) <= max_side:
+        return image
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+
+
+def _check_output(path: Path) -> None:
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise InputError(path, f"output must be a video file ({', '.join(VIDEO_SUFFIXES)})")
+    if not path.parent.is_dir():
+        raise InputError(path, "output folder does not exist")
+    if path.is_dir():
+        raise InputError(path, "output is a folder")
+
+
+class Animator:
+    """Loads a model bundle once and animates any number of (photo, speech) pairs with it.
+
+    Not thread-safe: one call at a time per instance (a server keeps one per worker).
+
+    Args:
+        config: settings (default :class:`AnimateConfig`).
+    """
+
+    def __init__(self, config: AnimateConfig | None = None) -> None:
+        self.config = config or AnimateConfig()
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        self.device = torch.device(self.config.device)
+        self.bundle = load_bundle(self.config.model, self.device)
+        self.bundle.texture.to(self.device).eval()
+        self.bundle.lgan.to(self.device).eval()
+        self._generator = self.bundle.texture.generator
+        self._texture_config = self.bundle.texture.config
+        if self.config.person:
+            from talkface.texture.adapt import load_person_model
+
+            person = load_person_model(self.config.person, map_location=self.device)
+            if person.config.image_size != self._texture_config.image_size:
+                raise InputError(self.config.person, "person model's crop size differs from the model's")
+            self._generator, self._texture_config = person.generator, person.config
+        self.backend = self._attach_backend()
+        self._extractor: Any = None
+        self._detector: Any = None
+        self._predictor: Any = None
+
+    def _attach_backend(self) -> str:
+        """Use the bundle's ONNX map network on the CPU when asked/possible; returns the backend in use."""
+        from talkface.texture.onnx import OnnxMaps, onnx_available
+
+        wanted = self.config.backend
+        if wanted not in ("auto", "onnx", "torch"):
+            raise ValueError(f"backend must be auto, onnx or torch, got {wanted!r}")
+        onnx_file = self.bundle.info.get("texture_onnx")
+        usable = (
+            onnx_file is not None and self.device.type == "cpu" and not self.config.person
+            and hasattr(self._generator, "maps_backend") and onnx_available()
+        )
+        if wanted == "onnx" and not usable:
+            raise InputError(self.bundle.path, "the ONNX backend needs onnxruntime, the CPU, no --person and a "
+                             "bundle with an ONNX map network")
+        if wanted == "torch" or not usable:
+            return "torch"
+        self._generator.maps_backend = OnnxMaps(self.bundle.path / str(onnx_file), self.config.threads)
+        return "onnx"
+
+    @property
+    def fps(self) -> float:
+        """Frame rate of the videos (the l-GAN's)."""
+        return float(self.bundle.lgan.config.fps)
+
+    @property
+    def image_size(self) -> int:
+        """Side of the texture generator's face crops, pixels."""
+        return int(self.bundle.texture.config.image_size)
+
+    def _features(self) -> Any:
+        from talkface.audio.features import get_extractor
+
+        if self._extractor is None:
+            self._extractor = get_extractor(self.bundle.lgan.config.feature_name)
+        return self._extractor
+
+    def _face(self, image: np.ndarray, path: PathLike | None) -> np.ndarray:
+        from talkface.face.detect import FaceDetector
+        from talkface.face.landmarks import LandmarkDetector, landmarks_for_image
+
+        if self._detector is None:
+            self._detector, self._predictor = FaceDetector(), LandmarkDetector()
+        return landmarks_for_image(image, path, detector=self._detector, predictor=self._predictor)
+
+    def _person(self, crop: np.ndarray, crop_landmarks: np.ndarray) -> Any:
+        from talkface.texture.adapt import PersonModel
+
+        return PersonModel(
+            generator=self._generator,
+            config=self._texture_config,
+            reference_images=crop[None],
+            reference_landmarks=np.asarray(crop_landmarks, np.float32)[None],
+        )
+
+    def _frames(
+        self,
+        image: np.ndarray,
+        person_landmarks: np.ndarray,
+        audio: np.ndarray,
+        *,
+        blink_rate: float | None,
+        seed: int,
+        size: int,
+        timer: dict[str, float],
+        progress: ProgressFn | None,
+    ) -> tuple[int, Iterator[np.ndarray]]:
+        """Motion for the whole speech, then an iterator of output frames generated chunk by chunk."""
+        from talkface.face.align import crop_transform, paste_back, transform_points, warp_crop
+        from talkface.motion.render import predict_landmarks
+
+        t = time.perf_counter()
+        landmarks = predict_landmarks(
+            image, audio, self.bundle.lgan, self.bundle.blink, seed=seed, blink_rate=blink_rate,
+            person_landmarks=person_landmarks, extractor=self._features(),
+        )
+        timer["motion"] = time.perf_counter() - t
+        if progress:
+            progress("motion", 1.0)
+        s = self.image_size
+        affine = crop_transform(person_landmarks, s)
+        crop = warp_crop(image, affine, s)
+        person = self._person(crop, transform_points(person_landmarks, affine))
+        crop_track = transform_points(landmarks, affine)
+        total = len(crop_track)
+        chunk = max(1, self.config.chunk_frames)
+
+        def frames() -> Iterator[np.ndarray]:
+            import cv2
+
+            timer.setdefault("texture", 0.0)
+            timer.setdefault("paste", 0.0)
+            for start in range(0, total, chunk):
+                t0 = time.perf_counter()
+                crops = person.generate(crop_track[start : start + chunk], batch_size=chunk)
+                t1 = time.perf_counter()
+                timer["texture"] += t1 - t0
+                out = []
+                for c in crops:
+                    if size:
+                        out.append(c if size == s else np.asarray(cv2.resize(c, (size, size),
+                                                                             interpolation=cv2.INTER_CUBIC)))
+                    else:
+                        out.append(paste_back(image, c, affine))
+                timer["paste"] += time.perf_counter() - t1
+                yield from out
+                if progress:
+                    progress("texture", min(1.0, (start + len(crops)) / total))
+
+        return total, frames()
+
+    def animate(
+        self,
+        face: PathLike,
+        speech: PathLike,
+        output: PathLike,
+        *,
+        blink_rate: float | None | str = "config",
+        seed: int | None = None,
+        size: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> AnimateResult:
+        """Animate the face in a photo with a speech recording and write the video.
+
+        Args:
+            face: photo of one face (JPEG, PNG, WebP, ...; grayscale, RGBA, CMYK, 16-bit are converted).
+            speech: speech recording (wav, mp3, flac, ogg, m4a, or a video's audio track).
+            output: video file to write (``.mp4``); written atomically.
+            blink_rate: blinks per second (None: natural rate); default: the config's.
+            seed: blink-noise seed; default: the config's.
+            size: 0 = whole photo, N = N × N face crop; default: the config's.
+            progress: called with (stage, fraction) as work proceeds.
+
+        Returns:
+            :class:`AnimateResult`.
+
+        Raises:
+            InputError: unreadable/empty/corrupt/silent/too long speech, no face or several faces,
+                unreadable photo, bad output path — a one-line message naming the file.
+        """
+        from talkface.io.images import read_image
+        from talkface.io.media import check_speech, read_audio, write_video
+
+        cfg = self.config
+        rate = cfg.blink_rate if blink_rate == "config" else blink_rate
+        assert rate is None or isinstance(rate, float | int)
+        out_path = Path(output)
+        _check_output(out_path)
+        start = time.perf_counter()
+        timer: dict[str, float] = {}
+        audio = read_audio(speech, sample_rate=SAMPLE_RATE, max_duration_s=cfg.max_duration_s + 1)
+        check_speech(audio, speech, sample_rate=SAMPLE_RATE, max_duration_s=cfg.max_duration_s)
+        timer["audio"] = time.perf_counter() - start
+        if progress:
+            progress("audio", 1.0)
+        t = time.perf_counter()
+        image = _resize_to(read_image(face), cfg.max_side)
+        person_landmarks = self._face(image, face)
+        timer["face"] = time.perf_counter() - t
+        if progress:
+            progress("face", 1.0)
+        total, frames = self._frames(
+            image, person_landmarks, audio, blink_rate=None if rate is None else float(rate),
+            seed=cfg.seed if seed is None else seed, size=cfg.size if size is None else size,
+            timer=timer, progress=progress,
+        )
+        t = time.perf_counter()
+        written = write_video(out_path, frames, self.fps, audio=audio, sample_rate=SAMPLE_RATE,
+                              crf=cfg.crf, preset=cfg.preset)
+        timer["encode"] = time.perf_counter() - t - timer.get("texture", 0.0) - timer.get("paste", 0.0)
+        if written != total:  # pragma: no cover - write_video consumes the whole iterator
+            raise RuntimeError(f"wrote {written} frames, expected {total}")
+        if progress:
+            progress("done", 1.0)
+        return AnimateResult(
+            output=out_path, frames=written, fps=self.fps, duration_s=len(audio) / SAMPLE_RATE,
+            seconds=time.perf_counter() - start, stage_seconds=timer,
+        )
+
+    def talking_head(self, still: np.ndarray, audio: np.ndarray) -> np.ndarray:
+        """The model as a :data:`talkface.eval.report.TalkingHeadModel` (for ``talkface evaluate``).
+
+        Args:
+            still: (H, W, 3) uint8 RGB image of one face (e.g. a prepared dataset's aligned crop).
+            audio: (N,) float32 mono speech at 16 kHz.
+
+        Returns:
+            (T, H, W, 3) uint8 frames at :attr:`fps`, T = round(duration · fps): the still with the
+            generated face pasted in.
+        """
+        image = np.ascontiguousarray(still)
+        person = self._face(image, "<still>")
+        _, frames = self._frames(image, person, np.asarray(audio, np.float32), blink_rate=self.config.blink_rate,
+                                 seed=self.config.seed, size=0, timer={}, progress=None)
+        out = list(frames)
+        return np.stack(out) if out else np.zeros((0, *image.shape), np.uint8)
+
+
+def animate(
+    face: PathLike,
+    speech: PathLike,
+    output: PathLike,
+    config: AnimateConfig | None = None,
+    progress: ProgressFn | None = None,
+) -> AnimateResult:
+    """One-shot :meth:`Animator.animate` (loads the models, animates, returns the result)."""
+    return Animator(config).animate(face, speech, output, progress=progress)
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+
+
+def adapt_person(
+    inputs: list[PathLike],
+    output: PathLike,
+    *,
+    model: PathLike | None = None,
+    frames: int = 20,
+    steps: int = 40,
+    lr: float = 1e-4,
+    seed: int = 0,
+    threads: int | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Fine-tune the texture generator on K frames of one person (Das et al. Sec. 3.5, few-shot adaptation).
+
+    Args:
+        inputs: one video of the person (K frames are taken evenly spaced), or K photos of the person.
+        output: person model file to write (``.pt``, atomically); use it with ``AnimateConfig.person``.
+        model: model bundle (default: the bundled one).
+        frames: K, frames taken from a video.
+        steps: fine-tuning steps (batches of 4 frames).
+        lr: Adam learning rate.
+        seed: seed of the batch order.
+        threads: torch CPU threads.
+        progress: called with ("adapt", fraction).
+
+    Returns:
+        Facts: ``K``, ``steps``, ``seconds`` (fine-tuning only), ``loss_first``, ``loss_last``.
+
+    Raises:
+        InputError: unreadable input, no face, several faces.
+    """
+    from talkface.io.images import read_image
+    from talkface.io.media import read_video
+    from talkface.texture.adapt import (
+        AdaptConfig,
+        adapt,
+        person_frames_from_photos,
+        person_frames_from_video,
+        save_person_model,
+    )
+
+    if not inputs:
+        raise ValueError("adapt_person needs a video or photos")
+    out = Path(output)
+    if not out.parent.is_dir():
+        raise InputError(out, "output folder does not exist")
+    if threads:
+        torch.set_num_threads(threads)
+    bundle = load_bundle(model)
+    size = int(bundle.texture.config.image_size)
+    paths = [Path(x) for x in inputs]
+    if len(paths) == 1 and paths[0].suffix.lower() not in IMAGE_SUFFIXES:
+        video, _ = read_video(paths[0])
+        crops, points = person_frames_from_video(video, size, frames, path=paths[0])
+    else:
+        crops, points = person_frames_from_photos([read_image(x) for x in paths], size, paths)
+    losses: list[float] = []
+
+    def callback(step: int, person: Any, logs: dict[str, float]) -> None:
+        if logs:
+            losses.append(float(logs.get("total", logs.get("pix", 0.0))))
+        if progress:
+            progress("adapt", step / max(1, steps))
+
+    # bundles ship generators only (export_module drops D_T), so fine-tuning uses the pixel losses
+    config = AdaptConfig(steps=steps, lr=lr, seed=seed, adversarial=False, num_threads=threads)
+    person = adapt(bundle.texture, crops, points, config, callback=callback)
+    save_person_model(out, person)
+    return {"K": len(crops), "steps": steps, "seconds": float(person.info.get("seconds", 0.0)),
+            "loss_first": losses[0] if losses else float("nan"), "loss_last": losses[-1] if losses else float("nan")}

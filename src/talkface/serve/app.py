@@ -1,0 +1,491 @@
+"""The ``talkface serve`` web application (FastAPI): a page and a JSON API for animating a face.
+
+Routes
+------
+``GET /``
+    the page: upload (or record) speech and a face photo, choose options, watch progress,
+    play and download the video.
+``POST /v1/animate``
+    multipart form ``face`` (image file), ``speech`` (audio file, or video with sound),
+    ``blink_rate`` (blinks per second, or ``natural``), ``size`` (0 = whole photo, or the side
+    of a square face crop), ``seed``. Answers ``202 {"job": id, ...}``; a refused upload
+    answers 4xx with ``{"error": one line, "code": reason, "field": form field}``.
+``GET /v1/jobs/{id}``
+    the job's status (``queued``, ``running``, ``done``, ``failed``), progress and error.
+``GET /v1/jobs/{id}/video``
+    the mp4 (``?download=1`` for an attachment); 409 until the job is done.
+``DELETE /v1/jobs/{id}``
+    remove a finished job (or cancel a queued one) and its files.
+``GET /v1/health``
+    workers, ready workers and job counts.
+``GET /openapi.json``
+    the OpenAPI schema (no ``/docs``: Swagger UI would load its scripts from a CDN).
+
+Uploads are checked from their bytes (:mod:`talkface.serve.validate`), stored under names the
+server chooses inside the job's own folder (:mod:`talkface.serve.jobs`), and animated by a
+bounded pool of workers each holding its own :class:`talkface.pipeline.Animator`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from talkface import __version__
+from talkface.serve.jobs import (
+    JOB_ID_RE,
+    AnimatorFactory,
+    AnimatorLike,
+    Job,
+    JobManager,
+    JobOptions,
+    QueueFull,
+    new_job_id,
+)
+from talkface.serve.validate import AUDIO_FORMATS, IMAGE_FORMATS, UploadError, check_image, check_speech_file
+
+log = logging.getLogger("talkface.serve")
+
+#: Upload files are copied in pieces of this many bytes.
+_CHUNK = 1 << 20
+
+#: Room for the form's text fields and multipart framing beyond the two files' bytes.
+_FORM_OVERHEAD = 64 * 1024
+
+
+@dataclass
+class ServeConfig:
+    """Settings of ``talkface serve``.
+
+    Attributes
+    ----------
+    host, port
+        where to listen (``127.0.0.1`` = this machine only).
+    workers
+        jobs animated at once (one set of models loaded per worker).
+    max_upload_bytes
+        largest accepted file, per file.
+    max_audio_seconds
+        longest accepted speech (checked from the header at upload, again while decoding).
+    max_image_pixels
+        largest accepted photo, width x height (sides are also limited to 8192 px).
+    job_ttl_s
+        seconds a finished job's video is kept before it is deleted.
+    work_dir
+        folder for the jobs' files; ``None`` = a fresh temporary folder, removed at shutdown.
+    max_queued
+        jobs allowed to wait for a worker; more are refused with 503.
+    sizes
+        output sizes clients may choose (0 = the whole photo, N = N x N face crop).
+    default_blink_rate
+        blinks per second when the client gives none.
+    model
+        model bundle folder (``None`` = the bundled default).
+    threads
+        torch threads per worker (``None`` = the pipeline's choice).
+    cleanup_interval_s
+        how often expired jobs are looked for.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_upload_bytes: int = 32 * 1024 * 1024
+    max_audio_seconds: float = 120.0
+    max_image_pixels: int = 40_000_000
+    job_ttl_s: float = 3600.0
+    work_dir: Path | None = None
+    max_queued: int = 32
+    sizes: tuple[int, ...] = (0, 128, 256)
+    default_blink_rate: float = 0.35
+    model: str | None = None
+    threads: int | None = None
+    cleanup_interval_s: float = 60.0
+
+
+def pipeline_factory(config: ServeConfig) -> AnimatorFactory:
+    """The default animator factory: a :class:`talkface.pipeline.Animator` with the server's settings."""
+
+    def make() -> AnimatorLike:
+        from talkface.pipeline import AnimateConfig, Animator
+
+        return Animator(AnimateConfig(model=config.model, max_duration_s=config.max_audio_seconds,
+                                      threads=config.threads))
+
+    return make
+
+
+# ------------------------------------------------------------------------------------- models
+
+
+class ErrorBody(BaseModel):
+    """A refused request."""
+
+    error: str = Field(description="what is wrong, one line (names the form field where there is one)")
+    code: str = Field(description="machine-readable reason, e.g. too_large, unsupported_type, audio_too_long")
+    field: str | None = Field(default=None, description="the form field at fault")
+
+
+class Accepted(BaseModel):
+    """A job was created."""
+
+    job: str = Field(description="job id")
+    status_url: str
+    video_url: str
+
+
+class JobView(BaseModel):
+    """A job's state. Poll until ``status`` is ``done`` (fetch ``video_url``) or ``failed`` (read ``error``)."""
+
+    id: str
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    progress: float = Field(description="0..1 over the whole job")
+    stage: str | None = Field(description="the stage the pipeline last reported: audio, face, motion, texture, done")
+    stage_progress: float
+    queue_position: int | None = Field(description="queued jobs ahead of this one (while queued)")
+    error: str | None = Field(description="why the job failed, one line naming the form field")
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    expires_at: float | None = Field(description="when the job and its video are deleted")
+    options: dict[str, Any]
+    result: dict[str, Any] = Field(description="frames, fps, duration_s, seconds, bytes (when done)")
+    video_url: str | None
+
+
+class Health(BaseModel):
+    """Server state."""
+
+    status: Literal["ok", "loading", "error"]
+    version: str
+    workers: int
+    ready_workers: int
+    max_queued: int
+    jobs: dict[str, int]
+    load_error: str | None
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+def _error(status: int, code: str, message: str, field: str | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    body = ErrorBody(error=" ".join(message.split()), code=code, field=field)
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over ``limit`` bytes with 413, before they are parsed or stored.
+
+    A declared ``Content-Length`` over the limit is refused at once; a body without one
+    (chunked) is counted as it arrives and cut off when it passes the limit.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]], limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        too_large = _error(413, "too_large", f"request too large (limit {self.limit} bytes)")
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared > self.limit:
+                    await too_large(scope, receive, send)
+                    return
+        seen = 0
+        started = False
+
+        async def counted_receive() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message.get("type") == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracked_send(message: Any) -> None:
+            nonlocal started
+            if message.get("type") == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except _BodyTooLarge:
+            if not started:
+                await too_large(scope, receive, send)
+
+
+def _store_upload(upload: UploadFile, dest: Path, field: str, limit: int) -> None:
+    """Copy an upload to ``dest`` (a server-chosen name), refusing it past ``limit`` bytes."""
+    size = 0
+    upload.file.seek(0)
+    with open(dest, "wb") as out:
+        while chunk := upload.file.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise UploadError(413, "too_large", field, f"file too large (limit {limit / 2**20:g} MiB)")
+            out.write(chunk)
+
+
+def _parse_blink_rate(text: str | None, default: float) -> float | None:
+    if text is None or not text.strip():
+        return default
+    if text.strip().lower() == "natural":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise UploadError(422, "bad_option", "blink_rate",
+                          f"expected blinks per second (0 to 3) or 'natural', got {text[:40]!r}") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 3.0):
+        raise UploadError(422, "bad_option", "blink_rate", f"must be between 0 and 3 blinks per second, got {value:g}")
+    return value
+
+
+def _job_view(job: Job, manager: JobManager, base: str) -> JobView:
+    expires = None if job.finished_at is None else job.finished_at + manager.ttl_s
+    video_url = f"{base}/v1/jobs/{job.id}/video" if job.status == "done" else None
+    return JobView(
+        id=job.id, status=job.status, progress=round(job.progress, 4), stage=job.stage,
+        stage_progress=round(job.stage_progress, 4), queue_position=manager.queue_position(job.id),
+        error=job.error, created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+        expires_at=expires,
+        options={"blink_rate": job.options.blink_rate, "size": job.options.size, "seed": job.options.seed},
+        result=job.result, video_url=video_url,
+    )
+
+
+def page_html() -> str:
+    """The page served at ``/`` (package data ``talkface/serve/page.html``)."""
+    return (resources.files("talkface.serve") / "page.html").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------------- the app
+
+
+def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFactory | None = None) -> FastAPI:
+    """Build the ``talkface serve`` application.
+
+    Parameters
+    ----------
+    config
+        server settings (defaults: :class:`ServeConfig`).
+    animator_factory
+        builds one animator per worker (called once in each); ``None`` = the real pipeline
+        (:func:`pipeline_factory`). Tests of the server alone pass a small fake.
+
+    Returns
+    -------
+    The ASGI application. Its workers start when it starts (the ASGI lifespan) and stop with
+    it; ``app.state.manager`` is its :class:`talkface.serve.jobs.JobManager`.
+    """
+    config = config or ServeConfig()
+    if config.workers < 1:
+        raise ValueError(f"workers must be >= 1, got {config.workers}")
+    if config.max_upload_bytes < 1:
+        raise ValueError(f"max_upload_bytes must be >= 1, got {config.max_upload_bytes}")
+    factory = animator_factory or pipeline_factory(config)
+    own_dir = config.work_dir is None
+    work_dir = Path(tempfile.mkdtemp(prefix="talkface-serve-")) if own_dir else Path(config.work_dir or ".")
+    manager = JobManager(
+        work_dir, factory, workers=config.workers, max_queued=config.max_queued, ttl_s=config.job_ttl_s,
+        cleanup_interval_s=config.cleanup_interval_s,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        manager.start()
+        try:
+            yield
+        finally:
+            manager.stop()
+            if own_dir:
+                shutil.rmtree(work_dir, ignore_errors=True)
+
+    app = FastAPI(
+        title="talkface",
+        version=__version__,
+        summary="One face photo + speech -> a talking-head video.",
+        description="Upload a face photo and a speech recording to `POST /v1/animate`, poll "
+        "`GET /v1/jobs/{id}` until it is `done`, then fetch `GET /v1/jobs/{id}/video` (H.264 + AAC mp4). "
+        "Refused uploads answer 4xx with `{error, code, field}`; input the pipeline cannot use makes the job "
+        "`failed` with a one-line `error`.",
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI / ReDoc would load their scripts from a CDN: the server stays offline
+        redoc_url=None,
+    )
+    app.state.manager = manager
+    app.state.config = config
+    app.add_middleware(BodyLimitMiddleware, limit=2 * config.max_upload_bytes + _FORM_OVERHEAD)
+
+    @app.exception_handler(RequestValidationError)
+    async def _on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        field = loc[0] if loc else None
+        msg = str(first.get("msg", "invalid request")).lower()
+        code = "bad_request"
+        if first.get("type") == "missing":
+            code, msg = "missing_field", "missing"
+        elif "uploadfile" in msg:  # a part without a file name arrives as text
+            code, msg = "not_a_file", "expected a file (a multipart part with a file name)"
+        return _error(422, code, f"{field}: {msg}" if field else msg, field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, _BodyTooLarge):  # FastAPI wraps errors raised while reading the form
+            return _error(413, "too_large", f"request too large (limit {2 * config.max_upload_bytes + _FORM_OVERHEAD}"
+                          " bytes)")
+        return _error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _on_any(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return _error(500, "internal", f"internal error ({type(exc).__name__})")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(page_html())
+
+    @app.get("/v1/health", response_model=Health, tags=["server"])
+    def health() -> Health:
+        """Workers, ready workers (models loaded) and job counts."""
+        s = manager.stats()
+        status: Literal["ok", "loading", "error"] = "loading"
+        if s["load_error"]:
+            status = "error"
+        elif s["ready_workers"]:
+            status = "ok"
+        return Health(status=status, version=__version__, **s)
+
+    @app.get("/v1/limits", tags=["server"])
+    def limits() -> dict[str, Any]:
+        """The upload limits and choices this server accepts."""
+        return {"max_upload_bytes": config.max_upload_bytes, "max_audio_seconds": config.max_audio_seconds,
+                "max_image_pixels": config.max_image_pixels, "sizes": list(config.sizes),
+                "default_blink_rate": config.default_blink_rate, "image_formats": sorted(IMAGE_FORMATS),
+                "audio_formats": sorted(AUDIO_FORMATS), "job_ttl_s": config.job_ttl_s}
+
+    @app.post(
+        "/v1/animate", status_code=202, response_model=Accepted, tags=["jobs"],
+        responses={413: {"model": ErrorBody}, 415: {"model": ErrorBody}, 422: {"model": ErrorBody},
+                   503: {"model": ErrorBody}},
+    )
+    def animate(
+        request: Request,
+        face: Annotated[UploadFile, File(description="photo of one face: JPEG, PNG, WebP, BMP, TIFF or GIF")],
+        speech: Annotated[UploadFile, File(description="speech: WAV, MP3, FLAC, Ogg/Opus, WebM, M4A, "
+                                                       "or a video with sound")],
+        blink_rate: Annotated[str | None, Form(description="blinks per second (0-3), or 'natural'")] = None,
+        size: Annotated[int, Form(description="0 = the whole photo; N = N x N face crop")] = 0,
+        seed: Annotated[int, Form(description="seed of the blink timing")] = 0,
+    ) -> Any:
+        """Queue a job animating ``face`` with ``speech``; answers its id at once (202)."""
+        if not manager.has_room():
+            return _error(503, "busy", "server busy: too many jobs waiting; retry later",
+                          headers={"Retry-After": "5"})
+        staging: Path | None = None
+        try:
+            if size not in config.sizes:
+                raise UploadError(422, "bad_option", "size",
+                                  f"must be one of {', '.join(map(str, config.sizes))}, got {size}")
+            options = JobOptions(blink_rate=_parse_blink_rate(blink_rate, config.default_blink_rate), size=size,
+                                 seed=seed)
+            for name, upload in (("face", face), ("speech", speech)):
+                if upload.size is not None and upload.size > config.max_upload_bytes:
+                    raise UploadError(413, "too_large", name,
+                                      f"file too large (limit {config.max_upload_bytes / 2**20:g} MiB)")
+            job_id = new_job_id()
+            staging = manager.staging_dir(job_id)
+            _store_upload(face, staging / "face.upload", "face", config.max_upload_bytes)
+            _store_upload(speech, staging / "speech.upload", "speech", config.max_upload_bytes)
+            image = check_image(staging / "face.upload", "face", max_pixels=config.max_image_pixels)
+            audio = check_speech_file(staging / "speech.upload", "speech", max_seconds=config.max_audio_seconds)
+            face_name = "face" + IMAGE_FORMATS[image.format]
+            speech_name = "speech" + AUDIO_FORMATS[audio.format]
+            os.replace(staging / "face.upload", staging / face_name)
+            os.replace(staging / "speech.upload", staging / speech_name)
+            manager.submit(job_id, staging, face_name, speech_name, options)
+            staging = None
+        except UploadError as err:
+            return _error(err.status, err.code, str(err), err.field)
+        except QueueFull as err:
+            return _error(503, "busy", str(err), headers={"Retry-After": "5"})
+        finally:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse(
+            Accepted(job=job_id, status_url=f"{base}/v1/jobs/{job_id}",
+                     video_url=f"{base}/v1/jobs/{job_id}/video").model_dump(),
+            status_code=202, headers={"Location": f"/v1/jobs/{job_id}"},
+        )
+
+    def _find(job_id: str) -> Job | None:
+        return manager.get(job_id) if JOB_ID_RE.match(job_id) else None
+
+    @app.get("/v1/jobs/{job_id}", response_model=JobView, tags=["jobs"], responses={404: {"model": ErrorBody}})
+    def job_status(job_id: str, request: Request) -> Any:
+        """A job's status, progress and error."""
+        job = _find(job_id)
+        if job is None:
+            return _error(404, "not_found", "no such job (unknown, or expired and deleted)")
+        return _job_view(job, manager, str(request.base_url).rstrip("/"))
+
+    @app.get(
+        "/v1/jobs/{job_id}/video", tags=["jobs"], response_class=FileResponse,
+        responses={200: {"content": {"video/mp4": {}}}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+    )
+    def job_video(job_id: str, download: bool = False) -> Any:
+        """The job's mp4 (H.264 + AAC); ``download=true`` asks the browser to save it."""
+        job = _find(job_id)
+        if job is None:
+            return _error(404, "not_found", "no such job (unknown, or expired and deleted)")
+        if job.status != "done":
+            return _error(409, "not_ready", f"job is {job.status}; the video exists only once it is done")
+        if not job.output.is_file():
+            return _error(404, "not_found", "the video was deleted")
+        return FileResponse(job.output, media_type="video/mp4", filename=f"talkface-{job.id[:8]}.mp4",
+                            content_disposition_type="attachment" if download else "inline")
+
+    @app.delete("/v1/jobs/{job_id}", status_code=204, tags=["jobs"],
+                responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
+    def job_delete(job_id: str) -> Response:
+        """Delete a job and its files (a queued job is cancelled; a running one cannot be)."""
+        job = _find(job_id)
+        if job is None:
+            return _error(404, "not_found", "no such job")
+        if not manager.delete(job_id):
+            return _error(409, "running", "job is running; delete it once it has finished")
+        return Response(status_code=204)
+
+    return app

@@ -1,0 +1,168 @@
+"""Tests of ``talkface evaluate`` on a tiny prepared dataset built from a fixture clip."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import types
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from talkface.cli import _evaluate_command, build_parser, main
+from talkface.data.dataset import FORMAT_NAME, FORMAT_VERSION, Clip, save_clip
+from talkface.face.align import crop_transforms, transform_points, warp_crop
+from talkface.face.eyes import eye_aspect_ratio
+from talkface.face.landmarks import track_landmarks
+from talkface.io.media import read_audio, read_video, write_video
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FRAMES = 40
+CLIP_ID = "lbbc2a/lbbc2a"
+FAST = ["--no-lpips", "--no-identity", "-q"]
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A prepared dataset with one test clip (40 frames of lbbc2a as 128 px crops) and a folder of
+    'generated' videos for it (the crops blurred): ``(dataset, generated folder)``."""
+    frames, fps = read_video(FIXTURES / "lbbc2a.mpg", max_frames=FRAMES)
+    audio = read_audio(FIXTURES / "lbbc2a.mpg", sample_rate=16000)[: int(FRAMES / fps * 16000)]
+    landmarks = track_landmarks(frames).landmarks
+    affines = crop_transforms(landmarks, 128)
+    crops = np.stack([warp_crop(f, a, 128) for f, a in zip(frames, affines, strict=True)])
+    crop_lm = np.stack([transform_points(p, a) for p, a in zip(landmarks, affines, strict=True)]).astype(np.float32)
+    base = tmp_path_factory.mktemp("evaluate_cli")
+    root = base / "ds"
+    speaker, utt = CLIP_ID.split("/")
+    (root / "clips" / speaker).mkdir(parents=True)
+    (root / "dataset.json").write_text(json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION, "fps": fps,
+                                                   "crop_size": 128, "feature": {"name": "mfcc", "dim": 1}}))
+    (root / "splits.json").write_text(json.dumps({"train": [], "val": [], "test": [CLIP_ID]}))
+    write_video(root / "clips" / speaker / f"{utt}.mp4", crops, fps, crf=12)
+    save_clip(root / "clips" / speaker / f"{utt}.npz", Clip(
+        clip_id=CLIP_ID, speaker=speaker, fps=fps, landmarks=crop_lm, crop_landmarks=crop_lm,
+        crop_affine=np.tile(np.eye(2, 3, dtype=np.float32), (FRAMES, 1, 1)), canonical=crop_lm,
+        detected=np.ones(FRAMES, bool), neutral_index=0, ear=eye_aspect_ratio(crop_lm), features=np.zeros((FRAMES, 1)),
+        audio=audio, sample_rate=16000))
+    generated = base / "blurred"
+    (generated / speaker).mkdir(parents=True)
+    blurred = np.stack([cv2.GaussianBlur(f, (5, 5), 0) for f in crops])
+    write_video(generated / speaker / f"{utt}.mp4", blurred, fps, audio=audio, crf=12)
+    return root, generated
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_evaluate_writes_report_with_reference_rows_and_generated_videos(
+    tiny_dataset: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, generated = tiny_dataset
+    out = tmp_path / "report"
+    assert main(["evaluate", str(root), "--videos", f"blurred={generated}", "-o", str(out), "--seed", "4", *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "| ground truth |" in printed and "| blurred |" in printed  # the summary table is printed
+    for name in ("report.md", "summary.csv", "per_clip.csv", "strip.png", "blink_durations.png"):
+        assert (out / name).is_file(), name
+    report = (out / "report.md").read_text()
+    assert f"talkface evaluate {root} --split test" in report and "--no-lpips" in report and '"seed": 4' in report
+    for row in ("| ground truth |", "| still baseline |", "| blurred |", f"| blurred | {CLIP_ID} |"):
+        assert row in report, row
+    summary = {(r["method"], r["metric"]): r for r in _rows(out / "summary.csv")}
+    assert summary[("blurred", "psnr")]["n"] == "1" and float(summary[("blurred", "psnr")]["mean"]) > 25
+    assert summary[("blurred", "lpips")]["n"] == "0" and summary[("blurred", "acd")]["n"] == "0"  # switched off
+    # the metrics tell the frozen still from the real clip: worse LMD and lower sync confidence
+    assert float(summary[("still baseline", "lmd")]["mean"]) > float(summary[("blurred", "lmd")]["mean"])
+    assert float(summary[("still baseline", "lse_c")]["mean"]) < float(summary[("ground truth", "lse_c")]["mean"])
+    per_clip = _rows(out / "per_clip.csv")
+    assert [r["method"] for r in per_clip] == ["ground truth", "still baseline", "blurred"]
+
+
+def test_evaluate_runs_model_bundles_through_the_pipeline(
+    tiny_dataset: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--model DIR builds talkface.pipeline.Animator(AnimateConfig(model=DIR, seed=...)) and scores talking_head."""
+    root, _ = tiny_dataset
+    made: list[object] = []
+
+    class AnimateConfig:
+        def __init__(self, **kwargs: object) -> None:
+            self.__dict__.update(kwargs)
+
+    class Animator:
+        def __init__(self, config: AnimateConfig) -> None:
+            made.append(config)
+
+        def talking_head(self, still: np.ndarray, audio: np.ndarray) -> np.ndarray:
+            return np.repeat(still[None], round(len(audio) / 16000 * 25), axis=0)
+
+    fake = types.ModuleType("talkface.pipeline")
+    fake.AnimateConfig = AnimateConfig  # type: ignore[attr-defined]
+    fake.Animator = Animator  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "talkface.pipeline", fake)
+    bundle = tmp_path / "my_model"
+    bundle.mkdir()
+    out = tmp_path / "report"
+    assert main(["evaluate", str(root), "--model", str(bundle), "--model", "default", "--seed", "9", "--no-sync",
+                 "-o", str(out), *FAST]) == 0
+    assert [(c.model, c.seed) for c in made] == [(str(bundle), 9), (None, 9)]  # type: ignore[attr-defined]
+    methods = [r["method"] for r in _rows(out / "per_clip.csv")]
+    assert methods == ["ground truth", "still baseline", "my_model", "talkface (default model)"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["{missing}"], "not a prepared dataset"),
+        (["{root}", "--split", "tset"], "no split 'tset'"),
+        (["{root}", "--videos", "x={missing}"], "folder of generated videos (x) not found"),
+        (["{root}", "--videos", "x={empty}"], "no generated video for 1 of 1 clips"),
+        (["{root}", "--model", "{missing}"], "model folder not found"),
+    ],
+)
+def test_evaluate_bad_input_is_one_line_and_exit_2(
+    tiny_dataset: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    root, _ = tiny_dataset
+    (tmp_path / "empty").mkdir()
+    names = {"root": str(root), "missing": str(tmp_path / "nope"), "empty": str(tmp_path / "empty")}
+    argv = ["evaluate", *(a.format(**names) for a in extra), "-o", str(tmp_path / "out"), *FAST]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("talkface: error: ") and message in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out" / "report.md").exists()
+
+
+def test_evaluate_model_without_pipeline_is_a_clear_error(
+    tiny_dataset: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = tiny_dataset
+    monkeypatch.setitem(sys.modules, "talkface.pipeline", None)  # import fails as if the module did not exist
+    assert main(["evaluate", str(root), "--model", "default", "-o", str(tmp_path / "out"), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "talkface.pipeline" in err and "--videos" in err and err.count("\n") == 1
+
+
+def test_evaluate_command_line_in_the_report_reproduces_the_arguments() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["evaluate", "data dir", "--split", "all", "--max-clips", "3", "--model", "m1",
+                              "--videos", "a b=v/x", "-o", "out", "--seed", "5", "--no-sync", "--lpips-stride", "2"])
+    command = _evaluate_command(args)
+    assert command.startswith("talkface evaluate 'data dir' --split all --max-clips 3")
+    import shlex
+
+    again = parser.parse_args(shlex.split(command)[1:])
+    assert {k: v for k, v in vars(again).items() if k not in ("threads", "quiet")} == {
+        k: v for k, v in vars(args).items() if k not in ("threads", "quiet")
+    }
+    with pytest.raises(SystemExit):
+        parser.parse_args(["evaluate", "d", "-o", "o", "--videos", "novalue"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["evaluate", "d", "-o", "o", "--max-clips", "0"])
