@@ -409,3 +409,22 @@ def test_warp_texture_gan_trains_from_samples(tmp_path: Path) -> None:
     frames, points = store.clips[0].frames, store.clips[0].points
     person = person_from_model(loaded, frames[:1], points[:1])
     assert person.generate(points).shape == frames.shape
+
+
+def test_part_mask_and_parts_region_keep_identity_elsewhere() -> None:
+    from talkface.texture.attention import part_mask
+
+    pts = torch.rand(2, 68, 2, generator=torch.Generator().manual_seed(1)) * 12 + 10
+    mask = part_mask(pts, 32)
+    assert mask.shape == (2, 1, 32, 32) and float(mask.max()) <= 1.0 and float(mask.amax()) > 0.9
+    assert float(mask[:, :, 0, 0].max()) < 0.05  # a corner far from mouth and eyes
+    cfg = tiny(variant="attention", bottleneck_size=4, attention_size=8, warp_identity=True, map_region="parts")
+    gen = AttentionGenerator(cfg).eval()
+    b = _batch(2, 1, 32)
+    out = gen(b["landmark_image"], b["reference_images"][:1], b["reference_landmark_images"][:1],
+              points=b["points"], reference_points=b["points"][:1, None])
+    assert out.attention is not None
+    far = part_mask(b["points"], 32) < 1e-3
+    assert torch.all(out.attention[far] > 1 - 1e-3)
+    with pytest.raises(ValueError, match="map_region"):
+        tiny(variant="attention", map_region="mouth")

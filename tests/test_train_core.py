@@ -238,3 +238,13 @@ def test_gan_strategy_for_distributed_training() -> None:
     )
     assert resolve_strategy(multi, TinyRegressor()) == "auto"  # automatic optimisation: unchanged
     assert resolve_strategy(_config(1), TinyGAN()) == "auto"  # one device: unchanged
+
+
+def test_call_timer_ignores_elapsed_time_of_earlier_calls() -> None:
+    from datetime import timedelta
+
+    from talkface.train.core import CallTimer
+
+    timer = CallTimer(duration=timedelta(minutes=1))
+    timer.load_state_dict({"time_elapsed": {"train": 1e6, "validate": 0.0, "test": 0.0}})
+    assert timer.time_elapsed("train") == 0.0

@@ -157,7 +157,8 @@ def _train_texture(args: argparse.Namespace, train: TrainConfig) -> int:
         map_size = args.map_size or args.size
         model = TextureConfig(image_size=args.size, base_channels=args.channels, variant="attention",
                               bottleneck_size=map_size // 8, warp_identity=args.variant == "warp",
-                              map_size=map_size, attention_size=map_size // 4, adversarial=adversarial)
+                              map_size=map_size, attention_size=map_size // 4, adversarial=adversarial,
+                              map_region=args.map_region if args.variant == "warp" else "all")
     if args.meta:
         from talkface.texture.meta import MetaTextureConfig, meta_train_texture
 
@@ -378,10 +379,10 @@ def _cmd_animate(args: argparse.Namespace) -> int:
     config = AnimateConfig(
         model=args.model, person=args.person, blink_rate=None if args.blink_rate < 0 else args.blink_rate,
         size=args.size, max_side=args.max_side, seed=args.seed, max_duration_s=args.max_duration, device=args.device,
-        threads=args.threads, crf=args.crf,
+        threads=args.threads, crf=args.crf, backend=args.backend,
     )
     bar = tqdm(total=100, unit="%", desc="loading models", disable=args.quiet, dynamic_ncols=True,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+               bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
     animator = Animator(config)
     weights = {"audio": (0, 3), "face": (3, 8), "motion": (8, 15), "texture": (15, 100), "done": (100, 100)}
 
@@ -441,7 +442,8 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
 def _cmd_bundle(args: argparse.Namespace) -> int:
     from talkface.pipeline import make_bundle
 
-    out = make_bundle(args.output, args.lgan, args.texture, args.blink, name=args.name, half=not args.fp32)
+    out = make_bundle(args.output, args.lgan, args.texture, args.blink, name=args.name, half=not args.fp32,
+                      card=args.card)
     size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
     print(f"{out}: model bundle, {size:.1f} MB; use it with: talkface animate FACE SPEECH -o OUT.mp4 --model {out}")
     return 0
@@ -483,6 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality (lower = better, bigger)")
+    p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
+                   help="texture network on the CPU: onnxruntime (faster) or PyTorch; auto = onnx when available")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_animate)
 
@@ -518,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blink", default=None, help="blink checkpoint (talkface train blink); none: no blinks")
     p.add_argument("--name", default="talkface", help="model name recorded in the bundle")
     p.add_argument("--fp32", action="store_true", help="keep float32 weights (default: float16, half the size)")
+    p.add_argument("--card", default=None, help="Markdown model card to include as MODEL_CARD.md")
     p.set_defaults(func=_cmd_bundle)
 
     p = sub.add_parser(
@@ -586,6 +591,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "target landmarks (the default model)")
     g.add_argument("--size", type=int, default=128, choices=(128, 256), help="crop side, pixels")
     g.add_argument("--channels", type=int, default=16, help="base channels (8-16 on a CPU, 32-64 on a GPU)")
+    g.add_argument("--map-region", choices=("parts", "all"), default="parts",
+                   help="warp variant: the colour map acts only around the mouth and eyes (parts) or anywhere (all)")
     g.add_argument("--map-size", type=int, default=64,
                    help="attention variants: side at which the maps are predicted (0: --size; 64 at 128 is ~4x faster)")
     g.add_argument("--references", type=int, default=1, help="reference images per sample")

@@ -197,6 +197,7 @@ def make_bundle(
     name: str = "talkface",
     half: bool = True,
     extra: dict[str, Any] | None = None,
+    card: PathLike | None = None,
 ) -> Path:
     """Export training checkpoints into a model bundle folder (fp16 weights, no optimiser state).
 
@@ -208,6 +209,7 @@ def make_bundle(
         name: model name recorded in the description.
         half: store weights as float16 (half the size; outputs differ by < 1/255 on the pixels).
         extra: more facts to record in ``talkface-model.json`` (data, metrics, licence).
+        card: a Markdown model card to copy into the bundle as ``MODEL_CARD.md``.
 
     Returns:
         ``out_dir``.
@@ -237,6 +239,8 @@ def make_bundle(
         except ImportError:  # the onnx package (extra 'dev') is needed to export, not to run
             info["texture_onnx"] = None
     info.update(extra or {})
+    if card is not None:
+        shutil.copyfile(card, tmp / "MODEL_CARD.md")
     (tmp / BUNDLE_FILE).write_text(json.dumps(info, indent=2) + "\n")
     load_bundle(tmp)  # refuse to install a bundle that does not load
     if out.exists():

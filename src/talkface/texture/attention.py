@@ -42,6 +42,7 @@ from talkface.texture.warp import warp_image
 
 __all__ = [
     "compose",
+    "part_mask",
     "region_weights",
     "attention_regularisation",
     "AttentionGenerator",
@@ -76,6 +77,26 @@ def _gaussian_region(points: torch.Tensor, grid_x: torch.Tensor, grid_y: torch.T
     dx = (grid_x[None] - centre[:, 0, None, None]) / sigma[:, 0, None, None]
     dy = (grid_y[None] - centre[:, 1, None, None]) / sigma[:, 1, None, None]
     return torch.exp(-0.5 * (dx * dx + dy * dy))
+
+
+def part_mask(points: torch.Tensor, size: int, scale: float = 2.0) -> torch.Tensor:
+    """(B, 1, S, S) soft mask in [0, 1] over the mouth and the eyes (max of Gaussian bumps, peak 1).
+
+    The ``map_region="parts"`` option of the attention generator lets the colour map act only
+    under this mask (``att' = 1 - (1 - att) · mask``), so the identity image is kept exactly
+    everywhere else — on unseen faces the colour map of a briefly trained generator otherwise
+    shifts skin and background colours.
+
+    Args:
+        points: (B, 68, 2) target landmarks, pixels.
+        size: side S, pixels.
+        scale: each bump's standard deviation in units of the part's landmark spread.
+    """
+    pts = points.float()
+    coords = torch.arange(size, device=pts.device, dtype=torch.float32)
+    grid_y, grid_x = torch.meshgrid(coords, coords, indexing="ij")
+    bumps = [_gaussian_region(pts[:, list(part)], grid_x, grid_y, scale) for part in (MOUTH, RIGHT_EYE, LEFT_EYE)]
+    return torch.stack(bumps, 0).amax(0).unsqueeze(1)
 
 
 def region_weights(points: torch.Tensor, size: int, config: AttentionLossConfig | None = None) -> torch.Tensor:
@@ -231,6 +252,10 @@ class AttentionGenerator(nn.Module):
             full = identity.shape[-2:]
             att = F.interpolate(att, size=full, mode="bilinear", align_corners=False)
             colour = F.interpolate(colour, size=full, mode="bilinear", align_corners=False)
+        if self.config.map_region == "parts":
+            if points is None:
+                raise ValueError("map_region='parts' needs the target points")
+            att = 1.0 - (1.0 - att) * part_mask(points, identity.shape[-1])
         return GeneratorOutput(compose(att, colour, identity), att, colour)
 
 

@@ -111,6 +111,9 @@ class TextureConfig:
         map_size: attention variant only: side at which the network runs and predicts the attention and
             colour maps (upsampled to ``image_size`` and composed with the full-resolution identity
             image); 0 = ``image_size``. Half the side is ~4x cheaper; the default model uses 64 at 128.
+        map_region: attention variant only: ``"all"`` (the maps act anywhere, as in the paper) or
+            ``"parts"``: only around the mouth and the eyes (:func:`talkface.texture.attention.part_mask`),
+            the identity image is kept exactly elsewhere; needs ``warp_identity`` (target points).
         adam_betas: Adam (β1, β2) of the G and D optimisers (Sinha et al.: 0.5, 0.999).
         loss: loss weights of the ``"adain"`` variant (eqs. 8-11).
         attention_loss: loss weights of the ``"attention"`` variant (Sinha et al. eqs. 7-14).
@@ -130,6 +133,7 @@ class TextureConfig:
     landmark_channels: int = 16
     warp_identity: bool = False
     map_size: int = 0
+    map_region: str = "all"
     adam_betas: tuple[float, float] = (0.5, 0.999)
     loss: TextureLossConfig = field(default_factory=TextureLossConfig)
     attention_loss: AttentionLossConfig = field(default_factory=AttentionLossConfig)
@@ -139,6 +143,8 @@ class TextureConfig:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.decoder_norm not in DECODER_NORMS:
             raise ValueError(f"decoder_norm must be one of {DECODER_NORMS}, got {self.decoder_norm!r}")
+        if self.map_region not in ("all", "parts"):
+            raise ValueError(f"map_region must be 'all' or 'parts', got {self.map_region!r}")
         if self.map_size and (self.map_size > self.image_size or self.map_size % self.bottleneck_size):
             raise ValueError(f"map_size must be <= image_size and a multiple of bottleneck_size, got {self.map_size}")
         levels = math.log2(self.image_size / self.bottleneck_size)

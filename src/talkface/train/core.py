@@ -38,7 +38,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, Timer
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
@@ -242,6 +242,23 @@ class BatchStepCheckpoint(ModelCheckpoint):
         return super().format_checkpoint_name(metrics, filename, ver, prefix)
 
 
+class CallTimer(Timer):
+    """Lightning's :class:`~lightning.pytorch.callbacks.Timer` counting only the current call's time.
+
+    Lightning saves the elapsed time in checkpoints and restores it on resume, so a resumed run with
+    ``max_time`` would stop at once; ``TrainConfig.max_minutes`` means minutes *per call*.
+    """
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Ignore the elapsed time of earlier calls."""
+
+
+def _call_timer(train_config: TrainConfig) -> list[Callback]:
+    if train_config.max_minutes is None:
+        return []
+    return [CallTimer(duration=timedelta(minutes=train_config.max_minutes), interval="step")]
+
+
 class SamplesPerSecond(Callback):
     """Log training throughput ``train/samples_per_s`` (all devices together, data loading included)."""
 
@@ -401,9 +418,8 @@ def _fit(
         num_nodes=train_config.num_nodes,
         max_steps=train_config.max_steps * steps,
         max_epochs=-1,
-        max_time=None if train_config.max_minutes is None else timedelta(minutes=train_config.max_minutes),
         logger=CSVLogger(save_dir=out, name="logs"),  # logs/version_N: one per (re)start, never overwritten
-        callbacks=[checkpoint, SamplesPerSecond(), *(callbacks or [])],
+        callbacks=[checkpoint, SamplesPerSecond(), *(callbacks or []), *_call_timer(train_config)],
         plugins=[AtomicCheckpointIO()],
         log_every_n_steps=train_config.log_every_n_steps,
         enable_progress_bar=train_config.progress_bar,
