@@ -165,3 +165,14 @@ def test_onnx_backend_matches_torch(animator: Animator) -> None:
     a = animator.talking_head(still, audio).astype(np.int16)
     b = torch_animator.talking_head(still, audio).astype(np.int16)
     assert np.abs(a - b).max() <= 3
+
+
+def test_photo_warnings_flag_an_open_mouth(grid_mpg_female: Path) -> None:
+    from talkface.face.landmarks import landmarks_for_image
+    from talkface.pipeline import photo_warnings
+
+    neutral = np.asarray(Image.open(EXAMPLES / "face.png").convert("RGB"))
+    assert photo_warnings(landmarks_for_image(neutral, "face.png")) == []
+    frames, _ = read_video(grid_mpg_female)  # frame 0 of lbbc2a: mouth open
+    notes = photo_warnings(landmarks_for_image(frames[0], grid_mpg_female))
+    assert len(notes) == 1 and "mouth" in notes[0]

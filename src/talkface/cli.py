@@ -397,6 +397,8 @@ def _cmd_animate(args: argparse.Namespace) -> int:
         result = animator.animate(args.face, args.speech, args.output, progress=progress)
     finally:
         bar.close()
+    for note in result.warnings:
+        print(f"talkface: warning: {args.face}: {note}", file=sys.stderr)
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.stage_seconds.items())
     print(f"{result.output}: {result.frames} frames at {result.fps:g} fps ({result.duration_s:.1f} s of speech) "
           f"in {result.seconds:.1f} s = {result.frames_per_second:.1f} frames/s [{stages}]")

@@ -51,6 +51,7 @@ __all__ = [
     "animate",
     "load_bundle",
     "make_bundle",
+    "photo_warnings",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -115,6 +116,7 @@ class AnimateResult:
         duration_s: speech duration, seconds.
         seconds: wall time of the call.
         stage_seconds: wall time per stage (``audio``, ``face``, ``motion``, ``texture``, ``encode``).
+        warnings: things about the input that make the result worse (e.g. an open mouth in the photo).
     """
 
     output: Path
@@ -123,6 +125,7 @@ class AnimateResult:
     duration_s: float
     seconds: float
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def frames_per_second(self) -> float:
@@ -258,6 +261,32 @@ def _resize_to(image: np.ndarray, max_side: int) -> np.ndarray:
     scale = max_side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+
+
+#: inner-lip gap / inter-ocular distance above which the photo's mouth counts as open
+OPEN_MOUTH = 0.08
+
+
+def photo_warnings(landmarks: np.ndarray) -> list[str]:
+    """What in a photo's landmarks will make the animation worse.
+
+    The motion model adds speech motion to the photo's own face, so it expects a neutral photo
+    (mouth closed, eyes open); an open mouth stays open (and opens wider) in every frame.
+
+    Args:
+        landmarks: (68, 2) landmarks of the photo, pixels.
+
+    Returns:
+        Human-readable warnings (empty when the photo looks neutral).
+    """
+    from talkface.eval.motion_metrics import mouth_opening
+
+    out = []
+    opening = float(mouth_opening(np.asarray(landmarks)))
+    if opening > OPEN_MOUTH:
+        out.append(f"the mouth in the photo is open (gap {opening:.2f} of the eye distance); a photo with the "
+                   "mouth closed gives better lip sync")
+    return out
 
 
 def _check_output(path: Path) -> None:
@@ -459,6 +488,7 @@ class Animator:
         image = _resize_to(read_image(face), cfg.max_side)
         person_landmarks = self._face(image, face)
         timer["face"] = time.perf_counter() - t
+        notes = photo_warnings(person_landmarks)
         if progress:
             progress("face", 1.0)
         total, frames = self._frames(
@@ -476,7 +506,7 @@ class Animator:
             progress("done", 1.0)
         return AnimateResult(
             output=out_path, frames=written, fps=self.fps, duration_s=len(audio) / SAMPLE_RATE,
-            seconds=time.perf_counter() - start, stage_seconds=timer,
+            seconds=time.perf_counter() - start, stage_seconds=timer, warnings=notes,
         )
 
     def talking_head(self, still: np.ndarray, audio: np.ndarray) -> np.ndarray:
