@@ -161,7 +161,7 @@ def load_bundle(path: PathLike | None = None, device: str | torch.device = "cpu"
     from talkface.motion.blink import load_blink
     from talkface.motion.lgan import load_lgan
     from talkface.texture.tgan import TextureGAN
-    from talkface.train.core import load_module
+    from talkface.train.core import load_module_as
 
     folder = Path(path) if path is not None else DEFAULT_MODEL
     meta_path = folder / BUNDLE_FILE
@@ -178,17 +178,8 @@ def load_bundle(path: PathLike | None = None, device: str | torch.device = "cpu"
             raise InputError(meta_path, f"model description names no '{key}' file")
     lgan = load_lgan(folder / info["lgan"], map_location=device)
     blink = load_blink(folder / info["blink"], map_location=device) if info.get("blink") else None
-    texture = load_module(folder / info["texture"], map_location=device)
-    if not isinstance(texture, TextureGAN):
-        raise InputError(folder / info["texture"], f"not a texture-generator checkpoint ({type(texture).__name__})")
+    texture = load_module_as(folder / info["texture"], TextureGAN, "a texture-generator", device)
     return ModelBundle(lgan=lgan, blink=blink, texture=texture, info=info, path=folder)
-
-
-def load_bundle_part(path: PathLike) -> Any:
-    """One exported model of a bundle (:func:`talkface.train.core.load_module`)."""
-    from talkface.train.core import load_module
-
-    return load_module(path)
 
 
 def make_bundle(
@@ -217,7 +208,7 @@ def make_bundle(
     Returns:
         ``out_dir``.
     """
-    from talkface.train.core import export_module
+    from talkface.train.core import export_module, load_module
 
     out = Path(out_dir)
     tmp = out.with_name(out.name + ".tmp")
@@ -232,7 +223,7 @@ def make_bundle(
         info[key] = f"{key}.pt"
     from talkface.texture.attention import AttentionGenerator
 
-    texture_module = load_bundle_part(tmp / "texture.pt")
+    texture_module = load_module(tmp / "texture.pt")
     if isinstance(texture_module.generator, AttentionGenerator):
         try:
             from talkface.texture.onnx import export_maps

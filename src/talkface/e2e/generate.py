@@ -32,11 +32,9 @@ def load_generator(checkpoint: str | os.PathLike[str], device: str | torch.devic
     Raises:
         InputError: the file is missing, not a checkpoint, or of another model.
     """
-    from talkface.train.core import load_module
+    from talkface.train.core import load_module_as
 
-    module = load_module(checkpoint, map_location=device)
-    if not isinstance(module, TemporalGAN):
-        raise InputError(checkpoint, f"not an end-to-end temporal gan checkpoint ({type(module).__name__})")
+    module = load_module_as(checkpoint, TemporalGAN, "an end-to-end temporal GAN", device)
     return module.generator.to(device).eval()
 
 

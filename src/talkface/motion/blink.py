@@ -450,13 +450,9 @@ def load_blink(path: str | os.PathLike[str], map_location: str | torch.device = 
     Raises:
         InputError: the file is not a blink-generator checkpoint.
     """
-    from talkface.errors import InputError
-    from talkface.train.core import load_module
+    from talkface.train.core import load_module_as
 
-    module = load_module(path, map_location)
-    if not isinstance(module, BlinkModel):
-        raise InputError(path, f"not a blink-generator checkpoint (it holds a {type(module).__name__})")
-    return module
+    return load_module_as(path, BlinkModel, "a blink-generator", map_location)
 
 
 def train_blink(

@@ -508,13 +508,9 @@ def load_lgan(path: str | os.PathLike[str], map_location: str | torch.device = "
     Raises:
         InputError: the file is not an l-GAN checkpoint.
     """
-    from talkface.errors import InputError
-    from talkface.train.core import load_module
+    from talkface.train.core import load_module_as
 
-    module = load_module(path, map_location)
-    if not isinstance(module, LGAN):
-        raise InputError(path, f"not an l-GAN checkpoint (it holds a {type(module).__name__})")
-    return module
+    return load_module_as(path, LGAN, "an l-GAN", map_location)
 
 
 def train_lgan(

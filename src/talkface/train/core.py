@@ -584,6 +584,32 @@ def load_module(path: str | os.PathLike[str], map_location: str | torch.device =
     return module.eval()
 
 
+
+M = TypeVar("M", bound=TalkfaceModule)
+
+
+def load_module_as(
+    path: str | os.PathLike[str], cls: type[M], what: str, map_location: str | torch.device = "cpu"
+) -> M:
+    """:func:`load_module`, refusing a checkpoint of another model class.
+
+    Args:
+        path: a ``.ckpt`` (or :func:`export_module` export).
+        cls: the class the checkpoint must hold.
+        what: the model's name with its article, for the error, e.g. ``"an l-GAN"``.
+        map_location: device to load the tensors onto.
+
+    Raises:
+        InputError: missing/unreadable file, or a checkpoint of another model.
+    """
+    from talkface.errors import InputError
+
+    module = load_module(path, map_location)
+    if not isinstance(module, cls):
+        raise InputError(path, f"not {what} checkpoint (it holds a {type(module).__name__})")
+    return module
+
+
 def export_module(
     checkpoint: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
