@@ -166,3 +166,38 @@ def test_evaluate_command_line_in_the_report_reproduces_the_arguments() -> None:
         parser.parse_args(["evaluate", "d", "-o", "o", "--videos", "novalue"])
     with pytest.raises(SystemExit):
         parser.parse_args(["evaluate", "d", "-o", "o", "--max-clips", "0"])
+
+
+def test_train_sync_cli_trains_validates_exports_and_rejects_bad_input(
+    tiny_dataset: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from talkface.eval.sync import load_syncnet
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset[0], root)
+    (root / "splits.json").write_text(json.dumps({"train": [CLIP_ID], "val": [CLIP_ID], "test": []}))
+    run = tmp_path / "run"
+    common = ["train", "sync", str(root), "-o", str(run), "--batch-size", "2", "--windows-per-item", "1",
+              "--accelerator", "cpu", "--threads", "1", "--max-val-clips", "1", "-q"]
+    assert main([*common, "--steps", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "syncnet.pt" in printed and "shift_acc" in printed
+    net = load_syncnet(run / "syncnet.pt")
+    assert not net.training
+    assert json.loads((run / "config.json").read_text())["train"]["max_steps"] == 2
+    # a missing init model is one line naming the file, and nothing is trained
+    assert main([*common, "--steps", "3", "--init", str(tmp_path / "nope.pt")]) == 2
+    assert "nope.pt" in capsys.readouterr().err
+
+
+def test_train_subcommands_reject_options_of_other_models() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["train", "texture", "d", "-o", "r", "--size", "256"]).size == 256
+    assert parser.parse_args(["train", "motion", "d", "-o", "r", "--temporal-loss", "match"]).temporal_loss == "match"
+    for argv in (["train", "motion", "d", "-o", "r", "--size", "256"],
+                 ["train", "e2e", "d", "-o", "r", "--variant", "warp"],
+                 ["train", "texture", "d", "-o", "r", "--image-size", "64"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(argv)

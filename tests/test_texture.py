@@ -428,3 +428,26 @@ def test_part_mask_and_parts_region_keep_identity_elsewhere() -> None:
     assert torch.all(out.attention[far] > 1 - 1e-3)
     with pytest.raises(ValueError, match="map_region"):
         tiny(variant="attention", map_region="mouth")
+
+
+def test_fine_tune_init_copies_generator_and_rejects_other_architectures(tmp_path: Path) -> None:
+    from talkface.errors import InputError
+    from talkface.texture.tgan import init_config, load_generator_weights
+
+    store = synthetic_store(2, 1, 6, 32, temporal=False)
+    cfg = tiny(variant="attention", bottleneck_size=4, attention_size=8, warp_identity=True, map_size=16,
+               adversarial=False)
+    dm = TextureDataModule(TextureDataConfig(samples_per_epoch=8), 32, train_store=store)
+    last = fit(TextureGAN(cfg), dm, tmp_path / "run", TrainConfig(max_steps=1, batch_size=2, progress_bar=False))
+    tuned_cfg = init_config(last, adversarial=True)  # same generator, now with a discriminator
+    assert tuned_cfg.adversarial and tuned_cfg.map_size == 16 and tuned_cfg.warp_identity
+    tuned = TextureGAN(tuned_cfg)
+    load_generator_weights(tuned, last)
+    source = load_module(last)
+    assert isinstance(source, TextureGAN)
+    for (name, a), b in zip(tuned.generator.state_dict().items(), source.generator.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+    other = TextureGAN(tiny(variant="attention", bottleneck_size=4, attention_size=8, warp_identity=True, map_size=0,
+                            base_channels=cfg.base_channels * 2, adversarial=False))
+    with pytest.raises(InputError, match="architecture"):
+        load_generator_weights(other, last)

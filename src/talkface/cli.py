@@ -120,38 +120,61 @@ def _add_train_args(p: argparse.ArgumentParser, steps: int, batch_size: int, lr:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def _cmd_train_motion(args: argparse.Namespace) -> int:
-    train = _train_config_from_args(args)
-    if args.model == "texture":
-        return _train_texture(args, train)
-    if args.model == "e2e":
-        return _train_e2e(args, train)
-    if args.model == "blink":
-        from talkface.motion.blink import train_blink
-        from talkface.motion.data import BlinkDataConfig
+def _cmd_train_lgan(args: argparse.Namespace) -> int:
+    """`talkface train motion|regression`: the l-GAN (or its regression-only ablation)."""
+    from talkface.motion.data import MotionDataConfig
+    from talkface.motion.lgan import LGANConfig, train_lgan
 
-        last = train_blink(args.output, BlinkDataConfig(roots=tuple(args.data)), train)
-    else:
-        from talkface.motion.data import MotionDataConfig
-        from talkface.motion.lgan import LGANConfig, train_lgan
-
-        model = LGANConfig(regression_only=args.model == "regression", temporal_loss=args.temporal_loss)
-        last = train_lgan(args.output, MotionDataConfig(roots=tuple(args.data)), train, model)
-    print(last)
+    model = LGANConfig(regression_only=args.model == "regression", temporal_loss=args.temporal_loss)
+    print(train_lgan(args.output, MotionDataConfig(roots=tuple(args.data)), _train_config_from_args(args), model))
     return 0
 
 
-def _train_texture(args: argparse.Namespace, train: TrainConfig) -> int:
-    from talkface.texture.data import TextureDataConfig
-    from talkface.texture.tgan import TextureConfig, train_texture
+def _cmd_train_blink(args: argparse.Namespace) -> int:
+    """`talkface train blink`: the blink generator G_B."""
+    from talkface.motion.blink import train_blink
+    from talkface.motion.data import BlinkDataConfig
 
-    data = TextureDataConfig(
-        roots=tuple(args.data), num_references=args.references, frames_per_clip=args.frames_per_clip,
-        references_from=args.references_from,
-        temporal=args.variant != "adain" and not args.no_temporal, val_split=None, samples_per_epoch=100_000,
+    print(train_blink(args.output, BlinkDataConfig(roots=tuple(args.data)), _train_config_from_args(args)))
+    return 0
+
+
+def _cmd_train_sync(args: argparse.Namespace) -> int:
+    """`talkface train sync`: the lip-sync model the evaluation's AV offset / LSE-D / LSE-C use."""
+    from talkface.errors import InputError
+    from talkface.eval.sync import SyncNetDataConfig, train_syncnet
+
+    for path in [*args.data, *([args.init] if args.init else []), *([args.realign_with] if args.realign_with else [])]:
+        if not Path(path).exists():
+            raise InputError(path, "not found")
+    exclude = list(args.exclude)
+    if args.exclude_file:
+        exclude += Path(args.exclude_file).read_text().split()
+    result = train_syncnet(
+        args.data[0], args.output, train_config=_train_config_from_args(args), extra_train=args.data[1:],
+        data_config=SyncNetDataConfig(windows_per_item=args.windows_per_item), max_train_clips=args.max_train_clips,
+        max_val_clips=args.max_val_clips, exclude=exclude, init=args.init, realign_with=args.realign_with,
     )
+    print(result.model_path)
+    for key, value in result.validation.items():
+        print(f"  {key}: {value:.3f}")
+    return 0
+
+
+def _cmd_train_texture(args: argparse.Namespace) -> int:
+    """`talkface train texture`: a texture generator (--variant), optionally MAML meta-trained."""
+    from talkface.errors import InputError
+    from talkface.texture.data import TextureDataConfig
+    from talkface.texture.tgan import TextureConfig, init_config, train_texture
+
     adversarial = not args.no_adversarial
-    if args.variant == "adain":
+    train = _train_config_from_args(args)
+    init = _texture_init(args.init) if args.init else None
+    if init is not None:
+        if args.meta:
+            raise InputError(args.init, "--init fine-tunes a generator; MAML meta-training (--meta) starts afresh")
+        model = init_config(init, adversarial=adversarial)
+    elif args.variant == "adain":
         model = TextureConfig(image_size=args.size, base_channels=args.channels, adversarial=adversarial)
     else:
         map_size = args.map_size or args.size
@@ -159,14 +182,37 @@ def _train_texture(args: argparse.Namespace, train: TrainConfig) -> int:
                               bottleneck_size=map_size // 8, warp_identity=args.variant == "warp",
                               map_size=map_size, attention_size=map_size // 4, adversarial=adversarial,
                               map_region=args.map_region if args.variant == "warp" else "all")
+    data = TextureDataConfig(
+        roots=tuple(args.data), num_references=args.references, frames_per_clip=args.frames_per_clip,
+        references_from=args.references_from,
+        temporal=model.variant != "adain" and not args.no_temporal, val_split=None, samples_per_epoch=100_000,
+    )
     if args.meta:
         from talkface.texture.meta import MetaTextureConfig, meta_train_texture
 
         meta = MetaTextureConfig(**{f: getattr(model, f) for f in model.__dataclass_fields__})
         print(meta_train_texture(args.output, data, meta, train))
     else:
-        print(train_texture(args.output, data, model, train, sample_every=args.sample_every))
+        print(train_texture(args.output, data, model, train, sample_every=args.sample_every, init=init))
     return 0
+
+
+def _texture_init(spec: str) -> Path:
+    """``--init`` of `talkface train texture`: a checkpoint/export file, a model bundle folder or 'default'."""
+    import json
+
+    from talkface.errors import InputError
+    from talkface.pipeline import BUNDLE_FILE, DEFAULT_MODEL
+
+    path = DEFAULT_MODEL if spec == "default" else Path(spec)
+    if path.is_dir():
+        try:
+            return path / json.loads((path / BUNDLE_FILE).read_text())["texture"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(path, f"not a talkface model bundle ({exc.__class__.__name__})") from exc
+    if not path.is_file():
+        raise InputError(path, "not found")
+    return path
 
 
 def _cmd_evaluate_motion(args: argparse.Namespace) -> int:
@@ -228,11 +274,12 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_e2e(args: argparse.Namespace, train: TrainConfig) -> int:
+def _cmd_train_e2e(args: argparse.Namespace) -> int:
     """`talkface train e2e`: the end-to-end temporal GAN (only the e2e options given override its config)."""
     from talkface.e2e import E2EConfig, E2EDataConfig, ablation_config, train_e2e
     from talkface.errors import InputError
 
+    train = _train_config_from_args(args)
     given = vars(args)
     model_fields = (
         "image_size", "base_channels", "audio_encoder", "audio_base_channels", "audio_code_size", "context_size",
@@ -574,42 +621,79 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "train",
-        help="train a model: motion (l-GAN), regression (its ablation), blink, texture or e2e",
-        description="Train on prepared datasets (talkface preprocess): 'motion' = l-GAN G_L + D_L with the losses of "
-        "the cascade paper's eq. 1-5, 'regression' = G_L alone (ablation), 'blink' = blink generator G_B (MMD + "
-        "min-max), 'texture' = texture generator (--variant), 'e2e' = end-to-end temporal GAN baseline (e2e "
-        "options). Writes last.ckpt, step=N.ckpt, config.json and metrics.csv into --output and resumes from "
-        "last.ckpt. --devices/--strategy/--num-nodes give multi-GPU and multi-node DDP with no code change.",
+        help="train a model: motion (l-GAN), regression (its ablation), blink, texture, e2e or sync",
+        description="Train on prepared datasets (talkface preprocess). Every model writes last.ckpt, step=N.ckpt, "
+        "config.json and metrics.csv into --output and resumes from last.ckpt; --devices/--strategy/--num-nodes give "
+        "multi-GPU and multi-node DDP with no code change. 'talkface train MODEL --help' lists a model's options.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("model", choices=("motion", "regression", "blink", "texture", "e2e"))
-    p.add_argument("data", nargs="+", help="prepared dataset folder(s)")
-    p.add_argument("--temporal-loss", choices=("smooth", "match"), default="smooth",
-                   help="motion: eq. 2 as written (smooth) or the identity paper's eq. 3 (match the truth's motion)")
-    g = p.add_argument_group("texture options")
-    g.add_argument("--variant", choices=("warp", "attention", "adain"), default="warp",
-                   help="texture generator: 'adain' = t-GAN (Das et al.), 'attention' = attention + colour maps "
-                   "(Sinha et al.), 'warp' = attention variant composing with the identity image warped onto the "
-                   "target landmarks (the default model)")
-    g.add_argument("--size", type=int, default=128, choices=(128, 256), help="crop side, pixels")
-    g.add_argument("--channels", type=int, default=16, help="base channels (8-16 on a CPU, 32-64 on a GPU)")
-    g.add_argument("--map-region", choices=("parts", "all"), default="parts",
-                   help="warp variant: the colour map acts only around the mouth and eyes (parts) or anywhere (all)")
-    g.add_argument("--map-size", type=int, default=64,
-                   help="attention variants: side at which the maps are predicted (0: --size; 64 at 128 is ~4x faster)")
-    g.add_argument("--references", type=int, default=1, help="reference images per sample")
-    g.add_argument("--references-from", choices=("clip", "speaker"), default="clip",
-                   help="draw references from the target's own clip (same lighting, like a user's photo) or any "
-                   "clip of the speaker")
-    g.add_argument("--frames-per-clip", type=int, default=0, help="frames kept per clip (0: all)")
-    g.add_argument("--meta", action="store_true", help="MAML meta-training (adain variant)")
-    g.add_argument("--no-adversarial", action="store_true",
-                   help="no discriminator: the regression-only generator (ablation; ~2x cheaper per step)")
-    g.add_argument("--no-temporal", action="store_true",
-                   help="attention variants: no frame pairs, so no temporal regularisation (eq. 12; 2x cheaper)")
-    g.add_argument("--sample-every", type=int, default=200, help="write samples/step=N.png every N batches")
-    _add_train_args(p, steps=6000, batch_size=16, lr=2e-4)
-    p.set_defaults(func=_cmd_train_motion)
+    models = p.add_subparsers(dest="model", required=True, metavar="MODEL")
+
+    def model_parser(name: str, summary: str, description: str, steps: int, batch_size: int, lr: float,
+                     data_help: str = "prepared dataset folder(s)") -> argparse.ArgumentParser:
+        mp = models.add_parser(name, help=summary, description=description,
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        mp.add_argument("data", nargs="+", help=data_help)
+        _add_train_args(mp, steps=steps, batch_size=batch_size, lr=lr)
+        return mp
+
+    for name, summary in (("motion", "l-GAN: speech -> canonical landmark motion (G_L + D_L, eq. 1-5)"),
+                          ("regression", "G_L alone, no discriminator (the l-GAN's ablation baseline)")):
+        mp = model_parser(name, summary, f"{summary}. Trained on the speech features and canonical landmarks of the "
+                          "prepared clips; validation LMD is logged on the 'val' split.", 6000, 16, 2e-4)
+        mp.add_argument("--temporal-loss", choices=("smooth", "match"), default="smooth",
+                        help="eq. 2 as written (smooth) or the identity paper's eq. 3 (match the truth's motion)")
+        mp.set_defaults(func=_cmd_train_lgan)
+
+    mp = model_parser("blink", "blink generator G_B (GRU from noise, MMD + min-max range)",
+                      "Blink generator: a GRU from Gaussian noise to eye-landmark displacements, trained with MMD "
+                      "against the eye motion of the prepared clips plus the min-max range regularisation.",
+                      6000, 16, 2e-4)
+    mp.set_defaults(func=_cmd_train_blink)
+
+    mp = model_parser("texture", "texture generator: reference image + landmark image -> frame",
+                      "Texture generator (--variant): 'adain' = t-GAN (Das et al.), 'attention' = attention + colour "
+                      "maps (Sinha et al.), 'warp' = the attention variant composed with the identity image warped "
+                      "onto the target landmarks (the default model). --meta: MAML meta-training.", 6000, 16, 2e-4)
+    mp.add_argument("--variant", choices=("warp", "attention", "adain"), default="warp", help="generator")
+    mp.add_argument("--size", type=int, default=128, choices=(128, 256), help="crop side, pixels")
+    mp.add_argument("--channels", type=int, default=16, help="base channels (8-16 on a CPU, 32-64 on a GPU)")
+    mp.add_argument("--map-region", choices=("parts", "all"), default="parts",
+                    help="warp variant: the colour map acts only around the mouth and eyes (parts) or anywhere (all)")
+    mp.add_argument("--map-size", type=int, default=64,
+                    help="attention variants: side the maps are predicted at (0: --size; 64 at 128 is ~4x faster)")
+    mp.add_argument("--references", type=int, default=1, help="reference images per sample")
+    mp.add_argument("--references-from", choices=("clip", "speaker"), default="clip",
+                    help="draw references from the target's own clip (same lighting, like a user's photo) or any "
+                    "clip of the speaker")
+    mp.add_argument("--frames-per-clip", type=int, default=0, help="frames kept per clip (0: all)")
+    mp.add_argument("--meta", action="store_true", help="MAML meta-training (adain variant)")
+    mp.add_argument("--no-adversarial", action="store_true",
+                    help="no discriminator: the regression-only generator (ablation; ~2x cheaper per step)")
+    mp.add_argument("--no-temporal", action="store_true",
+                    help="attention variants: no frame pairs, so no temporal regularisation (eq. 12; 2x cheaper)")
+    mp.add_argument("--sample-every", type=int, default=200, help="write samples/step=N.png every N batches")
+    mp.add_argument("--init", default=None, metavar="CKPT|BUNDLE|default",
+                    help="fine-tune: start from this texture generator (a checkpoint, a model bundle folder or "
+                    "'default' for the shipped one); its architecture replaces --variant/--size/--channels/--map-*")
+    mp.set_defaults(func=_cmd_train_texture)
+
+    mp = model_parser("sync", "lip-sync model behind AV offset / LSE-D / LSE-C (talkface evaluate --sync-model)",
+                      "SyncNet-style audio-mouth embedding model (docs/evaluation.md): InfoNCE of 5-frame mouth "
+                      "windows against the audio of the same clip at offsets within +-15 frames and of other clips. "
+                      "Trains on the first dataset's 'train' split plus every clip of the further datasets, validates "
+                      "on its 'val' split (shifts -5..+5, frozen mouths) and writes OUTPUT/syncnet.pt.",
+                      2000, 16, 1e-3, data_help="prepared dataset (train/val splits), then more datasets to train on")
+    mp.add_argument("--init", default=None, help="start from this sync model file (e.g. the bundled one)")
+    mp.add_argument("--windows-per-item", type=int, default=16, help="consecutive 5-frame windows per training item")
+    mp.add_argument("--max-train-clips", type=int, default=None, help="use at most this many training clips (all)")
+    mp.add_argument("--max-val-clips", type=int, default=100, help="validation clips")
+    mp.add_argument("--exclude", action="append", default=[], metavar="UTTERANCE",
+                    help="utterance never trained on (repeatable), e.g. a held-out evaluation clip")
+    mp.add_argument("--exclude-file", default=None, help="text file of utterances never trained on")
+    mp.add_argument("--realign-with", default=None,
+                    help="sync model used to remove each training clip's own sub-frame offset first")
+    mp.set_defaults(func=_cmd_train_sync)
 
     p = sub.add_parser(
         "evaluate-motion",
@@ -648,8 +732,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     # `talkface train e2e`: the end-to-end temporal GAN's options on the train command. Unset ones keep
     # talkface.e2e.E2EConfig / E2EDataConfig's values (the paper's).
-    g = sub.choices["train"].add_argument_group(
-        "e2e options", "end-to-end temporal GAN (Vougioukas et al.); unset options keep the paper's values")
+    g = model_parser("e2e", "end-to-end temporal GAN baseline (Vougioukas et al.)",
+                     "End-to-end temporal GAN: audio encoder + context GRU, identity encoder, noise GRU, frame "
+                     "decoder; frame and sequence discriminators; L1 on the lower half of the face. Unset options "
+                     "keep the paper's values.", 6000, 16, 2e-4)
+    g.set_defaults(func=_cmd_train_e2e)
     unset = argparse.SUPPRESS
     g.add_argument("--ablation", choices=("l1", "l1+img", "l1+img+seq", "l1+img+spp"), default=unset,
                    help="start from a row of the ablation table (docs/e2e.md): l1 = L1 on the whole frame only, "

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -874,6 +874,38 @@ class SampleGrid(L.Callback):
         return path
 
 
+def init_config(init: str | os.PathLike[str], **changes: Any) -> TextureConfig:
+    """The config of a texture checkpoint or export with some fields changed (for ``train_texture(init=...)``).
+
+    Args:
+        init: ``.ckpt`` or exported ``.pt`` of a texture generator.
+        changes: :class:`TextureConfig` fields to replace, e.g. ``adversarial=True``.
+
+    Raises:
+        InputError: unreadable or not a texture model.
+    """
+    from talkface.train.core import load_module_as
+
+    config = load_module_as(init, TextureGAN, "a texture-generator").config
+    return replace(config, **changes)
+
+
+def load_generator_weights(module: TextureGAN, init: str | os.PathLike[str]) -> None:
+    """Copy the generator weights of a texture checkpoint or export into ``module`` (its discriminator is kept).
+
+    Raises:
+        InputError: ``init`` is unreadable, not a texture model, or its generator has another architecture.
+    """
+    from talkface.errors import InputError
+    from talkface.train.core import load_module_as
+
+    source = load_module_as(init, TextureGAN, "a texture-generator")
+    try:
+        module.generator.load_state_dict(source.generator.state_dict())
+    except RuntimeError as exc:
+        raise InputError(init, "texture generator of another architecture than the one configured") from exc
+
+
 def train_texture(
     out_dir: str | os.PathLike[str],
     data_config: Any,
@@ -881,6 +913,7 @@ def train_texture(
     train_config: Any = None,
     sample_every: int = 200,
     callbacks: list[L.Callback] | None = None,
+    init: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Train a texture generator (t-GAN, regression-only G_T or attention variant) with the training core.
 
@@ -892,9 +925,15 @@ def train_texture(
         train_config: a :class:`talkface.train.core.TrainConfig` (default: lr 1e-4, batch 8).
         sample_every: write a sample grid every this many batches.
         callbacks: extra Lightning callbacks.
+        init: a texture checkpoint or export (e.g. a bundle's ``texture.pt``) whose generator weights
+            start the run, to fine-tune it (e.g. with the adversarial loss switched on); its architecture
+            must match ``model_config`` (see :func:`init_config`). Ignored when the run resumes.
 
     Returns:
         Path of ``out_dir/last.ckpt``.
+
+    Raises:
+        InputError: ``init`` is unreadable, not a texture model, or of another architecture.
     """
     from talkface.texture.data import TextureDataModule
     from talkface.train.core import TrainConfig, fit
@@ -903,6 +942,8 @@ def train_texture(
     train_config = train_config or TrainConfig(lr=1e-4, batch_size=8)
     torch.manual_seed(train_config.seed)  # same initial weights as meta_train_texture with the same seed
     module = TextureGAN(model_config)
+    if init is not None and not (Path(out_dir) / "last.ckpt").is_file():
+        load_generator_weights(module, init)
     datamodule = TextureDataModule(data_config, image_size=model_config.image_size)
     extra = [SampleGrid(out_dir, sample_every), *(callbacks or [])]
     return fit(module, datamodule, out_dir, train_config, callbacks=extra)
