@@ -23,6 +23,7 @@ from talkface.texture.adapt import (
 )
 from talkface.texture.attention import AttentionGenerator, compose, region_weights
 from talkface.texture.data import (
+    FrameStore,
     SpeakerTaskDataset,
     TextureDataConfig,
     TextureDataModule,
@@ -398,12 +399,17 @@ def test_warp_attention_generator_shapes_and_neutral_copy(map_size: int) -> None
     assert out.attention.shape == (3, 1, 32, 32)
 
 
-def test_warp_texture_gan_trains_from_samples(tmp_path: Path) -> None:
+def _fit_tiny_warp(run: Path, steps: int) -> tuple[FrameStore, Path]:
+    """A 32² warp generator trained ``steps`` batches on synthetic clips: (its sample store, last.ckpt)."""
     store = synthetic_store(2, 1, 6, 32, temporal=False)
     cfg = tiny(variant="attention", bottleneck_size=4, attention_size=8, warp_identity=True, map_size=16,
                adversarial=False)
     dm = TextureDataModule(TextureDataConfig(samples_per_epoch=8), 32, train_store=store)
-    last = fit(TextureGAN(cfg), dm, tmp_path / "run", TrainConfig(max_steps=2, batch_size=2, progress_bar=False))
+    return store, fit(TextureGAN(cfg), dm, run, TrainConfig(max_steps=steps, batch_size=2, progress_bar=False))
+
+
+def test_warp_texture_gan_trains_from_samples(tmp_path: Path) -> None:
+    store, last = _fit_tiny_warp(tmp_path / "run", 2)
     loaded = load_module(last)
     assert isinstance(loaded, TextureGAN) and loaded.config.warp_identity and loaded.config.map_size == 16
     frames, points = store.clips[0].frames, store.clips[0].points
@@ -434,11 +440,7 @@ def test_fine_tune_init_copies_generator_and_rejects_other_architectures(tmp_pat
     from talkface.errors import InputError
     from talkface.texture.tgan import init_config, load_generator_weights
 
-    store = synthetic_store(2, 1, 6, 32, temporal=False)
-    cfg = tiny(variant="attention", bottleneck_size=4, attention_size=8, warp_identity=True, map_size=16,
-               adversarial=False)
-    dm = TextureDataModule(TextureDataConfig(samples_per_epoch=8), 32, train_store=store)
-    last = fit(TextureGAN(cfg), dm, tmp_path / "run", TrainConfig(max_steps=1, batch_size=2, progress_bar=False))
+    _, last = _fit_tiny_warp(tmp_path / "run", 1)
     tuned_cfg = init_config(last, adversarial=True)  # same generator, now with a discriminator
     assert tuned_cfg.adversarial and tuned_cfg.map_size == 16 and tuned_cfg.warp_identity
     tuned = TextureGAN(tuned_cfg)
@@ -448,6 +450,6 @@ def test_fine_tune_init_copies_generator_and_rejects_other_architectures(tmp_pat
     for (name, a), b in zip(tuned.generator.state_dict().items(), source.generator.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, msg=name)
     other = TextureGAN(tiny(variant="attention", bottleneck_size=4, attention_size=8, warp_identity=True, map_size=0,
-                            base_channels=cfg.base_channels * 2, adversarial=False))
+                            base_channels=16, adversarial=False))
     with pytest.raises(InputError, match="architecture"):
         load_generator_weights(other, last)
