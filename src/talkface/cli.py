@@ -95,6 +95,7 @@ def _train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         accelerator=args.accelerator, devices=args.devices, strategy=args.strategy, precision=args.precision,
         num_nodes=args.num_nodes, num_workers=args.loader_workers, num_threads=args.threads,
         checkpoint_every_n_steps=args.checkpoint_every, log_every_n_steps=args.log_every,
+        val_every_n_steps=args.val_every,
         progress_bar=not args.quiet, max_minutes=args.max_minutes,
     )
 
@@ -115,6 +116,9 @@ def _add_train_args(p: argparse.ArgumentParser, steps: int, batch_size: int, lr:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--checkpoint-every", type=int, default=1000, help="write step=N.ckpt every N batches")
     p.add_argument("--log-every", type=int, default=50, help="log losses every N batches")
+    p.add_argument("--val-every", type=int, default=None,
+                   help="validate every N batches (motion/regression log val/lmd in metrics.csv; with "
+                   "--checkpoint-every N the checkpoint of lowest validation LMD can be picked)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop after this many minutes of training (last.ckpt is written; run again to resume)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
