@@ -146,3 +146,24 @@ def test_training_step_runs_on_synthetic_clips() -> None:
     assert torch.isfinite(loss) and float(loss.detach()) > 0
     loss.backward()
     assert module.net.log_scale.grad is not None
+
+
+def test_audio_context_keeps_windows_aligned_and_trains_on_real_context() -> None:
+    from talkface.eval.sync import SyncNetModule, _SyncItems
+
+    net = SyncNet(SyncNetConfig(audio_context=2)).eval()
+    mel = torch.randn(1, 300, 40)
+    with torch.no_grad():
+        padded = net.embed_audio(mel)
+        raw = net.embed_audio(mel, pad=False)
+    assert padded.shape == (1, 300 // 4 - 4, 128)  # one row per video window, as without context
+    assert raw.shape == (1, 300 // 4 - 4 - 2 * 2, 128)
+    torch.testing.assert_close(padded[:, 2:-2], raw)  # away from the edges, padding changes nothing
+    rng = np.random.default_rng(0)
+    clips = [SyncClip("s/0", rng.integers(0, 255, (60, 48, 96), dtype=np.uint8),
+                      rng.normal(size=(241, 40)).astype(np.float16), np.zeros(1, np.int16))]
+    mouths, item_mel = next(iter(_SyncItems(clips, SyncNetDataConfig(windows_per_item=4), 0, audio_context=2)))
+    assert mouths.shape == (8, 48, 96) and item_mel.shape == ((4 + 4 + 2 * MAX_OFFSET + 2 * 2) * 4, 40)
+    module = SyncNetModule(SyncNetConfig(audio_context=2))
+    loss = module.training_step((mouths[None].repeat(2, 1, 1, 1), item_mel[None].repeat(2, 1, 1)), 0)
+    assert torch.isfinite(loss)

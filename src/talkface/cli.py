@@ -146,9 +146,10 @@ def _cmd_train_blink(args: argparse.Namespace) -> int:
 def _cmd_train_sync(args: argparse.Namespace) -> int:
     """`talkface train sync`: the lip-sync model the evaluation's AV offset / LSE-D / LSE-C use."""
     from talkface.errors import InputError
-    from talkface.eval.sync import SyncNetDataConfig, train_syncnet
+    from talkface.eval.sync import SyncNetConfig, SyncNetDataConfig, train_syncnet
 
-    for path in [*args.data, *([args.init] if args.init else []), *([args.realign_with] if args.realign_with else [])]:
+    models = [m for m in (args.init, args.realign_with, args.warm_start) if m]
+    for path in [*args.data, *models]:
         if not Path(path).exists():
             raise InputError(path, "not found")
     exclude = list(args.exclude)
@@ -158,6 +159,7 @@ def _cmd_train_sync(args: argparse.Namespace) -> int:
         args.data[0], args.output, train_config=_train_config_from_args(args), extra_train=args.data[1:],
         data_config=SyncNetDataConfig(windows_per_item=args.windows_per_item), max_train_clips=args.max_train_clips,
         max_val_clips=args.max_val_clips, exclude=exclude, init=args.init, realign_with=args.realign_with,
+        config=SyncNetConfig(audio_context=args.audio_context), warm_start=args.warm_start,
     )
     print(result.model_path)
     for key, value in result.validation.items():
@@ -697,6 +699,10 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--exclude-file", default=None, help="text file of utterances never trained on")
     mp.add_argument("--realign-with", default=None,
                     help="sync model used to remove each training clip's own sub-frame offset first")
+    mp.add_argument("--audio-context", type=int, default=0,
+                    help="frames of audio heard beyond each side of the 5-frame mouth window (ignored with --init)")
+    mp.add_argument("--warm-start", default=None,
+                    help="sync model file whose layers start the new model where the architectures agree")
     mp.set_defaults(func=_cmd_train_sync)
 
     p = sub.add_parser(

@@ -223,6 +223,10 @@ class SyncNetConfig:
         audio_channels: widths of the audio conv layers.
         window: frames per window (the receptive field; fixed at 5 by the layer layout).
         init_temperature: initial softmax temperature of the InfoNCE loss (learned).
+        audio_context: extra video frames of audio the audio stream hears on *each* side of the
+            5-frame window (0: exactly the window's 0.2 s, as SyncNet; 2: 0.36 s). Each adds one
+            residual kernel-3 layer to :class:`_AudioEncoder`; the embedding stays aligned with
+            video window t (:meth:`SyncNet.embed_audio`).
     """
 
     embed_dim: int = 128
@@ -232,6 +236,7 @@ class SyncNetConfig:
     audio_channels: tuple[int, int] = (128, 256)
     window: int = 5
     init_temperature: float = 0.07
+    audio_context: int = 0
 
 
 def _bn_relu(conv: nn.Module, channels: int) -> list[nn.Module]:
@@ -255,8 +260,11 @@ class _AudioEncoder(nn.Module):
         self.point = nn.Linear(a1, a1)
         self.conv1 = nn.Linear(3 * a1, a2)
         self.conv2 = nn.Linear(3 * a2, a2)
+        # each context layer widens the receptive field by one token on each side
+        self.context = nn.ModuleList([nn.Linear(3 * a2, a2) for _ in range(config.audio_context)])
         self.head = nn.Linear(a2, config.embed_dim)
         self.norms = nn.ModuleList([nn.LayerNorm(a1), nn.LayerNorm(a1), nn.LayerNorm(a2), nn.LayerNorm(a2)])
+        self.context_norms = nn.ModuleList([nn.LayerNorm(a2) for _ in range(config.audio_context)])
 
     @staticmethod
     def _unfold3(x: torch.Tensor) -> torch.Tensor:
@@ -264,7 +272,10 @@ class _AudioEncoder(nn.Module):
         return torch.cat([x[:, :-2], x[:, 1:-1], x[:, 2:]], dim=-1)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        """(B, M, n_mels) -> (B, M // 4 - 4, D), not normalised."""
+        """(B, M, n_mels) -> (B, M // 4 - 4 - 2 * audio_context, D), not normalised.
+
+        Row t covers mel frames 4t .. 4t + 19 + 8 * audio_context.
+        """
         b, m, c = mel.shape
         steps = m // MEL_PER_FRAME
         x = mel[:, : steps * MEL_PER_FRAME].reshape(b, steps, MEL_PER_FRAME * c)
@@ -272,6 +283,8 @@ class _AudioEncoder(nn.Module):
         x = F.relu(self.norms[1](self.point(x)))
         x = F.relu(self.norms[2](self.conv1(self._unfold3(x))))
         x = F.relu(self.norms[3](self.conv2(self._unfold3(x))))
+        for layer, norm in zip(self.context, self.context_norms, strict=True):
+            x = F.relu(norm(layer(self._unfold3(x)))) + x[:, 1:-1]
         return self.head(x)
 
 
@@ -323,18 +336,27 @@ class SyncNet(nn.Module):
         out = self.video(mouths.unsqueeze(1))  # (B, D, T-4, 1, 1)
         return F.normalize(out.flatten(2).transpose(1, 2), dim=-1)
 
-    def embed_audio(self, mel: torch.Tensor) -> torch.Tensor:
+    def embed_audio(self, mel: torch.Tensor, pad: bool = True) -> torch.Tensor:
         """Embed every 0.2 s audio window of log-mel sequences.
 
         Parameters
         ----------
         mel:
             (B, M, n_mels) float from :func:`log_mel`, M >= 20.
+        pad:
+            With ``audio_context`` > 0: pad the log-mel with zeros (its normalised mean) by the
+            context on both sides, so that row t is aligned with video window t. False: ``mel``
+            already holds that context (training items); row t then starts at mel frame
+            4 (t + audio_context).
 
         Returns
         -------
-        (B, M // 4 - 4, D) unit-length embeddings; row t covers mel frames 4t..4t+19.
+        (B, M // 4 - 4, D) unit-length embeddings (fewer by 2 ``audio_context`` when not padded); row t
+        covers mel frames 4t..4t+19 and the context around them.
         """
+        ctx = self.config.audio_context * MEL_PER_FRAME
+        if ctx and pad:
+            mel = F.pad(mel, (0, 0, ctx, ctx))
         return F.normalize(self.audio(mel), dim=-1)
 
     @staticmethod
@@ -763,27 +785,28 @@ def prepare_sync_arrays(
 class _SyncItems(torch.utils.data.IterableDataset):
     """Endless random training items: K + 4 mouth frames and the audio of K + 2 max_offset windows."""
 
-    def __init__(self, clips: Sequence[SyncClip], config: SyncNetDataConfig, seed: int) -> None:
+    def __init__(self, clips: Sequence[SyncClip], config: SyncNetDataConfig, seed: int, audio_context: int = 0) -> None:
         super().__init__()
-        need = config.windows_per_item + 4 + 2 * config.max_offset
+        need = config.windows_per_item + 4 + 2 * config.max_offset + 2 * audio_context
         self.clips = [c for c in clips if min(c.mouths.shape[0], c.mel.shape[0] // MEL_PER_FRAME) >= need]
         if not self.clips:
             raise ValueError(f"no clip has the {need} frames a sync training item needs")
         self.config = config
         self.seed = seed
+        self.audio_context = audio_context
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         info = torch.utils.data.get_worker_info()
         rng = np.random.default_rng([self.seed, info.id if info is not None else 0])
         c = self.config
-        k, off = c.windows_per_item, c.max_offset
+        k, off, ctx = c.windows_per_item, c.max_offset, self.audio_context
         while True:
             clip = self.clips[int(rng.integers(len(self.clips)))]
             t_len = min(clip.mouths.shape[0], clip.mel.shape[0] // MEL_PER_FRAME)
-            v0 = int(rng.integers(off, t_len - k - 4 - off + 1))
+            v0 = int(rng.integers(off + ctx, t_len - k - 4 - off - ctx + 1))
             mouths = clip.mouths[v0 : v0 + k + 4].astype(np.float32)
-            a0 = (v0 - off) * MEL_PER_FRAME
-            mel = clip.mel[a0 : a0 + (k + 4 + 2 * off) * MEL_PER_FRAME].astype(np.float32)
+            a0 = (v0 - off - ctx) * MEL_PER_FRAME  # the audio context of the outermost windows is real audio
+            mel = clip.mel[a0 : a0 + (k + 4 + 2 * off + 2 * ctx) * MEL_PER_FRAME].astype(np.float32)
             if c.flip and rng.random() < 0.5:
                 mouths = mouths[:, :, ::-1]
             if c.shift_px > 0:
@@ -828,7 +851,8 @@ def _lightning_classes() -> tuple[type, type]:
 
         def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
             mouths, mel = batch
-            v, a = self.net(mouths, mel)  # (B, K, D), (B, K + 2 off, D)
+            v = self.net.embed_video(self.net.normalize_mouths(mouths))  # (B, K, D)
+            a = self.net.embed_audio(mel, pad=False)  # (B, K + 2 off, D): the items carry the audio context
             b, k, d = v.shape
             off = (a.shape[1] - k) // 2
             scale = self.net.log_scale.exp().clamp(max=100.0)
@@ -862,17 +886,20 @@ def _lightning_classes() -> tuple[type, type]:
             seed: sampling seed.
         """
 
-        def __init__(self, clips: Sequence[SyncClip], config: SyncNetDataConfig | None = None, seed: int = 0) -> None:
+        def __init__(self, clips: Sequence[SyncClip], config: SyncNetDataConfig | None = None, seed: int = 0,
+                     audio_context: int = 0) -> None:
             super().__init__()
             self.clips = clips
             self.config = config or SyncNetDataConfig()
             self.seed = seed
+            self.audio_context = audio_context
             self.batch_size = 32
             self.num_workers = 0
 
         def train_dataloader(self) -> Any:
             return torch.utils.data.DataLoader(
-                _SyncItems(self.clips, self.config, self.seed), batch_size=self.batch_size, num_workers=self.num_workers
+                _SyncItems(self.clips, self.config, self.seed, self.audio_context), batch_size=self.batch_size,
+                num_workers=self.num_workers,
             )
 
     for cls in (SyncNetModule, SyncNetDataModule):
@@ -919,6 +946,7 @@ def train_syncnet(
     init: str | os.PathLike[str] | None = None,
     realign_with: str | os.PathLike[str] | None = None,
     export_to: str | os.PathLike[str] | None = None,
+    warm_start: str | os.PathLike[str] | None = None,
 ) -> SyncTrainResult:
     """Train the sync model on a prepared dataset, validate it on held-out clips and export it.
 
@@ -949,6 +977,9 @@ def train_syncnet(
         An exported model used to re-synchronise the training clips first (:func:`realign_clips`).
     export_to:
         Where to write the inference file (default ``out/syncnet.pt``).
+    warm_start:
+        Like ``init`` but keeping ``config``: the layers both architectures share start from this
+        exported model, the new ones (e.g. ``audio_context`` layers) from scratch.
 
     Returns
     -------
@@ -975,7 +1006,9 @@ def train_syncnet(
     module = module_cls(cfg)
     if start is not None:
         module.net.load_state_dict(start.state_dict())
-    ckpt = fit(module, data_cls(train_clips, dcfg, tc.seed), out_dir, tc,
+    elif warm_start is not None:  # every layer the two architectures share
+        module.net.load_state_dict(load_syncnet(warm_start).state_dict(), strict=False)
+    ckpt = fit(module, data_cls(train_clips, dcfg, tc.seed, cfg.audio_context), out_dir, tc,
                extra_configs={"dataset": {"root": os.fspath(dataset_root), "train_clips": len(train_clips)}})
     net: SyncNet = module.net.cpu().eval()
     splits = _nonempty_splits(dataset_root)
