@@ -192,8 +192,17 @@ def test_train_sync_cli_trains_validates_exports_and_rejects_bad_input(
     assert "nope.pt" in capsys.readouterr().err
 
 
-def test_train_subcommands_reject_options_of_other_models() -> None:
+def test_train_subcommands_reject_options_of_other_models(tmp_path: Path) -> None:
+    from talkface.cli import _texture_init
+    from talkface.errors import InputError
+
     parser = build_parser()
+    assert _texture_init("default").is_file()  # --init default: the shipped texture generator
+    with pytest.raises(InputError, match="not found"):
+        _texture_init(str(tmp_path / "missing.ckpt"))
+    (tmp_path / "not_a_bundle").mkdir()
+    with pytest.raises(InputError, match="bundle"):
+        _texture_init(str(tmp_path / "not_a_bundle"))
     assert parser.parse_args(["train", "texture", "d", "-o", "r", "--size", "256"]).size == 256
     assert parser.parse_args(["train", "motion", "d", "-o", "r", "--temporal-loss", "match"]).temporal_loss == "match"
     for argv in (["train", "motion", "d", "-o", "r", "--size", "256"],

@@ -148,8 +148,8 @@ def _cmd_train_sync(args: argparse.Namespace) -> int:
     from talkface.errors import InputError
     from talkface.eval.sync import SyncNetConfig, SyncNetDataConfig, train_syncnet
 
-    models = [m for m in (args.init, args.realign_with, args.warm_start) if m]
-    for path in [*args.data, *models]:
+    files = [f for f in (args.init, args.realign_with, args.warm_start, args.exclude_file) if f]
+    for path in [*args.data, *files]:
         if not Path(path).exists():
             raise InputError(path, "not found")
     exclude = list(args.exclude)
