@@ -190,6 +190,20 @@ def _read_head(path: Path) -> bytes:
         return f.read(SNIFF_BYTES)
 
 
+def _sniff_upload(path: Path, field: str, formats: dict[str, str], what: str, send: str) -> str:
+    """The format of a non-empty upload, sniffed from its first bytes, if it is one of ``formats``.
+
+    Raises:
+        UploadError: empty (422), or another format (415: "not <what> (looks like ...; send <send>)").
+    """
+    if path.stat().st_size == 0:
+        raise UploadError(422, "empty", field, "file is empty (0 bytes)")
+    fmt = sniff(_read_head(path))
+    if fmt not in formats:
+        raise UploadError(415, "unsupported_type", field, f"not {what} (looks like {_describe(fmt)}; send {send})")
+    return fmt
+
+
 def check_image(path: str | os.PathLike[str], field: str, *, max_pixels: int) -> ImageInfo:
     """Check that an uploaded file is a photo of acceptable size, from its bytes and header.
 
@@ -212,13 +226,7 @@ def check_image(path: str | os.PathLike[str], field: str, *, max_pixels: int) ->
         empty (422), not an image format (415), header unreadable (422), too large (413).
     """
     p = Path(path)
-    if p.stat().st_size == 0:
-        raise UploadError(422, "empty", field, "file is empty (0 bytes)")
-    fmt = sniff(_read_head(p))
-    if fmt not in IMAGE_FORMATS:
-        accepted = ", ".join(k.upper() for k in IMAGE_FORMATS)
-        raise UploadError(415, "unsupported_type", field,
-                          f"not a supported image (looks like {_describe(fmt)}; send {accepted})")
+    fmt = _sniff_upload(p, field, IMAGE_FORMATS, "a supported image", ", ".join(k.upper() for k in IMAGE_FORMATS))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -273,13 +281,8 @@ def check_speech_file(path: str | os.PathLike[str], field: str, *, max_seconds: 
     from talkface.io.media import probe
 
     p = Path(path)
-    if p.stat().st_size == 0:
-        raise UploadError(422, "empty", field, "file is empty (0 bytes)")
-    fmt = sniff(_read_head(p))
-    if fmt not in AUDIO_FORMATS:
-        raise UploadError(415, "unsupported_type", field,
-                          f"not an audio file (looks like {_describe(fmt)}; send WAV, MP3, FLAC, Ogg, "
-                          "WebM, M4A or a video with sound)")
+    fmt = _sniff_upload(p, field, AUDIO_FORMATS, "an audio file",
+                        "WAV, MP3, FLAC, Ogg, WebM, M4A or a video with sound")
     try:
         info = probe(p)
     except InputError as err:
