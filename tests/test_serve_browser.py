@@ -89,6 +89,16 @@ def _play(driver: Any) -> dict[str, Any]:
     return state
 
 
+def _submit_and_play(driver: Any, screenshot: Path) -> dict[str, Any]:
+    """Submit the form, wait for the result, play it (:func:`_play`) and keep a screenshot of the page."""
+    driver.find_element(By.ID, "submit").click()
+    _wait_for_result(driver)
+    state = _play(driver)
+    driver.save_screenshot(str(screenshot))
+    _artifact(screenshot)
+    return state
+
+
 def _upload_animate_play_download(server: str, browser: Any, tmp_path: Path) -> None:
     face = tmp_path / "grid still.png"
     speech = tmp_path / "grid speech.wav"
@@ -99,12 +109,8 @@ def _upload_animate_play_download(server: str, browser: Any, tmp_path: Path) -> 
     WebDriverWait(browser, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#size option")) == 3)
     browser.find_element(By.ID, "face").send_keys(str(face))
     browser.find_element(By.ID, "speech").send_keys(str(speech))
-    browser.find_element(By.ID, "submit").click()
-    _wait_for_result(browser)
-    state = _play(browser)
     shot = tmp_path / "serve_page_done.png"
-    browser.save_screenshot(str(shot))
-    _artifact(shot)
+    state = _submit_and_play(browser, shot)
     assert state["error"] is None, state
     assert abs(state["duration"] - SPEECH_S) < 0.25 and (state["width"], state["height"]) == (360, 288), state
     assert state["audioBytes"] > 0 and state["videoBytes"] > 0, state  # the browser decoded both tracks
@@ -132,12 +138,7 @@ def _record_from_microphone(server: str, browser: Any, tmp_path: Path) -> None:
     record.click()
     WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "recording").is_displayed())
     browser.find_element(By.ID, "natural").click()
-    browser.find_element(By.ID, "submit").click()
-    _wait_for_result(browser)
-    state = _play(browser)
-    shot = tmp_path / "serve_page_recorded.png"
-    browser.save_screenshot(str(shot))
-    _artifact(shot)
+    state = _submit_and_play(browser, tmp_path / "serve_page_recorded.png")
     assert state["error"] is None and state["duration"] > 0.8 and state["audioBytes"] > 0, state
 
 
