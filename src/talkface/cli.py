@@ -205,17 +205,12 @@ def _cmd_train_texture(args: argparse.Namespace) -> int:
 
 def _texture_init(spec: str) -> Path:
     """``--init`` of `talkface train texture`: a checkpoint/export file, a model bundle folder or 'default'."""
-    import json
-
     from talkface.errors import InputError
-    from talkface.pipeline import BUNDLE_FILE, DEFAULT_MODEL
+    from talkface.pipeline import DEFAULT_MODEL, read_bundle_info
 
     path = DEFAULT_MODEL if spec == "default" else Path(spec)
     if path.is_dir():
-        try:
-            return path / json.loads((path / BUNDLE_FILE).read_text())["texture"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise InputError(path, f"not a talkface model bundle ({exc.__class__.__name__})") from exc
+        return path / str(read_bundle_info(path)["texture"])
     if not path.is_file():
         raise InputError(path, "not found")
     return path

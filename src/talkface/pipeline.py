@@ -52,6 +52,7 @@ __all__ = [
     "load_bundle",
     "make_bundle",
     "photo_warnings",
+    "read_bundle_info",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -152,6 +153,27 @@ class ModelBundle:
     path: Path
 
 
+def read_bundle_info(folder: Path) -> dict[str, Any]:
+    """The checked ``talkface-model.json`` of a bundle folder (it names at least the l-GAN and texture files).
+
+    Raises:
+        InputError: no such folder, no or unreadable description, or a required part not named.
+    """
+    meta_path = folder / BUNDLE_FILE
+    if not folder.is_dir():
+        raise InputError(folder, "model folder not found")
+    if not meta_path.is_file():
+        raise InputError(folder, f"not a talkface model bundle (no {BUNDLE_FILE})")
+    try:
+        info: dict[str, Any] = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(meta_path, f"unreadable model description ({exc.__class__.__name__})") from exc
+    for key in ("lgan", "texture"):
+        if key not in info:
+            raise InputError(meta_path, f"model description names no '{key}' file")
+    return info
+
+
 def load_bundle(path: PathLike | None = None, device: str | torch.device = "cpu") -> ModelBundle:
     """Load a model bundle (default: the one shipped in the package).
 
@@ -164,18 +186,7 @@ def load_bundle(path: PathLike | None = None, device: str | torch.device = "cpu"
     from talkface.train.core import load_module_as
 
     folder = Path(path) if path is not None else DEFAULT_MODEL
-    meta_path = folder / BUNDLE_FILE
-    if not folder.is_dir():
-        raise InputError(folder, "model folder not found")
-    if not meta_path.is_file():
-        raise InputError(folder, f"not a talkface model bundle (no {BUNDLE_FILE})")
-    try:
-        info = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(meta_path, f"unreadable model description ({exc.__class__.__name__})") from exc
-    for key in ("lgan", "texture"):
-        if key not in info:
-            raise InputError(meta_path, f"model description names no '{key}' file")
+    info = read_bundle_info(folder)
     lgan = load_lgan(folder / info["lgan"], map_location=device)
     blink = load_blink(folder / info["blink"], map_location=device) if info.get("blink") else None
     texture = load_module_as(folder / info["texture"], TextureGAN, "a texture-generator", device)
