@@ -367,9 +367,11 @@ class SyncNet(nn.Module):
         std = x.std(dim=(-2, -1), keepdim=True)
         return (x - mean) / (std + 1.0)
 
-    def forward(self, mouths: torch.Tensor, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Video and audio embeddings: ``(embed_video(normalize_mouths(mouths)), embed_audio(mel))``."""
-        return self.embed_video(self.normalize_mouths(mouths)), self.embed_audio(mel)
+    def forward(
+        self, mouths: torch.Tensor, mel: torch.Tensor, pad: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Video and audio embeddings: ``(embed_video(normalize_mouths(mouths)), embed_audio(mel, pad))``."""
+        return self.embed_video(self.normalize_mouths(mouths)), self.embed_audio(mel, pad)
 
 
 # --------------------------------------------------------------------------------------------
@@ -851,8 +853,8 @@ def _lightning_classes() -> tuple[type, type]:
 
         def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
             mouths, mel = batch
-            v = self.net.embed_video(self.net.normalize_mouths(mouths))  # (B, K, D)
-            a = self.net.embed_audio(mel, pad=False)  # (B, K + 2 off, D): the items carry the audio context
+            # (B, K, D), (B, K + 2 off, D); the items carry their own audio context (no padding)
+            v, a = self.net(mouths, mel, pad=False)
             b, k, d = v.shape
             off = (a.shape[1] - k) // 2
             scale = self.net.log_scale.exp().clamp(max=100.0)
