@@ -25,6 +25,7 @@ from talkface.eval.sync import (
     log_mel,
     mouth_crops,
     offset_search,
+    realign_clips,
     resample_to_sync_fps,
     shift_audio,
 )
@@ -73,6 +74,8 @@ def test_shift_audio_and_frame_rate_resampling() -> None:
     assert late.shape == a.shape and not late[:1280].any() and late[1280] == 1.0
     early = shift_audio(a, -1, SR)
     assert early[0] == 641.0 and not early[-640:].any()
+    half = shift_audio(a, -0.5, SR)  # fractional frames round to whole samples (realign_clips)
+    assert half[0] == 321.0 and not half[-320:].any() and half[-321] != 0
     assert np.array_equal(resample_to_sync_fps(10, 25.0), np.arange(10))
     assert np.array_equal(resample_to_sync_fps(10, 50.0), [0, 2, 4, 6, 8])
     assert len(resample_to_sync_fps(30, 30.0)) == 25
@@ -167,3 +170,20 @@ def test_audio_context_keeps_windows_aligned_and_trains_on_real_context() -> Non
     module = SyncNetModule(SyncNetConfig(audio_context=2))
     loss = module.training_step((mouths[None].repeat(2, 1, 1, 1), item_mel[None].repeat(2, 1, 1)), 0)
     assert torch.isfinite(loss)
+
+
+def test_realign_clips_advances_late_speech_and_keeps_outliers() -> None:
+    """realign_clips removes the scorer's sub-frame offset from each clip (a stand-in scorer
+    reports the offsets, the unit under test is the shifting)."""
+    from types import SimpleNamespace
+
+    audio = (np.sin(np.arange(SR, dtype=np.float32) / 7.0) * 0.5).astype(np.float32)
+    pcm = np.round(audio * 32767.0).astype(np.int16)
+    mouths = np.zeros((25, 48, 96), np.uint8)
+    clips = [SyncClip(f"s/{i}", mouths, log_mel(audio).astype(np.float16), pcm) for i in range(2)]
+    offsets = iter([0.5, 4.0])  # 0.5 frame late -> advanced by 320 samples; 4 > max_shift -> untouched
+    scorer = SimpleNamespace(score=lambda *a, **k: SimpleNamespace(subframe_offset=next(offsets)))
+    moved, kept = realign_clips(clips, scorer, max_shift=3.0)  # type: ignore[arg-type]
+    assert np.array_equal(moved.audio[:-320], pcm[320:]) and not moved.audio[-320:].any()
+    assert moved.mouths is mouths and moved.mel.shape == clips[0].mel.shape
+    assert kept is clips[1]

@@ -517,15 +517,16 @@ def offset_search(video: np.ndarray, audio: np.ndarray, max_offset: int = MAX_OF
     )
 
 
-def shift_audio(audio: np.ndarray, frames: int, sample_rate: int, fps: float = SYNC_FPS) -> np.ndarray:
-    """Delay (``frames`` > 0) or advance (< 0) speech by whole video frames, keeping its length.
+def shift_audio(audio: np.ndarray, frames: float, sample_rate: int, fps: float = SYNC_FPS) -> np.ndarray:
+    """Delay (``frames`` > 0) or advance (< 0) speech by video frames, keeping its length.
 
     Parameters
     ----------
     audio:
         (N,) float mono speech.
     frames:
-        Shift in video frames; > 0 makes the audio late (silence is inserted at the start).
+        Shift in video frames, whole or fractional (rounded to whole samples); > 0 makes the
+        audio late (silence is inserted at the start).
     sample_rate:
         Hz.
     fps:
@@ -1052,14 +1053,7 @@ def realign_clips(clips: Sequence[SyncClip], scorer: SyncScorer, max_shift: floa
         if abs(offset) > max_shift:
             out.append(clip)
             continue
-        # the sound of frame t is heard at t + offset: advance the audio by that much
-        n = int(round(offset * AUDIO_SAMPLE_RATE / SYNC_FPS))
-        if n > 0:
-            moved = np.concatenate([audio[n:], np.zeros(n, np.float32)])
-        elif n < 0:
-            moved = np.concatenate([np.zeros(-n, np.float32), audio[:n]])
-        else:
-            moved = audio
+        moved = shift_audio(audio, -offset, AUDIO_SAMPLE_RATE)  # heard at t + offset: advance by that much
         out.append(SyncClip(clip.clip_id, clip.mouths, log_mel(moved).astype(np.float16),
                             np.clip(np.round(moved * 32767.0), -32768, 32767).astype(np.int16)))
     return out
