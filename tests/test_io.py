@@ -573,3 +573,17 @@ def test_write_image_round_trip_and_atomic(tmp_path: Path, rgb: np.ndarray) -> N
     with pytest.raises(ValueError):
         write_image(tmp_path / "b.png", rgb.astype(np.float32))
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.jpg", "a.png", "sub"]
+
+
+def test_save_torch_is_atomic_and_byte_reproducible(tmp_path: Path) -> None:
+    import torch
+
+    from talkface.io.atomic import save_torch
+
+    obj = {"w": torch.arange(6, dtype=torch.float16).reshape(2, 3), "meta": {"name": "x"}}
+    a, b = save_torch(obj, tmp_path / "a.pt"), save_torch(obj, tmp_path / "sub" / "b.pt")
+    assert a.read_bytes() == b.read_bytes()  # same content, same bytes, whatever the file name
+    assert torch.equal(torch.load(a)["w"], obj["w"])
+    with pytest.raises((AttributeError, TypeError)):
+        save_torch({"f": lambda: 0}, tmp_path / "c.pt")  # unpicklable: nothing left behind
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.pt", "b.pt", "sub"]

@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from talkface.io.atomic import atomic_path
+from talkface.io.atomic import save_torch
 
 __all__ = [
     "AUDIO_SAMPLE_RATE",
@@ -406,9 +406,7 @@ def export_syncnet(model: SyncNet, dest: str | os.PathLike[str], meta: dict[str,
     }
     payload = {"format": "talkface-syncnet", "version": 1, "config": asdict(model.config), "state_dict": state,
                "meta": meta or {}}
-    with atomic_path(dest) as tmp:
-        torch.save(payload, tmp)
-    return Path(dest)
+    return save_torch(payload, dest)
 
 
 def load_syncnet(path: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu") -> SyncNet:

@@ -10,6 +10,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -34,3 +35,21 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def save_torch(obj: Any, dest: str | os.PathLike[str]) -> Path:
+    """``torch.save`` ``obj`` to ``dest`` atomically (see :func:`atomic_path`), byte-reproducibly.
+
+    ``torch.save`` names the zip archive inside the file after the file it writes to, so saving
+    to a random temporary name would give different bytes for the same tensors; writing through
+    a file handle names it ``archive`` every time (the same content gives the same file, which
+    keeps re-exported model files out of version-control diffs).
+
+    Returns:
+        ``dest`` as a Path.
+    """
+    import torch
+
+    with atomic_path(dest) as tmp, open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+    return Path(dest)

@@ -498,7 +498,7 @@ def save_person_model(path: str | os.PathLike[str], person: PersonModel) -> Path
     Returns:
         The path written.
     """
-    from talkface.io.atomic import atomic_path
+    from talkface.io.atomic import save_torch
 
     config = asdict(person.config)
     config.pop("meta", None)
@@ -511,10 +511,7 @@ def save_person_model(path: str | os.PathLike[str], person: PersonModel) -> Path
         "reference_landmarks": torch.from_numpy(np.ascontiguousarray(person.reference_landmarks, dtype=np.float32)),
         "info": _plain(person.info),
     }
-    dest = Path(path)
-    with atomic_path(dest) as tmp:
-        torch.save(payload, tmp)
-    return dest
+    return save_torch(payload, path)
 
 
 def _plain(obj: Any) -> Any:

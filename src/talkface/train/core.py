@@ -42,7 +42,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint, Timer
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from talkface.io.atomic import atomic_path
+from talkface.io.atomic import atomic_path, save_torch
 
 CONFIG_FILE = "config.json"
 LAST_CHECKPOINT = "last.ckpt"
@@ -209,11 +209,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """Checkpoint writer that never leaves a half-written ``.ckpt`` (write a temp file, then rename)."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
-        """Write ``checkpoint`` to ``path`` atomically (see :func:`talkface.io.atomic.atomic_path`)."""
+        """Write ``checkpoint`` to ``path`` atomically (see :func:`talkface.io.atomic.save_torch`)."""
         if storage_options is not None:
             raise TypeError("storage_options are not supported")
-        with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
+        save_torch(checkpoint, path)
 
 
 class BatchStepCheckpoint(ModelCheckpoint):
@@ -632,8 +631,6 @@ def export_module(
     Returns:
         ``out_path``.
     """
-    from talkface.io.atomic import atomic_path
-
     ckpt = read_checkpoint(checkpoint)
     parameters = {name for name, _ in load_module(checkpoint).named_parameters()}
     state = {  # learned weights in ``dtype``; buffers (statistics, calibrations) keep their precision
@@ -648,6 +645,4 @@ def export_module(
         "global_step": ckpt.get("global_step"),
         EXPORT_KEY: {"dropped": list(drop), "dtype": str(dtype).replace("torch.", ""), "source": str(checkpoint)},
     }
-    with atomic_path(out_path) as tmp:
-        torch.save(out, tmp)
-    return Path(out_path)
+    return save_torch(out, out_path)
