@@ -5,7 +5,7 @@
 
 Each run: batches of 16 sequences of 16 frames, lr 2e-4, one CPU thread, validation LMD and a
 checkpoint every 100 batches (resumable: rerun the command). Then each run's checkpoint with the
-lowest ``val/lmd`` is scored on the test split(s) with ``talkface.eval.motion_metrics`` (mouth LMD,
+lowest ``val/lmd`` (``best.ckpt``) is scored on the test split(s) with ``talkface.eval.motion_metrics`` (mouth LMD,
 mouth-opening correlation and amplitude) next to the static neutral face. Results: docs/motion.md.
 """
 
@@ -24,10 +24,13 @@ from talkface.train.core import TrainConfig
 
 
 def best_checkpoint(run: Path) -> tuple[Path, float]:
-    """The run's checkpoint closest to the step of its lowest validation LMD, and that LMD."""
+    """The run's ``best.ckpt`` (lowest validation LMD), or for runs older than it the checkpoint
+    closest to that step; and that LMD."""
     with open(run / "metrics.csv", newline="") as fh:
         val = [(float(r["val/lmd"]), int(r["step"])) for r in csv.DictReader(fh) if r.get("val/lmd")]
     lmd, step = min(val)
+    if (run / "best.ckpt").is_file():
+        return run / "best.ckpt", lmd
     ckpts = sorted(run.glob("step=*.ckpt"), key=lambda p: abs(int(p.stem.split("=")[1]) - (step + 1)))
     return ckpts[0], lmd
 

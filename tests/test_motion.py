@@ -448,9 +448,10 @@ def test_cli_train_and_landmarks(synthetic_root: Path, tmp_path: Path, capsys: p
 
     run = tmp_path / "run"
     args = ["train", "regression", str(synthetic_root), "-o", str(run), "--steps", "3", "--batch-size", "8",
-            "--accelerator", "cpu", "--threads", "1", "-q"]
+            "--accelerator", "cpu", "--threads", "1", "-q", "--val-every", "2"]
     assert main(args) == 0
     assert (run / "last.ckpt").is_file() and (run / "config.json").is_file()
+    assert torch.load(run / "best.ckpt", weights_only=False)["global_step"] == 2  # the one validation
     fixtures = Path(__file__).parent / "fixtures"
     frames, _ = read_video(fixtures / "lbbc2a.mpg", max_frames=1)
     still = tmp_path / "still.png"

@@ -197,6 +197,35 @@ def test_gan_steps_count_batches(tmp_path: Path) -> None:
     assert read_checkpoint(last)["global_step"] == 16
 
 
+class ValidatedRegressor(TinyRegressor):
+    """Logs a validation score that is best at batch 20 (whatever the weights do)."""
+
+    best_metric = ("val/score", "min")
+
+    def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
+        self.log_losses({"score": torch.tensor(abs(self.global_step - 20.0))}, prefix="val")
+
+
+class ValidatedData(TinyData):
+    def val_dataloader(self) -> DataLoader[Any]:
+        return DataLoader(TensorDataset(self.x[:16], self.y[:16]), batch_size=8)
+
+
+def test_best_checkpoint_follows_validation_across_resume(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    fit(ValidatedRegressor(), ValidatedData(), out, _config(15, val_every_n_steps=5))
+    assert read_checkpoint(out / "best.ckpt")["global_step"] == 15  # best so far
+    fit(ValidatedRegressor(), ValidatedData(), out, _config(40, val_every_n_steps=5))  # resumed
+    assert read_checkpoint(out / "last.ckpt")["global_step"] == 40
+    assert read_checkpoint(out / "best.ckpt")["global_step"] == 20
+    assert not list(out.glob("best-*.ckpt"))  # one file, replaced in place
+    assert isinstance(load_module(out / "best.ckpt"), ValidatedRegressor)
+    # no validation, or a model without a best_metric: no best.ckpt
+    fit(ValidatedRegressor(), ValidatedData(), tmp_path / "noval", _config(10))
+    fit(TinyRegressor(), ValidatedData(), tmp_path / "nometric", _config(10, val_every_n_steps=5))
+    assert not (tmp_path / "noval" / "best.ckpt").exists() and not (tmp_path / "nometric" / "best.ckpt").exists()
+
+
 def test_load_module_round_trip(tmp_path: Path) -> None:
     config = TinyConfig(in_dim=3, inner=InnerConfig(width=7, sizes=(3, 4, 5)), note="x")
     last = fit(TinyRegressor(config), TinyData(), tmp_path, _config(5))

@@ -117,8 +117,9 @@ def _add_train_args(p: argparse.ArgumentParser, steps: int, batch_size: int, lr:
     p.add_argument("--checkpoint-every", type=int, default=1000, help="write step=N.ckpt every N batches")
     p.add_argument("--log-every", type=int, default=50, help="log losses every N batches")
     p.add_argument("--val-every", type=int, default=None,
-                   help="validate every N batches (motion/regression log val/lmd in metrics.csv; with "
-                   "--checkpoint-every N the checkpoint of lowest validation LMD can be picked)")
+                   help="validate every N batches (scores in metrics.csv) and keep the best weights in "
+                   "best.ckpt: lowest val/lmd (motion, regression), highest val/psnr (texture, e2e), "
+                   "lowest val/mmd_sequence (blink)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop after this many minutes of training (last.ckpt is written; run again to resume)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

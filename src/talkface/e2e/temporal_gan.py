@@ -792,6 +792,7 @@ class TemporalGAN(TalkfaceModule):
     """
 
     config_class = E2EConfig
+    best_metric = ("val/psnr", "max")
 
     def __init__(self, config: E2EConfig | dict[str, Any] | None = None) -> None:
         super().__init__(config)

@@ -252,6 +252,7 @@ class BlinkModel(TalkfaceModule):
     """
 
     config_class = BlinkConfig
+    best_metric = ("val/mmd_sequence", "min")
     config: BlinkConfig
     canonical_neutral: torch.Tensor
     scale: torch.Tensor

@@ -369,6 +369,7 @@ class LGAN(TalkfaceModule):
     """
 
     config_class = LGANConfig
+    best_metric = ("val/lmd", "min")
     config: LGANConfig
     canonical_neutral: torch.Tensor
 

@@ -621,6 +621,7 @@ class TextureGAN(TalkfaceModule):
     """
 
     config_class = TextureConfig
+    best_metric = ("val/psnr", "max")
     config: TextureConfig
 
     def __init__(self, config: TextureConfig | Mapping[str, Any] | None = None) -> None:

@@ -46,6 +46,8 @@ from talkface.io.atomic import atomic_path, save_torch
 
 CONFIG_FILE = "config.json"
 LAST_CHECKPOINT = "last.ckpt"
+#: checkpoint with the best validation score of a run (see :attr:`TalkfaceModule.best_metric`)
+BEST_CHECKPOINT = "best.ckpt"
 MODULE_CLASS_KEY = "talkface_module_class"
 EXPORT_KEY = "talkface_export"
 
@@ -153,12 +155,17 @@ class TalkfaceModule(L.LightningModule):
     ``configure_optimizers`` and step them in ``training_step`` (``self.optimizers()``,
     ``self.manual_backward``); they override :attr:`optimizer_steps_per_batch`.
 
+    Models that validate name the score that picks their best checkpoint in :attr:`best_metric`
+    (``("val/lmd", "min")``); :func:`fit` then keeps ``best.ckpt`` when validating.
+
     Args:
         config: the model config (a ``config_class`` instance, or its ``asdict`` form as stored in a
             checkpoint; None for the defaults).
     """
 
     config_class: ClassVar[type[Any]]
+    #: (logged metric, "min" or "max") that chooses ``best.ckpt`` when the run validates; None: no best.ckpt
+    best_metric: ClassVar[tuple[str, str] | None] = None
 
     def __init__(self, config: Any = None) -> None:
         super().__init__()
@@ -339,7 +346,9 @@ def fit(
 
     Writes into ``out_dir``: ``config.json`` (train, model, data and ``extra_configs``),
     ``last.ckpt`` (refreshed every ``checkpoint_every_n_steps`` batches and at the end),
-    ``step=NNNNNNN.ckpt`` every ``checkpoint_every_n_steps`` batches, ``metrics.csv`` (losses and
+    ``step=NNNNNNN.ckpt`` every ``checkpoint_every_n_steps`` batches, ``best.ckpt`` (if the run
+    validates and the model names a :attr:`~TalkfaceModule.best_metric`: the weights of the best
+    validation so far), ``metrics.csv`` (losses and
     samples/s by batch step, all (re)starts joined, see :func:`merge_metrics`) and
     ``logs/version_N/`` (the raw CSV log and ``hparams.yaml`` of each start).
 
@@ -418,7 +427,8 @@ def _fit(
         max_steps=train_config.max_steps * steps,
         max_epochs=-1,
         logger=CSVLogger(save_dir=out, name="logs"),  # logs/version_N: one per (re)start, never overwritten
-        callbacks=[checkpoint, SamplesPerSecond(), *(callbacks or []), *_call_timer(train_config)],
+        callbacks=[checkpoint, *_best_checkpoint(module, out, train_config), SamplesPerSecond(), *(callbacks or []),
+                   *_call_timer(train_config)],
         plugins=[AtomicCheckpointIO()],
         log_every_n_steps=train_config.log_every_n_steps,
         enable_progress_bar=train_config.progress_bar,
@@ -439,6 +449,16 @@ def _fit(
         if trainer.is_global_zero:
             merge_metrics(out)
     return last
+
+
+def _best_checkpoint(module: TalkfaceModule, out: Path, train_config: TrainConfig) -> list[Callback]:
+    """A callback keeping ``best.ckpt`` (the module's :attr:`~TalkfaceModule.best_metric`) if the run validates."""
+    if module.best_metric is None or not train_config.val_every_n_steps:
+        return []
+    metric, mode = module.best_metric
+    return [ModelCheckpoint(dirpath=out, filename=Path(BEST_CHECKPOINT).stem, monitor=metric, mode=mode,
+                            save_top_k=1, auto_insert_metric_name=False, save_on_train_epoch_end=False,
+                            enable_version_counter=False)]
 
 
 def _device_count(train_config: TrainConfig) -> int:
