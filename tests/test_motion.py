@@ -38,7 +38,12 @@ from talkface.motion.lgan import (
     train_lgan,
 )
 from talkface.motion.pca import fit_pca, init_decoder, init_encoder
-from talkface.motion.render import plot_mouth_vs_energy, predict_landmarks, render_landmark_video
+from talkface.motion.render import (
+    plot_mouth_vs_energy,
+    predict_canonical_landmarks,
+    predict_landmarks,
+    render_landmark_video,
+)
 from talkface.motion.retarget import retarget, to_canonical
 from talkface.train.core import TrainConfig
 
@@ -409,6 +414,19 @@ def test_predict_and_render(trained_lgan: Path, trained_blink: Path, tmp_path: P
     assert video.is_file() and video.stat().st_size > 1000
     r = plot_mouth_vs_energy(tmp_path / "mouth.png", lm, audio, FPS)
     assert (tmp_path / "mouth.png").read_bytes()[:4] == b"\x89PNG" and -1.0 <= r <= 1.0
+
+    # motion_scale: a gain on the speech motion around the neutral face; blinks untouched
+    base = predict_canonical_landmarks(audio, lgan, blink, seed=1)
+    neutral = lgan.canonical_neutral.numpy()
+    speech, eyes = list(SPEECH_POINTS), list(EYE_POINTS)
+    for gain in (0.0, 1.5):
+        scaled = predict_canonical_landmarks(audio, lgan, blink, seed=1, motion_scale=gain)
+        np.testing.assert_allclose(scaled[:, speech] - neutral[speech], gain * (base[:, speech] - neutral[speech]),
+                                   atol=1e-5)
+        np.testing.assert_array_equal(scaled[:, eyes], base[:, eyes])
+    assert np.abs(base[:, speech] - neutral[speech]).max() > 1e-3  # the test is not vacuous
+    with pytest.raises(ValueError, match="motion_scale"):
+        predict_canonical_landmarks(audio, lgan, blink, motion_scale=-1.0)
 
 
 def test_motion_sequences_match_whole_clip_windows() -> None:

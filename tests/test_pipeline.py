@@ -93,6 +93,29 @@ def test_same_seed_same_motion(animator: Animator) -> None:
     assert np.array_equal(a, b)
 
 
+def test_motion_scale_sets_how_much_the_mouth_moves(animator: Animator) -> None:
+    from dataclasses import replace
+
+    from talkface.face.landmarks import landmarks_for_image
+
+    still = np.asarray(Image.open(EXAMPLES / "face.png").convert("RGB"))
+    audio = read_audio(EXAMPLES / "speech.wav")[: 32000]
+    lm = landmarks_for_image(still, "face.png")
+    (x0, y0), (x1, y1) = lm[48:68].min(0).astype(int), lm[48:68].max(0).astype(int)
+    motion = {}
+    config = animator.config
+    try:
+        for gain in (0.0, 1.0, 1.5):
+            animator.config = replace(config, motion_scale=gain)
+            frames = animator.talking_head(still, audio)
+            motion[gain] = float(frames[:, y0 - 4 : y1 + 6, x0 - 4 : x1 + 4].astype(np.float32).std(axis=0).mean())
+    finally:
+        animator.config = config
+    assert motion[0.0] < 0.5 * motion[1.0] < 0.5 * motion[1.5], motion
+    with pytest.raises(ValueError, match="motion_scale"):
+        Animator(AnimateConfig(motion_scale=float("nan")))
+
+
 def _two_faces() -> np.ndarray:
     face = np.asarray(Image.open(EXAMPLES / "face.png").convert("RGB"))
     return np.concatenate([face, face], axis=1)

@@ -265,7 +265,7 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
     lgan = load_lgan(args.lgan)
     blink = load_blink(args.blink) if args.blink else None
     landmarks = predict_landmarks(image, audio, lgan, blink, seed=args.seed, blink_rate=args.blink_rate,
-                                  person_landmarks=person, image_path=args.face)
+                                  person_landmarks=person, image_path=args.face, motion_scale=args.motion_scale)
     fps = float(lgan.config.fps)
     render_landmark_video(args.output, landmarks, audio, fps, image.shape[:2],
                           background=image if args.on_photo else None)
@@ -340,6 +340,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _motion_scale(text: str) -> float:
+    """``--motion-scale``: a finite number >= 0."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
+    if not (math.isfinite(value) and 0.0 <= value <= 5.0):
+        raise argparse.ArgumentTypeError(f"must be between 0 and 5, got {text}")
+    return value
+
+
+MOTION_SCALE_HELP = ("gain on the speech motion: 1 = as the motion model predicts, >1 wider mouth movements "
+                     "(e.g. 1.3 when an unseen face's mouth comes out too small), 0 = still mouth; blinks unchanged")
+
+
 def _evaluate_command(args: argparse.Namespace) -> str:
     """The canonical ``talkface evaluate`` command line of ``args`` (recorded in the report header)."""
     import shlex
@@ -357,6 +374,8 @@ def _evaluate_command(args: argparse.Namespace) -> str:
                                     ("--no-sync", args.no_sync)) if on]
     if args.sync_model:
         parts += ["--sync-model", args.sync_model]
+    if args.motion_scale != 1.0:
+        parts += ["--motion-scale", f"{args.motion_scale:g}"]
     if args.device != "cpu":
         parts += ["--device", args.device]
     return shlex.join(parts)
@@ -405,7 +424,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for spec in args.model:
             default = spec == "default"
             animator = Animator(AnimateConfig(model=None if default else spec, seed=args.seed, device=args.device,
-                                              threads=args.threads))
+                                              threads=args.threads, motion_scale=args.motion_scale))
             label = "talkface (default model)" if default else Path(spec).resolve().name
             models[method_name(label)] = animator.talking_head
     config = EvalConfig(
@@ -427,8 +446,8 @@ def _cmd_animate(args: argparse.Namespace) -> int:
 
     config = AnimateConfig(
         model=args.model, person=args.person, blink_rate=None if args.blink_rate < 0 else args.blink_rate,
-        size=args.size, max_side=args.max_side, seed=args.seed, max_duration_s=args.max_duration, device=args.device,
-        threads=args.threads, crf=args.crf, backend=args.backend,
+        motion_scale=args.motion_scale, size=args.size, max_side=args.max_side, seed=args.seed,
+        max_duration_s=args.max_duration, device=args.device, threads=args.threads, crf=args.crf, backend=args.backend,
     )
     bar = tqdm(total=100, unit="%", desc="loading models", disable=args.quiet, dynamic_ncols=True,
                bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
@@ -528,6 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--person", default=None, help="person model from 'talkface adapt' (texture fine-tuned to them)")
     p.add_argument("--blink-rate", type=float, default=0.35,
                    help="blinks per second (humans 0.28-0.4); negative: the blink model's natural rate")
+    p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
     p.add_argument("--size", type=int, default=0,
                    help="0: the whole photo with the face animated; N: only the N x N aligned face crop")
     p.add_argument("--max-side", type=int, default=1280, help="downscale larger photos to this longer side first")
@@ -729,6 +749,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lgan", required=True, help="l-GAN checkpoint (talkface train motion)")
     p.add_argument("--blink", default=None, help="blink-generator checkpoint (talkface train blink); none: no blinks")
     p.add_argument("--blink-rate", type=float, default=0.35, help="blinks per second (human range 0.28-0.4)")
+    p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
     p.add_argument("--seed", type=int, default=0, help="seed of the blink noise")
     p.add_argument("--on-photo", action="store_true", help="draw the landmarks over the photo")
     p.add_argument("--plot", default=None, help="also write a PNG of mouth opening vs. audio energy")
@@ -839,6 +860,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-identity", action="store_true", help="skip the ACD / FaceNet identity metrics")
     p.add_argument("--no-sync", action="store_true", help="skip AV offset / LSE-D / LSE-C")
     p.add_argument("--sync-model", default=None, help="sync model file (default: the bundled assets/syncnet.pt)")
+    p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help="--model runs: " + MOTION_SCALE_HELP)
     p.add_argument("--device", default="cpu", help="torch device of the models, LPIPS and the sync model")
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

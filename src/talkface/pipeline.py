@@ -26,6 +26,7 @@ its ``MODEL_CARD.md``. :func:`make_bundle` builds one from training runs.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -76,6 +77,8 @@ class AnimateConfig:
         person: a person model (``talkface adapt``): its fine-tuned texture generator replaces the
             bundle's (the photo stays the texture reference).
         blink_rate: blinks per second (humans: 0.28-0.4); None = the blink model's natural rate.
+        motion_scale: gain on the speech motion (1 = as the motion model predicts; > 1 opens the mouth
+            wider, e.g. when the texture generator renders an unseen face's mouth too small).
         size: 0 = paste the generated face back into the whole photo; N = output the N × N aligned
             face crop instead.
         max_side: photos whose longer side exceeds this many pixels are downscaled first (video
@@ -94,6 +97,7 @@ class AnimateConfig:
     model: str | None = None
     person: str | None = None
     blink_rate: float | None = 0.35
+    motion_scale: float = 1.0
     size: int = 0
     max_side: int = 1280
     seed: int = 0
@@ -311,6 +315,8 @@ class Animator:
 
     def __init__(self, config: AnimateConfig | None = None) -> None:
         self.config = config or AnimateConfig()
+        if not (math.isfinite(self.config.motion_scale) and self.config.motion_scale >= 0):
+            raise ValueError(f"motion_scale must be a finite number >= 0, got {self.config.motion_scale}")
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         self.device = torch.device(self.config.device)
@@ -405,7 +411,7 @@ class Animator:
         t = time.perf_counter()
         landmarks = predict_landmarks(
             image, audio, self.bundle.lgan, self.bundle.blink, seed=seed, blink_rate=blink_rate,
-            person_landmarks=person_landmarks, extractor=self._features(),
+            person_landmarks=person_landmarks, extractor=self._features(), motion_scale=self.config.motion_scale,
         )
         timer["motion"] = time.perf_counter() - t
         if progress:

@@ -32,6 +32,7 @@ def predict_canonical_landmarks(
     seed: int = 0,
     blink_rate: float | None = None,
     extractor: FeatureExtractor | None = None,
+    motion_scale: float = 1.0,
 ) -> np.ndarray:
     """Canonical landmarks for speech: G_L motion plus G_B blinks, around ``lgan.canonical_neutral``.
 
@@ -42,12 +43,19 @@ def predict_canonical_landmarks(
         seed: seed of the blink noise.
         blink_rate: wanted blinks per second (None: the model's natural rate).
         extractor: speech feature extractor to reuse (default: the one the l-GAN was trained on).
+        motion_scale: gain on the speech motion (G_L's displacements from the neutral face): 1 = as
+            predicted, > 1 larger mouth movements, 0 = a closed, still mouth. Blinks are not scaled.
 
     Returns:
         (T, 68, 2) float32 canonical landmarks, T = round(duration * ``lgan.config.fps``).
+
+    Raises:
+        ValueError: ``motion_scale`` negative or not finite.
     """
     from talkface.audio.features import get_extractor, num_video_frames
 
+    if not (np.isfinite(motion_scale) and motion_scale >= 0):
+        raise ValueError(f"motion_scale must be a finite number >= 0, got {motion_scale}")
     cfg = lgan.config
     extractor = extractor or get_extractor(cfg.feature_name)
     if extractor.dim != cfg.feature_dim:
@@ -57,6 +65,9 @@ def predict_canonical_landmarks(
     num_frames = num_video_frames(len(audio), SAMPLE_RATE, cfg.fps)
     features = extractor(np.asarray(audio, dtype=np.float32), num_frames, cfg.fps)
     canonical = lgan.predict_canonical(features)
+    if motion_scale != 1.0:
+        neutral = lgan.canonical_neutral.cpu().numpy()
+        canonical = (neutral + np.float32(motion_scale) * (canonical - neutral)).astype(np.float32)
     if blink is not None and num_frames > 0:
         eyes = blink.generate_eyes(
             num_frames,
@@ -80,6 +91,7 @@ def predict_landmarks(
     person_landmarks: np.ndarray | None = None,
     image_path: str | os.PathLike[str] | None = None,
     extractor: FeatureExtractor | None = None,
+    motion_scale: float = 1.0,
 ) -> np.ndarray:
     """Person-specific landmark motion for a photo and speech (features -> G_L -> + G_B -> eq. 7).
 
@@ -93,6 +105,7 @@ def predict_landmarks(
         person_landmarks: (68, 2) the photo's landmarks in pixels if already known (else detected).
         image_path: the photo's file, named in errors.
         extractor: speech feature extractor to reuse.
+        motion_scale: gain on the speech motion (see :func:`predict_canonical_landmarks`).
 
     Returns:
         (T, 68, 2) float32 landmarks in the photo's pixels, T = round(duration * fps) at the l-GAN's fps.
@@ -105,7 +118,7 @@ def predict_landmarks(
 
         person_landmarks = landmarks_for_image(image, image_path)
     canonical = predict_canonical_landmarks(
-        audio, lgan, blink, seed=seed, blink_rate=blink_rate, extractor=extractor
+        audio, lgan, blink, seed=seed, blink_rate=blink_rate, extractor=extractor, motion_scale=motion_scale
     )
     return retarget(canonical, lgan.canonical_neutral.cpu().numpy(), np.asarray(person_landmarks))
 
