@@ -25,6 +25,7 @@ from talkface.eval.sync import (
     log_mel,
     mouth_crops,
     offset_search,
+    opening_energy_offset,
     realign_clips,
     resample_to_sync_fps,
     shift_audio,
@@ -187,3 +188,30 @@ def test_realign_clips_advances_late_speech_and_keeps_outliers() -> None:
     assert np.array_equal(moved.audio[:-320], pcm[320:]) and not moved.audio[-320:].any()
     assert moved.mouths is mouths and moved.mel.shape == clips[0].mel.shape
     assert kept is clips[1]
+
+
+def test_opening_energy_offset_finds_known_delays() -> None:
+    """Synthetic: speech energy that follows a mouth-opening curve k frames later is found at +k."""
+    rng = np.random.default_rng(0)
+    fps, frames = 25.0, 100
+    opening = np.convolve((rng.random(frames) > 0.7).astype(float), np.hanning(5), "same")
+    t = np.arange(int(frames / fps * SR)) / SR
+    for k in (-2.0, 0.0, 1.5, 3.0):
+        envelope = np.interp(t - k / fps, np.arange(frames) / fps, opening, left=0, right=0)
+        audio = (0.01 + envelope) * rng.normal(0, 0.3, t.shape)
+        offset, peak = opening_energy_offset(opening, audio, SR, fps)
+        assert offset == pytest.approx(k, abs=0.25) and peak > 0.6
+    with pytest.raises(ValueError):
+        opening_energy_offset(opening[:1], audio, SR, fps)
+
+
+def test_opening_energy_offset_on_real_clips_is_near_zero() -> None:
+    """Real GRID recordings come out roughly in sync (one clip's value is only good to about a frame)."""
+    from talkface.eval.motion_metrics import mouth_opening
+
+    for name in ("lbbc2a", "bbaf2n"):
+        path = FIXTURES / f"{name}.mpg"
+        frames, fps = read_video(path)
+        opening = mouth_opening(track_landmarks(frames, fps=fps).landmarks)
+        offset, peak = opening_energy_offset(opening, read_audio(path, sample_rate=SR), SR, fps)
+        assert abs(offset) < 1.5 and peak > 0.4, (name, offset, peak)
