@@ -193,19 +193,22 @@ def test_train_sync_cli_trains_validates_exports_and_rejects_bad_input(
 
 
 def test_train_subcommands_reject_options_of_other_models(tmp_path: Path) -> None:
-    from talkface.cli import _texture_init
+    from talkface.cli import _bundle_part
     from talkface.errors import InputError
 
     parser = build_parser()
-    assert _texture_init("default").is_file()  # --init default: the shipped texture generator
+    assert _bundle_part("default", "texture").name == "texture.pt"  # --init default: the shipped generator
+    assert _bundle_part("default", "lgan").is_file()
     with pytest.raises(InputError, match="not found"):
-        _texture_init(str(tmp_path / "missing.ckpt"))
+        _bundle_part(str(tmp_path / "missing.ckpt"), "texture")
     (tmp_path / "not_a_bundle").mkdir()
     with pytest.raises(InputError, match="bundle"):
-        _texture_init(str(tmp_path / "not_a_bundle"))
+        _bundle_part(str(tmp_path / "not_a_bundle"), "lgan")
     assert parser.parse_args(["train", "texture", "d", "-o", "r", "--size", "256"]).size == 256
     assert parser.parse_args(["train", "motion", "d", "-o", "r", "--temporal-loss", "match"]).temporal_loss == "match"
+    assert parser.parse_args(["train", "motion", "d", "-o", "r", "--lambda-gan", "0.25"]).lambda_gan == 0.25
     for argv in (["train", "motion", "d", "-o", "r", "--size", "256"],
+                 ["train", "regression", "d", "-o", "r", "--lambda-gan", "0.25"],
                  ["train", "e2e", "d", "-o", "r", "--variant", "warp"],
                  ["train", "texture", "d", "-o", "r", "--image-size", "64"]):
         with pytest.raises(SystemExit):

@@ -335,6 +335,39 @@ def test_lgan_regression_only(synthetic_root: Path, tmp_path: Path) -> None:
     assert len(_metric(tmp_path, "train/dist")) == 3
 
 
+def test_lgan_fine_tune_from_a_trained_model(
+    trained_lgan: Path, synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataclasses import replace
+
+    from talkface.cli import main
+    from talkface.errors import InputError
+
+    data = MotionDataConfig(roots=(str(synthetic_root),), sequence_length=4, stride=8)
+    frozen = replace(_train_config(1), lr=0.0)  # Adam with lr 0 leaves the weights as initialised
+    # the architecture comes from the init model, the loss settings from the given config
+    last = train_lgan(tmp_path / "ft", data, frozen, LGANConfig(regression_only=True, lambda_dist=2.0),
+                      init=trained_lgan)
+    tuned, start = load_lgan(last), load_lgan(trained_lgan)
+    assert tuned.config.encoder_channels == TINY_LGAN.encoder_channels and tuned.config.hidden_dim == 32
+    assert tuned.config.regression_only and tuned.config.lambda_dist == 2.0 and tuned.discriminator is None
+    for name, value in start.generator.state_dict().items():
+        assert torch.equal(tuned.generator.state_dict()[name], value), name
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["init"]["model"] == str(trained_lgan)
+    # a model trained on other speech features cannot be fine-tuned on this data
+    ckpt = torch.load(trained_lgan, weights_only=False)
+    ckpt["hyper_parameters"]["config"]["feature_name"] = "whisper-tiny.en"
+    torch.save(ckpt, tmp_path / "other.ckpt")
+    with pytest.raises(InputError, match="whisper-tiny.en"):
+        train_lgan(tmp_path / "x", data, frozen, init=tmp_path / "other.ckpt")
+    # CLI: --init default (the shipped model, Whisper features) on MFCC data is one line, no traceback
+    capsys.readouterr()
+    rc = main(["train", "regression", str(synthetic_root), "-o", str(tmp_path / "cli"), "--init", "default",
+               "--steps", "1", "--accelerator", "cpu", "--threads", "1", "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "lgan.pt" in err and "--feature whisper-tiny.en" in err
+
+
 def test_blink_training_and_generation(trained_blink: Path) -> None:
     out = trained_blink.parent
     assert len(_metric(out, "train/mmd_sequence")) == 20

@@ -130,8 +130,11 @@ def _cmd_train_lgan(args: argparse.Namespace) -> int:
     from talkface.motion.data import MotionDataConfig
     from talkface.motion.lgan import LGANConfig, train_lgan
 
-    model = LGANConfig(regression_only=args.model == "regression", temporal_loss=args.temporal_loss)
-    print(train_lgan(args.output, MotionDataConfig(roots=tuple(args.data)), _train_config_from_args(args), model))
+    model = LGANConfig(regression_only=args.model == "regression", temporal_loss=args.temporal_loss,
+                       lambda_gan=getattr(args, "lambda_gan", 1.0))
+    init = _bundle_part(args.init, "lgan") if args.init else None
+    print(train_lgan(args.output, MotionDataConfig(roots=tuple(args.data)), _train_config_from_args(args), model,
+                     init=init))
     return 0
 
 
@@ -176,7 +179,7 @@ def _cmd_train_texture(args: argparse.Namespace) -> int:
 
     adversarial = not args.no_adversarial
     train = _train_config_from_args(args)
-    init = _texture_init(args.init) if args.init else None
+    init = _bundle_part(args.init, "texture") if args.init else None
     if init is not None:
         if args.meta:
             raise InputError(args.init, "--init fine-tunes a generator; MAML meta-training (--meta) starts afresh")
@@ -204,14 +207,15 @@ def _cmd_train_texture(args: argparse.Namespace) -> int:
     return 0
 
 
-def _texture_init(spec: str) -> Path:
-    """``--init`` of `talkface train texture`: a checkpoint/export file, a model bundle folder or 'default'."""
+def _bundle_part(spec: str, part: str) -> Path:
+    """``--init`` of `talkface train texture|motion|regression`: a checkpoint/export file, or the ``part``
+    (``"texture"``, ``"lgan"``) of a model bundle folder or of the shipped model ('default')."""
     from talkface.errors import InputError
     from talkface.pipeline import DEFAULT_MODEL, read_bundle_info
 
     path = DEFAULT_MODEL if spec == "default" else Path(spec)
     if path.is_dir():
-        return path / str(read_bundle_info(path)["texture"])
+        return path / str(read_bundle_info(path)[part])
     if not path.is_file():
         raise InputError(path, "not found")
     return path
@@ -665,6 +669,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "prepared clips; validation LMD is logged on the 'val' split.", 6000, 16, 2e-4)
         mp.add_argument("--temporal-loss", choices=("smooth", "match"), default="smooth",
                         help="eq. 2 as written (smooth) or the identity paper's eq. 3 (match the truth's motion)")
+        mp.add_argument("--init", default=None, metavar="CKPT|BUNDLE|default",
+                        help="fine-tune: start G_L from this motion model (a checkpoint, a model bundle folder or "
+                        "'default' for the shipped one), e.g. on a new speaker's clips; its architecture and speech "
+                        "feature are kept (the data must use the same --feature), D_L starts afresh")
+        if name == "motion":
+            mp.add_argument("--lambda-gan", type=float, default=1.0,
+                            help="weight of the adversarial loss (eq. 5; the paper's 1, docs/motion.md compares 0.25)")
         mp.set_defaults(func=_cmd_train_lgan)
 
     mp = model_parser("blink", "blink generator G_B (GRU from noise, MMD + min-max range)",

@@ -514,11 +514,18 @@ def load_lgan(path: str | os.PathLike[str], map_location: str | torch.device = "
     return load_module_as(path, LGAN, "an l-GAN", map_location)
 
 
+#: :class:`LGANConfig` fields that say how to train, not what the networks are: a fine-tune
+#: (``train_lgan(init=...)``) takes these from its ``model_config`` and the rest from the init model.
+TRAINING_FIELDS = ("lambda_dist", "lambda_reg", "lambda_dir", "lambda_gan", "temporal_loss",
+                   "direction_temperature", "regression_only", "betas", "discriminator_hidden", "pca_variance")
+
+
 def train_lgan(
     out_dir: str | os.PathLike[str],
     data_config: MotionDataConfig,
     train_config: TrainConfig,
     model_config: LGANConfig | None = None,
+    init: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Train an l-GAN (or, with ``regression_only``, G_L alone) on prepared datasets.
 
@@ -526,22 +533,44 @@ def train_lgan(
     window Δt from the model. G_L's decoder and D_L's first layer are PCA-initialised from the
     training displacements; an existing ``out_dir/last.ckpt`` is resumed.
 
+    With ``init`` (fine-tuning, e.g. to a new speaker's clips): G_L starts from that model's weights
+    and architecture, D_L (if any) from the new data's PCA; the loss settings
+    (:data:`TRAINING_FIELDS`) come from ``model_config``.
+
     Args:
         out_dir: run folder (checkpoints, ``config.json``, ``metrics.csv``).
         data_config: which data (:class:`talkface.motion.data.MotionDataConfig`).
         train_config: how to train (paper: batch size 6, Adam lr 2e-4).
         model_config: the model (default :class:`LGANConfig`).
+        init: an l-GAN checkpoint or export (``lgan.pt`` of a bundle) to fine-tune.
 
     Returns:
         Path of ``out_dir/last.ckpt``.
+
+    Raises:
+        InputError: ``init`` is not an l-GAN, or was trained on other speech features or another
+            frame rate than the data's.
     """
+    from talkface.errors import InputError
     from talkface.motion.data import LGANDataModule
     from talkface.train.core import fit
 
     cfg = model_config or LGANConfig()
+    start = load_lgan(init) if init is not None else None
+    if start is not None:
+        cfg = replace(start.config, **{name: getattr(cfg, name) for name in TRAINING_FIELDS})
     data_config = replace(data_config, window=cfg.window, window_align=cfg.window_align)
     datamodule = LGANDataModule(data_config)
+    if start is not None:
+        have = (datamodule.feature_name, datamodule.feature_dim, float(datamodule.fps))
+        want = (cfg.feature_name, cfg.feature_dim, float(cfg.fps))
+        if have != want:
+            raise InputError(init, f"was trained on {want[0]} features ({want[1]}-d) at {want[2]:g} fps; the data has "
+                             f"{have[0]} ({have[1]}-d) at {have[2]:g} fps (preprocess it with --feature {want[0]})")
     cfg = replace(cfg, feature_name=datamodule.feature_name, feature_dim=datamodule.feature_dim, fps=datamodule.fps)
     module = LGAN(cfg)
     module.initialise_from_data(datamodule.statistics(cfg.pca_variance, cfg.code_dim))
-    return fit(module, datamodule, out_dir, train_config)
+    if start is not None:  # G_L's weights and input standardisation; D_L stays PCA-initialised on this data
+        module.generator.load_state_dict(start.generator.state_dict())
+    extra = {"init": {"model": os.fspath(init)}} if init is not None else None
+    return fit(module, datamodule, out_dir, train_config, extra_configs=extra)
