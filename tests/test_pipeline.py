@@ -116,6 +116,17 @@ def test_motion_scale_sets_how_much_the_mouth_moves(animator: Animator) -> None:
         Animator(AnimateConfig(motion_scale=float("nan")))
 
 
+def test_animate_takes_a_per_call_motion_scale(animator: Animator, tmp_path: Path) -> None:
+    out = tmp_path / "still_mouth.mp4"
+    with pytest.raises(ValueError, match="motion_scale"):
+        animator.animate(EXAMPLES / "face.png", EXAMPLES / "speech.wav", out, motion_scale=-1.0)
+    assert not out.exists()
+    result = animator.animate(EXAMPLES / "face.png", EXAMPLES / "speech.wav", out, size=128, motion_scale=0.0)
+    frames, _ = read_video(out)
+    lower = frames[:, 80:120, 32:96].astype(np.float32)  # the mouth region of the aligned crop
+    assert result.frames == len(frames) and lower.std(axis=0).mean() < 2.0  # closed, still mouth
+
+
 def _two_faces() -> np.ndarray:
     face = np.asarray(Image.open(EXAMPLES / "face.png").convert("RGB"))
     return np.concatenate([face, face], axis=1)

@@ -295,6 +295,13 @@ def photo_warnings(landmarks: np.ndarray) -> list[str]:
     return out
 
 
+def _check_motion_scale(value: float) -> float:
+    """``value`` if it is a usable motion gain (finite, >= 0), else ValueError."""
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"motion_scale must be a finite number >= 0, got {value}")
+    return float(value)
+
+
 def _check_output(path: Path) -> None:
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(path, f"output must be a video file ({', '.join(VIDEO_SUFFIXES)})")
@@ -315,8 +322,7 @@ class Animator:
 
     def __init__(self, config: AnimateConfig | None = None) -> None:
         self.config = config or AnimateConfig()
-        if not (math.isfinite(self.config.motion_scale) and self.config.motion_scale >= 0):
-            raise ValueError(f"motion_scale must be a finite number >= 0, got {self.config.motion_scale}")
+        _check_motion_scale(self.config.motion_scale)
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         self.device = torch.device(self.config.device)
@@ -399,6 +405,7 @@ class Animator:
         audio: np.ndarray,
         *,
         blink_rate: float | None,
+        motion_scale: float,
         seed: int,
         size: int,
         timer: dict[str, float],
@@ -411,7 +418,7 @@ class Animator:
         t = time.perf_counter()
         landmarks = predict_landmarks(
             image, audio, self.bundle.lgan, self.bundle.blink, seed=seed, blink_rate=blink_rate,
-            person_landmarks=person_landmarks, extractor=self._features(), motion_scale=self.config.motion_scale,
+            person_landmarks=person_landmarks, extractor=self._features(), motion_scale=motion_scale,
         )
         timer["motion"] = time.perf_counter() - t
         if progress:
@@ -458,6 +465,7 @@ class Animator:
         seed: int | None = None,
         size: int | None = None,
         progress: ProgressFn | None = None,
+        motion_scale: float | None = None,
     ) -> AnimateResult:
         """Animate the face in a photo with a speech recording and write the video.
 
@@ -469,6 +477,7 @@ class Animator:
             seed: blink-noise seed; default: the config's.
             size: 0 = whole photo, N = N × N face crop; default: the config's.
             progress: called with (stage, fraction) as work proceeds.
+            motion_scale: gain on the speech motion (see :class:`AnimateConfig`); default: the config's.
 
         Returns:
             :class:`AnimateResult`.
@@ -483,6 +492,7 @@ class Animator:
         cfg = self.config
         rate = cfg.blink_rate if blink_rate == "config" else blink_rate
         assert rate is None or isinstance(rate, float | int)
+        gain = _check_motion_scale(cfg.motion_scale if motion_scale is None else motion_scale)
         out_path = Path(output)
         _check_output(out_path)
         start = time.perf_counter()
@@ -500,7 +510,7 @@ class Animator:
         if progress:
             progress("face", 1.0)
         total, frames = self._frames(
-            image, person_landmarks, audio, blink_rate=None if rate is None else float(rate),
+            image, person_landmarks, audio, blink_rate=None if rate is None else float(rate), motion_scale=gain,
             seed=cfg.seed if seed is None else seed, size=cfg.size if size is None else size,
             timer=timer, progress=progress,
         )
@@ -531,7 +541,8 @@ class Animator:
         image = np.ascontiguousarray(still)
         person = self._face(image, "<still>")
         _, frames = self._frames(image, person, np.asarray(audio, np.float32), blink_rate=self.config.blink_rate,
-                                 seed=self.config.seed, size=0, timer={}, progress=None)
+                                 motion_scale=self.config.motion_scale, seed=self.config.seed, size=0, timer={},
+                                 progress=None)
         out = list(frames)
         return np.stack(out) if out else np.zeros((0, *image.shape), np.uint8)
 

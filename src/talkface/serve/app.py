@@ -8,7 +8,8 @@ Routes
 ``POST /v1/animate``
     multipart form ``face`` (image file), ``speech`` (audio file, or video with sound),
     ``blink_rate`` (blinks per second, or ``natural``), ``size`` (0 = whole photo, or the side
-    of a square face crop), ``seed``. Answers ``202 {"job": id, ...}``; a refused upload
+    of a square face crop), ``seed``, ``motion_scale`` (gain on the mouth motion, 0-3).
+    Answers ``202 {"job": id, ...}``; a refused upload
     answers 4xx with ``{"error": one line, "code": reason, "field": form field}``.
 ``GET /v1/jobs/{id}``
     the job's status (``queued``, ``running``, ``done``, ``failed``), progress and error.
@@ -271,6 +272,19 @@ def _parse_blink_rate(text: str | None, default: float) -> float | None:
     return value
 
 
+def _parse_motion_scale(text: str | None) -> float:
+    if text is None or not text.strip():
+        return 1.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise UploadError(422, "bad_option", "motion_scale",
+                          f"expected a gain from 0 to 3, got {text[:40]!r}") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 3.0):
+        raise UploadError(422, "bad_option", "motion_scale", f"must be between 0 and 3, got {value:g}")
+    return value
+
+
 def _job_view(job: Job, manager: JobManager, base: str) -> JobView:
     expires = None if job.finished_at is None else job.finished_at + manager.ttl_s
     video_url = f"{base}/v1/jobs/{job.id}/video" if job.status == "done" else None
@@ -279,7 +293,8 @@ def _job_view(job: Job, manager: JobManager, base: str) -> JobView:
         stage_progress=round(job.stage_progress, 4), queue_position=manager.queue_position(job.id),
         error=job.error, created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
         expires_at=expires,
-        options={"blink_rate": job.options.blink_rate, "size": job.options.size, "seed": job.options.seed},
+        options={"blink_rate": job.options.blink_rate, "size": job.options.size, "seed": job.options.seed,
+                 "motion_scale": job.options.motion_scale},
         result=job.result, video_url=video_url,
     )
 
@@ -408,6 +423,8 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
         blink_rate: Annotated[str | None, Form(description="blinks per second (0-3), or 'natural'")] = None,
         size: Annotated[int, Form(description="0 = the whole photo; N = N x N face crop")] = 0,
         seed: Annotated[int, Form(description="seed of the blink timing")] = 0,
+        motion_scale: Annotated[str | None, Form(description="gain on the mouth motion, 0-3 (1 = as predicted)")]
+        = None,
     ) -> Any:
         """Queue a job animating ``face`` with ``speech``; answers its id at once (202)."""
         if not manager.has_room():
@@ -419,7 +436,7 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
                 raise UploadError(422, "bad_option", "size",
                                   f"must be one of {', '.join(map(str, config.sizes))}, got {size}")
             options = JobOptions(blink_rate=_parse_blink_rate(blink_rate, config.default_blink_rate), size=size,
-                                 seed=seed)
+                                 seed=seed, motion_scale=_parse_motion_scale(motion_scale))
             for name, upload in (("face", face), ("speech", speech)):
                 if upload.size is not None and upload.size > config.max_upload_bytes:
                     raise UploadError(413, "too_large", name,

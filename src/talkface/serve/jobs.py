@@ -70,6 +70,7 @@ class AnimatorLike(Protocol):
         seed: int | None = None,
         size: int | None = None,
         progress: ProgressFn | None = None,
+        motion_scale: float | None = None,
     ) -> Any:
         """Animate ``face`` with ``speech`` into ``output`` (atomically); bad input raises InputError."""
         ...
@@ -89,11 +90,13 @@ class ModelLoadError(Exception):
 
 @dataclass(frozen=True)
 class JobOptions:
-    """Per-job choices: blinks per second (``None`` = the model's natural rate), output size, seed."""
+    """Per-job choices: blinks per second (``None`` = the model's natural rate), output size, seed, and
+    the gain on the speech motion (1 = as predicted, see :class:`talkface.pipeline.AnimateConfig`)."""
 
     blink_rate: float | None = 0.35
     size: int = 0
     seed: int = 0
+    motion_scale: float = 1.0
 
 
 @dataclass
@@ -299,7 +302,8 @@ class JobManager:
             self._jobs[job_id] = job
             self._queued += 1
         self._queue.put(job_id)
-        log.info("job %s queued (size %d, blink rate %s)", job_id, options.size, options.blink_rate)
+        log.info("job %s queued (size %d, blink rate %s, motion scale %g)", job_id, options.size, options.blink_rate,
+                 options.motion_scale)
         return job
 
     # ---------------------------------------------------------------- reading
@@ -451,7 +455,7 @@ class JobManager:
         try:
             result = animator().animate(job.face, job.speech, job.output, blink_rate=job.options.blink_rate,
                                         seed=job.options.seed, size=job.options.size,
-                                        progress=self._progress_fn(job.id))
+                                        motion_scale=job.options.motion_scale, progress=self._progress_fn(job.id))
             if not job.output.is_file():
                 raise RuntimeError("the animator wrote no video")
         except Exception as err:
