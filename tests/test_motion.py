@@ -489,6 +489,11 @@ def test_evaluate_motion_and_dataset_blinks(trained_lgan: Path, synthetic_root: 
     assert scores["lgan"].lmd_person == pytest.approx(scores["lgan"].lmd, rel=0.2)
     truth = dataset_blink_statistics([str(synthetic_root)], "val")  # one 4-frame blink per 2-s clip
     assert truth.rate == pytest.approx(0.5) and len(truth.durations) == 8
+    assert evaluate_motion([str(synthetic_root)], {"static": None}, split="all")["static"].num_clips == 24
+    from talkface.errors import InputError
+
+    with pytest.raises(InputError, match="no clips in split 'tset'.*test"):  # a typo is an error, not NaNs
+        evaluate_motion([str(synthetic_root)], {"static": None}, split="tset")
 
 
 def test_cli_train_and_landmarks(synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -740,7 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="+", help="prepared dataset folder(s)")
     p.add_argument("--lgan", action="append", default=[], help="l-GAN checkpoint (repeatable)")
     p.add_argument("--blink", default=None, help="blink-generator checkpoint")
-    p.add_argument("--split", default="test", help="split to evaluate on")
+    p.add_argument("--split", default="test", help="split to evaluate on ('all': every clip)")
     p.add_argument("--sequences", type=int, default=100, help="generated blink sequences")
     p.add_argument("--seconds", type=float, default=10.0, help="length of each generated sequence")
     p.add_argument("--blink-rate", type=float, action="append", default=[], help="also test this target rate")

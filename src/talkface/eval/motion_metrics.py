@@ -218,17 +218,22 @@ def evaluate_motion(
     Args:
         roots: prepared dataset folders.
         models: name -> :class:`talkface.motion.lgan.LGAN` or None.
-        split: split to evaluate (``"test"`` or ``"val"``; None: every clip, e.g. of a dataset of
-            unseen speakers).
+        split: split to evaluate (``"test"`` or ``"val"``; None or ``"all"``: every clip, e.g. of a
+            dataset of unseen speakers).
         max_clips: at most this many clips per dataset.
 
     Returns:
         name -> :class:`MotionScores`.
+
+    Raises:
+        InputError: no dataset has a clip in ``split``.
     """
+    from talkface.errors import InputError
     from talkface.motion.data import canonical_neutral_of, open_datasets
     from talkface.motion.lgan import LGAN
     from talkface.motion.retarget import retarget, to_canonical
 
+    split = None if split == "all" else split
     datasets = open_datasets(tuple(roots))
     neutral = canonical_neutral_of(datasets)
     scores: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in models}
@@ -260,6 +265,10 @@ def evaluate_motion(
                         float(mouth_opening(pred).std()) / truth_std if truth_std > 0 else float("nan"),
                     )
                 )
+    if models and not any(scores.values()):
+        splits = sorted({s for ds in datasets for s in ds.splits})
+        raise InputError(roots[0] if len(roots) == 1 else None,
+                         f"no clips in split {split!r} (splits: {', '.join(splits)}, or 'all')")
     out: dict[str, MotionScores] = {}
     for name, rows in scores.items():
         arr = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
