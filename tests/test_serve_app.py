@@ -296,9 +296,11 @@ def test_queue_full_answers_503_and_leaves_nothing(tmp_path: Path, fake: Fake, f
         # cancelling a queued job frees its place
         assert client.delete(f"/v1/jobs/{queued[0].json()['job']}").status_code == 204
         assert client.get(f"/v1/jobs/{queued[0].json()['job']}").status_code == 404
-        assert post(client, face_png, speech_wav).status_code == 202
+        late = post(client, face_png, speech_wav)
+        assert late.status_code == 202
         fake.gate.set()
-        assert wait(client, running)["status"] == "done"
+        for job in (running, queued[1].json()["job"], late.json()["job"]):
+            assert wait(client, job)["status"] == "done"
         assert len(fake.calls) == 3  # the cancelled job never ran
 
 
