@@ -257,32 +257,27 @@ def _store_upload(upload: UploadFile, dest: Path, field: str, limit: int) -> Non
             out.write(chunk)
 
 
-def _parse_blink_rate(text: str | None, default: float) -> float | None:
+def _form_number(text: str | None, field: str, default: float, expected: str, unit: str = "") -> float:
+    """A number from 0 to 3 from form field ``field`` (blank: ``default``); else a 422 naming it."""
     if text is None or not text.strip():
         return default
-    if text.strip().lower() == "natural":
-        return None
     try:
         value = float(text)
     except ValueError:
-        raise UploadError(422, "bad_option", "blink_rate",
-                          f"expected blinks per second (0 to 3) or 'natural', got {text[:40]!r}") from None
+        raise UploadError(422, "bad_option", field, f"expected {expected}, got {text[:40]!r}") from None
     if not (math.isfinite(value) and 0.0 <= value <= 3.0):
-        raise UploadError(422, "bad_option", "blink_rate", f"must be between 0 and 3 blinks per second, got {value:g}")
+        raise UploadError(422, "bad_option", field, f"must be between 0 and 3{unit}, got {value:g}")
     return value
+
+
+def _parse_blink_rate(text: str | None, default: float) -> float | None:
+    if text is not None and text.strip().lower() == "natural":
+        return None
+    return _form_number(text, "blink_rate", default, "blinks per second (0 to 3) or 'natural'", " blinks per second")
 
 
 def _parse_motion_scale(text: str | None) -> float:
-    if text is None or not text.strip():
-        return 1.0
-    try:
-        value = float(text)
-    except ValueError:
-        raise UploadError(422, "bad_option", "motion_scale",
-                          f"expected a gain from 0 to 3, got {text[:40]!r}") from None
-    if not (math.isfinite(value) and 0.0 <= value <= 3.0):
-        raise UploadError(422, "bad_option", "motion_scale", f"must be between 0 and 3, got {value:g}")
-    return value
+    return _form_number(text, "motion_scale", 1.0, "a gain from 0 to 3")
 
 
 def _job_view(job: Job, manager: JobManager, base: str) -> JobView:
