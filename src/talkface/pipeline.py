@@ -26,7 +26,6 @@ its ``MODEL_CARD.md``. :func:`make_bundle` builds one from training runs.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
@@ -295,13 +294,6 @@ def photo_warnings(landmarks: np.ndarray) -> list[str]:
     return out
 
 
-def _check_motion_scale(value: float) -> float:
-    """``value`` if it is a usable motion gain (finite, >= 0), else ValueError."""
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"motion_scale must be a finite number >= 0, got {value}")
-    return float(value)
-
-
 def _check_output(path: Path) -> None:
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(path, f"output must be a video file ({', '.join(VIDEO_SUFFIXES)})")
@@ -322,7 +314,9 @@ class Animator:
 
     def __init__(self, config: AnimateConfig | None = None) -> None:
         self.config = config or AnimateConfig()
-        _check_motion_scale(self.config.motion_scale)
+        from talkface.motion.render import check_motion_scale
+
+        check_motion_scale(self.config.motion_scale)  # fail before loading anything
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         self.device = torch.device(self.config.device)
@@ -488,11 +482,12 @@ class Animator:
         """
         from talkface.io.images import read_image
         from talkface.io.media import check_speech, read_audio, write_video
+        from talkface.motion.render import check_motion_scale
 
         cfg = self.config
         rate = cfg.blink_rate if blink_rate == "config" else blink_rate
         assert rate is None or isinstance(rate, float | int)
-        gain = _check_motion_scale(cfg.motion_scale if motion_scale is None else motion_scale)
+        gain = check_motion_scale(cfg.motion_scale if motion_scale is None else motion_scale)
         out_path = Path(output)
         _check_output(out_path)
         start = time.perf_counter()

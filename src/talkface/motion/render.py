@@ -8,6 +8,7 @@ features -> G_L (canonical mouth/jaw motion) -> + G_B blinks on the eye region
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -18,10 +19,21 @@ from talkface.motion.blink import EYE_POINTS, BlinkModel
 from talkface.motion.lgan import LGAN
 from talkface.motion.retarget import retarget
 
-__all__ = ["audio_rms_per_frame", "plot_mouth_vs_energy", "predict_canonical_landmarks", "predict_landmarks",
-           "render_landmark_video"]
+__all__ = ["audio_rms_per_frame", "check_motion_scale", "plot_mouth_vs_energy", "predict_canonical_landmarks",
+           "predict_landmarks", "render_landmark_video"]
 
 SAMPLE_RATE = 16000
+
+
+def check_motion_scale(value: float) -> float:
+    """``value`` as a float if it is a usable gain on the speech motion (finite, >= 0).
+
+    Raises:
+        ValueError: negative, infinite or NaN.
+    """
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"motion_scale must be a finite number >= 0, got {value}")
+    return float(value)
 
 
 def predict_canonical_landmarks(
@@ -54,8 +66,7 @@ def predict_canonical_landmarks(
     """
     from talkface.audio.features import get_extractor, num_video_frames
 
-    if not (np.isfinite(motion_scale) and motion_scale >= 0):
-        raise ValueError(f"motion_scale must be a finite number >= 0, got {motion_scale}")
+    check_motion_scale(motion_scale)
     cfg = lgan.config
     extractor = extractor or get_extractor(cfg.feature_name)
     if extractor.dim != cfg.feature_dim:
