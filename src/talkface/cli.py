@@ -345,15 +345,15 @@ def _positive_int(text: str) -> int:
 
 
 def _motion_scale(text: str) -> float:
-    """``--motion-scale``: a finite number >= 0."""
+    """``--motion-scale``: a number from 0 to 3 (the web server's range too)."""
     import math
 
     try:
         value = float(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
-    if not (math.isfinite(value) and 0.0 <= value <= 5.0):
-        raise argparse.ArgumentTypeError(f"must be between 0 and 5, got {text}")
+    if not (math.isfinite(value) and 0.0 <= value <= 3.0):
+        raise argparse.ArgumentTypeError(f"must be between 0 and 3, got {text}")
     return value
 
 
