@@ -264,6 +264,27 @@ def test_retarget_round_trip_and_neutral() -> None:
 # ----------------------------------------------------------------------------------------------
 
 
+def test_close_mouth_lifts_the_lower_lip_and_jaw() -> None:
+    from talkface.eval.motion_metrics import mouth_opening
+    from talkface.motion.retarget import close_mouth
+
+    face = Similarity.from_params(60.0, 0.2, (100.0, 100.0)).apply(canonical_face()).astype(np.float64)
+    down = np.array([-np.sin(0.2), np.cos(0.2)]) * 12.0  # "down" in the rotated face, pixels
+    open_face = face.copy()
+    open_face[[65, 66, 67, 55, 56, 57, 58, 59]] += down
+    open_face[[6, 7, 8, 9, 10]] += 0.5 * down
+    assert mouth_opening(open_face) > 0.15
+    closed = close_mouth(open_face)
+    assert closed.dtype == np.float32 and mouth_opening(closed) < mouth_opening(face) + 0.01
+    unmoved = [i for i in range(68) if i not in (5, 6, 7, 8, 9, 10, 11, 55, 56, 57, 58, 59, 65, 66, 67)]
+    np.testing.assert_allclose(closed[unmoved], open_face[unmoved], atol=1e-4)  # upper lip, corners, eyes
+    gap = (open_face[[61, 62, 63]] - open_face[[67, 66, 65]]).mean(axis=0)
+    np.testing.assert_allclose(closed[66] - open_face[66], gap, atol=1e-4)  # the lower lip meets the upper
+    np.testing.assert_allclose(closed[8] - open_face[8], 0.6 * gap, atol=1e-4)  # the chin follows part-way
+    with pytest.raises(ValueError):
+        close_mouth(face[:60])
+
+
 def test_mmd_zero_for_identical_and_grows_with_shift() -> None:
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(64, 10, generator=gen)

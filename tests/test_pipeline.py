@@ -209,4 +209,30 @@ def test_photo_warnings_flag_an_open_mouth(grid_mpg_female: Path) -> None:
     assert photo_warnings(landmarks_for_image(neutral, "face.png")) == []
     frames, _ = read_video(grid_mpg_female)  # frame 0 of lbbc2a: mouth open
     notes = photo_warnings(landmarks_for_image(frames[0], grid_mpg_female))
-    assert len(notes) == 1 and "mouth" in notes[0]
+    assert len(notes) == 1 and "mouth" in notes[0] and "better lip sync" in notes[0]
+    closing = photo_warnings(landmarks_for_image(frames[0], grid_mpg_female), closing_mouth=True)
+    assert len(closing) == 1 and "closed for the animation" in closing[0]
+
+
+def test_an_open_mouth_in_the_photo_is_closed_in_pauses(animator: Animator, grid_mpg_female: Path) -> None:
+    """lbbc2a's first frame has the mouth open; over silence the animated mouth is closed (dlib on the
+    output frames), unless close_mouth is off, when it stays open."""
+    from dataclasses import replace
+
+    from talkface.eval.motion_metrics import mouth_opening
+    from talkface.face.landmarks import landmarks_for_image
+    from talkface.pipeline import OPEN_MOUTH, mouth_is_open
+
+    frames, _ = read_video(grid_mpg_female, max_frames=1)
+    assert mouth_is_open(landmarks_for_image(frames[0], grid_mpg_female))
+    silence = np.zeros(8000, np.float32)
+    config = animator.config
+    opening = {}
+    try:
+        for close in (True, False):
+            animator.config = replace(config, close_mouth=close)
+            out = animator.talking_head(frames[0], silence)
+            opening[close] = max(float(mouth_opening(landmarks_for_image(f, "frame"))) for f in out[::4])
+    finally:
+        animator.config = config
+    assert opening[True] < OPEN_MOUTH < opening[False], opening

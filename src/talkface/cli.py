@@ -357,6 +357,8 @@ def _motion_scale(text: str) -> float:
     return value
 
 
+KEEP_OPEN_HELP = ("keep an open mouth in the photo as the neutral face (it then stays open throughout); by default "
+                  "it is closed for the animation")
 MOTION_SCALE_HELP = ("gain on the speech motion: 1 = as the motion model predicts, >1 wider mouth movements "
                      "(e.g. 1.3 when an unseen face's mouth comes out too small), 0 = still mouth; blinks unchanged")
 
@@ -380,6 +382,8 @@ def _evaluate_command(args: argparse.Namespace) -> str:
         parts += ["--sync-model", args.sync_model]
     if args.motion_scale != 1.0:
         parts += ["--motion-scale", f"{args.motion_scale:g}"]
+    if args.keep_open_mouth:
+        parts += ["--keep-open-mouth"]
     if args.device != "cpu":
         parts += ["--device", args.device]
     return shlex.join(parts)
@@ -428,7 +432,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for spec in args.model:
             default = spec == "default"
             animator = Animator(AnimateConfig(model=None if default else spec, seed=args.seed, device=args.device,
-                                              threads=args.threads, motion_scale=args.motion_scale))
+                                              threads=args.threads, motion_scale=args.motion_scale,
+                                              close_mouth=not args.keep_open_mouth))
             label = "talkface (default model)" if default else Path(spec).resolve().name
             models[method_name(label)] = animator.talking_head
     config = EvalConfig(
@@ -450,7 +455,8 @@ def _cmd_animate(args: argparse.Namespace) -> int:
 
     config = AnimateConfig(
         model=args.model, person=args.person, blink_rate=None if args.blink_rate < 0 else args.blink_rate,
-        motion_scale=args.motion_scale, size=args.size, max_side=args.max_side, seed=args.seed,
+        motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, size=args.size, max_side=args.max_side,
+        seed=args.seed,
         max_duration_s=args.max_duration, device=args.device, threads=args.threads, crf=args.crf, backend=args.backend,
     )
     bar = tqdm(total=100, unit="%", desc="loading models", disable=args.quiet, dynamic_ncols=True,
@@ -552,6 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blink-rate", type=float, default=0.35,
                    help="blinks per second (humans 0.28-0.4); negative: the blink model's natural rate")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
+    p.add_argument("--keep-open-mouth", action="store_true", help=KEEP_OPEN_HELP)
     p.add_argument("--size", type=int, default=0,
                    help="0: the whole photo with the face animated; N: only the N x N aligned face crop")
     p.add_argument("--max-side", type=int, default=1280, help="downscale larger photos to this longer side first")
@@ -872,6 +879,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sync", action="store_true", help="skip AV offset / LSE-D / LSE-C")
     p.add_argument("--sync-model", default=None, help="sync model file (default: the bundled assets/syncnet.pt)")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help="--model runs: " + MOTION_SCALE_HELP)
+    p.add_argument("--keep-open-mouth", action="store_true", help="--model runs: " + KEEP_OPEN_HELP)
     p.add_argument("--device", default="cpu", help="torch device of the models, LPIPS and the sync model")
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -51,6 +51,7 @@ __all__ = [
     "animate",
     "load_bundle",
     "make_bundle",
+    "mouth_is_open",
     "photo_warnings",
     "read_bundle_info",
 ]
@@ -78,6 +79,9 @@ class AnimateConfig:
         blink_rate: blinks per second (humans: 0.28-0.4); None = the blink model's natural rate.
         motion_scale: gain on the speech motion (1 = as the motion model predicts; > 1 opens the mouth
             wider, e.g. when the texture generator renders an unseen face's mouth too small).
+        close_mouth: when the photo's mouth is open, add the speech motion to the same face with the
+            mouth closed (:func:`talkface.motion.retarget.close_mouth`), so that it closes in pauses;
+            False keeps the photo's mouth as the neutral one (it then stays open throughout).
         size: 0 = paste the generated face back into the whole photo; N = output the N × N aligned
             face crop instead.
         max_side: photos whose longer side exceeds this many pixels are downscaled first (video
@@ -97,6 +101,7 @@ class AnimateConfig:
     person: str | None = None
     blink_rate: float | None = 0.35
     motion_scale: float = 1.0
+    close_mouth: bool = True
     size: int = 0
     max_side: int = 1280
     seed: int = 0
@@ -272,14 +277,24 @@ def _resize_to(image: np.ndarray, max_side: int) -> np.ndarray:
 OPEN_MOUTH = 0.08
 
 
-def photo_warnings(landmarks: np.ndarray) -> list[str]:
+def mouth_is_open(landmarks: np.ndarray) -> bool:
+    """Whether a photo's mouth is open: inner-lip gap above :data:`OPEN_MOUTH` of the eye distance."""
+    from talkface.eval.motion_metrics import mouth_opening
+
+    return float(mouth_opening(np.asarray(landmarks))) > OPEN_MOUTH
+
+
+def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[str]:
     """What in a photo's landmarks will make the animation worse.
 
-    The motion model adds speech motion to the photo's own face, so it expects a neutral photo
-    (mouth closed, eyes open); an open mouth stays open (and opens wider) in every frame.
+    The motion model adds speech motion to a neutral face (mouth closed, eyes open). An open mouth
+    either stays open (and opens wider) in every frame, or, with ``closing_mouth``, is closed by
+    warping the photo (:func:`talkface.motion.retarget.close_mouth`), which looks less natural than
+    a photo taken with the mouth closed.
 
     Args:
         landmarks: (68, 2) landmarks of the photo, pixels.
+        closing_mouth: the animation closes an open mouth (:attr:`AnimateConfig.close_mouth`).
 
     Returns:
         Human-readable warnings (empty when the photo looks neutral).
@@ -289,8 +304,9 @@ def photo_warnings(landmarks: np.ndarray) -> list[str]:
     out = []
     opening = float(mouth_opening(np.asarray(landmarks)))
     if opening > OPEN_MOUTH:
-        out.append(f"the mouth in the photo is open (gap {opening:.2f} of the eye distance); a photo with the "
-                   "mouth closed gives better lip sync")
+        then = ("it is closed for the animation, but a photo with the mouth closed looks more natural"
+                if closing_mouth else "a photo with the mouth closed gives better lip sync")
+        out.append(f"the mouth in the photo is open (gap {opening:.2f} of the eye distance); {then}")
     return out
 
 
@@ -408,11 +424,16 @@ class Animator:
         """Motion for the whole speech, then an iterator of output frames generated chunk by chunk."""
         from talkface.face.align import crop_transform, paste_back, transform_points, warp_crop
         from talkface.motion.render import predict_landmarks
+        from talkface.motion.retarget import close_mouth
 
         t = time.perf_counter()
+        # the motion is added to a closed-mouth neutral face; the photo's own landmarks stay the
+        # texture generator's description of the reference image
+        neutral = (close_mouth(person_landmarks) if self.config.close_mouth and mouth_is_open(person_landmarks)
+                   else person_landmarks)
         landmarks = predict_landmarks(
             image, audio, self.bundle.lgan, self.bundle.blink, seed=seed, blink_rate=blink_rate,
-            person_landmarks=person_landmarks, extractor=self._features(), motion_scale=motion_scale,
+            person_landmarks=neutral, extractor=self._features(), motion_scale=motion_scale,
         )
         timer["motion"] = time.perf_counter() - t
         if progress:
@@ -501,7 +522,7 @@ class Animator:
         image = _resize_to(read_image(face), cfg.max_side)
         person_landmarks = self._face(image, face)
         timer["face"] = time.perf_counter() - t
-        notes = photo_warnings(person_landmarks)
+        notes = photo_warnings(person_landmarks, closing_mouth=cfg.close_mouth)
         if progress:
             progress("face", 1.0)
         total, frames = self._frames(

@@ -37,7 +37,7 @@ import numpy as np
 
 from talkface.face.align import Similarity, procrustes
 
-__all__ = ["face_extent", "retarget", "retarget_transform", "to_canonical"]
+__all__ = ["close_mouth", "face_extent", "retarget", "retarget_transform", "to_canonical"]
 
 
 def face_extent(landmarks: np.ndarray) -> np.ndarray:
@@ -135,3 +135,35 @@ def to_canonical(
     delta_p = seq - np.asarray(person_neutral, dtype=np.float64)
     delta_c = (delta_p @ sim.rotation / sim.scale) / ratio
     return (np.asarray(canonical_neutral, dtype=np.float64) + delta_c).astype(np.float32)
+
+
+#: How far each point follows the lower lip when :func:`close_mouth` lifts it: the whole lower lip,
+#: the chin less, the jaw's sides less still (a mouth opens by dropping the jaw).
+CLOSE_MOUTH_WEIGHTS: dict[int, float] = {
+    55: 1.0, 56: 1.0, 57: 1.0, 58: 1.0, 59: 1.0, 65: 1.0, 66: 1.0, 67: 1.0,
+    7: 0.6, 8: 0.6, 9: 0.6, 6: 0.4, 10: 0.4, 5: 0.2, 11: 0.2,
+}
+
+
+def close_mouth(landmarks: np.ndarray) -> np.ndarray:
+    """The same face with the mouth closed: the neutral face to add speech motion to.
+
+    Retargeting (eq. 7) adds motion to the person's neutral landmarks, so a photo with an open
+    mouth would keep it open in every frame. Here the lower lip is lifted by the mean inner-lip
+    gap (pairs 61-67, 62-66, 63-65) so the inner lips meet, and the chin and jaw follow part of the
+    way (:data:`CLOSE_MOUTH_WEIGHTS`); the upper lip, the mouth corners and the rest of the face stay.
+
+    Args:
+        landmarks: (68, 2) landmarks, pixels (x, y).
+
+    Returns:
+        (68, 2) float32 landmarks with the inner-lip gap closed.
+    """
+    lm = np.asarray(landmarks, dtype=np.float64)
+    if lm.shape != (68, 2):
+        raise ValueError(f"landmarks must be (68, 2), got {lm.shape}")
+    lift = (lm[[61, 62, 63]] - lm[[67, 66, 65]]).mean(axis=0)  # from the lower inner lip to the upper
+    out = lm.copy()
+    for index, weight in CLOSE_MOUTH_WEIGHTS.items():
+        out[index] += weight * lift
+    return out.astype(np.float32)
