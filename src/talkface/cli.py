@@ -259,11 +259,14 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
     from talkface.motion.blink import load_blink
     from talkface.motion.lgan import load_lgan
     from talkface.motion.render import plot_mouth_vs_energy, predict_landmarks, render_landmark_video
+    from talkface.motion.retarget import close_mouth, mouth_is_open
 
     if args.threads:
         torch.set_num_threads(args.threads)
     image = read_image(args.face)
     person = landmarks_for_image(image, args.face)
+    if not args.keep_open_mouth and mouth_is_open(person):
+        person = close_mouth(person)
     audio = read_audio(args.speech, max_duration_s=args.max_duration + 1)
     check_speech(audio, args.speech, max_duration_s=args.max_duration)
     lgan = load_lgan(args.lgan)
@@ -768,6 +771,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blink", default=None, help="blink-generator checkpoint (talkface train blink); none: no blinks")
     p.add_argument("--blink-rate", type=float, default=0.35, help="blinks per second (human range 0.28-0.4)")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
+    p.add_argument("--keep-open-mouth", action="store_true", help=KEEP_OPEN_HELP)
     p.add_argument("--seed", type=int, default=0, help="seed of the blink noise")
     p.add_argument("--on-photo", action="store_true", help="draw the landmarks over the photo")
     p.add_argument("--plot", default=None, help="also write a PNG of mouth opening vs. audio energy")

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from talkface.errors import InputError
+from talkface.motion.retarget import OPEN_MOUTH, mouth_is_open
 
 __all__ = [
     "BUNDLE_FILE",
@@ -271,17 +272,6 @@ def _resize_to(image: np.ndarray, max_side: int) -> np.ndarray:
     scale = max_side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
-
-
-#: inner-lip gap / inter-ocular distance above which the photo's mouth counts as open
-OPEN_MOUTH = 0.08
-
-
-def mouth_is_open(landmarks: np.ndarray) -> bool:
-    """Whether a photo's mouth is open: inner-lip gap above :data:`OPEN_MOUTH` of the eye distance."""
-    from talkface.eval.motion_metrics import mouth_opening
-
-    return float(mouth_opening(np.asarray(landmarks))) > OPEN_MOUTH
 
 
 def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[str]:
