@@ -464,6 +464,17 @@ def test_predict_and_render(trained_lgan: Path, trained_blink: Path, tmp_path: P
     assert lm.shape == (40, 68, 2) and np.isfinite(lm).all()
     again = predict_landmarks(image, audio, lgan, blink, seed=1, person_landmarks=person)
     np.testing.assert_array_equal(lm, again)
+    # an open-mouthed photo: the motion is added to the same face with the mouth closed (or, asked, as it is)
+    from talkface.motion.retarget import close_mouth
+
+    gaping = person.copy()
+    gaping[[55, 56, 57, 58, 59, 65, 66, 67]] += np.array([0.0, 15.0], np.float32)
+    kept = predict_landmarks(image, audio, lgan, blink, seed=1, person_landmarks=gaping, close_mouth=False)
+    shut = predict_landmarks(image, audio, lgan, blink, seed=1, person_landmarks=gaping)
+    assert (mouth_opening(shut) < mouth_opening(kept) - 0.1).all()  # closed by the ~15 px the lips were apart
+    assert mouth_opening(close_mouth(gaping)) < 0.05 < 0.2 < mouth_opening(gaping)
+    np.testing.assert_allclose(predict_landmarks(image, audio, lgan, blink, seed=1, person_landmarks=person,
+                                                 close_mouth=False), lm)  # a closed mouth is left alone
     video = render_landmark_video(tmp_path / "lm.mp4", lm, audio, FPS, 200)
     assert video.is_file() and video.stat().st_size > 1000
     r = plot_mouth_vs_energy(tmp_path / "mouth.png", lm, audio, FPS)

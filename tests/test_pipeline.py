@@ -221,7 +221,7 @@ def test_an_open_mouth_in_the_photo_is_closed_in_pauses(animator: Animator, grid
 
     from talkface.eval.motion_metrics import mouth_opening
     from talkface.face.landmarks import landmarks_for_image
-    from talkface.pipeline import OPEN_MOUTH, mouth_is_open
+    from talkface.motion.retarget import OPEN_MOUTH, mouth_is_open
 
     frames, _ = read_video(grid_mpg_female, max_frames=1)
     assert mouth_is_open(landmarks_for_image(frames[0], grid_mpg_female))

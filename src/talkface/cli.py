@@ -259,20 +259,18 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
     from talkface.motion.blink import load_blink
     from talkface.motion.lgan import load_lgan
     from talkface.motion.render import plot_mouth_vs_energy, predict_landmarks, render_landmark_video
-    from talkface.motion.retarget import close_mouth, mouth_is_open
 
     if args.threads:
         torch.set_num_threads(args.threads)
     image = read_image(args.face)
     person = landmarks_for_image(image, args.face)
-    if not args.keep_open_mouth and mouth_is_open(person):
-        person = close_mouth(person)
     audio = read_audio(args.speech, max_duration_s=args.max_duration + 1)
     check_speech(audio, args.speech, max_duration_s=args.max_duration)
     lgan = load_lgan(args.lgan)
     blink = load_blink(args.blink) if args.blink else None
     landmarks = predict_landmarks(image, audio, lgan, blink, seed=args.seed, blink_rate=args.blink_rate,
-                                  person_landmarks=person, image_path=args.face, motion_scale=args.motion_scale)
+                                  person_landmarks=person, image_path=args.face, motion_scale=args.motion_scale,
+                                  close_mouth=not args.keep_open_mouth)
     fps = float(lgan.config.fps)
     render_landmark_video(args.output, landmarks, audio, fps, image.shape[:2],
                           background=image if args.on_photo else None)
@@ -459,8 +457,8 @@ def _cmd_animate(args: argparse.Namespace) -> int:
     config = AnimateConfig(
         model=args.model, person=args.person, blink_rate=None if args.blink_rate < 0 else args.blink_rate,
         motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, size=args.size, max_side=args.max_side,
-        seed=args.seed,
-        max_duration_s=args.max_duration, device=args.device, threads=args.threads, crf=args.crf, backend=args.backend,
+        seed=args.seed, max_duration_s=args.max_duration, device=args.device, threads=args.threads, crf=args.crf,
+        backend=args.backend,
     )
     bar = tqdm(total=100, unit="%", desc="loading models", disable=args.quiet, dynamic_ncols=True,
                bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")

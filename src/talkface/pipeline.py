@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from talkface.errors import InputError
-from talkface.motion.retarget import OPEN_MOUTH, mouth_is_open
+from talkface.motion.retarget import OPEN_MOUTH
 
 __all__ = [
     "BUNDLE_FILE",
@@ -52,7 +52,6 @@ __all__ = [
     "animate",
     "load_bundle",
     "make_bundle",
-    "mouth_is_open",
     "photo_warnings",
     "read_bundle_info",
 ]
@@ -414,16 +413,14 @@ class Animator:
         """Motion for the whole speech, then an iterator of output frames generated chunk by chunk."""
         from talkface.face.align import crop_transform, paste_back, transform_points, warp_crop
         from talkface.motion.render import predict_landmarks
-        from talkface.motion.retarget import close_mouth
 
         t = time.perf_counter()
-        # the motion is added to a closed-mouth neutral face; the photo's own landmarks stay the
-        # texture generator's description of the reference image
-        neutral = (close_mouth(person_landmarks) if self.config.close_mouth and mouth_is_open(person_landmarks)
-                   else person_landmarks)
+        # an open mouth is closed only in the face the motion is added to; the photo's own landmarks
+        # stay the texture generator's description of the reference image
         landmarks = predict_landmarks(
             image, audio, self.bundle.lgan, self.bundle.blink, seed=seed, blink_rate=blink_rate,
-            person_landmarks=neutral, extractor=self._features(), motion_scale=motion_scale,
+            person_landmarks=person_landmarks, extractor=self._features(), motion_scale=motion_scale,
+            close_mouth=self.config.close_mouth,
         )
         timer["motion"] = time.perf_counter() - t
         if progress:

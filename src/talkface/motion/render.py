@@ -17,7 +17,8 @@ import numpy as np
 from talkface.audio.features import FeatureExtractor
 from talkface.motion.blink import EYE_POINTS, BlinkModel
 from talkface.motion.lgan import LGAN
-from talkface.motion.retarget import retarget
+from talkface.motion.retarget import close_mouth as with_mouth_closed
+from talkface.motion.retarget import mouth_is_open, retarget
 
 __all__ = ["audio_rms_per_frame", "check_motion_scale", "plot_mouth_vs_energy", "predict_canonical_landmarks",
            "predict_landmarks", "render_landmark_video"]
@@ -103,6 +104,7 @@ def predict_landmarks(
     image_path: str | os.PathLike[str] | None = None,
     extractor: FeatureExtractor | None = None,
     motion_scale: float = 1.0,
+    close_mouth: bool = True,
 ) -> np.ndarray:
     """Person-specific landmark motion for a photo and speech (features -> G_L -> + G_B -> eq. 7).
 
@@ -117,6 +119,10 @@ def predict_landmarks(
         image_path: the photo's file, named in errors.
         extractor: speech feature extractor to reuse.
         motion_scale: gain on the speech motion (see :func:`predict_canonical_landmarks`).
+        close_mouth: when the photo's mouth is open (:func:`talkface.motion.retarget.mouth_is_open`),
+            add the motion to the same face with the mouth closed
+            (:func:`talkface.motion.retarget.close_mouth`), so that it closes in pauses; False: to the
+            photo's landmarks as they are (an open mouth then stays open throughout).
 
     Returns:
         (T, 68, 2) float32 landmarks in the photo's pixels, T = round(duration * fps) at the l-GAN's fps.
@@ -128,10 +134,13 @@ def predict_landmarks(
         from talkface.face.landmarks import landmarks_for_image
 
         person_landmarks = landmarks_for_image(image, image_path)
+    neutral = np.asarray(person_landmarks)
+    if close_mouth and mouth_is_open(neutral):
+        neutral = with_mouth_closed(neutral)
     canonical = predict_canonical_landmarks(
         audio, lgan, blink, seed=seed, blink_rate=blink_rate, extractor=extractor, motion_scale=motion_scale
     )
-    return retarget(canonical, lgan.canonical_neutral.cpu().numpy(), np.asarray(person_landmarks))
+    return retarget(canonical, lgan.canonical_neutral.cpu().numpy(), neutral)
 
 
 def render_landmark_video(
