@@ -112,6 +112,7 @@ def test_prepared_clip_contents(prepared: Path) -> None:
     splits = json.loads((prepared / "splits.json").read_text())
     assert splits["split_unit"] == "speaker"
     assert sorted(splits["train"] + splits["val"] + splits["test"]) == ds.all_ids()
+    assert sorted(ds.splits) == ["test", "train", "val"]  # the split lists, not how they were made
 
 
 def test_errors_reported_and_no_partial_outputs(prepared: Path) -> None:

@@ -161,9 +161,11 @@ class PreparedDataset:
                 f"(expected {FORMAT_NAME} v{FORMAT_VERSION}); prepare it again",
             )
         splits_path = self.root / "splits.json"
-        self.splits: dict[str, list[str]] = (
+        listed: dict[str, Any] = (
             json.loads(splits_path.read_text()) if splits_path.is_file() else {"train": self.all_ids()}
         )
+        # split name -> clip ids; splits.json also records how it was split ("speakers", "split_unit")
+        self.splits: dict[str, list[str]] = {name: ids for name, ids in listed.items() if isinstance(ids, list)}
 
     @property
     def fps(self) -> float:
