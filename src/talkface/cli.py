@@ -909,6 +909,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="model bundle folder (default: the bundled model)")
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads per worker")
     p.set_defaults(func=_cmd_serve)
+
+    from talkface.batch.command import add_parser as add_batch_parser
+
+    add_batch_parser(sub)
     return parser
 
 
