@@ -205,3 +205,46 @@ def test_cli_exit_status_and_one_line_errors(inputs: Path, tmp_path: Path) -> No
     assert run.returncode == 1, run.stderr
     assert "0 rendered, 0 skipped (already done), 1 failed" in run.stdout
     assert "nope.wav: file not found" in run.stderr
+
+
+def _processes_named(text: bytes) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if text in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+def test_ray_actors_render_and_a_killed_actor_is_restarted(inputs: Path, tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'talkface[ray]'")
+    manifest = tmp_path / "jobs.csv"
+    manifest.write_text("photo,speech,output\n" + "".join(
+        f"{inputs / 'face.png'},{inputs / 'speech.wav'},v{i}\n" for i in range(2))
+        + f"{inputs / 'corrupt.png'},{inputs / 'speech.wav'},bad\n")
+    out = tmp_path / "out"
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=80 * 2**20, log_to_driver=False)
+    try:
+        box: dict[str, object] = {}
+        thread = threading.Thread(target=lambda: box.update(summary=run_batch(
+            manifest, out, AnimateConfig(threads=1), workers=1, ray_address="auto", progress=False, retries=1)))
+        thread.start()
+        deadline = time.monotonic() + 300
+        while not (out / "v0.mp4").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (out / "v0.mp4").exists(), "the first video never appeared"
+        time.sleep(1.0)  # the actor is now rendering v1
+        actors = _processes_named(b"RayRenderer")
+        assert len(actors) == 1, actors
+        os.kill(actors[0], signal.SIGKILL)
+        thread.join(400)
+    finally:
+        ray.shutdown()
+    summary = box["summary"]
+    records = {r["output"]: r for r in summary.records}  # type: ignore[attr-defined]
+    assert (summary.ok, summary.failed) == (2, 1)  # type: ignore[attr-defined]
+    assert records["v0.mp4"]["worker"] == f"pid{actors[0]}" != records["v1.mp4"]["worker"]  # restarted actor
+    assert "corrupt.png: corrupt or truncated image" in records["bad.mp4"]["error"]
+    for i in range(2):
+        assert _video(out / f"v{i}.mp4") == (30, True)
