@@ -101,6 +101,12 @@ class ServeConfig:
         torch threads per worker (``None`` = the pipeline's choice).
     cleanup_interval_s
         how often expired jobs are looked for.
+    queue
+        ``redis://HOST:PORT/DB``: keep the jobs in Redis for ``talkface worker`` processes (on any
+        machine that sees ``work_dir``) instead of running them here (:mod:`talkface.serve.redis_queue`).
+    queue_retries, queue_lease_s
+        with ``queue``: times a job is queued again after its worker died; seconds without a
+        heartbeat after which a worker counts as dead.
     """
 
     host: str = "127.0.0.1"
@@ -117,6 +123,9 @@ class ServeConfig:
     model: str | None = None
     threads: int | None = None
     cleanup_interval_s: float = 60.0
+    queue: str | None = None
+    queue_retries: int = 1
+    queue_lease_s: float = 30.0
 
 
 def pipeline_factory(config: ServeConfig) -> AnimatorFactory:
@@ -330,6 +339,14 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
         work_dir, factory, workers=config.workers, max_queued=config.max_queued, ttl_s=config.job_ttl_s,
         cleanup_interval_s=config.cleanup_interval_s,
     )
+    if config.queue:
+        from talkface.serve.redis_queue import RedisJobManager
+
+        if own_dir:
+            raise ValueError("a server with a Redis queue needs a work_dir shared with its workers")
+        manager = RedisJobManager(config.queue, work_dir, max_queued=config.max_queued, ttl_s=config.job_ttl_s,
+                                  cleanup_interval_s=config.cleanup_interval_s, retries=config.queue_retries,
+                                  lease_s=config.queue_lease_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
