@@ -148,9 +148,10 @@ def test_shards_are_disjoint_and_complete(tmp_path: Path) -> None:
 
 def _children(pid: int) -> list[int]:
     kids: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            kids += [int(x) for x in (task / "children").read_text().split()]
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                kids += [int(x) for x in (task / "children").read_text().split()]
     return kids
 
 
@@ -207,13 +208,18 @@ def test_cli_exit_status_and_one_line_errors(inputs: Path, tmp_path: Path) -> No
     assert "nope.wav: file not found" in run.stderr
 
 
-def _processes_named(text: bytes) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if text in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
+def _descendants_named(text: bytes) -> list[int]:
+    """Processes below this one (Ray's raylet and its workers are) whose command line contains ``text``."""
+    found, todo, seen = [], _children(os.getpid()), set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        with contextlib.suppress(OSError):
+            if text in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+            todo += _children(pid)
     return found
 
 
@@ -235,7 +241,7 @@ def test_ray_actors_render_and_a_killed_actor_is_restarted(inputs: Path, tmp_pat
             time.sleep(0.05)
         assert (out / "v0.mp4").exists(), "the first video never appeared"
         time.sleep(1.0)  # the actor is now rendering v1
-        actors = _processes_named(b"RayRenderer")
+        actors = _descendants_named(b"RayRenderer")
         assert len(actors) == 1, actors
         os.kill(actors[0], signal.SIGKILL)
         thread.join(400)
