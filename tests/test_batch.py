@@ -133,7 +133,7 @@ def test_manifest_file_errors_name_the_file_and_line(tmp_path: Path) -> None:
     assert jobs[2].error is None and jobs[2].photo == tmp_path.parent / "a.png"  # paths are relative to the manifest
 
 
-def test_shards_are_disjoint_and_complete(tmp_path: Path) -> None:
+def test_shards_are_disjoint_and_complete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "many.csv"
     path.write_text("photo,speech,output\n" + "".join(f"f.png,s{i}.wav,o{i}\n" for i in range(23)))
     jobs = read_manifest(path)
@@ -144,6 +144,13 @@ def test_shards_are_disjoint_and_complete(tmp_path: Path) -> None:
         assert max(map(len, shards)) - min(map(len, shards)) <= 1
     with pytest.raises(ValueError):
         shard_jobs(jobs, (3, 3))
+    from talkface.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["batch", str(path), "-o", "out", "--shard", "2/3"]).shard == (2, 3)
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "4")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "16")
+    assert parse(["batch", str(path), "-o", "out", "--shard", "slurm"]).shard == (4, 16)
 
 
 def _children(pid: int) -> list[int]:

@@ -223,6 +223,8 @@ def run_batch(
         raise InputError(out, f"cannot create the output folder ({err.__class__.__name__})") from None
     if config.model is not None:
         read_bundle_info(Path(config.model))  # a bad --model fails here, once, not in every worker
+    if config.person is not None and not Path(config.person).is_file():
+        raise InputError(config.person, "person model not found")
     mine = shard_jobs(jobs, shard)
     todo, decided = plan_jobs(mine, out, overwrite)
     summary = BatchSummary(results=results_path(out, shard))
