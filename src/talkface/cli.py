@@ -494,8 +494,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_queued=args.max_queued, model=args.model, threads=args.threads, queue=args.queue,
         queue_retries=args.queue_retries, queue_lease_s=args.queue_lease_s,
     )
-    if args.queue and not args.work_dir:
-        raise TalkfaceError("--queue needs --work-dir: the job folder the workers see too")
+    if args.queue:
+        if not args.work_dir:
+            raise TalkfaceError("--queue needs --work-dir: the job folder the workers see too")
+        from talkface.serve.redis_queue import connect
+
+        connect(args.queue)  # one line now if Redis does not answer, not a failed start-up later
     print(f"talkface serve: http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/ "
           f"({args.workers} worker(s); API schema at /openapi.json; Ctrl-C to stop)", flush=True)
     serve(config)
