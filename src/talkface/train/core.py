@@ -550,8 +550,9 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     if not path.is_file():
         raise InputError(path, "checkpoint not found")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as exc:  # any unpickling failure means the file is not a checkpoint
+        # weights only: tensors and plain data; a pickle that would import or run code is refused
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means the file is not a checkpoint
         raise InputError(path, f"not a readable checkpoint ({exc.__class__.__name__})") from exc
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or MODULE_CLASS_KEY not in ckpt:
         raise InputError(path, "not a talkface training checkpoint")
@@ -578,6 +579,8 @@ def load_module(path: str | os.PathLike[str], map_location: str | torch.device =
 
     ckpt = read_checkpoint(path, map_location)
     module_name, _, qualname = str(ckpt[MODULE_CLASS_KEY]).partition(":")
+    if module_name.split(".")[0] != "talkface":  # importing a module runs its code: only ours
+        raise InputError(path, f"checkpoint of unknown model class {ckpt[MODULE_CLASS_KEY]}")
     try:
         obj: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
