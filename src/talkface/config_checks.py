@@ -33,7 +33,7 @@ __all__ = ["LIMITS", "Limit", "OptionError", "check_choice", "check_device", "ch
 MAX_SEED = 2**32 - 1
 
 
-class OptionError(TalkfaceError):
+class OptionError(TalkfaceError, ValueError):
     """An option (a config field, a command-line option, a form field) has an unusable value.
 
     Args:
