@@ -510,3 +510,36 @@ def test_serve_stops_cleanly_with_a_job_running(tmp_path: Path, sig: signal.Sign
     assert f"job {job} cancelled" in err
     assert stopped_in < 15, stopped_in
     assert not (work / job).exists()
+
+
+def test_slow_headers_are_cut_off(tmp_path: Path) -> None:
+    """A client that opens a connection and never finishes its request headers is disconnected."""
+    import threading
+
+    import uvicorn
+
+    from talkface.serve import ServeConfig, create_app
+    from talkface.serve.guard import header_timeout_protocol
+
+    app = create_app(ServeConfig(work_dir=tmp_path / "work"), animator_factory=lambda: _SlowAnimator(0.0))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=header_timeout_protocol(1.0)))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            t0 = time.monotonic()
+            s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # ... and never the blank line
+            assert s.recv(100) == b""  # closed by the server
+            assert 0.5 < time.monotonic() - t0 < 5
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:  # a normal request still works
+            s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            assert s.recv(100).startswith(b"HTTP/1.1 200")
+    finally:
+        server.should_exit = True
+        thread.join(30)

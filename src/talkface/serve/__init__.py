@@ -26,11 +26,14 @@ def serve(config: ServeConfig, animator_factory: AnimatorFactory | None = None) 
 
     import uvicorn
 
+    from talkface.serve.guard import header_timeout_protocol
+
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(config, animator_factory=animator_factory)
     uvicorn.run(app, host=config.host, port=config.port, log_level="info", access_log=False,
-                timeout_keep_alive=5, timeout_graceful_shutdown=5)
+                timeout_keep_alive=5, timeout_graceful_shutdown=5,
+                http=header_timeout_protocol(config.client_timeout_s))
     if app.state.manager.stuck_threads:
         logging.shutdown()
         sys.stdout.flush()

@@ -273,3 +273,38 @@ class GuardMiddleware:
             if not started:
                 await _json(send, 408, "timeout", f"request body too slow (a pause over {timeout:g} s, or under "
                             f"{MIN_UPLOAD_RATE} bytes/s)")
+
+
+def header_timeout_protocol(timeout_s: float) -> type:
+    """uvicorn's HTTP/1.1 protocol, closing connections that take over ``timeout_s`` s to send a request's headers.
+
+    uvicorn times out idle keep-alive connections, but not a client that opens a connection and
+    sends its headers a byte at a time (or never): each would hold a connection for ever. Pass the
+    result as ``uvicorn.run(..., http=...)``. Slow *bodies* are :class:`GuardMiddleware`'s job.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm_header_timer()
+
+        def _arm_header_timer(self) -> None:
+            self._header_cycle = self.cycle
+            self._header_timer = self.loop.call_later(timeout_s, self._header_timer_fired)
+
+        def _header_timer_fired(self) -> None:
+            if self.transport.is_closing():
+                return
+            waiting = self.cycle is None or self.cycle.response_complete
+            if waiting and self.cycle is self._header_cycle:  # no new request began in a whole period
+                log.info("closed a connection that sent no complete request headers in %g s", timeout_s)
+                self.transport.close()
+                return
+            self._arm_header_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._header_timer.cancel()
+            super().connection_lost(exc)
+
+    return HeaderTimeoutProtocol
