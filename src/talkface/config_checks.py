@@ -77,7 +77,7 @@ class Limit:
         """The accepted values in words (``"a whole number from 1 to 1024"``)."""
         unit = f" {self.unit}" if self.unit else ""
         if self.integer:
-            text = f"a whole number from {self.lo:g} to {self.hi:g}{unit}"
+            text = f"a whole number from {int(self.lo)} to {int(self.hi)}{unit}"
         elif self.lo_open:
             text = f"a number above {self.lo:g} and at most {self.hi:g}{unit}"
         else:
@@ -257,7 +257,9 @@ def check_output_file(
             raise InputError(out, f"output must be a {kind} ({', '.join(allowed)})")
     for src in inputs:
         if src is not None and same_file(out, src):
-            raise InputError(out, f"output is the input file {os.fspath(src)}; choose another output name")
+            shown = "" if os.fspath(src) == os.fspath(out) else f" ({os.fspath(src)})"
+            raise InputError(out, f"output is the input file{shown}: it would be overwritten; choose another output "
+                             "name")
     if out.is_dir():
         raise InputError(out, "output is a folder")
     parent = out.parent
