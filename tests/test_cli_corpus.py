@@ -201,6 +201,11 @@ CASES: list[Case] = [
     Case("inspect_broken_splits_json", ["inspect", "{broken_splits_ds}"], "unreadable split list"),
     Case("inspect_garbage_npz", ["inspect", "{garbage_npz}"], "not a readable prepared clip"),
     Case("inspect_torn_npz", ["inspect", "{torn_npz}"], "not a readable prepared clip"),
+    Case("inspect_unknown_clip", ["inspect", "{tiny_ds}", "--clip", "s9/none", "-o", "{dir}/i.png"],
+         "no prepared clip 's9/none'"),
+    Case("inspect_frame_past_end", ["inspect", "{tiny_ds}", "--frame", "99999", "-o", "{dir}/i.png"],
+         "--frame 99999: the clip has frames 0 to 4"),
+    Case("inspect_negative_frame", ["inspect", "{tiny_ds}", "--frame", "-5", "-o", "{dir}/i.png"], "--frame -5"),
     # ------------------------------------------------------------------ animate-e2e
     Case("e2e_device_banana", _e2e("--device", "banana"), "--device"),
     *_number_cases("e2e", _e2e, "--seed", ["-1"]),
@@ -251,6 +256,21 @@ def _file_state(root: Path) -> dict[str, tuple[int, str]]:
     return state
 
 
+def _tiny_dataset(root: Path, meta: dict[str, Any]) -> None:
+    """A prepared dataset of one 5-frame clip (arrays only)."""
+    from talkface.data.dataset import Clip, save_clip
+
+    (root / "clips" / "s1").mkdir(parents=True)
+    (root / "dataset.json").write_text(json.dumps(meta))
+    t = 5
+    pts = np.tile(np.random.default_rng(1).uniform(20, 100, (1, 68, 2)).astype(np.float32), (t, 1, 1))
+    save_clip(root / "clips" / "s1" / "u1.npz", Clip(
+        clip_id="s1/u1", speaker="s1", fps=25.0, landmarks=pts, crop_landmarks=pts,
+        crop_affine=np.tile(np.eye(2, 3, dtype=np.float32), (t, 1, 1)), canonical=pts, detected=np.ones(t, bool),
+        neutral_index=0, ear=np.full(t, 0.3, np.float32), features=np.zeros((t, 13), np.float32),
+        audio=np.zeros(3200, np.float32), sample_rate=16000))
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Real inputs (a GRID still and its speech, the clip itself) and broken ones."""
@@ -287,6 +307,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (d / "broken_splits_ds" / "dataset.json").write_text(json.dumps(ok_meta))
     (d / "broken_splits_ds" / "splits.json").write_text("{'train': ")
     (d / "garbage.npz").write_bytes(np.random.default_rng(0).bytes(3000))
+    _tiny_dataset(d / "tiny_ds", ok_meta)
     np.savez(d / "whole.npz", a=np.zeros(100))
     (d / "torn.npz").write_bytes((d / "whole.npz").read_bytes()[:150])  # a write cut short by a kill
     return {
@@ -296,7 +317,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "photo_pt": str(d / "photo.pt"), "broken_bundle": str(d / "broken_bundle"),
         "partial_bundle": str(d / "partial_bundle"), "broken_ds": str(d / "broken_ds"), "list_ds": str(d / "list_ds"),
         "broken_splits_ds": str(d / "broken_splits_ds"), "garbage_npz": str(d / "garbage.npz"),
-        "torn_npz": str(d / "torn.npz"), "corpus": str(d / "corpus"),
+        "torn_npz": str(d / "torn.npz"), "corpus": str(d / "corpus"), "tiny_ds": str(d / "tiny_ds"),
     }
 
 

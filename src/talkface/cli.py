@@ -80,7 +80,14 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     else:
         ds = PreparedDataset(target)
         ids = args.clip or ds.ids()[:1]
+        for c in ids:
+            if not ds.clip_path(c).is_file():
+                raise InputError(target, f"no prepared clip {c!r} (clip ids are <speaker>/<utterance>)")
         clips = [load_clip(ds.clip_path(c)) for c in ids]
+    for clip in clips:
+        if args.frame is not None and not 0 <= args.frame < clip.num_frames:
+            raise InputError(clip.crop_path or target, f"--frame {args.frame}: the clip has frames 0 to "
+                             f"{clip.num_frames - 1}")
     for clip in clips:
         out = Path(args.output) if len(clips) == 1 and args.output else Path(args.output or ".") / (
             clip.clip_id.replace("/", "_") + ".png")
@@ -372,16 +379,17 @@ def _positive_int(text: str) -> int:
 
 
 def _motion_scale(text: str) -> float:
-    """``--motion-scale``: a number from 0 to 3 (the web server's range too)."""
-    import math
+    """``--motion-scale``: a number in the range of ``talkface.config_checks.LIMITS`` (the web server's too)."""
+    from talkface.config_checks import OptionError
 
     try:
         value = float(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
-    if not (math.isfinite(value) and 0.0 <= value <= 3.0):
-        raise argparse.ArgumentTypeError(f"must be between 0 and 3, got {text}")
-    return value
+    try:
+        return float(check_value("motion_scale", value))
+    except OptionError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
 
 
 KEEP_OPEN_HELP = ("keep an open mouth in the photo as the neutral face (it then stays open throughout); by default "
