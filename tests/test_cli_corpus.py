@@ -99,6 +99,10 @@ def _serve(*extra: str) -> list[str]:
     return ["serve", "--work-dir", "{dir}/serve-work", *extra]
 
 
+def _train(*extra: str) -> list[str]:
+    return ["train", "motion", "{tiny_ds}", "-o", "{dir}/run", "-q", *extra]
+
+
 def _number_cases(prefix: str, build: Callable[..., list[str]], option: str, values: list[str]) -> list[Case]:
     return [Case(f"{prefix}_{option.strip('-')}_{v}", build(option, v), option) for v in values]
 
@@ -168,7 +172,7 @@ CASES: list[Case] = [
     # ------------------------------------------------------------------ adapt
     *_number_cases("adapt", _adapt, "--frames", ["0", "-1", "100000"]),
     *_number_cases("adapt", _adapt, "--steps", ["-3", "0"]),
-    *_number_cases("adapt", _adapt, "--lr", ["0", "-1", "nan", "inf", "2"]),
+    *_number_cases("adapt", _adapt, "--lr", ["-1", "nan", "inf", "2"]),
     *_number_cases("adapt", _adapt, "--seed", ["-1", BIG_SEED]),
     *_number_cases("adapt", _adapt, "--threads", ["-1"]),
     Case("adapt_out_txt", _adapt(out="{dir}/person.txt"), "output must be a person model file"),
@@ -236,6 +240,19 @@ CASES: list[Case] = [
     Case("serve_work_dir_is_file", ["serve", "--work-dir", "{text}"], "work folder is a file"),
     Case("serve_model_missing", _serve("--model", "{dir}/nomodel"), "model folder not found"),
     Case("serve_empty_token", _serve("--token", ""), "--token: must not be empty"),
+    # ------------------------------------------------------------------ train
+    *_number_cases("train", _train, "--steps", ["0", "-3"]),
+    *_number_cases("train", _train, "--batch-size", ["0"]),
+    *_number_cases("train", _train, "--lr", ["nan", "-1", "1e9"]),
+    *_number_cases("train", _train, "--seed", ["-1"]),
+    *_number_cases("train", _train, "--threads", ["0"]),
+    *_number_cases("train", _train, "--max-minutes", ["-1", "nan"]),
+    *_number_cases("train", _train, "--checkpoint-every", ["0"]),
+    *_number_cases("train", _train, "--log-every", ["0"]),
+    *_number_cases("train", _train, "--val-every", ["0"]),
+    *_number_cases("train", _train, "--loader-workers", ["-1"]),
+    Case("train_blink_steps", ["train", "blink", "{tiny_ds}", "-o", "{dir}/run", "--steps", "-3"], "--steps"),
+    Case("train_texture_lr", ["train", "texture", "{tiny_ds}", "-o", "{dir}/run", "--lr", "inf"], "--lr"),
     # ------------------------------------------------------------------ bundle, top level
     Case("bundle_lgan_missing", ["bundle", "-o", "{dir}/bundle", "--lgan", "{dir}/l.ckpt", "--texture",
                                  "{fake_ckpt}"], "checkpoint not found"),
@@ -334,6 +351,12 @@ def tripwires(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "load_bundle", trip)
     monkeypatch.setattr(core, "load_module", trip)
     monkeypatch.setattr(serve, "serve", trip)
+    import talkface.motion.blink as blink
+    import talkface.motion.lgan as lgan
+    import talkface.texture.tgan as tgan
+
+    for module, name in ((lgan, "train_lgan"), (blink, "train_blink"), (tgan, "train_texture")):
+        monkeypatch.setattr(module, name, trip)
     monkeypatch.setenv("TALKFACE_SERVE_TOKEN", "")
 
 

@@ -103,7 +103,17 @@ LIMITS: dict[str, Limit] = {
     # adapt
     "frames": Limit(1, 1000, integer=True),
     "steps": Limit(1, 1_000_000, integer=True),
-    "lr": Limit(0.0, 1.0, lo_open=True),
+    "lr": Limit(0.0, 1.0),  # 0: no update (a test of the plumbing)
+    # train (talkface.train.core.TrainConfig)
+    "max_steps": Limit(1, 10**9, integer=True, option="--steps"),
+    "batch_size": Limit(1, 65536, integer=True),
+    "num_nodes": Limit(1, 100_000, integer=True),
+    "log_every_n_steps": Limit(1, 10**9, integer=True, option="--log-every"),
+    "checkpoint_every_n_steps": Limit(1, 10**9, integer=True, option="--checkpoint-every"),
+    "val_every_n_steps": Limit(1, 10**9, integer=True, option="--val-every"),
+    "num_workers": Limit(0, 1024, integer=True, option="--loader-workers"),
+    "num_threads": Limit(1, 1024, integer=True, option="--threads"),
+    "max_minutes": Limit(0.0, 10**7, lo_open=True),
     # preprocess
     "crop_size": Limit(128, 256, integer=True, unit="pixels"),
     "detect_every": Limit(1, 1000, integer=True),
