@@ -543,3 +543,19 @@ def test_slow_headers_are_cut_off(tmp_path: Path) -> None:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+def test_full_disk_on_the_server_is_507_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import talkface.serve.app as app_module
+
+    def full(upload: Any, dest: Path, field: str, limit: int) -> None:
+        dest.write_bytes(b"part")
+        raise OSError(errno.ENOSPC, "No space left on device", str(dest))
+
+    monkeypatch.setattr(app_module, "_store_upload", full)
+    with _client(tmp_path) as client:
+        r = client.post("/v1/animate", files={"face": ("f.png", _png()), "speech": ("s.wav", _wav())})
+        assert r.status_code == 507 and r.json()["code"] == "server_storage"
+        assert str(tmp_path) not in r.json()["error"]
+        assert client.get("/v1/health").json()["status"] == "ok"
+    assert not [p for p in (tmp_path / "work").rglob("*")]

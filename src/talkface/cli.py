@@ -1,7 +1,9 @@
 """The ``talkface`` command: parses arguments and calls the package; no logic of its own.
 
-Any problem with the user's input is printed as one line (``talkface: error: <file>: <problem>``)
-with exit status 2, never as a traceback.
+Any problem with the user's input is printed as one line (``talkface: error: <file>: <problem>``,
+or ``<--option>: <problem>``: values are checked by :mod:`talkface.config_checks` before any model
+loads) with exit status 2, never as a traceback; a problem of the machine (full disk, no
+permission) is one line with exit status 1.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     from talkface.data.preprocess import PreprocessConfig, preprocess
     from talkface.data.preview import render_preview
 
-    check_value("workers", args.workers)
     config = PreprocessConfig(
         crop_size=args.crop_size,
         feature=args.feature,
