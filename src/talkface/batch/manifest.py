@@ -77,8 +77,8 @@ class _RowError(ValueError):
     pass
 
 
-def _number(value: Any, name: str, *, integer: bool = False, lo: float | None = None,
-            hi: float | None = None) -> float | int:
+def _number(value: Any, name: str, *, integer: bool = False) -> float | int:
+    """A finite number (ranges are checked against :data:`talkface.config_checks.LIMITS` afterwards)."""
     if isinstance(value, bool):
         raise _RowError(f"{name}: expected a number, got {value!r}")
     try:
@@ -91,9 +91,6 @@ def _number(value: Any, name: str, *, integer: bool = False, lo: float | None = 
         if number != int(number):
             raise _RowError(f"{name}: expected a whole number, got {value!r}")
         number = int(number)
-    if (lo is not None and number < lo) or (hi is not None and number > hi):
-        span = f"between {lo:g} and {hi:g}" if lo is not None and hi is not None else f">= {lo:g}"
-        raise _RowError(f"{name}: must be {span}, got {value}")
     return number
 
 
@@ -109,21 +106,33 @@ def _bool(value: Any, name: str) -> bool:
 
 
 def _parse_option(name: str, value: Any) -> Any:
+    """A row's value of option ``name``, parsed, then range-checked like the CLI's (:mod:`talkface.config_checks`)."""
+    parsed = _parse_raw(name, value)
+    if parsed is not None and not isinstance(parsed, bool | str):
+        from talkface.config_checks import LIMITS, OptionError, check_value
+
+        if name in LIMITS:
+            try:
+                parsed = check_value(name, parsed)
+            except OptionError as err:
+                raise _RowError(f"{name}: {err.problem}") from None
+    return parsed
+
+
+def _parse_raw(name: str, value: Any) -> Any:
     if name == "blink_rate":
         if isinstance(value, str) and value.strip().lower() == "natural":
             return None
         rate = float(_number(value, name))
-        return None if rate < 0 else _number(rate, name, hi=3.0)
+        return None if rate < 0 else rate
     if name == "motion_scale":
-        return float(_number(value, name, lo=0.0, hi=3.0))
+        return float(_number(value, name))
     if name == "seed":
         return int(_number(value, name, integer=True))
-    if name in ("size", "max_side"):
-        return int(_number(value, name, integer=True, lo=0))
+    if name in ("size", "max_side", "crf"):
+        return int(_number(value, name, integer=True))
     if name == "max_duration_s":
-        return float(_number(value, name, lo=0.1))
-    if name == "crf":
-        return int(_number(value, name, integer=True, lo=0, hi=51))
+        return float(_number(value, name))
     if name == "close_mouth":
         return _bool(value, name)
     if name == "preset":
