@@ -114,7 +114,7 @@ def test_two_workers_drain_40_jobs_submitted_through_the_api(redis_url: str, red
                                                              face_png: bytes, speech_wav: bytes) -> None:
     work = tmp_path / "shared"
     config = ServeConfig(work_dir=work, queue=redis_url, max_queued=64, cleanup_interval_s=3600, queue_lease_s=2)
-    with TestClient(create_app(config)) as client:
+    with TestClient(create_app(config), base_url="http://127.0.0.1") as client:
         assert client.get("/v1/health").json()["status"] == "loading"  # no worker yet
         jobs = [post(client, face_png, speech_wav) for _ in range(40)]
         assert client.get(f"/v1/jobs/{jobs[0]}").json()["queue_position"] == 0
@@ -149,7 +149,7 @@ def test_a_dead_workers_job_is_queued_again_then_failed_never_lost(redis_url: st
                                                                    speech_wav: bytes) -> None:
     keys = RedisKeys()
     config = ServeConfig(work_dir=tmp_path / "shared", queue=redis_url, cleanup_interval_s=3600, queue_lease_s=3600)
-    with TestClient(create_app(config)) as client:
+    with TestClient(create_app(config), base_url="http://127.0.0.1") as client:
         job = post(client, face_png, speech_wav)
         alive = "alive-worker"
         redis_client.set(keys.heartbeat(alive), "ready", ex=60)
@@ -180,7 +180,7 @@ def test_killed_worker_process_its_job_is_retried_by_another(redis_url: str, red
     cmd = [sys.executable, "-m", "talkface.cli", "worker", "--queue", redis_url, "--work-dir", str(work),
            "--lease-s", "2", "--threads", "1"]
     config = ServeConfig(work_dir=work, queue=redis_url, cleanup_interval_s=3600, queue_lease_s=1)
-    with TestClient(create_app(config)) as client:
+    with TestClient(create_app(config), base_url="http://127.0.0.1") as client:
         job = post(client, face_png, speech_wav)
         first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
