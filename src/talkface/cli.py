@@ -543,8 +543,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_audio_seconds=args.max_audio_seconds, max_image_pixels=int(args.max_image_megapixels * 1e6),
         job_ttl_s=args.job_ttl_minutes * 60, work_dir=Path(args.work_dir) if args.work_dir else None,
         max_queued=args.max_queued, model=args.model, threads=args.threads, allowed_hosts=tuple(args.allow_host),
-        allowed_origins=tuple(args.allow_origin), token=token, client_timeout_s=args.client_timeout,
+        allowed_origins=tuple(args.allow_origin), token=token, client_timeout_s=args.client_timeout, queue=args.queue,
+        queue_retries=args.queue_retries, queue_lease_s=args.queue_lease_s,
     )
+    if args.queue:
+        if not args.work_dir:
+            raise TalkfaceError("--queue needs --work-dir: the job folder the workers see too")
+        from talkface.serve.redis_queue import connect
+
+        connect(args.queue)  # one line now if Redis does not answer, not a failed start-up later
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/"
     print(f"talkface serve: {where}{'?token=' + token if token else ''} "
           f"({args.workers} worker(s); API schema at /openapi.json; Ctrl-C to stop)", flush=True)
@@ -554,6 +561,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
     serve(config)
     return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from talkface.serve.redis_queue import run_worker_command
+
+    return run_worker_command(args)
 
 
 def _cmd_adapt(args: argparse.Namespace) -> int:
@@ -984,7 +997,39 @@ def build_parser() -> argparse.ArgumentParser:
                    "any); by default other web sites cannot submit or delete jobs; repeatable")
     p.add_argument("--client-timeout", type=float, default=30.0,
                    help="seconds a client may pause while uploading before it is cut off (HTTP 408)")
+    p.add_argument("--queue", default=None, metavar="URL",
+                   help="redis://HOST:PORT/DB: keep jobs in Redis and run them on 'talkface worker' processes (any "
+                   "machine that sees --work-dir) instead of in this server (needs pip install 'talkface[redis]')")
+    p.add_argument("--queue-retries", type=int, default=1, help="with --queue: times a job is queued again after "
+                   "the worker running it died")
+    p.add_argument("--queue-lease-s", type=float, default=30.0, help="with --queue: seconds without a heartbeat "
+                   "after which a worker counts as dead")
     p.set_defaults(func=_cmd_serve)
+
+    from talkface.batch.command import add_parser as add_batch_parser
+
+    add_batch_parser(sub)
+
+    p = sub.add_parser(
+        "worker", help="run the jobs of a 'talkface serve --queue redis://...' server, on this machine or another",
+        description="Take animation jobs from the Redis queue of 'talkface serve --queue redis://HOST:PORT/DB' and "
+        "run them, one at a time, with the models loaded once. --work-dir is the server's job folder as this "
+        "machine sees it (a shared folder). Start as many workers, on as many machines, as you like. A worker that "
+        "is killed stops sending heartbeats; after --lease-s seconds its job goes back to the queue (or, when "
+        "workers died holding it more than the server's --queue-retries times, the job fails saying so). Ctrl-C or "
+        "SIGTERM hands the job in hand back to the queue at once.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--queue", required=True, metavar="URL", help="Redis URL, redis://HOST:PORT/DB")
+    p.add_argument("--work-dir", required=True, help="the server's job folder (shared), as seen from this machine")
+    p.add_argument("--model", default=None, help="model bundle folder (default: the bundled model)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--max-audio-seconds", type=float, default=120.0, help="longest speech accepted, seconds")
+    p.add_argument("--lease-s", type=float, default=30.0,
+                   help="seconds without a heartbeat after which this worker counts as dead")
+    p.add_argument("--prefix", default="talkface", help="Redis key prefix (the server's)")
+    p.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
+    p.set_defaults(func=_cmd_worker)
     return parser
 
 
