@@ -360,6 +360,11 @@ def _motion_scale(text: str) -> float:
 
 KEEP_OPEN_HELP = ("keep an open mouth in the photo as the neutral face (it then stays open throughout); by default "
                   "it is closed for the animation")
+RENDERER_HELP = ("native: the photo warped at its own resolution by the landmarks, mouth interior and closing lids "
+                 "painted (sharp, no seam); crop: the texture generator's 128 px face crop pasted back (previous "
+                 "default, blurrier)")
+MOUTH_HELP = ("native renderer's mouth interior: painted (dark cavity + teeth in the photo's colours), cavity (no "
+              "teeth), warp (nothing painted), generator (the crop generator's mouth inside the lips)")
 MOTION_SCALE_HELP = ("gain on the speech motion: 1 = as the motion model predicts, >1 wider mouth movements "
                      "(e.g. 1.3 when an unseen face's mouth comes out too small), 0 = still mouth; blinks unchanged")
 
@@ -434,7 +439,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             default = spec == "default"
             animator = Animator(AnimateConfig(model=None if default else spec, seed=args.seed, device=args.device,
                                               threads=args.threads, motion_scale=args.motion_scale,
-                                              close_mouth=not args.keep_open_mouth))
+                                              close_mouth=not args.keep_open_mouth, renderer=args.renderer))
             label = "talkface (default model)" if default else Path(spec).resolve().name
             models[method_name(label)] = animator.talking_head
     config = EvalConfig(
@@ -458,7 +463,7 @@ def _cmd_animate(args: argparse.Namespace) -> int:
         model=args.model, person=args.person, blink_rate=None if args.blink_rate < 0 else args.blink_rate,
         motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, size=args.size, max_side=args.max_side,
         seed=args.seed, max_duration_s=args.max_duration, device=args.device, threads=args.threads, crf=args.crf,
-        backend=args.backend,
+        backend=args.backend, renderer=args.renderer, mouth=args.mouth,
     )
     bar = tqdm(total=100, unit="%", desc="loading models", disable=args.quiet, dynamic_ncols=True,
                bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
@@ -560,6 +565,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="blinks per second (humans 0.28-0.4); negative: the blink model's natural rate")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help=KEEP_OPEN_HELP)
+    p.add_argument("--renderer", choices=("native", "crop"), default="native", help=RENDERER_HELP)
+    p.add_argument("--mouth", choices=("painted", "cavity", "warp", "generator"), default="painted", help=MOUTH_HELP)
     p.add_argument("--size", type=int, default=0,
                    help="0: the whole photo with the face animated; N: only the N x N aligned face crop")
     p.add_argument("--max-side", type=int, default=1280, help="downscale larger photos to this longer side first")
@@ -882,6 +889,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sync-model", default=None, help="sync model file (default: the bundled assets/syncnet.pt)")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help="--model runs: " + MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help="--model runs: " + KEEP_OPEN_HELP)
+    p.add_argument("--renderer", choices=("native", "crop"), default="native", help="--model runs: " + RENDERER_HELP)
     p.add_argument("--device", default="cpu", help="torch device of the models, LPIPS and the sync model")
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -95,6 +95,13 @@ class AnimateConfig:
         chunk_frames: frames generated per texture batch (memory vs. speed).
         crf: H.264 quality (18 = visually lossless, 23 = libx264's default).
         preset: libx264 speed preset.
+        renderer: how frames are made: ``"native"`` (default: the photo warped at its own resolution
+            by the landmarks, mouth interior and closing lids painted; :mod:`talkface.render`) or
+            ``"crop"`` (the texture generator's 128² crop pasted back into the photo; the previous
+            default, kept for comparison).
+        mouth: the native renderer's mouth interior (:data:`talkface.render.compose.MOUTH_STYLES`):
+            ``"painted"`` (cavity and teeth in the photo's colours), ``"cavity"``, ``"warp"`` (none)
+            or ``"generator"`` (the crop generator's, inside the inner lips).
     """
 
     model: str | None = None
@@ -112,6 +119,8 @@ class AnimateConfig:
     chunk_frames: int = 25
     crf: int = 18
     preset: str = "veryfast"
+    renderer: str = "native"
+    mouth: str = "painted"
 
 
 @dataclass
@@ -299,6 +308,18 @@ def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[s
     return out
 
 
+RENDERERS = ("native", "crop")
+
+
+def _check_renderer(config: AnimateConfig) -> None:
+    from talkface.render.compose import MOUTH_STYLES
+
+    if config.renderer not in RENDERERS:
+        raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, got {config.renderer!r}")
+    if config.mouth not in MOUTH_STYLES:
+        raise ValueError(f"mouth must be one of {', '.join(MOUTH_STYLES)}, got {config.mouth!r}")
+
+
 def _check_output(path: Path) -> None:
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(path, f"output must be a video file ({', '.join(VIDEO_SUFFIXES)})")
@@ -322,6 +343,7 @@ class Animator:
         from talkface.motion.render import check_motion_scale
 
         check_motion_scale(self.config.motion_scale)  # fail before loading anything
+        _check_renderer(self.config)
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         self.device = torch.device(self.config.device)
@@ -425,6 +447,9 @@ class Animator:
         timer["motion"] = time.perf_counter() - t
         if progress:
             progress("motion", 1.0)
+        if self.config.renderer == "native":
+            return len(landmarks), self._native_frames(image, person_landmarks, landmarks, size=size, timer=timer,
+                                                       progress=progress)
         s = self.image_size
         affine = crop_transform(person_landmarks, s)
         crop = warp_crop(image, affine, s)
@@ -456,6 +481,46 @@ class Animator:
                     progress("texture", min(1.0, (start + len(crops)) / total))
 
         return total, frames()
+
+    def _native_frames(
+        self,
+        image: np.ndarray,
+        person_landmarks: np.ndarray,
+        landmarks: np.ndarray,
+        *,
+        size: int,
+        timer: dict[str, float],
+        progress: ProgressFn | None,
+    ) -> Iterator[np.ndarray]:
+        """Frames of the native renderer (:mod:`talkface.render`), one at a time."""
+        from talkface.face.align import crop_transform, paste_back, transform_points, warp_crop
+        from talkface.render.compose import NativeRenderer, RenderConfig
+
+        renderer = NativeRenderer(image, person_landmarks, landmarks, RenderConfig(mouth=self.config.mouth))
+        total = len(landmarks)
+        chunk = max(1, self.config.chunk_frames)
+        s = self.image_size
+        affine = crop_transform(person_landmarks, s)
+        out_affine = crop_transform(person_landmarks, size) if size else None
+        person = None
+        if self.config.mouth == "generator":
+            person = self._person(warp_crop(image, affine, s), transform_points(person_landmarks, affine))
+        timer.setdefault("texture", 0.0)
+        timer.setdefault("paste", 0.0)
+        for start in range(0, total, chunk):
+            part = landmarks[start : start + chunk]
+            t0 = time.perf_counter()
+            generated: list[np.ndarray | None] = [None] * len(part)
+            if person is not None:
+                crops = person.generate(transform_points(part, affine), batch_size=chunk)
+                generated = [paste_back(image, c, affine) for c in crops]
+            out = [renderer(target, mouth_image=g) for target, g in zip(part, generated, strict=True)]
+            if out_affine is not None:
+                out = [np.asarray(warp_crop(f, out_affine, size)) for f in out]
+            timer["texture"] += time.perf_counter() - t0
+            yield from out
+            if progress:
+                progress("texture", min(1.0, (start + len(part)) / total))
 
     def animate(
         self,
