@@ -133,7 +133,7 @@ def test_whole_face_motion_moves_the_face_without_tearing(face: tuple[np.ndarray
     # smooth: no pixel jumps between neighbours that the photo does not have
     grad = np.abs(np.diff(out.astype(np.float32), axis=1)).max()
     assert grad <= np.abs(np.diff(photo.astype(np.float32), axis=1)).max() + 10
-    map_x, map_y = renderer.warp.source_map(*renderer._controls(moved))
+    map_x, map_y, _ = renderer.warp.source_map(*renderer._controls(moved))
     jumps = max(np.abs(np.diff(map_x, axis=1)).max(), np.abs(np.diff(map_y, axis=0)).max())
     assert jumps < 2.0  # the backward map is smooth: no tears, no folds of more than a pixel
 

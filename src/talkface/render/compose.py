@@ -19,6 +19,7 @@ from typing import Any, cast
 import numpy as np
 
 from talkface.face.align import procrustes
+from talkface.face.eyes import eye_aspect_ratio
 from talkface.face.landmarks import STABLE_POINTS
 from talkface.render.eyes import LidPalette, paint_lids
 from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth
@@ -31,8 +32,9 @@ __all__ = ["MOUTH_STYLES", "NativeRenderer", "RenderConfig"]
 #: ``"generator"`` (the crop texture generator's mouth, mapped back inside the inner lips).
 MOUTH_STYLES = ("painted", "cavity", "warp", "generator")
 
-#: upper-lid points and how far above them (fraction of the eye's width) their crease point lies
-_CREASES = ((37, 0.45), (38, 0.45), (43, 0.45), (44, 0.45))
+#: upper-lid points, the brow point above each, and how far above the lid (fraction of the eye's width)
+#: their crease point lies at most
+_CREASES = ((37, 19, 0.45), (38, 20, 0.45), (43, 23, 0.45), (44, 24, 0.45))
 
 
 @dataclass
@@ -47,8 +49,8 @@ class RenderConfig:
     """
 
     mouth: str = "painted"
-    margin: float = 0.45
-    forehead: float = 0.6
+    margin: float = 0.35
+    forehead: float = 0.45
     step: int = 0
     lids: bool = True
 
@@ -58,14 +60,17 @@ class RenderConfig:
 
 
 def _creases(landmarks: np.ndarray) -> np.ndarray:
+    """Points on the lid crease above each upper-lid point: ``frac`` of the eye's width above the lid,
+    but at most 45 % of the way to the brow (close-set brows stay put)."""
     lm = np.asarray(landmarks, np.float64)
     out = []
-    for idx, frac in _CREASES:
+    for idx, brow, frac in _CREASES:
         a, b = (36, 39) if idx < 42 else (42, 45)
         axis = lm[b] - lm[a]
         width = float(np.linalg.norm(axis))
         up = np.array([axis[1], -axis[0]]) / max(width, 1e-6)  # perpendicular, pointing up on screen
-        out.append(lm[idx] + frac * width * up)
+        to_brow = float(np.dot(lm[brow] - lm[idx], up))
+        out.append(lm[idx] + min(frac * width, 0.45 * max(to_brow, 0.0)) * up)
     return np.asarray(out)
 
 
@@ -97,7 +102,9 @@ class NativeRenderer:
         self.warp = FaceWarp(self.photo, np.concatenate([self.landmarks, self._source_creases]), self.roi,
                              step=self.config.step)
         self.palette = MouthPalette.from_photo(self.photo, self.landmarks)
-        self.lids = LidPalette.from_photo(self.photo, self.landmarks)
+        # closure is measured against the track's open eyes (blinks are short: the median is open)
+        open_ear = np.median(eye_aspect_ratio(pts, per_eye=True), axis=0) if len(pts) >= 5 else None
+        self.lids = LidPalette.from_photo(self.photo, self.landmarks, open_ear)
         self._source_gap = inner_gap(self.landmarks)
 
     def _controls(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,4 +191,5 @@ def _paste_inner(roi_pixels: np.ndarray, source: np.ndarray, target: np.ndarray,
         src = src + offset
     width = float(np.linalg.norm(lm[64] - lm[60]))
     m = cv2.GaussianBlur(inner.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.012 * width))[:, :, None]
-    roi_pixels[...] = roi_pixels * (1 - m) + np.clip(src, 0, 255) * m
+    blended = roi_pixels.astype(np.float32) * (1 - m) + np.clip(src, 0, 255) * m
+    roi_pixels[...] = np.clip(blended + 0.5, 0, 255).astype(roi_pixels.dtype)

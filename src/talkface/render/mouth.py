@@ -63,6 +63,15 @@ class MouthPalette:
         return cls(np.asarray(lip, np.float64), np.asarray(skin, np.float64), teeth)
 
 
+def _store(image: np.ndarray, box: tuple[int, int, int, int], values: np.ndarray) -> None:
+    """Write float ``values`` into ``image[y0:y1, x0:x1]``, rounded and clipped for an integer image."""
+    y0, y1, x0, x1 = box
+    if np.issubdtype(image.dtype, np.integer):
+        image[y0:y1, x0:x1] = np.clip(values + 0.5, 0, 255).astype(image.dtype)
+    else:
+        image[y0:y1, x0:x1] = values
+
+
 def _spline(points: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """A smooth curve y(x) through lip points (quadratic fit, so the corners are round, not pointed)."""
     order = np.argsort(points[:, 0])
@@ -99,7 +108,7 @@ def paint_mouth(
     """Paint the mouth interior inside the inner-lip polygon of ``landmarks``, in place.
 
     Args:
-        image: (H, W, 3) float32 RGB image (e.g. a warped face region), modified in place.
+        image: (H, W, 3) RGB image, uint8 or float32 (e.g. a warped face region), modified in place.
         landmarks: (68, 2) the frame's landmarks, in the coordinates of the whole photo.
         palette: the photo's colours.
         origin: (x, y) of ``image``'s top-left pixel in the photo (a region of it).
@@ -166,6 +175,6 @@ def paint_mouth(
                        * min(1.0, (rel - 0.18) / 0.1))
             interior = interior * (1 - l_alpha[:, :, None]) + 0.75 * teeth_rgb * l_alpha[:, :, None]
     alpha = (strength * m)[:, :, None]
-    region = image[y0:y1, x0:x1]
-    region[...] = region * (1.0 - alpha) + interior.astype(np.float32) * alpha
+    region = image[y0:y1, x0:x1].astype(np.float32)
+    _store(image, (y0, y1, x0, x1), region * (1.0 - alpha) + interior.astype(np.float32) * alpha)
     return image

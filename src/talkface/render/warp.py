@@ -161,22 +161,27 @@ class FaceWarp:
         dy = np.minimum(y, roi.height - 1 - y)
         m = np.minimum(dy[:, None], dx[None, :]) / ramp
         m = np.clip(m, 0.0, 1.0)
-        self.mask = (m * m * (3 - 2 * m)).astype(np.float32)[:, :, None]  # smoothstep
-        self._photo_roi = photo[roi.y0 : roi.y1, roi.x0 : roi.x1].astype(np.float32)
-        self._shape_full = (roi.height, roi.width)
+        self.mask = np.ascontiguousarray((m * m * (3 - 2 * m)).astype(np.float32))  # smoothstep
+        self._inv_mask = np.ascontiguousarray(1.0 - self.mask)
+        self._photo_roi = np.ascontiguousarray(photo[roi.y0 : roi.y1, roi.x0 : roi.x1])
 
     def _norm(self, p: np.ndarray) -> np.ndarray:
         return (np.asarray(p, np.float64) - self._centre) * self._scale
 
-    def source_map(self, target: np.ndarray, source: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The backward map of the ROI: output pixels at ``target`` show the photo at ``source``.
+    def source_map(
+        self, target: np.ndarray, source: np.ndarray | None = None, *, still: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+        """The backward map: output pixels at ``target`` show the photo at ``source``.
 
         Args:
             target: (P, 2) where the points go, pixels.
             source: (P, 2) the photo's points they show (default: the landmarks given at construction).
+            still: displacements up to this many pixels count as none: the map covers only the box
+                (in ROI pixels) around the coarse nodes that move more (0: the whole ROI).
 
         Returns:
-            (map_x, map_y) float32 photo pixels for every ROI pixel.
+            ``(map_x, map_y, box)``: float32 photo pixels for every pixel of ``box`` =
+            ``(x0, y0, x1, y1)`` in ROI pixels (empty when nothing moves).
         """
         tgt = np.asarray(target, np.float64)
         src = self.landmarks if source is None else np.asarray(source, np.float64)
@@ -186,33 +191,47 @@ class FaceWarp:
         disp = tps_eval(control, coeffs, self._grid_norm) / self._scale
         gh, gw = self._grid_shape
         disp = disp.reshape(gh, gw, 2).astype(np.float32)
-        # upsample the coarse displacement: node k sits at ROI pixel k * step
-        scale = np.array([[self.step, 0.0, 0.0], [0.0, self.step, 0.0]])
-        up = cv2.warpAffine(disp, scale, (self.roi.width, self.roi.height), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE)
-        xs = np.arange(self.roi.x0, self.roi.x1, dtype=np.float32)
-        ys = np.arange(self.roi.y0, self.roi.y1, dtype=np.float32)
+        r = self.roi
+        if still > 0:
+            moving = np.abs(disp).max(axis=2) > still
+            if not moving.any():
+                return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), (0, 0, 0, 0)
+            rows, cols = np.flatnonzero(moving.any(axis=1)), np.flatnonzero(moving.any(axis=0))
+            gy0, gy1 = max(0, rows[0] - 1), min(gh - 1, rows[-1] + 1)
+            gx0, gx1 = max(0, cols[0] - 1), min(gw - 1, cols[-1] + 1)
+        else:
+            gy0, gy1, gx0, gx1 = 0, gh - 1, 0, gw - 1
+        x0, y0 = gx0 * self.step, gy0 * self.step
+        x1, y1 = min(r.width, gx1 * self.step + 1), min(r.height, gy1 * self.step + 1)
+        # upsample the coarse displacement bilinearly: node k sits at ROI pixel k * step
+        affine = np.array([[self.step, 0.0, 0.0], [0.0, self.step, 0.0]])
+        sub = np.ascontiguousarray(disp[gy0 : gy1 + 1, gx0 : gx1 + 1])
+        up = cv2.warpAffine(sub, affine, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        xs = np.arange(r.x0 + x0, r.x0 + x1, dtype=np.float32)
+        ys = np.arange(r.y0 + y0, r.y0 + y1, dtype=np.float32)
         map_x = up[:, :, 0] + xs[None, :]
         map_y = up[:, :, 1] + ys[:, None]
-        return map_x, map_y
+        return map_x, map_y, (x0, y0, x1, y1)
 
-    def warp_roi(self, target: np.ndarray, source: np.ndarray | None = None) -> np.ndarray:
-        """The warped ROI (float32, before blending) for target landmarks (see :meth:`source_map`)."""
-        map_x, map_y = self.source_map(target, source)
-        return np.asarray(
-            cv2.remap(self.photo, map_x, map_y, self.interpolation, borderMode=cv2.BORDER_REFLECT_101),
-            np.float32,
-        )
+    def warp_roi(self, target: np.ndarray, source: np.ndarray | None = None, still: float = 0.05) -> np.ndarray:
+        """The warped ROI (uint8, before blending) for target landmarks (see :meth:`source_map`).
+
+        Pixels that would move less than ``still`` pixels are the photo's.
+        """
+        map_x, map_y, (x0, y0, x1, y1) = self.source_map(target, source, still=still)
+        out = self._photo_roi.copy()
+        if x1 > x0 and y1 > y0:
+            out[y0:y1, x0:x1] = cv2.remap(self.photo, map_x, map_y, self.interpolation,
+                                          borderMode=cv2.BORDER_REFLECT_101)
+        return out
 
     def compose(self, roi_pixels: np.ndarray) -> np.ndarray:
-        """The photo with ``roi_pixels`` (float32 ROI image) blended in with the feathered mask."""
+        """The photo with ``roi_pixels`` (uint8 ROI image) blended in with the feathered mask."""
         out = self.photo.copy()
         r = self.roi
-        blended = self.mask * roi_pixels + (1.0 - self.mask) * self._photo_roi
-        out[r.y0 : r.y1, r.x0 : r.x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        out[r.y0 : r.y1, r.x0 : r.x1] = cv2.blendLinear(roi_pixels, self._photo_roi, self.mask, self._inv_mask)
         return out
 
     def __call__(self, target: np.ndarray) -> np.ndarray:
         """The whole frame with the face warped to ``target`` (68, 2) landmarks: (H, W, 3) uint8."""
         return self.compose(self.warp_roi(target))
-

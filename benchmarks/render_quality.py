@@ -1,0 +1,286 @@
+"""What a user sees, measured on whole frames: native renderer vs. the crop generator (issue 14).
+
+For every clip of a prepared dataset (``manifest.jsonl`` names each clip's source video) the first
+frame of the source is the photo and the clip's own speech drives it, as ``talkface animate`` would.
+Each variant renders the clip (:meth:`talkface.pipeline.Animator.talking_head`); the real frames are
+the reference. Per variant, means over clips:
+
+* ``sharp_lap``: variance of the Laplacian of the face box (each frame's tracked landmarks' box), as
+  a ratio to the real frames' (1 = as sharp as the real video);
+* ``sharp_cpbd``: CPBD of the face box, ratio to the real frames';
+* ``colour``: mean colour shift (0-255) of the face outside mouth and eyes vs. the photo: the
+  absolute difference of the per-channel means of the face region (jaw/brow hull minus the mouth
+  and eyes, grown), averaged over channels and frames: a tint, not motion;
+* ``open_ratio``: mouth opening measured by dlib on the rendered frames over the requested
+  (landmark) opening, frames where the request is open (> 0.05 of the eye distance);
+* ``lmd``: landmark distance (mouth, 128 px face crop) of the rendered frames' dlib landmarks to the
+  real frames';
+* ``acd_ratio``: ACD (dlib descriptor distance to the photo) of the output over that of the real
+  frames;
+* ``mouth_lpips``: LPIPS of a mouth crop (box from the real frame's landmarks) vs. the real frame;
+* ``blink_ear``: eye aspect ratio (dlib, rendered) at the requested blinks' apexes over the
+  rendered open-eye median (NaN without a requested blink).
+
+Usage::
+
+    python3 benchmarks/render_quality.py --data /work/prepared/grid7 --out /work/scratch/q_grid7 \\
+        --variants still crop native native:cavity native:warp native:generator --strip strip.png
+
+Variants: ``still`` (the photo repeated), ``crop`` (the previous default renderer), ``native``
+(default: painted mouth) and ``native:STYLE`` for another mouth interior.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def clip_sources(data: Path, max_clips: int) -> list[tuple[str, Path]]:
+    out = []
+    for line in (data / "manifest.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row.get("status") == "ok" and Path(row["source"]).is_file():
+            out.append((row["id"].split("/")[0], Path(row["source"])))
+    return out[:max_clips] if max_clips else out
+
+
+def _downscale(frames: np.ndarray, max_side: int) -> np.ndarray:
+    h, w = frames.shape[1:3]
+    if max(h, w) <= max_side:
+        return frames
+    s = max_side / max(h, w)
+    size = (round(w * s), round(h * s))
+    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def _box(lm: np.ndarray, shape: tuple[int, ...], grow: float = 0.05) -> tuple[int, int, int, int]:
+    lo, hi = lm.min(0), lm.max(0)
+    pad = grow * (hi - lo)
+    x0, y0 = np.floor(lo - pad).astype(int)
+    x1, y1 = np.ceil(hi + pad).astype(int)
+    return max(0, x0), max(0, y0), min(shape[1], x1), min(shape[0], y1)
+
+
+def laplacian_var(frames: np.ndarray, lms: np.ndarray) -> float:
+    vals = []
+    for f, lm in zip(frames, lms, strict=True):
+        x0, y0, x1, y1 = _box(lm, f.shape)
+        g = cv2.cvtColor(f[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+        vals.append(cv2.Laplacian(g, cv2.CV_64F).var())
+    return float(np.mean(vals))
+
+
+def face_cpbd(frames: np.ndarray, lms: np.ndarray, stride: int) -> float:
+    from talkface.eval.metrics import cpbd
+
+    vals = []
+    for f, lm in zip(frames[::stride], lms[::stride], strict=True):
+        x0, y0, x1, y1 = _box(lm, f.shape)
+        crop = f[y0:y1, x0:x1]
+        if min(crop.shape[:2]) >= 64:
+            vals.append(cpbd(crop))
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def skin_mask(shape: tuple[int, ...], lm: np.ndarray) -> np.ndarray:
+    """Face (jaw + brows hull) minus the mouth and eyes, grown by a fifth of the eye distance."""
+    iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+    m = np.zeros(shape[:2], np.uint8)
+    cv2.fillConvexPoly(m, cv2.convexHull(np.round(lm[:27]).astype(np.int32)), 1)
+    holes = np.zeros_like(m)
+    for part in (lm[48:68], lm[36:42], lm[42:48]):
+        cv2.fillConvexPoly(holes, cv2.convexHull(np.round(part).astype(np.int32)), 1)
+    k = max(3, int(0.4 * iod) | 1)
+    holes = cv2.dilate(holes, np.ones((k, k), np.uint8))
+    m[holes > 0] = 0
+    return m > 0
+
+
+def colour_shift(frames: np.ndarray, photo: np.ndarray, photo_lm: np.ndarray, requested: np.ndarray) -> float:
+    base = skin_mask(photo.shape, photo_lm)
+    vals = []
+    for f, lm in zip(frames, requested, strict=True):
+        m = base & skin_mask(photo.shape, lm)
+        if m.sum() < 50:
+            continue
+        vals.append(np.abs(f[m].astype(np.float64).mean(0) - photo[m].astype(np.float64).mean(0)).mean())
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def mouth_crops(frames: np.ndarray, lms: np.ndarray, size: tuple[int, int] = (96, 64)) -> np.ndarray:
+    out = []
+    for f, lm in zip(frames, lms, strict=True):
+        iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+        c = lm[48:68].mean(0)
+        w, h = 1.0 * iod, 0.66 * iod
+        src = np.float32([[c[0] - w / 2, c[1] - h / 2], [c[0] + w / 2, c[1] - h / 2], [c[0] - w / 2, c[1] + h / 2]])
+        dst = np.float32([[0, 0], [size[0], 0], [0, size[1]]])
+        a = cv2.getAffineTransform(src, dst)
+        out.append(cv2.warpAffine(f, a, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE))
+    return np.stack(out)
+
+
+def blink_apex_ratio(rendered_lm: np.ndarray, requested: np.ndarray) -> float:
+    from talkface.face.eyes import eye_aspect_ratio
+
+    req = eye_aspect_ratio(requested)
+    got = eye_aspect_ratio(rendered_lm)
+    open_req, open_got = float(np.median(req)), float(np.median(got))
+    low = req < 0.6 * open_req
+    if not low.any():
+        return float("nan")
+    ratios = []
+    t = 0
+    while t < len(req):  # one value per requested blink: the rendered minimum over it
+        if low[t]:
+            u = t
+            while u < len(req) and low[u]:
+                u += 1
+            ratios.append(float(got[max(0, t - 1) : u + 1].min()) / open_got)
+            t = u
+        else:
+            t += 1
+    return float(np.mean(ratios))
+
+
+def variant_config(name: str, seed: int) -> dict[str, object]:
+    if name == "crop":
+        return {"renderer": "crop", "seed": seed}
+    if name.startswith("native"):
+        style = name.split(":", 1)[1] if ":" in name else "painted"
+        return {"renderer": "native", "mouth": style, "seed": seed}
+    raise ValueError(name)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, type=Path, help="prepared dataset folder (with manifest.jsonl)")
+    p.add_argument("--out", required=True, type=Path, help="folder for results.json and table.md")
+    p.add_argument("--variants", nargs="+", default=["still", "crop", "native"])
+    p.add_argument("--seconds", type=float, default=3.0, help="first N seconds of each clip")
+    p.add_argument("--max-clips", type=int, default=0, help="0: all")
+    p.add_argument("--max-side", type=int, default=1280, help="frames are downscaled to this longer side")
+    p.add_argument("--lpips-stride", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--strip", type=Path, default=None, help="write a real / variants strip PNG of the first clip")
+    args = p.parse_args()
+
+    from talkface.eval.identity import FaceEmbedder, acd
+    from talkface.eval.metrics import lpips
+    from talkface.eval.motion_metrics import landmark_distance, mouth_opening
+    from talkface.face.detect import FaceDetector
+    from talkface.face.landmarks import LandmarkDetector, track_landmarks
+    from talkface.io.media import read_audio, read_video
+    from talkface.motion.render import predict_landmarks
+    from talkface.nets.vgg import LPIPS
+    from talkface.pipeline import AnimateConfig, Animator
+
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    animators = {v: Animator(AnimateConfig(threads=args.threads, **variant_config(v, args.seed)))  # type: ignore[arg-type]
+                 for v in args.variants if v != "still"}
+    base = next(iter(animators.values())) if animators else Animator(AnimateConfig(threads=args.threads))
+    detector, predictor = FaceDetector(), LandmarkDetector()
+    embedder = FaceEmbedder()
+    lp = LPIPS()
+    rows: list[dict[str, object]] = []
+    for clip, source in clip_sources(args.data, args.max_clips):
+        t0 = time.perf_counter()
+        real, fps = read_video(source, max_duration_s=args.seconds)
+        real = _downscale(real, args.max_side)
+        audio = read_audio(source, max_duration_s=len(real) / fps)
+        photo = real[0]
+        try:
+            photo_lm = base._face(photo, source)
+        except Exception as exc:  # noqa: BLE001 - report and go on
+            print(f"{clip}: skipped ({exc})", flush=True)
+            continue
+        cfg = base.config
+        requested = predict_landmarks(photo, audio, base.bundle.lgan, base.bundle.blink, seed=args.seed,
+                                      blink_rate=cfg.blink_rate, person_landmarks=photo_lm,
+                                      extractor=base._features(), close_mouth=cfg.close_mouth)
+        real_lm = track_landmarks(real, fps=fps, detector=detector, predictor=predictor).landmarks
+        n = min(len(real), len(requested))
+        real, real_lm, requested = real[:n], real_lm[:n], requested[:n]
+        ref = {
+            "lap": laplacian_var(real, real_lm), "cpbd": face_cpbd(real, real_lm, 5),
+            "acd": acd(real, real_lm, photo, photo_lm, embedder=embedder, stride=5),
+        }
+        real_mouths = mouth_crops(real, real_lm)
+        outputs: dict[str, np.ndarray] = {}
+        for v in args.variants:
+            frames = np.repeat(photo[None], n, 0) if v == "still" else animators[v].talking_head(photo, audio)[:n]
+            outputs[v] = frames
+            lm = track_landmarks(frames, fps=fps, detector=detector, predictor=predictor).landmarks
+            speaking = mouth_opening(requested) > 0.05
+            open_ratio = (float(mouth_opening(lm)[speaking].mean() / mouth_opening(requested)[speaking].mean())
+                          if speaking.any() else float("nan"))
+            row = {
+                "clip": clip, "variant": v, "frames": n, "size": f"{photo.shape[1]}x{photo.shape[0]}",
+                "sharp_lap": laplacian_var(frames, lm) / ref["lap"],
+                "sharp_cpbd": face_cpbd(frames, lm, 5) / ref["cpbd"],
+                "colour": colour_shift(frames, photo, photo_lm, requested),
+                "open_ratio": open_ratio,
+                "lmd": landmark_distance(lm, real_lm),
+                "acd_ratio": acd(frames, lm, photo, photo_lm, embedder=embedder, stride=5) / max(ref["acd"], 1e-6),
+                "mouth_lpips": lpips(real_mouths, mouth_crops(frames, real_lm), model=lp, stride=args.lpips_stride),
+                "blink_ear": blink_apex_ratio(lm, requested),
+            }
+            rows.append(row)
+            print({k: round(x, 3) if isinstance(x, float) else x for k, x in row.items()}, flush=True)
+        print(f"{clip}: {time.perf_counter() - t0:.0f} s", flush=True)
+        if args.strip is not None and not args.strip.exists():
+            write_strip(args.strip, real, real_lm, requested, outputs)
+    keys = ["sharp_lap", "sharp_cpbd", "colour", "open_ratio", "lmd", "acd_ratio", "mouth_lpips", "blink_ear"]
+    lines = ["| variant | clips | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
+    summary = {}
+    for v in args.variants:
+        sel = [r for r in rows if r["variant"] == v]
+        means = {k: float(np.nanmean([float(r[k]) for r in sel])) if sel else float("nan") for k in keys}  # type: ignore[arg-type]
+        summary[v] = means
+        lines.append(f"| {v} | {len(sel)} | " + " | ".join(f"{means[k]:.3f}" for k in keys) + " |")
+    table = "\n".join(lines)
+    print(table)
+    meta = {"command": " ".join(sys.argv), "load_average": os.getloadavg(), "summary": summary, "rows": rows}
+    (args.out / "results.json").write_text(json.dumps(meta, indent=1, default=float) + "\n")
+    (args.out / "table.md").write_text(table + "\n")
+
+
+def write_strip(path: Path, real: np.ndarray, real_lm: np.ndarray, requested: np.ndarray,
+                outputs: dict[str, np.ndarray]) -> None:
+    """Face boxes at the three widest requested openings and a blink: real, then each variant, one row each."""
+    from talkface.eval.motion_metrics import mouth_opening
+    from talkface.face.eyes import eye_aspect_ratio
+
+    op = mouth_opening(requested)
+    picks = [int(i) for i in np.argsort(op)[::-1][:3]] + [int(np.argmin(eye_aspect_ratio(requested)))]
+    x0, y0, x1, y1 = _box(np.concatenate([real_lm, requested]).reshape(-1, 2), real.shape[1:], grow=0.15)
+    height = 200
+    rows = []
+    for name, frames in [("real", real), *outputs.items()]:
+        tiles = []
+        for i in picks:
+            tile = frames[i, y0:y1, x0:x1]
+            tile = cv2.resize(tile, (round(tile.shape[1] * height / tile.shape[0]), height),
+                              interpolation=cv2.INTER_CUBIC)
+            tiles.append(tile)
+        row = np.concatenate(tiles, 1).copy()
+        cv2.putText(row, name, (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
+        rows.append(row)
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
+
+
+if __name__ == "__main__":
+    main()
