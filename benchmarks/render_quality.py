@@ -243,16 +243,23 @@ def main() -> None:
         print(f"{clip}: {time.perf_counter() - t0:.0f} s", flush=True)
         if args.strip is not None and not args.strip.exists():
             write_strip(args.strip, real, real_lm, requested, outputs)
-    keys = ["sharp_lap", "sharp_cpbd", "colour", "open_ratio", "lmd", "acd_ratio", "mouth_lpips", "blink_ear"]
-    lines = ["| variant | clips | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
+        write_results(args, rows)  # after every clip: a long run can be read while it goes
+
+
+KEYS = ["sharp_lap", "sharp_cpbd", "colour", "open_ratio", "lmd", "acd_ratio", "mouth_lpips", "blink_ear"]
+
+
+def write_results(args: argparse.Namespace, rows: list[dict[str, object]]) -> None:
+    lines = ["| variant | clips | " + " | ".join(KEYS) + " |", "|---" * (len(KEYS) + 2) + "|"]
     summary = {}
     for v in args.variants:
         sel = [r for r in rows if r["variant"] == v]
-        means = {k: float(np.nanmean([float(r[k]) for r in sel])) if sel else float("nan") for k in keys}  # type: ignore[arg-type]
+        means = {k: float(np.nanmean([float(r[k]) for r in sel])) if sel else float("nan")  # type: ignore[arg-type]
+                 for k in KEYS}
         summary[v] = means
-        lines.append(f"| {v} | {len(sel)} | " + " | ".join(f"{means[k]:.3f}" for k in keys) + " |")
+        lines.append(f"| {v} | {len(sel)} | " + " | ".join(f"{means[k]:.3f}" for k in KEYS) + " |")
     table = "\n".join(lines)
-    print(table)
+    print(table, flush=True)
     meta = {"command": " ".join(sys.argv), "load_average": os.getloadavg(), "summary": summary, "rows": rows}
     (args.out / "results.json").write_text(json.dumps(meta, indent=1, default=float) + "\n")
     (args.out / "table.md").write_text(table + "\n")

@@ -59,7 +59,7 @@ class MouthPalette:
         skin = np.median(photo[cheeks > 0], axis=0) if cheeks.any() else lip
         # teeth: off-white, lit like the skin (a dark photo gets darker teeth), a little of the skin's tint
         light = float(np.clip(np.dot(skin, [0.299, 0.587, 0.114]) / 170.0, 0.45, 1.15))
-        teeth = np.clip(light * (0.7 * np.array([222.0, 214.0, 198.0]) + 0.3 * skin), 0, 245)
+        teeth = np.clip(light * (0.55 * np.array([214.0, 204.0, 180.0]) + 0.45 * skin), 0, 235)
         return cls(np.asarray(lip, np.float64), np.asarray(skin, np.float64), teeth)
 
 
@@ -162,10 +162,16 @@ def paint_mouth(
         interior = interior * (1 - tongue[:, :, None]) + tongue_rgb[None, None] * tongue[:, :, None]
     if teeth:
         # upper teeth: a band under the upper lip, as tall as a share of the opening (capped)
-        band = min(0.35 * gap, 0.08 * width) + 0.5
+        band = min(0.5 * gap, 0.11 * width) + 0.5
         t_alpha = _smoothstep((band - depth) / 1.2 + 0.5) * _smoothstep((0.8 - np.abs(s[None, :])) / 0.25)
         shade = (1.0 - 0.6 * np.abs(s[None, :]) ** 2) * (0.6 + 0.4 * _smoothstep(depth / max(1.5, 0.5 * band)))
         shade = shade * (1.0 - 0.25 * _smoothstep(depth / band))
+        # separate teeth: darker seams, one between the two front teeth, then every tooth's width
+        # (narrower towards the corners, as the arch turns away)
+        tooth = 0.13 * width
+        arch = np.sin(np.clip(s, -1, 1) * np.pi / 2) * 0.5 * width / tooth  # teeth counted from the middle
+        seam = np.abs(arch - np.round(arch))  # 0 on a seam, 0.5 mid-tooth
+        shade = shade * (1.0 - 0.3 * np.exp(-((seam / max(0.12, 0.9 / tooth)) ** 2)))[None, :]
         teeth_rgb = palette.teeth[None, None, :] * shade[:, :, None]
         interior = interior * (1 - t_alpha[:, :, None]) + teeth_rgb * t_alpha[:, :, None]
         if rel > 0.18:  # lower teeth above the lower lip when the mouth is wide open
