@@ -19,7 +19,8 @@ the reference. Per variant, means over clips:
   frames;
 * ``mouth_lpips``: LPIPS of a mouth crop (box from the real frame's landmarks) vs. the real frame;
 * ``blink_ear``: eye aspect ratio (dlib, rendered) at the requested blinks' apexes over the
-  rendered open-eye median (NaN without a requested blink).
+  rendered open-eye median (NaN without a requested blink); ``blink_req`` the same for the requested
+  landmarks themselves (what the blink stage asks for).
 
 Usage::
 
@@ -237,6 +238,7 @@ def main() -> None:
                 "acd_ratio": acd(frames, lm, photo, photo_lm, embedder=embedder, stride=5) / max(ref["acd"], 1e-6),
                 "mouth_lpips": lpips(real_mouths, mouth_crops(frames, real_lm), model=lp, stride=args.lpips_stride),
                 "blink_ear": blink_apex_ratio(lm, requested),
+                "blink_req": blink_apex_ratio(requested, requested),
             }
             rows.append(row)
             print({k: round(x, 3) if isinstance(x, float) else x for k, x in row.items()}, flush=True)
@@ -246,7 +248,8 @@ def main() -> None:
         write_results(args, rows)  # after every clip: a long run can be read while it goes
 
 
-KEYS = ["sharp_lap", "sharp_cpbd", "colour", "open_ratio", "lmd", "acd_ratio", "mouth_lpips", "blink_ear"]
+KEYS = ["sharp_lap", "sharp_cpbd", "colour", "open_ratio", "lmd", "acd_ratio", "mouth_lpips", "blink_ear",
+        "blink_req"]
 
 
 def write_results(args: argparse.Namespace, rows: list[dict[str, object]]) -> None:
