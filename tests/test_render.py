@@ -162,5 +162,5 @@ def test_animator_renders_natively_by_default_and_keeps_the_crop_path(face: tupl
     assert crop.shape == frames.shape and not np.array_equal(crop, frames)
     with pytest.raises(ValueError, match="renderer must be one of"):
         Animator(AnimateConfig(renderer="paste"))
-    with pytest.raises(ValueError, match="mouth must be one of"):
+    with pytest.raises(ValueError, match="mouth must be auto or one of"):
         Animator(AnimateConfig(mouth="teeth"))

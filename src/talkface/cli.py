@@ -364,7 +364,8 @@ RENDERER_HELP = ("native: the photo warped at its own resolution by the landmark
                  "painted (sharp, no seam); crop: the texture generator's 128 px face crop pasted back (previous "
                  "default, blurrier)")
 MOUTH_HELP = ("native renderer's mouth interior: painted (dark cavity + teeth in the photo's colours), cavity (no "
-              "teeth), warp (nothing painted), generator (the crop generator's mouth inside the lips)")
+              "teeth), warp (nothing painted), generator (the crop generator's mouth inside the lips); auto: "
+              "generator with --person (the person model learned their teeth), else painted")
 MOTION_SCALE_HELP = ("gain on the speech motion: 1 = as the motion model predicts, >1 wider mouth movements "
                      "(e.g. 1.3 when an unseen face's mouth comes out too small), 0 = still mouth; blinks unchanged")
 
@@ -566,7 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help=KEEP_OPEN_HELP)
     p.add_argument("--renderer", choices=("native", "crop"), default="native", help=RENDERER_HELP)
-    p.add_argument("--mouth", choices=("painted", "cavity", "warp", "generator"), default="painted", help=MOUTH_HELP)
+    p.add_argument("--mouth", choices=("auto", "painted", "cavity", "warp", "generator"), default="auto",
+                   help=MOUTH_HELP)
     p.add_argument("--size", type=int, default=0,
                    help="0: the whole photo with the face animated; N: only the N x N aligned face crop")
     p.add_argument("--max-side", type=int, default=1280, help="downscale larger photos to this longer side first")

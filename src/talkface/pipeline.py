@@ -100,8 +100,9 @@ class AnimateConfig:
             ``"crop"`` (the texture generator's 128² crop pasted back into the photo; the previous
             default, kept for comparison).
         mouth: the native renderer's mouth interior (:data:`talkface.render.compose.MOUTH_STYLES`):
-            ``"painted"`` (cavity and teeth in the photo's colours), ``"cavity"``, ``"warp"`` (none)
-            or ``"generator"`` (the crop generator's, inside the inner lips).
+            ``"painted"`` (cavity and teeth in the photo's colours), ``"cavity"``, ``"warp"`` (none),
+            ``"generator"`` (the crop generator's, inside the inner lips), or ``"auto"``: the person
+            model's generator with ``person`` (it learned that person's teeth), else ``"painted"``.
     """
 
     model: str | None = None
@@ -120,7 +121,7 @@ class AnimateConfig:
     crf: int = 18
     preset: str = "veryfast"
     renderer: str = "native"
-    mouth: str = "painted"
+    mouth: str = "auto"
 
 
 @dataclass
@@ -316,8 +317,8 @@ def _check_renderer(config: AnimateConfig) -> None:
 
     if config.renderer not in RENDERERS:
         raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, got {config.renderer!r}")
-    if config.mouth not in MOUTH_STYLES:
-        raise ValueError(f"mouth must be one of {', '.join(MOUTH_STYLES)}, got {config.mouth!r}")
+    if config.mouth != "auto" and config.mouth not in MOUTH_STYLES:
+        raise ValueError(f"mouth must be auto or one of {', '.join(MOUTH_STYLES)}, got {config.mouth!r}")
 
 
 def _check_output(path: Path) -> None:
@@ -496,14 +497,17 @@ class Animator:
         from talkface.face.align import crop_transform, paste_back, transform_points, warp_crop
         from talkface.render.compose import NativeRenderer, RenderConfig
 
-        renderer = NativeRenderer(image, person_landmarks, landmarks, RenderConfig(mouth=self.config.mouth))
+        mouth = self.config.mouth
+        if mouth == "auto":
+            mouth = "generator" if self.config.person else "painted"
+        renderer = NativeRenderer(image, person_landmarks, landmarks, RenderConfig(mouth=mouth))
         total = len(landmarks)
         chunk = max(1, self.config.chunk_frames)
         s = self.image_size
         affine = crop_transform(person_landmarks, s)
         out_affine = crop_transform(person_landmarks, size) if size else None
         person = None
-        if self.config.mouth == "generator":
+        if mouth == "generator":
             person = self._person(warp_crop(image, affine, s), transform_points(person_landmarks, affine))
         timer.setdefault("texture", 0.0)
         timer.setdefault("paste", 0.0)
