@@ -551,8 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
         "animate",
         help="photo of a face + speech -> talking-head mp4 (the default model ships with talkface)",
         description="Animate the face in a photo with a speech recording: speech features -> l-GAN landmark motion "
-        "-> blink generator -> retargeting onto the photo's landmarks -> texture generator -> the generated face "
-        "pasted back into the photo, H.264 video with the speech muxed in (AAC). Works offline with the model "
+        "-> blink generator -> retargeting onto the photo's landmarks -> the photo warped at its own resolution by "
+        "those landmarks, mouth interior and closing lids painted (--renderer crop: the texture generator's face "
+        "crop pasted back), H.264 video with the speech muxed in (AAC). Works offline with the model "
         "bundled in the package; --model picks another bundle (see talkface.pipeline.make_bundle). Bad input "
         "(no face or several, silent/corrupt/empty audio, ...) gives a one-line error and no output file.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
