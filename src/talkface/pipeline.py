@@ -8,11 +8,13 @@ Data flows one way through the stages (Das et al. 2020, Fig. 2):
    model works on (:func:`talkface.face.align.crop_transform`);
 3. **motion** — speech features -> l-GAN canonical landmark motion -> + blink generator eyes ->
    retargeting onto the photo's own landmarks (:func:`talkface.motion.render.predict_landmarks`);
-4. **texture** — the texture generator renders each frame's crop from the photo's crop and the
-   frame's landmarks (:class:`talkface.texture.adapt.PersonModel`);
-5. **encode** — crops pasted back into the photo (:func:`talkface.face.align.paste_back`) and written
-   as H.264 + AAC with the speech muxed in, frame by frame (:func:`talkface.io.media.write_video`),
-   atomically: on any error no output file appears.
+4. **render** — by default (``renderer="native"``, :mod:`talkface.render`) the photo itself is warped
+   at its own resolution to each frame's landmarks and only the mouth interior and closing lids are
+   painted; with ``renderer="crop"`` the texture generator renders each frame's 128² crop from the
+   photo's crop and the frame's landmarks (:class:`talkface.texture.adapt.PersonModel`) and it is
+   pasted back into the photo (:func:`talkface.face.align.paste_back`);
+5. **encode** — frames written as H.264 + AAC with the speech muxed in, frame by frame
+   (:func:`talkface.io.media.write_video`), atomically: on any error no output file appears.
 
 Texture frames are generated and encoded in chunks, so memory does not grow with the audio length
 (only the landmark track, 544 bytes a frame, is held whole).
