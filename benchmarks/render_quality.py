@@ -65,96 +65,6 @@ def _downscale(frames: np.ndarray, max_side: int) -> np.ndarray:
     return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
 
 
-def _box(lm: np.ndarray, shape: tuple[int, ...], grow: float = 0.05) -> tuple[int, int, int, int]:
-    lo, hi = lm.min(0), lm.max(0)
-    pad = grow * (hi - lo)
-    x0, y0 = np.floor(lo - pad).astype(int)
-    x1, y1 = np.ceil(hi + pad).astype(int)
-    return max(0, x0), max(0, y0), min(shape[1], x1), min(shape[0], y1)
-
-
-def laplacian_var(frames: np.ndarray, lms: np.ndarray) -> float:
-    vals = []
-    for f, lm in zip(frames, lms, strict=True):
-        x0, y0, x1, y1 = _box(lm, f.shape)
-        g = cv2.cvtColor(f[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
-        vals.append(cv2.Laplacian(g, cv2.CV_64F).var())
-    return float(np.mean(vals))
-
-
-def face_cpbd(frames: np.ndarray, lms: np.ndarray, stride: int) -> float:
-    from talkface.eval.metrics import cpbd
-
-    vals = []
-    for f, lm in zip(frames[::stride], lms[::stride], strict=True):
-        x0, y0, x1, y1 = _box(lm, f.shape)
-        crop = f[y0:y1, x0:x1]
-        if min(crop.shape[:2]) >= 64:
-            vals.append(cpbd(crop))
-    return float(np.mean(vals)) if vals else float("nan")
-
-
-def skin_mask(shape: tuple[int, ...], lm: np.ndarray) -> np.ndarray:
-    """Face (jaw + brows hull) minus the mouth and eyes, grown by a fifth of the eye distance."""
-    iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
-    m = np.zeros(shape[:2], np.uint8)
-    cv2.fillConvexPoly(m, cv2.convexHull(np.round(lm[:27]).astype(np.int32)), 1)
-    holes = np.zeros_like(m)
-    for part in (lm[48:68], lm[36:42], lm[42:48]):
-        cv2.fillConvexPoly(holes, cv2.convexHull(np.round(part).astype(np.int32)), 1)
-    k = max(3, int(0.4 * iod) | 1)
-    holes = cv2.dilate(holes, np.ones((k, k), np.uint8))
-    m[holes > 0] = 0
-    return m > 0
-
-
-def colour_shift(frames: np.ndarray, photo: np.ndarray, photo_lm: np.ndarray, requested: np.ndarray) -> float:
-    base = skin_mask(photo.shape, photo_lm)
-    vals = []
-    for f, lm in zip(frames, requested, strict=True):
-        m = base & skin_mask(photo.shape, lm)
-        if m.sum() < 50:
-            continue
-        vals.append(np.abs(f[m].astype(np.float64).mean(0) - photo[m].astype(np.float64).mean(0)).mean())
-    return float(np.mean(vals)) if vals else float("nan")
-
-
-def mouth_crops(frames: np.ndarray, lms: np.ndarray, size: tuple[int, int] = (96, 64)) -> np.ndarray:
-    out = []
-    for f, lm in zip(frames, lms, strict=True):
-        iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
-        c = lm[48:68].mean(0)
-        w, h = 1.0 * iod, 0.66 * iod
-        src = np.float32([[c[0] - w / 2, c[1] - h / 2], [c[0] + w / 2, c[1] - h / 2], [c[0] - w / 2, c[1] + h / 2]])
-        dst = np.float32([[0, 0], [size[0], 0], [0, size[1]]])
-        a = cv2.getAffineTransform(src, dst)
-        out.append(cv2.warpAffine(f, a, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE))
-    return np.stack(out)
-
-
-def blink_apex_ratio(rendered_lm: np.ndarray, requested: np.ndarray) -> float:
-    from talkface.face.eyes import eye_aspect_ratio
-
-    req = eye_aspect_ratio(requested)
-    got = eye_aspect_ratio(rendered_lm)
-    open_req, open_got = float(np.median(req)), float(np.median(got))
-    low = req < 0.6 * open_req
-    if not low.any():
-        return float("nan")
-    ratios = []
-    t = 0
-    while t < len(req):  # one value per requested blink: the rendered minimum over it
-        if low[t]:
-            u = t
-            while u < len(req) and low[u]:
-                u += 1
-            ratios.append(float(got[max(0, t - 1) : u + 1].min()) / open_got)
-            t = u
-        else:
-            t += 1
-    return float(np.mean(ratios))
-
-
 def variant_config(name: str, seed: int) -> dict[str, object]:
     if name == "crop":
         return {"renderer": "crop", "seed": seed}
@@ -181,6 +91,13 @@ def main() -> None:
     from talkface.eval.identity import FaceEmbedder, acd
     from talkface.eval.metrics import lpips
     from talkface.eval.motion_metrics import landmark_distance, mouth_opening
+    from talkface.eval.render_metrics import (
+        blink_apex_ratio,
+        colour_shift,
+        face_cpbd,
+        laplacian_var,
+        mouth_crops,
+    )
     from talkface.face.detect import FaceDetector
     from talkface.face.landmarks import LandmarkDetector, track_landmarks
     from talkface.io.media import read_audio, read_video
@@ -272,11 +189,12 @@ def write_strip(path: Path, real: np.ndarray, real_lm: np.ndarray, requested: np
                 outputs: dict[str, np.ndarray]) -> None:
     """Face boxes at the three widest requested openings and a blink: real, then each variant, one row each."""
     from talkface.eval.motion_metrics import mouth_opening
+    from talkface.eval.render_metrics import face_box
     from talkface.face.eyes import eye_aspect_ratio
 
     op = mouth_opening(requested)
     picks = [int(i) for i in np.argsort(op)[::-1][:3]] + [int(np.argmin(eye_aspect_ratio(requested)))]
-    x0, y0, x1, y1 = _box(np.concatenate([real_lm, requested]).reshape(-1, 2), real.shape[1:], grow=0.15)
+    x0, y0, x1, y1 = face_box(np.concatenate([real_lm, requested]).reshape(-1, 2), real.shape[1:], grow=0.15)
     height = 200
     rows = []
     for name, frames in [("real", real), *outputs.items()]:

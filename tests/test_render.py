@@ -164,3 +164,20 @@ def test_animator_renders_natively_by_default_and_keeps_the_crop_path(face: tupl
         Animator(AnimateConfig(renderer="paste"))
     with pytest.raises(ValueError, match="mouth must be auto or one of"):
         Animator(AnimateConfig(mouth="teeth"))
+
+
+def test_render_metrics_see_blur_tint_and_blinks(face: tuple[np.ndarray, np.ndarray]) -> None:
+    from talkface.eval.render_metrics import blink_apex_ratio, colour_shift, laplacian_var
+
+    photo, lm = face
+    lms = np.repeat(lm[None], 2, 0)
+    sharp = np.stack([photo, photo])
+    blurred = np.stack([cv2.GaussianBlur(photo, (0, 0), 2.0)] * 2)
+    assert laplacian_var(blurred, lms) < 0.5 * laplacian_var(sharp, lms)
+    tinted = np.clip(sharp.astype(int) + [0, 0, 12], 0, 255).astype(np.uint8)
+    assert colour_shift(sharp, photo, lm, lms) == 0.0
+    assert 3.0 < colour_shift(tinted, photo, lm, lms) <= 4.0  # +12 on one channel of three
+    track = np.repeat(lm[None], 10, 0)
+    track[4] = _close_eyes(lm, 0.3)
+    assert abs(blink_apex_ratio(track, track) - 0.3) < 0.05
+    assert np.isnan(blink_apex_ratio(np.repeat(lm[None], 10, 0), np.repeat(lm[None], 10, 0)))
