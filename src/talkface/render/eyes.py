@@ -66,15 +66,15 @@ def paint_lids(
 ) -> np.ndarray:
     """Cover each eye of ``landmarks`` with lid skin as far as it is closed; ``image`` (uint8 or float32) in place.
 
-    The cover's opacity ramps from 0 when the requested eye aspect ratio is 70 % of the open eye's
-    (:attr:`LidPalette.ear`) to 1 at 45 % (a blink's apex in the blink model, trained on dlib tracks of
+    The cover's opacity ramps from 0 when the requested eye aspect ratio is 75 % of the open eye's
+    (:attr:`LidPalette.ear`) to 1 at 55 % (a blink's apex in the blink model, trained on dlib tracks of
     real blinks).
     """
     lm = np.asarray(landmarks, np.float64) - np.asarray(origin, np.float64)
     ears = eye_aspect_ratio(lm, per_eye=True)
     for k, eye in enumerate(EYES):
         ratio = float(ears[k]) / max(float(palette.ear[k]), 1e-6)
-        strength = float(np.clip((0.7 - ratio) / 0.25, 0.0, 1.0))
+        strength = float(np.clip((0.75 - ratio) / 0.2, 0.0, 1.0))
         if strength <= 0:
             continue
         up, width = _up(lm, eye)
