@@ -112,10 +112,15 @@ def bench_resolutions(model: str | None, seconds: float, folder: Path, renderers
         animator.animate(FACE, speech, folder / "warmup.mp4")  # first call loads dlib, whisper
         for width, height in sizes:
             photo = hd_photo(width, height, folder)
+            cpu = time.process_time()
             r = animator.animate(photo, speech, folder / f"{renderer}_{width}x{height}.mp4")
+            cpu = time.process_time() - cpu
             rows.append({
                 "renderer": renderer, "photo": f"{width}x{height}", "frames": r.frames,
                 "seconds": round(r.seconds, 2), "frames_per_s": round(r.frames_per_second, 1),
+                # CPU time of all the process's threads: on a loaded machine the wall clock measures the
+                # other jobs; frames / CPU-seconds is what one idle core would give (two: up to 2x that)
+                "cpu_ms_per_frame": round(1000 * cpu / r.frames, 1), "frames_per_cpu_s": round(r.frames / cpu, 1),
                 "stage_s": {k: round(v, 2) for k, v in r.stage_seconds.items()},
             })
             print(rows[-1], flush=True)
