@@ -47,12 +47,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def clip_sources(data: Path, max_clips: int) -> list[tuple[str, Path]]:
+def clip_sources(data: Path, max_clips: int, skip: int = 0) -> list[tuple[str, Path]]:
     out = []
     for line in (data / "manifest.jsonl").read_text().splitlines():
         row = json.loads(line)
         if row.get("status") == "ok" and Path(row["source"]).is_file():
             out.append((row["id"].split("/")[0], Path(row["source"])))
+    out = out[skip:]
     return out[:max_clips] if max_clips else out
 
 
@@ -81,6 +82,7 @@ def main() -> None:
     p.add_argument("--variants", nargs="+", default=["still", "crop", "native"])
     p.add_argument("--seconds", type=float, default=3.0, help="first N seconds of each clip")
     p.add_argument("--max-clips", type=int, default=0, help="0: all")
+    p.add_argument("--skip-clips", type=int, default=0, help="start after this many clips of the manifest")
     p.add_argument("--max-side", type=int, default=1280, help="frames are downscaled to this longer side")
     p.add_argument("--lpips-stride", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
@@ -114,7 +116,7 @@ def main() -> None:
     embedder = FaceEmbedder()
     lp = LPIPS()
     rows: list[dict[str, object]] = []
-    for clip, source in clip_sources(args.data, args.max_clips):
+    for clip, source in clip_sources(args.data, args.max_clips, args.skip_clips):
         t0 = time.perf_counter()
         real, fps = read_video(source, max_duration_s=args.seconds)
         real = _downscale(real, args.max_side)
