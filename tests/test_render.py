@@ -160,9 +160,9 @@ def test_animator_renders_natively_by_default_and_keeps_the_crop_path(face: tupl
     assert np.array_equal(frames[:, :30], np.broadcast_to(photo[:30], frames[:, :30].shape))
     crop = Animator(AnimateConfig(threads=1, renderer="crop")).talking_head(photo, audio)
     assert crop.shape == frames.shape and not np.array_equal(crop, frames)
-    with pytest.raises(ValueError, match="renderer must be one of"):
+    with pytest.raises(ValueError, match="--renderer: must be one of"):
         Animator(AnimateConfig(renderer="paste"))
-    with pytest.raises(ValueError, match="mouth must be auto or one of"):
+    with pytest.raises(ValueError, match="--mouth: must be one of auto"):
         Animator(AnimateConfig(mouth="teeth"))
 
 

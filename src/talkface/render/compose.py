@@ -21,16 +21,13 @@ import numpy as np
 from talkface.face.align import procrustes
 from talkface.face.eyes import eye_aspect_ratio
 from talkface.face.landmarks import STABLE_POINTS
+from talkface.render import MOUTH_STYLES
 from talkface.render.eyes import LidPalette, paint_lids
 from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth
 from talkface.render.warp import FaceWarp, Roi, face_roi
 
 __all__ = ["MOUTH_STYLES", "NativeRenderer", "RenderConfig"]
 
-#: how the inside of an opening mouth is made: ``"painted"`` (dark cavity + teeth from the photo's
-#: colours), ``"cavity"`` (dark cavity, no teeth), ``"warp"`` (warp only: stretched lip pixels),
-#: ``"generator"`` (the crop texture generator's mouth, mapped back inside the inner lips).
-MOUTH_STYLES = ("painted", "cavity", "warp", "generator")
 
 #: upper-lid points, the brow point above each, and how far above the lid (fraction of the eye's width)
 #: their crease point lies at most
