@@ -395,6 +395,12 @@ def _motion_scale(text: str) -> float:
 
 KEEP_OPEN_HELP = ("keep an open mouth in the photo as the neutral face (it then stays open throughout); by default "
                   "it is closed for the animation")
+RENDERER_HELP = ("native: the photo warped at its own resolution by the landmarks, mouth interior and closing lids "
+                 "painted (sharp, no seam); crop: the texture generator's 128 px face crop pasted back (previous "
+                 "default, blurrier)")
+MOUTH_HELP = ("native renderer's mouth interior: painted (dark cavity + teeth in the photo's colours), cavity (no "
+              "teeth), warp (nothing painted), generator (the crop generator's mouth inside the lips); auto: "
+              "generator with --person (the person model learned their teeth), else painted")
 MOTION_SCALE_HELP = ("gain on the speech motion: 1 = as the motion model predicts, >1 wider mouth movements "
                      "(e.g. 1.3 when an unseen face's mouth comes out too small), 0 = still mouth; blinks unchanged")
 
@@ -470,7 +476,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             default = spec == "default"
             animator = Animator(AnimateConfig(model=None if default else spec, seed=args.seed, device=args.device,
                                               threads=args.threads, motion_scale=args.motion_scale,
-                                              close_mouth=not args.keep_open_mouth))
+                                              close_mouth=not args.keep_open_mouth, renderer=args.renderer))
             label = "talkface (default model)" if default else Path(spec).resolve().name
             models[method_name(label)] = animator.talking_head
     config = EvalConfig(
@@ -495,7 +501,7 @@ def _cmd_animate(args: argparse.Namespace) -> int:
         model=args.model, person=args.person, blink_rate=None if natural else args.blink_rate,
         motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, size=args.size, max_side=args.max_side,
         seed=args.seed, max_duration_s=args.max_duration, device=args.device, threads=args.threads, crf=args.crf,
-        backend=args.backend,
+        backend=args.backend, renderer=args.renderer, mouth=args.mouth,
     )
     check_paths(args.face, args.speech, args.output, args.person)  # before any model loads
     if args.model is not None:
@@ -618,8 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
         "animate",
         help="photo of a face + speech -> talking-head mp4 (the default model ships with talkface)",
         description="Animate the face in a photo with a speech recording: speech features -> l-GAN landmark motion "
-        "-> blink generator -> retargeting onto the photo's landmarks -> texture generator -> the generated face "
-        "pasted back into the photo, H.264 video with the speech muxed in (AAC). Works offline with the model "
+        "-> blink generator -> retargeting onto the photo's landmarks -> the photo warped at its own resolution by "
+        "those landmarks, mouth interior and closing lids painted (--renderer crop: the texture generator's face "
+        "crop pasted back), H.264 video with the speech muxed in (AAC). Works offline with the model "
         "bundled in the package; --model picks another bundle (see talkface.pipeline.make_bundle). Bad input "
         "(no face or several, silent/corrupt/empty audio, ...) gives a one-line error and no output file.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -633,6 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="blinks per second (humans 0.28-0.4); negative: the blink model's natural rate")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help=KEEP_OPEN_HELP)
+    p.add_argument("--renderer", choices=("native", "crop"), default="native", help=RENDERER_HELP)
+    p.add_argument("--mouth", choices=("auto", "painted", "cavity", "warp", "generator"), default="auto",
+                   help=MOUTH_HELP)
     p.add_argument("--size", type=int, default=0,
                    help="0: the whole photo with the face animated; N: only the N x N aligned face crop")
     p.add_argument("--max-side", type=int, default=1280, help="downscale larger photos to this longer side first")
@@ -960,6 +970,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sync-model", default=None, help="sync model file (default: the bundled assets/syncnet.pt)")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help="--model runs: " + MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help="--model runs: " + KEEP_OPEN_HELP)
+    p.add_argument("--renderer", choices=("native", "crop"), default="native", help="--model runs: " + RENDERER_HELP)
     p.add_argument("--device", default="cpu", help="torch device of the models, LPIPS and the sync model")
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
