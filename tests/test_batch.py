@@ -180,7 +180,11 @@ def test_a_killed_worker_process_loses_nothing_and_its_row_is_tried_again(inputs
     while not (out / "v0.mp4").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert (out / "v0.mp4").exists(), "the first video never appeared"
-    time.sleep(1.0)  # the worker is now rendering v1 (2 s or more)
+    # the worker is now writing v1: its hidden temporary file exists (waiting on a fixed sleep instead was racy
+    # once rendering got faster: the kill could land on v2)
+    while not any(p.name.startswith(".v1.") for p in out.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not (out / "v1.mp4").exists(), "v1 finished before the worker could be killed"
     workers = [p for p in _children(os.getpid()) if p not in before
                and b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
     assert len(workers) == 1, "expected one worker process"
@@ -247,7 +251,10 @@ def test_ray_actors_render_and_a_killed_actor_is_restarted(inputs: Path, tmp_pat
         while not (out / "v0.mp4").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert (out / "v0.mp4").exists(), "the first video never appeared"
-        time.sleep(1.0)  # the actor is now rendering v1
+        # the actor is now writing v1 (its hidden temporary file exists)
+        while not any(p.name.startswith(".v1.") for p in out.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not (out / "v1.mp4").exists(), "v1 finished before the actor could be killed"
         actors = _descendants_named(b"RayRenderer")
         assert len(actors) == 1, actors
         os.kill(actors[0], signal.SIGKILL)
