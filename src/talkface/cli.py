@@ -266,11 +266,16 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
     person = landmarks_for_image(image, args.face)
     audio = read_audio(args.speech, max_duration_s=args.max_duration + 1)
     check_speech(audio, args.speech, max_duration_s=args.max_duration)
-    lgan = load_lgan(args.lgan)
-    blink = load_blink(args.blink) if args.blink else None
+    if args.lgan is None:  # the shipped model's motion and blink generators
+        lgan = load_lgan(_bundle_part("default", "lgan"))
+        blink_file = None if args.no_blink else args.blink or _bundle_part("default", "blink")
+    else:
+        lgan = load_lgan(_bundle_part(args.lgan, "lgan"))
+        blink_file = None if args.no_blink else args.blink
+    blink = load_blink(blink_file) if blink_file else None
     landmarks = predict_landmarks(image, audio, lgan, blink, seed=args.seed, blink_rate=args.blink_rate,
                                   person_landmarks=person, image_path=args.face, motion_scale=args.motion_scale,
-                                  close_mouth=not args.keep_open_mouth)
+                                  close_mouth=not args.keep_open_mouth, head_motion=args.head_motion)
     fps = float(lgan.config.fps)
     render_landmark_video(args.output, landmarks, audio, fps, image.shape[:2],
                           background=image if args.on_photo else None)
@@ -358,6 +363,22 @@ def _motion_scale(text: str) -> float:
     return value
 
 
+def _head_motion(text: str) -> float:
+    """``--head-motion``: a number from 0 to 3 (the web server's range too)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
+    if not (math.isfinite(value) and 0.0 <= value <= 3.0):
+        raise argparse.ArgumentTypeError(f"must be between 0 and 3, got {text}")
+    return value
+
+
+HEAD_MOTION_HELP = ("strength of the generated head and brow motion (yaw/pitch/roll, small shifts, brow raises, "
+                    "following the speech's loudness; seeded by --seed): 0 = the head keeps the photo's pose, "
+                    "1 = natural, up to 3 = livelier")
 KEEP_OPEN_HELP = ("keep an open mouth in the photo as the neutral face (it then stays open throughout); by default "
                   "it is closed for the animation")
 MOTION_SCALE_HELP = ("gain on the speech motion: 1 = as the motion model predicts, >1 wider mouth movements "
@@ -385,6 +406,8 @@ def _evaluate_command(args: argparse.Namespace) -> str:
         parts += ["--motion-scale", f"{args.motion_scale:g}"]
     if args.keep_open_mouth:
         parts += ["--keep-open-mouth"]
+    if args.head_motion != 1.0:
+        parts += ["--head-motion", f"{args.head_motion:g}"]
     if args.device != "cpu":
         parts += ["--device", args.device]
     return shlex.join(parts)
@@ -434,7 +457,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             default = spec == "default"
             animator = Animator(AnimateConfig(model=None if default else spec, seed=args.seed, device=args.device,
                                               threads=args.threads, motion_scale=args.motion_scale,
-                                              close_mouth=not args.keep_open_mouth))
+                                              close_mouth=not args.keep_open_mouth, head_motion=args.head_motion))
             label = "talkface (default model)" if default else Path(spec).resolve().name
             models[method_name(label)] = animator.talking_head
     config = EvalConfig(
@@ -456,7 +479,8 @@ def _cmd_animate(args: argparse.Namespace) -> int:
 
     config = AnimateConfig(
         model=args.model, person=args.person, blink_rate=None if args.blink_rate < 0 else args.blink_rate,
-        motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, size=args.size, max_side=args.max_side,
+        motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
+        size=args.size, max_side=args.max_side,
         seed=args.seed, max_duration_s=args.max_duration, device=args.device, threads=args.threads, crf=args.crf,
         backend=args.backend,
     )
@@ -560,6 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="blinks per second (humans 0.28-0.4); negative: the blink model's natural rate")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help=KEEP_OPEN_HELP)
+    p.add_argument("--head-motion", type=_head_motion, default=1.0, help=HEAD_MOTION_HELP)
     p.add_argument("--size", type=int, default=0,
                    help="0: the whole photo with the face animated; N: only the N x N aligned face crop")
     p.add_argument("--max-side", type=int, default=1280, help="downscale larger photos to this longer side first")
@@ -765,12 +790,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("face", help="photo of one face (jpg/png/...)")
     p.add_argument("speech", help="speech recording (wav/mp3/flac/m4a/ogg, or a video's audio track)")
     p.add_argument("-o", "--output", required=True, help="mp4 to write")
-    p.add_argument("--lgan", required=True, help="l-GAN checkpoint (talkface train motion)")
-    p.add_argument("--blink", default=None, help="blink-generator checkpoint (talkface train blink); none: no blinks")
+    p.add_argument("--lgan", default=None,
+                   help="l-GAN checkpoint (talkface train motion) or model bundle folder; default: the shipped "
+                   "model's motion and blink generators")
+    p.add_argument("--blink", default=None,
+                   help="blink-generator checkpoint (talkface train blink); default: the shipped model's when "
+                   "--lgan is not given, else no blinks")
+    p.add_argument("--no-blink", action="store_true", help="no blinks")
     p.add_argument("--blink-rate", type=float, default=0.35, help="blinks per second (human range 0.28-0.4)")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help=KEEP_OPEN_HELP)
-    p.add_argument("--seed", type=int, default=0, help="seed of the blink noise")
+    p.add_argument("--head-motion", type=_head_motion, default=1.0, help=HEAD_MOTION_HELP)
+    p.add_argument("--seed", type=int, default=0, help="seed of the blink and head-motion noise")
     p.add_argument("--on-photo", action="store_true", help="draw the landmarks over the photo")
     p.add_argument("--plot", default=None, help="also write a PNG of mouth opening vs. audio energy")
     p.add_argument("--max-duration", type=float, default=600.0, help="longest speech accepted, seconds")
@@ -882,6 +913,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sync-model", default=None, help="sync model file (default: the bundled assets/syncnet.pt)")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help="--model runs: " + MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help="--model runs: " + KEEP_OPEN_HELP)
+    p.add_argument("--head-motion", type=_head_motion, default=1.0, help="--model runs: " + HEAD_MOTION_HELP)
     p.add_argument("--device", default="cpu", help="torch device of the models, LPIPS and the sync model")
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

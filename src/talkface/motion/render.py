@@ -46,6 +46,7 @@ def predict_canonical_landmarks(
     blink_rate: float | None = None,
     extractor: FeatureExtractor | None = None,
     motion_scale: float = 1.0,
+    features: np.ndarray | None = None,
 ) -> np.ndarray:
     """Canonical landmarks for speech: G_L motion plus G_B blinks, around ``lgan.canonical_neutral``.
 
@@ -58,6 +59,8 @@ def predict_canonical_landmarks(
         extractor: speech feature extractor to reuse (default: the one the l-GAN was trained on).
         motion_scale: gain on the speech motion (G_L's displacements from the neutral face): 1 = as
             predicted, > 1 larger mouth movements, 0 = a closed, still mouth. Blinks are not scaled.
+        features: (T, D) speech features of ``audio`` already extracted at the model's fps (e.g. a
+            prepared clip's); None: extracted here.
 
     Returns:
         (T, 68, 2) float32 canonical landmarks, T = round(duration * ``lgan.config.fps``).
@@ -69,13 +72,16 @@ def predict_canonical_landmarks(
 
     check_motion_scale(motion_scale)
     cfg = lgan.config
-    extractor = extractor or get_extractor(cfg.feature_name)
-    if extractor.dim != cfg.feature_dim:
-        raise ValueError(
-            f"extractor {extractor.name} gives {extractor.dim}-d features; the model needs {cfg.feature_dim}"
-        )
-    num_frames = num_video_frames(len(audio), SAMPLE_RATE, cfg.fps)
-    features = extractor(np.asarray(audio, dtype=np.float32), num_frames, cfg.fps)
+    if features is None:
+        extractor = extractor or get_extractor(cfg.feature_name)
+        if extractor.dim != cfg.feature_dim:
+            raise ValueError(
+                f"extractor {extractor.name} gives {extractor.dim}-d features; the model needs {cfg.feature_dim}"
+            )
+        num_frames = num_video_frames(len(audio), SAMPLE_RATE, cfg.fps)
+        features = extractor(np.asarray(audio, dtype=np.float32), num_frames, cfg.fps)
+    else:
+        num_frames = len(features)
     canonical = lgan.predict_canonical(features)
     if motion_scale != 1.0:
         neutral = lgan.canonical_neutral.cpu().numpy()
@@ -105,6 +111,8 @@ def predict_landmarks(
     extractor: FeatureExtractor | None = None,
     motion_scale: float = 1.0,
     close_mouth: bool = True,
+    head_motion: float = 0.0,
+    features: np.ndarray | None = None,
 ) -> np.ndarray:
     """Person-specific landmark motion for a photo and speech (features -> G_L -> + G_B -> eq. 7).
 
@@ -123,6 +131,10 @@ def predict_landmarks(
             add the motion to the same face with the mouth closed
             (:func:`talkface.motion.retarget.close_mouth`), so that it closes in pauses; False: to the
             photo's landmarks as they are (an open mouth then stays open throughout).
+        head_motion: strength of the head and brow motion (:mod:`talkface.motion.head`, seeded with
+            ``seed``): 0 = the photo's head pose throughout (the landmarks are exactly those without
+            head motion), 1 = natural, > 1 livelier.
+        features: precomputed speech features (see :func:`predict_canonical_landmarks`).
 
     Returns:
         (T, 68, 2) float32 landmarks in the photo's pixels, T = round(duration * fps) at the l-GAN's fps.
@@ -137,10 +149,22 @@ def predict_landmarks(
     neutral = np.asarray(person_landmarks)
     if close_mouth and mouth_is_open(neutral):
         neutral = with_mouth_closed(neutral)
+    from talkface.motion.head import check_head_motion
+
+    check_head_motion(head_motion)
     canonical = predict_canonical_landmarks(
-        audio, lgan, blink, seed=seed, blink_rate=blink_rate, extractor=extractor, motion_scale=motion_scale
+        audio, lgan, blink, seed=seed, blink_rate=blink_rate, extractor=extractor, motion_scale=motion_scale,
+        features=features,
     )
-    return retarget(canonical, lgan.canonical_neutral.cpu().numpy(), neutral)
+    canonical_neutral = lgan.canonical_neutral.cpu().numpy()
+    landmarks = retarget(canonical, canonical_neutral, neutral)
+    if head_motion > 0:
+        from talkface.motion.head import apply_head_motion, generate_head_motion
+
+        motion = generate_head_motion(audio, len(landmarks), float(lgan.config.fps), seed=seed, strength=head_motion,
+                                      sample_rate=SAMPLE_RATE)
+        landmarks = apply_head_motion(landmarks, neutral, canonical_neutral, motion)
+    return landmarks
 
 
 def render_landmark_video(

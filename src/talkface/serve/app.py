@@ -8,7 +8,8 @@ Routes
 ``POST /v1/animate``
     multipart form ``face`` (image file), ``speech`` (audio file, or video with sound),
     ``blink_rate`` (blinks per second, or ``natural``), ``size`` (0 = whole photo, or the side
-    of a square face crop), ``seed``, ``motion_scale`` (gain on the mouth motion, 0-3).
+    of a square face crop), ``seed``, ``motion_scale`` (gain on the mouth motion, 0-3),
+    ``head_motion`` (strength of the head and brow motion, 0-3; 0 = still head).
     Answers ``202 {"job": id, ...}``; a refused upload
     answers 4xx with ``{"error": one line, "code": reason, "field": form field}``.
 ``GET /v1/jobs/{id}``
@@ -280,6 +281,10 @@ def _parse_motion_scale(text: str | None) -> float:
     return _form_number(text, "motion_scale", 1.0, "a gain from 0 to 3")
 
 
+def _parse_head_motion(text: str | None) -> float:
+    return _form_number(text, "head_motion", 1.0, "a strength from 0 to 3")
+
+
 def _job_view(job: Job, manager: JobManager, base: str) -> JobView:
     expires = None if job.finished_at is None else job.finished_at + manager.ttl_s
     video_url = f"{base}/v1/jobs/{job.id}/video" if job.status == "done" else None
@@ -289,7 +294,7 @@ def _job_view(job: Job, manager: JobManager, base: str) -> JobView:
         error=job.error, created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
         expires_at=expires,
         options={"blink_rate": job.options.blink_rate, "size": job.options.size, "seed": job.options.seed,
-                 "motion_scale": job.options.motion_scale},
+                 "motion_scale": job.options.motion_scale, "head_motion": job.options.head_motion},
         result=job.result, video_url=video_url,
     )
 
@@ -420,6 +425,8 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
         seed: Annotated[int, Form(description="seed of the blink timing")] = 0,
         motion_scale: Annotated[str | None, Form(description="gain on the mouth motion, 0-3 (1 = as predicted)")]
         = None,
+        head_motion: Annotated[str | None, Form(description="strength of the head and brow motion, 0-3 "
+                                                            "(0 = still head, 1 = natural)")] = None,
     ) -> Any:
         """Queue a job animating ``face`` with ``speech``; answers its id at once (202)."""
         if not manager.has_room():
@@ -431,7 +438,8 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
                 raise UploadError(422, "bad_option", "size",
                                   f"must be one of {', '.join(map(str, config.sizes))}, got {size}")
             options = JobOptions(blink_rate=_parse_blink_rate(blink_rate, config.default_blink_rate), size=size,
-                                 seed=seed, motion_scale=_parse_motion_scale(motion_scale))
+                                 seed=seed, motion_scale=_parse_motion_scale(motion_scale),
+                                 head_motion=_parse_head_motion(head_motion))
             for name, upload in (("face", face), ("speech", speech)):
                 if upload.size is not None and upload.size > config.max_upload_bytes:
                     raise UploadError(413, "too_large", name,
