@@ -146,3 +146,21 @@ def test_landmarks_cli_uses_the_default_model(still_png: Path, fixtures_dir: Pat
               "--head-motion", "-1"])
     assert exc.value.code == 2
     assert "head-motion" in capsys.readouterr().err and not (tmp_path / "x.mp4").exists()
+
+
+def test_amplitude_gain_brings_a_damped_mouth_to_real_variability() -> None:
+    from talkface.eval.motion_metrics import mouth_opening
+    from talkface.motion.amplitude import MAX_GAIN, TARGET_OPENING_STD, amplitude_gain
+
+    face = canonical_face()
+    t = np.arange(100)
+    lively = np.repeat(face[None], 100, 0)
+    lively[:, [56, 57, 58, 65, 66, 67], 1] += (0.1 + 0.1 * np.sin(t / 3.0))[:, None]
+    std = float(mouth_opening(lively).std())
+    damped = face + 0.4 * (lively - face)
+    g = amplitude_gain(damped, target_std=std)
+    assert g == pytest.approx(2.5, rel=0.02)
+    assert float(mouth_opening(face + g * (damped - face)).std()) == pytest.approx(std, rel=0.03)
+    assert amplitude_gain(lively, target_std=0.5 * std) == 1.0  # never made smaller
+    assert amplitude_gain(face + 0.01 * (lively - face)) == MAX_GAIN  # near silence: capped
+    assert amplitude_gain(np.repeat(face[None], 10, 0)) == 1.0 and 0.03 < TARGET_OPENING_STD < 0.07

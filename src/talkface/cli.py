@@ -231,7 +231,22 @@ def _cmd_evaluate_motion(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     models: dict[str, object] = {"static-neutral": None}
-    models.update({Path(p).parent.name or p: load_lgan(p) for p in args.lgan})
+    models.update({("default" if p == "default" else Path(p).parent.name or p): load_lgan(_bundle_part(p, "lgan"))
+                   for p in (args.lgan or (["default"] if args.liveliness else []))})
+    if args.liveliness:
+        from talkface.eval.liveliness import evaluate_liveliness, summarise
+
+        blink = load_blink(_bundle_part("default", "blink"))
+        for name, model in models.items():
+            if model is None:
+                continue
+            rows = evaluate_liveliness(args.data, model, blink, split=args.split, head_motion=args.head_motion,
+                                       seed=0, normalise_mouth=not args.raw_mouth)
+            print(f"{name}, first frame + own speech (head motion {args.head_motion:g}"
+                  f"{', raw mouth' if args.raw_mouth else ''}):")
+            for line in summarise(rows).lines():
+                print("  " + line)
+        return 0
     for name, s in evaluate_motion(args.data, models, split=args.split).items():
         print(f"{name}: LMD {s.lmd:.3f} px (retargeted {s.lmd_person:.3f}), "
               f"mouth-opening r {s.mouth_correlation:.3f}, opening amplitude {s.opening_amplitude:.2f}, "
@@ -275,14 +290,34 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
     blink = load_blink(blink_file) if blink_file else None
     landmarks = predict_landmarks(image, audio, lgan, blink, seed=args.seed, blink_rate=args.blink_rate,
                                   person_landmarks=person, image_path=args.face, motion_scale=args.motion_scale,
-                                  close_mouth=not args.keep_open_mouth, head_motion=args.head_motion)
+                                  close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
+                                  normalise_mouth=not args.raw_mouth)
     fps = float(lgan.config.fps)
     render_landmark_video(args.output, landmarks, audio, fps, image.shape[:2],
                           background=image if args.on_photo else None)
     print(f"{args.output}: {len(landmarks)} frames at {fps:g} fps")
+    reference = None
+    if (args.plot or args.strip) and Path(args.speech).suffix.lower() in (".mp4", ".mov", ".mkv", ".m4v", ".mpg",
+                                                                            ".mpeg", ".avi", ".webm"):
+        # the speech is a video of a speaker: their tracked landmarks are the reference
+        from talkface.face.landmarks import track_landmarks
+        from talkface.io.media import read_video
+
+        frames, video_fps = read_video(args.speech)
+        if abs(video_fps - fps) < 0.01:
+            reference = track_landmarks(frames, fps=video_fps, path=args.speech).landmarks
+        else:
+            print(f"talkface: note: {args.speech}: {video_fps:g} fps, not {fps:g}; no real landmarks plotted",
+                  file=sys.stderr)
     if args.plot:
-        plot_mouth_vs_energy(args.plot, landmarks, audio, fps)
+        ref = reference[: len(landmarks)] if reference is not None and len(reference) >= len(landmarks) else None
+        plot_mouth_vs_energy(args.plot, landmarks, audio, fps, reference=ref)
         print(args.plot)
+    if args.strip:
+        from talkface.motion.render import plot_landmark_strip
+
+        plot_landmark_strip(args.strip, landmarks, fps, reference=reference)
+        print(args.strip)
     return 0
 
 
@@ -379,6 +414,8 @@ def _head_motion(text: str) -> float:
 HEAD_MOTION_HELP = ("strength of the generated head and brow motion (yaw/pitch/roll, small shifts, brow raises, "
                     "following the speech's loudness; seeded by --seed): 0 = the head keeps the photo's pose, "
                     "1 = natural, up to 3 = livelier")
+RAW_MOUTH_HELP = ("use the motion model's mouth amplitude as predicted; by default each utterance's mouth motion is "
+                  "scaled (x1-2.5) to vary as much as real speech does, since the model under-shoots on unseen voices")
 KEEP_OPEN_HELP = ("keep an open mouth in the photo as the neutral face (it then stays open throughout); by default "
                   "it is closed for the animation")
 MOTION_SCALE_HELP = ("gain on the speech motion: 1 = as the motion model predicts, >1 wider mouth movements "
@@ -408,6 +445,8 @@ def _evaluate_command(args: argparse.Namespace) -> str:
         parts += ["--keep-open-mouth"]
     if args.head_motion != 1.0:
         parts += ["--head-motion", f"{args.head_motion:g}"]
+    if args.raw_mouth:
+        parts += ["--raw-mouth"]
     if args.device != "cpu":
         parts += ["--device", args.device]
     return shlex.join(parts)
@@ -457,7 +496,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             default = spec == "default"
             animator = Animator(AnimateConfig(model=None if default else spec, seed=args.seed, device=args.device,
                                               threads=args.threads, motion_scale=args.motion_scale,
-                                              close_mouth=not args.keep_open_mouth, head_motion=args.head_motion))
+                                              close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
+                                              normalise_mouth=not args.raw_mouth))
             label = "talkface (default model)" if default else Path(spec).resolve().name
             models[method_name(label)] = animator.talking_head
     config = EvalConfig(
@@ -480,7 +520,7 @@ def _cmd_animate(args: argparse.Namespace) -> int:
     config = AnimateConfig(
         model=args.model, person=args.person, blink_rate=None if args.blink_rate < 0 else args.blink_rate,
         motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
-        size=args.size, max_side=args.max_side,
+        normalise_mouth=not args.raw_mouth, size=args.size, max_side=args.max_side,
         seed=args.seed, max_duration_s=args.max_duration, device=args.device, threads=args.threads, crf=args.crf,
         backend=args.backend,
     )
@@ -585,6 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help=KEEP_OPEN_HELP)
     p.add_argument("--head-motion", type=_head_motion, default=1.0, help=HEAD_MOTION_HELP)
+    p.add_argument("--raw-mouth", action="store_true", help=RAW_MOUTH_HELP)
     p.add_argument("--size", type=int, default=0,
                    help="0: the whole photo with the face animated; N: only the N x N aligned face crop")
     p.add_argument("--max-side", type=int, default=1280, help="downscale larger photos to this longer side first")
@@ -771,8 +812,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("data", nargs="+", help="prepared dataset folder(s)")
-    p.add_argument("--lgan", action="append", default=[], help="l-GAN checkpoint (repeatable)")
+    p.add_argument("--lgan", action="append", default=[],
+                   help="l-GAN checkpoint, model bundle folder or 'default' (repeatable)")
     p.add_argument("--blink", default=None, help="blink-generator checkpoint")
+    p.add_argument("--liveliness", action="store_true",
+                   help="instead of LMD in canonical space: animate each clip's first frame with its own speech "
+                   "(mouth normalisation, head motion, blinks of the shipped model) and report opening std ratio "
+                   "(generated/real), opening correlation, LMD, model-free AV offset, head-pose std ratio per axis "
+                   "and head-motion/speech-energy correlation (talkface.eval.liveliness)")
+    p.add_argument("--head-motion", type=_head_motion, default=1.0, help="--liveliness: " + HEAD_MOTION_HELP)
+    p.add_argument("--raw-mouth", action="store_true", help="--liveliness: " + RAW_MOUTH_HELP)
     p.add_argument("--split", default="test", help="split to evaluate on ('all': every clip)")
     p.add_argument("--sequences", type=int, default=100, help="generated blink sequences")
     p.add_argument("--seconds", type=float, default=10.0, help="length of each generated sequence")
@@ -801,9 +850,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help=KEEP_OPEN_HELP)
     p.add_argument("--head-motion", type=_head_motion, default=1.0, help=HEAD_MOTION_HELP)
+    p.add_argument("--raw-mouth", action="store_true", help=RAW_MOUTH_HELP)
     p.add_argument("--seed", type=int, default=0, help="seed of the blink and head-motion noise")
     p.add_argument("--on-photo", action="store_true", help="draw the landmarks over the photo")
-    p.add_argument("--plot", default=None, help="also write a PNG of mouth opening vs. audio energy")
+    p.add_argument("--plot", default=None, help="also write a PNG of mouth opening vs. audio energy (and the real "
+                   "opening when the speech is a video of the speaker, e.g. the clip the photo was taken from)")
+    p.add_argument("--strip", default=None, help="also write a PNG strip of the predicted landmarks every 5th frame "
+                   "(above the real ones when the speech is a video of the speaker)")
     p.add_argument("--max-duration", type=float, default=600.0, help="longest speech accepted, seconds")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.set_defaults(func=_cmd_landmarks)
@@ -914,6 +967,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help="--model runs: " + MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help="--model runs: " + KEEP_OPEN_HELP)
     p.add_argument("--head-motion", type=_head_motion, default=1.0, help="--model runs: " + HEAD_MOTION_HELP)
+    p.add_argument("--raw-mouth", action="store_true", help="--model runs: " + RAW_MOUTH_HELP)
     p.add_argument("--device", default="cpu", help="torch device of the models, LPIPS and the sync model")
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -85,6 +85,9 @@ class AnimateConfig:
         head_motion: strength of the generated head and brow motion (:mod:`talkface.motion.head`,
             seeded with ``seed``): 0 = the head keeps the photo's pose (as before), 1 = natural,
             > 1 livelier.
+        normalise_mouth: give each utterance's mouth motion the variability of real speech
+            (:mod:`talkface.motion.amplitude`; the motion model alone under-shoots on unseen voices);
+            False: the motion model's amplitude as predicted.
         size: 0 = paste the generated face back into the whole photo; N = output the N × N aligned
             face crop instead.
         max_side: photos whose longer side exceeds this many pixels are downscaled first (video
@@ -106,6 +109,7 @@ class AnimateConfig:
     motion_scale: float = 1.0
     close_mouth: bool = True
     head_motion: float = 1.0
+    normalise_mouth: bool = True
     size: int = 0
     max_side: int = 1280
     seed: int = 0
@@ -428,6 +432,7 @@ class Animator:
             image, audio, self.bundle.lgan, self.bundle.blink, seed=seed, blink_rate=blink_rate,
             person_landmarks=person_landmarks, extractor=self._features(), motion_scale=motion_scale,
             close_mouth=self.config.close_mouth, head_motion=head_motion,
+            normalise_mouth=self.config.normalise_mouth,
         )
         timer["motion"] = time.perf_counter() - t
         if progress:

@@ -108,6 +108,7 @@ def evaluate_liveliness(
     split: str | None = "all",
     head_motion: float = 1.0,
     motion_scale: float = 1.0,
+    normalise_mouth: bool = True,
     seed: int = 0,
     max_clips: int | None = None,
     progress: Callable[[str], None] | None = None,
@@ -121,6 +122,7 @@ def evaluate_liveliness(
         split: split to use (None or ``"all"``: every clip).
         head_motion: strength of the head motion (0 = none).
         motion_scale: gain on the speech motion.
+        normalise_mouth: per-utterance mouth-amplitude normalisation (:mod:`talkface.motion.amplitude`).
         seed: blink / head-motion seed (clip i uses seed + i).
         max_clips: at most this many clips per dataset.
         progress: called with each clip id as it is done.
@@ -154,7 +156,7 @@ def evaluate_liveliness(
             pred = predict_landmarks(
                 np.zeros((1, 1, 3), np.uint8), clip.audio, lgan, blink, seed=seed + i,  # type: ignore[arg-type]
                 person_landmarks=clip.landmarks[0], motion_scale=motion_scale, head_motion=head_motion,
-                features=clip.features if same_rate else None,
+                features=clip.features if same_rate else None, normalise_mouth=normalise_mouth,
             )
             i += 1
             if len(pred) != clip.num_frames or not same_rate:
