@@ -137,7 +137,11 @@ def test_landmarks_cli_uses_the_default_model(still_png: Path, fixtures_dir: Pat
 
     out = tmp_path / "lm.mp4"
     assert main(["landmarks", str(still_png), str(fixtures_dir / "bbaf2n.mpg"), "-o", str(out), "--threads", "1",
-                 "--head-motion", "1.5", "--on-photo"]) == 0
+                 "--head-motion", "1.5", "--on-photo", "--strip", str(tmp_path / "strip.png")]) == 0
+    from PIL import Image
+
+    strip = Image.open(tmp_path / "strip.png")  # 15 columns of predicted above real (the video's speaker)
+    assert strip.size == (15 * 112, 16 + 2 * 112)
     info = probe(out)
     assert info.has_audio and info.num_frames is not None and abs(info.num_frames - 75) <= 1
     capsys.readouterr()
