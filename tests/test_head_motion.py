@@ -168,3 +168,50 @@ def test_amplitude_gain_brings_a_damped_mouth_to_real_variability() -> None:
     assert amplitude_gain(lively, target_std=0.5 * std) == 1.0  # never made smaller
     assert amplitude_gain(face + 0.01 * (lively - face)) == MAX_GAIN  # near silence: capped
     assert amplitude_gain(np.repeat(face[None], 10, 0)) == 1.0 and 0.03 < TARGET_OPENING_STD < 0.07
+
+
+@pytest.fixture(scope="module")
+def grid_dataset(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Path:
+    """A prepared folder with one real clip (lbbc2a: tracked landmarks, speech; no crops)."""
+    import json
+
+    from talkface.data.dataset import FORMAT_NAME, FORMAT_VERSION, Clip, save_clip
+    from talkface.face.align import align_to_canonical
+    from talkface.face.eyes import eye_aspect_ratio
+    from talkface.face.landmarks import track_landmarks
+    from talkface.io.media import read_audio, read_video
+
+    frames, fps = read_video(fixtures_dir / "lbbc2a.mpg")
+    audio = read_audio(fixtures_dir / "lbbc2a.mpg", sample_rate=SR)[: int(len(frames) / fps * SR)]
+    lm = track_landmarks(frames).landmarks.astype(np.float32)
+    root = tmp_path_factory.mktemp("live") / "ds"
+    (root / "clips" / "lbbc2a").mkdir(parents=True)
+    (root / "dataset.json").write_text(json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION, "fps": fps,
+                                                   "crop_size": 128, "feature": {"name": "mfcc", "dim": 1}}))
+    n = len(frames)
+    save_clip(root / "clips" / "lbbc2a" / "lbbc2a.npz", Clip(
+        clip_id="lbbc2a/lbbc2a", speaker="lbbc2a", fps=fps, landmarks=lm, crop_landmarks=lm,
+        crop_affine=np.tile(np.eye(2, 3, dtype=np.float32), (n, 1, 1)), canonical=align_to_canonical(lm),
+        detected=np.ones(n, bool), neutral_index=0, ear=eye_aspect_ratio(lm), features=np.zeros((n, 1)),
+        audio=audio, sample_rate=SR))
+    return root
+
+
+def test_liveliness_metrics_on_a_real_clip(grid_dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from talkface.cli import main
+    from talkface.eval.liveliness import evaluate_liveliness, summarise
+    from talkface.motion.lgan import load_lgan
+    from talkface.pipeline import DEFAULT_MODEL
+
+    lgan = load_lgan(DEFAULT_MODEL / "lgan.pt")
+    still = summarise(evaluate_liveliness([str(grid_dataset)], lgan, head_motion=0.0))
+    moving = summarise(evaluate_liveliness([str(grid_dataset)], lgan, head_motion=1.0))
+    raw = summarise(evaluate_liveliness([str(grid_dataset)], lgan, head_motion=0.0, normalise_mouth=False))
+    assert still.num_clips == 1 and still.opening_corr > 0.6 and 0.5 < still.opening_std_ratio < 1.5
+    assert still.opening_std_ratio >= raw.opening_std_ratio  # the normalisation never shrinks the mouth
+    assert still.av_within_1 == 1.0  # the predicted mouth follows the speech without offset
+    # a GRID speaker holds still: the prior moves the head more than they did, a still head less
+    assert (moving.pose_std_ratio[:3] > 1.5).all() and (still.pose_std_ratio[:3] < 1.0).all()
+    assert main(["evaluate-motion", str(grid_dataset), "--split", "all", "--liveliness", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "opening std ratio (generated/real)" in out and "head: pose std ratio" in out and "within +-1" in out
