@@ -215,3 +215,16 @@ def test_liveliness_metrics_on_a_real_clip(grid_dataset: Path, capsys: pytest.Ca
     assert main(["evaluate-motion", str(grid_dataset), "--split", "all", "--liveliness", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "opening std ratio (generated/real)" in out and "head: pose std ratio" in out and "within +-1" in out
+
+
+def test_silence_is_not_amplified() -> None:
+    from talkface.motion.amplitude import has_speech
+    from talkface.motion.lgan import load_lgan
+    from talkface.motion.render import predict_canonical_landmarks
+    from talkface.pipeline import DEFAULT_MODEL
+
+    lgan = load_lgan(DEFAULT_MODEL / "lgan.pt")
+    silence = np.zeros(SR, np.float32)
+    np.testing.assert_array_equal(predict_canonical_landmarks(silence, lgan),
+                                  predict_canonical_landmarks(silence, lgan, normalise_mouth=False))
+    assert not has_speech(np.zeros(25)) and has_speech(np.full(25, 0.05))

@@ -10,15 +10,15 @@ and only the size is wrong.
 mouth and jaw from the neutral face, as ``motion_scale`` does) so that the standard deviation of
 its mouth opening reaches :data:`TARGET_OPENING_STD`, the median of real GRID s1 utterances
 (measured on the canonical landmarks the model is trained on). The gain is never below 1 (a
-prediction that is already lively enough is left alone) and at most :data:`MAX_GAIN` (a nearly
-silent recording is not blown up).
+prediction that is already lively enough is left alone) and at most :data:`MAX_GAIN`; a silent
+recording (:func:`has_speech`) is not scaled at all.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_GAIN", "TARGET_OPENING_STD", "amplitude_gain"]
+__all__ = ["MAX_GAIN", "SILENCE_DBFS", "TARGET_OPENING_STD", "amplitude_gain", "has_speech"]
 
 #: Median over GRID s1 utterances of the std of the inner-lip opening over the eye distance
 #: (:func:`talkface.eval.motion_metrics.mouth_opening` of their canonical landmarks, all frames).
@@ -26,6 +26,16 @@ TARGET_OPENING_STD = 0.048
 
 #: Largest gain applied to an utterance's speech motion.
 MAX_GAIN = 2.5
+
+#: A recording whose loud frames (95th percentile of the frame RMS) stay below this level is silent:
+#: the motion model's output for it is a resting mouth, which must not be amplified.
+SILENCE_DBFS = -50.0
+
+
+def has_speech(frame_rms: np.ndarray) -> bool:
+    """Whether a recording, given its RMS per video frame (full scale 1), is louder than :data:`SILENCE_DBFS`."""
+    rms = np.asarray(frame_rms, dtype=np.float64)
+    return bool(len(rms)) and float(np.percentile(rms, 95)) > 10 ** (SILENCE_DBFS / 20)
 
 
 def amplitude_gain(canonical: np.ndarray, target_std: float = TARGET_OPENING_STD,

@@ -65,7 +65,7 @@ def predict_canonical_landmarks(
             prepared clip's); None: extracted here.
         normalise_mouth: scale the utterance's speech motion so its mouth opening varies as much as
             real speech does (:func:`talkface.motion.amplitude.amplitude_gain`, gain 1-2.5, applied
-            before ``motion_scale``); False: the model's amplitude as predicted.
+            before ``motion_scale``; not for a silent recording); False: the model's amplitude as predicted.
 
     Returns:
         (T, 68, 2) float32 canonical landmarks, T = round(duration * ``lgan.config.fps``).
@@ -89,10 +89,11 @@ def predict_canonical_landmarks(
         num_frames = len(features)
     canonical = lgan.predict_canonical(features)
     gain = motion_scale
-    if normalise_mouth:
-        from talkface.motion.amplitude import amplitude_gain
+    if normalise_mouth and num_frames > 1:
+        from talkface.motion.amplitude import amplitude_gain, has_speech
 
-        gain *= amplitude_gain(canonical)
+        if has_speech(audio_rms_per_frame(audio, num_frames, cfg.fps)):
+            gain *= amplitude_gain(canonical)
     if gain != 1.0:
         neutral = lgan.canonical_neutral.cpu().numpy()
         canonical = (neutral + np.float32(gain) * (canonical - neutral)).astype(np.float32)
