@@ -832,8 +832,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "landmarks",
         help="photo + speech -> video of the predicted landmarks (with the audio)",
-        description="Predict the face's landmark motion for the speech (speech features -> l-GAN -> blink "
-        "generator -> retargeting onto the photo's own landmarks) and render it as an mp4 with the audio muxed in.",
+        description="Predict the face's landmark motion for the speech (speech features -> l-GAN -> mouth-amplitude "
+        "normalisation -> blink generator -> retargeting onto the photo's own landmarks -> head and brow motion) with "
+        "the shipped model (or --lgan) and render it as an mp4 with the audio muxed in.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("face", help="photo of one face (jpg/png/...)")
