@@ -112,7 +112,7 @@ def test_motion_scale_sets_how_much_the_mouth_moves(animator: Animator) -> None:
     finally:
         animator.config = config
     assert motion[0.0] < 0.5 * motion[1.0] < 0.5 * motion[1.5], motion
-    with pytest.raises(ValueError, match="motion_scale"):
+    with pytest.raises(ValueError, match="motion.scale"):  # --motion-scale: a config refuses it when made
         Animator(AnimateConfig(motion_scale=float("nan")))
 
 

@@ -128,9 +128,14 @@ def test_errors_reported_and_no_partial_outputs(prepared: Path) -> None:
 
 
 def test_resume_skips_finished(grid_corpus: Path, prepared: Path) -> None:
+    manifest = (prepared / "manifest.jsonl").read_text()
     summary = preprocess([grid_corpus], prepared, PreprocessConfig(), progress=False)
     assert summary.skipped_existing == 2 and summary.done == 0
-    assert summary.failed == 2  # broken files are retried, and fail again with the same one-line reason
+    # broken files are not tried (and logged) again while they are unchanged
+    assert summary.failed == 0 and summary.failed_before == 2
+    assert (prepared / "manifest.jsonl").read_text() == manifest
+    summary = preprocess([grid_corpus], prepared, PreprocessConfig(), progress=False, retry_failed=True)
+    assert summary.failed == 2 and summary.failed_before == 0  # asked to: retried, and fail again the same way
 
 
 def test_settings_mismatch_is_refused(grid_corpus: Path, prepared: Path) -> None:

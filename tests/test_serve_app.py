@@ -98,7 +98,7 @@ def fake() -> Fake:
 
 def make_client(tmp_path: Path, fake: Fake, **overrides: Any) -> TestClient:
     config = ServeConfig(work_dir=tmp_path / "work", cleanup_interval_s=3600, **overrides)
-    return TestClient(create_app(config, animator_factory=fake.factory))
+    return TestClient(create_app(config, animator_factory=fake.factory), base_url="http://127.0.0.1")
 
 
 @pytest.fixture()
@@ -363,7 +363,7 @@ def manager_options() -> Any:
 def test_temporary_work_dir_is_removed_at_shutdown(fake: Fake, face_png: bytes, speech_wav: bytes) -> None:
     app = create_app(ServeConfig(), animator_factory=fake.factory)
     work = app.state.manager.work_dir
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         assert wait(client, post(client, face_png, speech_wav).json()["job"])["status"] == "done"
         assert any(work.iterdir())
     assert not work.exists()

@@ -9,6 +9,7 @@ finished videos: no uploads of failed jobs, no staging folders, no partial files
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -69,6 +70,7 @@ class Case:
     face_name: str = "face.png"
     speech_name: str = "speech.wav"
     form: dict[str, str] = dc_field(default_factory=lambda: {"size": "128"})
+    headers: dict[str, str] = dc_field(default_factory=dict)
 
 
 def face_png() -> bytes:
@@ -160,9 +162,164 @@ DONE_CASES = [
          seconds=SPEECH_S / 2),
 ]
 
+def _form_cases(field: str, values: list[str]) -> list[Case]:
+    """A bad value of one form field (the rest valid): 422 bad_option naming it (the CLI's ranges)."""
+    return [Case(f"form_{field}_{v[:12]}", face_png, speech_wav, "http", 422, "bad_option", field,
+                 form={"size": "128", field: v}) for v in values]
+
+
+def _parse_cases(field: str, values: list[str]) -> list[Case]:
+    """A value FastAPI cannot parse as the field's type: 422 bad_request naming it."""
+    return [Case(f"parse_{field}_{v[:12]}", face_png, speech_wav, "http", 422, "bad_request", field,
+                 form={"size": "128", field: v}) for v in values]
+
+
+def _guarded(name: str, headers: dict[str, str], status: int, code: str) -> Case:
+    """A request refused by the Host / Origin guard (valid files: only the headers are at fault)."""
+    return Case(name, face_png, speech_wav, "http", status, code, "", headers=headers)
+
+
+def _passes_guard(name: str, headers: dict[str, str]) -> Case:
+    """Headers the guard accepts; a bad size then proves the request reached the route (and queues nothing)."""
+    return Case(name, face_png, speech_wav, "http", 422, "bad_option", "size", form={"size": "77"}, headers=headers)
+
+
+def _magic(head: bytes) -> Callable[[], bytes]:
+    return lambda: head
+
+
+FORM_CASES = [
+    *_form_cases("blink_rate", ["nan", "inf", "-inf", "-1", "3.01", "1e400", "lots", "0x10"]),
+    *_form_cases("motion_scale", ["nan", "inf", "-0.5", "3.5", "x", "1e309"]),
+    *_form_cases("seed", [str(2**70), "-1", str(2**32)]),
+    *_form_cases("size", ["-5", "4096", "64", "1024"]),
+    *_parse_cases("seed", ["abc", "1.5", "9" * 5000]),
+    *_parse_cases("size", ["abc", "1.5"]),
+    Case("face_missing", lambda: b"", speech_wav, "http", 422, "missing_field", "face"),
+    Case("speech_missing", face_png, lambda: b"", "http", 422, "missing_field", "speech"),
+]
+
+SNIFF_CASES = [
+    Case("elf_binary_as_face", _magic(b"\x7fELF\x02\x01\x01" + bytes(200)), speech_wav, "http", 415,
+         "unsupported_type", "face"),
+    Case("zip_as_face", _magic(b"PK\x03\x04" + bytes(200)), speech_wav, "http", 415, "unsupported_type", "face"),
+    Case("json_as_face", _magic(b'{"face": "me"}'), speech_wav, "http", 415, "unsupported_type", "face"),
+    Case("html_as_speech", face_png, _magic(b"<!DOCTYPE html><html></html>"), "http", 415, "unsupported_type",
+         "speech"),
+    Case("one_byte_face", _magic(b"\x89"), speech_wav, "http", 415, "unsupported_type", "face"),
+    Case("png_magic_only", _magic(b"\x89PNG\r\n\x1a\n"), speech_wav, "http", 422, "corrupt", "face"),
+    Case("jpeg_soi_only", _magic(b"\xff\xd8\xff"), speech_wav, "http", 422, "corrupt", "face"),
+    Case("gif_header_only", _magic(b"GIF89a"), speech_wav, "http", 422, "corrupt", "face"),
+    Case("webp_riff_only", _magic(b"RIFF\x10\x00\x00\x00WEBPVP8 "), speech_wav, "http", 422, "corrupt", "face"),
+    Case("tiff_header_only", _magic(b"II*\x00\x08\x00\x00\x00"), speech_wav, "http", 422, "corrupt", "face"),
+    Case("wav_magic_only", face_png, _magic(b"RIFF\x24\x00\x00\x00WAVE"), "http", 422, "corrupt", "speech"),
+    Case("flac_magic_only", face_png, _magic(b"fLaC"), "http", 422, "corrupt", "speech"),
+    Case("ogg_magic_only", face_png, _magic(b"OggS" + bytes(60)), "http", 422, "corrupt", "speech"),
+    Case("mp4_ftyp_only", face_png, _magic(b"\x00\x00\x00\x18ftypisom" + bytes(12)), "http", 422, "corrupt",
+         "speech"),
+    Case("image_as_speech_jpeg", face_png, lambda: image_bytes(grid_still(), "JPEG"), "http", 415,
+         "unsupported_type", "speech"),
+]
+
+GUARD_CASES = [
+    _guarded("host_evil", {"Host": "evil.example"}, 400, "bad_host"),
+    _guarded("host_evil_with_port", {"Host": "evil.example:8000"}, 400, "bad_host"),
+    _guarded("host_rebinding_name", {"Host": "127.0.0.1.nip.io"}, 400, "bad_host"),
+    _guarded("host_localhost_prefix", {"Host": "localhost.evil.example"}, 400, "bad_host"),
+    _guarded("host_other_ip", {"Host": "10.0.0.1"}, 400, "bad_host"),
+    _guarded("host_other_ipv6", {"Host": "[fe80::1]:8000"}, 400, "bad_host"),
+    _guarded("host_empty", {"Host": ""}, 400, "bad_host"),
+    _guarded("origin_evil", {"Origin": "https://evil.example"}, 403, "cross_origin"),
+    _guarded("origin_null", {"Origin": "null"}, 403, "cross_origin"),
+    _guarded("origin_other_port", {"Origin": "http://127.0.0.1:1"}, 403, "cross_origin"),
+    _guarded("origin_localhost_name", {"Origin": "http://localhost:1"}, 403, "cross_origin"),
+    _guarded("origin_file", {"Origin": "file://"}, 403, "cross_origin"),
+    _guarded("fetch_site_cross_site", {"Sec-Fetch-Site": "cross-site"}, 403, "cross_origin"),
+    _guarded("fetch_site_same_site", {"Sec-Fetch-Site": "same-site"}, 403, "cross_origin"),
+    _passes_guard("host_localhost", {"Host": "localhost"}),
+    _passes_guard("host_localhost_upper_port", {"Host": "LOCALHOST:1234"}),
+    _passes_guard("host_ipv6_loopback", {"Host": "[::1]:80"}),
+    _passes_guard("fetch_site_same_origin", {"Sec-Fetch-Site": "same-origin"}),
+    _passes_guard("fetch_site_none", {"Sec-Fetch-Site": "none"}),
+]
+
+
+@dataclass
+class Request:
+    """A request other than an upload, and the answer it must get (``code`` None: no JSON error body)."""
+
+    name: str
+    method: str
+    path: str
+    status: int
+    code: str | None = None
+    headers: dict[str, str] = dc_field(default_factory=dict)
+    content: bytes | None = None
+    raw: bool = False  # sent over a socket as is (e.g. a body shorter than its Content-Length)
+
+
+def _send(client: httpx.Client, url: str, req: Request) -> httpx.Response:
+    if not req.raw:
+        return client.request(req.method, req.path, headers=req.headers, content=req.content)
+    host, port = url.removeprefix("http://").split(":")
+    head = f"{req.method} {req.path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in req.headers.items()) + "\r\n"
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head.encode() + (req.content or b""))
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _content_length(data):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    status_line, _, rest = data.partition(b"\r\n")
+    body = rest.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in rest else b""
+    return httpx.Response(int(status_line.split()[1]), content=body)
+
+
+def _content_length(data: bytes) -> int:
+    for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+UNKNOWN = "0" * 32
+REQUESTS = [
+    Request("health_evil_host", "GET", "/v1/health", 400, "bad_host", {"Host": "evil.example"}),
+    Request("page_evil_host", "GET", "/", 400, "bad_host", {"Host": "attacker.example"}),
+    Request("limits_rebinding_host", "GET", "/v1/limits", 400, "bad_host", {"Host": "a.rebind.example:8000"}),
+    Request("delete_cross_origin", "DELETE", f"/v1/jobs/{UNKNOWN}", 403, "cross_origin",
+            {"Origin": "https://evil.example"}),
+    Request("delete_cross_site", "DELETE", f"/v1/jobs/{UNKNOWN}", 403, "cross_origin",
+            {"Sec-Fetch-Site": "cross-site"}),
+    Request("get_with_foreign_origin_is_fine", "GET", "/v1/health", 200, None, {"Origin": "https://evil.example"}),
+    Request("unknown_job", "GET", f"/v1/jobs/{UNKNOWN}", 404, "not_found"),
+    Request("job_id_too_long", "GET", f"/v1/jobs/{UNKNOWN}0", 404, "not_found"),
+    Request("job_id_upper_case", "GET", "/v1/jobs/" + "A" * 32, 404, "not_found"),
+    Request("job_id_traversal", "GET", "/v1/jobs/..%2F..%2Fetc%2Fpasswd", 404, "http_error"),
+    Request("job_id_nul", "GET", "/v1/jobs/%00", 404, "not_found"),
+    Request("video_unknown", "GET", f"/v1/jobs/{UNKNOWN}/video", 404, "not_found"),
+    Request("video_head_unknown", "HEAD", f"/v1/jobs/{UNKNOWN}/video", 404),
+    Request("delete_unknown", "DELETE", f"/v1/jobs/{UNKNOWN}", 404, "not_found"),
+    Request("post_to_job", "POST", f"/v1/jobs/{UNKNOWN}", 405, "http_error"),
+    Request("put_animate", "PUT", "/v1/animate", 405, "http_error"),
+    Request("get_animate", "GET", "/v1/animate", 405, "http_error"),
+    Request("no_such_route", "GET", "/v2/animate", 404, "http_error"),
+    Request("no_swagger_page", "GET", "/docs", 404, "http_error"),
+    Request("declared_terabyte", "POST", "/v1/animate", 413, "too_large",
+            {"Content-Length": str(10**12), "Content-Type": "multipart/form-data; boundary=x"}, b"--x\r\n",
+            raw=True),
+    Request("json_instead_of_form", "POST", "/v1/animate", 422, "missing_field",
+            {"Content-Type": "application/json"}, b'{"face": "x"}'),
+    Request("multipart_without_boundary", "POST", "/v1/animate", 400, None,
+            {"Content-Type": "multipart/form-data"}, b"--x\r\n"),
+]
+
 #: Submitted at the same moment, from threads (the rest one after another).
 CONCURRENT = ("rgba_png_mp3_dotdot_names", "grayscale_jpeg_webm_opus_unicode_names", "cmyk_jpeg_ogg_opus")
-CASES = HTTP_CASES + FAILED_CASES + DONE_CASES
+CASES = HTTP_CASES + FORM_CASES + SNIFF_CASES + GUARD_CASES + FAILED_CASES + DONE_CASES
 
 
 @dataclass
@@ -176,6 +333,7 @@ class Outcome:
 @dataclass
 class Run:
     outcomes: dict[str, Outcome]
+    answers: dict[str, httpx.Response]
     work: Path
     client: httpx.Client
     manager: Any
@@ -183,9 +341,11 @@ class Run:
 
 
 def _submit(client: httpx.Client, case: Case) -> Outcome:
-    files: dict[str, Any] = {"face": (case.face_name, case.face(), "application/octet-stream"),
-                             "speech": (case.speech_name, case.speech(), "application/octet-stream")}
-    r = client.post("/v1/animate", files=files, data=case.form)
+    files: dict[str, Any] = {}
+    for field, data, name in (("face", case.face(), case.face_name), ("speech", case.speech(), case.speech_name)):
+        if case.code != "missing_field" or case.field != field:
+            files[field] = (name, data, "application/octet-stream")
+    r = client.post("/v1/animate", files=files, data=case.form, headers=case.headers)
     return Outcome(r.status_code, r.json())
 
 
@@ -210,6 +370,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         for t in threads:
             t.join()
         outcomes.update({case.name: _submit(client, case) for case in CASES if case.name not in CONCURRENT})
+        answers = {req.name: _send(client, server.url, req) for req in REQUESTS}
         deadline = time.monotonic() + 240
         for name, out in outcomes.items():
             if out.status_code != 202:
@@ -225,11 +386,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 video = client.get(f"/v1/jobs/{job_id}/video")
                 out.video = root / f"{name}.mp4"
                 out.video.write_bytes(video.content)
-        yield Run(outcomes, server.work, client, server.app.state.manager, time.monotonic() - t0)
+        yield Run(outcomes, answers, server.work, client, server.app.state.manager, time.monotonic() - t0)
 
 
 def test_corpus_size() -> None:
-    assert len(CASES) >= 30
+    assert len(CASES) + len(REQUESTS) >= 100, len(CASES) + len(REQUESTS)
+    names = [c.name for c in CASES] + [r.name for r in REQUESTS]
+    assert len(set(names)) == len(names), "case names must be unique"
 
 
 def _check_video(out: Outcome, case: Case) -> None:
@@ -247,9 +410,10 @@ def _check_case(run: Run, case: Case) -> None:
     out = run.outcomes[case.name]
     if case.expect == "http":
         assert out.status_code == case.status, out.response
-        assert out.response["code"] == case.code and out.response["field"] == case.field
+        assert out.response["code"] == case.code and out.response["field"] == (case.field or None), out.response
         message = out.response["error"]
-        assert message.startswith(f"{case.field}: ") and "\n" not in message and str(run.work) not in message
+        assert message.startswith(f"{case.field}: " if case.field else "") and "\n" not in message
+        assert str(run.work) not in message
         return
     if case.expect == "any" and out.status_code != 202:  # refused at upload is a clear answer too
         assert 400 <= out.status_code < 500 and out.response["field"] == case.field, out.response
@@ -281,6 +445,25 @@ def _check_concurrent_jobs_all_complete(run: Run) -> None:
     assert all(o.job is not None and o.job["status"] == "done" for o in outs)
 
 
+def _check_request(run: Run, req: Request) -> None:
+    r = run.answers[req.name]
+    assert r.status_code == req.status, (r.status_code, r.text[:200])
+    if req.method == "HEAD":
+        assert r.content == b""
+    elif req.code is not None:
+        body = r.json()
+        assert body["code"] == req.code and "\n" not in body["error"] and str(run.work) not in body["error"], body
+
+
+def _check_head_of_a_video(run: Run) -> None:
+    out = run.outcomes["png_wav"]
+    assert out.video is not None
+    job = out.response["job"]
+    r = run.client.head(f"/v1/jobs/{job}/video")
+    assert r.status_code == 200 and r.content == b"" and r.headers["content-type"] == "video/mp4"
+    assert int(r.headers["content-length"]) == out.video.stat().st_size
+
+
 def _check_server_survives_and_leaves_no_partial_files(run: Run) -> None:
     health = run.client.get("/v1/health").json()
     assert health["status"] == "ok" and health["ready_workers"] == 1
@@ -297,7 +480,7 @@ def _check_server_survives_and_leaves_no_partial_files(run: Run) -> None:
             assert sorted(p.name for p in folder.iterdir()) == ["video.mp4"]
     assert ours <= {p.name for p in left}
     assert not [p for p in run.work.rglob("*") if p.name.startswith(".") or ".part" in p.name]
-    print(f"corpus: {len(CASES)} uploads, {len(ours)} videos, {run.seconds:.1f} s")
+    print(f"corpus: {len(CASES)} uploads + {len(REQUESTS)} other requests, {len(ours)} videos, {run.seconds:.1f} s")
 
 
 def test_bad_input_corpus(run: Run) -> None:
@@ -314,10 +497,17 @@ def test_bad_input_corpus(run: Run) -> None:
             out = run.outcomes[case.name]
             problems.append(f"{case.name}: {' '.join(str(err).split())[:300]} | got HTTP {out.status_code} "
                             f"{out.response} job {out.job and {k: out.job[k] for k in ('status', 'error')}}")
+    for req in REQUESTS:
+        try:
+            _check_request(run, req)
+        except AssertionError as err:
+            problems.append(f"{req.name}: {' '.join(str(err).split())[:300]}")
     for check in (_check_rotated_photo_is_turned_upright, _check_concurrent_jobs_all_complete,
-                  _check_server_survives_and_leaves_no_partial_files):
+                  _check_head_of_a_video, _check_server_survives_and_leaves_no_partial_files):
         try:
             check(run)
         except AssertionError as err:
             problems.append(f"{check.__name__.removeprefix('_check_')}: {' '.join(str(err).split())[:300]}")
+    total = len(CASES) + len(REQUESTS)
+    print(f"API corpus: {total} cases, {total - len(problems)} handled")
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)

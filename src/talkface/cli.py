@@ -1,12 +1,15 @@
 """The ``talkface`` command: parses arguments and calls the package; no logic of its own.
 
-Any problem with the user's input is printed as one line (``talkface: error: <file>: <problem>``)
-with exit status 2, never as a traceback.
+Any problem with the user's input is printed as one line (``talkface: error: <file>: <problem>``,
+or ``<--option>: <problem>``: values are checked by :mod:`talkface.config_checks` before any model
+loads) with exit status 2, never as a traceback; a problem of the machine (full disk, no
+permission) is one line with exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -14,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from talkface import __version__
-from talkface.errors import TalkfaceError
+from talkface.config_checks import check_device, check_output_file, check_value
+from talkface.errors import InputError, TalkfaceError
 
 if TYPE_CHECKING:
     from talkface.train.core import TrainConfig
@@ -48,12 +52,15 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
         speaker_regex=args.speaker_regex,
     )
     summary = preprocess(args.inputs, args.output, config, workers=args.workers, shard=args.shard,
-                         progress=not args.quiet)
+                         progress=not args.quiet, retry_failed=args.retry_failed)
     print(
         f"prepared {summary.done} clip(s), {summary.skipped_existing} already done, {summary.failed} failed; "
         f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.frames_per_second:.1f} frames/s) "
         f"-> {args.output}"
     )
+    if summary.failed_before:
+        print(f"  {summary.failed_before} clip(s) failed in an earlier run and were not tried again "
+              "(reasons in the manifest; --retry-failed tries them again)")
     for err in summary.errors:
         print(f"  skipped: {err}")
     if args.preview:
@@ -74,7 +81,14 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     else:
         ds = PreparedDataset(target)
         ids = args.clip or ds.ids()[:1]
+        for c in ids:
+            if not ds.clip_path(c).is_file():
+                raise InputError(target, f"no prepared clip {c!r} (clip ids are <speaker>/<utterance>)")
         clips = [load_clip(ds.clip_path(c)) for c in ids]
+    for clip in clips:
+        if args.frame is not None and not 0 <= args.frame < clip.num_frames:
+            raise InputError(clip.crop_path or target, f"--frame {args.frame}: the clip has frames 0 to "
+                             f"{clip.num_frames - 1}")
     for clip in clips:
         out = Path(args.output) if len(clips) == 1 and args.output else Path(args.output or ".") / (
             clip.clip_id.replace("/", "_") + ".png")
@@ -274,13 +288,27 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
     from talkface.motion.blink import load_blink
     from talkface.motion.lgan import load_lgan
     from talkface.motion.render import plot_mouth_vs_energy, predict_landmarks, render_landmark_video
+    from talkface.pipeline import check_paths
 
+    for name in ("blink_rate", "seed", "max_duration_s", "threads"):
+        value = getattr(args, name)
+        if value is not None:
+            check_value(name, value)
+    check_paths(args.face, args.speech, args.output)
+    if args.lgan is not None:
+        _bundle_part(args.lgan, "lgan")  # a checkpoint, a bundle folder or 'default'; else one line
+    if args.blink is not None and not Path(args.blink).is_file():
+        raise InputError(args.blink, "checkpoint not found")
+    if args.plot:
+        check_output_file(args.plot, suffixes=(".png",), kind="PNG file", inputs=(args.face, args.speech))
+    if args.strip:
+        check_output_file(args.strip, suffixes=(".png",), kind="PNG file", inputs=(args.face, args.speech))
     if args.threads:
         torch.set_num_threads(args.threads)
     image = read_image(args.face)
     person = landmarks_for_image(image, args.face)
-    audio = read_audio(args.speech, max_duration_s=args.max_duration + 1)
-    check_speech(audio, args.speech, max_duration_s=args.max_duration)
+    audio = read_audio(args.speech, max_duration_s=args.max_duration_s + 1)
+    check_speech(audio, args.speech, max_duration_s=args.max_duration_s)
     if args.lgan is None:  # the shipped model's motion and blink generators
         lgan = load_lgan(_bundle_part("default", "lgan"))
         blink_file = None if args.no_blink else args.blink or _bundle_part("default", "blink")
@@ -357,11 +385,20 @@ def _cmd_animate_e2e(args: argparse.Namespace) -> int:
     import torch
 
     from talkface.e2e import animate_e2e
+    from talkface.pipeline import check_paths
 
+    for name in ("seed", "chunk_frames", "max_duration_s", "threads"):
+        value = getattr(args, name)
+        if value is not None:
+            check_value(name, value)
+    check_device(args.device)
+    check_paths(args.face, args.speech, args.output)
+    if not Path(args.checkpoint).is_file():
+        raise InputError(args.checkpoint, "checkpoint not found")
     if args.threads:
         torch.set_num_threads(args.threads)
     written = animate_e2e(args.face, args.speech, args.output, args.checkpoint, seed=args.seed,
-                          chunk_frames=args.chunk_frames, device=args.device, max_duration_s=args.max_duration,
+                          chunk_frames=args.chunk_frames, device=args.device, max_duration_s=args.max_duration_s,
                           crop_only=args.crop_only, progress=not args.quiet)
     print(f"{args.output}: {written} frames")
     return 0
@@ -386,29 +423,31 @@ def _positive_int(text: str) -> int:
 
 
 def _motion_scale(text: str) -> float:
-    """``--motion-scale``: a number from 0 to 3 (the web server's range too)."""
-    import math
+    """``--motion-scale``: a number in the range of ``talkface.config_checks.LIMITS`` (the web server's too)."""
+    from talkface.config_checks import OptionError
 
     try:
         value = float(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
-    if not (math.isfinite(value) and 0.0 <= value <= 3.0):
-        raise argparse.ArgumentTypeError(f"must be between 0 and 3, got {text}")
-    return value
+    try:
+        return float(check_value("motion_scale", value))
+    except OptionError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
 
 
 def _head_motion(text: str) -> float:
-    """``--head-motion``: a number from 0 to 3 (the web server's range too)."""
-    import math
+    """``--head-motion``: a number in the range of ``talkface.config_checks.LIMITS`` (the web server's too)."""
+    from talkface.config_checks import OptionError
 
     try:
         value = float(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
-    if not (math.isfinite(value) and 0.0 <= value <= 3.0):
-        raise argparse.ArgumentTypeError(f"must be between 0 and 3, got {text}")
-    return value
+    try:
+        return float(check_value("head_motion", value))
+    except OptionError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
 
 
 HEAD_MOTION_HELP = ("strength of the generated head and brow motion (yaw/pitch/roll, small shifts, brow raises, "
@@ -458,6 +497,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from talkface.errors import InputError
     from talkface.eval.report import GROUND_TRUTH, STILL_BASELINE, EvalConfig, dataset_clip_ids, evaluate_videos
 
+    check_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     _, ids = dataset_clip_ids(args.data, args.split, args.max_clips)  # bad data / split: fail before loading models
@@ -515,15 +555,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_animate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from talkface.pipeline import AnimateConfig, Animator
+    from talkface.pipeline import AnimateConfig, Animator, check_paths, read_bundle_info
 
+    natural = math.isfinite(args.blink_rate) and args.blink_rate < 0  # negative: the model's natural rate
     config = AnimateConfig(
-        model=args.model, person=args.person, blink_rate=None if args.blink_rate < 0 else args.blink_rate,
+        model=args.model, person=args.person, blink_rate=None if natural else args.blink_rate,
         motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
         normalise_mouth=not args.raw_mouth, size=args.size, max_side=args.max_side,
         seed=args.seed, max_duration_s=args.max_duration, device=args.device, threads=args.threads, crf=args.crf,
         backend=args.backend,
     )
+    check_paths(args.face, args.speech, args.output, args.person)  # before any model loads
+    if args.model is not None:
+        read_bundle_info(Path(args.model))
     bar = tqdm(total=100, unit="%", desc="loading models", disable=args.quiet, dynamic_ncols=True,
                bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
     animator = Animator(config)
@@ -550,15 +594,32 @@ def _cmd_animate(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from talkface.serve import ServeConfig, serve
+    from talkface.serve.guard import is_loopback
 
+    for name in ("port", "max_upload_mb", "max_audio_seconds", "max_image_megapixels", "job_ttl_minutes",
+                 "client_timeout"):
+        check_value(name, getattr(args, name))
+    if args.work_dir and Path(args.work_dir).exists() and not Path(args.work_dir).is_dir():
+        raise InputError(args.work_dir, "work folder is a file")
+    if args.model is not None:
+        from talkface.pipeline import read_bundle_info
+
+        read_bundle_info(Path(args.model))
+    token = args.token if args.token is not None else os.environ.get("TALKFACE_SERVE_TOKEN") or None
     config = ServeConfig(
         host=args.host, port=args.port, workers=args.workers, max_upload_bytes=int(args.max_upload_mb * 2**20),
         max_audio_seconds=args.max_audio_seconds, max_image_pixels=int(args.max_image_megapixels * 1e6),
         job_ttl_s=args.job_ttl_minutes * 60, work_dir=Path(args.work_dir) if args.work_dir else None,
-        max_queued=args.max_queued, model=args.model, threads=args.threads,
+        max_queued=args.max_queued, model=args.model, threads=args.threads, allowed_hosts=tuple(args.allow_host),
+        allowed_origins=tuple(args.allow_origin), token=token, client_timeout_s=args.client_timeout,
     )
-    print(f"talkface serve: http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/ "
+    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/"
+    print(f"talkface serve: {where}{'?token=' + token if token else ''} "
           f"({args.workers} worker(s); API schema at /openapi.json; Ctrl-C to stop)", flush=True)
+    if not is_loopback(args.host) and not token:
+        print(f"talkface: warning: listening on {args.host} without a token: anyone who can reach this machine can "
+              "use the server (set --token or TALKFACE_SERVE_TOKEN, or put an authenticating proxy in front)",
+              file=sys.stderr, flush=True)
     serve(config)
     return 0
 
@@ -568,17 +629,20 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
 
     from talkface.pipeline import adapt_person
 
-    bar = tqdm(total=args.steps, unit="step", desc="adapt", disable=args.quiet, dynamic_ncols=True)
+    bars: list[tqdm] = []  # made at the first step: a refused argument prints only its one-line error
 
     def progress(stage: str, fraction: float) -> None:
-        bar.n = round(fraction * args.steps)
-        bar.refresh()
+        if not bars:
+            bars.append(tqdm(total=args.steps, unit="step", desc="adapt", disable=args.quiet, dynamic_ncols=True))
+        bars[0].n = round(fraction * args.steps)
+        bars[0].refresh()
 
     try:
         facts = adapt_person(args.inputs, args.output, model=args.model, frames=args.frames, steps=args.steps,
                              lr=args.lr, seed=args.seed, threads=args.threads, progress=progress)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     print(f"{args.output}: adapted on K={facts['K']} frames, {facts['steps']} steps in {facts['seconds']:.1f} s "
           f"(loss {facts['loss_first']:.4f} -> {facts['loss_last']:.4f})")
     return 0
@@ -703,6 +767,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="regex on the file stem whose group 1 names the speaker (default: sub-folder, else stem)")
     p.add_argument("--seed", type=int, default=0, help="seed of the speaker split")
     p.add_argument("--preview", action="store_true", help="also write previews/<speaker>/<clip>.png")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="try again the clips an earlier run could not use (by default they are skipped while the "
+                   "source file is unchanged)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_preprocess)
 
@@ -858,7 +925,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "opening when the speech is a video of the speaker, e.g. the clip the photo was taken from)")
     p.add_argument("--strip", default=None, help="also write a PNG strip of the predicted landmarks every 5th frame "
                    "(above the real ones when the speech is a video of the speaker)")
-    p.add_argument("--max-duration", type=float, default=600.0, help="longest speech accepted, seconds")
+    p.add_argument("--max-duration", dest="max_duration_s", type=float, default=600.0,
+                   help="longest speech accepted, seconds")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.set_defaults(func=_cmd_landmarks)
 
@@ -923,7 +991,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="temporal-GAN checkpoint (talkface train e2e)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (spontaneous expressions)")
     p.add_argument("--chunk-frames", type=int, default=25, help="frames generated per network call")
-    p.add_argument("--max-duration", type=float, default=None, help="use at most this many seconds of the speech")
+    p.add_argument("--max-duration", dest="max_duration_s", type=float, default=None,
+                   help="use at most this many seconds of the speech")
     p.add_argument("--crop-only", action="store_true", help="write the aligned face crops, not the whole photo")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -995,6 +1064,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work-dir", default=None, help="folder for the jobs' files (default: a temporary folder)")
     p.add_argument("--model", default=None, help="model bundle folder (default: the bundled model)")
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads per worker")
+    p.add_argument("--token", default=None,
+                   help="API token: requests to /v1/ need 'Authorization: Bearer TOKEN' (the page gets it from the "
+                   "link printed at start-up); default: the environment variable TALKFACE_SERVE_TOKEN, else none")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests for this Host name (e.g. the public name behind a reverse proxy; '*' "
+                   "= any); others are refused, which stops DNS-rebinding attacks from web pages; repeatable")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="also accept job submissions from pages of this origin (e.g. https://app.example; '*' = "
+                   "any); by default other web sites cannot submit or delete jobs; repeatable")
+    p.add_argument("--client-timeout", type=float, default=30.0,
+                   help="seconds a client may pause while uploading before it is cut off (HTTP 408)")
     p.set_defaults(func=_cmd_serve)
     return parser
 
@@ -1009,6 +1089,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TalkfaceError as exc:
         print(f"talkface: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        from talkface.config_checks import environment_error
+
+        message = environment_error(exc)
+        if message is None:
+            raise
+        print(f"talkface: error: {message}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("talkface: interrupted", file=sys.stderr)
         return 130

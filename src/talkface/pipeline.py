@@ -37,6 +37,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from talkface.config_checks import (
+    X264_PRESETS,
+    check_choice,
+    check_device,
+    check_fields,
+    check_output_file,
+    check_value,
+)
 from talkface.errors import InputError
 from talkface.motion.retarget import OPEN_MOUTH
 
@@ -50,6 +58,7 @@ __all__ = [
     "ProgressFn",
     "adapt_person",
     "animate",
+    "check_paths",
     "load_bundle",
     "make_bundle",
     "photo_warnings",
@@ -120,6 +129,9 @@ class AnimateConfig:
     chunk_frames: int = 25
     crf: int = 18
     preset: str = "veryfast"
+
+    def __post_init__(self) -> None:
+        check_animate_config(self)
 
 
 @dataclass
@@ -243,11 +255,15 @@ def make_bundle(
     tmp.mkdir(parents=True)
     dtype = torch.float16 if half else torch.float32
     info: dict[str, Any] = {"format": 1, "name": name}
-    for key, src in (("lgan", lgan), ("blink", blink), ("texture", texture)):
-        if src is None:
-            continue
-        export_module(src, tmp / f"{key}.pt", dtype=dtype)
-        info[key] = f"{key}.pt"
+    try:
+        for key, src in (("lgan", lgan), ("blink", blink), ("texture", texture)):
+            if src is None:
+                continue
+            export_module(src, tmp / f"{key}.pt", dtype=dtype)
+            info[key] = f"{key}.pt"
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a refused checkpoint leaves nothing behind
+        raise
     from talkface.texture.attention import AttentionGenerator
 
     texture_module = load_module(tmp / "texture.pt")
@@ -307,13 +323,40 @@ def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[s
     return out
 
 
-def _check_output(path: Path) -> None:
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
-        raise InputError(path, f"output must be a video file ({', '.join(VIDEO_SUFFIXES)})")
-    if not path.parent.is_dir():
-        raise InputError(path, "output folder does not exist")
-    if path.is_dir():
-        raise InputError(path, "output is a folder")
+#: Numeric fields of :class:`AnimateConfig` checked against :data:`talkface.config_checks.LIMITS`.
+ANIMATE_CHECKED_FIELDS = ("blink_rate", "motion_scale", "head_motion", "size", "max_side", "seed", "max_duration_s",
+                          "threads", "chunk_frames", "crf")
+
+
+def check_animate_config(config: AnimateConfig) -> None:
+    """Refuse unusable :class:`AnimateConfig` values (one-line :class:`talkface.config_checks.OptionError`)."""
+    check_fields(config, ANIMATE_CHECKED_FIELDS)
+    check_choice("backend", config.backend, ("auto", "onnx", "torch"))
+    check_choice("preset", config.preset, X264_PRESETS)
+    check_device(config.device)
+
+
+def check_paths(face: PathLike, speech: PathLike, output: PathLike, person: PathLike | None = None) -> Path:
+    """The inputs exist and the output is a writable video file that is none of them (before any model loads).
+
+    Returns:
+        ``output`` as a Path.
+
+    Raises:
+        InputError: naming the file at fault.
+    """
+    for src, what in ((face, "photo"), (speech, "speech file"), (person, "person model")):
+        if src is None:
+            continue
+        if Path(src).is_dir():
+            raise InputError(src, f"is a folder, not a {what}")
+        if not Path(src).is_file():
+            raise InputError(src, "no such file")
+    return _check_output(Path(output), face, speech, person)
+
+
+def _check_output(path: Path, *inputs: PathLike | None) -> Path:
+    return check_output_file(path, suffixes=VIDEO_SUFFIXES, kind="video file", inputs=inputs)
 
 
 class Animator:
@@ -510,10 +553,12 @@ class Animator:
         cfg = self.config
         rate = cfg.blink_rate if blink_rate == "config" else blink_rate
         assert rate is None or isinstance(rate, float | int)
+        for name, value in (("blink_rate", rate), ("seed", seed), ("size", size)):
+            if value is not None:
+                check_value(name, value)
         gain = check_motion_scale(cfg.motion_scale if motion_scale is None else motion_scale)
         head = check_head_motion(cfg.head_motion if head_motion is None else head_motion)
-        out_path = Path(output)
-        _check_output(out_path)
+        out_path = _check_output(Path(output), face, speech, cfg.person)
         start = time.perf_counter()
         timer: dict[str, float] = {}
         audio = read_audio(speech, sample_rate=SAMPLE_RATE, max_duration_s=cfg.max_duration_s + 1)
@@ -623,9 +668,15 @@ def adapt_person(
 
     if not inputs:
         raise ValueError("adapt_person needs a video or photos")
-    out = Path(output)
-    if not out.parent.is_dir():
-        raise InputError(out, "output folder does not exist")
+    for name, value in (("frames", frames), ("steps", steps), ("lr", lr), ("seed", seed), ("threads", threads)):
+        if value is not None:
+            check_value(name, value)
+    for src in inputs:
+        if not Path(src).is_file():
+            raise InputError(src, "is a folder, not a video or photo" if Path(src).is_dir() else "no such file")
+    out = check_output_file(output, suffixes=(".pt", ".pth"), kind="person model file", inputs=inputs)
+    if model is not None:
+        read_bundle_info(Path(model))
     if threads:
         torch.set_num_threads(threads)
     bundle = load_bundle(model)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,8 +135,19 @@ def load_clip(path: str | os.PathLike[str]) -> Clip:
                 sample_rate=int(z["sample_rate"]),
                 crop_path=crop if crop.exists() else None,
             )
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(path, f"not a readable prepared clip ({exc.__class__.__name__})") from exc
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from ``path``, or :class:`InputError` naming the file."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(path, f"unreadable {what} ({exc.__class__.__name__}); prepare the dataset again") from exc
+    if not isinstance(obj, dict):
+        raise InputError(path, f"unreadable {what} (not a JSON object); prepare the dataset again")
+    return obj
 
 
 class PreparedDataset:
@@ -153,7 +165,7 @@ class PreparedDataset:
         meta_path = self.root / "dataset.json"
         if not meta_path.is_file():
             raise InputError(self.root, "not a prepared dataset (no dataset.json); run `talkface preprocess` first")
-        self.meta: dict[str, Any] = json.loads(meta_path.read_text())
+        self.meta: dict[str, Any] = _read_json(meta_path, "dataset description")
         if self.meta.get("format") != FORMAT_NAME or self.meta.get("version") != FORMAT_VERSION:
             raise InputError(
                 self.root,
@@ -162,7 +174,7 @@ class PreparedDataset:
             )
         splits_path = self.root / "splits.json"
         listed: dict[str, Any] = (
-            json.loads(splits_path.read_text()) if splits_path.is_file() else {"train": self.all_ids()}
+            _read_json(splits_path, "split list") if splits_path.is_file() else {"train": self.all_ids()}
         )
         # split name -> clip ids; splits.json also records how it was split ("speakers", "split_unit")
         self.splits: dict[str, list[str]] = {name: ids for name, ids in listed.items() if isinstance(ids, list)}
@@ -198,7 +210,8 @@ class PreparedDataset:
     def all_ids(self) -> list[str]:
         """Every prepared clip id, sorted."""
         clips = self.root / "clips"
-        return sorted(p.relative_to(clips).with_suffix("").as_posix() for p in clips.glob("*/*.npz"))
+        return sorted(p.relative_to(clips).with_suffix("").as_posix() for p in clips.glob("*/*.npz")
+                      if not p.name.startswith("."))  # hidden: a temporary file being written, or torn by a kill
 
     def ids(self, split: str | None = None) -> list[str]:
         """Clip ids of one split (``"train"``, ``"val"``, ``"test"``), or all when None."""

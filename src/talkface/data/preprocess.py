@@ -72,6 +72,26 @@ class PreprocessConfig:
     split_seed: int = 0
     speaker_regex: str | None = None
 
+    def __post_init__(self) -> None:
+        from talkface.config_checks import OptionError, check_choice, check_fields
+
+        check_choice("crop_size", self.crop_size, (128, 256))  # type: ignore[arg-type]
+        check_fields(self, ("detect_every", "min_duration_s", "max_duration_s", "val_fraction", "test_fraction",
+                            "split_seed"))
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise OptionError("val_fraction", f"--val-fraction + --test-fraction must be below 1 (no training "
+                              f"speakers left), got {self.val_fraction:g} + {self.test_fraction:g}")
+        from talkface.audio.features import available_extractors
+
+        if self.feature not in available_extractors():
+            raise OptionError("feature", f"unknown speech feature {self.feature!r} (one of "
+                              f"{', '.join(available_extractors())})")
+        if self.speaker_regex is not None:
+            try:
+                re.compile(self.speaker_regex)
+            except re.error as exc:
+                raise OptionError("speaker_regex", f"not a regular expression ({exc})") from None
+
 
 @dataclass(frozen=True)
 class SourceItem:
@@ -103,6 +123,7 @@ class PreprocessSummary:
     done: int = 0
     skipped_existing: int = 0
     failed: int = 0
+    failed_before: int = 0
     frames: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -117,12 +138,14 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "x"
 
 
-def discover(inputs: Sequence[str | os.PathLike[str]], speaker_regex: str | None = None) -> list[SourceItem]:
+def discover(inputs: Sequence[str | os.PathLike[str]], speaker_regex: str | None = None,
+             exclude: str | os.PathLike[str] | None = None) -> list[SourceItem]:
     """Find the talking videos under ``inputs`` (files or folders, searched recursively).
 
     Args:
         inputs: video files and/or folders (GRID ``sN/*.mpg``, ``video/*.mp4``, a flat folder of mp4s, ...).
         speaker_regex: see :class:`PreprocessConfig`.
+        exclude: a folder whose files are never taken (the dataset being written, when it lies inside an input).
 
     Returns:
         Items sorted by clip id (a fixed order, so shards agree).
@@ -131,6 +154,7 @@ def discover(inputs: Sequence[str | os.PathLike[str]], speaker_regex: str | None
         InputError: an input does not exist, or no video was found at all.
     """
     pattern = re.compile(speaker_regex) if speaker_regex else None
+    skip = Path(exclude).resolve() if exclude is not None else None
     items: dict[str, SourceItem] = {}
     for raw in inputs:
         root = Path(raw)
@@ -139,7 +163,10 @@ def discover(inputs: Sequence[str | os.PathLike[str]], speaker_regex: str | None
         if root.is_file():
             files, base = [root], root.parent
         else:
-            files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+            files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+                           and not p.name.startswith("."))
+            if skip is not None:
+                files = [p for p in files if not p.resolve().is_relative_to(skip)]
             base = root
         for video in files:
             stem = video.stem
@@ -167,7 +194,7 @@ def discover(inputs: Sequence[str | os.PathLike[str]], speaker_regex: str | None
                 key, n = item.clip_id, n + 1
             items[key] = item
     if not items:
-        raise InputError(", ".join(os.fspath(p) for p in inputs), "no video files found")
+        raise InputError(", ".join(os.fspath(p) for p in inputs) or "(no inputs)", "no video files found")
     return [items[k] for k in sorted(items)]
 
 
@@ -228,7 +255,8 @@ class _Worker:
 
     def __call__(self, item: SourceItem) -> dict[str, Any]:
         start = time.perf_counter()
-        record: dict[str, Any] = {"id": item.clip_id, "source": os.fspath(item.video)}
+        record: dict[str, Any] = {"id": item.clip_id, "source": os.fspath(item.video),
+                                  "source_stamp": _source_stamp(item)}
         if item.audio is not None:
             record["audio_source"] = os.fspath(item.audio)
         try:
@@ -328,12 +356,63 @@ def _map(
         yield from pool.imap_unordered(_run_item, items)
 
 
+def _source_stamp(item: SourceItem) -> list[int]:
+    """Size and modification time (ns) of a clip's source file(s): a failed clip is tried again once they change."""
+    stamp: list[int] = []
+    for path in (item.video, item.audio):
+        if path is not None:
+            try:
+                st = path.stat()
+                stamp += [st.st_size, st.st_mtime_ns]
+            except OSError:
+                stamp += [-1, -1]
+    return stamp
+
+
+def _failed_before(out_root: Path, items: Sequence[SourceItem]) -> set[str]:
+    """Ids of ``items`` whose latest manifest record (any shard's) is a failure of the same, unchanged source."""
+    last: dict[str, dict[str, Any]] = {}
+    for manifest in sorted(out_root.glob("manifest*.jsonl")):
+        try:
+            lines = manifest.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:  # a line torn by a kill
+                continue
+            if isinstance(record, dict) and isinstance(record.get("id"), str):
+                last[record["id"]] = record
+    failed = set()
+    for item in items:
+        record = last.get(item.clip_id)
+        if record is None or record.get("status") != "error" or record.get("source") != os.fspath(item.video):
+            continue
+        stamp = record.get("source_stamp")
+        if stamp is None or stamp == _source_stamp(item):
+            failed.add(item.clip_id)
+    return failed
+
+
+def read_dataset_json(path: Path) -> dict[str, Any]:
+    """A dataset's ``dataset.json``, or :class:`InputError` naming it when it is not readable JSON of an object."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(path, f"unreadable dataset description ({exc.__class__.__name__}); remove the file "
+                         "to prepare the dataset again") from exc
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise InputError(path, "not a talkface dataset description; remove the file to prepare the dataset again")
+    return meta
+
+
 def _check_or_write_meta(out_root: Path, config: PreprocessConfig) -> None:
     from talkface.audio.features import get_extractor
 
     meta_path = out_root / "dataset.json"
     if meta_path.is_file():
-        old = json.loads(meta_path.read_text())
+        old = read_dataset_json(meta_path)
         old_cfg = old.get("config", {})
         for key in ("crop_size", "feature", "sample_rate"):
             if old_cfg.get(key) != getattr(config, key):
@@ -381,11 +460,19 @@ def finalize(out_root: str | os.PathLike[str]) -> dict[str, Any]:
         The splits dictionary written.
     """
     from talkface.face.align import mean_face
+    from talkface.io.atomic import clean_stale_parts
 
     root = Path(out_root)
-    meta = json.loads((root / "dataset.json").read_text())
+    meta = read_dataset_json(root / "dataset.json")
     cfg = meta["config"]
-    clip_paths = sorted((root / "clips").glob("*/*.npz"))
+    clean_stale_parts(root)
+    clean_stale_parts(root / "clips", recursive=True)
+    clip_paths = sorted(p for p in (root / "clips").glob("*/*.npz") if not p.name.startswith("."))
+    neutrals, fps_values = [], []
+    for p in clip_paths:  # every clip readable before anything is written
+        clip = load_clip(p)
+        neutrals.append(clip.neutral)
+        fps_values.append(clip.fps)
     ids = [p.relative_to(root / "clips").with_suffix("").as_posix() for p in clip_paths]
     by_speaker: dict[str, list[str]] = {}
     for cid in ids:
@@ -402,11 +489,6 @@ def finalize(out_root: str | os.PathLike[str]) -> dict[str, Any]:
     _write_json(root / "splits.json", splits)
 
     if clip_paths:
-        neutrals, fps_values = [], []
-        for p in clip_paths:
-            clip = load_clip(p)
-            neutrals.append(clip.neutral)
-            fps_values.append(clip.fps)
         from talkface.io.atomic import atomic_path
 
         with atomic_path(root / "mean_face.npy") as tmp, open(tmp, "wb") as fh:
@@ -427,6 +509,7 @@ def preprocess(
     workers: int = 1,
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
+    retry_failed: bool = False,
 ) -> PreprocessSummary:
     """Prepare every talking video under ``inputs`` into the dataset folder ``out_root``.
 
@@ -437,19 +520,33 @@ def preprocess(
         workers: processes working on different files at once.
         shard: ``(i, n)``: only this shard's share of the files (for many machines).
         progress: show a progress bar on stderr.
+        retry_failed: try again the clips whose latest manifest record is a failure (by default they are
+            skipped until their source file changes, so a rerun does not redo and re-log them).
 
     Returns:
         A summary; per-file results (including each error) are appended to ``manifest.jsonl``
         (``manifest-<i>of<n>.jsonl`` when sharded).
     """
+    from talkface.config_checks import check_value
+    from talkface.io.atomic import clean_stale_parts
+
     config = config or PreprocessConfig()
+    check_value("workers", workers)
     out = Path(out_root)
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "output exists and is not a folder; give a dataset folder")
+    # inputs first: a missing or empty input creates nothing
+    items = select_shard(discover(inputs, config.speaker_regex, exclude=out), shard)
     out.mkdir(parents=True, exist_ok=True)
     _check_or_write_meta(out, config)
-    items = select_shard(discover(inputs, config.speaker_regex), shard)
+    clean_stale_parts(out / "clips", recursive=True)  # torn temporary files of a killed run
     summary = PreprocessSummary(total=len(items))
     todo = [it for it in items if not (out / "clips" / f"{it.clip_id}.npz").is_file()]
     summary.skipped_existing = len(items) - len(todo)
+    if not retry_failed:
+        failed = _failed_before(out, todo)
+        todo = [it for it in todo if it.clip_id not in failed]
+        summary.failed_before = len(failed)
     manifest = out / ("manifest.jsonl" if shard[1] == 1 else f"manifest-{shard[0]}of{shard[1]}.jsonl")
     start = time.perf_counter()
     bar = tqdm(total=len(todo), unit="clip", desc="preprocess", disable=not progress, dynamic_ncols=True)

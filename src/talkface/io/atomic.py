@@ -7,10 +7,46 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+#: Names of :func:`atomic_path`'s temporary files: ``.<stem>.<8 random characters>.part<suffix>``.
+PART_RE = re.compile(r"^\..*\.[A-Za-z0-9_]{8}\.part(\.[^./]+)?$")
+
+#: A temporary file untouched for this long belongs to no live writer (writers keep writing to theirs).
+STALE_PART_S = 300.0
+
+
+def is_part_file(name: str | os.PathLike[str]) -> bool:
+    """Whether a file name is one of :func:`atomic_path`'s temporary files (to be ignored by readers)."""
+    return PART_RE.match(Path(name).name) is not None
+
+
+def clean_stale_parts(folder: str | os.PathLike[str], *, older_than_s: float = STALE_PART_S,
+                      recursive: bool = False) -> list[Path]:
+    """Remove :func:`atomic_path` temporary files left in ``folder`` by a killed process.
+
+    Only files not modified for ``older_than_s`` seconds are removed, so that another process
+    writing into the same folder (a second shard) keeps its file. Returns the files removed.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    candidates = root.rglob(".*.part*") if recursive else root.glob(".*.part*")
+    now = time.time()
+    removed = []
+    for path in candidates:
+        try:
+            if is_part_file(path) and path.is_file() and now - path.stat().st_mtime >= older_than_s:
+                path.unlink()
+                removed.append(path)
+        except OSError:  # gone meanwhile, or not ours to remove
+            continue
+    return removed
 
 
 @contextlib.contextmanager

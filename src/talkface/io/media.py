@@ -169,13 +169,17 @@ def _container_duration_s(container: av.container.InputContainer) -> float:
     return longest
 
 
-def probe(path: PathLike) -> MediaInfo:
+def probe(path: PathLike, *, header_only: bool = False) -> MediaInfo:
     """Describe a media file's streams (headers, plus the first video frame for its rotation).
 
     Parameters
     ----------
     path
         an audio or video file.
+    header_only
+        read the headers only: no video frame is decoded (``rotation`` stays 0) and no packets
+        are counted (``num_frames`` is the header's or ``None``); for untrusted uploads, whose
+        frames may be huge.
 
     Returns
     -------
@@ -203,7 +207,7 @@ def probe(path: PathLike) -> MediaInfo:
         if has_audio:
             sample_rate = astreams[0].codec_context.sample_rate or astreams[0].rate or None
     rotation = 0
-    if has_video:
+    if has_video and not header_only:
         with _open_media(path) as container:
             rotation = _first_frame_rotation(container, path)
         if rotation in (90, 270):
@@ -469,6 +473,8 @@ def read_audio(
         audio = audio[:exact]  # drop the encoder's end padding (MP4 records the true length)
     if max_samples is not None:
         audio = audio[:max_samples]
+    if not np.isfinite(audio).all():  # clipping would turn +-inf into full-scale samples
+        raise InputError(path, "audio contains invalid (nan or infinite) samples")
     return np.clip(audio, -1.0, 1.0, out=audio)
 
 
@@ -484,6 +490,15 @@ def _exact_stream_samples(
     if "mp4" not in container.format.name.split(",") or stream.duration is None or stream.time_base is None:
         return None
     return int(round(float(stream.duration * stream.time_base) * sample_rate))
+
+
+def _header_duration_s(path: PathLike) -> float:
+    """Duration a media file's headers state, seconds (0.0 when unknown or unreadable)."""
+    try:
+        with _open_media(path) as container:
+            return _container_duration_s(container)
+    except Exception:  # noqa: BLE001 - only for a message: an unreadable header just says nothing
+        return 0.0
 
 
 def check_speech(
@@ -522,7 +537,10 @@ def check_speech(
     if duration_s < min_duration_s:
         raise InputError(path, f"speech too short ({duration_s:.2f} s; need at least {min_duration_s:g} s)")
     if max_duration_s is not None and duration_s > max_duration_s:
-        raise InputError(path, f"speech too long ({duration_s:.1f} s; the limit is {max_duration_s:g} s)")
+        # the decoder stopped a little past the limit: the file's header tells how long it really is
+        declared = _header_duration_s(path)
+        length = f"{declared:.1f} s" if declared > duration_s else f"more than {duration_s:.1f} s"
+        raise InputError(path, f"speech too long ({length}; the limit is {max_duration_s:g} s)")
     x64 = x.astype(np.float64, copy=False)
     if not np.all(np.isfinite(x64)):
         raise InputError(path, "audio contains invalid (nan or infinite) samples")

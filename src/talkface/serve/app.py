@@ -49,6 +49,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from talkface import __version__
+from talkface.config_checks import LIMITS, OptionError, check_value, environment_error
+from talkface.serve.guard import ClientTooSlow, GuardMiddleware, is_loopback
 from talkface.serve.jobs import (
     JOB_ID_RE,
     AnimatorFactory,
@@ -102,6 +104,17 @@ class ServeConfig:
         torch threads per worker (``None`` = the pipeline's choice).
     cleanup_interval_s
         how often expired jobs are looked for.
+    allowed_hosts
+        ``Host`` names answered beyond the listening address (a proxy's public name; ``*``: any);
+        see :mod:`talkface.serve.guard`.
+    allowed_origins
+        web origins (``https://app.example``) allowed to submit and delete jobs beyond the
+        server's own (``*``: any).
+    token
+        API token required on ``/v1/`` (``Authorization: Bearer``, or the cookie ``/?token=`` sets);
+        ``None``: none.
+    client_timeout_s
+        longest pause while a client sends a request body, seconds (slower uploads are cut off).
     """
 
     host: str = "127.0.0.1"
@@ -118,6 +131,32 @@ class ServeConfig:
     model: str | None = None
     threads: int | None = None
     cleanup_interval_s: float = 60.0
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    token: str | None = None
+    client_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        check_value("port", self.port)
+        check_value("workers", self.workers)
+        check_value("max_queued", self.max_queued)
+        check_value("max_audio_seconds", self.max_audio_seconds)
+        check_value("client_timeout", self.client_timeout_s)
+        if self.threads is not None:
+            check_value("threads", self.threads)
+        for name in ("max_upload_bytes", "max_image_pixels"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise OptionError(name, f"must be a whole number >= 1, got {value!r}")
+        if not (math.isfinite(self.job_ttl_s) and self.job_ttl_s >= 0):
+            raise OptionError("job_ttl_s", f"must be a number of seconds >= 0, got {self.job_ttl_s!r}",
+                              "--job-ttl-minutes")
+        for size in self.sizes:
+            check_value("size", size)
+        if self.default_blink_rate is not None:
+            check_value("blink_rate", self.default_blink_rate)
+        if self.token is not None and not self.token.strip():
+            raise OptionError("token", "must not be empty")
 
 
 def pipeline_factory(config: ServeConfig) -> AnimatorFactory:
@@ -258,31 +297,37 @@ def _store_upload(upload: UploadFile, dest: Path, field: str, limit: int) -> Non
             out.write(chunk)
 
 
-def _form_number(text: str | None, field: str, default: float, expected: str, unit: str = "") -> float:
-    """A number from 0 to 3 from form field ``field`` (blank: ``default``); else a 422 naming it."""
+def _form_number(text: str | None, field: str, default: float, expected: str) -> float:
+    """A number from form field ``field`` (blank: ``default``); else a 422 naming it. Its range is checked
+    by :class:`talkface.serve.jobs.JobOptions` (the table the CLI uses too)."""
     if text is None or not text.strip():
         return default
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise UploadError(422, "bad_option", field, f"expected {expected}, got {text[:40]!r}") from None
-    if not (math.isfinite(value) and 0.0 <= value <= 3.0):
-        raise UploadError(422, "bad_option", field, f"must be between 0 and 3{unit}, got {value:g}")
-    return value
 
 
 def _parse_blink_rate(text: str | None, default: float) -> float | None:
     if text is not None and text.strip().lower() == "natural":
         return None
-    return _form_number(text, "blink_rate", default, "blinks per second (0 to 3) or 'natural'", " blinks per second")
+    limit = LIMITS["blink_rate"]
+    return _form_number(text, "blink_rate", default, f"blinks per second ({limit.lo:g} to {limit.hi:g}) or 'natural'")
 
 
 def _parse_motion_scale(text: str | None) -> float:
-    return _form_number(text, "motion_scale", 1.0, "a gain from 0 to 3")
+    limit = LIMITS["motion_scale"]
+    return _form_number(text, "motion_scale", 1.0, f"a gain from {limit.lo:g} to {limit.hi:g}")
+
+
+def _ranges() -> dict[str, list[float]]:
+    """The accepted ranges of the numeric form fields (the CLI's, from :data:`talkface.config_checks.LIMITS`)."""
+    return {name: [LIMITS[name].lo, LIMITS[name].hi] for name in ("blink_rate", "motion_scale", "head_motion", "seed")}
 
 
 def _parse_head_motion(text: str | None) -> float:
-    return _form_number(text, "head_motion", 1.0, "a strength from 0 to 3")
+    limit = LIMITS["head_motion"]
+    return _form_number(text, "head_motion", 1.0, f"a strength from {limit.lo:g} to {limit.hi:g}")
 
 
 def _job_view(job: Job, manager: JobManager, base: str) -> JobView:
@@ -324,10 +369,6 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
     it; ``app.state.manager`` is its :class:`talkface.serve.jobs.JobManager`.
     """
     config = config or ServeConfig()
-    if config.workers < 1:
-        raise ValueError(f"workers must be >= 1, got {config.workers}")
-    if config.max_upload_bytes < 1:
-        raise ValueError(f"max_upload_bytes must be >= 1, got {config.max_upload_bytes}")
     factory = animator_factory or pipeline_factory(config)
     own_dir = config.work_dir is None
     work_dir = Path(tempfile.mkdtemp(prefix="talkface-serve-")) if own_dir else Path(config.work_dir or ".")
@@ -338,6 +379,9 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not is_loopback(config.host) and not config.token:
+            log.warning("listening on %s without an API token: anyone who can reach it can use it (set --token or "
+                        "TALKFACE_SERVE_TOKEN, or put an authenticating proxy in front)", config.host)
         manager.start()
         try:
             yield
@@ -361,6 +405,9 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
     app.state.manager = manager
     app.state.config = config
     app.add_middleware(BodyLimitMiddleware, limit=2 * config.max_upload_bytes + _FORM_OVERHEAD)
+    app.add_middleware(GuardMiddleware, listen_host=config.host, allowed_hosts=config.allowed_hosts,  # outermost
+                       allowed_origins=config.allowed_origins, token=config.token, has_room=manager.has_room,
+                       client_timeout_s=config.client_timeout_s)
 
     @app.exception_handler(RequestValidationError)
     async def _on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -380,6 +427,9 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
         if isinstance(exc.__cause__, _BodyTooLarge):  # FastAPI wraps errors raised while reading the form
             return _error(413, "too_large", f"request too large (limit {2 * config.max_upload_bytes + _FORM_OVERHEAD}"
                           " bytes)")
+        if isinstance(exc.__cause__, ClientTooSlow):
+            return _error(408, "timeout", f"request body too slow (a pause over {config.client_timeout_s:g} s)",
+                          headers={"Connection": "close"})
         return _error(exc.status_code, "http_error", str(exc.detail))
 
     @app.exception_handler(Exception)
@@ -408,7 +458,8 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
         return {"max_upload_bytes": config.max_upload_bytes, "max_audio_seconds": config.max_audio_seconds,
                 "max_image_pixels": config.max_image_pixels, "sizes": list(config.sizes),
                 "default_blink_rate": config.default_blink_rate, "image_formats": sorted(IMAGE_FORMATS),
-                "audio_formats": sorted(AUDIO_FORMATS), "job_ttl_s": config.job_ttl_s}
+                "audio_formats": sorted(AUDIO_FORMATS), "job_ttl_s": config.job_ttl_s, "ranges": _ranges(),
+                "token_required": config.token is not None}
 
     @app.post(
         "/v1/animate", status_code=202, response_model=Accepted, tags=["jobs"],
@@ -437,9 +488,12 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
             if size not in config.sizes:
                 raise UploadError(422, "bad_option", "size",
                                   f"must be one of {', '.join(map(str, config.sizes))}, got {size}")
-            options = JobOptions(blink_rate=_parse_blink_rate(blink_rate, config.default_blink_rate), size=size,
-                                 seed=seed, motion_scale=_parse_motion_scale(motion_scale),
-                                 head_motion=_parse_head_motion(head_motion))
+            try:
+                options = JobOptions(blink_rate=_parse_blink_rate(blink_rate, config.default_blink_rate), size=size,
+                                     seed=seed, motion_scale=_parse_motion_scale(motion_scale),
+                                     head_motion=_parse_head_motion(head_motion))
+            except OptionError as err:
+                raise UploadError(422, "bad_option", err.field, err.problem) from None
             for name, upload in (("face", face), ("speech", speech)):
                 if upload.size is not None and upload.size > config.max_upload_bytes:
                     raise UploadError(413, "too_large", name,
@@ -460,6 +514,12 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
             return _error(err.status, err.code, str(err), err.field)
         except QueueFull as err:
             return _error(503, "busy", str(err), headers={"Retry-After": "5"})
+        except OSError as err:  # the server's disk, not the client's upload
+            if environment_error(err) is None:
+                raise
+            log.error("could not store an upload: %s", environment_error(err))
+            return _error(507, "server_storage", "the server could not store the upload (its disk is full or not "
+                          "writable); retry later")
         finally:
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -496,6 +556,9 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
             return _error(404, "not_found", "the video was deleted")
         return FileResponse(job.output, media_type="video/mp4", filename=f"talkface-{job.id[:8]}.mp4",
                             content_disposition_type="attachment" if download else "inline")
+
+    # HEAD (size and type without the bytes), for download managers and players that ask first
+    app.add_api_route("/v1/jobs/{job_id}/video", job_video, methods=["HEAD"], include_in_schema=False)
 
     @app.delete("/v1/jobs/{job_id}", status_code=204, tags=["jobs"],
                 responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}})

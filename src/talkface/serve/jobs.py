@@ -85,6 +85,10 @@ class QueueFull(Exception):
     """The job queue is at its limit; the client should retry later."""
 
 
+class JobCancelled(Exception):
+    """The server is stopping: the running job is abandoned at its next progress report."""
+
+
 class ModelLoadError(Exception):
     """The animator factory failed: the server cannot animate anything (its message is one line)."""
 
@@ -100,6 +104,14 @@ class JobOptions:
     seed: int = 0
     motion_scale: float = 1.0
     head_motion: float = 1.0
+
+    def __post_init__(self) -> None:
+        from talkface.config_checks import check_value
+
+        for name in ("blink_rate", "size", "seed", "motion_scale", "head_motion"):
+            value = getattr(self, name)
+            if value is not None:
+                check_value(name, value)
 
 
 @dataclass
@@ -222,6 +234,8 @@ class JobManager:
         self._ready = 0
         self._load_error: str | None = None
         self._started = False
+        #: worker threads still running after the last :meth:`stop` (e.g. busy loading models)
+        self.stuck_threads = 0
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -258,6 +272,9 @@ class JobManager:
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
+        self.stuck_threads = sum(t.is_alive() for t in self._threads)
+        if self.stuck_threads:
+            log.warning("%d worker thread(s) did not stop within %g s", self.stuck_threads, timeout)
         self._threads.clear()
         self._started = False
 
@@ -405,6 +422,8 @@ class JobManager:
 
     def _progress_fn(self, job_id: str) -> ProgressFn:
         def report(stage: str, fraction: float) -> None:
+            if self._stop.is_set():  # shutting down (Ctrl-C, SIGTERM): stop the job within one chunk of frames
+                raise JobCancelled("the server stopped")
             with self._lock:
                 job = self._jobs.get(job_id)
                 if job is None:
@@ -462,6 +481,11 @@ class JobManager:
                                         progress=self._progress_fn(job.id))
             if not job.output.is_file():
                 raise RuntimeError("the animator wrote no video")
+        except JobCancelled:
+            log.info("job %s cancelled: the server is stopping", job.id)
+            self._update(job.id, status="cancelled", error="the server stopped", finished_at=self.clock())
+            shutil.rmtree(job.dir, ignore_errors=True)
+            return
         except Exception as err:
             if not isinstance(err, InputError):
                 log.exception("job %s failed", job.id)

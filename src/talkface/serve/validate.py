@@ -284,7 +284,7 @@ def check_speech_file(path: str | os.PathLike[str], field: str, *, max_seconds: 
     fmt = _sniff_upload(p, field, AUDIO_FORMATS, "an audio file",
                         "WAV, MP3, FLAC, Ogg, WebM, M4A or a video with sound")
     try:
-        info = probe(p)
+        info = probe(p, header_only=True)  # no frame of a video is decoded: its size is the client's choice
     except InputError as err:
         raise UploadError(422, "corrupt", field, err.problem) from None
     except Exception as err:  # FFmpeg on hostile bytes: any failure is the file's

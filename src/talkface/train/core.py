@@ -27,6 +27,7 @@ import dataclasses
 import importlib
 import json
 import os
+import sys
 import time
 import types
 import typing
@@ -97,6 +98,13 @@ class TrainConfig:
     progress_bar: bool = True
     num_threads: int | None = None
     max_minutes: float | None = None
+
+    def __post_init__(self) -> None:
+        from talkface.config_checks import check_fields
+
+        check_fields(self, ("max_steps", "batch_size", "lr", "seed", "num_nodes", "log_every_n_steps",
+                            "checkpoint_every_n_steps", "num_workers", "val_every_n_steps", "num_threads",
+                            "max_minutes"))
 
 
 def dataclass_from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
@@ -550,8 +558,9 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     if not path.is_file():
         raise InputError(path, "checkpoint not found")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as exc:  # any unpickling failure means the file is not a checkpoint
+        # weights only: tensors and plain data; a pickle that would import or run code is refused
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means the file is not a checkpoint
         raise InputError(path, f"not a readable checkpoint ({exc.__class__.__name__})") from exc
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or MODULE_CLASS_KEY not in ckpt:
         raise InputError(path, "not a talkface training checkpoint")
@@ -578,6 +587,9 @@ def load_module(path: str | os.PathLike[str], map_location: str | torch.device =
 
     ckpt = read_checkpoint(path, map_location)
     module_name, _, qualname = str(ckpt[MODULE_CLASS_KEY]).partition(":")
+    if module_name.split(".")[0] != "talkface" and module_name not in sys.modules:
+        # importing a module runs its code: only talkface's, or one the program has imported itself
+        raise InputError(path, f"checkpoint of unknown model class {ckpt[MODULE_CLASS_KEY]}")
     try:
         obj: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
