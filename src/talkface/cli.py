@@ -295,8 +295,10 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
         if value is not None:
             check_value(name, value)
     check_paths(args.face, args.speech, args.output)
-    if args.lgan is not None:
-        _bundle_part(args.lgan, "lgan")  # a checkpoint, a bundle folder or 'default'; else one line
+    if args.lgan is not None:  # a checkpoint, a bundle folder or 'default'
+        if args.lgan != "default" and not Path(args.lgan).exists():
+            raise InputError(args.lgan, "checkpoint not found")
+        _bundle_part(args.lgan, "lgan")
     if args.blink is not None and not Path(args.blink).is_file():
         raise InputError(args.blink, "checkpoint not found")
     if args.plot:
@@ -331,9 +333,12 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
         from talkface.face.landmarks import track_landmarks
         from talkface.io.media import read_video
 
-        frames, video_fps = read_video(args.speech)
+        frames, video_fps = read_video(args.speech, max_frames=len(landmarks))
         if abs(video_fps - fps) < 0.01:
-            reference = track_landmarks(frames, fps=video_fps, path=args.speech).landmarks
+            try:
+                reference = track_landmarks(frames, fps=video_fps, path=args.speech).landmarks
+            except InputError as err:  # no (single) face in the video: plot the prediction alone
+                print(f"talkface: note: {err}; no real landmarks plotted", file=sys.stderr)
         else:
             print(f"talkface: note: {args.speech}: {video_fps:g} fps, not {fps:g}; no real landmarks plotted",
                   file=sys.stderr)
