@@ -11,6 +11,8 @@ What it measures (the bundled default model unless --model):
 * ``end_to_end``: :meth:`talkface.pipeline.Animator.animate` on the bundled example face with the
   example speech looped to 10 s, whole photo and 128² crop output: frames/s of the whole call
   (models already loaded) and seconds per stage;
+* ``resolution``: end to end on the example face scaled to 1280×720 and 1920×1080 photos (no
+  downscaling, ``max_side=0``), native renderer vs. the crop generator (issue 14);
 * ``generator``: texture-generator forward passes alone, frames/s at batch 1 and batched, at 128² (the
   model) and 256² (same architecture, random weights: the cost of a 256² model), on CPU and on the GPU
   if there is one;
@@ -82,6 +84,47 @@ def bench_end_to_end(model: str | None, seconds: float, folder: Path, device: st
             "stage_frames_per_s": {k: round(r.frames / v, 1) for k, v in r.stage_seconds.items() if v > 0},
         }
     return out
+
+
+def hd_photo(width: int, height: int, folder: Path) -> Path:
+    """The example face scaled (bicubic) to ``height`` and widened to ``width`` with its own border."""
+    import cv2
+
+    face = cv2.imread(str(FACE))
+    w = round(face.shape[1] * height / face.shape[0])
+    big = cv2.resize(face, (w, height), interpolation=cv2.INTER_CUBIC)
+    pad = max(0, width - w)
+    big = cv2.copyMakeBorder(big, 0, 0, pad // 2, pad - pad // 2, cv2.BORDER_REPLICATE)[:, :width]
+    out = folder / f"face_{width}x{height}.png"
+    cv2.imwrite(str(out), big)
+    return out
+
+
+def bench_resolutions(model: str | None, seconds: float, folder: Path, renderers: list[str],
+                      sizes: list[tuple[int, int]]) -> list[dict[str, object]]:
+    """End to end at HD photo sizes (``max_side=0``: no downscaling) per renderer (issue 14)."""
+    from talkface.pipeline import AnimateConfig, Animator
+
+    speech = looped_speech(seconds, folder)
+    rows: list[dict[str, object]] = []
+    for renderer in renderers:
+        animator = Animator(AnimateConfig(model=model, renderer=renderer, max_side=0))
+        animator.animate(FACE, speech, folder / "warmup.mp4")  # first call loads dlib, whisper
+        for width, height in sizes:
+            photo = hd_photo(width, height, folder)
+            cpu = time.process_time()
+            r = animator.animate(photo, speech, folder / f"{renderer}_{width}x{height}.mp4")
+            cpu = time.process_time() - cpu
+            rows.append({
+                "renderer": renderer, "photo": f"{width}x{height}", "frames": r.frames,
+                "seconds": round(r.seconds, 2), "frames_per_s": round(r.frames_per_second, 1),
+                # CPU time of all the process's threads: on a loaded machine the wall clock measures the
+                # other jobs; frames / CPU-seconds is what one idle core would give (two: up to 2x that)
+                "cpu_ms_per_frame": round(1000 * cpu / r.frames, 1), "frames_per_cpu_s": round(r.frames / cpu, 1),
+                "stage_s": {k: round(v, 2) for k, v in r.stage_seconds.items()},
+            })
+            print(rows[-1], flush=True)
+    return rows
 
 
 def bench_generator(model: str | None, device: str, sizes: tuple[int, ...], batches: tuple[int, ...]) -> list[dict]:
@@ -158,7 +201,10 @@ def main() -> None:
                    help="speech lengths for the memory runs (each a fresh process)")
     p.add_argument("--batches", type=int, nargs="+", default=[1, 25], help="generator batch sizes (CPU)")
     p.add_argument("--gpu-batches", type=int, nargs="+", default=[1, 64, 256], help="generator batch sizes (GPU)")
-    p.add_argument("--skip", nargs="*", default=[], choices=("end_to_end", "generator", "memory"))
+    p.add_argument("--skip", nargs="*", default=[], choices=("end_to_end", "resolution", "generator", "memory"))
+    p.add_argument("--renderers", nargs="+", default=["native", "crop"], choices=("native", "crop"),
+                   help="renderers of the HD-photo runs")
+    p.add_argument("--hd", nargs="+", default=["1280x720", "1920x1080"], help="photo sizes of the HD runs, WxH")
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args()
     results: dict[str, object] = {"machine": machine(), "command": " ".join(sys.argv)}
@@ -170,6 +216,9 @@ def main() -> None:
             if torch.cuda.is_available():
                 results["end_to_end"].append(bench_end_to_end(args.model, args.seconds, folder, "cuda"))  # type: ignore[union-attr]
             print(json.dumps(results["end_to_end"], indent=1), flush=True)
+        if "resolution" not in args.skip:
+            sizes = [(int(x.split("x")[0]), int(x.split("x")[1])) for x in args.hd]
+            results["resolution"] = bench_resolutions(args.model, args.seconds, folder, args.renderers, sizes)
         if "generator" not in args.skip:
             rows = bench_generator(args.model, "cpu", (128, 256), tuple(args.batches))
             if torch.cuda.is_available():

@@ -462,6 +462,12 @@ RAW_MOUTH_HELP = ("use the motion model's mouth amplitude as predicted; by defau
                   "scaled (x1-2.5) to vary as much as real speech does, since the model under-shoots on unseen voices")
 KEEP_OPEN_HELP = ("keep an open mouth in the photo as the neutral face (it then stays open throughout); by default "
                   "it is closed for the animation")
+RENDERER_HELP = ("native: the photo warped at its own resolution by the landmarks, mouth interior and closing lids "
+                 "painted (sharp, no seam); crop: the texture generator's 128 px face crop pasted back (previous "
+                 "default, blurrier)")
+MOUTH_HELP = ("native renderer's mouth interior: painted (dark cavity + teeth in the photo's colours), cavity (no "
+              "teeth), warp (nothing painted), generator (the crop generator's mouth inside the lips); auto: "
+              "generator with --person (the person model learned their teeth), else painted")
 MOTION_SCALE_HELP = ("gain on the speech motion: 1 = as the motion model predicts, >1 wider mouth movements "
                      "(e.g. 1.3 when an unseen face's mouth comes out too small), 0 = still mouth; blinks unchanged")
 
@@ -542,7 +548,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             animator = Animator(AnimateConfig(model=None if default else spec, seed=args.seed, device=args.device,
                                               threads=args.threads, motion_scale=args.motion_scale,
                                               close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
-                                              normalise_mouth=not args.raw_mouth))
+                                              normalise_mouth=not args.raw_mouth, renderer=args.renderer))
             label = "talkface (default model)" if default else Path(spec).resolve().name
             models[method_name(label)] = animator.talking_head
     config = EvalConfig(
@@ -568,7 +574,7 @@ def _cmd_animate(args: argparse.Namespace) -> int:
         motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
         normalise_mouth=not args.raw_mouth, size=args.size, max_side=args.max_side,
         seed=args.seed, max_duration_s=args.max_duration, device=args.device, threads=args.threads, crf=args.crf,
-        backend=args.backend,
+        backend=args.backend, renderer=args.renderer, mouth=args.mouth,
     )
     check_paths(args.face, args.speech, args.output, args.person)  # before any model loads
     if args.model is not None:
@@ -616,8 +622,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_audio_seconds=args.max_audio_seconds, max_image_pixels=int(args.max_image_megapixels * 1e6),
         job_ttl_s=args.job_ttl_minutes * 60, work_dir=Path(args.work_dir) if args.work_dir else None,
         max_queued=args.max_queued, model=args.model, threads=args.threads, allowed_hosts=tuple(args.allow_host),
-        allowed_origins=tuple(args.allow_origin), token=token, client_timeout_s=args.client_timeout,
+        allowed_origins=tuple(args.allow_origin), token=token, client_timeout_s=args.client_timeout, queue=args.queue,
+        queue_retries=args.queue_retries, queue_lease_s=args.queue_lease_s,
     )
+    if args.queue:
+        if not args.work_dir:
+            raise TalkfaceError("--queue needs --work-dir: the job folder the workers see too")
+        from talkface.serve.redis_queue import connect
+
+        connect(args.queue)  # one line now if Redis does not answer, not a failed start-up later
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/"
     print(f"talkface serve: {where}{'?token=' + token if token else ''} "
           f"({args.workers} worker(s); API schema at /openapi.json; Ctrl-C to stop)", flush=True)
@@ -627,6 +640,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
     serve(config)
     return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from talkface.serve.redis_queue import run_worker_command
+
+    return run_worker_command(args)
 
 
 def _cmd_adapt(args: argparse.Namespace) -> int:
@@ -678,8 +697,9 @@ def build_parser() -> argparse.ArgumentParser:
         "animate",
         help="photo of a face + speech -> talking-head mp4 (the default model ships with talkface)",
         description="Animate the face in a photo with a speech recording: speech features -> l-GAN landmark motion "
-        "-> blink generator -> retargeting onto the photo's landmarks -> texture generator -> the generated face "
-        "pasted back into the photo, H.264 video with the speech muxed in (AAC). Works offline with the model "
+        "-> blink generator -> retargeting onto the photo's landmarks -> the photo warped at its own resolution by "
+        "those landmarks, mouth interior and closing lids painted (--renderer crop: the texture generator's face "
+        "crop pasted back), H.264 video with the speech muxed in (AAC). Works offline with the model "
         "bundled in the package; --model picks another bundle (see talkface.pipeline.make_bundle). Bad input "
         "(no face or several, silent/corrupt/empty audio, ...) gives a one-line error and no output file.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -695,6 +715,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-open-mouth", action="store_true", help=KEEP_OPEN_HELP)
     p.add_argument("--head-motion", type=_head_motion, default=1.0, help=HEAD_MOTION_HELP)
     p.add_argument("--raw-mouth", action="store_true", help=RAW_MOUTH_HELP)
+    p.add_argument("--renderer", choices=("native", "crop"), default="native", help=RENDERER_HELP)
+    p.add_argument("--mouth", choices=("auto", "painted", "cavity", "warp", "generator"), default="auto",
+                   help=MOUTH_HELP)
     p.add_argument("--size", type=int, default=0,
                    help="0: the whole photo with the face animated; N: only the N x N aligned face crop")
     p.add_argument("--max-side", type=int, default=1280, help="downscale larger photos to this longer side first")
@@ -1043,6 +1066,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-open-mouth", action="store_true", help="--model runs: " + KEEP_OPEN_HELP)
     p.add_argument("--head-motion", type=_head_motion, default=1.0, help="--model runs: " + HEAD_MOTION_HELP)
     p.add_argument("--raw-mouth", action="store_true", help="--model runs: " + RAW_MOUTH_HELP)
+    p.add_argument("--renderer", choices=("native", "crop"), default="native", help="--model runs: " + RENDERER_HELP)
     p.add_argument("--device", default="cpu", help="torch device of the models, LPIPS and the sync model")
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -1080,7 +1104,39 @@ def build_parser() -> argparse.ArgumentParser:
                    "any); by default other web sites cannot submit or delete jobs; repeatable")
     p.add_argument("--client-timeout", type=float, default=30.0,
                    help="seconds a client may pause while uploading before it is cut off (HTTP 408)")
+    p.add_argument("--queue", default=None, metavar="URL",
+                   help="redis://HOST:PORT/DB: keep jobs in Redis and run them on 'talkface worker' processes (any "
+                   "machine that sees --work-dir) instead of in this server (needs pip install 'talkface[redis]')")
+    p.add_argument("--queue-retries", type=int, default=1, help="with --queue: times a job is queued again after "
+                   "the worker running it died")
+    p.add_argument("--queue-lease-s", type=float, default=30.0, help="with --queue: seconds without a heartbeat "
+                   "after which a worker counts as dead")
     p.set_defaults(func=_cmd_serve)
+
+    from talkface.batch.command import add_parser as add_batch_parser
+
+    add_batch_parser(sub)
+
+    p = sub.add_parser(
+        "worker", help="run the jobs of a 'talkface serve --queue redis://...' server, on this machine or another",
+        description="Take animation jobs from the Redis queue of 'talkface serve --queue redis://HOST:PORT/DB' and "
+        "run them, one at a time, with the models loaded once. --work-dir is the server's job folder as this "
+        "machine sees it (a shared folder). Start as many workers, on as many machines, as you like. A worker that "
+        "is killed stops sending heartbeats; after --lease-s seconds its job goes back to the queue (or, when "
+        "workers died holding it more than the server's --queue-retries times, the job fails saying so). Ctrl-C or "
+        "SIGTERM hands the job in hand back to the queue at once.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--queue", required=True, metavar="URL", help="Redis URL, redis://HOST:PORT/DB")
+    p.add_argument("--work-dir", required=True, help="the server's job folder (shared), as seen from this machine")
+    p.add_argument("--model", default=None, help="model bundle folder (default: the bundled model)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--max-audio-seconds", type=float, default=120.0, help="longest speech accepted, seconds")
+    p.add_argument("--lease-s", type=float, default=30.0,
+                   help="seconds without a heartbeat after which this worker counts as dead")
+    p.add_argument("--prefix", default="talkface", help="Redis key prefix (the server's)")
+    p.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
+    p.set_defaults(func=_cmd_worker)
     return parser
 
 

@@ -8,11 +8,13 @@ Data flows one way through the stages (Das et al. 2020, Fig. 2):
    model works on (:func:`talkface.face.align.crop_transform`);
 3. **motion** — speech features -> l-GAN canonical landmark motion -> + blink generator eyes ->
    retargeting onto the photo's own landmarks (:func:`talkface.motion.render.predict_landmarks`);
-4. **texture** — the texture generator renders each frame's crop from the photo's crop and the
-   frame's landmarks (:class:`talkface.texture.adapt.PersonModel`);
-5. **encode** — crops pasted back into the photo (:func:`talkface.face.align.paste_back`) and written
-   as H.264 + AAC with the speech muxed in, frame by frame (:func:`talkface.io.media.write_video`),
-   atomically: on any error no output file appears.
+4. **render** — by default (``renderer="native"``, :mod:`talkface.render`) the photo itself is warped
+   at its own resolution to each frame's landmarks and only the mouth interior and closing lids are
+   painted; with ``renderer="crop"`` the texture generator renders each frame's 128² crop from the
+   photo's crop and the frame's landmarks (:class:`talkface.texture.adapt.PersonModel`) and it is
+   pasted back into the photo (:func:`talkface.face.align.paste_back`);
+5. **encode** — frames written as H.264 + AAC with the speech muxed in, frame by frame
+   (:func:`talkface.io.media.write_video`), atomically: on any error no output file appears.
 
 Texture frames are generated and encoded in chunks, so memory does not grow with the audio length
 (only the landmark track, 544 bytes a frame, is held whole).
@@ -47,6 +49,7 @@ from talkface.config_checks import (
 )
 from talkface.errors import InputError
 from talkface.motion.retarget import OPEN_MOUTH
+from talkface.render import MOUTH_STYLES
 
 __all__ = [
     "BUNDLE_FILE",
@@ -110,6 +113,14 @@ class AnimateConfig:
         chunk_frames: frames generated per texture batch (memory vs. speed).
         crf: H.264 quality (18 = visually lossless, 23 = libx264's default).
         preset: libx264 speed preset.
+        renderer: how frames are made: ``"native"`` (default: the photo warped at its own resolution
+            by the landmarks, mouth interior and closing lids painted; :mod:`talkface.render`) or
+            ``"crop"`` (the texture generator's 128² crop pasted back into the photo; the previous
+            default, kept for comparison).
+        mouth: the native renderer's mouth interior (:data:`talkface.render.compose.MOUTH_STYLES`):
+            ``"painted"`` (cavity and teeth in the photo's colours), ``"cavity"``, ``"warp"`` (none),
+            ``"generator"`` (the crop generator's, inside the inner lips), or ``"auto"``: the person
+            model's generator with ``person`` (it learned that person's teeth), else ``"painted"``.
     """
 
     model: str | None = None
@@ -129,6 +140,8 @@ class AnimateConfig:
     chunk_frames: int = 25
     crf: int = 18
     preset: str = "veryfast"
+    renderer: str = "native"
+    mouth: str = "auto"
 
     def __post_init__(self) -> None:
         check_animate_config(self)
@@ -323,6 +336,9 @@ def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[s
     return out
 
 
+#: How frames are made (:attr:`AnimateConfig.renderer`).
+RENDERERS = ("native", "crop")
+
 #: Numeric fields of :class:`AnimateConfig` checked against :data:`talkface.config_checks.LIMITS`.
 ANIMATE_CHECKED_FIELDS = ("blink_rate", "motion_scale", "head_motion", "size", "max_side", "seed", "max_duration_s",
                           "threads", "chunk_frames", "crf")
@@ -333,6 +349,8 @@ def check_animate_config(config: AnimateConfig) -> None:
     check_fields(config, ANIMATE_CHECKED_FIELDS)
     check_choice("backend", config.backend, ("auto", "onnx", "torch"))
     check_choice("preset", config.preset, X264_PRESETS)
+    check_choice("renderer", config.renderer, RENDERERS)
+    check_choice("mouth", config.mouth, ("auto", *MOUTH_STYLES))
     check_device(config.device)
 
 
@@ -480,6 +498,9 @@ class Animator:
         timer["motion"] = time.perf_counter() - t
         if progress:
             progress("motion", 1.0)
+        if self.config.renderer == "native":
+            return len(landmarks), self._native_frames(image, person_landmarks, landmarks, size=size, timer=timer,
+                                                       progress=progress)
         s = self.image_size
         affine = crop_transform(person_landmarks, s)
         crop = warp_crop(image, affine, s)
@@ -511,6 +532,49 @@ class Animator:
                     progress("texture", min(1.0, (start + len(crops)) / total))
 
         return total, frames()
+
+    def _native_frames(
+        self,
+        image: np.ndarray,
+        person_landmarks: np.ndarray,
+        landmarks: np.ndarray,
+        *,
+        size: int,
+        timer: dict[str, float],
+        progress: ProgressFn | None,
+    ) -> Iterator[np.ndarray]:
+        """Frames of the native renderer (:mod:`talkface.render`), one at a time."""
+        from talkface.face.align import crop_transform, paste_back, transform_points, warp_crop
+        from talkface.render.compose import NativeRenderer, RenderConfig
+
+        mouth = self.config.mouth
+        if mouth == "auto":
+            mouth = "generator" if self.config.person else "painted"
+        renderer = NativeRenderer(image, person_landmarks, landmarks, RenderConfig(mouth=mouth))
+        total = len(landmarks)
+        chunk = max(1, self.config.chunk_frames)
+        s = self.image_size
+        affine = crop_transform(person_landmarks, s)
+        out_affine = crop_transform(person_landmarks, size) if size else None
+        person = None
+        if mouth == "generator":
+            person = self._person(warp_crop(image, affine, s), transform_points(person_landmarks, affine))
+        timer.setdefault("texture", 0.0)
+        timer.setdefault("paste", 0.0)
+        for start in range(0, total, chunk):
+            part = landmarks[start : start + chunk]
+            t0 = time.perf_counter()
+            generated: list[np.ndarray | None] = [None] * len(part)
+            if person is not None:
+                crops = person.generate(transform_points(part, affine), batch_size=chunk)
+                generated = [paste_back(image, c, affine) for c in crops]
+            out = [renderer(target, mouth_image=g) for target, g in zip(part, generated, strict=True)]
+            if out_affine is not None:
+                out = [np.asarray(warp_crop(f, out_affine, size)) for f in out]
+            timer["texture"] += time.perf_counter() - t0
+            yield from out
+            if progress:
+                progress("texture", min(1.0, (start + len(part)) / total))
 
     def animate(
         self,

@@ -115,6 +115,12 @@ class ServeConfig:
         ``None``: none.
     client_timeout_s
         longest pause while a client sends a request body, seconds (slower uploads are cut off).
+    queue
+        ``redis://HOST:PORT/DB``: keep the jobs in Redis for ``talkface worker`` processes (on any
+        machine that sees ``work_dir``) instead of running them here (:mod:`talkface.serve.redis_queue`).
+    queue_retries, queue_lease_s
+        with ``queue``: times a job is queued again after its worker died; seconds without a
+        heartbeat after which a worker counts as dead.
     """
 
     host: str = "127.0.0.1"
@@ -135,6 +141,9 @@ class ServeConfig:
     allowed_origins: tuple[str, ...] = ()
     token: str | None = None
     client_timeout_s: float = 30.0
+    queue: str | None = None
+    queue_retries: int = 1
+    queue_lease_s: float = 30.0
 
     def __post_init__(self) -> None:
         check_value("port", self.port)
@@ -376,6 +385,14 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
         work_dir, factory, workers=config.workers, max_queued=config.max_queued, ttl_s=config.job_ttl_s,
         cleanup_interval_s=config.cleanup_interval_s,
     )
+    if config.queue:
+        from talkface.serve.redis_queue import RedisJobManager
+
+        if own_dir:
+            raise ValueError("a server with a Redis queue needs a work_dir shared with its workers")
+        manager = RedisJobManager(config.queue, work_dir, max_queued=config.max_queued, ttl_s=config.job_ttl_s,
+                                  cleanup_interval_s=config.cleanup_interval_s, retries=config.queue_retries,
+                                  lease_s=config.queue_lease_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -1,0 +1,216 @@
+"""What a user sees, measured on whole frames: native renderer vs. the crop generator (issue 14).
+
+For every clip of a prepared dataset (``manifest.jsonl`` names each clip's source video) the first
+frame of the source is the photo and the clip's own speech drives it, as ``talkface animate`` would.
+Each variant renders the clip (:meth:`talkface.pipeline.Animator.talking_head`); the real frames are
+the reference. Per variant, means over clips:
+
+* ``sharp_lap``: variance of the Laplacian of the face box (each frame's tracked landmarks' box), as
+  a ratio to the real frames' (1 = as sharp as the real video);
+* ``sharp_cpbd``: CPBD of the face box, ratio to the real frames';
+* ``colour``: mean colour shift (0-255) of the face outside mouth and eyes vs. the photo: the
+  absolute difference of the per-channel means of the face region (jaw/brow hull minus the mouth
+  and eyes, grown), averaged over channels and frames: a tint, not motion;
+* ``open_ratio``: mouth opening measured by dlib on the rendered frames over the requested
+  (landmark) opening, frames where the request is open (> 0.05 of the eye distance);
+* ``lmd``: landmark distance (mouth, 128 px face crop) of the rendered frames' dlib landmarks to the
+  real frames';
+* ``acd_ratio``: ACD (dlib descriptor distance to the photo) of the output over that of the real
+  frames;
+* ``mouth_lpips``: LPIPS of a mouth crop (box from the real frame's landmarks) vs. the real frame;
+* ``blink_ear``: eye aspect ratio (dlib, rendered) at the requested blinks' apexes over the
+  rendered open-eye median (NaN without a requested blink); ``blink_req`` the same for the requested
+  landmarks themselves (what the blink stage asks for).
+
+Usage::
+
+    python3 benchmarks/render_quality.py --data /work/prepared/grid7 --out /work/scratch/q_grid7 \\
+        --variants still crop native native:cavity native:warp native:generator --strip strip.png
+
+Variants: ``still`` (the photo repeated), ``crop`` (the previous default renderer), ``native``
+(default: painted mouth) and ``native:STYLE`` for another mouth interior.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def clip_sources(data: Path, max_clips: int, skip: int = 0) -> list[tuple[str, Path]]:
+    out = []
+    for line in (data / "manifest.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row.get("status") == "ok" and Path(row["source"]).is_file():
+            out.append((row["id"].split("/")[0], Path(row["source"])))
+    out = out[skip:]
+    return out[:max_clips] if max_clips else out
+
+
+def _downscale(frames: np.ndarray, max_side: int) -> np.ndarray:
+    h, w = frames.shape[1:3]
+    if max(h, w) <= max_side:
+        return frames
+    s = max_side / max(h, w)
+    size = (round(w * s), round(h * s))
+    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def variant_config(name: str, seed: int) -> dict[str, object]:
+    if name == "crop":
+        return {"renderer": "crop", "seed": seed}
+    if name.startswith("native"):
+        style = name.split(":", 1)[1] if ":" in name else "painted"
+        return {"renderer": "native", "mouth": style, "seed": seed}
+    raise ValueError(name)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, type=Path, help="prepared dataset folder (with manifest.jsonl)")
+    p.add_argument("--out", required=True, type=Path, help="folder for results.json and table.md")
+    p.add_argument("--variants", nargs="+", default=["still", "crop", "native"])
+    p.add_argument("--seconds", type=float, default=3.0, help="first N seconds of each clip")
+    p.add_argument("--max-clips", type=int, default=0, help="0: all")
+    p.add_argument("--skip-clips", type=int, default=0, help="start after this many clips of the manifest")
+    p.add_argument("--max-side", type=int, default=1280, help="frames are downscaled to this longer side")
+    p.add_argument("--lpips-stride", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--strip", type=Path, default=None, help="write a real / variants strip PNG of the first clip")
+    args = p.parse_args()
+
+    from talkface.eval.identity import FaceEmbedder, acd
+    from talkface.eval.metrics import lpips
+    from talkface.eval.motion_metrics import landmark_distance, mouth_opening
+    from talkface.eval.render_metrics import (
+        blink_apex_ratio,
+        colour_shift,
+        face_cpbd,
+        laplacian_var,
+        mouth_crops,
+    )
+    from talkface.face.detect import FaceDetector
+    from talkface.face.landmarks import LandmarkDetector, track_landmarks
+    from talkface.io.media import read_audio, read_video
+    from talkface.motion.render import predict_landmarks
+    from talkface.nets.vgg import LPIPS
+    from talkface.pipeline import AnimateConfig, Animator
+
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    animators = {v: Animator(AnimateConfig(threads=args.threads, **variant_config(v, args.seed)))  # type: ignore[arg-type]
+                 for v in args.variants if v != "still"}
+    base = next(iter(animators.values())) if animators else Animator(AnimateConfig(threads=args.threads))
+    detector, predictor = FaceDetector(), LandmarkDetector()
+    embedder = FaceEmbedder()
+    lp = LPIPS()
+    rows: list[dict[str, object]] = []
+    for clip, source in clip_sources(args.data, args.max_clips, args.skip_clips):
+        t0 = time.perf_counter()
+        real, fps = read_video(source, max_duration_s=args.seconds)
+        real = _downscale(real, args.max_side)
+        audio = read_audio(source, max_duration_s=len(real) / fps)
+        photo = real[0]
+        try:
+            photo_lm = base._face(photo, source)
+        except Exception as exc:  # noqa: BLE001 - report and go on
+            print(f"{clip}: skipped ({exc})", flush=True)
+            continue
+        cfg = base.config
+        requested = predict_landmarks(photo, audio, base.bundle.lgan, base.bundle.blink, seed=args.seed,
+                                      blink_rate=cfg.blink_rate, person_landmarks=photo_lm,
+                                      extractor=base._features(), close_mouth=cfg.close_mouth)
+        real_lm = track_landmarks(real, fps=fps, detector=detector, predictor=predictor).landmarks
+        n = min(len(real), len(requested))
+        real, real_lm, requested = real[:n], real_lm[:n], requested[:n]
+        ref = {
+            "lap": laplacian_var(real, real_lm), "cpbd": face_cpbd(real, real_lm, 5),
+            "acd": acd(real, real_lm, photo, photo_lm, embedder=embedder, stride=5),
+        }
+        real_mouths = mouth_crops(real, real_lm)
+        outputs: dict[str, np.ndarray] = {}
+        for v in args.variants:
+            frames = np.repeat(photo[None], n, 0) if v == "still" else animators[v].talking_head(photo, audio)[:n]
+            outputs[v] = frames
+            lm = track_landmarks(frames, fps=fps, detector=detector, predictor=predictor).landmarks
+            speaking = mouth_opening(requested) > 0.05
+            open_ratio = (float(mouth_opening(lm)[speaking].mean() / mouth_opening(requested)[speaking].mean())
+                          if speaking.any() else float("nan"))
+            row = {
+                "clip": clip, "variant": v, "frames": n, "size": f"{photo.shape[1]}x{photo.shape[0]}",
+                "sharp_lap": laplacian_var(frames, lm) / ref["lap"],
+                "sharp_cpbd": face_cpbd(frames, lm, 5) / ref["cpbd"],
+                "colour": colour_shift(frames, photo, photo_lm, requested),
+                "open_ratio": open_ratio,
+                "lmd": landmark_distance(lm, real_lm),
+                "acd_ratio": acd(frames, lm, photo, photo_lm, embedder=embedder, stride=5) / max(ref["acd"], 1e-6),
+                "mouth_lpips": lpips(real_mouths, mouth_crops(frames, real_lm), model=lp, stride=args.lpips_stride),
+                "blink_ear": blink_apex_ratio(lm, requested),
+                "blink_req": blink_apex_ratio(requested, requested),
+            }
+            rows.append(row)
+            print({k: round(x, 3) if isinstance(x, float) else x for k, x in row.items()}, flush=True)
+        print(f"{clip}: {time.perf_counter() - t0:.0f} s", flush=True)
+        if args.strip is not None and not args.strip.exists():
+            write_strip(args.strip, real, real_lm, requested, outputs)
+        write_results(args, rows)  # after every clip: a long run can be read while it goes
+
+
+KEYS = ["sharp_lap", "sharp_cpbd", "colour", "open_ratio", "lmd", "acd_ratio", "mouth_lpips", "blink_ear",
+        "blink_req"]
+
+
+def write_results(args: argparse.Namespace, rows: list[dict[str, object]]) -> None:
+    lines = ["| variant | clips | " + " | ".join(KEYS) + " |", "|---" * (len(KEYS) + 2) + "|"]
+    summary = {}
+    for v in args.variants:
+        sel = [r for r in rows if r["variant"] == v]
+        means = {k: float(np.nanmean([float(r[k]) for r in sel])) if sel else float("nan")  # type: ignore[arg-type]
+                 for k in KEYS}
+        summary[v] = means
+        lines.append(f"| {v} | {len(sel)} | " + " | ".join(f"{means[k]:.3f}" for k in KEYS) + " |")
+    table = "\n".join(lines)
+    print(table, flush=True)
+    meta = {"command": " ".join(sys.argv), "load_average": os.getloadavg(), "summary": summary, "rows": rows}
+    (args.out / "results.json").write_text(json.dumps(meta, indent=1, default=float) + "\n")
+    (args.out / "table.md").write_text(table + "\n")
+
+
+def write_strip(path: Path, real: np.ndarray, real_lm: np.ndarray, requested: np.ndarray,
+                outputs: dict[str, np.ndarray]) -> None:
+    """Face boxes at the three widest requested openings and a blink: real, then each variant, one row each."""
+    from talkface.eval.motion_metrics import mouth_opening
+    from talkface.eval.render_metrics import face_box
+    from talkface.face.eyes import eye_aspect_ratio
+
+    op = mouth_opening(requested)
+    picks = [int(i) for i in np.argsort(op)[::-1][:3]] + [int(np.argmin(eye_aspect_ratio(requested)))]
+    x0, y0, x1, y1 = face_box(np.concatenate([real_lm, requested]).reshape(-1, 2), real.shape[1:], grow=0.15)
+    height = 200
+    rows = []
+    for name, frames in [("real", real), *outputs.items()]:
+        tiles = []
+        for i in picks:
+            tile = frames[i, y0:y1, x0:x1]
+            tile = cv2.resize(tile, (round(tile.shape[1] * height / tile.shape[0]), height),
+                              interpolation=cv2.INTER_CUBIC)
+            tiles.append(tile)
+        row = np.concatenate(tiles, 1).copy()
+        cv2.putText(row, name, (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
+        rows.append(row)
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Whole-frame quality measures of a rendered talking head (issue 14), beside :mod:`talkface.eval.metrics`.
+
+They look at what a renderer does to the photo at its own resolution, per frame, using each frame's
+68 landmarks (dlib, tracked):
+
+* :func:`laplacian_var`: sharpness of the face box (variance of the Laplacian of its luma), mean
+  over frames; compare as a ratio to the real frames';
+* :func:`face_cpbd`: CPBD (:func:`talkface.eval.metrics.cpbd`) of the face box;
+* :func:`colour_shift`: tint of the face outside the mouth and eyes vs. the photo (difference of the
+  region's mean colour, 0-255);
+* :func:`mouth_crops`: mouth crops placed by landmarks (for LPIPS against the real frame's);
+* :func:`blink_apex_ratio`: eye aspect ratio at the blinks' apexes over the open-eye level.
+
+``benchmarks/render_quality.py`` runs them over a prepared dataset; ``docs/render.md`` has the numbers.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["blink_apex_ratio", "colour_shift", "face_cpbd", "laplacian_var", "mouth_crops", "skin_mask"]
+
+
+def face_box(lm: np.ndarray, shape: tuple[int, ...], grow: float = 0.05) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the (68, 2) landmarks' box grown by ``grow`` of its size, clipped to ``shape``."""
+    lo, hi = lm.min(0), lm.max(0)
+    pad = grow * (hi - lo)
+    x0, y0 = np.floor(lo - pad).astype(int)
+    x1, y1 = np.ceil(hi + pad).astype(int)
+    return max(0, x0), max(0, y0), min(shape[1], x1), min(shape[0], y1)
+
+
+def laplacian_var(frames: np.ndarray, lms: np.ndarray) -> float:
+    """Mean variance of the Laplacian of each (T, H, W, 3) frame's face box ((T, 68, 2) landmarks)."""
+    vals = []
+    for f, lm in zip(frames, lms, strict=True):
+        x0, y0, x1, y1 = face_box(lm, f.shape)
+        g = cv2.cvtColor(f[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+        vals.append(cv2.Laplacian(g, cv2.CV_64F).var())
+    return float(np.mean(vals))
+
+
+def face_cpbd(frames: np.ndarray, lms: np.ndarray, stride: int = 1) -> float:
+    """Mean CPBD of the face boxes of every ``stride``-th frame (boxes under 64 px skipped; NaN if none)."""
+    from talkface.eval.metrics import cpbd
+
+    vals = []
+    for f, lm in zip(frames[::stride], lms[::stride], strict=True):
+        x0, y0, x1, y1 = face_box(lm, f.shape)
+        crop = f[y0:y1, x0:x1]
+        if min(crop.shape[:2]) >= 64:
+            vals.append(cpbd(crop))
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def skin_mask(shape: tuple[int, ...], lm: np.ndarray) -> np.ndarray:
+    """Face (jaw + brows hull) minus the mouth and eyes, grown by a fifth of the eye distance."""
+    iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+    m = np.zeros(shape[:2], np.uint8)
+    cv2.fillConvexPoly(m, cv2.convexHull(np.round(lm[:27]).astype(np.int32)), 1)
+    holes = np.zeros_like(m)
+    for part in (lm[48:68], lm[36:42], lm[42:48]):
+        cv2.fillConvexPoly(holes, cv2.convexHull(np.round(part).astype(np.int32)), 1)
+    k = max(3, int(0.4 * iod) | 1)
+    grown = cv2.dilate(holes, np.ones((k, k), np.uint8))
+    m[grown > 0] = 0
+    return m > 0
+
+
+def colour_shift(frames: np.ndarray, photo: np.ndarray, photo_lm: np.ndarray, requested: np.ndarray) -> float:
+    """Mean colour change of the face outside mouth and eyes vs. the photo, 0-255.
+
+    Per frame, the region is the photo's and the frame's requested (68, 2) landmarks' :func:`skin_mask`
+    (both), and the value the absolute difference of its per-channel mean colour in the frame and in
+    the photo, averaged over the channels; the result is the mean over frames (a tint, not motion).
+    """
+    base = skin_mask(photo.shape, photo_lm)
+    vals = []
+    for f, lm in zip(frames, requested, strict=True):
+        m = base & skin_mask(photo.shape, lm)
+        if m.sum() < 50:
+            continue
+        vals.append(np.abs(f[m].astype(np.float64).mean(0) - photo[m].astype(np.float64).mean(0)).mean())
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def mouth_crops(frames: np.ndarray, lms: np.ndarray, size: tuple[int, int] = (96, 64)) -> np.ndarray:
+    """(T, h, w, 3) mouth crops: one eye distance wide, 2/3 of it high, centred on the lips, ``size`` = (w, h)."""
+    out = []
+    for f, lm in zip(frames, lms, strict=True):
+        iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+        c = lm[48:68].mean(0)
+        w, h = 1.0 * iod, 0.66 * iod
+        src = np.array([[c[0] - w / 2, c[1] - h / 2], [c[0] + w / 2, c[1] - h / 2], [c[0] - w / 2, c[1] + h / 2]],
+                       np.float32)
+        dst = np.array([[0, 0], [size[0], 0], [0, size[1]]], np.float32)
+        a = cv2.getAffineTransform(src, dst)
+        out.append(cv2.warpAffine(f, a, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE))
+    return np.stack(out)
+
+
+def blink_apex_ratio(rendered_lm: np.ndarray, requested: np.ndarray) -> float:
+    """Depth of the blinks: mean over requested blinks of the rendered minimum eye aspect ratio / its median.
+
+    A requested blink is a run of frames whose requested EAR is under 60 % of the requested median;
+    the rendered minimum is taken over the run and one frame either side. NaN without a blink.
+    """
+    from talkface.face.eyes import eye_aspect_ratio
+
+    req = eye_aspect_ratio(requested)
+    got = eye_aspect_ratio(rendered_lm)
+    open_req, open_got = float(np.median(req)), float(np.median(got))
+    low = req < 0.6 * open_req
+    if not low.any():
+        return float("nan")
+    ratios = []
+    t = 0
+    while t < len(req):  # one value per requested blink: the rendered minimum over it
+        if low[t]:
+            u = t
+            while u < len(req) and low[u]:
+                u += 1
+            ratios.append(float(got[max(0, t - 1) : u + 1].min()) / open_got)
+            t = u
+        else:
+            t += 1
+    return float(np.mean(ratios))

@@ -1,0 +1,13 @@
+"""Native-resolution rendering: the photo warped by the landmarks, plus painted mouth interior and eyelids.
+
+:mod:`talkface.render.warp` (dense landmark-driven warp), :mod:`talkface.render.mouth` (mouth
+interior), :mod:`talkface.render.compose` (the per-frame renderer the :class:`talkface.pipeline.Animator`
+uses by default). See ``docs/render.md``.
+"""
+
+__all__ = ["MOUTH_STYLES"]
+
+#: how the inside of an opening mouth is made: ``"painted"`` (dark cavity + teeth from the photo's
+#: colours), ``"cavity"`` (dark cavity, no teeth), ``"warp"`` (warp only: stretched lip pixels),
+#: ``"generator"`` (the crop texture generator's mouth, mapped back inside the inner lips).
+MOUTH_STYLES = ("painted", "cavity", "warp", "generator")

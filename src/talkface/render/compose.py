@@ -1,0 +1,192 @@
+"""The native renderer: one output frame per landmark frame, at the photo's own resolution.
+
+:class:`NativeRenderer` warps the photo's face region to each frame's landmarks
+(:class:`talkface.render.warp.FaceWarp`) and paints the mouth interior where the requested mouth is
+open wider than the photo's (:func:`talkface.render.mouth.paint_mouth`). Pixels outside the face
+region are the photo's, bit for bit.
+
+Besides the 68 landmarks, the spline gets *crease points* above each eye that follow the face
+rigidly (a similarity fitted on the stable points): when a blink lowers the upper lid, only the lid
+between the crease and the lashes stretches down, and the brows stay where they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+
+from talkface.face.align import procrustes
+from talkface.face.eyes import eye_aspect_ratio
+from talkface.face.landmarks import STABLE_POINTS
+from talkface.render import MOUTH_STYLES
+from talkface.render.eyes import LidPalette, paint_lids
+from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth
+from talkface.render.warp import FaceWarp, Roi, face_roi
+
+__all__ = ["MOUTH_STYLES", "NativeRenderer", "RenderConfig"]
+
+
+#: upper-lid points, the brow point above each, and how far above the lid (fraction of the eye's width)
+#: their crease point lies at most
+_CREASES = ((37, 19, 0.45), (38, 20, 0.45), (43, 23, 0.45), (44, 24, 0.45))
+
+
+@dataclass
+class RenderConfig:
+    """Settings of :class:`NativeRenderer`.
+
+    Attributes:
+        mouth: mouth-interior style, one of :data:`MOUTH_STYLES`.
+        margin: face region growth around the landmarks (sides and bottom), fraction of the face size.
+        forehead: face region growth upwards, fraction of the face size.
+        step: coarse-grid spacing of the spline, pixels (0: automatic, ~1/48 of the region).
+    """
+
+    mouth: str = "painted"
+    margin: float = 0.35
+    forehead: float = 0.45
+    step: int = 0
+    lids: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mouth not in MOUTH_STYLES:
+            raise ValueError(f"mouth must be one of {', '.join(MOUTH_STYLES)}, got {self.mouth!r}")
+
+
+def _creases(landmarks: np.ndarray) -> np.ndarray:
+    """Points on the lid crease above each upper-lid point: ``frac`` of the eye's width above the lid,
+    but at most 45 % of the way to the brow (close-set brows stay put)."""
+    lm = np.asarray(landmarks, np.float64)
+    out = []
+    for idx, brow, frac in _CREASES:
+        a, b = (36, 39) if idx < 42 else (42, 45)
+        axis = lm[b] - lm[a]
+        width = float(np.linalg.norm(axis))
+        up = np.array([axis[1], -axis[0]]) / max(width, 1e-6)  # perpendicular, pointing up on screen
+        to_brow = float(np.dot(lm[brow] - lm[idx], up))
+        out.append(lm[idx] + min(frac * width, 0.45 * max(to_brow, 0.0)) * up)
+    return np.asarray(out)
+
+
+class NativeRenderer:
+    """Renders frames of one photo for landmark frames, at the photo's resolution.
+
+    Args:
+        photo: (H, W, 3) uint8 RGB photo.
+        landmarks: (68, 2) the photo's own landmarks, pixels.
+        track: (T, 68, 2) (or (68, 2)) landmarks the video will ask for; the face region covers
+            them all (None: the photo's landmarks only, plus margin).
+        config: settings.
+    """
+
+    def __init__(
+        self,
+        photo: np.ndarray,
+        landmarks: np.ndarray,
+        track: np.ndarray | None = None,
+        config: RenderConfig | None = None,
+    ) -> None:
+        self.config = config or RenderConfig()
+        self.photo = np.ascontiguousarray(photo)
+        self.landmarks = np.asarray(landmarks, np.float64)
+        pts = self.landmarks[None] if track is None else np.concatenate(
+            [self.landmarks[None], np.asarray(track, np.float64).reshape(-1, 68, 2)])
+        self.roi: Roi = face_roi(pts, self.photo.shape, self.config.margin, self.config.forehead)
+        self._source_creases = _creases(self.landmarks)
+        self.warp = FaceWarp(self.photo, np.concatenate([self.landmarks, self._source_creases]), self.roi,
+                             step=self.config.step)
+        self.palette = MouthPalette.from_photo(self.photo, self.landmarks)
+        # closure is measured against the track's open eyes (blinks are short: the median is open)
+        open_ear = np.median(eye_aspect_ratio(pts, per_eye=True), axis=0) if len(pts) >= 5 else None
+        self.lids = LidPalette.from_photo(self.photo, self.landmarks, open_ear)
+        self._source_gap = inner_gap(self.landmarks)
+
+    def _controls(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Target and source control points of a frame (landmarks + crease points)."""
+        rigid = procrustes(self.landmarks, target, points=STABLE_POINTS)
+        tgt = np.concatenate([target, rigid.apply(self._source_creases)])
+        src = np.concatenate([self.landmarks, self._source_creases])
+        # a mouth closing more than the photo's: the lips' contact shows the lips, not the cavity between
+        # them (a smooth spline alone would leave a slit of the photo's teeth): the inner-lip points show
+        # the photo a little inside each lip, and meeting inner lips are kept half a pixel apart
+        gap_t = inner_gap(target)
+        if self._source_gap > 1.0 and gap_t < self._source_gap:
+            k = 1.0 - gap_t / self._source_gap
+            for inner, outer in ((61, 50), (62, 51), (63, 52), (67, 58), (66, 57), (65, 56)):
+                src[inner] = src[inner] + 0.35 * k * (self.landmarks[outer] - self.landmarks[inner])
+            for upper, lower in ((61, 67), (62, 66), (63, 65)):
+                d = tgt[lower] - tgt[upper]
+                if d[1] < 1.0:
+                    mid = 0.5 * (tgt[lower] + tgt[upper])
+                    tgt[upper], tgt[lower] = mid - [0.0, 0.5], mid + [0.0, 0.5]
+        return tgt, src
+
+    def __call__(self, target: np.ndarray, mouth_image: np.ndarray | None = None) -> np.ndarray:
+        """The frame for (68, 2) target landmarks: (H, W, 3) uint8, the photo's size.
+
+        Args:
+            target: the frame's landmarks, photo pixels.
+            mouth_image: for ``mouth="generator"``: an (H, W, 3) frame (e.g. the crop texture
+                generator's, pasted back) whose pixels inside the inner lips are used.
+        """
+        if self.config.mouth == "generator" and mouth_image is None:
+            raise ValueError("mouth='generator' needs the generator's frame (mouth_image)")
+        with _one_blas_thread():
+            return self._render(target, mouth_image)
+
+    def _render(self, target: np.ndarray, mouth_image: np.ndarray | None) -> np.ndarray:
+        tgt = np.asarray(target, np.float64)
+        roi_pixels = self.warp.warp_roi(*self._controls(tgt))
+        origin = (self.roi.x0, self.roi.y0)
+        # paint only what the photo lacks: the opening beyond the photo's own (an open photo mouth
+        # already has a real interior, which the warp stretches)
+        extra = inner_gap(tgt) - self._source_gap
+        style = self.config.mouth
+        if extra > 0.75 and style in ("painted", "cavity"):
+            strength = float(np.clip(extra / 3.0, 0.0, 1.0))
+            paint_mouth(roi_pixels, tgt, self.palette, origin=origin, strength=strength, teeth=style == "painted")
+        elif extra > 0.75 and style == "generator" and mouth_image is not None:
+            _paste_inner(roi_pixels, mouth_image, tgt, self.roi)
+        if self.config.lids:
+            paint_lids(roi_pixels, tgt, self.lids, origin=origin)
+        return self.warp.compose(roi_pixels)
+
+
+_CONTROLLER: list[object] = []
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
+    """Small linear-algebra calls run single-threaded: a multi-threaded BLAS spinning on a busy 2-core
+    machine made a 100 x 100 solve take 250 ms instead of 1 ms."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn (librosa)
+        return contextlib.nullcontext()
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    controller: Any = _CONTROLLER[0]
+    return cast(contextlib.AbstractContextManager[object], controller.limit(limits=1, user_api="blas"))
+
+
+def _paste_inner(roi_pixels: np.ndarray, source: np.ndarray, target: np.ndarray, roi: Roi) -> None:
+    """Copy ``source``'s pixels inside the inner lips of ``target`` into the ROI, colour-matched on the lips."""
+    import cv2
+
+    lm = np.asarray(target, np.float64) - [roi.x0, roi.y0]
+    src = np.asarray(source[roi.y0 : roi.y1, roi.x0 : roi.x1], np.float32)
+    shift = 4
+    inner = np.zeros(roi_pixels.shape[:2], np.uint8)
+    cv2.fillPoly(inner, [np.round(lm[60:68] * (1 << shift)).astype(np.int32)], 255, cv2.LINE_AA, shift)
+    lips = np.zeros_like(inner)
+    cv2.fillPoly(lips, [np.round(lm[48:60]).astype(np.int32)], 255)
+    lips[inner > 0] = 0
+    if lips.any():  # shift the generator's colours so its lips match the warped lips
+        offset = roi_pixels[lips > 0].mean(axis=0) - src[lips > 0].mean(axis=0)
+        src = src + offset
+    width = float(np.linalg.norm(lm[64] - lm[60]))
+    m = cv2.GaussianBlur(inner.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.012 * width))[:, :, None]
+    blended = roi_pixels.astype(np.float32) * (1 - m) + np.clip(src, 0, 255) * m
+    roi_pixels[...] = np.clip(blended + 0.5, 0, 255).astype(roi_pixels.dtype)

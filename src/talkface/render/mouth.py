@@ -1,0 +1,186 @@
+"""The inside of an opening mouth, painted where the warp has only stretched lip pixels.
+
+A warp cannot make what the photo does not show: when a closed mouth opens, the pixels between the
+inner lips are the photo's lip line, stretched. :func:`paint_mouth` paints, inside the requested
+inner-lip polygon only and with a soft (anti-aliased, blurred) mask, a mouth interior made from the
+photo's own colours (:class:`MouthPalette`): a dark cavity (the lips' colour, darkened, darkest in
+the middle and at the back), the upper teeth as a band under the upper lip (brighter in the middle,
+receding towards the corners, shadowed by the lip), the lower teeth and the tongue when the mouth
+opens wide. Nothing outside the inner lips changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = ["MouthPalette", "inner_gap", "paint_mouth"]
+
+UPPER_INNER = (60, 61, 62, 63, 64)
+LOWER_INNER = (60, 67, 66, 65, 64)
+
+
+def inner_gap(landmarks: np.ndarray) -> float:
+    """Mean inner-lip gap (pairs 61-67, 62-66, 63-65), landmark units."""
+    lm = np.asarray(landmarks, np.float64)
+    return float(np.linalg.norm(lm[[61, 62, 63]] - lm[[67, 66, 65]], axis=1).mean())
+
+
+@dataclass(frozen=True)
+class MouthPalette:
+    """Colours of one photo the interior is painted with (RGB, 0-255 floats).
+
+    Attributes:
+        lip: median colour of the lips (between the outer and inner lip contours).
+        skin: median colour of the cheeks below the eyes.
+        teeth: the teeth's colour under this photo's light.
+    """
+
+    lip: np.ndarray
+    skin: np.ndarray
+    teeth: np.ndarray
+
+    @classmethod
+    def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray) -> MouthPalette:
+        """Measure the palette on a photo with its (68, 2) landmarks."""
+        lm = np.asarray(landmarks, np.float64)
+        h, w = photo.shape[:2]
+        lips = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(lips, [np.round(lm[48:60]).astype(np.int32)], 1)
+        cv2.fillPoly(lips, [np.round(lm[60:68]).astype(np.int32)], 0)
+        lip = np.median(photo[lips > 0], axis=0) if lips.any() else np.array([150.0, 90.0, 90.0])
+        cheeks = np.zeros((h, w), np.uint8)
+        for a, b in ((1, 31), (15, 35)):  # jaw side to nose wing, below the eye
+            centre = 0.5 * (lm[a] + lm[b])
+            radius = max(1, int(0.25 * np.linalg.norm(lm[a] - lm[b])))
+            cv2.circle(cheeks, (int(round(centre[0])), int(round(centre[1]))), radius, 1, -1)
+        skin = np.median(photo[cheeks > 0], axis=0) if cheeks.any() else lip
+        # teeth: off-white, lit like the skin (a dark photo gets darker teeth), a little of the skin's tint
+        light = float(np.clip(np.dot(skin, [0.299, 0.587, 0.114]) / 170.0, 0.45, 1.15))
+        teeth = np.clip(light * (0.55 * np.array([214.0, 204.0, 180.0]) + 0.45 * skin), 0, 235)
+        return cls(np.asarray(lip, np.float64), np.asarray(skin, np.float64), teeth)
+
+
+def _store(image: np.ndarray, box: tuple[int, int, int, int], values: np.ndarray) -> None:
+    """Write float ``values`` into ``image[y0:y1, x0:x1]``, rounded and clipped for an integer image."""
+    y0, y1, x0, x1 = box
+    if np.issubdtype(image.dtype, np.integer):
+        image[y0:y1, x0:x1] = np.clip(values + 0.5, 0, 255).astype(image.dtype)
+    else:
+        image[y0:y1, x0:x1] = values
+
+
+def _spline(points: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """A smooth curve y(x) through lip points (quadratic fit, so the corners are round, not pointed)."""
+    order = np.argsort(points[:, 0])
+    px, py = points[order, 0], points[order, 1]
+    if np.ptp(px) < 1e-6:
+        return np.full_like(xs, py.mean())
+    coeffs = np.polyfit(px, py, 2, w=np.array([2.0, 1.0, 1.0, 1.0, 2.0]))
+    return np.asarray(np.polyval(coeffs, np.clip(xs, px[0], px[-1])))
+
+
+def _smooth_outline(lm: np.ndarray, samples: int = 24) -> np.ndarray:
+    """The inner-lip outline as a closed polygon of smooth upper and lower curves."""
+    left, right = lm[60, 0], lm[64, 0]
+    xs = np.linspace(min(left, right), max(left, right), samples)
+    up = _spline(lm[list(UPPER_INNER)], xs)
+    low = np.maximum(_spline(lm[list(LOWER_INNER)], xs), up)
+    return np.concatenate([np.stack([xs, up], 1), np.stack([xs[::-1], low[::-1]], 1)])
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def paint_mouth(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    palette: MouthPalette,
+    *,
+    origin: tuple[int, int] = (0, 0),
+    strength: float = 1.0,
+    teeth: bool = True,
+) -> np.ndarray:
+    """Paint the mouth interior inside the inner-lip polygon of ``landmarks``, in place.
+
+    Args:
+        image: (H, W, 3) RGB image, uint8 or float32 (e.g. a warped face region), modified in place.
+        landmarks: (68, 2) the frame's landmarks, in the coordinates of the whole photo.
+        palette: the photo's colours.
+        origin: (x, y) of ``image``'s top-left pixel in the photo (a region of it).
+        strength: opacity of the painting (0: nothing; 1: fully inside the lips).
+        teeth: paint teeth (False: a dark cavity only).
+
+    Returns:
+        ``image``.
+    """
+    lm = np.asarray(landmarks, np.float64) - np.asarray(origin, np.float64)
+    gap = inner_gap(lm)
+    if gap < 0.75 or strength <= 0:
+        return image
+    inner = lm[60:68]
+    width = float(np.linalg.norm(lm[64] - lm[60]))
+    pad = 3
+    x0 = max(0, int(np.floor(inner[:, 0].min())) - pad)
+    x1 = min(image.shape[1], int(np.ceil(inner[:, 0].max())) + pad + 1)
+    y0 = max(0, int(np.floor(inner[:, 1].min())) - pad)
+    y1 = min(image.shape[0], int(np.ceil(inner[:, 1].max())) + pad + 1)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return image
+    bw, bh = x1 - x0, y1 - y0
+    # anti-aliased mask of the smoothed inner-lip outline (sub-pixel vertices), softened by a small blur
+    shift = 4
+    outline = _smooth_outline(lm)
+    poly = np.round((outline - [x0, y0]) * (1 << shift)).astype(np.int32)
+    mask = np.zeros((bh, bw), np.uint8)
+    cv2.fillPoly(mask, [poly], 255, lineType=cv2.LINE_AA, shift=shift)
+    m = mask.astype(np.float32) / 255.0
+    sigma = max(0.6, 0.02 * width)
+    m = np.asarray(cv2.GaussianBlur(m, (0, 0), sigma), np.float32)
+    # geometry: upper/lower inner-lip curves per column, horizontal position in the mouth
+    xs = np.arange(x0, x1, dtype=np.float64)
+    ys = np.arange(y0, y1, dtype=np.float64)
+    up = _spline(lm[list(UPPER_INNER)], xs)
+    low = _spline(lm[list(LOWER_INNER)], xs)
+    open_ = np.maximum(low - up, 1e-3)
+    centre_x = 0.5 * (lm[60, 0] + lm[64, 0])
+    s = np.clip((xs - centre_x) / max(0.5 * width, 1e-3), -1.0, 1.0)  # -1 .. 1 across the mouth
+    depth = ys[:, None] - up[None, :]  # pixels below the upper lip
+    u = depth / open_[None, :]  # 0 at the upper lip, 1 at the lower
+    # cavity: the lips' colour much darker, darkest in the middle of the opening
+    centre_dark = 1.0 - 0.45 * np.exp(-((u - 0.55) ** 2) / 0.08) * (1.0 - s[None, :] ** 2)
+    cavity = palette.lip[None, None, :] * (0.3 * centre_dark)[:, :, None]
+    interior = cavity
+    rel = gap / max(width, 1e-3)  # opening relative to mouth width
+    if rel > 0.22:  # wide open: the tongue shows at the bottom
+        tongue = _smoothstep((u - 0.62) / 0.3) * min(1.0, (rel - 0.22) / 0.15) * (1.0 - s[None, :] ** 4)
+        tongue_rgb = palette.lip * 0.55
+        interior = interior * (1 - tongue[:, :, None]) + tongue_rgb[None, None] * tongue[:, :, None]
+    if teeth:
+        # upper teeth: a band under the upper lip, as tall as a share of the opening (capped)
+        band = min(0.5 * gap, 0.11 * width) + 0.5
+        t_alpha = _smoothstep((band - depth) / 1.2 + 0.5) * _smoothstep((0.8 - np.abs(s[None, :])) / 0.25)
+        shade = (1.0 - 0.6 * np.abs(s[None, :]) ** 2) * (0.6 + 0.4 * _smoothstep(depth / max(1.5, 0.5 * band)))
+        shade = shade * (1.0 - 0.25 * _smoothstep(depth / band))
+        # separate teeth: darker seams, one between the two front teeth, then every tooth's width
+        # (narrower towards the corners, as the arch turns away)
+        tooth = 0.13 * width
+        arch = np.sin(np.clip(s, -1, 1) * np.pi / 2) * 0.5 * width / tooth  # teeth counted from the middle
+        seam = np.abs(arch - np.round(arch))  # 0 on a seam, 0.5 mid-tooth
+        shade = shade * (1.0 - 0.3 * np.exp(-((seam / max(0.12, 0.9 / tooth)) ** 2)))[None, :]
+        teeth_rgb = palette.teeth[None, None, :] * shade[:, :, None]
+        interior = interior * (1 - t_alpha[:, :, None]) + teeth_rgb * t_alpha[:, :, None]
+        if rel > 0.18:  # lower teeth above the lower lip when the mouth is wide open
+            below = low[None, :] - ys[:, None]
+            lband = min(0.25 * gap, 0.07 * width)
+            l_alpha = (_smoothstep((lband - below) / 1.2 + 0.5) * _smoothstep((0.6 - np.abs(s[None, :])) / 0.25)
+                       * min(1.0, (rel - 0.18) / 0.1))
+            interior = interior * (1 - l_alpha[:, :, None]) + 0.75 * teeth_rgb * l_alpha[:, :, None]
+    alpha = (strength * m)[:, :, None]
+    region = image[y0:y1, x0:x1].astype(np.float32)
+    _store(image, (y0, y1, x0, x1), region * (1.0 - alpha) + interior.astype(np.float32) * alpha)
+    return image

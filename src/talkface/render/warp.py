@@ -1,0 +1,237 @@
+"""Landmark-driven dense backward warp of a photo at its own resolution.
+
+A thin-plate spline maps each *output* pixel to the photo pixel it shows (a backward warp): the
+68 target landmarks map onto the photo's own 68 landmarks, and a ring of fixed anchors on the
+border of a face region (ROI) maps onto itself, so the background does not move. The spline is
+smooth, so it is evaluated on a coarse grid (one node every few pixels) and the sampling map is
+upsampled bilinearly; the photo is then resampled once with :func:`cv2.remap` (bicubic), so skin,
+hair and eyes keep the photo's own detail. Only the ROI is touched: outside it the frame is the
+photo bit for bit, and inside it the warped ROI is blended with a feathered mask that is 0 on the
+ROI border.
+
+The ROI is fixed for a whole video (:func:`face_roi` over the photo's landmarks and the whole
+track), so a whole-face displacement (head motion) falls off smoothly over hair, neck and
+background towards the ROI border instead of tearing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = ["FaceWarp", "Roi", "face_roi", "tps_fit", "tps_eval"]
+
+
+@dataclass(frozen=True)
+class Roi:
+    """A rectangle of the photo, pixels: columns ``x0:x1``, rows ``y0:y1``."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+
+def face_roi(landmarks: np.ndarray, shape: tuple[int, ...], margin: float = 0.45, forehead: float = 0.6) -> Roi:
+    """The region a warp may change: the landmarks' box grown by ``margin`` (and ``forehead`` upwards).
+
+    Args:
+        landmarks: (..., 68, 2) landmarks, pixels (the photo's and every frame's: the ROI covers all).
+        shape: the photo's shape (H, W, ...).
+        margin: growth on the left, right and bottom, fraction of the face size (the larger of the
+            box's width and height).
+        forehead: growth upwards, fraction of the face size (brows to hairline and some hair).
+
+    Returns:
+        :class:`Roi`, clipped to the photo.
+    """
+    pts = np.asarray(landmarks, np.float64).reshape(-1, 2)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    size = float(max(hi - lo))
+    h, w = int(shape[0]), int(shape[1])
+    x0 = int(np.floor(lo[0] - margin * size))
+    x1 = int(np.ceil(hi[0] + margin * size)) + 1
+    y0 = int(np.floor(lo[1] - forehead * size))
+    y1 = int(np.ceil(hi[1] + margin * size)) + 1
+    return Roi(max(0, x0), max(0, y0), min(w, x1), min(h, y1))
+
+
+def _kernel(sq: np.ndarray) -> np.ndarray:
+    """TPS radial basis U = r² log r², written on squared distances (U(0) = 0)."""
+    return 0.5 * sq * np.log(np.maximum(sq, 1e-12))
+
+
+def tps_fit(control: np.ndarray, values: np.ndarray, regularisation: float = 1e-4) -> np.ndarray:
+    """Thin-plate spline through ``control -> values`` ((P, 2) each): (P + 3, 2) coefficients."""
+    c = np.asarray(control, np.float64)
+    p = len(c)
+    sq = ((c[:, None, :] - c[None, :, :]) ** 2).sum(-1)
+    k = _kernel(sq) + regularisation * np.eye(p)
+    poly = np.concatenate([np.ones((p, 1)), c], axis=1)
+    system = np.zeros((p + 3, p + 3))
+    system[:p, :p] = k
+    system[:p, p:] = poly
+    system[p:, :p] = poly.T
+    rhs = np.zeros((p + 3, 2))
+    rhs[:p] = values
+    return np.asarray(np.linalg.solve(system, rhs))
+
+
+def tps_eval(control: np.ndarray, coefficients: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Evaluate a fitted spline at (N, 2) points: (N, 2) (float32 kernel: coordinates of order 1)."""
+    c = np.asarray(control, np.float32)
+    p = np.asarray(points, np.float32)
+    sq = (p * p).sum(1)[:, None] + (c * c).sum(1)[None, :] - 2.0 * (p @ c.T)
+    np.maximum(sq, 1e-12, out=sq)
+    u = 0.5 * sq * np.log(sq)
+    w = coefficients.astype(np.float32)
+    return np.asarray(u @ w[: len(c)] + w[-3] + p @ w[-2:], np.float64)
+
+
+def _ring(roi: Roi, per_side: int) -> np.ndarray:
+    """Anchor points on the ROI border (pixel centres), ``per_side`` per side."""
+    xs = np.linspace(roi.x0, roi.x1 - 1, per_side + 1)
+    ys = np.linspace(roi.y0, roi.y1 - 1, per_side + 1)
+    top = np.stack([xs[:-1], np.full(per_side, ys[0])], 1)
+    right = np.stack([np.full(per_side, xs[-1]), ys[:-1]], 1)
+    bottom = np.stack([xs[::-1][:-1], np.full(per_side, ys[-1])], 1)
+    left = np.stack([np.full(per_side, xs[0]), ys[::-1][:-1]], 1)
+    return np.concatenate([top, right, bottom, left])
+
+
+class FaceWarp:
+    """Warps one photo to any number of landmark configurations, at the photo's resolution.
+
+    Args:
+        photo: (H, W, 3) uint8 RGB photo.
+        landmarks: (68, 2) the photo's landmarks, pixels.
+        roi: the region the warp may change (:func:`face_roi`).
+        step: spacing of the coarse grid the spline is evaluated on, pixels (0: ~1/48 of the ROI's
+            longer side, at least 4).
+        anchors_per_side: fixed points on each ROI side.
+        feather: width of the blend ramp inside the ROI border, fraction of the ROI's shorter side.
+        interpolation: OpenCV interpolation of the resampling (``cv2.INTER_CUBIC`` keeps detail).
+    """
+
+    def __init__(
+        self,
+        photo: np.ndarray,
+        landmarks: np.ndarray,
+        roi: Roi,
+        *,
+        step: int = 0,
+        anchors_per_side: int = 6,
+        feather: float = 0.12,
+        interpolation: int = cv2.INTER_CUBIC,
+    ) -> None:
+        if roi.width < 8 or roi.height < 8:
+            raise ValueError(f"face region too small to warp: {roi}")
+        self.photo = photo
+        self.landmarks = np.asarray(landmarks, np.float64)
+        self.roi = roi
+        self.interpolation = interpolation
+        side = max(roi.width, roi.height)
+        self.step = step or max(4, int(round(side / 48)))
+        self.anchors = _ring(roi, anchors_per_side)
+        # coarse grid (ROI pixel coordinates), covering the ROI's last row/column
+        gx = np.arange(0, roi.width - 1 + self.step, self.step, dtype=np.float64)
+        gy = np.arange(0, roi.height - 1 + self.step, self.step, dtype=np.float64)
+        self._grid_shape = (len(gy), len(gx))
+        xx, yy = np.meshgrid(gx + roi.x0, gy + roi.y0)
+        self._grid = np.stack([xx.ravel(), yy.ravel()], 1)
+        # normalise coordinates for a well-conditioned spline
+        self._centre = np.array([roi.x0 + 0.5 * roi.width, roi.y0 + 0.5 * roi.height])
+        self._scale = 2.0 / side
+        self._grid_norm = self._norm(self._grid).astype(np.float32)
+        # feathered blend mask, 0 on the ROI border
+        ramp = max(1.0, feather * min(roi.width, roi.height))
+        x = np.arange(roi.width, dtype=np.float32)
+        y = np.arange(roi.height, dtype=np.float32)
+        dx = np.minimum(x, roi.width - 1 - x)
+        dy = np.minimum(y, roi.height - 1 - y)
+        m = np.minimum(dy[:, None], dx[None, :]) / ramp
+        m = np.clip(m, 0.0, 1.0)
+        self.mask = np.ascontiguousarray((m * m * (3 - 2 * m)).astype(np.float32))  # smoothstep
+        self._inv_mask = np.ascontiguousarray(1.0 - self.mask)
+        self._photo_roi = np.ascontiguousarray(photo[roi.y0 : roi.y1, roi.x0 : roi.x1])
+
+    def _norm(self, p: np.ndarray) -> np.ndarray:
+        return (np.asarray(p, np.float64) - self._centre) * self._scale
+
+    def source_map(
+        self, target: np.ndarray, source: np.ndarray | None = None, *, still: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+        """The backward map: output pixels at ``target`` show the photo at ``source``.
+
+        Args:
+            target: (P, 2) where the points go, pixels.
+            source: (P, 2) the photo's points they show (default: the landmarks given at construction).
+            still: displacements up to this many pixels count as none: the map covers only the box
+                (in ROI pixels) around the coarse nodes that move more (0: the whole ROI).
+
+        Returns:
+            ``(map_x, map_y, box)``: float32 photo pixels for every pixel of ``box`` =
+            ``(x0, y0, x1, y1)`` in ROI pixels (empty when nothing moves).
+        """
+        tgt = np.asarray(target, np.float64)
+        src = self.landmarks if source is None else np.asarray(source, np.float64)
+        control = self._norm(np.concatenate([tgt, self.anchors]))
+        values = self._norm(np.concatenate([src, self.anchors]))
+        coeffs = tps_fit(control, values - control)  # fit the displacement: exact identity when equal
+        disp = tps_eval(control, coeffs, self._grid_norm) / self._scale
+        gh, gw = self._grid_shape
+        disp = disp.reshape(gh, gw, 2).astype(np.float32)
+        r = self.roi
+        if still > 0:
+            moving = np.abs(disp).max(axis=2) > still
+            if not moving.any():
+                return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), (0, 0, 0, 0)
+            rows, cols = np.flatnonzero(moving.any(axis=1)), np.flatnonzero(moving.any(axis=0))
+            gy0, gy1 = max(0, rows[0] - 1), min(gh - 1, rows[-1] + 1)
+            gx0, gx1 = max(0, cols[0] - 1), min(gw - 1, cols[-1] + 1)
+        else:
+            gy0, gy1, gx0, gx1 = 0, gh - 1, 0, gw - 1
+        x0, y0 = gx0 * self.step, gy0 * self.step
+        x1, y1 = min(r.width, gx1 * self.step + 1), min(r.height, gy1 * self.step + 1)
+        # upsample the coarse displacement bilinearly: node k sits at ROI pixel k * step
+        affine = np.array([[self.step, 0.0, 0.0], [0.0, self.step, 0.0]])
+        sub = np.ascontiguousarray(disp[gy0 : gy1 + 1, gx0 : gx1 + 1])
+        up = cv2.warpAffine(sub, affine, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        xs = np.arange(r.x0 + x0, r.x0 + x1, dtype=np.float32)
+        ys = np.arange(r.y0 + y0, r.y0 + y1, dtype=np.float32)
+        map_x = up[:, :, 0] + xs[None, :]
+        map_y = up[:, :, 1] + ys[:, None]
+        return map_x, map_y, (x0, y0, x1, y1)
+
+    def warp_roi(self, target: np.ndarray, source: np.ndarray | None = None, still: float = 0.05) -> np.ndarray:
+        """The warped ROI (uint8, before blending) for target landmarks (see :meth:`source_map`).
+
+        Pixels that would move less than ``still`` pixels are the photo's.
+        """
+        map_x, map_y, (x0, y0, x1, y1) = self.source_map(target, source, still=still)
+        out = self._photo_roi.copy()
+        if x1 > x0 and y1 > y0:
+            out[y0:y1, x0:x1] = cv2.remap(self.photo, map_x, map_y, self.interpolation,
+                                          borderMode=cv2.BORDER_REFLECT_101)
+        return out
+
+    def compose(self, roi_pixels: np.ndarray) -> np.ndarray:
+        """The photo with ``roi_pixels`` (uint8 ROI image) blended in with the feathered mask."""
+        out = self.photo.copy()
+        r = self.roi
+        out[r.y0 : r.y1, r.x0 : r.x1] = cv2.blendLinear(roi_pixels, self._photo_roi, self.mask, self._inv_mask)
+        return out
+
+    def __call__(self, target: np.ndarray) -> np.ndarray:
+        """The whole frame with the face warped to ``target`` (68, 2) landmarks: (H, W, 3) uint8."""
+        return self.compose(self.warp_roi(target))

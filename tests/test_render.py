@@ -1,0 +1,183 @@
+"""The native renderer (talkface.render): warp at the photo's resolution, painted mouth, closing lids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from talkface.eval.motion_metrics import mouth_opening
+from talkface.face.align import Similarity
+from talkface.face.eyes import eye_aspect_ratio
+from talkface.face.landmarks import landmarks_for_image
+from talkface.render.compose import NativeRenderer, RenderConfig
+from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth
+from talkface.render.warp import FaceWarp, face_roi, tps_eval, tps_fit
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def face() -> tuple[np.ndarray, np.ndarray]:
+    photo = np.asarray(Image.open(EXAMPLES / "face.png").convert("RGB"))
+    return photo, landmarks_for_image(photo, "face.png").astype(np.float64)
+
+
+def _open_mouth(lm: np.ndarray, amount: float) -> np.ndarray:
+    """Drop the lower lip (and the chin part of the way) by ``amount`` pixels."""
+    out = lm.copy()
+    for index in (55, 56, 57, 58, 59, 65, 66, 67):
+        out[index, 1] += amount
+    for index, weight in ((7, 0.6), (8, 0.6), (9, 0.6), (6, 0.3), (10, 0.3)):
+        out[index, 1] += weight * amount
+    return out
+
+
+def _close_eyes(lm: np.ndarray, fraction: float) -> np.ndarray:
+    """Lower the upper lids so each eye keeps ``fraction`` of its opening."""
+    out = lm.copy()
+    for up, low in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        out[up] = out[low] + fraction * (out[up] - out[low])
+    return out
+
+
+def test_tps_is_exact_at_controls_and_identity_when_unmoved() -> None:
+    rng = np.random.default_rng(0)
+    control = rng.uniform(-1, 1, (20, 2))
+    values = control + rng.normal(0, 0.05, control.shape)
+    coeffs = tps_fit(control, values, regularisation=1e-9)
+    assert np.abs(tps_eval(control, coeffs, control) - values).max() < 1e-4
+    zero = tps_fit(control, np.zeros_like(control))
+    assert np.abs(tps_eval(control, zero, rng.uniform(-1, 1, (50, 2)))).max() < 1e-6
+
+
+def test_unmoved_landmarks_give_the_photo(face: tuple[np.ndarray, np.ndarray]) -> None:
+    photo, lm = face
+    warp = FaceWarp(photo, lm, face_roi(lm, photo.shape))
+    out = warp(lm)
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - photo).max() <= 1
+
+
+def test_outside_the_face_region_is_bit_identical_and_resolution_kept(face: tuple[np.ndarray, np.ndarray]) -> None:
+    photo, lm = face
+    moved = _close_eyes(_open_mouth(lm, 9.0), 0.4)
+    renderer = NativeRenderer(photo, lm, moved[None])
+    out = renderer(moved)
+    assert out.shape == photo.shape
+    r = renderer.roi
+    outside = np.ones(photo.shape[:2], bool)
+    outside[r.y0 : r.y1, r.x0 : r.x1] = False
+    assert outside.any() and np.array_equal(out[outside], photo[outside])
+    # the face changed
+    assert np.abs(out.astype(int) - photo).max() > 50
+
+
+def test_an_opened_mouth_is_dark_inside(face: tuple[np.ndarray, np.ndarray]) -> None:
+    photo, lm = face
+    target = _open_mouth(lm, 10.0)
+    luma = {}
+    for style in ("painted", "cavity", "warp"):
+        out = NativeRenderer(photo, lm, target[None], RenderConfig(mouth=style))(target)
+        mask = np.zeros(photo.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(target[60:68]).astype(np.int32)], 1)
+        mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
+        luma[style] = float(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[mask > 0].mean())
+    lips = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillPoly(lips, [np.round(lm[48:60]).astype(np.int32)], 1)
+    lip_luma = float(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)[lips > 0].mean())
+    assert luma["cavity"] < 0.5 * lip_luma, (luma, lip_luma)
+    assert luma["cavity"] < luma["painted"] < luma["warp"], luma  # teeth are lighter than the cavity
+    # and dlib sees the opening that was asked for
+    out = NativeRenderer(photo, lm, target[None])(target)
+    got = float(mouth_opening(landmarks_for_image(out, "frame")))
+    assert got >= 0.85 * float(mouth_opening(target)), (got, float(mouth_opening(target)))
+
+
+def test_paint_mouth_only_touches_the_inner_lips(face: tuple[np.ndarray, np.ndarray]) -> None:
+    photo, lm = face
+    target = _open_mouth(lm, 8.0)
+    image = photo.astype(np.float32)
+    painted = paint_mouth(image.copy(), target, MouthPalette.from_photo(photo, lm))
+    changed = np.abs(painted - image).max(axis=2) > 1.0
+    grown = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillPoly(grown, [np.round(target[60:68]).astype(np.int32)], 1)
+    grown = cv2.dilate(grown, np.ones((7, 7), np.uint8))
+    assert changed.any() and not changed[grown == 0].any()
+    closed = paint_mouth(image.copy(), lm, MouthPalette.from_photo(photo, lm))
+    assert inner_gap(lm) < 0.75 and np.array_equal(closed, image)
+
+
+def test_a_blink_closes_the_rendered_eyes(face: tuple[np.ndarray, np.ndarray]) -> None:
+    """A blink's apex as the blink model asks for it (~40 % of the open eye aspect ratio): dlib on the
+    rendered frame measures a closed eye."""
+    photo, lm = face
+    target = _close_eyes(lm, 0.4)
+    out = NativeRenderer(photo, lm, target[None])(target)
+    ear_open = float(eye_aspect_ratio(landmarks_for_image(photo, "photo")))
+    ear = float(eye_aspect_ratio(landmarks_for_image(out, "frame")))
+    assert ear <= 0.5 * ear_open, (ear, ear_open)
+
+
+def test_whole_face_motion_moves_the_face_without_tearing(face: tuple[np.ndarray, np.ndarray]) -> None:
+    photo, lm = face
+    centre = lm[30]
+    moved = Similarity.from_params(1.03, np.deg2rad(6.0), np.zeros(2)).apply(lm - centre) + centre + [10.0, 4.0]
+    renderer = NativeRenderer(photo, lm, moved[None])
+    out = renderer(moved)
+    found = landmarks_for_image(out, "frame")
+    assert np.linalg.norm(found - moved, axis=1).mean() < 3.0
+    # smooth: no pixel jumps between neighbours that the photo does not have
+    grad = np.abs(np.diff(out.astype(np.float32), axis=1)).max()
+    assert grad <= np.abs(np.diff(photo.astype(np.float32), axis=1)).max() + 10
+    map_x, map_y, _ = renderer.warp.source_map(*renderer._controls(moved))
+    jumps = max(np.abs(np.diff(map_x, axis=1)).max(), np.abs(np.diff(map_y, axis=0)).max())
+    assert jumps < 2.0  # the backward map is smooth: no tears, no folds of more than a pixel
+
+
+def test_render_config_rejects_unknown_styles() -> None:
+    with pytest.raises(ValueError, match="mouth must be one of"):
+        RenderConfig(mouth="teeth")
+
+
+def test_animator_renders_natively_by_default_and_keeps_the_crop_path(face: tuple[np.ndarray, np.ndarray]) -> None:
+    import torch
+
+    from talkface.io.media import read_audio
+    from talkface.pipeline import AnimateConfig, Animator
+
+    torch.set_num_threads(1)
+    photo, _ = face
+    audio = read_audio(EXAMPLES / "speech.wav")[:16000]
+    native = Animator(AnimateConfig(threads=1))
+    assert native.config.renderer == "native"
+    frames = native.talking_head(photo, audio)
+    assert frames.shape == (25, *photo.shape)
+    # far from the face every frame is the photo, bit for bit (no pasted square)
+    assert np.array_equal(frames[:, :30], np.broadcast_to(photo[:30], frames[:, :30].shape))
+    crop = Animator(AnimateConfig(threads=1, renderer="crop")).talking_head(photo, audio)
+    assert crop.shape == frames.shape and not np.array_equal(crop, frames)
+    with pytest.raises(ValueError, match="--renderer: must be one of"):
+        Animator(AnimateConfig(renderer="paste"))
+    with pytest.raises(ValueError, match="--mouth: must be one of auto"):
+        Animator(AnimateConfig(mouth="teeth"))
+
+
+def test_render_metrics_see_blur_tint_and_blinks(face: tuple[np.ndarray, np.ndarray]) -> None:
+    from talkface.eval.render_metrics import blink_apex_ratio, colour_shift, laplacian_var
+
+    photo, lm = face
+    lms = np.repeat(lm[None], 2, 0)
+    sharp = np.stack([photo, photo])
+    blurred = np.stack([cv2.GaussianBlur(photo, (0, 0), 2.0)] * 2)
+    assert laplacian_var(blurred, lms) < 0.5 * laplacian_var(sharp, lms)
+    tinted = np.clip(sharp.astype(int) + [0, 0, 12], 0, 255).astype(np.uint8)
+    assert colour_shift(sharp, photo, lm, lms) == 0.0
+    assert 3.0 < colour_shift(tinted, photo, lm, lms) <= 4.0  # +12 on one channel of three
+    track = np.repeat(lm[None], 10, 0)
+    track[4] = _close_eyes(lm, 0.3)
+    assert abs(blink_apex_ratio(track, track) - 0.3) < 0.05
+    assert np.isnan(blink_apex_ratio(np.repeat(lm[None], 10, 0), np.repeat(lm[None], 10, 0)))
