@@ -92,8 +92,8 @@ def test_bad_rows_fail_alone_and_a_rerun_skips_finished_videos(animator: Animato
 def test_per_row_options_jsonl(animator: Animator, inputs: Path, tmp_path: Path) -> None:
     manifest = inputs / "opts.jsonl"
     rows = [{"photo": "face.png", "speech": "speech.wav", "output": "crop/a", "size": 96, "motion_scale": 0,
-             "blink_rate": "natural", "id": "still-mouth"},
-            {"photo": "face.png", "speech": "speech.wav", "output": "crop/b", "size": 96}]
+             "blink_rate": "natural", "id": "still-mouth", "head_motion": 0},
+            {"photo": "face.png", "speech": "speech.wav", "output": "crop/b", "size": 96, "head_motion": "0"}]
     manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n# a comment\n{not json\n")
     summary = run_batch(manifest, tmp_path, animator.config, workers=1, animator=animator, progress=False)
     assert (summary.ok, summary.failed) == (2, 1)
@@ -208,8 +208,8 @@ def test_cli_exit_status_and_one_line_errors(inputs: Path, tmp_path: Path) -> No
                          capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 2
     assert run.stderr.strip() == f"talkface: error: {bad}: line 1: unknown column 'colour' (known: " \
-        "id, photo, speech, output, blink_rate, motion_scale, seed, size, person, close_mouth, max_side, " \
-        "max_duration_s, crf, preset)"
+        "id, photo, speech, output, blink_rate, motion_scale, head_motion, seed, size, person, close_mouth, " \
+        "max_side, max_duration_s, crf, preset)"
     only_bad = tmp_path / "only_bad.csv"
     only_bad.write_text(f"photo,speech\n{inputs / 'face.png'},{tmp_path / 'nope.wav'}\n")
     run = subprocess.run([sys.executable, "-m", "talkface.cli", "batch", str(only_bad), "-o", str(tmp_path / "o"),

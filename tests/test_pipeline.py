@@ -106,7 +106,7 @@ def test_motion_scale_sets_how_much_the_mouth_moves(animator: Animator) -> None:
     config = animator.config
     try:
         for gain in (0.0, 1.0, 1.5):
-            animator.config = replace(config, motion_scale=gain)
+            animator.config = replace(config, motion_scale=gain, head_motion=0.0)  # the mouth alone
             frames = animator.talking_head(still, audio)
             motion[gain] = float(frames[:, y0 - 4 : y1 + 6, x0 - 4 : x1 + 4].astype(np.float32).std(axis=0).mean())
     finally:
@@ -121,7 +121,11 @@ def test_animate_takes_a_per_call_motion_scale(animator: Animator, tmp_path: Pat
     with pytest.raises(ValueError, match="motion_scale"):
         animator.animate(EXAMPLES / "face.png", EXAMPLES / "speech.wav", out, motion_scale=-1.0)
     assert not out.exists()
-    result = animator.animate(EXAMPLES / "face.png", EXAMPLES / "speech.wav", out, size=128, motion_scale=0.0)
+    with pytest.raises(ValueError, match="head_motion"):
+        animator.animate(EXAMPLES / "face.png", EXAMPLES / "speech.wav", out, head_motion=-1.0)
+    assert not out.exists()
+    result = animator.animate(EXAMPLES / "face.png", EXAMPLES / "speech.wav", out, size=128, motion_scale=0.0,
+                              head_motion=0.0)
     frames, _ = read_video(out)
     lower = frames[:, 80:120, 32:96].astype(np.float32)  # the mouth region of the aligned crop
     assert result.frames == len(frames) and lower.std(axis=0).mean() < 2.0  # closed, still mouth

@@ -53,13 +53,14 @@ class FakeAnimator:
 
     def animate(self, face: Any, speech: Any, output: Any, *, blink_rate: float | None = 0.35,
                 seed: int | None = None, size: int | None = None, progress: Any = None,
-                motion_scale: float | None = None) -> Any:
+                motion_scale: float | None = None, head_motion: float | None = None) -> Any:
         fake = self.fake
         with fake.lock:
             fake.running += 1
             fake.max_running = max(fake.max_running, fake.running)
             fake.calls.append({"face": Path(face), "speech": Path(speech), "output": Path(output),
                                "blink_rate": blink_rate, "seed": seed, "size": size, "motion_scale": motion_scale,
+                               "head_motion": head_motion,
                                "face_bytes": Path(face).read_bytes()[:8]})
         try:
             for stage in STAGE_WEIGHTS:
@@ -150,19 +151,19 @@ def test_page_and_openapi(client: TestClient) -> None:
 
 def test_job_runs_and_video_downloads(client: TestClient, fake: Fake, face_png: bytes, speech_wav: bytes,
                                       tmp_path: Path) -> None:
-    r = post(client, face_png, speech_wav, blink_rate="0.5", size=128, seed=7, motion_scale="1.3")
+    r = post(client, face_png, speech_wav, blink_rate="0.5", size=128, seed=7, motion_scale="1.3", head_motion="0")
     assert r.status_code == 202, r.text
     job = r.json()["job"]
     assert r.headers["location"] == f"/v1/jobs/{job}"
     body = wait(client, job)
     assert body["status"] == "done" and body["progress"] == 1.0 and body["error"] is None
     assert body["result"]["frames"] == 38 and body["result"]["bytes"] == len(FAKE_VIDEO)
-    assert body["options"] == {"blink_rate": 0.5, "size": 128, "seed": 7, "motion_scale": 1.3}
+    assert body["options"] == {"blink_rate": 0.5, "size": 128, "seed": 7, "motion_scale": 1.3, "head_motion": 0.0}
     assert body["expires_at"] == pytest.approx(body["finished_at"] + 3600)
     call = fake.calls[0]
     assert call["face"].name == "face.png" and call["speech"].name == "speech.wav"
     assert call["face_bytes"] == face_png[:8] and call["blink_rate"] == 0.5 and call["seed"] == 7
-    assert call["size"] == 128 and call["motion_scale"] == 1.3
+    assert call["size"] == 128 and call["motion_scale"] == 1.3 and call["head_motion"] == 0.0
     video = client.get(body["video_url"])
     assert video.status_code == 200 and video.content == FAKE_VIDEO
     assert video.headers["content-type"] == "video/mp4" and video.headers["content-disposition"].startswith("inline")
@@ -181,6 +182,7 @@ def test_defaults_and_natural_blinks(client: TestClient, fake: Fake, face_png: b
     assert [c["blink_rate"] for c in fake.calls] == [0.35, None]
     assert [c["size"] for c in fake.calls] == [0, 0]
     assert [c["motion_scale"] for c in fake.calls] == [1.0, 1.0]
+    assert [c["head_motion"] for c in fake.calls] == [1.0, 1.0]
 
 
 def test_progress_is_reported_while_running(client: TestClient, fake: Fake, face_png: bytes,
@@ -432,6 +434,8 @@ def test_upload_limits(tmp_path: Path, fake: Fake, face_png: bytes, speech_wav: 
         ({"motion_scale": "wide"}, "motion_scale", "bad_option"),
         ({"motion_scale": "4"}, "motion_scale", "bad_option"),
         ({"motion_scale": "inf"}, "motion_scale", "bad_option"),
+        ({"head_motion": "-0.5"}, "head_motion", "bad_option"),
+        ({"head_motion": "lots"}, "head_motion", "bad_option"),
         ({"size": "999"}, "size", "bad_option"),
         ({"size": "big"}, "size", "bad_request"),
         ({"seed": "1.5"}, "seed", "bad_request"),

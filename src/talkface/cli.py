@@ -245,7 +245,22 @@ def _cmd_evaluate_motion(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     models: dict[str, object] = {"static-neutral": None}
-    models.update({Path(p).parent.name or p: load_lgan(p) for p in args.lgan})
+    models.update({("default" if p == "default" else Path(p).parent.name or p): load_lgan(_bundle_part(p, "lgan"))
+                   for p in (args.lgan or (["default"] if args.liveliness else []))})
+    if args.liveliness:
+        from talkface.eval.liveliness import evaluate_liveliness, summarise
+
+        blink = load_blink(_bundle_part("default", "blink"))
+        for name, model in models.items():
+            if model is None:
+                continue
+            rows = evaluate_liveliness(args.data, model, blink, split=args.split, head_motion=args.head_motion,
+                                       seed=0, normalise_mouth=not args.raw_mouth)
+            print(f"{name}, first frame + own speech (head motion {args.head_motion:g}"
+                  f"{', raw mouth' if args.raw_mouth else ''}):")
+            for line in summarise(rows).lines():
+                print("  " + line)
+        return 0
     for name, s in evaluate_motion(args.data, models, split=args.split).items():
         print(f"{name}: LMD {s.lmd:.3f} px (retargeted {s.lmd_person:.3f}), "
               f"mouth-opening r {s.mouth_correlation:.3f}, opening amplitude {s.opening_amplitude:.2f}, "
@@ -280,29 +295,62 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
         if value is not None:
             check_value(name, value)
     check_paths(args.face, args.speech, args.output)
-    for src in (args.lgan, args.blink):
-        if src is not None and not Path(src).is_file():
-            raise InputError(src, "checkpoint not found")
+    if args.lgan is not None:  # a checkpoint, a bundle folder or 'default'
+        if args.lgan != "default" and not Path(args.lgan).exists():
+            raise InputError(args.lgan, "checkpoint not found")
+        _bundle_part(args.lgan, "lgan")
+    if args.blink is not None and not Path(args.blink).is_file():
+        raise InputError(args.blink, "checkpoint not found")
     if args.plot:
         check_output_file(args.plot, suffixes=(".png",), kind="PNG file", inputs=(args.face, args.speech))
+    if args.strip:
+        check_output_file(args.strip, suffixes=(".png",), kind="PNG file", inputs=(args.face, args.speech))
     if args.threads:
         torch.set_num_threads(args.threads)
     image = read_image(args.face)
     person = landmarks_for_image(image, args.face)
     audio = read_audio(args.speech, max_duration_s=args.max_duration_s + 1)
     check_speech(audio, args.speech, max_duration_s=args.max_duration_s)
-    lgan = load_lgan(args.lgan)
-    blink = load_blink(args.blink) if args.blink else None
+    if args.lgan is None:  # the shipped model's motion and blink generators
+        lgan = load_lgan(_bundle_part("default", "lgan"))
+        blink_file = None if args.no_blink else args.blink or _bundle_part("default", "blink")
+    else:
+        lgan = load_lgan(_bundle_part(args.lgan, "lgan"))
+        blink_file = None if args.no_blink else args.blink
+    blink = load_blink(blink_file) if blink_file else None
     landmarks = predict_landmarks(image, audio, lgan, blink, seed=args.seed, blink_rate=args.blink_rate,
                                   person_landmarks=person, image_path=args.face, motion_scale=args.motion_scale,
-                                  close_mouth=not args.keep_open_mouth)
+                                  close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
+                                  normalise_mouth=not args.raw_mouth)
     fps = float(lgan.config.fps)
     render_landmark_video(args.output, landmarks, audio, fps, image.shape[:2],
                           background=image if args.on_photo else None)
     print(f"{args.output}: {len(landmarks)} frames at {fps:g} fps")
+    reference = None
+    if (args.plot or args.strip) and Path(args.speech).suffix.lower() in (".mp4", ".mov", ".mkv", ".m4v", ".mpg",
+                                                                            ".mpeg", ".avi", ".webm"):
+        # the speech is a video of a speaker: their tracked landmarks are the reference
+        from talkface.face.landmarks import track_landmarks
+        from talkface.io.media import read_video
+
+        frames, video_fps = read_video(args.speech, max_frames=len(landmarks))
+        if abs(video_fps - fps) < 0.01:
+            try:
+                reference = track_landmarks(frames, fps=video_fps, path=args.speech).landmarks
+            except InputError as err:  # no (single) face in the video: plot the prediction alone
+                print(f"talkface: note: {err}; no real landmarks plotted", file=sys.stderr)
+        else:
+            print(f"talkface: note: {args.speech}: {video_fps:g} fps, not {fps:g}; no real landmarks plotted",
+                  file=sys.stderr)
     if args.plot:
-        plot_mouth_vs_energy(args.plot, landmarks, audio, fps)
+        ref = reference[: len(landmarks)] if reference is not None and len(reference) >= len(landmarks) else None
+        plot_mouth_vs_energy(args.plot, landmarks, audio, fps, reference=ref)
         print(args.plot)
+    if args.strip:
+        from talkface.motion.render import plot_landmark_strip
+
+        plot_landmark_strip(args.strip, landmarks, fps, reference=reference)
+        print(args.strip)
     return 0
 
 
@@ -393,6 +441,25 @@ def _motion_scale(text: str) -> float:
         raise argparse.ArgumentTypeError(exc.problem) from None
 
 
+def _head_motion(text: str) -> float:
+    """``--head-motion``: a number in the range of ``talkface.config_checks.LIMITS`` (the web server's too)."""
+    from talkface.config_checks import OptionError
+
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
+    try:
+        return float(check_value("head_motion", value))
+    except OptionError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
+
+
+HEAD_MOTION_HELP = ("strength of the generated head and brow motion (yaw/pitch/roll, small shifts, brow raises, "
+                    "following the speech's loudness; seeded by --seed): 0 = the head keeps the photo's pose, "
+                    "1 = natural, up to 3 = livelier")
+RAW_MOUTH_HELP = ("use the motion model's mouth amplitude as predicted; by default each utterance's mouth motion is "
+                  "scaled (x1-2.5) to vary as much as real speech does, since the model under-shoots on unseen voices")
 KEEP_OPEN_HELP = ("keep an open mouth in the photo as the neutral face (it then stays open throughout); by default "
                   "it is closed for the animation")
 RENDERER_HELP = ("native: the photo warped at its own resolution by the landmarks, mouth interior and closing lids "
@@ -426,6 +493,10 @@ def _evaluate_command(args: argparse.Namespace) -> str:
         parts += ["--motion-scale", f"{args.motion_scale:g}"]
     if args.keep_open_mouth:
         parts += ["--keep-open-mouth"]
+    if args.head_motion != 1.0:
+        parts += ["--head-motion", f"{args.head_motion:g}"]
+    if args.raw_mouth:
+        parts += ["--raw-mouth"]
     if args.device != "cpu":
         parts += ["--device", args.device]
     return shlex.join(parts)
@@ -476,7 +547,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             default = spec == "default"
             animator = Animator(AnimateConfig(model=None if default else spec, seed=args.seed, device=args.device,
                                               threads=args.threads, motion_scale=args.motion_scale,
-                                              close_mouth=not args.keep_open_mouth, renderer=args.renderer))
+                                              close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
+                                              normalise_mouth=not args.raw_mouth, renderer=args.renderer))
             label = "talkface (default model)" if default else Path(spec).resolve().name
             models[method_name(label)] = animator.talking_head
     config = EvalConfig(
@@ -499,7 +571,8 @@ def _cmd_animate(args: argparse.Namespace) -> int:
     natural = math.isfinite(args.blink_rate) and args.blink_rate < 0  # negative: the model's natural rate
     config = AnimateConfig(
         model=args.model, person=args.person, blink_rate=None if natural else args.blink_rate,
-        motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, size=args.size, max_side=args.max_side,
+        motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
+        normalise_mouth=not args.raw_mouth, size=args.size, max_side=args.max_side,
         seed=args.seed, max_duration_s=args.max_duration, device=args.device, threads=args.threads, crf=args.crf,
         backend=args.backend, renderer=args.renderer, mouth=args.mouth,
     )
@@ -640,6 +713,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="blinks per second (humans 0.28-0.4); negative: the blink model's natural rate")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help=KEEP_OPEN_HELP)
+    p.add_argument("--head-motion", type=_head_motion, default=1.0, help=HEAD_MOTION_HELP)
+    p.add_argument("--raw-mouth", action="store_true", help=RAW_MOUTH_HELP)
     p.add_argument("--renderer", choices=("native", "crop"), default="native", help=RENDERER_HELP)
     p.add_argument("--mouth", choices=("auto", "painted", "cavity", "warp", "generator"), default="auto",
                    help=MOUTH_HELP)
@@ -832,8 +907,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("data", nargs="+", help="prepared dataset folder(s)")
-    p.add_argument("--lgan", action="append", default=[], help="l-GAN checkpoint (repeatable)")
+    p.add_argument("--lgan", action="append", default=[],
+                   help="l-GAN checkpoint, model bundle folder or 'default' (repeatable)")
     p.add_argument("--blink", default=None, help="blink-generator checkpoint")
+    p.add_argument("--liveliness", action="store_true",
+                   help="instead of LMD in canonical space: animate each clip's first frame with its own speech "
+                   "(mouth normalisation, head motion, blinks of the shipped model) and report opening std ratio "
+                   "(generated/real), opening correlation, LMD, model-free AV offset, head-pose std ratio per axis "
+                   "and head-motion/speech-energy correlation (talkface.eval.liveliness)")
+    p.add_argument("--head-motion", type=_head_motion, default=1.0, help="--liveliness: " + HEAD_MOTION_HELP)
+    p.add_argument("--raw-mouth", action="store_true", help="--liveliness: " + RAW_MOUTH_HELP)
     p.add_argument("--split", default="test", help="split to evaluate on ('all': every clip)")
     p.add_argument("--sequences", type=int, default=100, help="generated blink sequences")
     p.add_argument("--seconds", type=float, default=10.0, help="length of each generated sequence")
@@ -844,21 +927,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "landmarks",
         help="photo + speech -> video of the predicted landmarks (with the audio)",
-        description="Predict the face's landmark motion for the speech (speech features -> l-GAN -> blink "
-        "generator -> retargeting onto the photo's own landmarks) and render it as an mp4 with the audio muxed in.",
+        description="Predict the face's landmark motion for the speech (speech features -> l-GAN -> mouth-amplitude "
+        "normalisation -> blink generator -> retargeting onto the photo's own landmarks -> head and brow motion) with "
+        "the shipped model (or --lgan) and render it as an mp4 with the audio muxed in.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("face", help="photo of one face (jpg/png/...)")
     p.add_argument("speech", help="speech recording (wav/mp3/flac/m4a/ogg, or a video's audio track)")
     p.add_argument("-o", "--output", required=True, help="mp4 to write")
-    p.add_argument("--lgan", required=True, help="l-GAN checkpoint (talkface train motion)")
-    p.add_argument("--blink", default=None, help="blink-generator checkpoint (talkface train blink); none: no blinks")
+    p.add_argument("--lgan", default=None,
+                   help="l-GAN checkpoint (talkface train motion) or model bundle folder; default: the shipped "
+                   "model's motion and blink generators")
+    p.add_argument("--blink", default=None,
+                   help="blink-generator checkpoint (talkface train blink); default: the shipped model's when "
+                   "--lgan is not given, else no blinks")
+    p.add_argument("--no-blink", action="store_true", help="no blinks")
     p.add_argument("--blink-rate", type=float, default=0.35, help="blinks per second (human range 0.28-0.4)")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help=KEEP_OPEN_HELP)
-    p.add_argument("--seed", type=int, default=0, help="seed of the blink noise")
+    p.add_argument("--head-motion", type=_head_motion, default=1.0, help=HEAD_MOTION_HELP)
+    p.add_argument("--raw-mouth", action="store_true", help=RAW_MOUTH_HELP)
+    p.add_argument("--seed", type=int, default=0, help="seed of the blink and head-motion noise")
     p.add_argument("--on-photo", action="store_true", help="draw the landmarks over the photo")
-    p.add_argument("--plot", default=None, help="also write a PNG of mouth opening vs. audio energy")
+    p.add_argument("--plot", default=None, help="also write a PNG of mouth opening vs. audio energy (and the real "
+                   "opening when the speech is a video of the speaker, e.g. the clip the photo was taken from)")
+    p.add_argument("--strip", default=None, help="also write a PNG strip of the predicted landmarks every 5th frame "
+                   "(above the real ones when the speech is a video of the speaker)")
     p.add_argument("--max-duration", dest="max_duration_s", type=float, default=600.0,
                    help="longest speech accepted, seconds")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -970,6 +1064,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sync-model", default=None, help="sync model file (default: the bundled assets/syncnet.pt)")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help="--model runs: " + MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help="--model runs: " + KEEP_OPEN_HELP)
+    p.add_argument("--head-motion", type=_head_motion, default=1.0, help="--model runs: " + HEAD_MOTION_HELP)
+    p.add_argument("--raw-mouth", action="store_true", help="--model runs: " + RAW_MOUTH_HELP)
     p.add_argument("--renderer", choices=("native", "crop"), default="native", help="--model runs: " + RENDERER_HELP)
     p.add_argument("--device", default="cpu", help="torch device of the models, LPIPS and the sync model")
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")

@@ -93,6 +93,7 @@ LIMITS: dict[str, Limit] = {
     # animate / landmarks / the server's form
     "blink_rate": Limit(0.0, 3.0, unit="blinks per second"),
     "motion_scale": Limit(0.0, 3.0),
+    "head_motion": Limit(0.0, 3.0),
     "size": Limit(32, 1024, integer=True, unit="pixels", also=0, also_means="the whole photo"),
     "max_side": Limit(64, 8192, integer=True, unit="pixels", also=0, also_means="never downscale"),
     "seed": Limit(0, MAX_SEED, integer=True),

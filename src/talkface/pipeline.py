@@ -94,6 +94,12 @@ class AnimateConfig:
         close_mouth: when the photo's mouth is open, add the speech motion to the same face with the
             mouth closed (:func:`talkface.motion.retarget.close_mouth`), so that it closes in pauses;
             False keeps the photo's mouth as the neutral one (it then stays open throughout).
+        head_motion: strength of the generated head and brow motion (:mod:`talkface.motion.head`,
+            seeded with ``seed``): 0 = the head keeps the photo's pose (as before), 1 = natural,
+            > 1 livelier.
+        normalise_mouth: give each utterance's mouth motion the variability of real speech
+            (:mod:`talkface.motion.amplitude`; the motion model alone under-shoots on unseen voices);
+            False: the motion model's amplitude as predicted.
         size: 0 = paste the generated face back into the whole photo; N = output the N × N aligned
             face crop instead.
         max_side: photos whose longer side exceeds this many pixels are downscaled first (video
@@ -122,6 +128,8 @@ class AnimateConfig:
     blink_rate: float | None = 0.35
     motion_scale: float = 1.0
     close_mouth: bool = True
+    head_motion: float = 1.0
+    normalise_mouth: bool = True
     size: int = 0
     max_side: int = 1280
     seed: int = 0
@@ -332,8 +340,8 @@ def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[s
 RENDERERS = ("native", "crop")
 
 #: Numeric fields of :class:`AnimateConfig` checked against :data:`talkface.config_checks.LIMITS`.
-ANIMATE_CHECKED_FIELDS = ("blink_rate", "motion_scale", "size", "max_side", "seed", "max_duration_s", "threads",
-                          "chunk_frames", "crf")
+ANIMATE_CHECKED_FIELDS = ("blink_rate", "motion_scale", "head_motion", "size", "max_side", "seed", "max_duration_s",
+                          "threads", "chunk_frames", "crf")
 
 
 def check_animate_config(config: AnimateConfig) -> None:
@@ -380,9 +388,11 @@ class Animator:
 
     def __init__(self, config: AnimateConfig | None = None) -> None:
         self.config = config or AnimateConfig()
+        from talkface.motion.head import check_head_motion
         from talkface.motion.render import check_motion_scale
 
         check_motion_scale(self.config.motion_scale)  # fail before loading anything
+        check_head_motion(self.config.head_motion)
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         self.device = torch.device(self.config.device)
@@ -468,6 +478,7 @@ class Animator:
         motion_scale: float,
         seed: int,
         size: int,
+        head_motion: float = 0.0,
         timer: dict[str, float],
         progress: ProgressFn | None,
     ) -> tuple[int, Iterator[np.ndarray]]:
@@ -481,7 +492,8 @@ class Animator:
         landmarks = predict_landmarks(
             image, audio, self.bundle.lgan, self.bundle.blink, seed=seed, blink_rate=blink_rate,
             person_landmarks=person_landmarks, extractor=self._features(), motion_scale=motion_scale,
-            close_mouth=self.config.close_mouth,
+            close_mouth=self.config.close_mouth, head_motion=head_motion,
+            normalise_mouth=self.config.normalise_mouth,
         )
         timer["motion"] = time.perf_counter() - t
         if progress:
@@ -575,6 +587,7 @@ class Animator:
         size: int | None = None,
         progress: ProgressFn | None = None,
         motion_scale: float | None = None,
+        head_motion: float | None = None,
     ) -> AnimateResult:
         """Animate the face in a photo with a speech recording and write the video.
 
@@ -587,6 +600,7 @@ class Animator:
             size: 0 = whole photo, N = N × N face crop; default: the config's.
             progress: called with (stage, fraction) as work proceeds.
             motion_scale: gain on the speech motion (see :class:`AnimateConfig`); default: the config's.
+            head_motion: strength of the head/brow motion (see :class:`AnimateConfig`); default: the config's.
 
         Returns:
             :class:`AnimateResult`.
@@ -597,6 +611,7 @@ class Animator:
         """
         from talkface.io.images import read_image
         from talkface.io.media import check_speech, read_audio, write_video
+        from talkface.motion.head import check_head_motion
         from talkface.motion.render import check_motion_scale
 
         cfg = self.config
@@ -606,6 +621,7 @@ class Animator:
             if value is not None:
                 check_value(name, value)
         gain = check_motion_scale(cfg.motion_scale if motion_scale is None else motion_scale)
+        head = check_head_motion(cfg.head_motion if head_motion is None else head_motion)
         out_path = _check_output(Path(output), face, speech, cfg.person)
         start = time.perf_counter()
         timer: dict[str, float] = {}
@@ -624,7 +640,7 @@ class Animator:
         total, frames = self._frames(
             image, person_landmarks, audio, blink_rate=None if rate is None else float(rate), motion_scale=gain,
             seed=cfg.seed if seed is None else seed, size=cfg.size if size is None else size,
-            timer=timer, progress=progress,
+            timer=timer, progress=progress, head_motion=head,
         )
         t = time.perf_counter()
         written = write_video(out_path, frames, self.fps, audio=audio, sample_rate=SAMPLE_RATE,
@@ -654,7 +670,7 @@ class Animator:
         person = self._face(image, "<still>")
         _, frames = self._frames(image, person, np.asarray(audio, np.float32), blink_rate=self.config.blink_rate,
                                  motion_scale=self.config.motion_scale, seed=self.config.seed, size=0, timer={},
-                                 progress=None)
+                                 progress=None, head_motion=self.config.head_motion)
         out = list(frames)
         return np.stack(out) if out else np.zeros((0, *image.shape), np.uint8)
 

@@ -12,7 +12,8 @@ DESCRIPTION = (
     "Render many (photo, speech) pairs listed in a manifest, loading the models once per worker. MANIFEST is a "
     "CSV with a header row, or JSON lines, with the columns photo, speech (paths relative to the manifest) and "
     "optionally output (video name inside OUTDIR; default PHOTO-SPEECH.mp4), id, blink_rate (or 'natural'), "
-    "motion_scale, seed, size, person, close_mouth, max_side, max_duration_s, crf, preset; an empty cell takes "
+    "motion_scale, head_motion, seed, size, person, close_mouth, max_side, max_duration_s, crf, preset; an empty "
+    "cell takes "
     "the default given by the options below. Rows whose video already exists in OUTDIR are skipped, so a run "
     "that was stopped is resumed by running it again (videos are written atomically: a killed run leaves no "
     "half-written video). A bad row (a missing or unusable file, no face, a bad value, an output name used "
@@ -88,6 +89,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--blink-rate", type=float, default=0.35, help="default blinks per second; negative: natural rate")
     p.add_argument("--motion-scale", type=_gain, default=1.0, help="default gain on the speech motion (0-3)")
     p.add_argument("--keep-open-mouth", action="store_true", help="default: keep an open mouth in the photo open")
+    p.add_argument("--head-motion", type=_gain, default=1.0,
+                   help="default strength of the head and brow motion (0 = still head, 1 = natural, up to 3)")
+    p.add_argument("--raw-mouth", action="store_true",
+                   help="the motion model's mouth amplitude as predicted (no per-utterance normalisation)")
     p.add_argument("--size", type=lambda t: _count(t, 0), default=0, help="default: 0 whole photo, N an N x N crop")
     p.add_argument("--seed", type=int, default=0, help="default seed of the blink noise")
     p.add_argument("--max-side", type=lambda t: _count(t, 0), default=1280, help="downscale larger photos first")
@@ -110,7 +115,8 @@ def run_command(args: argparse.Namespace) -> int:
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     config = AnimateConfig(
         model=args.model, person=args.person, blink_rate=None if args.blink_rate < 0 else args.blink_rate,
-        motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, size=args.size, max_side=args.max_side,
+        motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
+        normalise_mouth=not args.raw_mouth, size=args.size, max_side=args.max_side,
         seed=args.seed, max_duration_s=args.max_duration, device=args.device, threads=threads, crf=args.crf,
         backend=args.backend,
     )

@@ -10,7 +10,7 @@ lines and lines starting with ``#`` are ignored). The columns / keys:
     suffix; sub-folders are allowed, ``..`` is not). Default ``<photo stem>-<speech stem>.mp4``.
 ``id``
     a name for the row in the results (default: the output name without its suffix).
-``blink_rate`` (blinks/s, or ``natural``), ``motion_scale``, ``seed``, ``size``
+``blink_rate`` (blinks/s, or ``natural``), ``motion_scale``, ``head_motion``, ``seed``, ``size``
     per-call options of :meth:`talkface.pipeline.Animator.animate`.
 ``person``, ``close_mouth``, ``max_side``, ``max_duration_s``, ``crf``, ``preset``
     per-job :class:`talkface.pipeline.AnimateConfig` settings (``person`` relative to the manifest).
@@ -37,7 +37,7 @@ from talkface.errors import InputError
 __all__ = ["CALL_OPTIONS", "COLUMNS", "CONFIG_OPTIONS", "BatchJob", "read_manifest", "shard_jobs"]
 
 #: Options passed per call to :meth:`talkface.pipeline.Animator.animate`.
-CALL_OPTIONS = ("blink_rate", "motion_scale", "seed", "size")
+CALL_OPTIONS = ("blink_rate", "motion_scale", "head_motion", "seed", "size")
 #: Per-job :class:`talkface.pipeline.AnimateConfig` fields (``person`` loads a second texture model).
 CONFIG_OPTIONS = ("person", "close_mouth", "max_side", "max_duration_s", "crf", "preset")
 #: Every column a manifest may have.
@@ -125,7 +125,7 @@ def _parse_raw(name: str, value: Any) -> Any:
             return None
         rate = float(_number(value, name))
         return None if rate < 0 else rate
-    if name == "motion_scale":
+    if name in ("motion_scale", "head_motion"):
         return float(_number(value, name))
     if name == "seed":
         return int(_number(value, name, integer=True))

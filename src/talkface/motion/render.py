@@ -20,7 +20,8 @@ from talkface.motion.lgan import LGAN
 from talkface.motion.retarget import close_mouth as with_mouth_closed
 from talkface.motion.retarget import mouth_is_open, retarget
 
-__all__ = ["audio_rms_per_frame", "check_motion_scale", "plot_mouth_vs_energy", "predict_canonical_landmarks",
+__all__ = ["audio_rms_per_frame", "check_motion_scale", "plot_landmark_strip", "plot_mouth_vs_energy",
+           "predict_canonical_landmarks",
            "predict_landmarks", "render_landmark_video"]
 
 SAMPLE_RATE = 16000
@@ -46,6 +47,8 @@ def predict_canonical_landmarks(
     blink_rate: float | None = None,
     extractor: FeatureExtractor | None = None,
     motion_scale: float = 1.0,
+    features: np.ndarray | None = None,
+    normalise_mouth: bool = True,
 ) -> np.ndarray:
     """Canonical landmarks for speech: G_L motion plus G_B blinks, around ``lgan.canonical_neutral``.
 
@@ -58,6 +61,11 @@ def predict_canonical_landmarks(
         extractor: speech feature extractor to reuse (default: the one the l-GAN was trained on).
         motion_scale: gain on the speech motion (G_L's displacements from the neutral face): 1 = as
             predicted, > 1 larger mouth movements, 0 = a closed, still mouth. Blinks are not scaled.
+        features: (T, D) speech features of ``audio`` already extracted at the model's fps (e.g. a
+            prepared clip's); None: extracted here.
+        normalise_mouth: scale the utterance's speech motion so its mouth opening varies as much as
+            real speech does (:func:`talkface.motion.amplitude.amplitude_gain`, gain 1-2.5, applied
+            before ``motion_scale``; not for a silent recording); False: the model's amplitude as predicted.
 
     Returns:
         (T, 68, 2) float32 canonical landmarks, T = round(duration * ``lgan.config.fps``).
@@ -69,17 +77,26 @@ def predict_canonical_landmarks(
 
     check_motion_scale(motion_scale)
     cfg = lgan.config
-    extractor = extractor or get_extractor(cfg.feature_name)
-    if extractor.dim != cfg.feature_dim:
-        raise ValueError(
-            f"extractor {extractor.name} gives {extractor.dim}-d features; the model needs {cfg.feature_dim}"
-        )
-    num_frames = num_video_frames(len(audio), SAMPLE_RATE, cfg.fps)
-    features = extractor(np.asarray(audio, dtype=np.float32), num_frames, cfg.fps)
+    if features is None:
+        extractor = extractor or get_extractor(cfg.feature_name)
+        if extractor.dim != cfg.feature_dim:
+            raise ValueError(
+                f"extractor {extractor.name} gives {extractor.dim}-d features; the model needs {cfg.feature_dim}"
+            )
+        num_frames = num_video_frames(len(audio), SAMPLE_RATE, cfg.fps)
+        features = extractor(np.asarray(audio, dtype=np.float32), num_frames, cfg.fps)
+    else:
+        num_frames = len(features)
     canonical = lgan.predict_canonical(features)
-    if motion_scale != 1.0:
+    gain = motion_scale
+    if normalise_mouth and num_frames > 1:
+        from talkface.motion.amplitude import amplitude_gain, has_speech
+
+        if has_speech(audio_rms_per_frame(audio, num_frames, cfg.fps)):
+            gain *= amplitude_gain(canonical)
+    if gain != 1.0:
         neutral = lgan.canonical_neutral.cpu().numpy()
-        canonical = (neutral + np.float32(motion_scale) * (canonical - neutral)).astype(np.float32)
+        canonical = (neutral + np.float32(gain) * (canonical - neutral)).astype(np.float32)
     if blink is not None and num_frames > 0:
         eyes = blink.generate_eyes(
             num_frames,
@@ -105,6 +122,9 @@ def predict_landmarks(
     extractor: FeatureExtractor | None = None,
     motion_scale: float = 1.0,
     close_mouth: bool = True,
+    head_motion: float = 0.0,
+    features: np.ndarray | None = None,
+    normalise_mouth: bool = True,
 ) -> np.ndarray:
     """Person-specific landmark motion for a photo and speech (features -> G_L -> + G_B -> eq. 7).
 
@@ -123,6 +143,11 @@ def predict_landmarks(
             add the motion to the same face with the mouth closed
             (:func:`talkface.motion.retarget.close_mouth`), so that it closes in pauses; False: to the
             photo's landmarks as they are (an open mouth then stays open throughout).
+        head_motion: strength of the head and brow motion (:mod:`talkface.motion.head`, seeded with
+            ``seed``): 0 = the photo's head pose throughout (the landmarks are exactly those without
+            head motion), 1 = natural, > 1 livelier.
+        features: precomputed speech features (see :func:`predict_canonical_landmarks`).
+        normalise_mouth: per-utterance mouth-amplitude normalisation (see :func:`predict_canonical_landmarks`).
 
     Returns:
         (T, 68, 2) float32 landmarks in the photo's pixels, T = round(duration * fps) at the l-GAN's fps.
@@ -137,10 +162,22 @@ def predict_landmarks(
     neutral = np.asarray(person_landmarks)
     if close_mouth and mouth_is_open(neutral):
         neutral = with_mouth_closed(neutral)
+    from talkface.motion.head import check_head_motion
+
+    check_head_motion(head_motion)
     canonical = predict_canonical_landmarks(
-        audio, lgan, blink, seed=seed, blink_rate=blink_rate, extractor=extractor, motion_scale=motion_scale
+        audio, lgan, blink, seed=seed, blink_rate=blink_rate, extractor=extractor, motion_scale=motion_scale,
+        features=features, normalise_mouth=normalise_mouth,
     )
-    return retarget(canonical, lgan.canonical_neutral.cpu().numpy(), neutral)
+    canonical_neutral = lgan.canonical_neutral.cpu().numpy()
+    landmarks = retarget(canonical, canonical_neutral, neutral)
+    if head_motion > 0:
+        from talkface.motion.head import apply_head_motion, generate_head_motion
+
+        motion = generate_head_motion(audio, len(landmarks), float(lgan.config.fps), seed=seed, strength=head_motion,
+                                      sample_rate=SAMPLE_RATE)
+        landmarks = apply_head_motion(landmarks, neutral, canonical_neutral, motion)
+    return landmarks
 
 
 def render_landmark_video(
@@ -251,3 +288,74 @@ def plot_mouth_vs_energy(
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return corr
+
+
+def plot_landmark_strip(
+    path: str | os.PathLike[str],
+    predicted: np.ndarray,
+    fps: float,
+    reference: np.ndarray | None = None,
+    every: int = 5,
+    columns: int = 15,
+    cell: int = 112,
+) -> Path:
+    """Save a PNG strip of predicted landmarks (and, below each, the real ones) every ``every`` frames.
+
+    Both tracks are drawn in the same pixel frame (e.g. a still taken from the real clip and the
+    clip's tracked landmarks), cropped to the box around all faces, so head motion, mouth
+    amplitude and timing can be compared by eye.
+
+    Args:
+        path: output ``.png``.
+        predicted: (T, 68, 2) predicted landmarks, pixels.
+        fps: frame rate (the time of each column is printed).
+        reference: optional (T', 68, 2) real landmarks in the same pixels (compared frame by frame).
+        every: take every k-th frame.
+        columns: at most this many columns per row block.
+        cell: side of one drawing, pixels.
+
+    Returns:
+        ``path``.
+    """
+    import cv2
+
+    from talkface.face.draw import draw_landmarks
+    from talkface.io.atomic import atomic_path
+
+    pred = np.asarray(predicted, dtype=np.float64)
+    tracks = [pred] if reference is None else [pred, np.asarray(reference, dtype=np.float64)[: len(pred)]]
+    idx = np.arange(0, min(len(t) for t in tracks), max(1, every))
+    if len(idx) == 0:
+        raise ValueError("no frames to plot")
+    pts = np.concatenate([t[idx].reshape(-1, 2) for t in tracks])
+    lo, hi = pts.min(0), pts.max(0)
+    side = float((hi - lo).max()) * 1.15
+    centre = (lo + hi) / 2
+    scale = cell / side
+    label = 16
+    blocks = []
+    for start in range(0, len(idx), columns):
+        part = idx[start : start + columns]
+        rows = []
+        for k, track in enumerate(tracks):
+            cells = []
+            for t in part:
+                img = draw_landmarks((track[t] - centre) * scale + cell / 2, cell, thickness=1)
+                if k == 0:
+                    img = np.concatenate([np.zeros((label, cell, 3), np.uint8), img])
+                    cv2.putText(img, f"{t / fps:.1f}s", (4, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
+                cells.append(img)
+            name = "predicted" if k == 0 else "real"
+            cv2.putText(cells[0], name, (4, cells[0].shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (200, 200, 200), 1)
+            while len(cells) < columns:
+                cells.append(np.zeros_like(cells[0]))
+            rows.append(np.concatenate(cells, axis=1))
+        blocks.append(np.concatenate(rows, axis=0))
+        blocks.append(np.full((6, blocks[-1].shape[1], 3), 80, np.uint8))
+    strip = np.concatenate(blocks[:-1], axis=0)
+    with atomic_path(path) as tmp:
+        ok, data = cv2.imencode(".png", cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+        if not ok:  # pragma: no cover
+            raise RuntimeError("PNG encoding failed")
+        Path(tmp).write_bytes(data.tobytes())
+    return Path(path)

@@ -8,7 +8,8 @@ Routes
 ``POST /v1/animate``
     multipart form ``face`` (image file), ``speech`` (audio file, or video with sound),
     ``blink_rate`` (blinks per second, or ``natural``), ``size`` (0 = whole photo, or the side
-    of a square face crop), ``seed``, ``motion_scale`` (gain on the mouth motion, 0-3).
+    of a square face crop), ``seed``, ``motion_scale`` (gain on the mouth motion, 0-3),
+    ``head_motion`` (strength of the head and brow motion, 0-3; 0 = still head).
     Answers ``202 {"job": id, ...}``; a refused upload
     answers 4xx with ``{"error": one line, "code": reason, "field": form field}``.
 ``GET /v1/jobs/{id}``
@@ -330,7 +331,12 @@ def _parse_motion_scale(text: str | None) -> float:
 
 def _ranges() -> dict[str, list[float]]:
     """The accepted ranges of the numeric form fields (the CLI's, from :data:`talkface.config_checks.LIMITS`)."""
-    return {name: [LIMITS[name].lo, LIMITS[name].hi] for name in ("blink_rate", "motion_scale", "seed")}
+    return {name: [LIMITS[name].lo, LIMITS[name].hi] for name in ("blink_rate", "motion_scale", "head_motion", "seed")}
+
+
+def _parse_head_motion(text: str | None) -> float:
+    limit = LIMITS["head_motion"]
+    return _form_number(text, "head_motion", 1.0, f"a strength from {limit.lo:g} to {limit.hi:g}")
 
 
 def _job_view(job: Job, manager: JobManager, base: str) -> JobView:
@@ -342,7 +348,7 @@ def _job_view(job: Job, manager: JobManager, base: str) -> JobView:
         error=job.error, created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
         expires_at=expires,
         options={"blink_rate": job.options.blink_rate, "size": job.options.size, "seed": job.options.seed,
-                 "motion_scale": job.options.motion_scale},
+                 "motion_scale": job.options.motion_scale, "head_motion": job.options.head_motion},
         result=job.result, video_url=video_url,
     )
 
@@ -487,6 +493,8 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
         seed: Annotated[int, Form(description="seed of the blink timing")] = 0,
         motion_scale: Annotated[str | None, Form(description="gain on the mouth motion, 0-3 (1 = as predicted)")]
         = None,
+        head_motion: Annotated[str | None, Form(description="strength of the head and brow motion, 0-3 "
+                                                            "(0 = still head, 1 = natural)")] = None,
     ) -> Any:
         """Queue a job animating ``face`` with ``speech``; answers its id at once (202)."""
         if not manager.has_room():
@@ -499,7 +507,8 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
                                   f"must be one of {', '.join(map(str, config.sizes))}, got {size}")
             try:
                 options = JobOptions(blink_rate=_parse_blink_rate(blink_rate, config.default_blink_rate), size=size,
-                                     seed=seed, motion_scale=_parse_motion_scale(motion_scale))
+                                     seed=seed, motion_scale=_parse_motion_scale(motion_scale),
+                                     head_motion=_parse_head_motion(head_motion))
             except OptionError as err:
                 raise UploadError(422, "bad_option", err.field, err.problem) from None
             for name, upload in (("face", face), ("speech", speech)):

@@ -71,6 +71,7 @@ class AnimatorLike(Protocol):
         size: int | None = None,
         progress: ProgressFn | None = None,
         motion_scale: float | None = None,
+        head_motion: float | None = None,
     ) -> Any:
         """Animate ``face`` with ``speech`` into ``output`` (atomically); bad input raises InputError."""
         ...
@@ -95,17 +96,19 @@ class ModelLoadError(Exception):
 @dataclass(frozen=True)
 class JobOptions:
     """Per-job choices: blinks per second (``None`` = the model's natural rate), output size, seed, and
-    the gain on the speech motion (1 = as predicted, see :class:`talkface.pipeline.AnimateConfig`)."""
+    the gain on the speech motion (1 = as predicted) and the strength of the head motion (0 = still,
+    1 = natural; see :class:`talkface.pipeline.AnimateConfig`)."""
 
     blink_rate: float | None = 0.35
     size: int = 0
     seed: int = 0
     motion_scale: float = 1.0
+    head_motion: float = 1.0
 
     def __post_init__(self) -> None:
         from talkface.config_checks import check_value
 
-        for name in ("blink_rate", "size", "seed", "motion_scale"):
+        for name in ("blink_rate", "size", "seed", "motion_scale", "head_motion"):
             value = getattr(self, name)
             if value is not None:
                 check_value(name, value)
@@ -319,8 +322,8 @@ class JobManager:
             self._jobs[job_id] = job
             self._queued += 1
         self._queue.put(job_id)
-        log.info("job %s queued (size %d, blink rate %s, motion scale %g)", job_id, options.size, options.blink_rate,
-                 options.motion_scale)
+        log.info("job %s queued (size %d, blink rate %s, motion scale %g, head motion %g)", job_id, options.size,
+                 options.blink_rate, options.motion_scale, options.head_motion)
         return job
 
     # ---------------------------------------------------------------- reading
@@ -474,7 +477,8 @@ class JobManager:
         try:
             result = animator().animate(job.face, job.speech, job.output, blink_rate=job.options.blink_rate,
                                         seed=job.options.seed, size=job.options.size,
-                                        motion_scale=job.options.motion_scale, progress=self._progress_fn(job.id))
+                                        motion_scale=job.options.motion_scale, head_motion=job.options.head_motion,
+                                        progress=self._progress_fn(job.id))
             if not job.output.is_file():
                 raise RuntimeError("the animator wrote no video")
         except JobCancelled:

@@ -1,0 +1,426 @@
+"""Head and brow motion: a seeded stochastic prior coupled to speech loudness, its estimation and application.
+
+GRID heads hardly move, so no head-motion model can be learnt from the shipped training data. This
+module is instead a small, documented **stochastic prior** whose few constants (per-axis amplitude,
+time constant, coupling to loudness, brow-raise rate and size) were measured on talking clips
+(docs/motion.md, "Head and brow motion"); no weights are trained.
+
+Geometry. The 68 landmarks are lifted to 3-D with a generic depth per landmark (:data:`FACE_DEPTH`,
+canonical units: inter-ocular distance 1, x right, y down, z towards the camera) and projected
+orthographically with a scale (weak perspective). The same model serves both ways:
+
+* :func:`estimate_pose` fits yaw/pitch/roll, scale and translation to each frame of a landmark
+  track (Gauss-Newton on the rigid points), which is how the statistics were measured and how
+  ``talkface evaluate-motion`` scores generated head motion;
+* :func:`apply_head_motion` rotates the lifted landmarks of each predicted frame by the generated
+  pose (in the person's upright face frame, about the face centre) so the renderer moves the
+  whole head.
+
+The process. Each pose axis is white noise through two cascaded one-pole low-pass filters (a
+critically damped second-order, i.e. AR(2), process: smooth, mean-reverting, stationary). The
+noise is amplitude-modulated by the speech's loudness envelope (louder speech -> faster, larger
+head motion; pauses -> the head settles), normalised so that the process variance does not depend
+on the recording's level or length, and soft-limited at :attr:`HeadMotionConfig.limit` standard
+deviations, so it cannot drift however long the speech. Pitch also gets small nods on loudness
+onsets (emphasis), and the brows rise briefly on a random subset of strong onsets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "AXES",
+    "FACE_DEPTH",
+    "RIGID_POINTS",
+    "HeadMotion",
+    "HeadMotionConfig",
+    "apply_head_motion",
+    "check_head_motion",
+    "estimate_pose",
+    "generate_head_motion",
+    "loudness_envelope",
+    "motion_energy_correlation",
+    "pose_to_landmarks",
+]
+
+#: Pose axes of :class:`HeadMotion` ``pose`` and of :func:`estimate_pose`: degrees for the angles,
+#: inter-ocular distances for the translation, log of the relative scale.
+AXES: tuple[str, ...] = ("yaw", "pitch", "roll", "tx", "ty", "scale")
+
+#: Generic depth of each iBUG-68 landmark (z towards the camera, inter-ocular distance 1, 0 = the
+#: plane of the inner eye corners), from average adult facial anthropometry: the nose tip is ~2.8 cm
+#: in front of the eye corners, the jaw line at eye level ~5-6 cm behind them.
+FACE_DEPTH: np.ndarray = np.array(
+    [
+        -0.90, -0.85, -0.75, -0.60, -0.45, -0.28, -0.12, -0.02, 0.02, -0.02, -0.12, -0.28, -0.45, -0.60, -0.75,
+        -0.85, -0.90,  # jaw 0-16
+        -0.30, -0.15, -0.05, 0.02, 0.05, 0.05, 0.02, -0.05, -0.15, -0.30,  # brows 17-26
+        0.05, 0.15, 0.28, 0.45, 0.12, 0.20, 0.25, 0.20, 0.12,  # nose 27-35
+        -0.18, -0.06, -0.04, -0.02, -0.04, -0.06, -0.02, -0.04, -0.06, -0.18, -0.06, -0.04,  # eyes 36-47
+        -0.06, 0.08, 0.14, 0.16, 0.14, 0.08, -0.06, 0.06, 0.11, 0.13, 0.11, 0.06,  # outer lips 48-59
+        -0.02, 0.10, 0.12, 0.10, -0.02, 0.08, 0.10, 0.08,  # inner lips 60-67
+    ],
+    dtype=np.float64,
+)
+FACE_DEPTH.setflags(write=False)
+
+#: Points that move with the skull only (upper jaw line, nose, eye corners): the pose is fitted on
+#: them, so mouth, chin, eyelid (blink) and brow motion do not read as head motion.
+RIGID_POINTS: tuple[int, ...] = (0, 1, 2, 14, 15, 16, *range(27, 36), 36, 39, 42, 45)
+
+BROW_POINTS: tuple[int, ...] = tuple(range(17, 27))
+#: How much of the brow raise each brow point gets (the middle of each brow rises most).
+BROW_WEIGHTS: np.ndarray = np.array([0.6, 0.85, 1.0, 1.0, 0.85, 0.85, 1.0, 1.0, 0.85, 0.6])
+
+
+@dataclass
+class HeadMotionConfig:
+    """Constants of the head/brow prior (derived in docs/motion.md from talking clips).
+
+    Attributes:
+        std: stationary standard deviation of each axis of :data:`AXES` (degrees; inter-ocular
+            distances; log scale) at ``head_motion = 1``.
+        tau: time constant of each axis' two cascaded one-pole filters, seconds (the autocorrelation
+            falls to 1/2 after ~1.68 tau).
+        coupling: share of the innovation's amplitude that follows speech loudness (0 = motion
+            independent of the speech, 1 = the head is driven only while the voice is loud).
+        nod_deg: pitch nod (chin down, degrees) per unit loudness onset (emphasis).
+        brow_raise: height of a brow raise, inter-ocular distances.
+        brow_rate: brow raises per second of speech (on the strongest loudness onsets).
+        brow_seconds: duration of a brow raise (rise and fall), seconds.
+        envelope_seconds: smoothing of the loudness envelope, seconds.
+        limit: soft limit of every axis, in standard deviations (tanh), so no axis can wander off.
+    """
+
+    std: tuple[float, ...] = (6.5, 2.7, 5.4, 0.155, 0.063, 0.012)
+    tau: tuple[float, ...] = (0.40, 0.23, 0.69, 0.51, 0.23, 0.27)
+    coupling: float = 0.4
+    nod_deg: float = 1.5
+    brow_raise: float = 0.07
+    brow_rate: float = 0.25
+    brow_seconds: float = 0.7
+    envelope_seconds: float = 0.15
+    limit: float = 2.5
+
+
+@dataclass
+class HeadMotion:
+    """A generated (or measured) head/brow track.
+
+    Attributes:
+        pose: (T, 6) float64 per frame: yaw, pitch, roll (degrees), tx, ty (inter-ocular distances),
+            log scale (see :data:`AXES`); all 0 = the photo's pose.
+        brow: (T,) float64 brow raise, inter-ocular distances (>= 0).
+    """
+
+    pose: np.ndarray
+    brow: np.ndarray
+
+    @classmethod
+    def still(cls, num_frames: int) -> HeadMotion:
+        """No motion."""
+        return cls(np.zeros((num_frames, 6)), np.zeros(num_frames))
+
+
+def check_head_motion(value: float) -> float:
+    """``value`` as a float if it is a usable head-motion strength (finite, >= 0).
+
+    Raises:
+        ValueError: negative, infinite or NaN.
+    """
+    import math
+
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"head_motion must be a finite number >= 0, got {value}")
+    return float(value)
+
+
+# ----------------------------------------------------------------------------------------------
+# geometry
+# ----------------------------------------------------------------------------------------------
+
+
+def _rotations(yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) rotation matrices, angles in radians: roll @ yaw @ pitch.
+
+    Positive yaw turns the nose towards +x (image right), positive pitch moves it down (+y, a
+    nod), positive roll turns the face clockwise on screen.
+    """
+    cy, sy = np.cos(yaw), np.sin(yaw)
+    cp, sp = np.cos(pitch), np.sin(pitch)
+    cr, sr = np.cos(roll), np.sin(roll)
+    one, zero = np.ones_like(yaw), np.zeros_like(yaw)
+    r_yaw = np.stack([np.stack([cy, zero, sy], -1), np.stack([zero, one, zero], -1),
+                      np.stack([-sy, zero, cy], -1)], -2)
+    r_pitch = np.stack([np.stack([one, zero, zero], -1), np.stack([zero, cp, sp], -1),
+                        np.stack([zero, -sp, cp], -1)], -2)
+    r_roll = np.stack([np.stack([cr, -sr, zero], -1), np.stack([sr, cr, zero], -1),
+                       np.stack([zero, zero, one], -1)], -2)
+    return r_roll @ r_yaw @ r_pitch
+
+
+def _project(shape3d: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Weak perspective: (T, N, 2) = exp(log_s) * (R X)[:2] + t for params (T, 6) =
+    (yaw, pitch, roll [rad], log_s, tx, ty) and a (N, 3) or (T, N, 3) shape."""
+    rot = _rotations(params[:, 0], params[:, 1], params[:, 2])
+    x = np.einsum("tij,...nj->tni", rot, shape3d)[..., :2]
+    return np.exp(params[:, 3])[:, None, None] * x + params[:, None, 4:6]
+
+
+def _template3d() -> np.ndarray:
+    """(68, 3) the canonical face with :data:`FACE_DEPTH`, centred on its rigid points."""
+    from talkface.face.align import canonical_face
+
+    face = canonical_face().astype(np.float64)
+    face -= face[list(RIGID_POINTS)].mean(0)
+    return np.concatenate([face, FACE_DEPTH[:, None]], axis=1)
+
+
+def estimate_pose(landmarks: np.ndarray, iterations: int = 12) -> np.ndarray:
+    """Head pose of each frame of a landmark track (weak-perspective fit of the generic 3-D face).
+
+    Args:
+        landmarks: (T, 68, 2) landmarks, any unit (pixels).
+        iterations: Gauss-Newton iterations.
+
+    Returns:
+        (T, 6) float64 per frame, the axes of :data:`AXES`: yaw, pitch, roll in degrees, tx, ty in
+        inter-ocular distances of the track's median scale (absolute position / scale; subtract a
+        reference frame's pose for motion), log of the scale over the track's median scale.
+    """
+    from talkface.face.align import _umeyama
+
+    lm = np.asarray(landmarks, dtype=np.float64)
+    if lm.ndim != 3 or lm.shape[1:] != (68, 2):
+        raise ValueError(f"landmarks must be (T, 68, 2), got {lm.shape}")
+    if len(lm) == 0:
+        return np.zeros((0, 6))
+    idx = list(RIGID_POINTS)
+    shape = _template3d()[idx]
+    target = lm[:, idx]
+    scale, rot, trans = _umeyama(np.broadcast_to(shape[None, :, :2], target.shape).copy(), target)
+    params = np.zeros((len(lm), 6))
+    params[:, 2] = np.arctan2(rot[:, 1, 0], rot[:, 0, 0])
+    params[:, 3] = np.log(np.maximum(scale, 1e-9))
+    params[:, 4:6] = trans
+    eps = 1e-5
+    for _ in range(iterations):
+        base = _project(shape, params)
+        resid = (base - target).reshape(len(lm), -1)
+        jac = np.empty((len(lm), resid.shape[1], 6))
+        for k in range(6):
+            step = params.copy()
+            step[:, k] += eps
+            jac[:, :, k] = ((_project(shape, step) - base).reshape(len(lm), -1)) / eps
+        jtj = np.einsum("tnk,tnl->tkl", jac, jac)
+        jtj += 1e-6 * np.eye(6) * np.trace(jtj, axis1=1, axis2=2)[:, None, None]
+        delta = np.linalg.solve(jtj, np.einsum("tnk,tn->tk", jac, resid)[..., None])[..., 0]
+        params -= delta
+        params[:, :2] = np.clip(params[:, :2], -1.2, 1.2)
+    s_med = float(np.exp(np.median(params[:, 3])))
+    out = np.empty_like(params)
+    out[:, :3] = np.degrees(params[:, :3])
+    out[:, 3:5] = params[:, 4:6] / s_med
+    out[:, 5] = params[:, 3] - np.log(s_med)
+    return out
+
+
+def pose_to_landmarks(points: np.ndarray, motion: HeadMotion) -> np.ndarray:
+    """Move landmarks given in the canonical frame (upright, inter-ocular distance ~1) by a head motion.
+
+    Each frame is lifted to 3-D with :data:`FACE_DEPTH`, its brows raised by ``motion.brow``, rotated
+    about the centre of its rigid points, scaled and shifted, and projected back orthographically.
+    A zero pose and zero brow return the points unchanged (up to float rounding).
+
+    Args:
+        points: (T, 68, 2) landmarks in the canonical frame.
+        motion: the :class:`HeadMotion` (T frames).
+
+    Returns:
+        (T, 68, 2) float64.
+    """
+    p = np.asarray(points, dtype=np.float64).copy()
+    pose = np.asarray(motion.pose, dtype=np.float64)
+    if p.shape[0] != pose.shape[0]:
+        raise ValueError(f"{p.shape[0]} frames of landmarks but {pose.shape[0]} of head motion")
+    brow = np.asarray(motion.brow, dtype=np.float64)
+    p[:, list(BROW_POINTS), 1] -= brow[:, None] * BROW_WEIGHTS[None]
+    centre = p[:, list(RIGID_POINTS)].mean(1, keepdims=True)
+    xyz = np.concatenate([p - centre, np.broadcast_to(FACE_DEPTH[None, :, None], (len(p), 68, 1))], axis=2)
+    rot = _rotations(*np.radians(pose[:, :3]).T)
+    moved = np.einsum("tij,tnj->tni", rot, xyz)[..., :2]
+    return np.exp(pose[:, 5])[:, None, None] * moved + centre + pose[:, None, 3:5]
+
+
+def apply_head_motion(
+    landmarks: np.ndarray, person_neutral: np.ndarray, canonical_neutral: np.ndarray, motion: HeadMotion
+) -> np.ndarray:
+    """Apply a head/brow motion to a person's landmark track (in the person's pixels).
+
+    The track is mapped into the upright canonical frame by the same similarity the retargeting
+    uses (canonical neutral -> person neutral, :func:`talkface.motion.retarget.retarget_transform`),
+    moved by :func:`pose_to_landmarks` and mapped back, so the angles are the face's own and the
+    translation is in the person's inter-ocular distances.
+
+    Args:
+        landmarks: (T, 68, 2) predicted landmarks, pixels.
+        person_neutral: (68, 2) the person's neutral landmarks, pixels.
+        canonical_neutral: (68, 2) the motion model's canonical neutral face.
+        motion: :class:`HeadMotion` of T frames.
+
+    Returns:
+        (T, 68, 2) float32 landmarks, pixels.
+    """
+    from talkface.motion.retarget import retarget_transform
+
+    sim, _ = retarget_transform(canonical_neutral, person_neutral)
+    inv = sim.inverse()
+    upright = inv.apply(np.asarray(landmarks, dtype=np.float64))
+    iod = np.linalg.norm(upright[0, 42:48].mean(0) - upright[0, 36:42].mean(0)) if len(upright) else 1.0
+    scaled = HeadMotion(motion.pose * np.array([1, 1, 1, iod, iod, 1.0]), motion.brow * iod)
+    return sim.apply(pose_to_landmarks(upright, scaled)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# the prior
+# ----------------------------------------------------------------------------------------------
+
+
+def _smooth(x: np.ndarray, frames: float) -> np.ndarray:
+    """Zero-phase exponential smoothing (forward + backward one-pole filter), time constant in frames."""
+    from scipy.signal import filtfilt
+
+    if frames <= 0 or len(x) < 10:
+        return x
+    a = float(np.exp(-1.0 / frames))
+    return np.asarray(filtfilt([1 - a], [1, -a], x, padlen=min(len(x) - 1, int(3 * frames) + 1)))
+
+
+def loudness_envelope(audio: np.ndarray, num_frames: int, fps: float, sample_rate: int = 16000,
+                      smooth_s: float = 0.15) -> np.ndarray:
+    """Speech loudness per video frame, mapped to [0, 1] (0 = silence or < -30 dB under the loud parts).
+
+    RMS in dB around each frame, relative to the recording's 95th percentile (so the level of the
+    recording does not matter; but at least -50 dBFS, so digital silence gives 0), mapped linearly
+    from -30 dB -> 0 to 0 dB -> 1, clipped and smoothed.
+
+    Args:
+        audio: (N,) float32 mono speech.
+        num_frames: T.
+        fps: video frames/s.
+        sample_rate: audio rate, Hz.
+        smooth_s: smoothing time constant, seconds.
+
+    Returns:
+        (T,) float64 in [0, 1].
+    """
+    from talkface.motion.render import audio_rms_per_frame
+
+    if num_frames == 0:
+        return np.zeros(0)
+    rms = audio_rms_per_frame(audio, num_frames, fps, sample_rate).astype(np.float64)
+    db = 20 * np.log10(np.maximum(rms, 1e-5))
+    ref = max(float(np.percentile(db, 95)), -50.0)  # a silent recording stays silent (0)
+    env = np.clip((db - (ref - 30.0)) / 30.0, 0.0, 1.0)
+    return np.clip(_smooth(env, smooth_s * fps), 0.0, 1.0)
+
+
+def _lowpass2(noise: np.ndarray, frames: float) -> np.ndarray:
+    """Two cascaded causal one-pole filters (time constant in frames), scaled to unit stationary variance."""
+    from scipy.signal import lfilter
+
+    a = float(np.exp(-1.0 / max(frames, 1e-3)))
+    y = lfilter([1 - a], [1, -a], lfilter([1 - a], [1, -a], noise, axis=0), axis=0)
+    # stationary variance of the cascade for unit white noise: (1-a)^4 * sum_k (k+1)^2 a^(2k)
+    a2 = a * a
+    var = (1 - a) ** 4 * (1 + a2) / (1 - a2) ** 3
+    return np.asarray(y / np.sqrt(var))
+
+
+def generate_head_motion(
+    audio: np.ndarray,
+    num_frames: int,
+    fps: float,
+    *,
+    seed: int = 0,
+    strength: float = 1.0,
+    sample_rate: int = 16000,
+    config: HeadMotionConfig | None = None,
+) -> HeadMotion:
+    """Head pose and brow raises for a speech recording (seeded: same inputs + seed = same motion).
+
+    Args:
+        audio: (N,) float32 mono speech.
+        num_frames: T, video frames.
+        fps: frames/s.
+        seed: seed of the noise (the pipeline passes the blink seed).
+        strength: ``head_motion``: 0 = still, 1 = natural, > 1 livelier (scales every axis and the brows).
+        sample_rate: audio rate, Hz.
+        config: the prior's constants.
+
+    Returns:
+        :class:`HeadMotion` of ``num_frames`` frames.
+    """
+    cfg = config or HeadMotionConfig()
+    check_head_motion(strength)
+    if num_frames == 0 or strength == 0:
+        return HeadMotion.still(num_frames)
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x4EAD])
+    env = loudness_envelope(audio, num_frames, fps, sample_rate, cfg.envelope_seconds)
+    # amplitude modulation of the innovations by loudness, normalised to unit mean square so the
+    # process variance does not depend on how much of the recording is speech
+    gain = (1.0 - cfg.coupling) + cfg.coupling * env
+    gain = gain / np.sqrt(max(float(np.mean(gain**2)), 1e-12))
+    warm = int(round(4 * max(cfg.tau) * fps))  # start from the stationary state, not from 0
+    noise = rng.standard_normal((num_frames + warm, 6))
+    noise[warm:] *= gain[:, None]
+    pose = np.empty((num_frames, 6))
+    for k in range(6):
+        pose[:, k] = _lowpass2(noise[:, k], cfg.tau[k] * fps)[warm:]
+    # emphasis: positive loudness onsets nod the head (chin down) a little
+    onset = np.maximum(np.gradient(env) * fps, 0.0)  # loudness units per second
+    onset = onset / max(float(np.percentile(onset, 99)), 1e-6)
+    nod = _lowpass2(np.concatenate([np.zeros(warm), onset]), 0.12 * fps)[warm:]
+    nod = nod / max(float(np.abs(nod).max()), 1e-9)
+    pose[:, 1] += cfg.nod_deg / cfg.std[1] * (nod - nod.mean())
+    limit = cfg.limit
+    pose = limit * np.tanh(pose / limit) * np.asarray(cfg.std)[None]
+    # brow raises on a random subset of the strongest onsets (local maxima)
+    brow = np.zeros(num_frames)
+    peaks = np.flatnonzero((onset[1:-1] > 0.3) & (onset[1:-1] >= onset[:-2]) & (onset[1:-1] > onset[2:])) + 1
+    speech_s = float(np.sum(env > 0.2)) / fps
+    if len(peaks):
+        p_take = min(1.0, cfg.brow_rate * speech_s / len(peaks))
+        half = max(1, int(round(cfg.brow_seconds * fps / 2)))
+        bump = np.sin(np.linspace(0, np.pi, 2 * half + 1)) ** 2
+        last = -10 * half
+        for peak in peaks:
+            t = int(peak)
+            if rng.random() < p_take and t - last > 3 * half:
+                lo, hi = max(0, t - half), min(num_frames, t + half + 1)
+                brow[lo:hi] = np.maximum(brow[lo:hi], cfg.brow_raise * bump[lo - (t - half): hi - (t - half)])
+                last = t
+    return HeadMotion(pose * strength, brow * strength)
+
+
+def motion_energy_correlation(pose: np.ndarray, audio: np.ndarray, fps: float, sample_rate: int = 16000,
+                              window_s: float = 1.0) -> float:
+    """Correlation of head-motion energy with speech energy over one clip.
+
+    Head-motion energy: angular speed |d(yaw, pitch, roll)/dt| per frame; speech energy: the loudness
+    envelope (:func:`loudness_envelope`); both smoothed over ``window_s`` before the Pearson
+    correlation (NaN if either is constant).
+    """
+    pose = np.asarray(pose, dtype=np.float64)
+    if len(pose) < 3:
+        return float("nan")
+    speed = np.linalg.norm(np.diff(pose[:, :3], axis=0, prepend=pose[:1, :3]), axis=1)
+    env = loudness_envelope(audio, len(pose), fps, sample_rate, smooth_s=0.0)
+    a = _smooth(speed, window_s * fps / 2)
+    b = _smooth(env, window_s * fps / 2)
+    a, b = a - a.mean(), b - b.mean()
+    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / den) if den > 1e-12 else float("nan")
