@@ -169,3 +169,61 @@ def test_bundled_reader_reads_a_real_clip_better_than_its_still(bbaf2n: tuple[np
     real_wer, still_wer = word_error_rate(truth, real.words), word_error_rate(truth, still.words)
     assert real_wer < still_wer
     assert real_wer <= 0.5  # at least half of the words of this held-out s1 sentence
+
+
+# ------------------------------------------------------------------------------- training
+
+
+def _tiny_grid_dataset(root: Path, names: list[str], frames: int = 12) -> None:
+    """A prepared dataset of synthetic 128 px clips named like GRID sentences (a moving dark mouth)."""
+    import json
+
+    import cv2
+
+    from talkface.data.dataset import FORMAT_NAME, FORMAT_VERSION, Clip, save_clip
+    from talkface.io.media import write_video
+
+    (root / "clips" / "spk").mkdir(parents=True)
+    (root / "dataset.json").write_text(json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION, "fps": 25.0,
+                                                   "crop_size": 128, "feature": {"name": "mfcc", "dim": 1}}))
+    lm = _face_landmarks(t=frames)
+    for k, name in enumerate(names):
+        video = np.full((frames, 128, 128, 3), 170, np.uint8)
+        for t in range(frames):
+            cx, cy = lm[t, 48:68].mean(axis=0)
+            cv2.ellipse(video[t], (int(cx), int(cy)), (14, 2 + (t * (k + 1)) % 7), 0, 0, 360, (60, 30, 30), -1)
+        write_video(root / "clips" / "spk" / f"{name}.mp4", video, 25.0, crf=12)
+        save_clip(root / "clips" / "spk" / f"{name}.npz", Clip(
+            clip_id=f"spk/{name}", speaker="spk", fps=25.0, landmarks=lm, crop_landmarks=lm,
+            crop_affine=np.tile(np.eye(2, 3, dtype=np.float32), (frames, 1, 1)), canonical=lm,
+            detected=np.ones(frames, bool), neutral_index=0, ear=np.full(frames, 0.3, np.float32),
+            features=np.zeros((frames, 1)), audio=np.zeros(int(frames / 25 * 16000), np.int16), sample_rate=16000))
+    splits = {"train": [f"spk/{n}" for n in names[:-1]], "val": [f"spk/{names[-1]}"], "test": []}
+    (root / "splits.json").write_text(json.dumps(splits))
+
+
+def test_train_lipread_cli_trains_resumes_exports_and_rejects_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from talkface.cli import main
+
+    data = tmp_path / "ds"
+    _tiny_grid_dataset(data, ["bbaf2n", "lgiz8p", "sran3a", "pwij3p"])
+    out = tmp_path / "run"
+    common = ["train", "lipread", str(data), "-o", str(out), "--batch-size", "2", "--threads", "1", "--accelerator",
+              "cpu", "--devices", "1", "--val-every", "2", "-q", "--exclude", "sran3a"]
+    assert main([*common, "--steps", "2"]) == 0
+    assert "(2 train clips, 1 val clips" in capsys.readouterr().out  # sran3a excluded
+    assert (out / "config.json").is_file() and (out / "last.ckpt").is_file()
+    assert (out / "train_clips.txt").read_text().split() == ["spk/bbaf2n", "spk/lgiz8p"]
+    assert len(list((out / "cache" / "spk").glob("*.npz"))) == 3  # mouth crops cached once
+    reader = LipReader(out / "lipreader.pt")
+    assert len(reader.read_crops(np.zeros((12, *CACHE_SIZE), np.uint8)).words) == 6
+    assert main([*common, "--steps", "3"]) == 0  # resumes from last.ckpt
+    assert torch.load(out / "last.ckpt", map_location="cpu", weights_only=False)["global_step"] == 3
+    capsys.readouterr()
+    assert main(["train", "lipread", str(tmp_path / "nope"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("talkface: error:") and "nope" in err and len(err.splitlines()) == 1
+    assert main(["train", "lipread", str(data), "-o", str(out), "--train-list", str(tmp_path / "no.txt")]) == 2
+    assert "no.txt" in capsys.readouterr().err
