@@ -82,6 +82,11 @@ def test_evaluate_writes_report_with_reference_rows_and_generated_videos(
     assert float(summary[("still baseline", "lse_c")]["mean"]) < float(summary[("ground truth", "lse_c")]["mean"])
     per_clip = _rows(out / "per_clip.csv")
     assert [r["method"] for r in per_clip] == ["ground truth", "still baseline", "blurred"]
+    # lbbc2a is a GRID sentence: every row has a WER (in %) and per-slot accuracies
+    for method in ("ground truth", "still baseline", "blurred"):
+        assert summary[(method, "wer")]["n"] == "1" and 0 <= float(summary[(method, "wer")]["mean"]) <= 100
+        assert summary[(method, "acc_letter")]["n"] == "1"
+    assert "## Lip reading (GRID clips)" in report
 
 
 def test_evaluate_runs_model_bundles_through_the_pipeline(

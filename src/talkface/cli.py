@@ -185,6 +185,30 @@ def _cmd_train_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_lipread(args: argparse.Namespace) -> int:
+    """`talkface train lipread`: the GRID lip reader behind the evaluation's WER."""
+    from talkface.errors import InputError
+    from talkface.eval.lipread_train import train_lipreader
+
+    lists = {}
+    for name in ("train_list", "val_list", "exclude_file"):
+        path = getattr(args, name)
+        if path:
+            if not Path(path).is_file():
+                raise InputError(path, "not found")
+            lists[name] = Path(path).read_text().split()
+    if len(args.data) != 1:
+        raise InputError(args.data[1], "the lip reader trains on one prepared dataset")
+    result = train_lipreader(
+        args.data[0], args.output, train_config=_train_config_from_args(args), train_ids=lists.get("train_list"),
+        val_ids=lists.get("val_list"), exclude=[*args.exclude, *lists.get("exclude_file", [])],
+        cache_dir=args.cache, progress=not args.quiet,
+    )
+    print(f"{result.model_path} ({result.train_clips} train clips, {result.val_clips} val clips, "
+          f"weights of {result.checkpoint.name})")
+    return 0
+
+
 def _cmd_train_texture(args: argparse.Namespace) -> int:
     """`talkface train texture`: a texture generator (--variant), optionally MAML meta-trained."""
     from talkface.errors import InputError
@@ -486,9 +510,11 @@ def _evaluate_command(args: argparse.Namespace) -> str:
     parts += ["-o", args.output, "--seed", str(args.seed), "--still", args.still,
               "--lpips-stride", str(args.lpips_stride), "--identity-stride", str(args.identity_stride)]
     parts += [flag for flag, on in (("--no-lpips", args.no_lpips), ("--no-identity", args.no_identity),
-                                    ("--no-sync", args.no_sync)) if on]
+                                    ("--no-sync", args.no_sync), ("--no-lipread", args.no_lipread)) if on]
     if args.sync_model:
         parts += ["--sync-model", args.sync_model]
+    if args.lipreader:
+        parts += ["--lipreader", args.lipreader]
     if args.motion_scale != 1.0:
         parts += ["--motion-scale", f"{args.motion_scale:g}"]
     if args.keep_open_mouth:
@@ -517,6 +543,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise InputError(out, "report folder is a file")
     if args.sync_model and not Path(args.sync_model).is_file():
         raise InputError(args.sync_model, "sync model not found")
+    if args.lipreader and not args.no_lipread:
+        from talkface.eval.lipread import load_lipreader
+
+        load_lipreader(args.lipreader)  # missing / not a lip reader: fail before any work
     names: list[str] = []
 
     def method_name(base: str) -> str:
@@ -554,7 +584,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     config = EvalConfig(
         still=args.still, max_clips=args.max_clips, seed=args.seed, lpips_stride=args.lpips_stride,
         identity_stride=args.identity_stride, lpips=not args.no_lpips, identity=not args.no_identity,
-        sync=not args.no_sync, sync_model=args.sync_model, device=args.device,
+        sync=not args.no_sync, sync_model=args.sync_model, device=args.device, lipread=not args.no_lipread,
+        lipreader=args.lipreader,
     )
     table = evaluate_videos(dataset=args.data, split=args.split, models=models, generated=generated, out_dir=out,
                             config=config, command=_evaluate_command(args), progress=not args.quiet)
@@ -816,7 +847,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "train",
-        help="train a model: motion (l-GAN), regression (its ablation), blink, texture, e2e or sync",
+        help="train a model: motion (l-GAN), regression (its ablation), blink, texture, e2e, sync or lipread",
         description="Train on prepared datasets (talkface preprocess). Every model writes last.ckpt, step=N.ckpt, "
         "config.json and metrics.csv into --output and resumes from last.ckpt; --devices/--strategy/--num-nodes give "
         "multi-GPU and multi-node DDP with no code change. 'talkface train MODEL --help' lists a model's options.",
@@ -900,6 +931,22 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--warm-start", default=None,
                     help="sync model file whose layers start the new model where the architectures agree")
     mp.set_defaults(func=_cmd_train_sync)
+
+    mp = model_parser("lipread", "GRID lip reader behind the WER of talkface evaluate",
+                      "Lip reader of GRID sentences (docs/evaluation.md): grey mouth crops cut with the prepared "
+                      "landmarks, a 3-D/2-D conv front-end, a BiGRU and one attention-pooled classifier per slot "
+                      "(command colour preposition letter digit adverb), with flip/scale/colour/blur/frame-rate "
+                      "augmentation. Trains on the dataset's 'train' split (or --train-list), keeps the best "
+                      "'val' WER in best.ckpt (with --val-every) and writes OUTPUT/lipreader.pt for "
+                      "talkface evaluate --lipreader. Sentences come from the GRID file names or .align files.",
+                      1000, 16, 2e-3, data_help="prepared dataset of GRID clips")
+    mp.add_argument("--train-list", default=None, help="text file of clip ids to train on (default: 'train' split)")
+    mp.add_argument("--val-list", default=None, help="text file of clip ids to validate on (default: 'val' split)")
+    mp.add_argument("--exclude", action="append", default=[], metavar="UTTERANCE",
+                    help="utterance never trained on (repeatable), e.g. a test fixture clip")
+    mp.add_argument("--exclude-file", default=None, help="text file of utterances or clip ids never trained on")
+    mp.add_argument("--cache", default=None, help="mouth-crop cache folder (default: OUTPUT/cache; reused)")
+    mp.set_defaults(func=_cmd_train_lipread)
 
     p = sub.add_parser(
         "evaluate-motion",
@@ -1036,7 +1083,8 @@ def build_parser() -> argparse.ArgumentParser:
         "blink_durations.png. Each clip's aligned face crop at the still frame and its speech are given to every "
         "method; the metrics compare the output with the real crops: PSNR, SSIM, LPIPS, CPBD, FDBM, LMD, mouth "
         "correlation, ACD (dlib) and FaceNet identity distance to the still, AV offset / LSE-D / LSE-C (talkface's "
-        "own sync model), blink rate and duration. The rows always include 'ground truth' (the real frames) and "
+        "own sync model), blink rate and duration, and on GRID clips the word error rate and per-slot accuracy of "
+        "talkface's GRID lip reader. The rows always include 'ground truth' (the real frames) and "
         "'still baseline' (the still repeated: a model that does not move). See docs/evaluation.md.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -1062,6 +1110,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-identity", action="store_true", help="skip the ACD / FaceNet identity metrics")
     p.add_argument("--no-sync", action="store_true", help="skip AV offset / LSE-D / LSE-C")
     p.add_argument("--sync-model", default=None, help="sync model file (default: the bundled assets/syncnet.pt)")
+    p.add_argument("--no-lipread", action="store_true", help="skip the lip reader's WER / per-slot accuracy")
+    p.add_argument("--lipreader", default=None,
+                   help="lip reader file (default: the bundled assets/lipreader.pt; talkface train lipread)")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help="--model runs: " + MOTION_SCALE_HELP)
     p.add_argument("--keep-open-mouth", action="store_true", help="--model runs: " + KEEP_OPEN_HELP)
     p.add_argument("--head-motion", type=_head_motion, default=1.0, help="--model runs: " + HEAD_MOTION_HELP)

@@ -36,6 +36,8 @@ LSE-D           sync distance at the best offset                             low
 LSE-C           sync confidence (median - min distance)                      higher
 Blink/s         blinks per second (:mod:`talkface.face.eyes`)                ~0.28-0.4
 Blink dur.      mean blink duration, seconds, pooled over all blinks         ~0.1-0.4
+WER             word error rate of :class:`talkface.eval.lipread.LipReader`  lower
+                (GRID clips only; per-slot accuracy beside it)
 ==============  ===========================================================  ==========
 
 Landmarks of every row (ground truth included) are tracked on the frames being scored with
@@ -70,6 +72,7 @@ if TYPE_CHECKING:
     from talkface.data.dataset import PreparedDataset
 
 __all__ = [
+    "LIPREAD_METRICS",
     "METRICS",
     "EvalConfig",
     "EvalSample",
@@ -134,6 +137,14 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("blink_dur", "Blink dur. (s)", None, False, 2),
 )
 
+#: Lip-reading columns (GRID clips only, n/a elsewhere): WER and per-slot accuracy, in %.
+LIPREAD_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("wer", "WER (%)", False, False, 1),
+    *(MetricSpec(f"acc_{slot}", slot, True, False, 1)
+      for slot in ("command", "colour", "preposition", "letter", "digit", "adverb")),
+)
+_ALL_METRICS = METRICS + LIPREAD_METRICS
+
 
 @dataclass
 class EvalConfig:
@@ -151,6 +162,8 @@ class EvalConfig:
         identity: compute ACD / FaceNet.
         sync: compute AV offset / LSE-D / LSE-C.
         sync_model: sync model file (default the bundled ``assets/syncnet.pt``).
+        lipread: compute WER and per-slot accuracy of the GRID lip reader (GRID clips only).
+        lipreader: lip reader file (default the bundled ``assets/lipreader.pt``).
         strip_frames: frames shown per row of ``strip.png``.
         device: torch device for LPIPS and the sync model.
     """
@@ -165,6 +178,8 @@ class EvalConfig:
     identity: bool = True
     sync: bool = True
     sync_model: str | None = None
+    lipread: bool = True
+    lipreader: str | None = None
     strip_frames: int = 8
     device: str = "cpu"
 
@@ -179,6 +194,7 @@ class EvalSample:
         audio: (N,) float32 mono speech at 16 kHz, aligned with frame 0.
         fps: frame rate, frames/s.
         still_index: index of the identity frame given to the models.
+        source: the clip's source video, if known (GRID ``.align`` files are looked for beside it).
     """
 
     clip_id: str
@@ -186,6 +202,7 @@ class EvalSample:
     audio: np.ndarray
     fps: float
     still_index: int = 0
+    source: str | None = None
 
     @property
     def still(self) -> np.ndarray:
@@ -232,7 +249,7 @@ class EvalTable:
         for method in self.methods:
             rows = [r for r in self.per_clip if r["method"] == method]
             stats: dict[str, tuple[float, float, int]] = {}
-            for spec in METRICS:
+            for spec in _ALL_METRICS:
                 if spec.key == "blink_dur":
                     vals = np.asarray(self.blink_durations.get(method, []), dtype=np.float64)
                 else:
@@ -249,7 +266,7 @@ class EvalTable:
     def to_markdown(self, per_clip: bool = True) -> str:
         """The report as Markdown: header, summary table (mean ± std), notes, per-clip table."""
         lines = ["# talkface evaluation", ""]
-        for key in ("date", "command", "seed", "data", "clips", "sync_model", "host"):
+        for key in ("date", "command", "seed", "data", "clips", "sync_model", "lip_reader", "host"):
             if key in self.header:
                 value = f"`{self.header[key]}`" if key == "command" else str(self.header[key])
                 lines.append(f"- **{key}**: {value}")
@@ -275,14 +292,16 @@ class EvalTable:
             "talkface's own sync model (distances in [0, 2]): compare rows with each other and with ground truth, "
             "not with the papers' numbers (OpenFace ACD, original SyncNet).",
         ]
+        lines += _lipread_markdown(self.methods, summary)
         if self.notes:
             lines += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
         if per_clip:
+            row_cols = METRICS + LIPREAD_METRICS[:1]
             lines += ["", "## Per clip", ""]
-            lines.append("| Method | Clip | " + " | ".join(spec.label for spec in METRICS) + " |")
-            lines.append("|---" * (len(METRICS) + 2) + "|")
+            lines.append("| Method | Clip | " + " | ".join(spec.label for spec in row_cols) + " |")
+            lines.append("|---" * (len(row_cols) + 2) + "|")
             for row in self.per_clip:
-                cells = [_fmt(row.get(spec.key, math.nan), spec.digits) for spec in METRICS]
+                cells = [_fmt(row.get(spec.key, math.nan), spec.digits) for spec in row_cols]
                 lines.append(f"| {row['method']} | {row['clip']} | " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
@@ -307,7 +326,7 @@ class EvalTable:
         with atomic_path(paths["summary"]) as tmp:
             tmp.write_text(buf.getvalue())
         buf = io.StringIO()
-        keys = [spec.key for spec in METRICS]
+        keys = [spec.key for spec in _ALL_METRICS]
         writer = csv.writer(buf)
         writer.writerow(["method", "clip", *keys])
         for row in self.per_clip:
@@ -315,6 +334,32 @@ class EvalTable:
         with atomic_path(paths["per_clip"]) as tmp:
             tmp.write_text(buf.getvalue())
         return paths
+
+
+def _lipread_markdown(
+    methods: Sequence[str], summary: Mapping[str, Mapping[str, tuple[float, float, int]]]
+) -> list[str]:
+    """The lip-reading section: WER and per-slot accuracy per method (n/a without GRID clips)."""
+    from talkface.eval.lipread import chance_wer
+
+    lines = ["", "## Lip reading (GRID clips)", ""]
+    lines.append("| Method | clips | " + " | ".join(spec.label + _arrow(spec) for spec in LIPREAD_METRICS) + " |")
+    lines.append("|---" * (len(LIPREAD_METRICS) + 2) + "|")
+    for method in methods:
+        n = summary[method]["wer"][2]
+        cells = []
+        for spec in LIPREAD_METRICS:
+            mean, std, count = summary[method][spec.key]
+            cells.append("n/a" if count == 0 else f"{mean:.1f} ± {std:.1f}" if spec.key == "wer" else f"{mean:.1f}")
+        lines.append(f"| {method} | {n} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "WER: word error rate (%) of talkface's GRID lip reader (trained on GRID speaker s1 only; docs/evaluation.md) "
+        "on the mouth crops of the frames being scored; per-slot columns: % of clips whose word in that slot is "
+        f"read right. Chance (guessing every slot from the grammar alone): WER {100 * chance_wer():.1f} %. "
+        "n/a: no GRID sentence (file name or .align) for the clips.",
+    ]
+    return lines
 
 
 def _arrow(spec: MetricSpec) -> str:
@@ -369,15 +414,17 @@ def samples_from_dataset(
         Not a prepared dataset, no such split, an empty split, a clip without its crop video.
     """
     from talkface.data.dataset import load_clip
+    from talkface.eval.lipread import clip_sources
 
     ds, ids = dataset_clip_ids(dataset, split, max_clips)
+    sources = clip_sources(dataset)
     for clip_id in ids:
         clip = load_clip(ds.clip_path(clip_id))
         if clip.crop_path is None:
             raise InputError(ds.clip_path(clip_id), "prepared clip has no crop video")
         audio = _to_16k(clip.audio, clip.sample_rate)
         index = clip.neutral_index if still == "neutral" else 0
-        yield EvalSample(clip_id, clip.crops(), audio, clip.fps, index)
+        yield EvalSample(clip_id, clip.crops(), audio, clip.fps, index, sources.get(clip_id))
 
 
 def dataset_clip_ids(
@@ -452,7 +499,8 @@ def samples_from_pairs(
         if abs(gen_fps - fps) > 1e-3:  # nearest generated frame at each real frame time
             idx = np.minimum(np.round(np.arange(round(gen.shape[0] * fps / gen_fps)) * gen_fps / fps), gen.shape[0] - 1)
             gen = gen[idx.astype(np.int64)]
-        yield EvalSample(Path(real).stem, frames, audio.astype(np.float32), fps, 0), gen, Path(generated).stem
+        sample = EvalSample(Path(real).stem, frames, audio.astype(np.float32), fps, 0, os.fspath(real))
+        yield sample, gen, Path(generated).stem
 
 
 def _to_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -499,6 +547,7 @@ class _Scorers:
         self._facenet: Any = None
         self._lpips: Any = None
         self._sync: Any = None
+        self._lipreader: Any = None
 
     @property
     def dlib(self) -> Any:
@@ -532,6 +581,14 @@ class _Scorers:
             self._sync = SyncScorer(self.config.sync_model, device=self.config.device)
         return self._sync
 
+    @property
+    def lipreader(self) -> Any:
+        if self._lipreader is None:
+            from talkface.eval.lipread import LipReader
+
+            self._lipreader = LipReader(self.config.lipreader, device=self.config.device)
+        return self._lipreader
+
 
 def _track(frames: np.ndarray, fps: float, scorers: _Scorers) -> np.ndarray | None:
     """(T, 68, 2) landmarks tracked on the frames, or None when no face is found."""
@@ -554,6 +611,7 @@ def _score_clip(
 ) -> _Scored:
     """All metrics of generated ``frames`` (already conformed) on one sample."""
     from talkface.eval import identity, metrics, motion_metrics
+    from talkface.eval.lipread import grid_sentence
     from talkface.face.eyes import detect_blinks, eye_aspect_ratio
 
     cfg = scorers.config
@@ -594,6 +652,10 @@ def _score_clip(
                 notes.append(f"{sample.clip_id}: sync not scored ({exc})")
             else:
                 values.update(av_offset=float(sync.offset), lse_d=sync.lse_d, lse_c=sync.lse_c)
+        sentence = grid_sentence(sample.clip_id, sample.source) if cfg.lipread else None
+        if sentence is not None:
+            reading = scorers.lipreader.read(frames, landmarks, sample.fps)
+            values.update({k: 100.0 * v for k, v in reading.score(sentence).items()})
         blinks = detect_blinks(eye_aspect_ratio(landmarks), sample.fps)
         values["blink_rate"] = len(blinks) / (frames.shape[0] / sample.fps)
         blink_durations = [(e - s) / sample.fps for s, e in blinks]
@@ -775,6 +837,11 @@ def evaluate_videos(
             (GROUND_TRUTH, sample.frames),
             (STILL_BASELINE, copy_still_model(sample.frames.shape[0])(sample.still, sample.audio)),
         ]
+        if cfg.lipread:
+            from talkface.eval.lipread import grid_sentence
+
+            if grid_sentence(sample.clip_id, sample.source) is None:
+                notes.append(f"{sample.clip_id}: not a GRID sentence (name or .align file): WER n/a")
         for name, make in makers.items():
             _seed_all(cfg.seed + clip_no)
             raw = make()
@@ -796,6 +863,7 @@ def evaluate_videos(
         "data": data_desc,
         "clips": len({r["clip"] for r in per_clip}),
         "sync_model": _sync_model_desc(cfg),
+        "lip_reader": _lipreader_desc(cfg),
         "host": f"{platform.node()} python {platform.python_version()}",
         "config": asdict(cfg),
     }
@@ -849,4 +917,13 @@ def _sync_model_desc(cfg: EvalConfig) -> str:
     from talkface.eval.sync import default_syncnet_path
 
     path = Path(cfg.sync_model) if cfg.sync_model else default_syncnet_path()
+    return f"{path.name} ({path.stat().st_size // 1024} KiB)" if path.is_file() else f"{path} (missing)"
+
+
+def _lipreader_desc(cfg: EvalConfig) -> str:
+    if not cfg.lipread:
+        return "not used"
+    from talkface.eval.lipread import default_lipreader_path
+
+    path = Path(cfg.lipreader) if cfg.lipreader else default_lipreader_path()
     return f"{path.name} ({path.stat().st_size // 1024} KiB)" if path.is_file() else f"{path} (missing)"
