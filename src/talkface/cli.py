@@ -491,7 +491,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, workers=args.workers, max_upload_bytes=int(args.max_upload_mb * 2**20),
         max_audio_seconds=args.max_audio_seconds, max_image_pixels=int(args.max_image_megapixels * 1e6),
         job_ttl_s=args.job_ttl_minutes * 60, work_dir=Path(args.work_dir) if args.work_dir else None,
-        max_queued=args.max_queued, model=args.model, threads=args.threads,
+        max_queued=args.max_queued, model=args.model, threads=args.threads, max_live_sessions=args.max_live_sessions,
     )
     print(f"talkface serve: http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/ "
           f"({args.workers} worker(s); API schema at /openapi.json; Ctrl-C to stop)", flush=True)
@@ -528,6 +528,12 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
     size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
     print(f"{out}: model bundle, {size:.1f} MB; use it with: talkface animate FACE SPEECH -o OUT.mp4 --model {out}")
     return 0
+
+
+def _cmd_live(args: argparse.Namespace) -> int:
+    from talkface.live.command import run
+
+    return run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -908,7 +914,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work-dir", default=None, help="folder for the jobs' files (default: a temporary folder)")
     p.add_argument("--model", default=None, help="model bundle folder (default: the bundled model)")
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads per worker")
+    p.add_argument("--max-live-sessions", type=_positive_int, default=1,
+                   help="live sessions (page /live, WebSocket /v1/live) at once; more are told the server is busy")
     p.set_defaults(func=_cmd_serve)
+
+    from talkface.live.command import add_parser as add_live_parser
+
+    add_live_parser(sub, _positive_int).set_defaults(func=_cmd_live)
     return parser
 
 

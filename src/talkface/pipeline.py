@@ -530,6 +530,18 @@ class Animator:
             seconds=time.perf_counter() - start, stage_seconds=timer, warnings=notes,
         )
 
+    def stream(
+        self, photo: PathLike | np.ndarray, audio_chunks: Any, **options: Any
+    ) -> Iterator[tuple[float, np.ndarray]]:
+        """Animate a photo with speech arriving in chunks: ``(timestamp_s, frame)`` pairs at :attr:`fps`.
+
+        See :func:`talkface.live.stream.stream` (mono 16 kHz chunks of any size, float32 or s16le bytes;
+        each frame comes once the audio up to 120 ms past it has arrived; memory stays constant).
+        """
+        from talkface.live.stream import stream
+
+        return stream(self, photo, audio_chunks, **options)
+
     def talking_head(self, still: np.ndarray, audio: np.ndarray) -> np.ndarray:
         """The model as a :data:`talkface.eval.report.TalkingHeadModel` (for ``talkface evaluate``).
 

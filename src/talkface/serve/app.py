@@ -101,6 +101,8 @@ class ServeConfig:
         torch threads per worker (``None`` = the pipeline's choice).
     cleanup_interval_s
         how often expired jobs are looked for.
+    max_live_sessions
+        live sessions (``/live``, ``/v1/live``) at once; more are answered "busy".
     """
 
     host: str = "127.0.0.1"
@@ -117,6 +119,7 @@ class ServeConfig:
     model: str | None = None
     threads: int | None = None
     cleanup_interval_s: float = 60.0
+    max_live_sessions: int = 1
 
 
 def pipeline_factory(config: ServeConfig) -> AnimatorFactory:
@@ -356,6 +359,9 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
     app.state.manager = manager
     app.state.config = config
     app.add_middleware(BodyLimitMiddleware, limit=2 * config.max_upload_bytes + _FORM_OVERHEAD)
+    from talkface.serve import live
+
+    app.include_router(live.router(config))
 
     @app.exception_handler(RequestValidationError)
     async def _on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
