@@ -174,6 +174,7 @@ def train_stream_motion(
     train_config: TrainConfig,
     model_config: StreamMotionConfig | None = None,
     teacher: str | os.PathLike[str] | None = None,
+    init: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Train the streaming motion model on a distillation folder (resumes ``out_dir/last.ckpt``).
 
@@ -186,6 +187,8 @@ def train_stream_motion(
         train_config: steps, batch size (taken from here), lr, threads, seed.
         model_config: the model (default :class:`StreamMotionConfig`).
         teacher: model bundle whose l-GAN made the targets (default: the shipped one).
+        init: a streaming-motion checkpoint to start from (its weights and feature statistics; a new
+            optimiser with this run's learning rate), e.g. to continue on more data at a lower rate.
 
     Returns:
         Path of ``out_dir/last.ckpt``.
@@ -211,7 +214,15 @@ def train_stream_motion(
         teacher_decoder = bundle.lgan.generator.decoder
         if teacher_decoder.weight.shape == module.net.decoder.weight.shape:
             module.net.decoder.load_state_dict({k: v.float() for k, v in teacher_decoder.state_dict().items()})
-    extra: dict[str, Any] = {"teacher": {"bundle": str(bundle.path), "name": bundle.info.get("name")},
+    if init is not None:
+        from talkface.live.model import load_stream_motion
+
+        start = load_stream_motion(init)
+        if start.config != cfg:
+            raise ValueError(f"{init}: its model config differs from this run's")
+        module.load_state_dict(start.state_dict())
+    extra: dict[str, Any] = {"init": None if init is None else os.fspath(init),
+                             "teacher": {"bundle": str(bundle.path), "name": bundle.info.get("name")},
                              "files": {"train": len(datamodule.train_files), "val": len(datamodule.val_files)}}
     return fit(module, datamodule, out_dir, train_config, extra_configs=extra)
 
@@ -233,12 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--context", type=int, default=StreamMotionConfig.context)
     p.add_argument("--lookahead-ms", type=float, default=StreamMotionConfig.lookahead_ms)
     p.add_argument("--teacher", default=None, help="model bundle that made the targets")
+    p.add_argument("--init", default=None, help="streaming-motion checkpoint to start from (new optimiser)")
     a = p.parse_args(argv)
     train = TrainConfig(max_steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed, accelerator="cpu",
                         devices=1, num_threads=a.threads, val_every_n_steps=a.val_every,
                         checkpoint_every_n_steps=a.val_every, max_minutes=a.max_minutes, log_every_n_steps=25)
     model = StreamMotionConfig(context=a.context, lookahead_ms=a.lookahead_ms)
-    print(train_stream_motion(a.out_dir, StreamDataConfig(root=a.distill_dir), train, model, a.teacher))
+    print(train_stream_motion(a.out_dir, StreamDataConfig(root=a.distill_dir), train, model, a.teacher, a.init))
     return 0
 
 

@@ -147,14 +147,23 @@ def _check_start(msg: dict[str, Any]) -> tuple[int, int]:
 
 
 async def _close(ws: WebSocket, kind: str, message: str, code: int) -> None:
-    with contextlib.suppress(Exception):
-        await ws.send_text(json.dumps({"type": kind, "message": message}))
+    await _finish(ws, {"type": kind, "message": message}, code)
+
+
+async def _finish(ws: WebSocket, payload: dict[str, Any] | None, code: int) -> None:
+    if payload is not None:
+        with contextlib.suppress(Exception):
+            await ws.send_text(json.dumps(payload))
     with contextlib.suppress(Exception):
         await ws.close(code=code)
 
 
 async def live_session(ws: WebSocket, service: LiveService) -> None:
-    """Run one live session on an accepted-to-be WebSocket (see the module doc for the protocol)."""
+    """Run one live session on a WebSocket (see the module doc for the protocol).
+
+    The slot is freed before the last message goes out, so a client may start its next session as
+    soon as it has the answer.
+    """
     from talkface.errors import InputError
     from talkface.live.run import LiveRunner
     from talkface.live.sink import encode_jpeg
@@ -168,6 +177,8 @@ async def live_session(ws: WebSocket, service: LiveService) -> None:
     animator = None
     runner: LiveRunner | None = None
     render: threading.Thread | None = None
+    final: tuple[dict[str, Any] | None, int] = (None, 1000)
+    send_task: asyncio.Task[None] | None = None
     try:
         try:
             first = await asyncio.wait_for(ws.receive(), timeout=service.idle_timeout_s)
@@ -187,10 +198,10 @@ async def live_session(ws: WebSocket, service: LiveService) -> None:
             except InputError as exc:
                 raise _SessionError(f"photo: {exc.problem}") from exc
         except asyncio.TimeoutError:
-            await _close(ws, "error", f"no start message within {service.idle_timeout_s:g} s", 1008)
+            final = ({"type": "error", "message": f"no start message within {service.idle_timeout_s:g} s"}, 1008)
             return
         except _SessionError as exc:
-            await _close(ws, "error", str(exc), 1008)
+            final = ({"type": "error", "message": str(exc)}, 1008)
             return
 
         loop = asyncio.get_running_loop()
@@ -207,10 +218,12 @@ async def live_session(ws: WebSocket, service: LiveService) -> None:
             assert runner is not None
             try:
                 runner.run()
-            except Exception:  # noqa: BLE001 - reported to the client below
+            except Exception:  # noqa: BLE001 - the client is told by the sender ending early
                 log.exception("live session render loop failed")
-            finally:
-                loop.call_soon_threadsafe(outbox.put_nowait, None)
+            finally:  # the render thread owns the slot from here on: free it when done with the models
+                service.release(animator)
+                with contextlib.suppress(RuntimeError):  # the event loop may be gone at shutdown
+                    loop.call_soon_threadsafe(outbox.put_nowait, None)
 
         render = threading.Thread(target=render_loop, name="talkface-live", daemon=True)
         render.start()
@@ -229,19 +242,16 @@ async def live_session(ws: WebSocket, service: LiveService) -> None:
 
         send_task = asyncio.create_task(sender())
         samples = 0
-        ended = False
         try:
-            while not ended:
+            while True:
                 receive = asyncio.create_task(asyncio.wait_for(ws.receive(), timeout=service.idle_timeout_s))
                 done, _ = await asyncio.wait({receive, send_task}, return_when=asyncio.FIRST_COMPLETED)
                 if send_task in done:
                     receive.cancel()
                     send_task.result()  # raises the sender's error
-                    raise _SessionError("the session ended")
+                    raise _SessionError("the session ended on the server (internal error)")
                 message = receive.result()
-                kind = message.get("type")
-                if kind == "websocket.disconnect":
-                    runner.cancel()
+                if message.get("type") == "websocket.disconnect":
                     return
                 if message.get("bytes") is not None:
                     data = message["bytes"]
@@ -257,37 +267,32 @@ async def live_session(ws: WebSocket, service: LiveService) -> None:
                 except ValueError as exc:
                     raise _SessionError("text messages must be JSON") from exc
                 if isinstance(text, dict) and text.get("type") == "stop":
-                    runner.end()
-                    ended = True
-                else:
-                    raise _SessionError('unknown message (expected binary PCM or {"type": "stop"})')
+                    break
+                raise _SessionError('unknown message (expected binary PCM or {"type": "stop"})')
+            runner.end()
             await send_task
             summary = runner.stats.summary()
-            await ws.send_text(json.dumps({"type": "end", **{k: round(v, 3) for k, v in summary.items()}}))
-            await ws.close(code=1000)
+            final = ({"type": "end", **{k: round(v, 3) for k, v in summary.items()}}, 1000)
         except asyncio.TimeoutError:
-            runner.cancel()
-            await _close(ws, "error", f"no audio for {service.idle_timeout_s:g} s (or the client stopped "
-                         "reading): session closed", 1008)
+            final = ({"type": "error", "message": f"no audio for {service.idle_timeout_s:g} s (or the client "
+                      "stopped reading): session closed"}, 1008)
         except _SessionError as exc:
-            runner.cancel()
-            await _close(ws, "error", str(exc), 1008)
-        except WebSocketDisconnect:
-            runner.cancel()
-        finally:
-            if not send_task.done():
-                send_task.cancel()
-                with contextlib.suppress(BaseException):
-                    await send_task
+            final = ({"type": "error", "message": str(exc)}, 1008)
     except WebSocketDisconnect:
-        if runner is not None:
-            runner.cancel()
+        final = (None, 1000)
     finally:
+        # nothing here may be skipped by a cancellation (a dropped client): the slot is freed either
+        # right now (no render thread) or by the render thread as it ends
+        if send_task is not None and not send_task.done():
+            send_task.cancel()
         if runner is not None:
             runner.cancel()
-        if render is not None:
-            await asyncio.to_thread(render.join, 30.0)
-        service.release(animator)
+        if render is None:
+            service.release(animator)
+        else:
+            with contextlib.suppress(BaseException):
+                await asyncio.to_thread(render.join, 10.0)  # so the slot is free before the answer goes out
+        await _finish(ws, *final)
 
 
 def make_router(service: LiveService) -> APIRouter:
