@@ -524,7 +524,7 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
     from talkface.pipeline import make_bundle
 
     out = make_bundle(args.output, args.lgan, args.texture, args.blink, name=args.name, half=not args.fp32,
-                      card=args.card)
+                      card=args.card, stream_motion=args.stream_motion)
     size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
     print(f"{out}: model bundle, {size:.1f} MB; use it with: talkface animate FACE SPEECH -o OUT.mp4 --model {out}")
     return 0
@@ -612,6 +612,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="talkface", help="model name recorded in the bundle")
     p.add_argument("--fp32", action="store_true", help="keep float32 weights (default: float16, half the size)")
     p.add_argument("--card", default=None, help="Markdown model card to include as MODEL_CARD.md")
+    p.add_argument("--stream-motion", default=None,
+                   help="streaming motion checkpoint (python -m talkface.live.train) for 'talkface live'")
     p.set_defaults(func=_cmd_bundle)
 
     p = sub.add_parser(

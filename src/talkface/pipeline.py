@@ -211,6 +211,7 @@ def make_bundle(
     half: bool = True,
     extra: dict[str, Any] | None = None,
     card: PathLike | None = None,
+    stream_motion: PathLike | None = None,
 ) -> Path:
     """Export training checkpoints into a model bundle folder (fp16 weights, no optimiser state).
 
@@ -223,6 +224,7 @@ def make_bundle(
         half: store weights as float16 (half the size; outputs differ by < 1/255 on the pixels).
         extra: more facts to record in ``talkface-model.json`` (data, metrics, licence).
         card: a Markdown model card to copy into the bundle as ``MODEL_CARD.md``.
+        stream_motion: streaming motion checkpoint (:mod:`talkface.live.train`), optional (live mode).
 
     Returns:
         ``out_dir``.
@@ -235,7 +237,7 @@ def make_bundle(
     tmp.mkdir(parents=True)
     dtype = torch.float16 if half else torch.float32
     info: dict[str, Any] = {"format": 1, "name": name}
-    for key, src in (("lgan", lgan), ("blink", blink), ("texture", texture)):
+    for key, src in (("lgan", lgan), ("blink", blink), ("texture", texture), ("stream_motion", stream_motion)):
         if src is None:
             continue
         export_module(src, tmp / f"{key}.pt", dtype=dtype)
