@@ -185,7 +185,11 @@ def quality(dataset: str, threads: int | None, chunk_ms: float, out_dir: str | N
 
 
 def startup(threads: int | None) -> dict[str, float]:
-    """Fresh process: start -> Animator loaded -> first frame of ``animate``'s frame iterator, seconds."""
+    """Fresh process: start -> Animator loaded -> first frame of ``animate``'s frame iterator, seconds.
+
+    ``process_cpu_s`` is the CPU time of the whole process (it exits right after the first frame):
+    the load-independent cost of starting up.
+    """
     code = (
         "import time, sys; t0 = float(sys.argv[1]); from talkface.pipeline import Animator, AnimateConfig;"
         "from talkface.io.media import read_audio; from talkface.io.images import read_image;"
@@ -196,11 +200,16 @@ def startup(threads: int | None) -> dict[str, float]:
         " progress=None); next(frames); t2 = time.time();"
         "print(t1 - t0, t2 - t0)"
     )
+    import resource
+
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([sys.executable, "-c", code, repr(time.time())], capture_output=True, text=True,
                          env=env, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     loaded, first = (float(x) for x in out.stdout.split())
-    return {"models_loaded_s": loaded, "first_frame_s": first}
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"models_loaded_s": loaded, "first_frame_s": first, "process_cpu_s": cpu}
 
 
 def main() -> int:
