@@ -150,7 +150,9 @@ def live_session(seconds: float, threads: int | None, chunk_ms: float, max_rende
                                      "max": float(np.max(stamped) * 1e3) if stamped else None},
         "drift_ms_last_vs_first_10s": drift * 1e3,
         "rss_mb": {"first": memory[0][1], "last": memory[-1][1], "max": max(m[1] for m in memory),
-                   "samples": len(memory)},
+                   "samples": len(memory), "every_60s": [round(m[1], 1) for m in memory[::12]]},
+        "latency_median_ms_per_minute": [round(float(np.median(latency[(ts >= m) & (ts < m + 60)]) * 1e3), 1)
+                                         for m in range(0, int(ts[-1]) + 1, 60) if ((ts >= m) & (ts < m + 60)).any()],
         "cpu_s_per_rendered_frame": cpu / max(1, stats["frames"] - stats["dropped"]),
         "load_average": os.getloadavg(),
     }
@@ -182,6 +184,29 @@ def quality(dataset: str, threads: int | None, chunk_ms: float, out_dir: str | N
                             out_dir=out_dir, config=EvalConfig(lpips=False, identity=False), progress=False)
     print(table.to_markdown(per_clip=False))
     return {m: {k: v[0] for k, v in row.items()} for m, row in table.summary().items()}
+
+
+def texture_only(threads: int | None, batch: int = 5, frames: int = 200) -> dict[str, float]:
+    """The texture stage alone (generator + paste-back, the live renderer) on the same photo: CPU s per frame."""
+    import torch
+
+    from talkface.io.images import read_image
+    from talkface.live.stream import frame_renderer
+    from talkface.pipeline import AnimateConfig, Animator
+
+    if threads:
+        torch.set_num_threads(threads)
+    animator = Animator(AnimateConfig(threads=threads))
+    image = read_image(EXAMPLES / "face.png")
+    landmarks = animator._face(image, "face")
+    render = frame_renderer(animator, image, landmarks, 0)
+    track = np.repeat(landmarks[None], batch, 0).astype(np.float32)
+    render(track)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(frames // batch):
+        render(track)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"batch": batch, "fps_wall": frames / wall, "cpu_s_per_frame": cpu / frames}
 
 
 def startup(threads: int | None) -> dict[str, float]:
@@ -220,6 +245,7 @@ def main() -> int:
     p.add_argument("--quality", default=None, help="prepared dataset for offline vs streaming quality")
     p.add_argument("--eval-out", default=None, help="folder for the quality report")
     p.add_argument("--startup", action="store_true", help="measure offline start-up (process start -> first frame)")
+    p.add_argument("--texture", action="store_true", help="measure the texture stage alone (CPU s per frame)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", default=None, help="write the results here too")
     a = p.parse_args()
@@ -227,6 +253,9 @@ def main() -> int:
     if a.startup:
         results["startup"] = startup(a.threads)
         print("startup", json.dumps(results["startup"]), flush=True)
+    if a.texture:
+        results["texture"] = texture_only(a.threads)
+        print("texture", json.dumps(results["texture"]), flush=True)
     if a.live_seconds > 0:
         results["live"] = live_session(a.live_seconds, a.threads, a.chunk_ms, a.max_render)
         print("live", json.dumps(results["live"], indent=1), flush=True)
