@@ -102,6 +102,7 @@ def test_live_page_streams_the_microphone_and_shows_a_talking_face(server: str, 
     seconds = (stats["last"] - stats["first"]) / 1000.0
     fps = (stats["frames"] - 1) / seconds
     report = f"{stats['frames']} frames at {fps:.1f} frames/s; server: {stats['end']}"
+    print(report)
     assert fps >= 20.0, report
     assert stats["frames"] >= 25 * (LEAD_S + SPEECH_S + TAIL_S) * 0.8, report
     frames = browser.execute_script("return window.liveFrames.map((f) => f.ts)")
@@ -121,5 +122,6 @@ def test_live_page_streams_the_microphone_and_shows_a_talking_face(server: str, 
                             opening_at(LEAD_S + SPEECH_S + 0.6, LEAD_S + SPEECH_S + TAIL_S - 0.3)])
     speaking = opening_at(LEAD_S + 0.3, LEAD_S + SPEECH_S - 0.2)
     assert len(quiet) >= 10 and len(speaking) >= 8
-    assert speaking.max() > 0.15 and speaking.mean() > 2 * quiet.mean(), (speaking, quiet)
-    assert quiet.max() < 0.12, quiet  # closed at rest
+    # inner-lip gap / eye distance from dlib on the received JPEGs (a closed mouth reads ~0.03)
+    assert speaking.max() > 0.08 and np.percentile(speaking, 75) > 1.8 * np.median(quiet), (speaking, quiet)
+    assert quiet.max() < 0.06, quiet  # closed at rest
