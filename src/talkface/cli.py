@@ -655,6 +655,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_queued=args.max_queued, model=args.model, threads=args.threads, allowed_hosts=tuple(args.allow_host),
         allowed_origins=tuple(args.allow_origin), token=token, client_timeout_s=args.client_timeout, queue=args.queue,
         queue_retries=args.queue_retries, queue_lease_s=args.queue_lease_s,
+        max_live_sessions=args.max_live_sessions,
     )
     if args.queue:
         if not args.work_dir:
@@ -707,10 +708,16 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
     from talkface.pipeline import make_bundle
 
     out = make_bundle(args.output, args.lgan, args.texture, args.blink, name=args.name, half=not args.fp32,
-                      card=args.card)
+                      card=args.card, stream_motion=args.stream_motion)
     size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
     print(f"{out}: model bundle, {size:.1f} MB; use it with: talkface animate FACE SPEECH -o OUT.mp4 --model {out}")
     return 0
+
+
+def _cmd_live(args: argparse.Namespace) -> int:
+    from talkface.live.command import run
+
+    return run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -795,6 +802,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="talkface", help="model name recorded in the bundle")
     p.add_argument("--fp32", action="store_true", help="keep float32 weights (default: float16, half the size)")
     p.add_argument("--card", default=None, help="Markdown model card to include as MODEL_CARD.md")
+    p.add_argument("--stream-motion", default=None,
+                   help="streaming motion checkpoint (python -m talkface.live.train) for 'talkface live'")
     p.set_defaults(func=_cmd_bundle)
 
     p = sub.add_parser(
@@ -1162,6 +1171,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "the worker running it died")
     p.add_argument("--queue-lease-s", type=float, default=30.0, help="with --queue: seconds without a heartbeat "
                    "after which a worker counts as dead")
+    p.add_argument("--max-live-sessions", type=_positive_int, default=1,
+                   help="live sessions (page /live, WebSocket /v1/live) at once; more are told the server is busy")
     p.set_defaults(func=_cmd_serve)
 
     from talkface.batch.command import add_parser as add_batch_parser
@@ -1188,6 +1199,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default="talkface", help="Redis key prefix (the server's)")
     p.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
     p.set_defaults(func=_cmd_worker)
+
+    from talkface.live.command import add_parser as add_live_parser
+
+    add_live_parser(sub, _positive_int).set_defaults(func=_cmd_live)
     return parser
 
 

@@ -244,6 +244,7 @@ def make_bundle(
     half: bool = True,
     extra: dict[str, Any] | None = None,
     card: PathLike | None = None,
+    stream_motion: PathLike | None = None,
 ) -> Path:
     """Export training checkpoints into a model bundle folder (fp16 weights, no optimiser state).
 
@@ -256,6 +257,7 @@ def make_bundle(
         half: store weights as float16 (half the size; outputs differ by < 1/255 on the pixels).
         extra: more facts to record in ``talkface-model.json`` (data, metrics, licence).
         card: a Markdown model card to copy into the bundle as ``MODEL_CARD.md``.
+        stream_motion: streaming motion checkpoint (:mod:`talkface.live.train`), optional (live mode).
 
     Returns:
         ``out_dir``.
@@ -269,7 +271,8 @@ def make_bundle(
     dtype = torch.float16 if half else torch.float32
     info: dict[str, Any] = {"format": 1, "name": name}
     try:
-        for key, src in (("lgan", lgan), ("blink", blink), ("texture", texture)):
+        for key, src in (("lgan", lgan), ("blink", blink), ("texture", texture),
+                         ("stream_motion", stream_motion)):
             if src is None:
                 continue
             export_module(src, tmp / f"{key}.pt", dtype=dtype)
@@ -654,6 +657,18 @@ class Animator:
             output=out_path, frames=written, fps=self.fps, duration_s=len(audio) / SAMPLE_RATE,
             seconds=time.perf_counter() - start, stage_seconds=timer, warnings=notes,
         )
+
+    def stream(
+        self, photo: PathLike | np.ndarray, audio_chunks: Any, **options: Any
+    ) -> Iterator[tuple[float, np.ndarray]]:
+        """Animate a photo with speech arriving in chunks: ``(timestamp_s, frame)`` pairs at :attr:`fps`.
+
+        See :func:`talkface.live.stream.stream` (mono 16 kHz chunks of any size, float32 or s16le bytes;
+        each frame comes once the audio up to 120 ms past it has arrived; memory stays constant).
+        """
+        from talkface.live.stream import stream
+
+        return stream(self, photo, audio_chunks, **options)
 
     def talking_head(self, still: np.ndarray, audio: np.ndarray) -> np.ndarray:
         """The model as a :data:`talkface.eval.report.TalkingHeadModel` (for ``talkface evaluate``).

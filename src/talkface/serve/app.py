@@ -121,6 +121,8 @@ class ServeConfig:
     queue_retries, queue_lease_s
         with ``queue``: times a job is queued again after its worker died; seconds without a
         heartbeat after which a worker counts as dead.
+    max_live_sessions
+        live sessions (``/live``, ``/v1/live``) at once; more are answered "busy".
     """
 
     host: str = "127.0.0.1"
@@ -144,6 +146,7 @@ class ServeConfig:
     queue: str | None = None
     queue_retries: int = 1
     queue_lease_s: float = 30.0
+    max_live_sessions: int = 1
 
     def __post_init__(self) -> None:
         check_value("port", self.port)
@@ -425,6 +428,9 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
     app.add_middleware(GuardMiddleware, listen_host=config.host, allowed_hosts=config.allowed_hosts,  # outermost
                        allowed_origins=config.allowed_origins, token=config.token, has_room=manager.has_room,
                        client_timeout_s=config.client_timeout_s)
+    from talkface.serve import live
+
+    app.include_router(live.router(config))
 
     @app.exception_handler(RequestValidationError)
     async def _on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:

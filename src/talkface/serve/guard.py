@@ -134,6 +134,17 @@ async def _json(send: Send, status: int, code: str, message: str, field: str | N
     await send({"type": "http.response.body", "body": body})
 
 
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str,
+                  headers: dict[str, str] | None = None) -> None:
+    """Refuse a request: a JSON error for HTTP; for a WebSocket handshake, a close (policy violation) with the
+    message as its reason (the client sees the handshake refused)."""
+    if scope["type"] == "websocket":
+        await receive()  # the websocket.connect message
+        await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
+        return
+    await _json(send, status, code, message, headers=headers)
+
+
 class ClientTooSlow(Exception):
     """A client paused its request body too long, or sent it too slowly."""
 
@@ -191,11 +202,13 @@ class GuardMiddleware:
         if not self.hosts.allows(host):
             name = host_name(host or "")[:80]
             log.warning("refused a request for Host %r", name)
-            await _json(send, 400, "bad_host", f"Host {name!r} is not an address this server answers to; start it "
+            await _refuse(scope, receive, send, 400, "bad_host",
+                          f"Host {name!r} is not an address this server answers to; start it "
                         f"with --allow-host {name or 'NAME'} to serve that name")
             return
         method = scope.get("method", "GET").upper()
-        if method in UNSAFE_METHODS:
+        # a WebSocket is not covered by the browser's same-origin policy: check its Origin like a POST's
+        if method in UNSAFE_METHODS or scope["type"] == "websocket":
             origin = headers.get("origin")
             fetch_site = headers.get("sec-fetch-site")
             if origin is not None:
@@ -204,7 +217,8 @@ class GuardMiddleware:
                 cross = fetch_site is not None and fetch_site not in ("same-origin", "none") and not self.any_origin
             if cross:
                 log.warning("refused a cross-origin %s from %r", method, (origin or fetch_site or "")[:80])
-                await _json(send, 403, "cross_origin", "requests from other web sites are refused (Origin "
+                await _refuse(scope, receive, send, 403, "cross_origin",
+                              "requests from other web sites are refused (Origin "
                             f"{(origin or fetch_site or '')[:80]!r}); start the server with --allow-origin to allow "
                             "one")
                 return
@@ -216,12 +230,13 @@ class GuardMiddleware:
                 await self._login(query, send)
                 return
             if path.startswith("/v1/") and not self._authorized(headers):
-                await _json(send, 401, "unauthorized", "this server needs its API token: send 'Authorization: "
+                await _refuse(scope, receive, send, 401, "unauthorized",
+                              "this server needs its API token: send 'Authorization: "
                             "Bearer <token>', or open the link with ?token= that 'talkface serve' printed",
                             headers={"WWW-Authenticate": "Bearer"})
                 return
         if method == "POST" and path.endswith("/v1/animate") and self.has_room is not None and not self.has_room():
-            await _json(send, 503, "busy", "server busy: too many jobs waiting; retry later",
+            await _refuse(scope, receive, send, 503, "busy", "server busy: too many jobs waiting; retry later",
                         headers={"Retry-After": "5"})
             return
         if scope["type"] != "http" or method not in UNSAFE_METHODS:

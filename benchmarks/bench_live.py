@@ -1,0 +1,272 @@
+"""Benchmark of live mode (talkface.live): real-time session, latency, memory, drift; streaming vs offline quality.
+
+Three parts (each can be skipped):
+
+* ``--live-seconds S`` (default 60; the issue's target is 600): a live session on the bundled model,
+  fed in real time (40-ms chunks, as a microphone would) with speech bursts separated by silences.
+  Reports frames/s, frames dropped to stay live, latency (sample captured -> frame ready, by
+  bookkeeping of the chunks' capture times), the *stamped* latency (each burst's sound onset,
+  found again as the first frame whose mouth opens), A/V drift (how the latency changes from the
+  first to the last 10 s), resident memory over time and CPU seconds per frame.
+* ``--quality DATASET`` (e.g. /work/prepared/grid7): ``talkface evaluate``-style comparison of the
+  offline pipeline and the streaming one (audio fed in 40-ms chunks) on the dataset's clips
+  (LMD, LSE-C, ...; LPIPS and identity off for speed).
+* ``--startup``: offline ``talkface animate`` process start -> first frame, seconds (a fresh process).
+
+Example (the numbers in BENCHMARKS.md)::
+
+    python3 benchmarks/bench_live.py --live-seconds 120 --quality /work/prepared/grid7 --startup --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+SR = 16000
+
+
+def rss_mb() -> float:
+    """Resident memory of this process, MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def burst_audio(seconds: float, gap_s: float = 1.0) -> tuple[np.ndarray, list[int]]:
+    """Speech bursts (examples/speech.wav) separated by ``gap_s`` of silence; returns audio and onset samples."""
+    from talkface.io.media import read_audio
+
+    speech = read_audio(EXAMPLES / "speech.wav")
+    frame = 160
+    rms = np.sqrt(np.convolve(speech ** 2, np.ones(frame) / frame, mode="same"))
+    onset = int(np.flatnonzero(rms > 0.1 * rms.max())[0])
+    unit = np.concatenate([np.zeros(int(gap_s * SR), np.float32), speech])
+    reps = int(np.ceil(seconds * SR / len(unit)))
+    audio = np.tile(unit, reps)[: int(seconds * SR)]
+    onsets = [k * len(unit) + int(gap_s * SR) + onset for k in range(reps)]
+    return audio, [o for o in onsets if o < len(audio) - SR]
+
+
+def live_session(seconds: float, threads: int | None, chunk_ms: float, max_render: int | None) -> dict[str, Any]:
+    """One real-time session (see the module doc)."""
+    import threading
+
+    import torch
+
+    from talkface.eval.motion_metrics import mouth_opening
+    from talkface.live.run import LiveRunner, file_source
+    from talkface.live.stream import FaceStream, frame_renderer
+    from talkface.pipeline import AnimateConfig, Animator
+
+    if threads:
+        torch.set_num_threads(threads)
+    animator = Animator(AnimateConfig(threads=threads))
+    audio, onsets = burst_audio(seconds)
+    openings: deque[float] = deque()
+
+    def renderer(anim: Any, image: np.ndarray, landmarks: np.ndarray, size: int) -> Any:
+        render = frame_renderer(anim, image, landmarks, size)
+
+        def wrapped(lm: np.ndarray) -> list[np.ndarray]:
+            openings.extend(float(x) for x in mouth_opening(lm))  # what the frames show
+            return render(lm)
+
+        return wrapped
+
+    face = FaceStream(animator, EXAMPLES / "face.png", renderer=renderer)
+    rendered: list[tuple[float, float, float]] = []  # (ts, ready wall time, mouth opening) of rendered frames
+    memory: list[tuple[float, float]] = []
+    start = time.perf_counter()
+    cpu0 = time.process_time()
+    next_mem = 0.0
+
+    def on_frame(index: int, ts: float, frame: Any, latency: float) -> None:
+        nonlocal next_mem
+        now = time.perf_counter()
+        if frame is not None:
+            rendered.append((ts, now, openings.popleft()))
+        if now - start >= next_mem:
+            memory.append((now - start, rss_mb()))
+            next_mem += 5.0
+
+    runner = LiveRunner(face, on_frame, max_render=max_render)
+    worker = threading.Thread(target=runner.run)
+    worker.start()
+    captured: list[tuple[int, float]] = []  # (end sample, capture time) per chunk
+    fed = 0
+    for chunk, wall in file_source(audio, chunk_ms / 1000.0, realtime=True):
+        runner.feed(chunk, wall)
+        fed += len(chunk)
+        captured.append((fed, wall))
+    runner.end()
+    worker.join()
+    cpu = time.process_time() - cpu0
+    stats = runner.stats.summary()
+    ends = np.array([c[0] for c in captured])
+    walls = np.array([c[1] for c in captured])
+
+    def capture_time(sample: int) -> float:
+        i = int(np.searchsorted(ends, sample, side="right"))
+        i = min(i, len(ends) - 1)
+        return float(walls[i] - (ends[i] - sample) / SR)
+
+    arr = np.array(rendered)
+    ts, ready, opening = arr[:, 0], arr[:, 1], arr[:, 2]
+    latency = ready - np.array([capture_time(int(round(t * SR))) for t in ts])
+    rest = float(np.median(opening[opening < np.percentile(opening, 30)]))
+    stamped = []
+    for onset in onsets:
+        t0 = onset / SR
+        window = (ts >= t0 - 0.2) & (ts <= t0 + 1.0)
+        if not window.any():
+            continue
+        peak = opening[window].max()
+        hit = np.flatnonzero(window & (opening > rest + 0.5 * (peak - rest)))
+        if len(hit):
+            stamped.append(ready[hit[0]] - capture_time(onset))
+    first, last = ts < 10.0, ts > ts[-1] - 10.0
+    drift = float(np.median(latency[last]) - np.median(latency[first]))
+    return {
+        "seconds": seconds, "chunk_ms": chunk_ms, "max_render": max_render, "threads": threads,
+        "frames": stats["frames"], "dropped": stats["dropped"], "expected_frames": round(len(audio) / SR * 25),
+        "fps_made": stats["frames"] / stats["wall_s"], "fps_rendered": (stats["frames"] - stats["dropped"]) / stats[
+            "wall_s"], "backlog_max": stats["backlog_max"],
+        "latency_ms": {"median": float(np.median(latency) * 1e3), "p95": float(np.percentile(latency, 95) * 1e3),
+                       "max": float(latency.max() * 1e3)},
+        "stamped_onset_latency_ms": {"n": len(stamped), "median": float(np.median(stamped) * 1e3) if stamped else None,
+                                     "max": float(np.max(stamped) * 1e3) if stamped else None},
+        "drift_ms_last_vs_first_10s": drift * 1e3,
+        "rss_mb": {"first": memory[0][1], "last": memory[-1][1], "max": max(m[1] for m in memory),
+                   "samples": len(memory), "every_60s": [round(m[1], 1) for m in memory[::12]]},
+        "latency_median_ms_per_minute": [round(float(np.median(latency[(ts >= m) & (ts < m + 60)]) * 1e3), 1)
+                                         for m in range(0, int(ts[-1]) + 1, 60) if ((ts >= m) & (ts < m + 60)).any()],
+        "cpu_s_per_rendered_frame": cpu / max(1, stats["frames"] - stats["dropped"]),
+        "load_average": os.getloadavg(),
+    }
+
+
+def quality(dataset: str, threads: int | None, chunk_ms: float, out_dir: str | None) -> dict[str, Any]:
+    """Offline vs streaming on a prepared dataset's clips (talkface.eval.report)."""
+    import torch
+
+    from talkface.eval.report import EvalConfig, evaluate_videos
+    from talkface.live.stream import FaceStream
+    from talkface.pipeline import AnimateConfig, Animator
+
+    if threads:
+        torch.set_num_threads(threads)
+    animator = Animator(AnimateConfig(threads=threads))
+    step = int(chunk_ms / 1000.0 * SR)
+
+    def streaming(still: np.ndarray, audio: np.ndarray) -> np.ndarray:
+        face = FaceStream(animator, np.ascontiguousarray(still), size=0)
+        frames = []
+        for i in range(0, len(audio), step):
+            frames += [f for _, f in face.push(np.asarray(audio[i:i + step], np.float32))]
+        frames += [f for _, f in face.finish()]
+        return np.stack(frames)
+
+    table = evaluate_videos(dataset=dataset, split="all", models={"offline": animator.talking_head,
+                                                                  "streaming": streaming},
+                            out_dir=out_dir, config=EvalConfig(lpips=False, identity=False), progress=False)
+    print(table.to_markdown(per_clip=False))
+    return {m: {k: v[0] for k, v in row.items()} for m, row in table.summary().items()}
+
+
+def texture_only(threads: int | None, batch: int = 5, frames: int = 200) -> dict[str, float]:
+    """The texture stage alone (generator + paste-back, the live renderer) on the same photo: CPU s per frame."""
+    import torch
+
+    from talkface.io.images import read_image
+    from talkface.live.stream import frame_renderer
+    from talkface.pipeline import AnimateConfig, Animator
+
+    if threads:
+        torch.set_num_threads(threads)
+    animator = Animator(AnimateConfig(threads=threads))
+    image = read_image(EXAMPLES / "face.png")
+    landmarks = animator._face(image, "face")
+    render = frame_renderer(animator, image, landmarks, 0)
+    track = np.repeat(landmarks[None], batch, 0).astype(np.float32)
+    render(track)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(frames // batch):
+        render(track)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"batch": batch, "fps_wall": frames / wall, "cpu_s_per_frame": cpu / frames}
+
+
+def startup(threads: int | None) -> dict[str, float]:
+    """Fresh process: start -> Animator loaded -> first frame of ``animate``'s frame iterator, seconds.
+
+    ``process_cpu_s`` is the CPU time of the whole process (it exits right after the first frame):
+    the load-independent cost of starting up.
+    """
+    code = (
+        "import time, sys; t0 = float(sys.argv[1]); from talkface.pipeline import Animator, AnimateConfig;"
+        "from talkface.io.media import read_audio; from talkface.io.images import read_image;"
+        f"a = Animator(AnimateConfig(threads={threads!r})); t1 = time.time();"
+        f"img = read_image('{EXAMPLES / 'face.png'}'); lm = a._face(img, 'face');"
+        f"audio = read_audio('{EXAMPLES / 'speech.wav'}');"
+        "n, frames = a._frames(img, lm, audio, blink_rate=0.35, motion_scale=1.0, seed=0, size=0, timer={},"
+        " progress=None); next(frames); t2 = time.time();"
+        "print(t1 - t0, t2 - t0)"
+    )
+    import resource
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run([sys.executable, "-c", code, repr(time.time())], capture_output=True, text=True,
+                         env=env, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    loaded, first = (float(x) for x in out.stdout.split())
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"models_loaded_s": loaded, "first_frame_s": first, "process_cpu_s": cpu}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--live-seconds", type=float, default=60.0, help="length of the live session (0: skip)")
+    p.add_argument("--chunk-ms", type=float, default=40.0)
+    p.add_argument("--max-render", type=int, default=5, help="live policy: render at most this many frames per pass")
+    p.add_argument("--quality", default=None, help="prepared dataset for offline vs streaming quality")
+    p.add_argument("--eval-out", default=None, help="folder for the quality report")
+    p.add_argument("--startup", action="store_true", help="measure offline start-up (process start -> first frame)")
+    p.add_argument("--texture", action="store_true", help="measure the texture stage alone (CPU s per frame)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", default=None, help="write the results here too")
+    a = p.parse_args()
+    results: dict[str, Any] = {"load_average_start": os.getloadavg()}
+    if a.startup:
+        results["startup"] = startup(a.threads)
+        print("startup", json.dumps(results["startup"]), flush=True)
+    if a.texture:
+        results["texture"] = texture_only(a.threads)
+        print("texture", json.dumps(results["texture"]), flush=True)
+    if a.live_seconds > 0:
+        results["live"] = live_session(a.live_seconds, a.threads, a.chunk_ms, a.max_render)
+        print("live", json.dumps(results["live"], indent=1), flush=True)
+    if a.quality:
+        results["quality"] = quality(a.quality, a.threads, a.chunk_ms, a.eval_out)
+        print("quality", json.dumps(results["quality"], indent=1), flush=True)
+    results["load_average_end"] = os.getloadavg()
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,348 @@
+"""Streaming core: PCM chunks in, 25 fps frames out, with a bounded look-ahead and constant memory.
+
+:class:`FaceStream` holds everything one live session needs for one photo and is fed audio as it
+arrives (:meth:`FaceStream.push`, then :meth:`FaceStream.finish` at the end); each call returns
+the frames that became ready, as ``(timestamp_s, frame)`` pairs. :func:`stream` wraps it as an
+iterator over an iterable of chunks (``Animator.stream`` calls it).
+
+Per video frame ``t`` (time stamp ``t / fps``):
+
+1. **motion** — the streaming motion model (:mod:`talkface.live.model`) on the causal log-mel
+   frames up to ``t / fps + lookahead`` (120 ms): frame ``t`` is made as soon as sample
+   ``(t / fps + 0.12 s) · 16000`` has arrived. Only the last ``context`` mel frames (400 ms) and
+   the last 15 ms of samples are kept.
+2. **blinks** — the blink generator's GRU run one step per frame with its hidden state carried
+   over (:class:`OnlineBlinks`), driven by seeded noise drawn in fixed one-second blocks, so the
+   same seed gives the same blinks whatever the chunking.
+3. **retargeting** — onto the photo's own landmarks (eq. 7, :func:`talkface.motion.retarget.retarget`;
+   an open mouth in the photo is closed first, as offline).
+4. **texture** — one call, :func:`frame_renderer`, maps landmark frames to output frames; it is the
+   only place that knows how frames are rendered, so the renderer can be swapped.
+
+Frames are batched per call (all frames made ready by one chunk go through the texture network
+together), which is what keeps up with real time on a CPU: a 40-ms chunk makes one frame, a 200-ms
+chunk five.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from talkface.errors import InputError
+
+if TYPE_CHECKING:
+    from talkface.live.model import StreamMotion
+    from talkface.pipeline import Animator
+
+__all__ = ["FaceStream", "MotionStream", "OnlineBlinks", "Renderer", "frame_renderer", "load_stream_model",
+           "pcm16_to_float", "stream"]
+
+SAMPLE_RATE = 16000
+#: ``renderer(landmarks (n, 68, 2) in photo pixels) -> n frames``
+Renderer = Callable[[np.ndarray], list[np.ndarray]]
+
+
+def pcm16_to_float(data: bytes | bytearray | memoryview) -> np.ndarray:
+    """Little-endian signed 16-bit PCM bytes -> (N,) float32 in [-1, 1] (an odd trailing byte is an error)."""
+    if len(data) % 2:
+        raise ValueError("16-bit PCM needs an even number of bytes")
+    return np.frombuffer(bytes(data), dtype="<i2").astype(np.float32) / 32768.0
+
+
+def load_stream_model(animator: Animator) -> StreamMotion:
+    """The streaming motion model of the animator's bundle (``stream_motion`` in ``talkface-model.json``).
+
+    Loaded once per animator and cached on it.
+
+    Raises:
+        InputError: the bundle names no streaming motion model, or its file does not load.
+    """
+    from talkface.live.model import load_stream_motion
+
+    cached = getattr(animator, "_stream_motion", None)
+    if cached is not None:
+        return cached
+    bundle = animator.bundle
+    name = bundle.info.get("stream_motion")
+    if not name:
+        raise InputError(bundle.path, "this model bundle has no streaming motion model ('stream_motion')")
+    model = load_stream_motion(bundle.path / str(name), map_location=animator.device).eval()
+    if float(model.config.fps) != animator.fps:
+        raise InputError(bundle.path / str(name), f"streaming model runs at {model.config.fps:g} fps, the bundle at "
+                         f"{animator.fps:g}")
+    animator._stream_motion = model  # type: ignore[attr-defined]
+    return model
+
+
+class MotionStream:
+    """Streaming speech -> canonical speech motion (speech points only), one step per video frame.
+
+    Args:
+        model: the streaming motion model.
+    """
+
+    def __init__(self, model: StreamMotion) -> None:
+        from talkface.live.model import LOG_FLOOR
+
+        self.model = model
+        self.config = model.config
+        self.frontend = model.frontend()
+        k = self.config.context
+        self._history = np.full((k, self.config.n_mels), LOG_FLOOR, np.float32)  # mel frames first_mel ..
+        self._first_mel = -k  # index of _history[0]
+        self.samples = 0  # samples received
+        self.next_frame = 0  # next video frame to make
+
+    @property
+    def state_size(self) -> int:
+        """Numbers held between calls (bounded: the mel history plus the frontend's sample tail)."""
+        return int(self._history.size + self.frontend.buffered)
+
+    def push(self, samples: np.ndarray, limit: int | None = None) -> np.ndarray:
+        """Feed samples; return (n, 46, 2) displacements of the frames that became ready.
+
+        Args:
+            samples: (N,) float32 mono at the model's rate.
+            limit: make no frame with index >= this (the end of a finished stream).
+        """
+        from talkface.live.model import log_mel
+
+        samples = np.asarray(samples, dtype=np.float32).ravel()
+        self.samples += len(samples)
+        mel = log_mel(self.frontend.push(samples))
+        cfg = self.config
+        history = np.concatenate([self._history, mel]) if len(mel) else self._history
+        last_have = self._first_mel + len(history) - 1
+        frames = []
+        t = self.next_frame
+        while (limit is None or t < limit) and int(cfg.last_mel(t)) <= last_have:
+            end = int(cfg.last_mel(t)) - self._first_mel + 1
+            frames.append(history[end - cfg.context: end])
+            t += 1
+        keep = cfg.context
+        self._first_mel += len(history) - keep
+        self._history = np.ascontiguousarray(history[-keep:])
+        self.next_frame = t
+        if not frames:
+            return np.zeros((0, 46, 2), np.float32)
+        with torch.no_grad():
+            windows = torch.from_numpy(np.stack(frames)).to(self.model.canonical_neutral.device)
+            return self.model(windows).cpu().numpy().astype(np.float32)
+
+
+class OnlineBlinks:
+    """The blink generator run online: one GRU step per frame, hidden state carried over.
+
+    Noise is drawn from a generator seeded with ``seed`` in blocks of ``block`` frames, so frame
+    ``t`` always gets the same noise whatever the chunking; ``burn_in`` frames are run first (as
+    :meth:`talkface.motion.blink.BlinkModel.generate_eyes` does) so the first frames are typical.
+
+    Args:
+        blink: the blink model.
+        seed: noise seed.
+        noise_scale: noise temperature (blink rate, see ``noise_scale_for_rate``).
+        block: frames of noise drawn at a time.
+    """
+
+    def __init__(self, blink: Any, seed: int = 0, noise_scale: float = 1.0, block: int = 25) -> None:
+        self.blink = blink
+        self.scale = float(noise_scale)
+        self.block = int(block)
+        self._gen = torch.Generator().manual_seed(int(seed))
+        self._noise = torch.zeros(0, blink.config.noise_dim)
+        self._hidden: torch.Tensor | None = None
+        burn = int(blink.config.burn_in)
+        if burn:
+            self.step(burn)
+
+    def _take(self, n: int) -> torch.Tensor:
+        while len(self._noise) < n:
+            fresh = torch.randn(self.block, self.blink.config.noise_dim, generator=self._gen)
+            self._noise = torch.cat([self._noise, fresh])
+        out, self._noise = self._noise[:n], self._noise[n:]
+        return out
+
+    @torch.no_grad()
+    def step(self, n: int) -> np.ndarray:
+        """Eye-region displacements of the next ``n`` frames: (n, 22, 2) float32, canonical units."""
+        g = self.blink.generator
+        if n <= 0:
+            return np.zeros((0, 22, 2), np.float32)
+        z = (self._take(n) * self.scale)[None].to(self.blink.scale.device)
+        h, self._hidden = g.rnn(z, self._hidden)
+        return g.last(g.head(h)).view(n, 22, 2).cpu().numpy().astype(np.float32)
+
+
+def frame_renderer(animator: Animator, image: np.ndarray, person_landmarks: np.ndarray, size: int = 0) -> Renderer:
+    """The texture stage for one photo, as one function: landmark frames (photo pixels) -> output frames.
+
+    Today: the aligned-crop texture generator (:class:`talkface.texture.adapt.PersonModel`), pasted
+    back into the photo (``size`` 0) or returned as a ``size`` × ``size`` crop, exactly as
+    :meth:`talkface.pipeline.Animator.animate` renders. Swap this function to change the renderer.
+    """
+    import cv2
+
+    from talkface.face.align import crop_transform, paste_back, transform_points, warp_crop
+
+    s = animator.image_size
+    affine = crop_transform(person_landmarks, s)
+    crop = warp_crop(image, affine, s)
+    person = animator._person(crop, transform_points(person_landmarks, affine))
+
+    def render(landmarks: np.ndarray) -> list[np.ndarray]:
+        if len(landmarks) == 0:
+            return []
+        crops = person.generate(transform_points(landmarks, affine), batch_size=max(1, len(landmarks)))
+        if size:
+            return [c if size == s else np.asarray(cv2.resize(c, (size, size), interpolation=cv2.INTER_CUBIC))
+                    for c in crops]
+        return [paste_back(image, c, affine) for c in crops]
+
+    return render
+
+
+class FaceStream:
+    """One live session: a photo, animated by speech pushed in chunks.
+
+    Args:
+        animator: a loaded :class:`talkface.pipeline.Animator` (its bundle must have ``stream_motion``).
+        photo: path of the photo, or an (H, W, 3) uint8 RGB image.
+        seed: blink seed (default: the animator's config).
+        blink_rate: blinks per second (None: the model's natural rate; default: the config's).
+        motion_scale: gain on the speech motion (default: the config's).
+        size: 0 = whole photo, N = N × N face crop (default: the config's).
+        renderer: replaces :func:`frame_renderer` (called with the animator, image, landmarks, size).
+
+    Raises:
+        InputError: unreadable photo, no face or several faces, or no streaming model in the bundle.
+    """
+
+    def __init__(
+        self,
+        animator: Animator,
+        photo: str | os.PathLike[str] | np.ndarray,
+        *,
+        seed: int | None = None,
+        blink_rate: float | None | str = "config",
+        motion_scale: float | None = None,
+        size: int | None = None,
+        renderer: Callable[..., Renderer] | None = None,
+    ) -> None:
+        from talkface.motion.render import check_motion_scale
+        from talkface.motion.retarget import close_mouth, mouth_is_open
+        from talkface.pipeline import _resize_to
+
+        cfg = animator.config
+        self.animator = animator
+        self.model = load_stream_model(animator)
+        if isinstance(photo, np.ndarray):
+            image, where = np.ascontiguousarray(photo), "<photo>"
+        else:
+            from talkface.io.images import read_image
+
+            image, where = read_image(photo), os.fspath(photo)
+        self.image = _resize_to(image, cfg.max_side)
+        self.person_landmarks = animator._face(self.image, where)
+        neutral = np.asarray(self.person_landmarks)
+        self.neutral = close_mouth(neutral) if cfg.close_mouth and mouth_is_open(neutral) else neutral
+        self.gain = check_motion_scale(cfg.motion_scale if motion_scale is None else motion_scale)
+        rate = cfg.blink_rate if blink_rate == "config" else blink_rate
+        blink = animator.bundle.blink
+        self.blinks = None
+        if blink is not None:
+            scale = 1.0 if rate is None else blink.noise_scale_for_rate(float(rate))
+            self.blinks = OnlineBlinks(blink, cfg.seed if seed is None else seed, scale)
+        self.motion = MotionStream(self.model)
+        self.canonical_neutral = self.model.canonical_neutral.cpu().numpy().astype(np.float32)
+        self.fps = float(self.model.config.fps)
+        self.sample_rate = int(self.model.config.sample_rate)
+        out_size = cfg.size if size is None else size
+        self.render = (renderer or frame_renderer)(animator, self.image, self.person_landmarks, out_size)
+        self.finished = False
+
+    @property
+    def lookahead_s(self) -> float:
+        """Audio needed past a frame's time stamp before the frame can be made, seconds."""
+        return float(self.model.config.lookahead_ms) / 1000.0
+
+    @property
+    def frames_out(self) -> int:
+        """Frames made so far."""
+        return self.motion.next_frame
+
+    def _frames(self, displacement: np.ndarray, max_render: int | None = None) -> list[tuple[float, Any]]:
+        from talkface.motion.blink import EYE_POINTS
+        from talkface.motion.lgan import SPEECH_POINTS
+        from talkface.motion.retarget import retarget
+
+        n = len(displacement)
+        if n == 0:
+            return []
+        first = self.motion.next_frame - n
+        canonical = np.broadcast_to(self.canonical_neutral, (n, 68, 2)).copy()
+        canonical[:, list(SPEECH_POINTS)] += np.float32(self.gain) * displacement
+        if self.blinks is not None:
+            canonical[:, list(EYE_POINTS)] += self.blinks.step(n)
+        landmarks = retarget(canonical, self.canonical_neutral, self.neutral)
+        skip = 0 if max_render is None else max(0, n - max(1, max_render))
+        frames: list[Any] = [None] * skip + list(self.render(landmarks[skip:]))
+        return [((first + i) / self.fps, f) for i, f in enumerate(frames)]
+
+    def push(self, samples: np.ndarray, max_render: int | None = None) -> list[tuple[float, Any]]:
+        """Feed (N,) float32 mono samples at 16 kHz; return the ``(timestamp_s, frame)`` pairs made ready.
+
+        Args:
+            samples: the next audio.
+            max_render: when more frames than this became ready at once (the caller fell behind),
+                render only the newest ones; the others come with ``None`` as frame (dropped), so a
+                live display catches up instead of lagging. None: render every frame.
+        """
+        if self.finished:
+            raise RuntimeError("the stream is finished")
+        audio = np.asarray(samples, dtype=np.float32).ravel()
+        if not np.isfinite(audio).all():
+            raise InputError(None, "audio contains NaN or infinite samples")
+        return self._frames(self.motion.push(audio), max_render)
+
+    def finish(self) -> list[tuple[float, np.ndarray]]:
+        """End of speech: the remaining frames, up to ``round(duration · fps)`` (the last ones see silence)."""
+        from talkface.audio.features import num_video_frames
+
+        if self.finished:
+            return []
+        self.finished = True
+        total = num_video_frames(self.motion.samples, self.sample_rate, self.fps)
+        if total == 0:
+            return []
+        pad = max(0, self.model.config.samples_needed(total - 1) - self.motion.samples)
+        return self._frames(self.motion.push(np.zeros(pad, np.float32), limit=total))
+
+
+def stream(
+    animator: Animator,
+    photo: str | os.PathLike[str] | np.ndarray,
+    audio_chunks: Iterable[np.ndarray | bytes],
+    **options: Any,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Animate a photo with speech that arrives in chunks: yields ``(timestamp_s, frame)`` at the model's fps.
+
+    Args:
+        animator: a loaded animator whose bundle has a streaming motion model.
+        photo: path or (H, W, 3) uint8 RGB image of one face.
+        audio_chunks: mono 16 kHz chunks of any size, as float32 arrays in [-1, 1] or as s16le bytes.
+        **options: ``seed``, ``blink_rate``, ``motion_scale``, ``size``, ``renderer`` of :class:`FaceStream`.
+
+    Yields:
+        ``(t / fps, frame)`` for t = 0, 1, ..., round(duration · fps) - 1; frame t comes as soon as the
+        audio up to ``t / fps + 0.12 s`` has arrived.
+    """
+    face = FaceStream(animator, photo, **options)
+    for chunk in audio_chunks:
+        samples = pcm16_to_float(chunk) if isinstance(chunk, bytes | bytearray | memoryview) else chunk
+        yield from face.push(samples)
+    yield from face.finish()
