@@ -355,7 +355,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     root = tmp_path_factory.mktemp("serve-corpus")
     t0 = time.monotonic()
     server = shared_server()
-    with httpx.Client(base_url=server.url, timeout=60) as client:
+    # a fresh connection per request: making a case's upload can take longer than the server's 5-s keep-alive under
+    # load, and a reused connection the server is closing at that moment fails with "connection reset by peer"
+    with httpx.Client(base_url=server.url, timeout=60, limits=httpx.Limits(max_keepalive_connections=0)) as client:
         by_name = {case.name: case for case in CASES}
         outcomes: dict[str, Outcome] = {}
         barrier = threading.Barrier(len(CONCURRENT))
