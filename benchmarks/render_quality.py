@@ -92,13 +92,14 @@ def main() -> None:
 
     from talkface.eval.identity import FaceEmbedder, acd
     from talkface.eval.metrics import lpips
-    from talkface.eval.motion_metrics import landmark_distance, mouth_opening
+    from talkface.eval.motion_metrics import landmark_distance
     from talkface.eval.render_metrics import (
         blink_apex_ratio,
         colour_shift,
         face_cpbd,
         laplacian_var,
         mouth_crops,
+        opening_ratio,
     )
     from talkface.face.detect import FaceDetector
     from talkface.face.landmarks import LandmarkDetector, track_landmarks
@@ -144,15 +145,12 @@ def main() -> None:
             frames = np.repeat(photo[None], n, 0) if v == "still" else animators[v].talking_head(photo, audio)[:n]
             outputs[v] = frames
             lm = track_landmarks(frames, fps=fps, detector=detector, predictor=predictor).landmarks
-            speaking = mouth_opening(requested) > 0.05
-            open_ratio = (float(mouth_opening(lm)[speaking].mean() / mouth_opening(requested)[speaking].mean())
-                          if speaking.any() else float("nan"))
             row = {
                 "clip": clip, "variant": v, "frames": n, "size": f"{photo.shape[1]}x{photo.shape[0]}",
                 "sharp_lap": laplacian_var(frames, lm) / ref["lap"],
                 "sharp_cpbd": face_cpbd(frames, lm, 5) / ref["cpbd"],
                 "colour": colour_shift(frames, photo, photo_lm, requested),
-                "open_ratio": open_ratio,
+                "open_ratio": opening_ratio(lm, requested),
                 "lmd": landmark_distance(lm, real_lm),
                 "acd_ratio": acd(frames, lm, photo, photo_lm, embedder=embedder, stride=5) / max(ref["acd"], 1e-6),
                 "mouth_lpips": lpips(real_mouths, mouth_crops(frames, real_lm), model=lp, stride=args.lpips_stride),

@@ -14,7 +14,7 @@ import torch
 from talkface.data.dataset import FORMAT_NAME, FORMAT_VERSION, Clip, save_clip
 from talkface.eval.identity import FaceNetEmbedder, acd, facenet_distance
 from talkface.eval.metrics import PSNR_CAP, cpbd, fdbm, lpips, psnr, ssim
-from talkface.eval.report import LIPREAD_METRICS, METRICS, EvalConfig, EvalTable, evaluate_videos
+from talkface.eval.report import LIPREAD_METRICS, METRICS, RENDER_METRICS, EvalConfig, EvalTable, evaluate_videos
 from talkface.face.align import canonical_face, crop_transforms, transform_points, warp_crop
 from talkface.face.embed import FaceEmbedder
 from talkface.face.eyes import blink_stats, detect_blinks, eye_aspect_ratio
@@ -200,7 +200,8 @@ def test_report_rows_files_and_baselines(crop_videos: tuple[Path, Path], tmp_pat
     assert "pytest report" in text and "| ground truth |" in text and '"seed": 3' in text
     with open(tmp_path / "per_clip.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 3 and set(rows[0]) == {"method", "clip", *(m.key for m in METRICS + LIPREAD_METRICS)}
+    assert len(rows) == 3 and set(rows[0]) == {
+        "method", "clip", *(m.key for m in METRICS + LIPREAD_METRICS + RENDER_METRICS)}
     strip = cv2.imread(str(tmp_path / "strip.png"))
     assert strip is not None and strip.shape[1] == 8 * 128
     # "real" is no GRID sentence: no WER, and the report says why

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from talkface.cli import _evaluate_command, build_parser, main
-from talkface.data.dataset import FORMAT_NAME, FORMAT_VERSION, Clip, save_clip
+from talkface.data.dataset import FORMAT_NAME, FORMAT_VERSION, Clip, load_clip, save_clip
 from talkface.face.align import crop_transforms, transform_points, warp_crop
 from talkface.face.eyes import eye_aspect_ratio
 from talkface.face.landmarks import track_landmarks
@@ -87,6 +87,27 @@ def test_evaluate_writes_report_with_reference_rows_and_generated_videos(
         assert summary[(method, "wer")]["n"] == "1" and 0 <= float(summary[(method, "wer")]["mean"]) <= 100
         assert summary[(method, "acc_letter")]["n"] == "1"
     assert "## Lip reading (GRID clips)" in report
+    # rendering columns (issue 14): sharpness over the real frames', opening over the requested one
+    assert "## Rendering" in report and "Open ratio" in report
+    mean = {(m, k): float(summary[(m, k)]["mean"]) for m in ("ground truth", "still baseline", "blurred")
+            for k in ("sharp_lap", "sharp_cpbd", "colour") if summary[(m, k)]["n"] == "1"}
+    assert len(mean) == 9
+    assert mean[("ground truth", "sharp_lap")] == pytest.approx(1.0) and mean[("ground truth", "sharp_cpbd")] == 1.0
+    assert 0.6 < mean[("still baseline", "sharp_lap")] < 1.6  # one real frame: about as sharp as the others
+    assert mean[("blurred", "sharp_lap")] < 0.5 * mean[("still baseline", "sharp_lap")]  # a 5x5 blur shows
+    assert mean[("blurred", "sharp_cpbd")] < mean[("still baseline", "sharp_cpbd")]
+    assert mean[("still baseline", "colour")] == 0.0 and mean[("ground truth", "colour")] > 0
+    # a video made elsewhere has no request: n/a, said in the notes; so has ground truth (the reference)
+    assert summary[("blurred", "open_ratio")]["n"] == "0" and summary[("ground truth", "open_ratio")]["n"] == "0"
+    assert "blurred: no requested landmarks" in report
+    # the still baseline is measured against the real speaker: its constant opening over the real one
+    from talkface.eval.motion_metrics import mouth_opening
+
+    crops = read_video(root / "clips" / "lbbc2a" / "lbbc2a.mp4")[0]
+    real_open = mouth_opening(track_landmarks(crops).landmarks)
+    expected = real_open[0] / real_open[real_open > 0.05].mean()
+    assert float(summary[("still baseline", "open_ratio")]["mean"]) == pytest.approx(expected, rel=0.02)
+    assert summary[("blurred", "mouth_lpips")]["n"] == "0"  # --no-lpips switches it off too
 
 
 def test_evaluate_runs_model_bundles_through_the_pipeline(
@@ -100,11 +121,15 @@ def test_evaluate_runs_model_bundles_through_the_pipeline(
         def __init__(self, **kwargs: object) -> None:
             self.__dict__.update(kwargs)
 
+    real_lm = load_clip(root / "clips" / "lbbc2a" / "lbbc2a.npz").landmarks
+
     class Animator:
         def __init__(self, config: AnimateConfig) -> None:
             made.append(config)
+            self.last_requested_landmarks: np.ndarray | None = None
 
         def talking_head(self, still: np.ndarray, audio: np.ndarray) -> np.ndarray:
+            self.last_requested_landmarks = real_lm  # asked for the real motion, rendered a still
             return np.repeat(still[None], round(len(audio) / 16000 * 25), axis=0)
 
     fake = types.ModuleType("talkface.pipeline")
@@ -115,10 +140,19 @@ def test_evaluate_runs_model_bundles_through_the_pipeline(
     bundle.mkdir()
     out = tmp_path / "report"
     assert main(["evaluate", str(root), "--model", str(bundle), "--model", "default", "--seed", "9", "--no-sync",
-                 "-o", str(out), *FAST]) == 0
+                 "--no-identity", "--no-lipread", "--lpips-stride", "20", "-o", str(out), "-q"]) == 0
     assert [(c.model, c.seed) for c in made] == [(str(bundle), 9), (None, 9)]  # type: ignore[attr-defined]
     methods = [r["method"] for r in _rows(out / "per_clip.csv")]
     assert methods == ["ground truth", "still baseline", "my_model", "talkface (default model)"]
+    # the model's requested landmarks reach the opening ratio: a still asked for the real motion opens as the
+    # still baseline does; mouth-crop LPIPS is scored for every method but ground truth
+    summary = {(r["method"], r["metric"]): r for r in _rows(out / "summary.csv")}
+    assert summary[("my_model", "open_ratio")]["n"] == "1"
+    assert float(summary[("my_model", "open_ratio")]["mean"]) == pytest.approx(
+        float(summary[("still baseline", "open_ratio")]["mean"]), rel=0.05)
+    assert summary[("ground truth", "mouth_lpips")]["n"] == "0"
+    assert 0 < float(summary[("my_model", "mouth_lpips")]["mean"]) < 1
+    assert "no requested landmarks" not in (out / "report.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -111,6 +111,24 @@ def test_paint_mouth_only_touches_the_inner_lips(face: tuple[np.ndarray, np.ndar
     assert inner_gap(lm) < 0.75 and np.array_equal(closed, image)
 
 
+def test_painted_teeth_have_a_few_soft_seams_not_a_zipper(face: tuple[np.ndarray, np.ndarray]) -> None:
+    """Along the upper teeth, a grey photo shows at most 5 seams (central pair, laterals, canines), shallow."""
+    photo, lm = face
+    target = _open_mouth(lm, 12.0)
+    grey = np.full_like(photo, 128, dtype=np.float32)
+    palette = MouthPalette(lip=np.array([150.0, 90, 90]), skin=np.array([180.0, 140, 120]),
+                           teeth=np.array([200.0, 195, 180]))
+    painted = paint_mouth(grey.copy(), target, palette)
+    up_y = np.interp(np.arange(photo.shape[1]), target[[60, 61, 62, 63, 64], 0], target[[60, 61, 62, 63, 64], 1])
+    x0, x1 = int(0.75 * target[60, 0] + 0.25 * target[64, 0]), int(0.25 * target[60, 0] + 0.75 * target[64, 0])
+    row = np.array([painted[int(round(up_y[x])) + 3, x].mean() for x in range(x0, x1)])
+    assert row.mean() > 140, row.mean()  # the teeth are lit, not the cavity
+    trend = np.asarray(cv2.GaussianBlur(row[None], (0, 0), 6.0)[0])  # the lighting across the arch
+    dips = (row < trend - 4.0).astype(int)
+    seams = int(np.count_nonzero(np.diff(dips) == 1))
+    assert 1 <= seams <= 5 and float((trend - row).max()) < 0.3 * trend.mean(), (seams, row.round())
+
+
 def test_a_blink_closes_the_rendered_eyes(face: tuple[np.ndarray, np.ndarray]) -> None:
     """A blink's apex as the blink model asks for it (~40 % of the open eye aspect ratio): dlib on the
     rendered frame measures a closed eye."""

@@ -510,7 +510,8 @@ def _evaluate_command(args: argparse.Namespace) -> str:
     parts += ["-o", args.output, "--seed", str(args.seed), "--still", args.still,
               "--lpips-stride", str(args.lpips_stride), "--identity-stride", str(args.identity_stride)]
     parts += [flag for flag, on in (("--no-lpips", args.no_lpips), ("--no-identity", args.no_identity),
-                                    ("--no-sync", args.no_sync), ("--no-lipread", args.no_lipread)) if on]
+                                    ("--no-sync", args.no_sync), ("--no-lipread", args.no_lipread),
+                                    ("--no-render-metrics", args.no_render_metrics)) if on]
     if args.sync_model:
         parts += ["--sync-model", args.sync_model]
     if args.lipreader:
@@ -585,7 +586,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         still=args.still, max_clips=args.max_clips, seed=args.seed, lpips_stride=args.lpips_stride,
         identity_stride=args.identity_stride, lpips=not args.no_lpips, identity=not args.no_identity,
         sync=not args.no_sync, sync_model=args.sync_model, device=args.device, lipread=not args.no_lipread,
-        lipreader=args.lipreader,
+        lipreader=args.lipreader, render=not args.no_render_metrics,
     )
     table = evaluate_videos(dataset=args.data, split=args.split, models=models, generated=generated, out_dir=out,
                             config=config, command=_evaluate_command(args), progress=not args.quiet)
@@ -1120,6 +1121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sync", action="store_true", help="skip AV offset / LSE-D / LSE-C")
     p.add_argument("--sync-model", default=None, help="sync model file (default: the bundled assets/syncnet.pt)")
     p.add_argument("--no-lipread", action="store_true", help="skip the lip reader's WER / per-slot accuracy")
+    p.add_argument("--no-render-metrics", action="store_true",
+                   help="skip the rendering columns (face sharpness / real, colour change outside mouth and eyes, "
+                   "rendered / requested mouth opening, mouth-crop LPIPS)")
     p.add_argument("--lipreader", default=None,
                    help="lip reader file (default: the bundled assets/lipreader.pt; talkface train lipread)")
     p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help="--model runs: " + MOTION_SCALE_HELP)

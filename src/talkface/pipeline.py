@@ -499,6 +499,7 @@ class Animator:
             normalise_mouth=self.config.normalise_mouth,
         )
         timer["motion"] = time.perf_counter() - t
+        self.last_requested_landmarks: np.ndarray | None = landmarks  # what talkface evaluate's open ratio compares to
         if progress:
             progress("motion", 1.0)
         if self.config.renderer == "native":

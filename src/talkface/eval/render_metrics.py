@@ -9,17 +9,33 @@ They look at what a renderer does to the photo at its own resolution, per frame,
 * :func:`colour_shift`: tint of the face outside the mouth and eyes vs. the photo (difference of the
   region's mean colour, 0-255);
 * :func:`mouth_crops`: mouth crops placed by landmarks (for LPIPS against the real frame's);
-* :func:`blink_apex_ratio`: eye aspect ratio at the blinks' apexes over the open-eye level.
+* :func:`blink_apex_ratio`: eye aspect ratio at the blinks' apexes over the open-eye level;
+* :func:`opening_ratio`: rendered over requested mouth opening;
+* :func:`render_scores`: the columns ``talkface evaluate`` reports (sharpness ratios, colour, opening
+  ratio, mouth-crop LPIPS).
 
-``benchmarks/render_quality.py`` runs them over a prepared dataset; ``docs/render.md`` has the numbers.
+``benchmarks/render_quality.py`` runs them on whole frames at the photo's resolution, ``talkface
+evaluate`` on a prepared dataset's crops; ``docs/render.md`` has the numbers.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
-__all__ = ["blink_apex_ratio", "colour_shift", "face_cpbd", "laplacian_var", "mouth_crops", "skin_mask"]
+__all__ = [
+    "blink_apex_ratio",
+    "colour_shift",
+    "face_cpbd",
+    "laplacian_var",
+    "mouth_crops",
+    "opening_ratio",
+    "real_reference",
+    "render_scores",
+    "skin_mask",
+]
 
 
 def face_box(lm: np.ndarray, shape: tuple[int, ...], grow: float = 0.05) -> tuple[int, int, int, int]:
@@ -126,3 +142,69 @@ def blink_apex_ratio(rendered_lm: np.ndarray, requested: np.ndarray) -> float:
         else:
             t += 1
     return float(np.mean(ratios))
+
+
+def opening_ratio(rendered_lm: np.ndarray, requested: np.ndarray, threshold: float = 0.05) -> float:
+    """Rendered over requested mouth opening, means over the frames where the request is open.
+
+    Openings are :func:`talkface.eval.motion_metrics.mouth_opening` (inner-lip gap over the eye
+    distance); a frame counts when its requested opening exceeds ``threshold``. NaN when none does.
+    """
+    from talkface.eval.motion_metrics import mouth_opening
+
+    req = mouth_opening(requested)
+    speaking = req > threshold
+    if not speaking.any():
+        return float("nan")
+    return float(mouth_opening(rendered_lm)[speaking].mean() / req[speaking].mean())
+
+
+def render_scores(
+    frames: np.ndarray,
+    lms: np.ndarray,
+    real: np.ndarray,
+    real_lm: np.ndarray,
+    photo_index: int = 0,
+    requested: np.ndarray | None = None,
+    *,
+    lpips_model: Any = None,
+    cpbd_stride: int = 5,
+    lpips_stride: int = 3,
+    reference: dict[str, float] | None = None,
+) -> dict[str, float]:
+    """The whole-frame rendering scores of one clip (what ``talkface evaluate`` reports; issue 14).
+
+    Args:
+        frames: (T, H, W, 3) uint8 frames being scored; ``lms`` their tracked (T, 68, 2) landmarks.
+        real: (T, H, W, 3) real frames; ``real_lm`` their landmarks; ``real[photo_index]`` is the photo.
+        requested: (T, 68, 2) landmarks the method was asked to render (None: ``open_ratio`` is NaN).
+        lpips_model: a :class:`talkface.nets.vgg.LPIPS` (None: ``mouth_lpips`` is NaN).
+        cpbd_stride, lpips_stride: CPBD / LPIPS on every k-th frame.
+        reference: the real frames' ``{"lap", "cpbd"}`` (computed when None; pass it to reuse).
+
+    Returns:
+        ``sharp_lap`` / ``sharp_cpbd`` (face-box sharpness over the real frames'), ``colour`` (colour
+        change outside mouth and eyes vs. the photo, 0-255, masks from ``requested`` or else ``lms``),
+        ``open_ratio`` (:func:`opening_ratio`) and ``mouth_lpips`` (mouth crops placed by the real
+        landmarks vs. the real frames').
+    """
+    from talkface.eval.metrics import lpips
+
+    ref = reference if reference is not None else real_reference(real, real_lm, cpbd_stride)
+    photo, photo_lm = real[photo_index], real_lm[photo_index]
+    out = {
+        "sharp_lap": laplacian_var(frames, lms) / ref["lap"] if ref["lap"] > 0 else float("nan"),
+        "sharp_cpbd": face_cpbd(frames, lms, cpbd_stride) / ref["cpbd"] if ref["cpbd"] > 0 else float("nan"),
+        "colour": colour_shift(frames, photo, photo_lm, requested if requested is not None else lms),
+        "open_ratio": opening_ratio(lms, requested) if requested is not None else float("nan"),
+        "mouth_lpips": float("nan"),
+    }
+    if lpips_model is not None:
+        out["mouth_lpips"] = lpips(mouth_crops(real, real_lm), mouth_crops(frames, real_lm), model=lpips_model,
+                                   stride=lpips_stride)
+    return out
+
+
+def real_reference(real: np.ndarray, real_lm: np.ndarray, cpbd_stride: int = 5) -> dict[str, float]:
+    """The real frames' face sharpness ``{"lap", "cpbd"}``: the denominators of :func:`render_scores`."""
+    return {"lap": laplacian_var(real, real_lm), "cpbd": face_cpbd(real, real_lm, cpbd_stride)}

@@ -74,6 +74,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LIPREAD_METRICS",
     "METRICS",
+    "RENDER_METRICS",
     "EvalConfig",
     "EvalSample",
     "EvalTable",
@@ -143,7 +144,17 @@ LIPREAD_METRICS: tuple[MetricSpec, ...] = (
     *(MetricSpec(f"acc_{slot}", slot, True, False, 1)
       for slot in ("command", "colour", "preposition", "letter", "digit", "adverb")),
 )
-_ALL_METRICS = METRICS + LIPREAD_METRICS
+#: Rendering columns (issue 14; :func:`talkface.eval.render_metrics.render_scores`): face sharpness as a
+#: ratio to the real frames', colour change outside mouth and eyes, rendered / requested mouth opening
+#: (n/a where the method does not say what it was asked to render), mouth-crop LPIPS.
+RENDER_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("sharp_lap", "Sharp. Lap. (×real)", True, False, 3),
+    MetricSpec("sharp_cpbd", "Sharp. CPBD (×real)", True, False, 3),
+    MetricSpec("colour", "Colour Δ", False, False, 2),
+    MetricSpec("open_ratio", "Open ratio", None, False, 3),
+    MetricSpec("mouth_lpips", "Mouth LPIPS", False, True, 3),
+)
+_ALL_METRICS = METRICS + LIPREAD_METRICS + RENDER_METRICS
 
 
 @dataclass
@@ -164,6 +175,9 @@ class EvalConfig:
         sync_model: sync model file (default the bundled ``assets/syncnet.pt``).
         lipread: compute WER and per-slot accuracy of the GRID lip reader (GRID clips only).
         lipreader: lip reader file (default the bundled ``assets/lipreader.pt``).
+        render: compute the rendering columns (:data:`RENDER_METRICS`).
+        render_stride: CPBD of the face box and mouth-crop LPIPS of the rendering columns on every
+            k-th frame.
         strip_frames: frames shown per row of ``strip.png``.
         device: torch device for LPIPS and the sync model.
     """
@@ -180,6 +194,8 @@ class EvalConfig:
     sync_model: str | None = None
     lipread: bool = True
     lipreader: str | None = None
+    render: bool = True
+    render_stride: int = 5
     strip_frames: int = 8
     device: str = "cpu"
 
@@ -293,10 +309,12 @@ class EvalTable:
             "not with the papers' numbers (OpenFace ACD, original SyncNet).",
         ]
         lines += _lipread_markdown(self.methods, summary)
+        if any(summary[m][spec.key][2] for m in self.methods for spec in RENDER_METRICS):
+            lines += _render_markdown(self.methods, summary)
         if self.notes:
             lines += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
         if per_clip:
-            row_cols = METRICS + LIPREAD_METRICS[:1]
+            row_cols = METRICS + LIPREAD_METRICS[:1] + RENDER_METRICS
             lines += ["", "## Per clip", ""]
             lines.append("| Method | Clip | " + " | ".join(spec.label for spec in row_cols) + " |")
             lines.append("|---" * (len(row_cols) + 2) + "|")
@@ -334,6 +352,32 @@ class EvalTable:
         with atomic_path(paths["per_clip"]) as tmp:
             tmp.write_text(buf.getvalue())
         return paths
+
+
+def _render_markdown(
+    methods: Sequence[str], summary: Mapping[str, Mapping[str, tuple[float, float, int]]]
+) -> list[str]:
+    """The rendering section (issue 14): sharpness ratios, colour change, opening ratio, mouth LPIPS."""
+    lines = ["", "## Rendering (mean ± std over clips)", ""]
+    lines.append("| Method | " + " | ".join(spec.label + _arrow(spec) for spec in RENDER_METRICS) + " |")
+    lines.append("|---" * (len(RENDER_METRICS) + 1) + "|")
+    for method in methods:
+        cells = []
+        for spec in RENDER_METRICS:
+            mean, std, n = summary[method][spec.key]
+            cells.append("n/a" if n == 0 else f"{mean:.{spec.digits}f} ± {std:.{spec.digits}f}")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Sharp.: variance of the Laplacian / CPBD of the face box (tracked landmarks) over the real frames' "
+        "(1 = as sharp as the real video). Colour Δ: change of the face's mean colour outside mouth and eyes vs. "
+        "the still, 0-255. Open ratio: mouth opening (dlib, inner lips) of the frames over the requested one, on "
+        "frames where the request is open (1 = as asked); a model run's request is the landmarks it rendered, "
+        "the still baseline's the real frames' (so it shows the still's opening over the real speaker's); n/a "
+        "for videos made elsewhere and for ground truth. Mouth LPIPS: mouth crops (real landmarks) vs. the real "
+        "frames'. See talkface.eval.render_metrics and docs/render.md.",
+    ]
+    return lines
 
 
 def _lipread_markdown(
@@ -608,8 +652,14 @@ def _score_clip(
     scorers: _Scorers,
     *,
     is_real: bool,
+    requested: np.ndarray | None = None,
+    render_ref: dict[str, float] | None = None,
 ) -> _Scored:
-    """All metrics of generated ``frames`` (already conformed) on one sample."""
+    """All metrics of generated ``frames`` (already conformed) on one sample.
+
+    ``requested``: the (T, 68, 2) landmarks the method was asked to render (for the opening ratio);
+    ``render_ref``: the real frames' sharpness (:func:`talkface.eval.render_metrics.real_reference`).
+    """
     from talkface.eval import identity, metrics, motion_metrics
     from talkface.eval.lipread import grid_sentence
     from talkface.face.eyes import detect_blinks, eye_aspect_ratio
@@ -656,6 +706,16 @@ def _score_clip(
         if sentence is not None:
             reading = scorers.lipreader.read(frames, landmarks, sample.fps)
             values.update({k: 100.0 * v for k, v in reading.score(sentence).items()})
+        if cfg.render and real_landmarks is not None:
+            from talkface.eval.render_metrics import render_scores
+
+            values.update(render_scores(
+                frames, landmarks, real, real_landmarks, sample.still_index, requested,
+                lpips_model=scorers.lpips if cfg.lpips and not is_real else None,
+                cpbd_stride=max(1, cfg.render_stride), lpips_stride=max(1, cfg.render_stride), reference=render_ref,
+            ))
+            if is_real:
+                values["open_ratio"] = math.nan  # the reference itself: 1 by definition
         blinks = detect_blinks(eye_aspect_ratio(landmarks), sample.fps)
         values["blink_rate"] = len(blinks) / (frames.shape[0] / sample.fps)
         blink_durations = [(e - s) / sample.fps for s, e in blinks]
@@ -798,10 +858,11 @@ def evaluate_videos(
     notes: list[str] = []
     strip_rows: list[tuple[str, _Scored]] = []
     fps_seen: list[float] = []
+    open_na: list[str] = []
 
     if pairs is not None:
-        source: Iterator[tuple[EvalSample, dict[str, Callable[[], np.ndarray]]]] = (
-            (sample, {"generated": functools.partial(np.asarray, gen)})
+        source: Iterator[tuple[EvalSample, dict[str, Callable[[], _Made]]]] = (
+            (sample, {"generated": functools.partial(_given, gen)})
             for sample, gen, _ in samples_from_pairs(pairs, cfg.still)
         )
         methods.append("generated")
@@ -833,9 +894,11 @@ def evaluate_videos(
         if real_landmarks is None:
             notes.append(f"{sample.clip_id}: no face found in the real frames; clip skipped")
             continue
-        outputs: list[tuple[str, np.ndarray]] = [
-            (GROUND_TRUTH, sample.frames),
-            (STILL_BASELINE, copy_still_model(sample.frames.shape[0])(sample.still, sample.audio)),
+        # the still baseline is measured against what the real speaker did (its opening: the photo's
+        # over the real one); methods against the landmarks they were asked to render, if they say
+        outputs: list[tuple[str, np.ndarray, np.ndarray | None]] = [
+            (GROUND_TRUTH, sample.frames, None),
+            (STILL_BASELINE, copy_still_model(sample.frames.shape[0])(sample.still, sample.audio), real_landmarks),
         ]
         if cfg.lipread:
             from talkface.eval.lipread import grid_sentence
@@ -844,12 +907,23 @@ def evaluate_videos(
                 notes.append(f"{sample.clip_id}: not a GRID sentence (name or .align file): WER n/a")
         for name, make in makers.items():
             _seed_all(cfg.seed + clip_no)
-            raw = make()
+            raw, requested = make()
             conformed, extra = _conform(raw, sample.frames, name, sample.clip_id)
             notes += [n for n in extra if n not in notes]
-            outputs.append((name, conformed))
-        for name, frames in outputs:
-            scored = _score_clip(frames, sample, real_landmarks, scorers, is_real=name == GROUND_TRUTH)
+            if requested is not None:
+                requested = _conform_landmarks(requested, np.shape(raw), sample.frames)
+            elif cfg.render and name not in open_na:
+                open_na.append(name)
+                notes.append(f"{name}: no requested landmarks (a video made elsewhere): Open ratio n/a")
+            outputs.append((name, conformed, requested))
+        render_ref = None
+        if cfg.render:
+            from talkface.eval.render_metrics import real_reference
+
+            render_ref = real_reference(sample.frames, real_landmarks, max(1, cfg.render_stride))
+        for name, frames, requested in outputs:
+            scored = _score_clip(frames, sample, real_landmarks, scorers, is_real=name == GROUND_TRUTH,
+                                 requested=requested, render_ref=render_ref)
             notes += scored.notes
             per_clip.append({"method": name, "clip": sample.clip_id, **scored.values})
             blinks.setdefault(name, []).extend(scored.blink_durations)
@@ -885,10 +959,10 @@ def _dataset_source(
     cfg: EvalConfig,
     models: Mapping[str, TalkingHeadModel],
     generated: Mapping[str, PathLike],
-) -> Iterator[tuple[EvalSample, dict[str, Callable[[], np.ndarray]]]]:
+) -> Iterator[tuple[EvalSample, dict[str, Callable[[], _Made]]]]:
     """Samples of a prepared split with a frame maker per method."""
     for sample in samples_from_dataset(dataset, split, still=cfg.still, max_clips=cfg.max_clips):
-        makers: dict[str, Callable[[], np.ndarray]] = {}
+        makers: dict[str, Callable[[], _Made]] = {}
         for name, model in models.items():
             makers[name] = functools.partial(_run_model, model, sample)
         for name, folder in generated.items():
@@ -901,14 +975,40 @@ def _dataset_source(
         yield sample, makers
 
 
-def _run_model(model: TalkingHeadModel, sample: EvalSample) -> np.ndarray:
-    return np.asarray(model(sample.still.copy(), sample.audio.copy()))
+#: What a method made: frames and, where the method says so, the landmarks it was asked to render.
+_Made = tuple[np.ndarray, np.ndarray | None]
 
 
-def _read_frames(path: Path) -> np.ndarray:
+def _run_model(model: TalkingHeadModel, sample: EvalSample) -> _Made:
+    """Run a model; its requested landmarks come from ``last_requested_landmarks`` of the model's owner
+    (:meth:`talkface.pipeline.Animator.talking_head` sets it), if it has one."""
+    owner = getattr(model, "__self__", model)
+    if hasattr(owner, "last_requested_landmarks"):
+        owner.last_requested_landmarks = None
+    frames = np.asarray(model(sample.still.copy(), sample.audio.copy()))
+    requested = getattr(owner, "last_requested_landmarks", None)
+    if requested is not None:
+        requested = np.asarray(requested, np.float32)
+        if requested.ndim != 3 or requested.shape[1:] != (68, 2) or len(requested) != len(frames):
+            requested = None
+    return frames, requested
+
+
+def _given(frames: np.ndarray) -> _Made:
+    return np.asarray(frames), None
+
+
+def _read_frames(path: Path) -> _Made:
     from talkface.io.media import read_video
 
-    return read_video(path)[0]
+    return read_video(path)[0], None
+
+
+def _conform_landmarks(requested: np.ndarray, raw_shape: tuple[int, ...], like: np.ndarray) -> np.ndarray:
+    """Requested landmarks of frames of ``raw_shape`` moved with :func:`_conform` (scaled, cut/padded)."""
+    t, h, w = like.shape[:3]
+    lm = requested * np.array([w / raw_shape[2], h / raw_shape[1]], np.float32)
+    return lm[:t] if len(lm) >= t else np.concatenate([lm, np.repeat(lm[-1:], t - len(lm), axis=0)])
 
 
 def _sync_model_desc(cfg: EvalConfig) -> str:

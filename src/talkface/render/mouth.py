@@ -36,11 +36,14 @@ class MouthPalette:
         lip: median colour of the lips (between the outer and inner lip contours).
         skin: median colour of the cheeks below the eyes.
         teeth: the teeth's colour under this photo's light.
+        tilt: side lighting, -0.15 .. 0.15: (right - left) / (right + left) cheek brightness in the
+            image (the painted teeth are brighter on the lit side).
     """
 
     lip: np.ndarray
     skin: np.ndarray
     teeth: np.ndarray
+    tilt: float = 0.0
 
     @classmethod
     def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray) -> MouthPalette:
@@ -52,15 +55,22 @@ class MouthPalette:
         cv2.fillPoly(lips, [np.round(lm[60:68]).astype(np.int32)], 0)
         lip = np.median(photo[lips > 0], axis=0) if lips.any() else np.array([150.0, 90.0, 90.0])
         cheeks = np.zeros((h, w), np.uint8)
+        sides = []
         for a, b in ((1, 31), (15, 35)):  # jaw side to nose wing, below the eye
             centre = 0.5 * (lm[a] + lm[b])
             radius = max(1, int(0.25 * np.linalg.norm(lm[a] - lm[b])))
-            cv2.circle(cheeks, (int(round(centre[0])), int(round(centre[1]))), radius, 1, -1)
+            side = np.zeros((h, w), np.uint8)
+            cv2.circle(side, (int(round(centre[0])), int(round(centre[1]))), radius, 1, -1)
+            cheeks |= side
+            luma = photo[side > 0].astype(np.float64) @ np.array([0.299, 0.587, 0.114]) if side.any() else None
+            sides.append(float(np.median(luma)) if luma is not None and luma.size else 0.0)
         skin = np.median(photo[cheeks > 0], axis=0) if cheeks.any() else lip
+        left, right = sides[::-1] if lm[1, 0] > lm[15, 0] else sides  # image left / right
+        tilt = float(np.clip((right - left) / max(right + left, 1e-6), -0.15, 0.15)) if min(sides) > 0 else 0.0
         # teeth: off-white, lit like the skin (a dark photo gets darker teeth), a little of the skin's tint
         light = float(np.clip(np.dot(skin, [0.299, 0.587, 0.114]) / 170.0, 0.45, 1.15))
         teeth = np.clip(light * (0.55 * np.array([214.0, 204.0, 180.0]) + 0.45 * skin), 0, 235)
-        return cls(np.asarray(lip, np.float64), np.asarray(skin, np.float64), teeth)
+        return cls(np.asarray(lip, np.float64), np.asarray(skin, np.float64), teeth, tilt)
 
 
 def _store(image: np.ndarray, box: tuple[int, int, int, int], values: np.ndarray) -> None:
@@ -161,25 +171,34 @@ def paint_mouth(
         tongue_rgb = palette.lip * 0.55
         interior = interior * (1 - tongue[:, :, None]) + tongue_rgb[None, None] * tongue[:, :, None]
     if teeth:
-        # upper teeth: a band under the upper lip, as tall as a share of the opening (capped)
+        # upper teeth: a band under the upper lip, as tall as a share of the opening (capped), its
+        # lower edge soft (tooth tips are translucent)
         band = min(0.5 * gap, 0.11 * width) + 0.5
-        t_alpha = _smoothstep((band - depth) / 1.2 + 0.5) * _smoothstep((0.8 - np.abs(s[None, :])) / 0.25)
-        shade = (1.0 - 0.6 * np.abs(s[None, :]) ** 2) * (0.6 + 0.4 * _smoothstep(depth / max(1.5, 0.5 * band)))
-        shade = shade * (1.0 - 0.25 * _smoothstep(depth / band))
-        # separate teeth: darker seams, one between the two front teeth, then every tooth's width
-        # (narrower towards the corners, as the arch turns away)
-        tooth = 0.13 * width
-        arch = np.sin(np.clip(s, -1, 1) * np.pi / 2) * 0.5 * width / tooth  # teeth counted from the middle
-        seam = np.abs(arch - np.round(arch))  # 0 on a seam, 0.5 mid-tooth
-        shade = shade * (1.0 - 0.3 * np.exp(-((seam / max(0.12, 0.9 / tooth)) ** 2)))[None, :]
+        edge = max(1.2, 0.25 * band)
+        t_alpha = _smoothstep((band - depth) / edge + 0.5) * _smoothstep((0.78 - np.abs(s[None, :])) / 0.3)
+        # lit like the photo: brightest in the middle, receding to the corners, a little brighter on the
+        # photo's lit side; a shadow under the upper lip, the tips slightly darker
+        across = (1.0 - 0.6 * np.abs(s[None, :]) ** 1.5) * (1.0 + palette.tilt * s[None, :])
+        shade = across * (0.45 + 0.45 * _smoothstep(depth / max(1.2, 0.35 * band)))
+        shade = shade * (1.0 - 0.2 * _smoothstep((depth - 0.55 * band) / max(1.0, 0.4 * band)))
+        # a few soft seams, not a zipper: the central pair, fainter ones at the lateral incisors and
+        # the canines (irregular widths, fading as the arch turns away); none below a 1-px tooth
+        tooth = 0.14 * width
+        arch = np.sin(np.clip(s, -1, 1) * np.pi / 2) * 0.5 * width / max(tooth, 1e-3)
+        seams = np.zeros_like(s)
+        if tooth >= 2.0:
+            sigma_seam = max(0.6, 0.12 * tooth) / tooth  # in tooth units, at least ~0.6 px
+            for pos, depth_ in ((0.0, 0.22), (-1.0, 0.09), (1.08, 0.08), (-1.85, 0.04), (1.95, 0.04)):
+                seams += depth_ * np.exp(-(((arch - pos) / sigma_seam) ** 2))
+        shade = shade * (1.0 - seams)[None, :]
         teeth_rgb = palette.teeth[None, None, :] * shade[:, :, None]
         interior = interior * (1 - t_alpha[:, :, None]) + teeth_rgb * t_alpha[:, :, None]
-        if rel > 0.18:  # lower teeth above the lower lip when the mouth is wide open
+        if rel > 0.2:  # the lower teeth mostly hidden: a dim sliver above the lower lip, wide open only
             below = low[None, :] - ys[:, None]
-            lband = min(0.25 * gap, 0.07 * width)
-            l_alpha = (_smoothstep((lband - below) / 1.2 + 0.5) * _smoothstep((0.6 - np.abs(s[None, :])) / 0.25)
-                       * min(1.0, (rel - 0.18) / 0.1))
-            interior = interior * (1 - l_alpha[:, :, None]) + 0.75 * teeth_rgb * l_alpha[:, :, None]
+            lband = min(0.15 * gap, 0.045 * width)
+            l_alpha = (_smoothstep((lband - below) / 1.2 + 0.5) * _smoothstep((0.45 - np.abs(s[None, :])) / 0.25)
+                       * 0.7 * min(1.0, (rel - 0.2) / 0.1))
+            interior = interior * (1 - l_alpha[:, :, None]) + 0.55 * teeth_rgb * l_alpha[:, :, None]
     alpha = (strength * m)[:, :, None]
     region = image[y0:y1, x0:x1].astype(np.float32)
     _store(image, (y0, y1, x0, x1), region * (1.0 - alpha) + interior.astype(np.float32) * alpha)
