@@ -48,7 +48,7 @@ from talkface.config_checks import (
     check_value,
 )
 from talkface.errors import InputError
-from talkface.motion.retarget import OPEN_MOUTH
+from talkface.face.geometry import OPEN_MOUTH
 from talkface.render import MOUTH_STYLES
 
 __all__ = [
@@ -328,7 +328,7 @@ def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[s
     Returns:
         Human-readable warnings (empty when the photo looks neutral).
     """
-    from talkface.eval.motion_metrics import mouth_opening
+    from talkface.face.geometry import mouth_opening
 
     out = []
     opening = float(mouth_opening(np.asarray(landmarks)))

@@ -42,7 +42,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from talkface.face.geometry import EYE_POINTS
 from talkface.motion.pca import PCA, init_decoder
+from talkface.motion.stats import BlinkStatistics
 from talkface.train.core import TalkfaceModule, TrainConfig
 
 if TYPE_CHECKING:
@@ -61,8 +63,6 @@ __all__ = [
     "train_blink",
 ]
 
-#: The 22 landmarks driven by G_B: brows (17-26) and eyes (36-47), iBUG-68 order.
-EYE_POINTS: tuple[int, ...] = tuple(range(17, 27)) + tuple(range(36, 48))
 
 
 @dataclass
@@ -214,30 +214,6 @@ class BlinkGenerator(nn.Module):
         """
         h, _ = self.rnn(noise)
         return self.last(self.head(h)).view(noise.shape[0], noise.shape[1], len(EYE_POINTS), 2)
-
-
-@dataclass
-class BlinkStatistics:
-    """Training-set statistics that initialise G_B (see :mod:`talkface.motion.data`).
-
-    Attributes:
-        canonical_neutral: (68, 2) float32 canonical neutral face (dataset mean face).
-        pca: PCA of flattened eye displacements (44-d), canonical units.
-        scale: overall standard deviation of the eye displacements (canonical units); losses are
-            computed on displacements divided by it.
-        sequence_d2: median squared distance between two training windows (in scaled units).
-        frame_d2: median squared distance between two training frames (in scaled units).
-        range_max: (44,) mean over training windows of the per-window maximum (scaled units).
-        range_min: (44,) mean over training windows of the per-window minimum (scaled units).
-    """
-
-    canonical_neutral: np.ndarray
-    pca: PCA
-    scale: float
-    sequence_d2: float
-    frame_d2: float
-    range_max: np.ndarray
-    range_min: np.ndarray
 
 
 class BlinkModel(TalkfaceModule):

@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from talkface.motion.blink import EYE_POINTS
+from talkface.face.geometry import SPEECH_POINTS
 from talkface.motion.pca import PCA, init_decoder, init_encoder
+from talkface.motion.stats import MotionStatistics
 from talkface.train.core import TalkfaceModule, TrainConfig
 
 if TYPE_CHECKING:
@@ -57,8 +58,6 @@ __all__ = [
     "train_lgan",
 ]
 
-#: The 46 landmarks moved by speech (jaw, nose, lips): all but the 22 brow and eye points of G_B.
-SPEECH_POINTS: tuple[int, ...] = tuple(i for i in range(68) if i not in set(EYE_POINTS))
 
 
 @dataclass
@@ -336,24 +335,6 @@ class LandmarkDiscriminator(nn.Module):
         """
         x = displacement[:, list(SPEECH_POINTS)].flatten(1)
         return self.mlp(self.encode(x)).squeeze(-1)
-
-
-@dataclass
-class MotionStatistics:
-    """Training-set statistics that initialise a motion model (see :mod:`talkface.motion.data`).
-
-    Attributes:
-        canonical_neutral: (68, 2) float32 canonical neutral face the motion is around (dataset mean
-            face), canonical units.
-        feature_mean: (D,) float32 per-dimension mean of the speech features.
-        feature_std: (D,) float32 per-dimension standard deviation of the speech features.
-        pca: PCA of the flattened speech-point displacements (2 * 46 = 92-d), canonical units.
-    """
-
-    canonical_neutral: np.ndarray
-    feature_mean: np.ndarray
-    feature_std: np.ndarray
-    pca: PCA
 
 
 class LGAN(TalkfaceModule):

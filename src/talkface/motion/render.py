@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from talkface.audio.features import FeatureExtractor
+from talkface.face.geometry import mouth_is_open
 from talkface.motion.blink import EYE_POINTS, BlinkModel
 from talkface.motion.lgan import LGAN
 from talkface.motion.retarget import close_mouth as with_mouth_closed
-from talkface.motion.retarget import mouth_is_open, retarget
+from talkface.motion.retarget import retarget
 
 __all__ = ["audio_rms_per_frame", "check_motion_scale", "plot_landmark_strip", "plot_mouth_vs_energy",
            "predict_canonical_landmarks",
@@ -260,7 +261,7 @@ def plot_mouth_vs_energy(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from talkface.eval.motion_metrics import mouth_opening
+    from talkface.face.geometry import mouth_opening
     from talkface.io.atomic import atomic_path
 
     opening = mouth_opening(landmarks).astype(np.float64)
