@@ -205,3 +205,36 @@ def test_old_names_still_importable() -> None:
     assert STABLE_POINTS == geometry.STABLE_POINTS
     assert tuple(range(17, 27)) + tuple(range(36, 48)) == EYE_POINTS
     assert tuple(i for i in range(68) if i not in set(EYE_POINTS)) == SPEECH_POINTS and len(SPEECH_POINTS) == 46
+
+
+def test_inference_path_does_not_import_lightning() -> None:
+    """``import talkface.pipeline`` + loading the shipped bundle + the Animator: no Lightning (start-up time)."""
+    code = (
+        "import sys; from talkface.pipeline import Animator, AnimateConfig, load_bundle; b = load_bundle();"
+        "a = Animator(AnimateConfig(threads=1));"
+        "print(type(b.lgan).__name__, type(b.blink).__name__, type(b.texture).__name__,"
+        " sorted(m for m in sys.modules if m.split('.')[0] == 'lightning' or m == 'talkface.train.core')[:3])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+    assert out.stdout.split() == ["LGANNet", "BlinkNet", "TextureNet", "[]"], out.stdout + out.stderr
+
+
+def test_plain_networks_match_the_lightning_modules() -> None:
+    """The shipped bundle loaded both ways: same weights, same motion and blinks."""
+    import numpy as np
+    import torch
+
+    from talkface.pipeline import load_bundle
+
+    plain, trained = load_bundle(), load_bundle(trainable=True)
+    assert type(trained.lgan).__name__ == "LGAN" and type(trained.texture).__name__ == "TextureGAN"
+    for a, b in ((plain.lgan, trained.lgan), (plain.blink, trained.blink)):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert sa.keys() <= sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    sa, sb = plain.texture.state_dict(), trained.texture.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa) and set(sa) == {k for k in sb if k.startswith("generator.")}
+    feats = np.random.default_rng(0).standard_normal((30, plain.lgan.config.feature_dim)).astype(np.float32)
+    np.testing.assert_array_equal(plain.lgan.predict_canonical(feats), trained.lgan.predict_canonical(feats))
+    np.testing.assert_array_equal(plain.blink.generate(50, seed=3, blink_rate=0.35),
+                                  trained.blink.generate(50, seed=3, blink_rate=0.35))

@@ -215,22 +215,26 @@ def read_bundle_info(folder: Path) -> dict[str, Any]:
     return info
 
 
-def load_bundle(path: PathLike | None = None, device: str | torch.device = "cpu") -> ModelBundle:
+def load_bundle(path: PathLike | None = None, device: str | torch.device = "cpu", *,
+                trainable: bool = False) -> ModelBundle:
     """Load a model bundle (default: the one shipped in the package).
+
+    Args:
+        path: bundle folder (None: the shipped one).
+        device: device of the models.
+        trainable: load the training LightningModules (to fine-tune, e.g. ``adapt``) instead of the
+            plain inference networks (:mod:`talkface.models`; no Lightning import).
 
     Raises:
         InputError: the folder, its ``talkface-model.json`` or one of its files is missing or unreadable.
     """
-    from talkface.motion.blink import load_blink
-    from talkface.motion.lgan import load_lgan
-    from talkface.texture.tgan import TextureGAN
-    from talkface.train.core import load_module_as
+    from talkface.models import load_blink_net, load_lgan_net, load_texture_net
 
     folder = Path(path) if path is not None else DEFAULT_MODEL
     info = read_bundle_info(folder)
-    lgan = load_lgan(folder / info["lgan"], map_location=device)
-    blink = load_blink(folder / info["blink"], map_location=device) if info.get("blink") else None
-    texture = load_module_as(folder / info["texture"], TextureGAN, "a texture-generator", device)
+    lgan = load_lgan_net(folder / info["lgan"], device, trainable=trainable)
+    blink = load_blink_net(folder / info["blink"], device, trainable=trainable) if info.get("blink") else None
+    texture = load_texture_net(folder / info["texture"], device, trainable=trainable)
     return ModelBundle(lgan=lgan, blink=blink, texture=texture, info=info, path=folder)
 
 
@@ -758,7 +762,7 @@ def adapt_person(
         read_bundle_info(Path(model))
     if threads:
         torch.set_num_threads(threads)
-    bundle = load_bundle(model)
+    bundle = load_bundle(model, trainable=True)  # fine-tunes the texture generator
     size = int(bundle.texture.config.image_size)
     paths = [Path(x) for x in inputs]
     if len(paths) == 1 and paths[0].suffix.lower() not in IMAGE_SUFFIXES:

@@ -44,7 +44,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from talkface.texture.attention import AttentionGenerator, PatchDiscriminator, attention_regularisation, region_weights
+from talkface.texture.attention import attention_regularisation, region_weights
+from talkface.texture.build import TextureNet, build_discriminator, build_generator
 from talkface.texture.losses import (
     PerceptualLoss,
     adversarial_d_loss,
@@ -75,6 +76,7 @@ from talkface.texture.networks import (
 from talkface.train.core import TalkfaceModule
 
 __all__ = [
+    "TextureNet",
     "VARIANTS",
     "DECODER_NORMS",
     "ConvEncoder",
@@ -97,23 +99,6 @@ __all__ = [
     "SampleGrid",
     "train_texture",
 ]
-
-def build_generator(config: TextureConfig) -> nn.Module:
-    """The generator of ``config.variant`` (:class:`TextureGenerator` or the attention generator)."""
-    if config.variant == "attention":
-        return AttentionGenerator(config)
-    return TextureGenerator(config)
-
-
-def build_discriminator(config: TextureConfig) -> nn.Module:
-    """D_T for ``"adain"``; the PatchGAN discriminator for ``"attention"``."""
-    if config.variant == "attention":
-        return PatchDiscriminator(config)
-    return TextureDiscriminator(config)
-
-
-# ---------------------------------------------------------------------------------------- helpers
-
 
 def _call(module: nn.Module, params: Mapping[str, torch.Tensor] | None, *args: Any, **kwargs: Any) -> Any:
     """``module(*args, **kwargs)``, or with the weights ``params`` substituted (``torch.func.functional_call``)."""
