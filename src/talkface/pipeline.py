@@ -180,9 +180,12 @@ class ModelBundle:
     """The three trained parts of the cascade.
 
     Attributes:
-        lgan: speech -> canonical landmark motion (:class:`talkface.motion.lgan.LGAN`).
-        blink: blink generator (:class:`talkface.motion.blink.BlinkModel`), or None (no blinks).
-        texture: texture generator module (:class:`talkface.texture.tgan.TextureGAN`).
+        lgan: speech -> canonical landmark motion (:class:`talkface.motion.lgan_net.LGANNet`; with
+            ``load_bundle(trainable=True)`` the LightningModule :class:`talkface.motion.lgan.LGAN`).
+        blink: blink generator (:class:`talkface.motion.blink_net.BlinkNet` /
+            :class:`talkface.motion.blink.BlinkModel`), or None (no blinks).
+        texture: texture generator module (:class:`talkface.texture.build.TextureNet` /
+            :class:`talkface.texture.tgan.TextureGAN`).
         info: the bundle's ``talkface-model.json``.
         path: the bundle folder.
     """
