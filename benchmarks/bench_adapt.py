@@ -40,7 +40,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     root, _, split = args.dataset.partition(":")
     store = FrameStore.from_datasets([root], split or "test", 128, frames_per_clip=0, max_clips=args.max_clips, seed=1)
-    texture = load_bundle(args.model).texture
+    texture = load_bundle(args.model, trainable=True).texture  # adapt() fine-tunes the LightningModule
     rows = []
     for clip in store.clips:
         n = len(clip.frames)

@@ -40,7 +40,7 @@ def load_texture(path: str) -> torch.nn.Module:
     if p.is_dir():
         from talkface.pipeline import load_bundle
 
-        return load_bundle(p).texture
+        return load_bundle(p, trainable=True).texture
     return load_module(p)
 
 

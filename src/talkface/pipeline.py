@@ -48,7 +48,7 @@ from talkface.config_checks import (
     check_value,
 )
 from talkface.errors import InputError
-from talkface.motion.retarget import OPEN_MOUTH
+from talkface.face.geometry import OPEN_MOUTH
 from talkface.render import MOUTH_STYLES
 
 __all__ = [
@@ -180,9 +180,12 @@ class ModelBundle:
     """The three trained parts of the cascade.
 
     Attributes:
-        lgan: speech -> canonical landmark motion (:class:`talkface.motion.lgan.LGAN`).
-        blink: blink generator (:class:`talkface.motion.blink.BlinkModel`), or None (no blinks).
-        texture: texture generator module (:class:`talkface.texture.tgan.TextureGAN`).
+        lgan: speech -> canonical landmark motion (:class:`talkface.motion.lgan_net.LGANNet`; with
+            ``load_bundle(trainable=True)`` the LightningModule :class:`talkface.motion.lgan.LGAN`).
+        blink: blink generator (:class:`talkface.motion.blink_net.BlinkNet` /
+            :class:`talkface.motion.blink.BlinkModel`), or None (no blinks).
+        texture: texture generator module (:class:`talkface.texture.build.TextureNet` /
+            :class:`talkface.texture.tgan.TextureGAN`).
         info: the bundle's ``talkface-model.json``.
         path: the bundle folder.
     """
@@ -215,22 +218,26 @@ def read_bundle_info(folder: Path) -> dict[str, Any]:
     return info
 
 
-def load_bundle(path: PathLike | None = None, device: str | torch.device = "cpu") -> ModelBundle:
+def load_bundle(path: PathLike | None = None, device: str | torch.device = "cpu", *,
+                trainable: bool = False) -> ModelBundle:
     """Load a model bundle (default: the one shipped in the package).
+
+    Args:
+        path: bundle folder (None: the shipped one).
+        device: device of the models.
+        trainable: load the training LightningModules (to fine-tune, e.g. ``adapt``) instead of the
+            plain inference networks (:mod:`talkface.models`; no Lightning import).
 
     Raises:
         InputError: the folder, its ``talkface-model.json`` or one of its files is missing or unreadable.
     """
-    from talkface.motion.blink import load_blink
-    from talkface.motion.lgan import load_lgan
-    from talkface.texture.tgan import TextureGAN
-    from talkface.train.core import load_module_as
+    from talkface.models import load_blink_net, load_lgan_net, load_texture_net
 
     folder = Path(path) if path is not None else DEFAULT_MODEL
     info = read_bundle_info(folder)
-    lgan = load_lgan(folder / info["lgan"], map_location=device)
-    blink = load_blink(folder / info["blink"], map_location=device) if info.get("blink") else None
-    texture = load_module_as(folder / info["texture"], TextureGAN, "a texture-generator", device)
+    lgan = load_lgan_net(folder / info["lgan"], device, trainable=trainable)
+    blink = load_blink_net(folder / info["blink"], device, trainable=trainable) if info.get("blink") else None
+    texture = load_texture_net(folder / info["texture"], device, trainable=trainable)
     return ModelBundle(lgan=lgan, blink=blink, texture=texture, info=info, path=folder)
 
 
@@ -328,7 +335,7 @@ def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[s
     Returns:
         Human-readable warnings (empty when the photo looks neutral).
     """
-    from talkface.eval.motion_metrics import mouth_opening
+    from talkface.face.geometry import mouth_opening
 
     out = []
     opening = float(mouth_opening(np.asarray(landmarks)))
@@ -759,7 +766,7 @@ def adapt_person(
         read_bundle_info(Path(model))
     if threads:
         torch.set_num_threads(threads)
-    bundle = load_bundle(model)
+    bundle = load_bundle(model, trainable=True)  # fine-tunes the texture generator
     size = int(bundle.texture.config.image_size)
     paths = [Path(x) for x in inputs]
     if len(paths) == 1 and paths[0].suffix.lower() not in IMAGE_SUFFIXES:

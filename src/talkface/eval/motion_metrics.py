@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from talkface.face.geometry import MOUTH_POINTS, mouth_opening
+
 __all__ = [
     "MOUTH_POINTS",
     "BlinkSummary",
@@ -38,9 +40,6 @@ __all__ = [
     "mouth_opening",
     "mouth_opening_correlation",
 ]
-
-#: The 20 mouth landmarks (outer lips 48-59, inner lips 60-67), iBUG-68 order.
-MOUTH_POINTS: tuple[int, ...] = tuple(range(48, 68))
 
 
 @functools.lru_cache(maxsize=8)
@@ -94,22 +93,6 @@ def landmark_distance(
     a = crop_aligned(p, crop_size)[..., idx, :]
     b = crop_aligned(t, crop_size)[..., idx, :]
     return float(np.linalg.norm(a.astype(np.float64) - b, axis=-1).mean())
-
-
-def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
-    """Mouth opening per frame: mean inner-lip gap (61-67, 62-66, 63-65) over the inter-ocular distance.
-
-    Args:
-        landmarks: (..., 68, 2) landmarks, any unit.
-
-    Returns:
-        (...,) float32, dimensionless (0 = lips closed; ~0.3-0.5 wide open).
-    """
-    lm = np.asarray(landmarks, dtype=np.float64)
-    pairs = ((61, 67), (62, 66), (63, 65))
-    gap = np.mean([np.linalg.norm(lm[..., a, :] - lm[..., b, :], axis=-1) for a, b in pairs], axis=0)
-    iod = np.linalg.norm(lm[..., 42:48, :].mean(-2) - lm[..., 36:42, :].mean(-2), axis=-1)
-    return (gap / np.maximum(iod, 1e-9)).astype(np.float32)
 
 
 def mouth_opening_correlation(pred: np.ndarray, target: np.ndarray) -> float:

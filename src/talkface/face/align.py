@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from talkface.face.landmarks import STABLE_POINTS
+from talkface.face.geometry import STABLE_POINTS
 
 __all__ = [
     "MIRROR_68",

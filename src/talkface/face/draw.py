@@ -10,19 +10,31 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from talkface.face.geometry import (
+    INNER_LIPS,
+    JAW,
+    LEFT_BROW,
+    LEFT_EYE,
+    NOSE_BASE,
+    NOSE_BRIDGE,
+    OUTER_LIPS,
+    RIGHT_BROW,
+    RIGHT_EYE,
+)
+
 __all__ = ["PART_COLORS", "PARTS", "draw_landmarks"]
 
 #: (name, landmark indices, closed loop?) for each drawn part, iBUG-68 order.
 PARTS: tuple[tuple[str, tuple[int, ...], bool], ...] = (
-    ("jaw", tuple(range(0, 17)), False),
-    ("right_brow", tuple(range(17, 22)), False),
-    ("left_brow", tuple(range(22, 27)), False),
-    ("nose_bridge", tuple(range(27, 31)), False),
-    ("nose_base", tuple(range(31, 36)), False),
-    ("right_eye", tuple(range(36, 42)), True),
-    ("left_eye", tuple(range(42, 48)), True),
-    ("outer_lips", tuple(range(48, 60)), True),
-    ("inner_lips", tuple(range(60, 68)), True),
+    ("jaw", JAW, False),
+    ("right_brow", RIGHT_BROW, False),
+    ("left_brow", LEFT_BROW, False),
+    ("nose_bridge", NOSE_BRIDGE, False),
+    ("nose_base", NOSE_BASE, False),
+    ("right_eye", RIGHT_EYE, True),
+    ("left_eye", LEFT_EYE, True),
+    ("outer_lips", OUTER_LIPS, True),
+    ("inner_lips", INNER_LIPS, True),
 )
 
 #: RGB colour of each part (same order as :data:`PARTS`).

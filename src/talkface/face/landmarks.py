@@ -24,6 +24,21 @@ from scipy.signal import savgol_filter
 from talkface.errors import InputError
 from talkface.face.detect import FaceBox, FaceDetector, as_rgb_uint8, detect_single_face, load_dlib_model
 
+# The index sets live in talkface.face.geometry; re-exported here for existing callers.
+from talkface.face.geometry import (
+    INNER_LIPS,
+    JAW,
+    LEFT_BROW,
+    LEFT_EYE,
+    MOUTH,
+    NOSE_BASE,
+    NOSE_BRIDGE,
+    OUTER_LIPS,
+    RIGHT_BROW,
+    RIGHT_EYE,
+    STABLE_POINTS,
+)
+
 __all__ = [
     "NoFaceError",
     "LandmarkDetector",
@@ -44,19 +59,6 @@ __all__ = [
     "STABLE_POINTS",
 ]
 
-JAW = tuple(range(0, 17))
-RIGHT_BROW = tuple(range(17, 22))
-LEFT_BROW = tuple(range(22, 27))
-NOSE_BRIDGE = tuple(range(27, 31))
-NOSE_BASE = tuple(range(31, 36))
-RIGHT_EYE = tuple(range(36, 42))
-LEFT_EYE = tuple(range(42, 48))
-OUTER_LIPS = tuple(range(48, 60))
-INNER_LIPS = tuple(range(60, 68))
-MOUTH = tuple(range(48, 68))
-#: Points that move little with speech or expression: top of the jaw line (near the ears),
-#: the nose, and the eye corners. Used for rigid (similarity) alignment.
-STABLE_POINTS = (0, 1, 2, 14, 15, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45)
 
 
 class NoFaceError(ValueError):

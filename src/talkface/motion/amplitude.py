@@ -50,7 +50,7 @@ def amplitude_gain(canonical: np.ndarray, target_std: float = TARGET_OPENING_STD
     Returns:
         ``clip(target_std / std(opening), 1, max_gain)``; 1 for fewer than 2 frames or a constant opening.
     """
-    from talkface.eval.motion_metrics import mouth_opening
+    from talkface.face.geometry import mouth_opening
 
     if len(canonical) < 2:
         return 1.0

@@ -22,10 +22,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from talkface.data.dataset import PreparedDataset
 from talkface.errors import InputError
-from talkface.motion.blink import EYE_POINTS, BlinkStatistics
-from talkface.motion.lgan import SPEECH_POINTS, MotionStatistics
+from talkface.face.geometry import EYE_POINTS, SPEECH_POINTS
 from talkface.motion.pca import fit_pca
 from talkface.motion.retarget import to_canonical
+from talkface.motion.stats import BlinkStatistics, MotionStatistics
 
 __all__ = [
     "BlinkDataConfig",

@@ -24,23 +24,26 @@ terms and the unit-free adversarial term, as the paper's λ values presuppose pi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from talkface.motion.blink import EYE_POINTS
-from talkface.motion.pca import PCA, init_decoder, init_encoder
+from talkface.face.geometry import SPEECH_POINTS
+from talkface.motion.lgan_net import LandmarkGenerator, LGANConfig, LGANInference, LGANNet
+from talkface.motion.pca import PCA, init_encoder
+from talkface.motion.stats import MotionStatistics
 from talkface.train.core import TalkfaceModule, TrainConfig
 
 if TYPE_CHECKING:
     from talkface.motion.data import MotionDataConfig
 
 __all__ = [
+    "LGANNet",
+    "LGANInference",
     "SPEECH_POINTS",
     "LGAN",
     "LGANConfig",
@@ -57,66 +60,6 @@ __all__ = [
     "train_lgan",
 ]
 
-#: The 46 landmarks moved by speech (jaw, nose, lips): all but the 22 brow and eye points of G_B.
-SPEECH_POINTS: tuple[int, ...] = tuple(i for i in range(68) if i not in set(EYE_POINTS))
-
-
-@dataclass
-class LGANConfig:
-    """Configuration of the l-GAN (generator G_L, discriminator D_L and the loss of eq. 5).
-
-    Attributes:
-        feature_name: speech feature extractor the model was trained on
-            (:func:`talkface.audio.features.get_extractor`); taken from the dataset.
-        feature_dim: D, size of one frame's speech feature; taken from the dataset.
-        fps: video frame rate the model was trained at, frames/s.
-        window: Δt, speech-feature frames per generated frame (Sec. 4.2, Fig. 6: Δt = 6 is best).
-        window_align: ``"centre"`` (look ahead, the mouth anticipates sounds) or ``"end"`` (causal);
-            see :func:`talkface.audio.windows.frame_windows`.
-        code_dim: size of the code between encoder and decoder, "33 dimensional vector (PCA
-            coefficients)" (Sec. 4.2).
-        pca_variance: variance kept by the PCA that initialises the decoder and D_L's first layer
-            (identity paper Sec. IV: 99 %); at most ``code_dim`` components.
-        encoder_channels: channels of the 1-D convolutions over the Δt window (identity paper
-            Sec. IV: four convolution layers).
-        hidden_dim: width of the encoder's fully connected layer before the code.
-        discriminator_hidden: width of D_L's MLP.
-        leaky_slope: negative slope of LeakyReLU (Sec. 4.2, [33]).
-        lambda_dist: λ_dist of eq. 5 (distance loss, eq. 1) = 1.
-        lambda_reg: λ_reg of eq. 5 (temporal regularisation, eq. 2) = 0.5.
-        lambda_dir: λ_dir of eq. 5 (direction loss, eq. 3) = 0.5.
-        lambda_gan: λ_gan of eq. 5 (adversarial loss, eq. 4) = 1.
-        temporal_loss: ``"smooth"``: eq. 2 as written, :math:`\\|\\ell_t - \\ell_{t-1}\\|^2` (damps all
-            frame-to-frame motion); ``"match"``: the identity paper's eq. 3, the frame-to-frame change
-            should equal the ground truth's.
-        direction_temperature: τ of the soft step in :func:`motion_direction`, in loss units (crop
-            pixels): motions much smaller than τ count as "no direction" (0.5).
-        loss_unit: loss units per canonical unit: 37.3 = the canonical inter-ocular distance in a
-            128-px face crop, so losses are in crop pixels (squared), as is LMD.
-        regression_only: train G_L without D_L (λ_gan = 0): the "regression" ablation of Fig. 4.
-        betas: Adam betas of both optimisers.
-    """
-
-    feature_name: str = "whisper-tiny.en"
-    feature_dim: int = 384
-    fps: float = 25.0
-    window: int = 6
-    window_align: Literal["centre", "end"] = "centre"
-    code_dim: int = 33
-    pca_variance: float = 0.99
-    encoder_channels: tuple[int, ...] = (256, 256, 256, 256)
-    hidden_dim: int = 256
-    discriminator_hidden: int = 256
-    leaky_slope: float = 0.2
-    lambda_dist: float = 1.0
-    lambda_reg: float = 0.5
-    lambda_dir: float = 0.5
-    lambda_gan: float = 1.0
-    temporal_loss: Literal["smooth", "match"] = "smooth"
-    direction_temperature: float = 0.25
-    loss_unit: float = 37.3
-    regression_only: bool = False
-    betas: tuple[float, float] = (0.5, 0.999)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -242,64 +185,6 @@ def adversarial_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------------------------
 
 
-class LandmarkGenerator(nn.Module):
-    """G_L: a Δt window of speech features -> canonical landmark displacement.
-
-    Encoder: 1-D convolutions (kernel 3) over the Δt frames with the D feature channels as input
-    channels, LeakyReLU after each, then a LeakyReLU fully connected layer and a linear layer to the
-    ``code_dim`` code. Decoder: one linear layer, code -> displacement of the speech points,
-    initialised with the PCA of the training displacements (:meth:`init_from_pca`). Input features
-    are standardised with the training set's per-dimension mean and deviation (buffers).
-
-    Args:
-        config: the l-GAN config.
-    """
-
-    feature_mean: torch.Tensor
-    feature_std: torch.Tensor
-
-    def __init__(self, config: LGANConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.speech_points = list(SPEECH_POINTS)
-        layers: list[nn.Module] = []
-        channels = config.feature_dim
-        for out_channels in config.encoder_channels:
-            layers += [nn.Conv1d(channels, out_channels, 3, padding=1), nn.LeakyReLU(config.leaky_slope)]
-            channels = out_channels
-        self.encoder = nn.Sequential(
-            *layers,
-            nn.Flatten(),
-            nn.Linear(channels * config.window, config.hidden_dim),
-            nn.LeakyReLU(config.leaky_slope),
-            nn.Linear(config.hidden_dim, config.code_dim),
-        )
-        self.decoder = nn.Linear(config.code_dim, 2 * len(SPEECH_POINTS))
-        self.register_buffer("feature_mean", torch.zeros(config.feature_dim))
-        self.register_buffer("feature_std", torch.ones(config.feature_dim))
-
-    def init_from_pca(self, pca: PCA) -> None:
-        """Initialise the decoder with the PCA of flattened speech-point displacements (92-d)."""
-        init_decoder(self.decoder, pca, whiten=True)
-
-    def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        """Displacements of the canonical neutral face.
-
-        Args:
-            windows: (B, Δt, D) float32 speech-feature windows.
-
-        Returns:
-            (B, 68, 2) float32 displacement :math:`\\delta\\ell^m_t`, canonical units; zero on the eye
-            region.
-        """
-        x = (windows - self.feature_mean) / self.feature_std
-        code = self.encoder(x.transpose(1, 2))
-        speech = self.decoder(code).view(-1, len(self.speech_points), 2)
-        out = speech.new_zeros(speech.shape[0], 68, 2)
-        out[:, self.speech_points] = speech
-        return out
-
-
 class LandmarkDiscriminator(nn.Module):
     """D_L: landmarks -> real/fake logit.
 
@@ -338,25 +223,7 @@ class LandmarkDiscriminator(nn.Module):
         return self.mlp(self.encode(x)).squeeze(-1)
 
 
-@dataclass
-class MotionStatistics:
-    """Training-set statistics that initialise a motion model (see :mod:`talkface.motion.data`).
-
-    Attributes:
-        canonical_neutral: (68, 2) float32 canonical neutral face the motion is around (dataset mean
-            face), canonical units.
-        feature_mean: (D,) float32 per-dimension mean of the speech features.
-        feature_std: (D,) float32 per-dimension standard deviation of the speech features.
-        pca: PCA of the flattened speech-point displacements (2 * 46 = 92-d), canonical units.
-    """
-
-    canonical_neutral: np.ndarray
-    feature_mean: np.ndarray
-    feature_std: np.ndarray
-    pca: PCA
-
-
-class LGAN(TalkfaceModule):
+class LGAN(LGANInference, TalkfaceModule):
     """The l-GAN as a trainable model: G_L and D_L with the loss of eq. 5 (manual optimisation).
 
     Batches (from :class:`talkface.motion.data.LGANDataModule`) are dicts with
@@ -395,19 +262,6 @@ class LGAN(TalkfaceModule):
         self.generator.init_from_pca(stats.pca)
         if self.discriminator is not None:
             self.discriminator.init_from_pca(stats.pca)
-
-    def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        """Canonical landmarks :math:`\\ell^m_t = \\ell^m_p + G_L(F_t)`.
-
-        Args:
-            windows: (..., Δt, D) speech-feature windows.
-
-        Returns:
-            (..., 68, 2) canonical landmarks (eye region at the neutral face).
-        """
-        lead = windows.shape[:-2]
-        disp = self.generator(windows.reshape(-1, *windows.shape[-2:]))
-        return (self.canonical_neutral + disp).view(*lead, 68, 2)
 
     def generator_losses(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         """The regression terms of eq. 5 on the speech points.
@@ -478,29 +332,6 @@ class LGAN(TalkfaceModule):
             opts.append(torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=self.config.betas))
         return opts
 
-    @torch.no_grad()
-    def predict_canonical(self, features: np.ndarray) -> np.ndarray:
-        """Canonical landmarks for a whole utterance.
-
-        Args:
-            features: (T, D) float32 per-frame speech features (``config.feature_name`` at
-                ``config.fps``).
-
-        Returns:
-            (T, 68, 2) float32 canonical landmarks around :attr:`canonical_neutral` (eyes neutral).
-        """
-        from talkface.audio.windows import frame_windows
-
-        feats = np.asarray(features, dtype=np.float32)
-        if feats.ndim != 2 or feats.shape[1] != self.config.feature_dim:
-            raise ValueError(f"features must be (T, {self.config.feature_dim}), got {feats.shape}")
-        windows = torch.as_tensor(frame_windows(feats, self.config.window, self.config.window_align))
-        windows = windows.to(self.canonical_neutral.device)
-        was_training = self.training
-        self.eval()
-        out = torch.cat([self(chunk) for chunk in windows.split(1024)]) if len(windows) else windows.new_zeros(0, 68, 2)
-        self.train(was_training)
-        return out.cpu().numpy().astype(np.float32)
 
 
 def load_lgan(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> LGAN:

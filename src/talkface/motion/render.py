@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from talkface.audio.features import FeatureExtractor
-from talkface.motion.blink import EYE_POINTS, BlinkModel
-from talkface.motion.lgan import LGAN
+from talkface.face.geometry import EYE_POINTS, mouth_is_open
+from talkface.motion.blink_net import BlinkInference
+from talkface.motion.lgan_net import LGANInference
 from talkface.motion.retarget import close_mouth as with_mouth_closed
-from talkface.motion.retarget import mouth_is_open, retarget
+from talkface.motion.retarget import retarget
 
 __all__ = ["audio_rms_per_frame", "check_motion_scale", "plot_landmark_strip", "plot_mouth_vs_energy",
            "predict_canonical_landmarks",
@@ -40,8 +41,8 @@ def check_motion_scale(value: float) -> float:
 
 def predict_canonical_landmarks(
     audio: np.ndarray,
-    lgan: LGAN,
-    blink: BlinkModel | None = None,
+    lgan: LGANInference,
+    blink: BlinkInference | None = None,
     *,
     seed: int = 0,
     blink_rate: float | None = None,
@@ -112,8 +113,8 @@ def predict_canonical_landmarks(
 def predict_landmarks(
     image: np.ndarray,
     audio: np.ndarray,
-    lgan: LGAN,
-    blink: BlinkModel | None = None,
+    lgan: LGANInference,
+    blink: BlinkInference | None = None,
     *,
     seed: int = 0,
     blink_rate: float | None = None,
@@ -260,7 +261,7 @@ def plot_mouth_vs_energy(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from talkface.eval.motion_metrics import mouth_opening
+    from talkface.face.geometry import mouth_opening
     from talkface.io.atomic import atomic_path
 
     opening = mouth_opening(landmarks).astype(np.float64)

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from talkface.face.align import Similarity, procrustes
+from talkface.face.geometry import OPEN_MOUTH, mouth_is_open
 
 __all__ = ["OPEN_MOUTH", "close_mouth", "face_extent", "mouth_is_open", "retarget", "retarget_transform",
            "to_canonical"]
@@ -136,17 +137,6 @@ def to_canonical(
     delta_p = seq - np.asarray(person_neutral, dtype=np.float64)
     delta_c = (delta_p @ sim.rotation / sim.scale) / ratio
     return (np.asarray(canonical_neutral, dtype=np.float64) + delta_c).astype(np.float32)
-
-
-#: inner-lip gap / inter-ocular distance above which a face's mouth counts as open
-OPEN_MOUTH = 0.08
-
-
-def mouth_is_open(landmarks: np.ndarray) -> bool:
-    """Whether a face's mouth is open: inner-lip gap above :data:`OPEN_MOUTH` of the eye distance."""
-    from talkface.eval.motion_metrics import mouth_opening
-
-    return float(mouth_opening(np.asarray(landmarks))) > OPEN_MOUTH
 
 
 #: How far each point follows the lower lip when :func:`close_mouth` lifts it: the whole lower lip,

@@ -20,7 +20,7 @@ import numpy as np
 
 from talkface.face.align import procrustes
 from talkface.face.eyes import eye_aspect_ratio
-from talkface.face.landmarks import STABLE_POINTS
+from talkface.face.geometry import STABLE_POINTS
 from talkface.render import MOUTH_STYLES
 from talkface.render.eyes import LidPalette, paint_lids
 from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth

@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 
 from talkface.face.eyes import eye_aspect_ratio
+from talkface.face.geometry import EYES
 from talkface.render.mouth import _store
 
 __all__ = ["LidPalette", "paint_lids"]
 
-EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))
 
 
 def _up(lm: np.ndarray, eye: tuple[int, ...]) -> tuple[np.ndarray, float]:

@@ -28,8 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from talkface.face.geometry import LEFT_EYE, MOUTH, RIGHT_EYE
 from talkface.texture.losses import AttentionLossConfig
-from talkface.texture.tgan import (
+from talkface.texture.networks import (
     AdaINResBlock,
     ConvEncoder,
     GeneratorOutput,
@@ -49,9 +50,6 @@ __all__ = [
     "PatchDiscriminator",
 ]
 
-MOUTH = tuple(range(48, 68))
-RIGHT_EYE = tuple(range(36, 42))
-LEFT_EYE = tuple(range(42, 48))
 
 
 def compose(attention: torch.Tensor, colour: torch.Tensor, identity_image: torch.Tensor) -> torch.Tensor:

@@ -29,8 +29,6 @@ import json
 import os
 import sys
 import time
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -45,12 +43,13 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from talkface.io.atomic import atomic_path, save_torch
 
+# checkpoint reading lives in talkface.io.checkpoint (no Lightning); re-exported here
+from talkface.io.checkpoint import EXPORT_KEY, MODULE_CLASS_KEY, dataclass_from_dict, read_checkpoint
+
 CONFIG_FILE = "config.json"
 LAST_CHECKPOINT = "last.ckpt"
 #: checkpoint with the best validation score of a run (see :attr:`TalkfaceModule.best_metric`)
 BEST_CHECKPOINT = "best.ckpt"
-MODULE_CLASS_KEY = "talkface_module_class"
-EXPORT_KEY = "talkface_export"
 
 T = TypeVar("T")
 
@@ -105,49 +104,6 @@ class TrainConfig:
         check_fields(self, ("max_steps", "batch_size", "lr", "seed", "num_nodes", "log_every_n_steps",
                             "checkpoint_every_n_steps", "num_workers", "val_every_n_steps", "num_threads",
                             "max_minutes"))
-
-
-def dataclass_from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
-    """Rebuild a (possibly nested) config dataclass from :func:`dataclasses.asdict` output.
-
-    Lists are turned back into tuples where the field is a tuple, nested dataclass fields are rebuilt
-    recursively, and keys the dataclass does not know are ignored (older checkpoints stay loadable).
-
-    Args:
-        cls: the dataclass type.
-        data: a mapping as written by ``asdict`` (e.g. read back from JSON or a checkpoint).
-
-    Returns:
-        An instance of ``cls``.
-    """
-    if not dataclasses.is_dataclass(cls):
-        raise TypeError(f"{cls!r} is not a dataclass")
-    hints = typing.get_type_hints(cls)
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            kwargs[f.name] = _convert(hints.get(f.name, Any), data[f.name])
-    return cls(**kwargs)
-
-
-def _convert(tp: Any, value: Any) -> Any:
-    """Convert a JSON-ish ``value`` to the annotated type ``tp`` where that is unambiguous."""
-    if value is None:
-        return None
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(tp):
-            if arg is not type(None) and (
-                (dataclasses.is_dataclass(arg) and isinstance(value, Mapping))
-                or (typing.get_origin(arg) is tuple and isinstance(value, list | tuple))
-            ):
-                return _convert(arg, value)
-        return value
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, Mapping):
-        return dataclass_from_dict(tp, value)
-    if origin is tuple and isinstance(value, list | tuple):
-        return tuple(value)
-    return value
 
 
 class TalkfaceModule(L.LightningModule):
@@ -548,23 +504,6 @@ def merge_metrics(out_dir: str | os.PathLike[str]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
-
-
-def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint file written by :func:`fit` (a dict with ``state_dict``, ``hyper_parameters``, ...)."""
-    from talkface.errors import InputError
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "checkpoint not found")
-    try:
-        # weights only: tensors and plain data; a pickle that would import or run code is refused
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means the file is not a checkpoint
-        raise InputError(path, f"not a readable checkpoint ({exc.__class__.__name__})") from exc
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or MODULE_CLASS_KEY not in ckpt:
-        raise InputError(path, "not a talkface training checkpoint")
-    return cast(dict[str, Any], ckpt)
 
 
 def load_module(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> TalkfaceModule:
