@@ -30,7 +30,12 @@ import numpy as np
 
 from talkface.motion.head import HeadMotion, HeadMotionConfig
 
-__all__ = ["OnlineHeadMotion", "OnlineMouthGain", "StreamHeadApplier"]
+__all__ = ["STREAM_TYPICAL_GAIN", "OnlineHeadMotion", "OnlineMouthGain", "StreamHeadApplier"]
+
+#: Median offline gain (:func:`talkface.motion.amplitude.amplitude_gain`) of the streaming motion model
+#: on 40 GRID s1 utterances (quartiles 1.01-1.26; ``benchmarks/bench_live_motion.py --calibrate``): the
+#: running estimate starts from it (prior std = target / this), so the first seconds get the typical gain.
+STREAM_TYPICAL_GAIN = 1.13
 
 SILENCE_DBFS = -50.0
 
@@ -80,7 +85,8 @@ class OnlineHeadMotion:
             self._filter(self._draw(1)[0][0])
         self._env = 0.0  # causal loudness envelope
         self._ref_db = -50.0  # loudness reference (fast attack, slow release)
-        self._gain_ms = 1.0  # running mean square of the innovation gain
+        # running mean square of the innovation gain; prior: half-loud speech
+        self._gain_ms = (1.0 - cfg.coupling / 2) ** 2
         self._onset_ref = 1e-6  # running scale of the loudness onsets
         self._nod1 = 0.0
         self._nod2 = 0.0
@@ -230,21 +236,21 @@ class OnlineMouthGain:
         max_gain: upper bound (offline: ``MAX_GAIN``); the gain is never below 1.
         seconds: time constant of the exponential weights, seconds of speech.
         fps: frames/s.
-        prior_frames: weight of the warm-up prior (std = ``target_std``), in frames.
+        prior_std: warm-up prior of the opening's std (None: ``target_std / STREAM_TYPICAL_GAIN``, so the
+            gain starts at the streaming model's typical offline gain).
         fixed: a fixed gain instead of the running estimate (used on speech frames only; None: running).
     """
 
     def __init__(self, target_std: float | None = None, max_gain: float | None = None, seconds: float = 4.0,
-                 fps: float = 25.0, prior_frames: float = 25.0, fixed: float | None = None) -> None:
+                 fps: float = 25.0, prior_std: float | None = None, fixed: float | None = None) -> None:
         from talkface.motion.amplitude import MAX_GAIN, TARGET_OPENING_STD
 
         self.target = float(TARGET_OPENING_STD if target_std is None else target_std)
         self.max_gain = float(MAX_GAIN if max_gain is None else max_gain)
         self.alpha = 1.0 / max(1.0, seconds * fps)
-        self.prior_frames = float(prior_frames)
         self.fixed = fixed
         self._mean: float | None = None
-        self._var = self.target ** 2
+        self._var = float(self.target / STREAM_TYPICAL_GAIN if prior_std is None else prior_std) ** 2
         self._speech = False
 
     def step(self, opening: np.ndarray, speech: np.ndarray) -> np.ndarray:
