@@ -76,6 +76,7 @@ def main() -> int:
     p.add_argument("--fixed-gain", type=float, default=None, help="use this fixed gain (skip calibration)")
     p.add_argument("--max-clips", type=int, default=None)
     p.add_argument("--json", default=None)
+    p.add_argument("--seconds", type=float, default=None, help="also a running variant with this time constant")
     p.add_argument("--no-head", action="store_true", help="skip the head-motion comparison")
     a = p.parse_args()
     torch.set_num_threads(1)
@@ -103,6 +104,11 @@ def main() -> int:
             animator, lm, c.audio, head_motion=0.0, gain=lambda: OnlineMouthGain(prior_std=TARGET_OPENING_STD))
         variants[f"stream fixed {fixed:.2f}"] = lambda c, lm: stream_landmarks(animator, lm, c.audio,
                                                                                head_motion=0.0, mouth_gain=fixed)
+    if a.seconds:
+        from talkface.live.online_motion import OnlineMouthGain
+
+        variants[f"stream running, {a.seconds:g} s"] = lambda c, lm: stream_landmarks(
+            animator, lm, c.audio, head_motion=0.0, gain=lambda: OnlineMouthGain(seconds=a.seconds))
     head_variants: dict[str, Any] = {
         "offline head 1": lambda c, lm: predict_landmarks(np.zeros((1, 1, 3), np.uint8), c.audio, lgan, blink,
                                                           person_landmarks=lm, head_motion=1.0, features=c.features),
