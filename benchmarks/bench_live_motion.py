@@ -13,6 +13,7 @@ opening correlation with the real clip, per variant:
   correlation.
 
     python3 benchmarks/bench_live_motion.py /work/prepared/grid7 --calibrate /work/shared/data/grid_s1/video
+    python3 benchmarks/bench_live_motion.py --head-long /work/shared/data/grid_s1/video   # online vs offline prior
 """
 
 from __future__ import annotations
@@ -60,6 +61,41 @@ def calibrate(animator: Any, files: list[str]) -> float:
     return float(np.median(gains))
 
 
+def head_long(folder: str, files: int = 20, seeds: int = 6, chunk: int = 1234) -> None:
+    """Online vs offline head prior on the same long audio (``files`` utterances concatenated)."""
+    from talkface.io.media import read_audio
+    from talkface.live.online_motion import OnlineHeadMotion
+    from talkface.motion.head import generate_head_motion, motion_energy_correlation
+
+    paths = sorted(glob.glob(f"{folder}/*.mp4"))[::50][:files]
+    audio = np.concatenate([read_audio(f, sample_rate=16000) for f in paths])
+    total = round(len(audio) / 640)
+    off, on, e_off, e_on, b_off, b_on = [], [], [], [], [], []
+    for seed in range(seeds):
+        m = generate_head_motion(audio, total, 25.0, seed=seed)
+        h = OnlineHeadMotion(25.0, seed=seed)
+        poses, brows = [], []
+        for i in range(0, len(audio), chunk):
+            h.push_audio(audio[i:i + chunk])
+            got = h.step(max(0, min(total, (h.samples - 1920) // 640) - h.next_frame))
+            poses.append(got.pose)
+            brows.append(got.brow)
+        h.push_audio(np.zeros(4000, np.float32))
+        got = h.step(total - h.next_frame)
+        pose, brow = np.concatenate([*poses, got.pose]), np.concatenate([*brows, got.brow])
+        off.append(m.pose.std(0))
+        on.append(pose.std(0))
+        e_off.append(motion_energy_correlation(m.pose, audio, 25.0))
+        e_on.append(motion_energy_correlation(pose, audio, 25.0))
+        b_off.append(np.sum(np.diff((m.brow > 0).astype(int)) == 1) / (total / 25))
+        b_on.append(np.sum(np.diff((brow > 0).astype(int)) == 1) / (total / 25))
+    print(f"{len(audio) / 16000:.0f} s of speech, {seeds} seeds")
+    print("pose std online / offline (yaw, pitch, roll, tx, ty, scale):",
+          np.round(np.mean(on, 0) / np.mean(off, 0), 2).tolist())
+    print(f"energy corr. online {np.mean(e_on):.2f}, offline {np.mean(e_off):.2f}; brow raises/s online "
+          f"{np.mean(b_on):.2f}, offline {np.mean(b_off):.2f}")
+
+
 def main() -> int:
     import torch
 
@@ -70,7 +106,8 @@ def main() -> int:
     from talkface.pipeline import AnimateConfig, Animator
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("data", nargs="+", help="prepared dataset folders")
+    p.add_argument("data", nargs="*", help="prepared dataset folders")
+    p.add_argument("--head-long", default=None, help="folder of GRID s1 videos: online vs offline head prior")
     p.add_argument("--calibrate", default=None, help="folder of GRID s1 videos for the fixed gain")
     p.add_argument("--calibrate-n", type=int, default=40)
     p.add_argument("--fixed-gain", type=float, default=None, help="use this fixed gain (skip calibration)")
@@ -79,6 +116,10 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=None, help="also a running variant with this time constant")
     p.add_argument("--no-head", action="store_true", help="skip the head-motion comparison")
     a = p.parse_args()
+    if a.head_long:
+        head_long(a.head_long)
+        if not a.data:
+            return 0
     torch.set_num_threads(1)
     animator = Animator(AnimateConfig(threads=1))
     fixed = a.fixed_gain
