@@ -129,3 +129,21 @@ def test_live_page_and_cli_check_head_motion_like_animate(tmp_path: Path, capsys
         main(["live", str(EXAMPLES / "face.png"), "--audio-from", str(EXAMPLES / "speech.wav"),
               "-o", str(tmp_path / "x.mp4"), "--head-motion", "-2"])
     assert "--head-motion" in capsys.readouterr().err
+
+
+def test_stream_renders_with_the_animators_renderer_covering_the_head_motion(animator: Animator,
+                                                                             speech: np.ndarray) -> None:
+    from talkface.live.online_motion import head_motion_envelope
+    from talkface.live.stream import frame_renderer
+
+    face = FaceStream(animator, EXAMPLES / "face.png", renderer=lambda *a: lambda lm: list(np.asarray(lm)))
+    env = head_motion_envelope(face.person_landmarks, 1.0, face.canonical_neutral)
+    lm = _landmarks(animator, speech, 1234, head_motion=1.0)
+    lo, hi = env.reshape(-1, 2).min(0), env.reshape(-1, 2).max(0)
+    rigid = lm[:, 27:48]  # nose and eyes: where the head goes, inside the envelope
+    assert (rigid.reshape(-1, 2) >= lo - 1).all() and (rigid.reshape(-1, 2) <= hi + 1).all()
+    assert animator.config.renderer == "native"
+    render = frame_renderer(animator, face.image, face.person_landmarks, 0, 1.0)
+    frames = render(lm[10:13])
+    assert len(frames) == 3 and frames[0].shape == face.image.shape and frames[0].dtype == np.uint8
+    assert np.abs(frames[0].astype(int) - face.image.astype(int)).max() > 10  # the face moved

@@ -30,7 +30,7 @@ import numpy as np
 
 from talkface.motion.head import HeadMotion, HeadMotionConfig
 
-__all__ = ["STREAM_TYPICAL_GAIN", "OnlineHeadMotion", "OnlineMouthGain", "StreamHeadApplier"]
+__all__ = ["STREAM_TYPICAL_GAIN", "OnlineHeadMotion", "head_motion_envelope", "OnlineMouthGain", "StreamHeadApplier"]
 
 #: Median offline gain (:func:`talkface.motion.amplitude.amplitude_gain`) of the streaming motion model
 #: on 40 GRID s1 utterances (quartiles 1.01-1.26; ``benchmarks/bench_live_motion.py --calibrate``): the
@@ -306,3 +306,45 @@ class StreamHeadApplier:
         scaled = HeadMotion(motion.pose * np.array([1, 1, 1, iod, iod, 1.0]), motion.brow * iod)
         return sim.apply(pose_to_landmarks(upright, scaled)).astype(np.float32)
 
+
+
+def head_motion_envelope(person_landmarks: np.ndarray, strength: float, canonical_neutral: np.ndarray | None = None,
+                         config: HeadMotionConfig | None = None) -> np.ndarray:
+    """Landmark frames at the farthest poses the head prior can reach (every axis at its soft limit,
+    alone and combined, brows raised), for sizing a renderer's face region before the track is known.
+
+    Args:
+        person_landmarks: (68, 2) the photo's landmarks, pixels.
+        strength: ``head_motion``.
+        canonical_neutral: (68, 2) the motion model's canonical neutral face (defines the upright
+            face frame, as for :class:`StreamHeadApplier`; None: the photo's own frame).
+        config: the prior's constants.
+
+    Returns:
+        (K, 68, 2) float32, the photo's landmarks moved by each extreme pose (just the photo's
+        landmarks when ``strength`` is 0).
+    """
+    from talkface.motion.head import pose_to_landmarks
+    from talkface.motion.retarget import retarget_transform
+
+    cfg = config or HeadMotionConfig()
+    person = np.asarray(person_landmarks, np.float64)
+    if strength <= 0:
+        return person[None].astype(np.float32)
+    extreme = cfg.limit * np.asarray(cfg.std) * strength + np.array([0, cfg.nod_deg * strength, 0, 0, 0, 0])
+    poses = [np.zeros(6)]
+    for k in range(6):
+        for sign in (-1, 1):
+            pose = np.zeros(6)
+            pose[k] = sign * extreme[k]
+            poses.append(pose)
+    for signs in ((1, 1, 1), (-1, -1, -1), (1, -1, 1), (-1, 1, -1)):
+        poses.append(np.array([signs[0], signs[1], signs[2], signs[0], signs[1], 1]) * extreme)
+    pose = np.stack(poses)
+    # in the face's upright frame, as StreamHeadApplier does
+    sim, _ = retarget_transform(person if canonical_neutral is None else canonical_neutral, person)
+    upright = sim.inverse().apply(person)
+    iod = float(np.linalg.norm(upright[42:48].mean(0) - upright[36:42].mean(0)))
+    motion = HeadMotion(pose * np.array([1, 1, 1, iod, iod, 1.0]), np.full(len(pose), cfg.brow_raise * strength * iod))
+    moved = pose_to_landmarks(np.broadcast_to(upright, (len(pose), 68, 2)), motion)
+    return sim.apply(moved).astype(np.float32)

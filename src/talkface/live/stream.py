@@ -178,12 +178,16 @@ class OnlineBlinks:
         return g.last(g.head(h)).view(n, 22, 2).cpu().numpy().astype(np.float32)
 
 
-def frame_renderer(animator: Animator, image: np.ndarray, person_landmarks: np.ndarray, size: int = 0) -> Renderer:
+def frame_renderer(animator: Animator, image: np.ndarray, person_landmarks: np.ndarray, size: int = 0,
+                   head_motion: float = 1.0) -> Renderer:
     """The texture stage for one photo, as one function: landmark frames (photo pixels) -> output frames.
 
-    Today: the aligned-crop texture generator (:class:`talkface.texture.adapt.PersonModel`), pasted
-    back into the photo (``size`` 0) or returned as a ``size`` × ``size`` crop, exactly as
-    :meth:`talkface.pipeline.Animator.animate` renders. Swap this function to change the renderer.
+    The animator's renderer, as :meth:`talkface.pipeline.Animator.animate` renders: ``"native"`` (the
+    default: :class:`talkface.render.compose.NativeRenderer`, the photo warped at its own resolution;
+    its face region is sized for the farthest the online head motion of strength ``head_motion`` can
+    move the face, since a stream's track is not known in advance), or ``"crop"`` (the aligned-crop
+    texture generator, :class:`talkface.texture.adapt.PersonModel`, pasted back). ``size`` 0 = the
+    whole photo, N = an N × N face crop. Swap this function to change the renderer.
     """
     import cv2
 
@@ -191,6 +195,35 @@ def frame_renderer(animator: Animator, image: np.ndarray, person_landmarks: np.n
 
     s = animator.image_size
     affine = crop_transform(person_landmarks, s)
+    if animator.config.renderer == "native":
+        from talkface.live.online_motion import head_motion_envelope
+        from talkface.render.compose import NativeRenderer, RenderConfig
+
+        mouth = animator.config.mouth
+        if mouth == "auto":
+            mouth = "generator" if animator.config.person else "painted"
+        canonical = load_stream_model(animator).canonical_neutral.cpu().numpy()
+        envelope = head_motion_envelope(person_landmarks, head_motion, canonical)
+        native = NativeRenderer(image, person_landmarks, envelope, RenderConfig(mouth=mouth))
+        out_affine = crop_transform(person_landmarks, size) if size else None
+        generator = None
+        if mouth == "generator":
+            generator = animator._person(warp_crop(image, affine, s), transform_points(person_landmarks, affine))
+
+        def render_native(landmarks: np.ndarray) -> list[np.ndarray]:
+            if len(landmarks) == 0:
+                return []
+            generated: list[np.ndarray | None] = [None] * len(landmarks)
+            if generator is not None:
+                crops = generator.generate(transform_points(landmarks, affine), batch_size=max(1, len(landmarks)))
+                generated = [paste_back(image, c, affine) for c in crops]
+            out = [native(t, mouth_image=g) for t, g in zip(landmarks, generated, strict=True)]
+            if out_affine is not None:
+                out = [np.asarray(warp_crop(f, out_affine, size)) for f in out]
+            return out
+
+        return render_native
+
     crop = warp_crop(image, affine, s)
     person = animator._person(crop, transform_points(person_landmarks, affine))
 
@@ -272,9 +305,12 @@ class FaceStream:
         self.fps = float(self.model.config.fps)
         self.sample_rate = int(self.model.config.sample_rate)
         out_size = cfg.size if size is None else size
-        self.render = (renderer or frame_renderer)(animator, self.image, self.person_landmarks, out_size)
         self.head = OnlineHeadMotion(self.fps, cfg.seed if seed is None else seed,
                                      cfg.head_motion if head_motion is None else head_motion, self.sample_rate)
+        if renderer is None:
+            self.render = frame_renderer(animator, self.image, self.person_landmarks, out_size, self.head.strength)
+        else:
+            self.render = renderer(animator, self.image, self.person_landmarks, out_size)
         self.apply_head = StreamHeadApplier(self.neutral, self.canonical_neutral)
         normalise = cfg.normalise_mouth if normalise_mouth is None else normalise_mouth
         self.mouth_gain = OnlineMouthGain(fps=self.fps, fixed=mouth_gain) if normalise else None
