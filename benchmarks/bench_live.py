@@ -162,8 +162,8 @@ def quality(dataset: str, threads: int | None, chunk_ms: float, out_dir: str | N
             head_motion: float = 1.0) -> dict[str, Any]:
     """Offline vs streaming on a prepared dataset's clips (talkface.eval.report).
 
-    Offline twice: with its default renderer (native) and with the crop renderer the stream uses, so
-    the streaming motion path is compared like for like; ``head_motion`` for both paths.
+    Offline twice: with its default renderer (native), which the stream uses too, and with the crop
+    renderer (the stream's renderer before it followed the animator's); ``head_motion`` for both paths.
     """
     import torch
 
@@ -178,7 +178,7 @@ def quality(dataset: str, threads: int | None, chunk_ms: float, out_dir: str | N
     step = int(chunk_ms / 1000.0 * SR)
 
     def streaming(still: np.ndarray, audio: np.ndarray) -> np.ndarray:
-        face = FaceStream(animator, np.ascontiguousarray(still), size=0)
+        face = FaceStream(native, np.ascontiguousarray(still), size=0)  # the default (native) renderer
         frames = []
         for i in range(0, len(audio), step):
             frames += [f for _, f in face.push(np.asarray(audio[i:i + step], np.float32))]
