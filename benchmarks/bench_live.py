@@ -158,8 +158,13 @@ def live_session(seconds: float, threads: int | None, chunk_ms: float, max_rende
     }
 
 
-def quality(dataset: str, threads: int | None, chunk_ms: float, out_dir: str | None) -> dict[str, Any]:
-    """Offline vs streaming on a prepared dataset's clips (talkface.eval.report)."""
+def quality(dataset: str, threads: int | None, chunk_ms: float, out_dir: str | None,
+            head_motion: float = 1.0) -> dict[str, Any]:
+    """Offline vs streaming on a prepared dataset's clips (talkface.eval.report).
+
+    Offline twice: with its default renderer (native), which the stream uses too, and with the crop
+    renderer (the stream's renderer before it followed the animator's); ``head_motion`` for both paths.
+    """
     import torch
 
     from talkface.eval.report import EvalConfig, evaluate_videos
@@ -168,18 +173,20 @@ def quality(dataset: str, threads: int | None, chunk_ms: float, out_dir: str | N
 
     if threads:
         torch.set_num_threads(threads)
-    animator = Animator(AnimateConfig(threads=threads))
+    animator = Animator(AnimateConfig(threads=threads, head_motion=head_motion, renderer="crop"))
+    native = Animator(AnimateConfig(threads=threads, head_motion=head_motion))
     step = int(chunk_ms / 1000.0 * SR)
 
     def streaming(still: np.ndarray, audio: np.ndarray) -> np.ndarray:
-        face = FaceStream(animator, np.ascontiguousarray(still), size=0)
+        face = FaceStream(native, np.ascontiguousarray(still), size=0)  # the default (native) renderer
         frames = []
         for i in range(0, len(audio), step):
             frames += [f for _, f in face.push(np.asarray(audio[i:i + step], np.float32))]
         frames += [f for _, f in face.finish()]
         return np.stack(frames)
 
-    table = evaluate_videos(dataset=dataset, split="all", models={"offline": animator.talking_head,
+    table = evaluate_videos(dataset=dataset, split="all", models={"offline (native renderer)": native.talking_head,
+                                                                  "offline (crop renderer)": animator.talking_head,
                                                                   "streaming": streaming},
                             out_dir=out_dir, config=EvalConfig(lpips=False, identity=False), progress=False)
     print(table.to_markdown(per_clip=False))
@@ -243,6 +250,7 @@ def main() -> int:
     p.add_argument("--chunk-ms", type=float, default=40.0)
     p.add_argument("--max-render", type=int, default=5, help="live policy: render at most this many frames per pass")
     p.add_argument("--quality", default=None, help="prepared dataset for offline vs streaming quality")
+    p.add_argument("--head-motion", type=float, default=1.0, help="--quality: head motion of both paths")
     p.add_argument("--eval-out", default=None, help="folder for the quality report")
     p.add_argument("--startup", action="store_true", help="measure offline start-up (process start -> first frame)")
     p.add_argument("--texture", action="store_true", help="measure the texture stage alone (CPU s per frame)")
@@ -260,7 +268,7 @@ def main() -> int:
         results["live"] = live_session(a.live_seconds, a.threads, a.chunk_ms, a.max_render)
         print("live", json.dumps(results["live"], indent=1), flush=True)
     if a.quality:
-        results["quality"] = quality(a.quality, a.threads, a.chunk_ms, a.eval_out)
+        results["quality"] = quality(a.quality, a.threads, a.chunk_ms, a.eval_out, a.head_motion)
         print("quality", json.dumps(results["quality"], indent=1), flush=True)
     results["load_average_end"] = os.getloadavg()
     if a.json:

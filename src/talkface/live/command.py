@@ -33,12 +33,33 @@ def add_parser(sub: Any, positive_int: Any) -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=0, help="0 = whole photo; N = N x N face crop")
     p.add_argument("--blink-rate", type=float, default=0.35, help="blinks per second (negative: natural rate)")
     p.add_argument("--motion-scale", type=float, default=1.0, help="gain on the mouth motion")
-    p.add_argument("--seed", type=int, default=0, help="blink seed")
+    p.add_argument("--head-motion", type=_head_motion, default=1.0,
+                   help="strength of the head and brow motion, generated online from the speech received so far "
+                   "(the same seeded prior as `talkface animate`; seeded by --seed): 0 = the head keeps the photo's "
+                   "pose, 1 = natural, up to 3 = livelier")
+    p.add_argument("--raw-mouth", action="store_true",
+                   help="use the streaming model's mouth amplitude as predicted; by default a running estimate of "
+                   "the mouth opening's variability scales the mouth motion (x1-2.5) as `animate` does per utterance")
+    p.add_argument("--seed", type=int, default=0, help="blink and head-motion seed")
     p.add_argument("--model", default=None, help="model bundle folder (default: the bundled model)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     p.add_argument("--max-duration", type=float, default=3600.0, help="longest speech file accepted, seconds")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
     return p
+
+
+def _head_motion(text: str) -> float:
+    """``--head-motion``: a number in the range of ``talkface.config_checks.LIMITS`` (as ``animate``)."""
+    from talkface.config_checks import OptionError, check_value
+
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
+    try:
+        return float(check_value("head_motion", value))
+    except OptionError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         check_speech(audio, args.audio_from, sample_rate=16000, max_duration_s=args.max_duration)
     animator = Animator(AnimateConfig(model=args.model, threads=args.threads, motion_scale=args.motion_scale,
                                       blink_rate=None if args.blink_rate < 0 else args.blink_rate, seed=args.seed,
-                                      size=args.size))
+                                      size=args.size, head_motion=args.head_motion,
+                                      normalise_mouth=not args.raw_mouth))
     face = FaceStream(animator, args.face)
     sink = Mp4Sink(out, face.fps, face.sample_rate)
 

@@ -178,12 +178,16 @@ class OnlineBlinks:
         return g.last(g.head(h)).view(n, 22, 2).cpu().numpy().astype(np.float32)
 
 
-def frame_renderer(animator: Animator, image: np.ndarray, person_landmarks: np.ndarray, size: int = 0) -> Renderer:
+def frame_renderer(animator: Animator, image: np.ndarray, person_landmarks: np.ndarray, size: int = 0,
+                   head_motion: float = 1.0) -> Renderer:
     """The texture stage for one photo, as one function: landmark frames (photo pixels) -> output frames.
 
-    Today: the aligned-crop texture generator (:class:`talkface.texture.adapt.PersonModel`), pasted
-    back into the photo (``size`` 0) or returned as a ``size`` × ``size`` crop, exactly as
-    :meth:`talkface.pipeline.Animator.animate` renders. Swap this function to change the renderer.
+    The animator's renderer, as :meth:`talkface.pipeline.Animator.animate` renders: ``"native"`` (the
+    default: :class:`talkface.render.compose.NativeRenderer`, the photo warped at its own resolution;
+    its face region is sized for the farthest the online head motion of strength ``head_motion`` can
+    move the face, since a stream's track is not known in advance), or ``"crop"`` (the aligned-crop
+    texture generator, :class:`talkface.texture.adapt.PersonModel`, pasted back). ``size`` 0 = the
+    whole photo, N = an N × N face crop. Swap this function to change the renderer.
     """
     import cv2
 
@@ -191,6 +195,35 @@ def frame_renderer(animator: Animator, image: np.ndarray, person_landmarks: np.n
 
     s = animator.image_size
     affine = crop_transform(person_landmarks, s)
+    if animator.config.renderer == "native":
+        from talkface.live.online_motion import head_motion_envelope
+        from talkface.render.compose import NativeRenderer, RenderConfig
+
+        mouth = animator.config.mouth
+        if mouth == "auto":
+            mouth = "generator" if animator.config.person else "painted"
+        canonical = load_stream_model(animator).canonical_neutral.cpu().numpy()
+        envelope = head_motion_envelope(person_landmarks, head_motion, canonical)
+        native = NativeRenderer(image, person_landmarks, envelope, RenderConfig(mouth=mouth))
+        out_affine = crop_transform(person_landmarks, size) if size else None
+        generator = None
+        if mouth == "generator":
+            generator = animator._person(warp_crop(image, affine, s), transform_points(person_landmarks, affine))
+
+        def render_native(landmarks: np.ndarray) -> list[np.ndarray]:
+            if len(landmarks) == 0:
+                return []
+            generated: list[np.ndarray | None] = [None] * len(landmarks)
+            if generator is not None:
+                crops = generator.generate(transform_points(landmarks, affine), batch_size=max(1, len(landmarks)))
+                generated = [paste_back(image, c, affine) for c in crops]
+            out = [native(t, mouth_image=g) for t, g in zip(landmarks, generated, strict=True)]
+            if out_affine is not None:
+                out = [np.asarray(warp_crop(f, out_affine, size)) for f in out]
+            return out
+
+        return render_native
+
     crop = warp_crop(image, affine, s)
     person = animator._person(crop, transform_points(person_landmarks, affine))
 
@@ -216,6 +249,12 @@ class FaceStream:
         blink_rate: blinks per second (None: the model's natural rate; default: the config's).
         motion_scale: gain on the speech motion (default: the config's).
         size: 0 = whole photo, N = N × N face crop (default: the config's).
+        head_motion: strength of the head and brow motion, run online
+            (:class:`talkface.live.online_motion.OnlineHeadMotion`, seeded with ``seed``; 0 = still head,
+            the stream's output as before head motion existed; default: the config's).
+        normalise_mouth: causal mouth-amplitude normalisation
+            (:class:`talkface.live.online_motion.OnlineMouthGain`; default: the config's).
+        mouth_gain: a fixed gain on speech frames instead of the running estimate (None: running).
         renderer: replaces :func:`frame_renderer` (called with the animator, image, landmarks, size).
 
     Raises:
@@ -231,8 +270,12 @@ class FaceStream:
         blink_rate: float | None | str = "config",
         motion_scale: float | None = None,
         size: int | None = None,
+        head_motion: float | None = None,
+        normalise_mouth: bool | None = None,
+        mouth_gain: float | None = None,
         renderer: Callable[..., Renderer] | None = None,
     ) -> None:
+        from talkface.live.online_motion import OnlineHeadMotion, OnlineMouthGain, StreamHeadApplier
         from talkface.motion.render import check_motion_scale
         from talkface.motion.retarget import close_mouth, mouth_is_open
         from talkface.pipeline import _resize_to
@@ -262,7 +305,15 @@ class FaceStream:
         self.fps = float(self.model.config.fps)
         self.sample_rate = int(self.model.config.sample_rate)
         out_size = cfg.size if size is None else size
-        self.render = (renderer or frame_renderer)(animator, self.image, self.person_landmarks, out_size)
+        self.head = OnlineHeadMotion(self.fps, cfg.seed if seed is None else seed,
+                                     cfg.head_motion if head_motion is None else head_motion, self.sample_rate)
+        if renderer is None:
+            self.render = frame_renderer(animator, self.image, self.person_landmarks, out_size, self.head.strength)
+        else:
+            self.render = renderer(animator, self.image, self.person_landmarks, out_size)
+        self.apply_head = StreamHeadApplier(self.neutral, self.canonical_neutral)
+        normalise = cfg.normalise_mouth if normalise_mouth is None else normalise_mouth
+        self.mouth_gain = OnlineMouthGain(fps=self.fps, fixed=mouth_gain) if normalise else None
         self.finished = False
 
     @property
@@ -285,10 +336,22 @@ class FaceStream:
             return []
         first = self.motion.next_frame - n
         canonical = np.broadcast_to(self.canonical_neutral, (n, 68, 2)).copy()
-        canonical[:, list(SPEECH_POINTS)] += np.float32(self.gain) * displacement
+        gain = np.full((n, 1, 1), self.gain, np.float32)
+        if self.mouth_gain is not None:
+            from talkface.eval.motion_metrics import mouth_opening
+            from talkface.motion.amplitude import SILENCE_DBFS
+
+            raw = canonical.copy()
+            raw[:, list(SPEECH_POINTS)] += displacement
+            speech = np.array([self.head._frame_rms(first + i) for i in range(n)]) > 10 ** (SILENCE_DBFS / 20)
+            gain *= self.mouth_gain.step(mouth_opening(raw), speech).astype(np.float32)[:, None, None]
+        canonical[:, list(SPEECH_POINTS)] += gain * displacement
         if self.blinks is not None:
             canonical[:, list(EYE_POINTS)] += self.blinks.step(n)
         landmarks = retarget(canonical, self.canonical_neutral, self.neutral)
+        motion = self.head.step(n)
+        if self.head.strength > 0:
+            landmarks = self.apply_head(landmarks, motion)
         skip = 0 if max_render is None else max(0, n - max(1, max_render))
         frames: list[Any] = [None] * skip + list(self.render(landmarks[skip:]))
         return [((first + i) / self.fps, f) for i, f in enumerate(frames)]
@@ -307,6 +370,7 @@ class FaceStream:
         audio = np.asarray(samples, dtype=np.float32).ravel()
         if not np.isfinite(audio).all():
             raise InputError(None, "audio contains NaN or infinite samples")
+        self.head.push_audio(audio)
         return self._frames(self.motion.push(audio), max_render)
 
     def finish(self) -> list[tuple[float, np.ndarray]]:
@@ -320,6 +384,7 @@ class FaceStream:
         if total == 0:
             return []
         pad = max(0, self.model.config.samples_needed(total - 1) - self.motion.samples)
+        self.head.push_audio(np.zeros(pad, np.float32))
         return self._frames(self.motion.push(np.zeros(pad, np.float32), limit=total))
 
 
@@ -335,7 +400,8 @@ def stream(
         animator: a loaded animator whose bundle has a streaming motion model.
         photo: path or (H, W, 3) uint8 RGB image of one face.
         audio_chunks: mono 16 kHz chunks of any size, as float32 arrays in [-1, 1] or as s16le bytes.
-        **options: ``seed``, ``blink_rate``, ``motion_scale``, ``size``, ``renderer`` of :class:`FaceStream`.
+        **options: ``seed``, ``blink_rate``, ``motion_scale``, ``size``, ``head_motion``, ``normalise_mouth``,
+            ``mouth_gain``, ``renderer`` of :class:`FaceStream`.
 
     Yields:
         ``(t / fps, frame)`` for t = 0, 1, ..., round(duration · fps) - 1; frame t comes as soon as the

@@ -3,8 +3,9 @@
 WebSocket protocol (``/v1/live``; see docs/live.md):
 
 1. client → server, text: ``{"type": "start", "photo": "<base64 JPEG/PNG/WebP>", "sample_rate": 16000,
-   "format": "s16le", "channels": 1, "size": 0, "quality": 80}`` (``size`` 0 = whole photo,
-   N = N × N face crop; ``quality`` of the JPEG frames).
+   "format": "s16le", "channels": 1, "size": 0, "quality": 80, "head_motion": 1}`` (``size`` 0 = whole
+   photo, N = N × N face crop; ``quality`` of the JPEG frames; ``head_motion`` 0-3, optional, default 1:
+   strength of the head and brow motion, as ``talkface animate --head-motion``, 0 = still head).
 2. server → client, text: ``{"type": "ready", "fps": 25, "lookahead_ms": 120, "sample_rate": 16000}``,
    or ``{"type": "busy", ...}`` (every live slot in use; close code 1013) or
    ``{"type": "error", "message": ...}`` (bad photo, no face, bad audio format; close code 1008).
@@ -128,6 +129,17 @@ def _read_photo(data: str, max_pixels: int) -> Any:
             raise _SessionError(f"photo: {exc.problem}") from exc
 
 
+def _check_head_motion(msg: dict[str, Any]) -> float:
+    """The start message's ``head_motion`` (default 1), checked against ``talkface.config_checks.LIMITS``."""
+    from talkface.config_checks import OptionError, check_value
+
+    value = msg.get("head_motion", 1.0)
+    try:
+        return float(check_value("head_motion", value))
+    except OptionError as exc:
+        raise _SessionError(f"head_motion: {exc.problem}") from None
+
+
 def _check_start(msg: dict[str, Any]) -> tuple[int, int]:
     """Validate the start message's audio format; returns (size, quality)."""
     if msg.get("type") != "start":
@@ -191,10 +203,11 @@ async def live_session(ws: WebSocket, service: LiveService) -> None:
             if not isinstance(msg, dict):
                 raise _SessionError('the first message must be JSON {"type": "start", ...}')
             size, quality = _check_start(msg)
+            head_motion = _check_head_motion(msg)
             image = await asyncio.to_thread(_read_photo, msg["photo"], service.max_image_pixels)
             animator = await asyncio.to_thread(service.animator)
             try:
-                face = await asyncio.to_thread(FaceStream, animator, image, size=size)
+                face = await asyncio.to_thread(FaceStream, animator, image, size=size, head_motion=head_motion)
             except InputError as exc:
                 raise _SessionError(f"photo: {exc.problem}") from exc
         except asyncio.TimeoutError:

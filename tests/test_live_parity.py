@@ -1,0 +1,149 @@
+"""Live mode at parity with ``animate``: online head/brow motion and mouth-amplitude normalisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from talkface.io.media import read_audio
+from talkface.live.online_motion import OnlineHeadMotion, OnlineMouthGain
+from talkface.live.stream import FaceStream, MotionStream, OnlineBlinks, load_stream_model
+from talkface.motion.retarget import retarget
+from talkface.pipeline import AnimateConfig, Animator
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+FPS = 25
+
+
+@pytest.fixture(scope="module")
+def animator() -> Animator:
+    torch.set_num_threads(1)
+    return Animator(AnimateConfig(threads=1))
+
+
+@pytest.fixture(scope="module")
+def speech() -> np.ndarray:
+    audio = read_audio(EXAMPLES / "speech.wav")
+    return np.concatenate([np.zeros(8000, np.float32), audio, np.zeros(12000, np.float32)])
+
+
+def _landmarks(animator: Animator, audio: np.ndarray, chunk: int, **options: object) -> np.ndarray:
+    face = FaceStream(animator, EXAMPLES / "face.png", renderer=lambda *a: lambda lm: list(np.asarray(lm)),
+                      **options)  # type: ignore[arg-type]
+    frames = []
+    for i in range(0, len(audio), chunk):
+        frames += face.push(audio[i:i + chunk])
+    frames += face.finish()
+    return np.stack([f for _, f in frames])
+
+
+@pytest.mark.parametrize("options", [{"head_motion": 1.0}, {"head_motion": 2.0, "seed": 7}])
+def test_head_motion_and_gain_do_not_depend_on_chunking(animator: Animator, speech: np.ndarray,
+                                                        options: dict[str, float]) -> None:
+    a = _landmarks(animator, speech, 160, **options)
+    b = _landmarks(animator, speech, 1234, **options)
+    np.testing.assert_allclose(a, b, atol=1e-3)
+    still = _landmarks(animator, speech, 1234, head_motion=0.0, seed=options.get("seed", 0))
+    # the head really moves (rigid points shift by more than a pixel somewhere)
+    assert np.abs(a[:, 27:36] - still[:, 27:36]).max() > 1.0
+
+
+def test_head_motion_0_gives_the_stream_output_without_head_motion(animator: Animator, speech: np.ndarray) -> None:
+    from talkface.motion.blink import EYE_POINTS
+    from talkface.motion.lgan import SPEECH_POINTS
+
+    out = _landmarks(animator, speech, 999, head_motion=0.0, normalise_mouth=False, seed=3)
+    # the stream as it was before head motion: model motion + online blinks, retargeted
+    model = load_stream_model(animator)
+    face = FaceStream(animator, EXAMPLES / "face.png", renderer=lambda *a: lambda lm: list(lm), seed=3)
+    motion = MotionStream(model)
+    disp = motion.push(speech)
+    total = len(out)
+    pad = model.config.samples_needed(total - 1) - motion.samples
+    disp = np.concatenate([disp, motion.push(np.zeros(max(0, pad), np.float32), limit=total)])
+    neutral = model.canonical_neutral.numpy()
+    canonical = np.broadcast_to(neutral, (total, 68, 2)).copy()
+    canonical[:, list(SPEECH_POINTS)] += disp
+    blink = animator.bundle.blink
+    scale = blink.noise_scale_for_rate(float(animator.config.blink_rate)) if animator.config.blink_rate else 1.0
+    canonical[:, list(EYE_POINTS)] += OnlineBlinks(blink, 3, scale).step(total)
+    np.testing.assert_allclose(out, retarget(canonical, neutral, face.neutral), atol=1e-3)
+
+
+def test_online_head_motion_state_is_bounded_and_does_not_drift() -> None:
+    rng = np.random.default_rng(0)
+    head = OnlineHeadMotion(FPS, seed=1)
+    sizes, poses = [], []
+    t = np.arange(16000) / 16000
+    for k in range(600):  # 10 minutes of bursts of noisy "speech" and pauses, 1-s chunks
+        loud = 0.2 if k % 3 else 0.0
+        head.push_audio((rng.standard_normal(16000) * loud * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(
+            np.float32))
+        poses.append(head.step(FPS - 1 if k == 0 else FPS).pose)
+        sizes.append(head.state_size)
+    pose = np.concatenate(poses)
+    assert max(sizes) <= min(sizes) + 2 * 640 + 25 * 7 and max(sizes) < 5000
+    first, last = pose[: len(pose) // 2], pose[len(pose) // 2:]
+    limit = 2.5 * np.array([6.5, 2.7, 5.4, 0.155, 0.063, 0.012]) * 1.001
+    assert (np.abs(pose) <= limit + np.array([0, 1.5, 0, 0, 0, 0])).all()
+    # stationary: the spread is similar in both halves and the mean stays near 0
+    np.testing.assert_array_less(np.abs(last.std(0) / first.std(0) - 1), 0.35)
+    np.testing.assert_array_less(np.abs(pose.mean(0)), 0.3 * pose.std(0) + 1e-9)
+
+
+def test_mouth_gain_starts_at_1_follows_the_offline_law_and_ignores_silence() -> None:
+    from talkface.motion.amplitude import MAX_GAIN, TARGET_OPENING_STD
+
+    gain = OnlineMouthGain(fps=FPS)
+    assert (gain.step(np.full(20, 0.3), np.zeros(20, bool)) == 1).all()  # silence first: never amplified
+    rng = np.random.default_rng(0)
+    small = 0.1 + rng.standard_normal(400) * TARGET_OPENING_STD / 2  # half the wanted variability
+    g = gain.step(small, np.ones(400, bool))
+    assert 1.0 <= g[0] < 1.25 and abs(g[-1] - 2.0) < 0.25
+    tiny = gain.step(0.1 + rng.standard_normal(400) * 1e-4, np.ones(400, bool))
+    assert tiny[-1] == pytest.approx(MAX_GAIN)
+    large = gain.step(0.1 + rng.standard_normal(400) * TARGET_OPENING_STD * 2, np.ones(400, bool))
+    assert large[-1] == 1.0
+
+
+def test_live_page_and_cli_check_head_motion_like_animate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from talkface.cli import main
+    from talkface.serve.app import ServeConfig, create_app
+
+    app = create_app(ServeConfig(threads=1, max_live_sessions=1), animator_factory=lambda: None)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        assert 'id="head_motion"' in client.get("/live").text
+        for bad in (-1, 3.5, "x", None):
+            with client.websocket_connect("ws://127.0.0.1/v1/live") as ws:
+                ws.send_text(json.dumps({"type": "start", "photo": "", "head_motion": bad}))
+                reply = json.loads(ws.receive_text())
+                assert reply["type"] == "error" and reply["message"].startswith("head_motion: "), reply
+    with pytest.raises(SystemExit):
+        main(["live", str(EXAMPLES / "face.png"), "--audio-from", str(EXAMPLES / "speech.wav"),
+              "-o", str(tmp_path / "x.mp4"), "--head-motion", "-2"])
+    assert "--head-motion" in capsys.readouterr().err
+
+
+def test_stream_renders_with_the_animators_renderer_covering_the_head_motion(animator: Animator,
+                                                                             speech: np.ndarray) -> None:
+    from talkface.live.online_motion import head_motion_envelope
+    from talkface.live.stream import frame_renderer
+
+    face = FaceStream(animator, EXAMPLES / "face.png", renderer=lambda *a: lambda lm: list(np.asarray(lm)))
+    env = head_motion_envelope(face.person_landmarks, 1.0, face.canonical_neutral)
+    lm = _landmarks(animator, speech, 1234, head_motion=1.0)
+    lo, hi = env.reshape(-1, 2).min(0), env.reshape(-1, 2).max(0)
+    rigid = lm[:, 27:48]  # nose and eyes: where the head goes, inside the envelope
+    assert (rigid.reshape(-1, 2) >= lo - 1).all() and (rigid.reshape(-1, 2) <= hi + 1).all()
+    assert animator.config.renderer == "native"
+    render = frame_renderer(animator, face.image, face.person_landmarks, 0, 1.0)
+    frames = render(lm[10:13])
+    assert len(frames) == 3 and frames[0].shape == face.image.shape and frames[0].dtype == np.uint8
+    assert np.abs(frames[0].astype(int) - face.image.astype(int)).max() > 10  # the face moved
