@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from talkface import __version__
-from talkface.config_checks import check_device, check_output_file, check_value
+from talkface.config_checks import check_device, check_output_file, check_value, number_arg
 from talkface.errors import InputError, TalkfaceError
 
 if TYPE_CHECKING:
@@ -451,32 +451,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _motion_scale(text: str) -> float:
-    """``--motion-scale``: a number in the range of ``talkface.config_checks.LIMITS`` (the web server's too)."""
-    from talkface.config_checks import OptionError
-
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
-    try:
-        return float(check_value("motion_scale", value))
-    except OptionError as exc:
-        raise argparse.ArgumentTypeError(exc.problem) from None
-
-
-def _head_motion(text: str) -> float:
-    """``--head-motion``: a number in the range of ``talkface.config_checks.LIMITS`` (the web server's too)."""
-    from talkface.config_checks import OptionError
-
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
-    try:
-        return float(check_value("head_motion", value))
-    except OptionError as exc:
-        raise argparse.ArgumentTypeError(exc.problem) from None
+_motion_scale = number_arg("motion_scale")
+_head_motion = number_arg("head_motion")
 
 
 HEAD_MOTION_HELP = ("strength of the generated head and brow motion (yaw/pitch/roll, small shifts, brow raises, "

@@ -14,11 +14,12 @@ existing writable folder, not a folder, and not one of the command's own input f
 
 from __future__ import annotations
 
+import argparse
 import errno
 import math
 import numbers
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,24 @@ def check_value(field: str, value: Any, *, option: str | None = None, limit: Lim
     if not ok:
         raise OptionError(field, f"must be {spec.describe()}, got {_shown(value)}", option)
     return number
+
+
+def number_arg(field: str) -> Callable[[str], float]:
+    """An argparse ``type=`` for a number option checked against ``LIMITS[field]``, so that the CLI commands
+    and the web server accept the same range (e.g. ``--motion-scale``, ``--head-motion``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
+        try:
+            return float(check_value(field, value))
+        except OptionError as exc:
+            raise argparse.ArgumentTypeError(exc.problem) from None
+
+    parse.__name__ = field
+    return parse
 
 
 def check_fields(obj: Any, fields: Iterable[str], options: dict[str, str] | None = None) -> None:

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from talkface.config_checks import number_arg
+
 __all__ = ["add_parser", "run"]
 
 
@@ -33,7 +35,7 @@ def add_parser(sub: Any, positive_int: Any) -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=0, help="0 = whole photo; N = N x N face crop")
     p.add_argument("--blink-rate", type=float, default=0.35, help="blinks per second (negative: natural rate)")
     p.add_argument("--motion-scale", type=float, default=1.0, help="gain on the mouth motion")
-    p.add_argument("--head-motion", type=_head_motion, default=1.0,
+    p.add_argument("--head-motion", type=number_arg("head_motion"), default=1.0,
                    help="strength of the head and brow motion, generated online from the speech received so far "
                    "(the same seeded prior as `talkface animate`; seeded by --seed): 0 = the head keeps the photo's "
                    "pose, 1 = natural, up to 3 = livelier")
@@ -46,20 +48,6 @@ def add_parser(sub: Any, positive_int: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-duration", type=float, default=3600.0, help="longest speech file accepted, seconds")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
     return p
-
-
-def _head_motion(text: str) -> float:
-    """``--head-motion``: a number in the range of ``talkface.config_checks.LIMITS`` (as ``animate``)."""
-    from talkface.config_checks import OptionError, check_value
-
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
-    try:
-        return float(check_value("head_motion", value))
-    except OptionError as exc:
-        raise argparse.ArgumentTypeError(exc.problem) from None
 
 
 def run(args: argparse.Namespace) -> int:
