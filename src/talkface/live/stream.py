@@ -36,7 +36,7 @@ import torch
 from talkface.errors import InputError
 
 if TYPE_CHECKING:
-    from talkface.live.model import StreamMotion
+    from talkface.live.model import StreamMotionInference
     from talkface.pipeline import Animator
 
 __all__ = ["FaceStream", "MotionStream", "OnlineBlinks", "Renderer", "frame_renderer", "load_stream_model",
@@ -54,7 +54,7 @@ def pcm16_to_float(data: bytes | bytearray | memoryview) -> np.ndarray:
     return np.frombuffer(bytes(data), dtype="<i2").astype(np.float32) / 32768.0
 
 
-def load_stream_model(animator: Animator) -> StreamMotion:
+def load_stream_model(animator: Animator) -> StreamMotionInference:
     """The streaming motion model of the animator's bundle (``stream_motion`` in ``talkface-model.json``).
 
     Loaded once per animator and cached on it.
@@ -86,7 +86,7 @@ class MotionStream:
         model: the streaming motion model.
     """
 
-    def __init__(self, model: StreamMotion) -> None:
+    def __init__(self, model: StreamMotionInference) -> None:
         from talkface.live.model import LOG_FLOOR
 
         self.model = model
@@ -275,10 +275,10 @@ class FaceStream:
         mouth_gain: float | None = None,
         renderer: Callable[..., Renderer] | None = None,
     ) -> None:
+        from talkface.io.images import fit_within
         from talkface.live.online_motion import OnlineHeadMotion, OnlineMouthGain, StreamHeadApplier
         from talkface.motion.render import check_motion_scale
         from talkface.motion.retarget import close_mouth, mouth_is_open
-        from talkface.pipeline import _resize_to
 
         cfg = animator.config
         self.animator = animator
@@ -289,7 +289,7 @@ class FaceStream:
             from talkface.io.images import read_image
 
             image, where = read_image(photo), os.fspath(photo)
-        self.image = _resize_to(image, cfg.max_side)
+        self.image = fit_within(image, cfg.max_side)
         self.person_landmarks = animator._face(self.image, where)
         neutral = np.asarray(self.person_landmarks)
         self.neutral = close_mouth(neutral) if cfg.close_mouth and mouth_is_open(neutral) else neutral
@@ -327,8 +327,7 @@ class FaceStream:
         return self.motion.next_frame
 
     def _frames(self, displacement: np.ndarray, max_render: int | None = None) -> list[tuple[float, Any]]:
-        from talkface.motion.blink import EYE_POINTS
-        from talkface.motion.lgan import SPEECH_POINTS
+        from talkface.face.geometry import EYE_POINTS, SPEECH_POINTS
         from talkface.motion.retarget import retarget
 
         n = len(displacement)
@@ -338,7 +337,7 @@ class FaceStream:
         canonical = np.broadcast_to(self.canonical_neutral, (n, 68, 2)).copy()
         gain = np.full((n, 1, 1), self.gain, np.float32)
         if self.mouth_gain is not None:
-            from talkface.eval.motion_metrics import mouth_opening
+            from talkface.face.geometry import mouth_opening
             from talkface.motion.amplitude import SILENCE_DBFS
 
             raw = canonical.copy()
