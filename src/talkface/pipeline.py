@@ -455,9 +455,10 @@ class Animator:
 
     def _features(self) -> Any:
         from talkface.audio.features import get_extractor
+        from talkface.audio.prefetch import PrefetchingExtractor
 
         if self._extractor is None:
-            self._extractor = get_extractor(self.bundle.lgan.config.feature_name)
+            self._extractor = PrefetchingExtractor(get_extractor(self.bundle.lgan.config.feature_name))
         return self._extractor
 
     def _face(self, image: np.ndarray, path: PathLike | None) -> np.ndarray:
@@ -620,6 +621,7 @@ class Animator:
             InputError: unreadable/empty/corrupt/silent/too long speech, no face or several faces,
                 unreadable photo, bad output path — a one-line message naming the file.
         """
+        from talkface.audio.features import num_video_frames
         from talkface.io.images import read_image
         from talkface.io.media import check_speech, read_audio, write_video
         from talkface.motion.head import check_head_motion
@@ -636,8 +638,10 @@ class Animator:
         out_path = _check_output(Path(output), face, speech, cfg.person)
         start = time.perf_counter()
         timer: dict[str, float] = {}
+        self._features().preload()  # the speech encoder loads while the speech is read (start-up, issue 16)
         audio = read_audio(speech, sample_rate=SAMPLE_RATE, max_duration_s=cfg.max_duration_s + 1)
         check_speech(audio, speech, sample_rate=SAMPLE_RATE, max_duration_s=cfg.max_duration_s)
+        self._features().start(audio, num_video_frames(len(audio), SAMPLE_RATE, self.fps), self.fps)  # beside the face
         timer["audio"] = time.perf_counter() - start
         if progress:
             progress("audio", 1.0)

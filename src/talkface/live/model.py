@@ -111,11 +111,10 @@ class StreamMotionConfig:
 
 
 def mel_filter_bank(config: StreamMotionConfig) -> np.ndarray:
-    """(n_mels, n_fft // 2 + 1) float32 Slaney mel filters, 0-8 kHz (librosa; training time only)."""
-    import librosa
+    """(n_mels, n_fft // 2 + 1) float32 Slaney mel filters, 0-8 kHz (as ``librosa.filters.mel``; training time only)."""
+    from talkface.audio.mel import mel_filters
 
-    return np.asarray(librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels,
-                                          fmin=0.0, fmax=config.sample_rate / 2), dtype=np.float32)
+    return mel_filters(config.sample_rate, config.n_fft, config.n_mels, 0.0, config.sample_rate / 2)
 
 
 class CausalLogMel:

@@ -291,12 +291,12 @@ def apply_head_motion(
 
 def _smooth(x: np.ndarray, frames: float) -> np.ndarray:
     """Zero-phase exponential smoothing (forward + backward one-pole filter), time constant in frames."""
-    from scipy.signal import filtfilt
+    from talkface.motion.onepole import filtfilt_one_pole  # = scipy.signal.filtfilt, without its 0.7-s import
 
     if frames <= 0 or len(x) < 10:
         return x
     a = float(np.exp(-1.0 / frames))
-    return np.asarray(filtfilt([1 - a], [1, -a], x, padlen=min(len(x) - 1, int(3 * frames) + 1)))
+    return filtfilt_one_pole(x, a, padlen=min(len(x) - 1, int(3 * frames) + 1))
 
 
 def loudness_envelope(audio: np.ndarray, num_frames: int, fps: float, sample_rate: int = 16000,
@@ -330,10 +330,10 @@ def loudness_envelope(audio: np.ndarray, num_frames: int, fps: float, sample_rat
 
 def _lowpass2(noise: np.ndarray, frames: float) -> np.ndarray:
     """Two cascaded causal one-pole filters (time constant in frames), scaled to unit stationary variance."""
-    from scipy.signal import lfilter
+    from talkface.motion.onepole import one_pole  # = scipy.signal.lfilter, without its 0.7-s import
 
     a = float(np.exp(-1.0 / max(frames, 1e-3)))
-    y = lfilter([1 - a], [1, -a], lfilter([1 - a], [1, -a], noise, axis=0), axis=0)
+    y = one_pole(one_pole(noise, a), a)
     # stationary variance of the cascade for unit white noise: (1-a)^4 * sum_k (k+1)^2 a^(2k)
     a2 = a * a
     var = (1 - a) ** 4 * (1 + a2) / (1 - a2) ** 3
