@@ -88,3 +88,15 @@ def test_animate_start_up_imports_neither_librosa_nor_scipy_signal() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin", "HOME": "/tmp"})
     assert out.stdout.split()[1:] == ["[]"], out.stdout + out.stderr
+
+
+def test_cli_preload_matches_the_shipped_bundle() -> None:
+    """`talkface animate` (no --model) starts loading whisper tiny.en before importing torch: it must be
+    the shipped bundle's feature, and the model the Animator's extractor then uses (no second load)."""
+    from talkface.audio.features import get_extractor, load_whisper_model, preload_whisper_model
+    from talkface.pipeline import load_bundle
+
+    assert load_bundle().lgan.config.feature_name == "whisper-tiny.en"
+    preload_whisper_model("tiny.en")
+    extractor = get_extractor("whisper-tiny.en")
+    assert extractor._load() is load_whisper_model("tiny.en")  # type: ignore[attr-defined]
