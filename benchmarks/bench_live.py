@@ -12,6 +12,8 @@ Three parts (each can be skipped):
   offline pipeline and the streaming one (audio fed in 40-ms chunks) on the dataset's clips
   (LMD, LSE-C, ...; LPIPS and identity off for speed).
 * ``--startup``: offline ``talkface animate`` process start -> first frame, seconds (a fresh process).
+* ``--offline-ratio``: offline ``animate`` end-to-end frames/s over its per-frame stage's own
+  throughput (the native renderer; the texture network of ``--renderer crop``), in one run.
 
 Example (the numbers in BENCHMARKS.md)::
 
@@ -256,6 +258,86 @@ print(stamp[0] - t0, time.time() - t0)
             "load_average_1min": os.getloadavg()[0]}
 
 
+def offline_ratio(threads: int | None, seconds: float = 10.0, rounds: int = 2) -> dict[str, Any]:
+    """Offline ``animate`` end to end vs the per-frame stage alone, in one run (issue 16's 60 % criterion).
+
+    The criterion compares end-to-end frames/s with "the shipped texture network's own throughput".
+    The default renderer (native) runs no network per frame (the motion networks run once per
+    utterance), so both comparisons are made, each as wall frames/s and frames per CPU-second:
+
+    * ``native``: ``animate`` with the default settings vs the native renderer alone on the same track;
+    * ``crop``: ``animate --renderer crop`` vs its texture network alone (the shipped generator with
+      its ONNX map network, batches of ``chunk_frames``, pasting excluded) on the same track;
+    * and the default path against the texture network (the criterion's literal reading).
+
+    Models are loaded and warmed up first; the measurements are interleaved over ``rounds`` rounds
+    (medians), the example photo with its speech looped to ``seconds``.
+    """
+    import tempfile
+
+    import soundfile as sf
+    import torch
+
+    from talkface.face.align import crop_transform, transform_points, warp_crop
+    from talkface.io.images import read_image
+    from talkface.pipeline import AnimateConfig, Animator
+    from talkface.render.compose import NativeRenderer, RenderConfig
+
+    if threads:
+        torch.set_num_threads(threads)
+    folder = Path(tempfile.mkdtemp(prefix="bench-live-"))
+    audio, rate = sf.read(EXAMPLES / "speech.wav", dtype="float32")
+    speech = folder / "speech.wav"
+    sf.write(speech, np.resize(audio, int(seconds * rate)), rate, subtype="PCM_16")
+    face = EXAMPLES / "face.png"
+    native = Animator(AnimateConfig(threads=threads))
+    crop = Animator(AnimateConfig(threads=threads, renderer="crop"))
+    for anim in (native, crop):  # warm-up (first calls load the speech encoder and dlib)
+        anim.animate(face, EXAMPLES / "speech.wav", folder / "warm.mp4")
+    image = read_image(face)
+    person = native._face(image, face)
+
+    def timed(fn: Any, *args: Any) -> tuple[float, float, Any]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = fn(*args)
+        return time.perf_counter() - wall, time.process_time() - cpu, out
+
+    def render_native(track: np.ndarray) -> None:
+        renderer = NativeRenderer(image, person, track, RenderConfig(mouth="painted"))
+        for target in track:
+            renderer(target)
+
+    s, chunk = crop.image_size, max(1, crop.config.chunk_frames)
+    affine = crop_transform(person, s)
+    generator = crop._person(warp_crop(image, affine, s), transform_points(person, affine))
+
+    def texture_net(track: np.ndarray) -> None:
+        crop_track = transform_points(track, affine)
+        for i in range(0, len(crop_track), chunk):
+            generator.generate(crop_track[i:i + chunk], batch_size=chunk)
+
+    rows: dict[str, list[tuple[float, float]]] = {k: [] for k in ("e2e_native", "native_render", "e2e_crop",
+                                                                   "texture_net")}
+    for _ in range(rounds):
+        wall, cpu, result = timed(native.animate, face, speech, folder / "native.mp4")
+        rows["e2e_native"].append((result.frames / wall, result.frames / cpu))
+        track = np.asarray(native.last_requested_landmarks)
+        wall, cpu, _ = timed(render_native, track)
+        rows["native_render"].append((len(track) / wall, len(track) / cpu))
+        wall, cpu, result = timed(crop.animate, face, speech, folder / "crop.mp4")
+        rows["e2e_crop"].append((result.frames / wall, result.frames / cpu))
+        wall, cpu, _ = timed(texture_net, track)
+        rows["texture_net"].append((len(track) / wall, len(track) / cpu))
+    med = {k: (float(np.median([r[0] for r in v])), float(np.median([r[1] for r in v]))) for k, v in rows.items()}
+    out: dict[str, Any] = {k: {"fps_wall": round(v[0], 1), "frames_per_cpu_s": round(v[1], 1)} for k, v in med.items()}
+    for name, (num, den) in {"native_e2e_over_native_render": ("e2e_native", "native_render"),
+                             "crop_e2e_over_texture_net": ("e2e_crop", "texture_net"),
+                             "native_e2e_over_texture_net": ("e2e_native", "texture_net")}.items():
+        out[name] = {"wall": round(med[num][0] / med[den][0], 3), "cpu": round(med[num][1] / med[den][1], 3)}
+    out.update(seconds=seconds, rounds=rounds, threads=threads, load_average=os.getloadavg())
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--live-seconds", type=float, default=60.0, help="length of the live session (0: skip)")
@@ -266,6 +348,8 @@ def main() -> int:
     p.add_argument("--eval-out", default=None, help="folder for the quality report")
     p.add_argument("--startup", action="store_true", help="measure offline start-up (process start -> first frame)")
     p.add_argument("--texture", action="store_true", help="measure the texture stage alone (CPU s per frame)")
+    p.add_argument("--offline-ratio", action="store_true",
+                   help="offline animate end to end vs its per-frame stage alone (native renderer, texture network)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", default=None, help="write the results here too")
     a = p.parse_args()
@@ -273,6 +357,9 @@ def main() -> int:
     if a.startup:
         results["startup"] = startup(a.threads)
         print("startup", json.dumps(results["startup"]), flush=True)
+    if a.offline_ratio:
+        results["offline_ratio"] = offline_ratio(a.threads)
+        print("offline_ratio", json.dumps(results["offline_ratio"], indent=1), flush=True)
     if a.texture:
         results["texture"] = texture_only(a.threads)
         print("texture", json.dumps(results["texture"]), flush=True)
