@@ -12,6 +12,7 @@ Three parts (each can be skipped):
   offline pipeline and the streaming one (audio fed in 40-ms chunks) on the dataset's clips
   (LMD, LSE-C, ...; LPIPS and identity off for speed).
 * ``--startup``: offline ``talkface animate`` process start -> first frame, seconds (a fresh process).
+* ``--live-stages S``: CPU ms per frame of each step of the live loop on S s of audio, and a cProfile.
 * ``--offline-ratio``: offline ``animate`` end-to-end frames/s over its per-frame stage's own
   throughput (the native renderer; the texture network of ``--renderer crop``), in one run.
 
@@ -338,6 +339,75 @@ def offline_ratio(threads: int | None, seconds: float = 10.0, rounds: int = 2) -
     return out
 
 
+def live_stages(seconds: float, threads: int | None, chunk_ms: float) -> dict[str, Any]:
+    """CPU time per frame of each step of the live loop (``FaceStream.push`` on 40-ms chunks, not in
+    real time), by timers around the steps (thread CPU time), and the top functions of a cProfile run.
+    """
+    import collections
+    import cProfile
+    import io
+    import pstats
+
+    import torch
+
+    import talkface.live.stream as live_stream
+    from talkface.pipeline import AnimateConfig, Animator
+
+    if threads:
+        torch.set_num_threads(threads)
+    face = live_stream.FaceStream(Animator(AnimateConfig(threads=threads)), EXAMPLES / "face.png")
+    spent: collections.Counter[str] = collections.Counter()
+
+    wrapped: list[tuple[Any, str, Any]] = []
+
+    def timed(obj: Any, name: str, label: str) -> None:
+        fn = getattr(obj, name)
+        wrapped.append((obj, name, obj.__dict__.get(name)))
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[label] += time.thread_time() - t
+
+        setattr(obj, name, wrapper)
+
+    timed(face.motion, "push", "speech -> motion (causal log-mel + StreamMotionNet)")
+    if face.blinks is not None:
+        timed(face.blinks, "step", "blinks (GRU step)")
+    timed(face.head, "step", "head/brow prior step")
+    timed(face, "apply_head", "head motion applied to the landmarks")
+    if face.mouth_gain is not None:
+        timed(face.mouth_gain, "step", "running mouth gain")
+    timed(face, "render", "native renderer")
+    audio, _ = burst_audio(seconds)
+    step = int(chunk_ms / 1000 * SR)
+    chunks = [audio[i:i + step] for i in range(0, len(audio), step)]
+    face.push(chunks[0])
+    spent.clear()
+    t, frames = time.thread_time(), 0
+    for chunk in chunks[1: len(chunks) // 2]:
+        frames += len(face.push(chunk))
+    total = time.thread_time() - t
+    table = {k: round(v / frames * 1e3, 3) for k, v in spent.most_common()}
+    table["rest (retargeting, bookkeeping)"] = round((total - sum(spent.values())) / frames * 1e3, 3)
+    for obj, name, own in wrapped:  # the profile runs without the timers
+        if own is None:
+            delattr(obj, name)
+        else:
+            setattr(obj, name, own)
+    profile = cProfile.Profile()
+    profile.enable()
+    for chunk in chunks[len(chunks) // 2:]:
+        face.push(chunk)
+    profile.disable()
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(15)
+    return {"frames": frames, "cpu_ms_per_frame": round(total / frames * 1e3, 3), "steps_cpu_ms_per_frame": table,
+            "profile_top_tottime": text.getvalue(), "load_average": os.getloadavg()}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--live-seconds", type=float, default=60.0, help="length of the live session (0: skip)")
@@ -348,6 +418,8 @@ def main() -> int:
     p.add_argument("--eval-out", default=None, help="folder for the quality report")
     p.add_argument("--startup", action="store_true", help="measure offline start-up (process start -> first frame)")
     p.add_argument("--texture", action="store_true", help="measure the texture stage alone (CPU s per frame)")
+    p.add_argument("--live-stages", type=float, default=0.0,
+                   help="seconds of audio for the per-step CPU cost of the live loop (+ cProfile); 0: skip")
     p.add_argument("--offline-ratio", action="store_true",
                    help="offline animate end to end vs its per-frame stage alone (native renderer, texture network)")
     p.add_argument("--threads", type=int, default=1)
@@ -357,6 +429,11 @@ def main() -> int:
     if a.startup:
         results["startup"] = startup(a.threads)
         print("startup", json.dumps(results["startup"]), flush=True)
+    if a.live_stages > 0:
+        results["live_stages"] = live_stages(a.live_stages, a.threads, a.chunk_ms)
+        print("live_stages", json.dumps({k: v for k, v in results["live_stages"].items() if k != "profile_top_tottime"},
+                                        indent=1), flush=True)
+        print(results["live_stages"]["profile_top_tottime"], flush=True)
     if a.offline_ratio:
         results["offline_ratio"] = offline_ratio(a.threads)
         print("offline_ratio", json.dumps(results["offline_ratio"], indent=1), flush=True)
