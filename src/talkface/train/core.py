@@ -506,14 +506,18 @@ def merge_metrics(out_dir: str | os.PathLike[str]) -> Path:
     return path
 
 
-#: training classes that moved to another module since checkpoints were written: stored name -> new name
-MOVED_CLASSES = {"talkface.live.model:StreamMotion": "talkface.live.train:StreamMotion"}
+#: Model classes that moved, by the name older checkpoints record -> where they live now.
+MOVED_MODULE_CLASSES: dict[str, str] = {
+    "talkface.eval.sync:SyncNetModule": "talkface.eval.sync.module:SyncNetModule",
+    "talkface.live.model:StreamMotion": "talkface.live.train:StreamMotion",
+}
 
 
 def load_module(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> TalkfaceModule:
     """Rebuild the trained model of a checkpoint written by :func:`fit`, in eval mode.
 
-    The model class is read from the checkpoint, built from its stored config and given the stored
+    The model class is read from the checkpoint (a class that has moved since: from
+    :data:`MOVED_MODULE_CLASSES`), built from its stored config and given the stored
     weights and buffers.
 
     Args:
@@ -529,8 +533,8 @@ def load_module(path: str | os.PathLike[str], map_location: str | torch.device =
     from talkface.errors import InputError
 
     ckpt = read_checkpoint(path, map_location)
-    stored_class = str(ckpt[MODULE_CLASS_KEY])
-    module_name, _, qualname = MOVED_CLASSES.get(stored_class, stored_class).partition(":")
+    recorded = str(ckpt[MODULE_CLASS_KEY])
+    module_name, _, qualname = MOVED_MODULE_CLASSES.get(recorded, recorded).partition(":")
     if module_name.split(".")[0] != "talkface" and module_name not in sys.modules:
         # importing a module runs its code: only talkface's, or one the program has imported itself
         raise InputError(path, f"checkpoint of unknown model class {ckpt[MODULE_CLASS_KEY]}")
