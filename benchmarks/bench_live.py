@@ -219,13 +219,14 @@ def texture_only(threads: int | None, batch: int = 5, frames: int = 200) -> dict
     return {"batch": batch, "fps_wall": frames / wall, "cpu_s_per_frame": cpu / frames}
 
 
-def startup(threads: int | None) -> dict[str, float]:
+def startup(threads: int | None, src: Path | None = None) -> dict[str, float]:
     """Fresh process running ``talkface animate face.png speech.wav -o out.mp4`` (the CLI, default
     settings): process start -> first frame made -> video written, seconds.
 
     The first frame is timed where ``animate`` hands its frame iterator to the video writer (the
     writer is wrapped to stamp the first frame it pulls). ``process_cpu_s`` is the CPU time of the
     whole process (it exits when the video is written): the load-independent cost of starting up.
+    ``src``: the package source to run (default this checkout's ``src``; e.g. another branch's, for an A/B).
     """
     threads_arg = f", '--threads', '{threads}'" if threads else ""
     code = f"""
@@ -248,7 +249,7 @@ print(stamp[0] - t0, time.time() - t0)
 """
     import resource
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    env = dict(os.environ, PYTHONPATH=str(src or ROOT / "src"))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([sys.executable, "-c", code, repr(time.time())], capture_output=True, text=True,
                          env=env, check=True)
@@ -417,6 +418,9 @@ def main() -> int:
     p.add_argument("--head-motion", type=float, default=1.0, help="--quality: head motion of both paths")
     p.add_argument("--eval-out", default=None, help="folder for the quality report")
     p.add_argument("--startup", action="store_true", help="measure offline start-up (process start -> first frame)")
+    p.add_argument("--startup-against", default=None, metavar="SRC",
+                   help="--startup as an A/B: another checkout's src folder and this one, interleaved (--pairs)")
+    p.add_argument("--pairs", type=int, default=3, help="--startup-against: interleaved pairs")
     p.add_argument("--texture", action="store_true", help="measure the texture stage alone (CPU s per frame)")
     p.add_argument("--live-stages", type=float, default=0.0,
                    help="seconds of audio for the per-step CPU cost of the live loop (+ cProfile); 0: skip")
@@ -429,6 +433,15 @@ def main() -> int:
     if a.startup:
         results["startup"] = startup(a.threads)
         print("startup", json.dumps(results["startup"]), flush=True)
+    if a.startup_against:
+        rows = []
+        for _ in range(a.pairs):
+            for name, src in (("other", Path(a.startup_against)), ("this", ROOT / "src")):
+                rows.append({"src": name, **startup(a.threads, src)})
+                print("startup_ab", json.dumps(rows[-1]), flush=True)
+        ratio = [b["first_frame_s"] / o["first_frame_s"] for o, b in zip(rows[::2], rows[1::2], strict=True)]
+        results["startup_ab"] = {"runs": rows, "first_frame_ratio_this_over_other": ratio}
+        print("startup_ab ratios (this / other, first frame):", [round(r, 3) for r in ratio], flush=True)
     if a.live_stages > 0:
         results["live_stages"] = live_stages(a.live_stages, a.threads, a.chunk_ms)
         print("live_stages", json.dumps({k: v for k, v in results["live_stages"].items() if k != "profile_top_tottime"},
