@@ -27,6 +27,7 @@ from PIL import Image
 
 from serve_media import real_pipeline_missing, shared_server
 from talkface.cli import main
+from talkface.errors import InputError
 from talkface.photo_video import check_paths, prepare_photo, read_speech, resize_to
 
 if real_pipeline_missing():
@@ -227,16 +228,15 @@ def test_photo_is_read_upright_downscaled_and_its_face_found(tmp_path: Path) -> 
 def test_read_speech_cuts_or_refuses(tmp_path: Path) -> None:
     speech = EXAMPLES / "speech.wav"
     assert len(read_speech(speech, cut_s=1.0)) == 16000
-    with pytest.raises(Exception, match=re.escape("speech too long")):
+    with pytest.raises(InputError, match=re.escape("speech too long (3.0 s; the limit is 1 s)")):
         read_speech(speech, max_duration_s=1.0)
-    with pytest.raises(Exception, match="is a folder, not a photo"):
+    with pytest.raises(InputError, match="is a folder, not a photo"):
         check_paths(tmp_path, speech, tmp_path / "out.mp4")
 
 
 def test_animate_e2e_checks_the_output_before_loading(tmp_path: Path) -> None:
     """The library call (not only the CLI) refuses an output that is its input, before the checkpoint is read."""
     from talkface.e2e import animate_e2e
-    from talkface.errors import InputError
 
     clip = Path(shutil.copy(FIX / "bbaf2n.mp4", tmp_path / "clip.mp4"))
     with pytest.raises(InputError, match="output is the input file"):

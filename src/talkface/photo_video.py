@@ -30,8 +30,6 @@ import numpy as np
 
 from talkface.config_checks import check_output_file
 from talkface.errors import InputError
-from talkface.io.images import read_image
-from talkface.io.media import check_speech, read_audio, write_video
 
 __all__ = [
     "DEFAULT_MAX_SIDE",
@@ -107,6 +105,8 @@ def read_speech(
         InputError: missing, empty or corrupt file, no audio track, speech too short (< 0.2 s), too
             long, silent or with invalid samples.
     """
+    from talkface.io.media import check_speech, read_audio  # PyAV: not loaded by `import talkface.pipeline`
+
     limit = cut_s if max_duration_s is None else max_duration_s + 1  # a little past the limit: "too long"
     if cut_s is not None and max_duration_s is not None:
         limit = min(cut_s, max_duration_s + 1)
@@ -162,6 +162,7 @@ def prepare_photo(
         InputError: unreadable photo, no face or several faces.
     """
     from talkface.face.landmarks import landmarks_for_image  # dlib: loaded with the first photo
+    from talkface.io.images import read_image  # Pillow: as PyAV
 
     image = resize_to(read_image(path), max_side)
     landmarks = landmarks_for_image(image, path, detector=detector, predictor=predictor)
@@ -196,6 +197,8 @@ def write_frames(
     Returns:
         Frames written.
     """
+    from talkface.io.media import write_video  # PyAV: as in read_speech
+
     if progress is not None:
         frames = _counted(frames, progress)
     written = write_video(output, frames, fps, audio=audio, sample_rate=sample_rate, crf=crf, preset=preset)

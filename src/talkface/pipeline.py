@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from talkface.audio.features import get_extractor
 from talkface.bundle import BUNDLE_FILE, DEFAULT_MODEL, ModelBundle, load_bundle, make_bundle, read_bundle_info
 from talkface.config_checks import (
     X264_PRESETS,
@@ -60,6 +61,7 @@ from talkface.photo_video import (
     write_frames,
 )
 from talkface.render import MOUTH_STYLES
+from talkface.texture.onnx import OnnxMaps, onnx_available
 
 __all__ = [
     "BUNDLE_FILE",
@@ -264,7 +266,6 @@ class Animator:
 
     def _attach_backend(self) -> str:
         """Use the bundle's ONNX map network on the CPU when asked/possible; returns the backend in use."""
-        from talkface.texture.onnx import OnnxMaps, onnx_available
 
         wanted = self.config.backend
         if wanted not in ("auto", "onnx", "torch"):
@@ -293,8 +294,6 @@ class Animator:
         return int(self.bundle.texture.config.image_size)
 
     def _features(self) -> Any:
-        from talkface.audio.features import get_extractor
-
         if self._extractor is None:
             self._extractor = get_extractor(self.bundle.lgan.config.feature_name)
         return self._extractor

@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from talkface.e2e.temporal_gan import Generator, TemporalGAN, generate_batch, generate_stream
 from talkface.errors import InputError
-from talkface.face.align import crop_transform, paste_back, warp_crop
 from talkface.photo_video import DEFAULT_MAX_SIDE, check_paths, prepare_photo, read_speech, write_frames
+from talkface.train.core import load_module_as
 
 __all__ = ["animate_e2e", "evaluate_e2e", "load_generator"]
 
@@ -36,7 +36,6 @@ def load_generator(checkpoint: str | os.PathLike[str], device: str | torch.devic
     Raises:
         InputError: the file is missing, not a checkpoint, or of another model.
     """
-    from talkface.train.core import load_module_as
 
     module = load_module_as(checkpoint, TemporalGAN, "an end-to-end temporal GAN", device)
     return module.generator.to(device).eval()
@@ -91,6 +90,8 @@ def animate_e2e(
             short (< 0.2 s), silent or invalid (:func:`talkface.io.media.check_speech`), an output that
             is not a writable video file or is one of the inputs — the messages of ``talkface animate``.
     """
+    from talkface.face.align import crop_transform, paste_back, warp_crop  # OpenCV: not for `import talkface.e2e`
+
     out = check_paths(image_path, audio_path, out_mp4)  # before the model loads
     generator = load_generator(checkpoint, device)
     cfg = generator.config

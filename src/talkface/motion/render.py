@@ -16,7 +16,9 @@ import numpy as np
 
 from talkface.audio.features import FeatureExtractor, get_extractor, num_video_frames
 from talkface.audio.windows import audio_rms_per_frame
-from talkface.face.geometry import EYE_POINTS, mouth_is_open
+from talkface.face.draw import draw_landmarks
+from talkface.face.geometry import EYE_POINTS, mouth_is_open, mouth_opening
+from talkface.io.atomic import atomic_path
 from talkface.motion.amplitude import amplitude_gain, has_speech
 from talkface.motion.blink_net import BlinkInference
 from talkface.motion.head import apply_head_motion, check_head_motion, generate_head_motion
@@ -198,7 +200,6 @@ def render_landmark_video(
     Returns:
         ``path``.
     """
-    from talkface.face.draw import draw_landmarks
     from talkface.io.media import write_video
 
     lm = np.asarray(landmarks, dtype=np.float32)
@@ -235,9 +236,6 @@ def plot_mouth_vs_energy(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from talkface.face.geometry import mouth_opening
-    from talkface.io.atomic import atomic_path
 
     opening = mouth_opening(landmarks).astype(np.float64)
     rms = audio_rms_per_frame(audio, len(opening), fps, sample_rate).astype(np.float64)
@@ -294,9 +292,6 @@ def plot_landmark_strip(
         ``path``.
     """
     import cv2
-
-    from talkface.face.draw import draw_landmarks
-    from talkface.io.atomic import atomic_path
 
     pred = np.asarray(predicted, dtype=np.float64)
     tracks = [pred] if reference is None else [pred, np.asarray(reference, dtype=np.float64)[: len(pred)]]

@@ -39,6 +39,8 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
+from talkface.config_checks import check_fields
+from talkface.errors import InputError
 from talkface.io.atomic import atomic_path, save_torch
 
 # checkpoint reading lives in talkface.io.checkpoint (no Lightning); re-exported here
@@ -104,8 +106,6 @@ class TrainConfig:
     max_minutes: float | None = None
 
     def __post_init__(self) -> None:
-        from talkface.config_checks import check_fields
-
         check_fields(self, ("max_steps", "batch_size", "lr", "seed", "num_nodes", "log_every_n_steps",
                             "checkpoint_every_n_steps", "num_workers", "val_every_n_steps", "num_threads",
                             "max_minutes"))
@@ -440,7 +440,6 @@ def load_module(path: str | os.PathLike[str], map_location: str | torch.device =
     Raises:
         InputError: the file is missing or is not a talkface checkpoint.
     """
-    from talkface.errors import InputError
 
     ckpt = read_checkpoint(path, map_location)
     module_name, _, qualname = str(ckpt[MODULE_CLASS_KEY]).partition(":")
@@ -490,7 +489,6 @@ def load_module_as(
     Raises:
         InputError: missing/unreadable file, or a checkpoint of another model.
     """
-    from talkface.errors import InputError
 
     module = load_module(path, map_location)
     if not isinstance(module, cls):
