@@ -278,7 +278,7 @@ class FaceStream:
         from talkface.live.online_motion import OnlineHeadMotion, OnlineMouthGain, StreamHeadApplier
         from talkface.motion.render import check_motion_scale
         from talkface.motion.retarget import close_mouth, mouth_is_open
-        from talkface.pipeline import _resize_to
+        from talkface.photo_video import resize_to as _resize_to
 
         cfg = animator.config
         self.animator = animator
