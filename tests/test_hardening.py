@@ -562,8 +562,8 @@ def test_full_disk_on_the_server_is_507_and_leaves_nothing(tmp_path: Path, monke
 
 
 def test_a_refused_upload_gets_its_answer_not_a_reset(live: Any) -> None:
-    """A request refused before its body is read (here: another site's Host) still gets the error, not a connection
-    reset: a small body is read and thrown away before the answer (closing on unread data sends a TCP reset)."""
+    """A request refused before its body is read (here: another site's Host) with its whole body sent still gets the
+    error, not a connection reset."""
     body = b"x" * (3 * 2**20)
     request = (b"POST /v1/animate HTTP/1.1\r\nHost: evil.example\r\nContent-Type: application/octet-stream\r\n"
                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from talkface.io.atomic import save_torch
+from talkface.io.checkpoint import load_inference_file, save_inference_file
 
 __all__ = [
     "CACHE_SIZE",
@@ -381,11 +381,7 @@ def default_lipreader_path() -> Path:
 
 def export_lipreader(model: LipReadNet, dest: PathLike, meta: dict[str, Any] | None = None) -> Path:
     """Write an inference file: fp16 weights, the config and ``meta`` (training facts), atomically."""
-    state = {k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu())
-             for k, v in model.state_dict().items()}
-    payload = {"format": "talkface-lipreader", "version": 1, "config": asdict(model.config), "state_dict": state,
-               "meta": meta or {}}
-    return save_torch(payload, dest)
+    return save_inference_file(model, "talkface-lipreader", dest, meta)
 
 
 def load_lipreader(path: PathLike | None = None, device: str | torch.device = "cpu") -> LipReadNet:
@@ -394,24 +390,8 @@ def load_lipreader(path: PathLike | None = None, device: str | torch.device = "c
     Raises:
         InputError: the file is missing or not a talkface lip reader.
     """
-    from talkface.errors import InputError
-
-    p = Path(path) if path is not None else default_lipreader_path()
-    if not p.is_file():
-        raise InputError(p, "lip reader not found")
-    try:
-        payload = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unpickling failure: not our file
-        raise InputError(p, f"not a readable lip reader ({exc.__class__.__name__})") from exc
-    if not isinstance(payload, dict) or payload.get("format") != "talkface-lipreader":
-        raise InputError(p, "not a talkface lip reader")
-    known = {f.name for f in fields(LipReaderConfig)}
-    stored: dict[str, Any] = {
-        k: tuple(v) if isinstance(v, list) else v for k, v in dict(payload["config"]).items() if k in known
-    }
-    model = LipReadNet(LipReaderConfig(**stored))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
-    return model.to(device).eval()
+    p = path if path is not None else default_lipreader_path()
+    return load_inference_file(p, "talkface-lipreader", "lip reader", LipReaderConfig, LipReadNet, device)
 
 
 @dataclass

@@ -289,18 +289,8 @@ class EvalTable:
         lines.append(f"- **config**: `{json.dumps(self.header.get('config', {}), sort_keys=True)}`")
         lines += ["", "## Summary (mean ± std over clips)", ""]
         summary = self.summary()
-        cols = [spec.label + _arrow(spec) for spec in METRICS]
-        lines.append("| Method | " + " | ".join(cols) + " |")
-        lines.append("|---" * (len(cols) + 1) + "|")
-        for method in self.methods:
-            cells = []
-            for spec in METRICS:
-                mean, std, n = summary[method][spec.key]
-                if method == GROUND_TRUTH and spec.full_reference or n == 0:
-                    cells.append("n/a")
-                else:
-                    cells.append(f"{mean:.{spec.digits}f} ± {std:.{spec.digits}f}")
-            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        lines += _mean_std_table(self.methods, METRICS, summary,
+                                 not_applicable=lambda method, spec: method == GROUND_TRUTH and spec.full_reference)
         lines += [
             "",
             "↑ higher is better, ↓ lower is better. AV off. is the mean |offset| in 25 fps frames; Blink dur. pools "
@@ -359,14 +349,7 @@ def _render_markdown(
 ) -> list[str]:
     """The rendering section (issue 14): sharpness ratios, colour change, opening ratio, mouth LPIPS."""
     lines = ["", "## Rendering (mean ± std over clips)", ""]
-    lines.append("| Method | " + " | ".join(spec.label + _arrow(spec) for spec in RENDER_METRICS) + " |")
-    lines.append("|---" * (len(RENDER_METRICS) + 1) + "|")
-    for method in methods:
-        cells = []
-        for spec in RENDER_METRICS:
-            mean, std, n = summary[method][spec.key]
-            cells.append("n/a" if n == 0 else f"{mean:.{spec.digits}f} ± {std:.{spec.digits}f}")
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    lines += _mean_std_table(methods, RENDER_METRICS, summary)
     lines += [
         "",
         "Sharp.: variance of the Laplacian / CPBD of the face box (tracked landmarks) over the real frames' "
@@ -403,6 +386,26 @@ def _lipread_markdown(
         f"read right. Chance (guessing every slot from the grammar alone): WER {100 * chance_wer():.1f} %. "
         "n/a: no GRID sentence (file name or .align) for the clips.",
     ]
+    return lines
+
+
+def _mean_std_table(
+    methods: Sequence[str],
+    specs: Sequence[MetricSpec],
+    summary: Mapping[str, Mapping[str, tuple[float, float, int]]],
+    not_applicable: Callable[[str, MetricSpec], bool] = lambda method, spec: False,
+) -> list[str]:
+    """A markdown table, one row per method, one "mean ± std" column per metric ("n/a" where no clip
+    had a value or ``not_applicable(method, spec)``)."""
+    lines = ["| Method | " + " | ".join(spec.label + _arrow(spec) for spec in specs) + " |",
+             "|---" * (len(specs) + 1) + "|"]
+    for method in methods:
+        cells = []
+        for spec in specs:
+            mean, std, n = summary[method][spec.key]
+            na = n == 0 or not_applicable(method, spec)
+            cells.append("n/a" if na else f"{mean:.{spec.digits}f} ± {std:.{spec.digits}f}")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return lines
 
 

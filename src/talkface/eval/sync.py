@@ -40,7 +40,7 @@ import functools
 import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from talkface.io.atomic import save_torch
+from talkface.io.checkpoint import load_inference_file, save_inference_file
 
 __all__ = [
     "AUDIO_SAMPLE_RATE",
@@ -401,13 +401,7 @@ def export_syncnet(model: SyncNet, dest: str | os.PathLike[str], meta: dict[str,
     -------
     ``dest`` as a Path.
     """
-    state = {
-        k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu())
-        for k, v in model.state_dict().items()
-    }
-    payload = {"format": "talkface-syncnet", "version": 1, "config": asdict(model.config), "state_dict": state,
-               "meta": meta or {}}
-    return save_torch(payload, dest)
+    return save_inference_file(model, "talkface-syncnet", dest, meta)
 
 
 def load_syncnet(path: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu") -> SyncNet:
@@ -418,24 +412,8 @@ def load_syncnet(path: str | os.PathLike[str] | None = None, device: str | torch
     InputError
         The file is missing or not a talkface SyncNet file.
     """
-    from talkface.errors import InputError
-
-    p = Path(path) if path is not None else default_syncnet_path()
-    if not p.is_file():
-        raise InputError(p, "sync model not found")
-    try:
-        payload = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unpickling failure: not our file
-        raise InputError(p, f"not a readable sync model ({exc.__class__.__name__})") from exc
-    if not isinstance(payload, dict) or payload.get("format") != "talkface-syncnet":
-        raise InputError(p, "not a talkface sync model")
-    known = {f.name for f in fields(SyncNetConfig)}
-    stored: dict[str, Any] = {
-        k: tuple(v) if isinstance(v, list) else v for k, v in dict(payload["config"]).items() if k in known
-    }
-    model = SyncNet(SyncNetConfig(**stored))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
-    return model.to(device).eval()
+    p = path if path is not None else default_syncnet_path()
+    return load_inference_file(p, "talkface-syncnet", "sync model", SyncNetConfig, SyncNet, device)
 
 
 # --------------------------------------------------------------------------------------------

@@ -136,3 +136,53 @@ def load_network(
         raise InputError(path, f"weights do not match {what} ({len(result.missing_keys)} missing, "
                          f"{len(result.unexpected_keys)} unexpected tensors)")
     return cast(N, network.eval())
+
+
+def save_inference_file(model: nn.Module, fmt: str, dest: str | os.PathLike[str],
+                        meta: Mapping[str, Any] | None = None) -> Path:
+    """Write a small stand-alone inference file, atomically: fp16 weights, ``model.config`` and ``meta``.
+
+    Read back with :func:`load_inference_file` and the same ``fmt`` (e.g. ``"talkface-syncnet"``).
+    """
+    from talkface.io.atomic import save_torch
+
+    state = {k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu())
+             for k, v in model.state_dict().items()}
+    config = dataclasses.asdict(cast(Any, model).config)
+    payload = {"format": fmt, "version": 1, "config": config, "state_dict": state, "meta": dict(meta or {})}
+    return save_torch(payload, dest)
+
+
+def load_inference_file(path: str | os.PathLike[str], fmt: str, what: str, config_class: type[T],
+                        build: Callable[[T], N], device: str | torch.device = "cpu") -> N:
+    """Load a file of :func:`save_inference_file`: ``build(config)`` with the weights, fp32, eval mode.
+
+    Args:
+        path: the file.
+        fmt: its expected ``format`` field.
+        what: the model's name for errors, e.g. ``"sync model"``.
+        config_class: the config dataclass (keys it does not know are ignored; lists become tuples).
+        build: config -> the network.
+        device: where to put it.
+
+    Raises:
+        InputError: the file is missing, unreadable or of another format.
+    """
+    from talkface.errors import InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, f"{what} not found")
+    try:
+        payload = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # any unpickling failure: not our file
+        raise InputError(p, f"not a readable {what} ({exc.__class__.__name__})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise InputError(p, f"not a talkface {what}")
+    known = {f.name for f in dataclasses.fields(cast(Any, config_class))}
+    stored: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in dict(payload["config"]).items() if k in known
+    }
+    model = build(config_class(**stored))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+    return model.to(device).eval()

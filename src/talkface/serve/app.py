@@ -50,7 +50,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from talkface import __version__
 from talkface.config_checks import LIMITS, OptionError, check_value, environment_error
-from talkface.serve.guard import ClientTooSlow, GuardMiddleware, drain_small_body, is_loopback
+from talkface.serve.guard import ClientTooSlow, GuardMiddleware, is_loopback
 from talkface.serve.jobs import (
     JOB_ID_RE,
     AnimatorFactory,
@@ -270,7 +270,6 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = -1
                 if declared > self.limit:
-                    await drain_small_body(scope, receive)
                     await too_large(scope, receive, send)
                     return
         seen = 0
@@ -295,7 +294,6 @@ class BodyLimitMiddleware:
             await self.app(scope, counted_receive, tracked_send)
         except _BodyTooLarge:
             if not started:
-                await drain_small_body(scope, receive)
                 await too_large(scope, receive, send)
 
 
