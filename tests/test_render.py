@@ -239,4 +239,8 @@ def test_render_metrics_see_blur_tint_and_blinks(face: tuple[np.ndarray, np.ndar
     track = np.repeat(lm[None], 10, 0)
     track[4] = _close_eyes(lm, 0.3)
     assert abs(blink_apex_ratio(track, track) - 0.3) < 0.05
+    track[7] = _close_eyes(lm, 0.55)  # a shallow half-blink: counted, unless only closures count
+    assert abs(blink_apex_ratio(track, track) - 0.425) < 0.05
+    assert abs(blink_apex_ratio(track, track, closed_below=0.4) - 0.3) < 0.05
+    assert np.isnan(blink_apex_ratio(track, track, closed_below=0.2))
     assert np.isnan(blink_apex_ratio(np.repeat(lm[None], 10, 0), np.repeat(lm[None], 10, 0)))
