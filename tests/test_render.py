@@ -172,7 +172,7 @@ def test_closing_lids_do_not_smear_the_lashes_into_streaks(face: tuple[np.ndarra
     for up, corner_a, corner_b in ((37, 36, 39), (44, 42, 45)):
         x0, x1 = int(lm[corner_a, 0] + 3), int(lm[corner_b, 0] - 2)
         y0 = int(min(lm[up, 1], lm[up - 1 if up == 44 else up + 1, 1]))
-        y1 = int(target[up, 1]) - 2  # stop above the drawn lash line
+        y1 = int(target[up, 1]) - 3  # stop above the drawn lash line
         band = out[y0 : y1 + 1, x0 : x1 + 1]
         cols = band.mean(axis=0)
         streaks = float(np.abs(cols - cv2.GaussianBlur(cols[None], (0, 0), 2.0)[0]).max())

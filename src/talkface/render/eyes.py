@@ -59,7 +59,7 @@ MEET = 0.35
 #: the mirrored skin's fine texture is kept up to this many levels (0-255) either way
 TEXTURE = 6.0
 #: lash line thickness at its thickest, fraction of the eye width
-LASH_WIDTH = 0.08
+LASH_WIDTH = 0.12
 
 
 def _frame(lm: np.ndarray, eye: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -80,17 +80,22 @@ def _local(points: np.ndarray, a: np.ndarray, x: np.ndarray, up: np.ndarray, wid
     return np.stack([d @ x / max(width, 1e-6), d @ up], axis=1)
 
 
+_TABLE = np.linspace(0.0, 1.0, 65)
+
+
 def _curve(points: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Height h(s) of a lid through (s, h) points (corners included): smooth (monotone cubic) interpolation."""
+    """Height h(s) of a lid through (s, h) points (corners included): smooth (monotone cubic) interpolation,
+    tabulated on 65 positions along the eye and read off linearly."""
     p = points[np.argsort(points[:, 0])]
     xs, ys = p[:, 0], p[:, 1]
     keep = np.concatenate([[True], np.diff(xs) > 1e-6])
     xs, ys = xs[keep], ys[keep]
     if len(xs) < 3:
-        return np.interp(s, xs, ys)
+        return np.interp(s, xs, ys).astype(np.float32)
     from scipy.interpolate import PchipInterpolator
 
-    return np.asarray(PchipInterpolator(xs, ys, extrapolate=True)(np.clip(s, xs[0], xs[-1])))
+    table = PchipInterpolator(xs, ys, extrapolate=True)(np.clip(_TABLE, xs[0], xs[-1]))
+    return np.interp(s, _TABLE, table).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,21 @@ def _mirrored(image: np.ndarray, a: np.ndarray, x: np.ndarray, up: np.ndarray, w
                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
 
 
+def _fill(region: np.ndarray, usable: np.ndarray, sigma: float, lid: np.ndarray) -> np.ndarray:
+    """Normalised convolution: ``region``'s colours where ``usable``, spread smoothly over the rest (the
+    lid's colour where nothing usable is near); computed at a reduced size (the result is smooth)."""
+    h, w = usable.shape
+    f = max(1.0, sigma / 3.0)
+    size = (max(2, round(w / f)), max(2, round(h / f)))
+    small = cv2.resize(region * usable[..., None], size, interpolation=cv2.INTER_AREA)
+    weight = cv2.resize(usable, size, interpolation=cv2.INTER_AREA)
+    num = cv2.GaussianBlur(small, (0, 0), max(0.5, sigma / f))
+    den = cv2.GaussianBlur(weight, (0, 0), max(0.5, sigma / f))[..., None]
+    known = np.clip(den / 0.05, 0.0, 1.0)
+    out = num / np.maximum(den, 1e-3) * known + lid[None, None] * (1.0 - known)
+    return np.asarray(cv2.resize(out.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR))
+
+
 def paint_lids(
     image: np.ndarray,
     target: np.ndarray,
@@ -211,17 +231,17 @@ def paint_lids(
         y1 = min(image.shape[0], int(np.ceil(box_pts[:, 1].max() + pad)) + 1)
         if x1 - x0 < 3 or y1 - y0 < 3:
             continue
-        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-        d = np.stack([xx - a[0], yy - a[1]], axis=-1)
-        s = (d @ x) / width
-        h = d @ up
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        dx, dy = xx - np.float32(a[0]), yy - np.float32(a[1])
+        s = (dx * np.float32(x[0]) + dy * np.float32(x[1])) / np.float32(width)
+        h = dx * np.float32(up[0]) + dy * np.float32(up[1])
         s_in = np.clip(s, 0.0, 1.0)
         # dlib's eye corners sit inside the visible eye (lashes reach past them, most at the outer
         # corner): the lid reaches past the corners too
         inner_first = eye[0] in _INNER
         lo_s, hi_s = (-EXTEND_INNER, 1.0 + EXTEND_OUTER) if inner_first else (-EXTEND_OUTER, 1.0 + EXTEND_INNER)
         s_ext = np.clip((s - lo_s) / (hi_s - lo_s), 0.0, 1.0)
-        bump = np.sqrt(np.sin(np.pi * s_ext))  # 0 at the (extended) corners, 1 in the middle
+        bump = np.sqrt(np.clip(np.sin(np.pi * s_ext), 0.0, None))  # 0 at the (extended) corners, 1 in the middle
         top = _curve(upper_open, s_in) + LASHES * width * bump  # above the photo's lashes
         lower = _curve(lower_open, s_in)
         bottom = lower - LOWER_LASHES * width * bump  # below the photo's lower lashes
@@ -260,11 +280,7 @@ def paint_lids(
         weights = np.array([0.299, 0.587, 0.114], np.float32)
         luma = region @ weights
         usable = ((union < 0.02) & (luma >= 0.75 * float(lid @ weights))).astype(np.float32)
-        sigma = max(1.0, 0.2 * width)
-        num = cv2.GaussianBlur(region * usable[..., None], (0, 0), sigma)
-        den = cv2.GaussianBlur(usable, (0, 0), sigma)[..., None]
-        fill = np.where(den > 1e-3, num / np.maximum(den, 1e-3), lid[None, None])
-        fill = (fill * np.clip(den / 0.05, 0.0, 1.0) + lid[None, None] * (1.0 - np.clip(den / 0.05, 0.0, 1.0)))
+        fill = _fill(region, usable, 0.2 * width, lid)
         out = region
         for (cover, shade), detail in zip(covers, details, strict=True):
             texture = detail - cv2.GaussianBlur(detail, (0, 0), max(0.8, 0.08 * width))
