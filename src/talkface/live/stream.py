@@ -349,6 +349,11 @@ class FaceStream:
         if self.blinks is not None:
             canonical[:, list(EYE_POINTS)] += self.blinks.step(n)
         landmarks = retarget(canonical, self.canonical_neutral, self.neutral)
+        if self.blinks is not None:
+            from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
+
+            closure = blink_closure(canonical, open_eye_level(self.blinks.blink))
+            landmarks = apply_closure(landmarks, self.neutral, closure)
         motion = self.head.step(n)
         if self.head.strength > 0:
             landmarks = self.apply_head(landmarks, motion)

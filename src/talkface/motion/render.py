@@ -170,6 +170,10 @@ def predict_landmarks(
     )
     canonical_neutral = lgan.canonical_neutral.cpu().numpy()
     landmarks = retarget(canonical, canonical_neutral, neutral)
+    if blink is not None:
+        from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
+
+        landmarks = apply_closure(landmarks, neutral, blink_closure(canonical, open_eye_level(blink)))
     if head_motion > 0:
         motion = generate_head_motion(audio, len(landmarks), float(lgan.config.fps), seed=seed, strength=head_motion,
                                       sample_rate=SAMPLE_RATE)
