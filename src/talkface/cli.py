@@ -420,7 +420,7 @@ def _cmd_animate_e2e(args: argparse.Namespace) -> int:
             check_value(name, value)
     check_device(args.device)
     check_paths(args.face, args.speech, args.output)
-    if not Path(args.checkpoint).is_file():
+    if args.checkpoint is not None and not Path(args.checkpoint).is_file():
         raise InputError(args.checkpoint, "checkpoint not found")
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -1047,7 +1047,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("face", help="photo of one face (jpg/png/...)")
     p.add_argument("speech", help="speech recording (wav/mp3/flac/m4a/ogg, or a video's audio track)")
     p.add_argument("-o", "--output", required=True, help="mp4 to write")
-    p.add_argument("--checkpoint", required=True, help="temporal-GAN checkpoint (talkface train e2e)")
+    p.add_argument("--checkpoint", default=None, help="temporal-GAN checkpoint (talkface train e2e) or generator "
+                   "file (default: the bundled GRID-trained generator, talkface/assets/e2e)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (spontaneous expressions)")
     p.add_argument("--chunk-frames", type=int, default=25, help="frames generated per network call")
     p.add_argument("--max-duration", dest="max_duration_s", type=float, default=None,

@@ -54,7 +54,7 @@ def animate_e2e(
     image_path: str | os.PathLike[str],
     audio_path: str | os.PathLike[str],
     out_mp4: str | os.PathLike[str],
-    checkpoint: str | os.PathLike[str],
+    checkpoint: str | os.PathLike[str] | None = None,
     *,
     seed: int = 0,
     chunk_frames: int = 25,
@@ -72,7 +72,8 @@ def animate_e2e(
         image_path: photo with one face (JPEG, PNG, ...).
         audio_path: speech (any audio or video file with an audio track).
         out_mp4: output video (written atomically).
-        checkpoint: temporal-GAN checkpoint.
+        checkpoint: temporal-GAN checkpoint or generator file (None: the bundled generator,
+            :mod:`talkface.e2e.bundle`).
         seed: noise seed (different seeds give different spontaneous expressions).
         chunk_frames: frames generated per network call.
         device: torch device.
@@ -90,10 +91,11 @@ def animate_e2e(
             short (< 0.2 s), silent or invalid (:func:`talkface.io.media.check_speech`), an output that
             is not a writable video file or is one of the inputs — the messages of ``talkface animate``.
     """
+    from talkface.e2e.bundle import load_e2e_generator
     from talkface.face.align import crop_transform, paste_back, warp_crop  # OpenCV: not for `import talkface.e2e`
 
     out = check_paths(image_path, audio_path, out_mp4)  # before the model loads
-    generator = load_generator(checkpoint, device)
+    generator = load_e2e_generator(checkpoint, device)
     cfg = generator.config
     audio = read_speech(audio_path, sample_rate=cfg.sample_rate, cut_s=max_duration_s)
     num_frames = int(round(audio.shape[0] / cfg.sample_rate * cfg.fps))
