@@ -23,6 +23,12 @@ head motion; pauses -> the head settles), normalised so that the process varianc
 on the recording's level or length, and soft-limited at :attr:`HeadMotionConfig.limit` standard
 deviations, so it cannot drift however long the speech. Pitch also gets small nods on loudness
 onsets (emphasis), and the brows rise briefly on a random subset of strong onsets.
+
+How much the head moves depends on the speaking style (:func:`speech_style`): fast read-out speech
+(GRID's commands, ~5.4 loudness peaks per second of speech) gets the calm per-axis amplitudes
+:attr:`HeadMotionConfig.calm_std`, spontaneous speech (~3.2/s) the lively ones
+:attr:`HeadMotionConfig.std`, with a logistic blend around 4/s; within either style no speech
+statistic predicted the amplitude (docs/motion.md, 3a).
 """
 
 from __future__ import annotations
