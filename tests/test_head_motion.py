@@ -123,7 +123,7 @@ def test_fast_read_out_speech_gets_a_calmer_head() -> None:
                             for s in range(4)], axis=0)
         ratio = std_fast / std_slow
         assert ((ratio > 0.7 * want) & (ratio < 1.4 * want)).all(), (ratio, want)
-    assert expected.max() < 0.4  # not vacuous: calm is several times calmer on every axis
+    assert expected.max() < 0.5  # not vacuous: calm is at least twice as calm on every axis
 
 
 @pytest.fixture(scope="module")

@@ -112,7 +112,7 @@ class HeadMotionConfig:
         rate_width: how sharply the calmness follows the rate (logistic scale, syllables per second).
     """
 
-    std: tuple[float, ...] = (6.5, 3.4, 5.4, 0.19, 0.079, 0.012)
+    std: tuple[float, ...] = (6.5, 2.7, 5.4, 0.155, 0.063, 0.012)
     tau: tuple[float, ...] = (0.40, 0.23, 0.69, 0.51, 0.23, 0.27)
     coupling: float = 0.4
     nod_deg: float = 1.5
