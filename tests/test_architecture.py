@@ -165,6 +165,7 @@ def test_no_module_level_import_circle() -> None:
         ("talkface.motion.blink", "talkface.motion.data"),
         ("talkface.motion.lgan", "talkface.motion.data"),
         ("talkface.texture.tgan", "talkface.texture.attention"),
+        ("talkface.serve.app", "talkface.serve.redis_queue"),
     ],
 )
 def test_named_circles_are_gone_even_through_function_imports(pair: tuple[str, str]) -> None:
