@@ -491,8 +491,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from talkface.serve import ServeConfig, serve
     from talkface.serve.guard import is_loopback
 
-    for name in ("port", "max_upload_mb", "max_audio_seconds", "max_image_megapixels", "job_ttl_minutes",
-                 "client_timeout"):
+    for name in ("max_upload_mb", "max_image_megapixels", "job_ttl_minutes"):  # units ServeConfig does not check
         check_value(name, getattr(args, name))
     if args.work_dir and Path(args.work_dir).exists() and not Path(args.work_dir).is_dir():
         raise InputError(args.work_dir, "work folder is a file")

@@ -223,6 +223,11 @@ def _defaults(config: ServeConfig) -> dict[str, float | None]:
             "head_motion": JobOptions.head_motion}
 
 
+def _span(name: str) -> str:
+    """An option's range for the API schema (``"0-3"``), from :data:`talkface.config_checks.LIMITS`."""
+    return f"{LIMITS[name].lo:g}-{LIMITS[name].hi:g}"
+
+
 def _ranges() -> dict[str, list[float]]:
     """The accepted ranges of the numeric form fields (the CLI's, from :data:`talkface.config_checks.LIMITS`)."""
     return {name: [LIMITS[name].lo, LIMITS[name].hi] for name in ("blink_rate", "motion_scale", "head_motion", "seed")}
@@ -403,13 +408,15 @@ def _add_animate_route(app: FastAPI, config: ServeConfig, manager: JobManager) -
         face: Annotated[UploadFile, File(description="photo of one face: JPEG, PNG, WebP, BMP, TIFF or GIF")],
         speech: Annotated[UploadFile, File(description="speech: WAV, MP3, FLAC, Ogg/Opus, WebM, M4A, "
                                                        "or a video with sound")],
-        blink_rate: Annotated[str | None, Form(description="blinks per second (0-3), or 'natural'")] = None,
-        size: Annotated[int, Form(description="0 = the whole photo; N = N x N face crop")] = 0,
-        seed: Annotated[int, Form(description="seed of the blink timing")] = 0,
-        motion_scale: Annotated[str | None, Form(description="gain on the mouth motion, 0-3 (1 = as predicted)")]
+        blink_rate: Annotated[str | None, Form(description=f"blinks per second ({_span('blink_rate')}), or "
+                                                           "'natural'")] = None,
+        size: Annotated[int, Form(description="0 = the whole photo; N = N x N face crop")] = JobOptions.size,
+        seed: Annotated[int, Form(description="seed of the blink timing")] = JobOptions.seed,
+        motion_scale: Annotated[str | None, Form(description=f"gain on the mouth motion, {_span('motion_scale')} "
+                                                             f"(1 = as predicted)")] = None,
+        head_motion: Annotated[str | None, Form(description=f"strength of the head and brow motion, "
+                                                            f"{_span('head_motion')} (0 = still head, 1 = natural)")]
         = None,
-        head_motion: Annotated[str | None, Form(description="strength of the head and brow motion, 0-3 "
-                                                            "(0 = still head, 1 = natural)")] = None,
     ) -> Any:
         """Queue a job animating ``face`` with ``speech``; answers its id at once (202)."""
         if not manager.has_room():
