@@ -33,7 +33,7 @@ from typing import Any
 
 from talkface.config_checks import LIMITS
 
-__all__ = ["FIELD", "LazySubParsers", "Opt", "add_options", "config_kwargs", "field_default", "lazy_options"]
+__all__ = ["FIELD", "LazySubParsers", "Opt", "add_options", "config_kwargs", "lazy_options"]
 
 
 class _FieldDefault:
@@ -94,19 +94,18 @@ class Opt:
             return []
         flag = self.flag
         if flag is None:
-            inverted = field is not None and _is_bool(field) and field_default(field) is True
-            flag = ("--no-" if inverted else "--") + self.name.replace("_", "-")
+            flag = ("--no-" if self.inverted(field) else "--") + self.name.replace("_", "-")
         return [f for f in (self.short, flag) if f]
 
     def inverted(self, field: Field | None) -> bool:
         """Whether the flag turns off a ``bool`` field that defaults to ``True``."""
-        return field is not None and _is_bool(field) and field_default(field) is True
+        return field is not None and _is_bool(field) and field.default is True
 
     def kwargs(self, field: Field | None, unset: bool = False) -> dict[str, Any]:
         """``add_argument`` keyword arguments (``unset``: the default is left to the config: absent)."""
         default = self.default
         if default is FIELD:
-            default = None if field is None else field_default(field)
+            default = None if field is None else field.default
             if isinstance(default, int | float) and not isinstance(default, bool) and self.scale != 1.0:
                 default = default / self.scale
         help_text = self.help.replace("{default}", _shown(default))
@@ -146,11 +145,6 @@ class Field:
 
     default: Any
     annotation: str
-
-
-def field_default(field: Field) -> Any:
-    """The field's default value."""
-    return field.default
 
 
 def _annotation(field: Field) -> str:

@@ -88,14 +88,13 @@ TEXTURE = [
         "architecture replaces --variant/--size/--channels/--map-*", metavar="CKPT|BUNDLE|default"),
 ]
 
-_EXCLUDE = Opt("exclude", "utterance never trained on (repeatable), e.g. {what}", action="append",
-               metavar="UTTERANCE")
+_EXCLUDE = "utterance never trained on (repeatable), e.g. "
 SYNC = [
     Opt("init", "start from this sync model file (e.g. the bundled one)"),
     Opt("windows_per_item", "consecutive 5-frame windows per training item", type=int, default=16),
     Opt("max_train_clips", "use at most this many training clips (all)", type=int),
     Opt("max_val_clips", "validation clips", type=int, default=100),
-    Opt("exclude", _EXCLUDE.help.replace("{what}", "a held-out evaluation clip"), action="append", metavar="UTTERANCE"),
+    Opt("exclude", _EXCLUDE + "a held-out evaluation clip", action="append", metavar="UTTERANCE"),
     Opt("exclude_file", "text file of utterances never trained on"),
     Opt("realign_with", "sync model used to remove each training clip's own sub-frame offset first"),
     Opt("audio_context", "frames of audio heard beyond each side of the 5-frame mouth window (ignored with --init)",
@@ -106,7 +105,7 @@ SYNC = [
 LIPREAD = [
     Opt("train_list", "text file of clip ids to train on (default: 'train' split)"),
     Opt("val_list", "text file of clip ids to validate on (default: 'val' split)"),
-    Opt("exclude", _EXCLUDE.help.replace("{what}", "a test fixture clip"), action="append", metavar="UTTERANCE"),
+    Opt("exclude", _EXCLUDE + "a test fixture clip", action="append", metavar="UTTERANCE"),
     Opt("exclude_file", "text file of utterances or clip ids never trained on"),
     Opt("cache", "mouth-crop cache folder (default: OUTPUT/cache; reused)"),
 ]
