@@ -152,3 +152,26 @@ def _option_help_train(model: str, flag: str) -> str:
     models = next(a for a in train._actions if a.dest == "model")
     action = next(a for a in models.populate(model)._actions if flag in a.option_strings)
     return str(action.help)
+
+
+def test_defaults_read_from_source_are_the_configs() -> None:
+    """Commands read a config's defaults from its source (no torch import for ``--help``): exactly the values and
+    annotations of the imported dataclass (or function), or ``None`` where that is not certain (then it is imported)."""
+    import importlib
+
+    from talkface.cli_groups import COMMANDS, MOTION_COMMANDS
+    from talkface.cli_options import _fields_of, read_source_fields
+    from talkface.cli_parser import EVALUATE_COMMANDS, SERVE_COMMANDS
+
+    sources = {s for c in (*COMMANDS, *MOTION_COMMANDS, *EVALUATE_COMMANDS, *SERVE_COMMANDS) for s in c.sources}
+    sources |= {"talkface.train.core:TrainConfig", "talkface.motion.lgan:LGANConfig",
+                "talkface.texture.tgan:TextureConfig", "talkface.texture.data:TextureDataConfig"}
+    read = 0
+    for source in sorted(sources):
+        module, _, name = source.partition(":")
+        static = read_source_fields(module, name)
+        if static is not None:
+            read += 1
+            assert static == _fields_of(getattr(importlib.import_module(module), name)), source
+    assert read >= 5  # AnimateConfig, adapt_person, PreprocessConfig, EvalConfig, TrainConfig at least
+    assert read_source_fields("talkface.serve.config", "ServeConfig") is None  # 32 * 1024 * 1024: imported instead

@@ -17,23 +17,30 @@ Conventions (those of the ``talkface`` command before its options were generated
 * ``{default}`` in a help text is the field's default (for options whose default is left to the
   config, shown by ``talkface train e2e``).
 
-:class:`LazySubParsers` adds a subcommand's options only when that subcommand is parsed, so that
-``talkface --help`` and the commands that need no torch do not import the configs' modules.
+:class:`LazySubParsers` adds a subcommand's options only when that subcommand is parsed, and
+:func:`source_fields` reads a config's defaults from its source file (:mod:`ast`) while its module is
+not imported yet, so that ``talkface --help``, ``talkface animate --help`` and a mistyped option do
+not import torch to learn ``AnimateConfig``'s defaults; a config whose defaults are not plain
+literals (``field(default_factory=...)``, ``32 * 1024 * 1024``) is imported instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import importlib
+import importlib.util
 import inspect
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from talkface.config_checks import LIMITS
 
-__all__ = ["FIELD", "LazySubParsers", "Opt", "add_options", "config_kwargs", "lazy_options"]
+__all__ = ["FIELD", "LazySubParsers", "Opt", "add_options", "config_kwargs", "lazy_options", "read_source_fields",
+           "source_fields"]
 
 
 class _FieldDefault:
@@ -169,7 +176,10 @@ def _type_text(annotation: Any) -> str:
 
 
 def _fields_of(source: Any) -> dict[str, Field]:
-    """A dataclass's fields, or a function's keyword parameters with defaults."""
+    """A dataclass's fields, a function's keyword parameters with defaults, or ``source`` itself if it is such a
+    mapping already (:func:`source_fields`); anything else has no fields."""
+    if isinstance(source, dict):
+        return source
     if dataclasses.is_dataclass(source):
         out = {}
         for f in dataclasses.fields(source):
@@ -178,8 +188,55 @@ def _fields_of(source: Any) -> dict[str, Field]:
                 default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
             out[f.name] = Field(default, _type_text(f.type))
         return out
+    if not inspect.isfunction(source):
+        return {}
     return {name: Field(p.default, _type_text(p.annotation)) for name, p in inspect.signature(source).parameters.items()
             if p.default is not inspect.Parameter.empty}
+
+
+def read_source_fields(module: str, name: str) -> dict[str, Field] | None:
+    """The fields of the dataclass (or the keyword defaults of the function) ``name`` of ``module``, read from its
+    source file with :mod:`ast`, nothing imported; ``None`` when that cannot be done exactly (not found, a base
+    class, a default that is not a literal such as ``field(...)`` or ``32 * 1024``): then it is imported."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    node = next((n for n in tree.body if isinstance(n, ast.ClassDef | ast.FunctionDef) and n.name == name), None)
+    try:
+        if isinstance(node, ast.ClassDef) and not node.bases and node.decorator_list:
+            return {stmt.target.id: Field(ast.literal_eval(stmt.value) if stmt.value else None,
+                                          ast.unparse(stmt.annotation))
+                    for stmt in node.body if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)}
+        if isinstance(node, ast.FunctionDef):
+            a = node.args
+            pairs = [*zip(a.args[len(a.args) - len(a.defaults):], a.defaults, strict=True),
+                     *((arg, d) for arg, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is not None)]
+            return {arg.arg: Field(ast.literal_eval(d), ast.unparse(arg.annotation) if arg.annotation else "")
+                    for arg, d in pairs}
+    except ValueError:  # not a literal
+        return None
+    return None
+
+
+def source_fields(source: str) -> dict[str, Field]:
+    """The fields of ``"module:name"`` (a config dataclass or a function): read from the source while the module is
+    not imported yet (``talkface animate --help`` need not import torch for AnimateConfig's defaults), else from the
+    object itself; ``{}`` when the module is missing (an optional part not installed)."""
+    module, _, name = source.partition(":")
+    if module not in sys.modules:
+        fields = read_source_fields(module, name)
+        if fields is not None:
+            return fields
+    try:
+        return _fields_of(getattr(importlib.import_module(module), name))
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module.startswith(exc.name):
+            raise
+        return {}
 
 
 def _fields(config: Config) -> dict[str, Field]:
@@ -204,12 +261,10 @@ def add_options(parser: argparse.ArgumentParser | Any, opts: Iterable[Opt], conf
 
 def lazy_options(opts: Iterable[Opt], *sources: str) -> Callable[[argparse.ArgumentParser], None]:
     """A :class:`LazySubParsers` ``populate`` function: :func:`add_options` of ``opts`` with the defaults of
-    ``sources`` (``"module:name"`` of config dataclasses or functions, imported only when the command is parsed)."""
+    ``sources`` (``"module:name"`` of config dataclasses or functions, read when the command is parsed)."""
 
     def fill(parser: argparse.ArgumentParser) -> None:
-        found = tuple(getattr(importlib.import_module(module), name)
-                      for module, _, name in (source.partition(":") for source in sources))
-        add_options(parser, opts, found)
+        add_options(parser, opts, tuple(source_fields(source) for source in sources))
 
     return fill
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from dataclasses import is_dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from talkface import __version__
@@ -29,7 +29,7 @@ from talkface.cli_groups import (
     motion_opts,
     positive_int,
 )
-from talkface.cli_options import LazySubParsers, Opt, add_options, lazy_options, lazy_subparsers
+from talkface.cli_options import LazySubParsers, Opt, add_options, lazy_options, lazy_subparsers, source_fields
 
 #: Options of every `talkface train MODEL` command: fields of talkface.train.core.TrainConfig.
 TRAIN = [
@@ -159,11 +159,10 @@ def add_train_command(sub: LazySubParsers, handlers: Handlers) -> None:
     def model(name: str, summary: str, description: str, preset: tuple[int, int, float], own: Any = None,
               data_help: str = "prepared dataset folder(s)") -> None:
         def fill(mp: argparse.ArgumentParser) -> None:
-            from talkface.train.core import TrainConfig
-
             defaults = dict(zip(("max_steps", "batch_size", "lr"), preset, strict=True))
             add_options(mp, [Opt("data", data_help, flag="", nargs="+")])
-            add_options(mp, [replace(o, default=defaults.get(o.name, o.default)) for o in TRAIN], TrainConfig)
+            add_options(mp, [replace(o, default=defaults.get(o.name, o.default)) for o in TRAIN],
+                        source_fields("talkface.train.core:TrainConfig"))
             if own is not None:
                 own(mp)
 
@@ -171,16 +170,11 @@ def add_train_command(sub: LazySubParsers, handlers: Handlers) -> None:
         models.add_parser(name, help=summary, description=description, formatter_class=_FORMAT,
                           populate=fill).set_defaults(func=handlers[handler])
 
-    def lgan(mp: argparse.ArgumentParser, gan: bool) -> None:
-        from talkface.motion.lgan import LGANConfig
-
-        add_options(mp, LGAN + [LAMBDA_GAN] * gan, LGANConfig)
-
     for name, summary in (("motion", "l-GAN: speech -> canonical landmark motion (G_L + D_L, eq. 1-5)"),
                           ("regression", "G_L alone, no discriminator (the l-GAN's ablation baseline)")):
         model(name, summary, f"{summary}. Trained on the speech features and canonical landmarks of the prepared "
               "clips; validation LMD is logged on the 'val' split.", (6000, 16, 2e-4),
-              lambda mp, gan=name == "motion": lgan(mp, gan))
+              lazy_options(LGAN + [LAMBDA_GAN] * (name == "motion"), "talkface.motion.lgan:LGANConfig"))
     model("blink", "blink generator G_B (GRU from noise, MMD + min-max range)",
           "Blink generator: a GRU from Gaussian noise to eye-landmark displacements, trained with MMD against the eye "
           "motion of the prepared clips plus the min-max range regularisation.", (6000, 16, 2e-4))
@@ -264,21 +258,11 @@ EVALUATE_MOTION = [
 ]
 
 
-def _animate_config() -> Any:
-    """AnimateConfig (defaults of evaluate's --model runs), or None: evaluate also scores videos made elsewhere
-    where talkface.pipeline is missing (its --model options then default to None: the pipeline's own)."""
-    try:
-        from talkface.pipeline import AnimateConfig
-    except ImportError:
-        return None
-    return AnimateConfig if is_dataclass(AnimateConfig) else None
-
-
 EVALUATE_COMMANDS = [
     Command("evaluate-motion", EVALUATE_MOTION, sources=("talkface.pipeline:AnimateConfig",),
             help="LMD / mouth correlation of l-GAN checkpoints, blink statistics of a blink generator"),
     Command(
-        "evaluate", EVALUATE, fill=lambda p: _evaluate_options(p),
+        "evaluate", EVALUATE, sources=("talkface.eval.report:EvalConfig", "talkface.pipeline:AnimateConfig"),
         help="score models / generated videos on a prepared test set: the papers' comparison table",
         description="Evaluate talking-head methods on the held-out clips of a prepared dataset (talkface preprocess) "
         "and write REPORT_DIR/report.md (header with this exact command, mean ± std per metric and method, one row "
@@ -290,12 +274,6 @@ EVALUATE_COMMANDS = [
         "talkface's GRID lip reader. The rows always include 'ground truth' (the real frames) and "
         "'still baseline' (the still repeated: a model that does not move). See docs/evaluation.md."),
 ]
-
-
-def _evaluate_options(p: argparse.ArgumentParser) -> None:
-    from talkface.eval.report import EvalConfig
-
-    add_options(p, EVALUATE, (EvalConfig, _animate_config()))
 
 
 SERVE = [
