@@ -32,6 +32,7 @@ import dataclasses
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -207,19 +208,29 @@ def read_source_fields(module: str, name: str) -> dict[str, Field] | None:
     tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
     node = next((n for n in tree.body if isinstance(n, ast.ClassDef | ast.FunctionDef) and n.name == name), None)
     try:
-        if isinstance(node, ast.ClassDef) and not node.bases and node.decorator_list:
-            return {stmt.target.id: Field(ast.literal_eval(stmt.value) if stmt.value else None,
-                                          ast.unparse(stmt.annotation))
-                    for stmt in node.body if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)}
+        if isinstance(node, ast.ClassDef) and not node.bases and any(_is_dataclass_decorator(d)
+                                                                     for d in node.decorator_list):
+            found = [s for s in node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
+            if any(re.search(r"\b(ClassVar|InitVar)\b", ast.unparse(s.annotation)) for s in found):
+                return None
+            return {stmt.target.id: Field(ast.literal_eval(stmt.value) if stmt.value else None,  # type: ignore[union-attr]
+                                          ast.unparse(stmt.annotation)) for stmt in found}
         if isinstance(node, ast.FunctionDef):
             a = node.args
             pairs = [*zip(a.args[len(a.args) - len(a.defaults):], a.defaults, strict=True),
                      *((arg, d) for arg, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is not None)]
             return {arg.arg: Field(ast.literal_eval(d), ast.unparse(arg.annotation) if arg.annotation else "")
                     for arg, d in pairs}
-    except ValueError:  # not a literal
+    except (ValueError, TypeError, SyntaxError):  # not a literal
         return None
     return None
+
+
+def _is_dataclass_decorator(node: ast.expr) -> bool:
+    """``@dataclass``, ``@dataclass(...)``, ``@dataclasses.dataclass(...)``."""
+    target = node.func if isinstance(node, ast.Call) else node
+    return (isinstance(target, ast.Name) and target.id == "dataclass") or (
+        isinstance(target, ast.Attribute) and target.attr == "dataclass")
 
 
 def source_fields(source: str) -> dict[str, Field]:
