@@ -118,7 +118,11 @@ def test_predict_landmarks_head_motion_zero_is_today(still_png: Path, fixtures_d
 
     person = landmarks_for_image(image, still_png)
     neutral = close_mouth(person) if mouth_is_open(person) else person  # what predict_landmarks did before
-    today = retarget(predict_canonical_landmarks(audio, lgan, blink, seed=3), lgan.canonical_neutral.numpy(), neutral)
+    from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
+
+    canonical = predict_canonical_landmarks(audio, lgan, blink, seed=3)
+    today = apply_closure(retarget(canonical, lgan.canonical_neutral.numpy(), neutral), neutral,
+                          blink_closure(canonical, open_eye_level(blink)))  # + blink depth on the photo's eyes
     still = predict_landmarks(image, audio, lgan, blink, seed=3, person_landmarks=person, head_motion=0.0)
     np.testing.assert_array_equal(still, today)
     moving = predict_landmarks(image, audio, lgan, blink, seed=3, person_landmarks=person, head_motion=1.0)

@@ -164,8 +164,8 @@ def test_defaults_read_from_source_are_the_configs() -> None:
     from talkface.cli_parser import EVALUATE_COMMANDS, SERVE_COMMANDS
 
     sources = {s for c in (*COMMANDS, *MOTION_COMMANDS, *EVALUATE_COMMANDS, *SERVE_COMMANDS) for s in c.sources}
-    sources |= {"talkface.train.core:TrainConfig", "talkface.motion.lgan:LGANConfig",
-                "talkface.texture.tgan:TextureConfig", "talkface.texture.data:TextureDataConfig"}
+    sources |= {"talkface.train.core:TrainConfig", "talkface.motion.lgan_net:LGANConfig",
+                "talkface.texture.networks:TextureConfig", "talkface.texture.data:TextureDataConfig"}
     read = 0
     for source in sorted(sources):
         module, _, name = source.partition(":")

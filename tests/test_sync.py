@@ -132,7 +132,8 @@ def test_real_clip_scores_offset_zero_and_finds_shifted_audio(
 
 @pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
 def test_training_step_runs_on_synthetic_clips() -> None:
-    from talkface.eval.sync import SyncNetModule, _SyncItems
+    from talkface.eval.sync.data import _SyncItems
+    from talkface.eval.sync.module import SyncNetModule
 
     rng = np.random.default_rng(0)
     clips = [
@@ -153,7 +154,8 @@ def test_training_step_runs_on_synthetic_clips() -> None:
 
 
 def test_audio_context_keeps_windows_aligned_and_trains_on_real_context() -> None:
-    from talkface.eval.sync import SyncNetModule, _SyncItems
+    from talkface.eval.sync.data import _SyncItems
+    from talkface.eval.sync.module import SyncNetModule
 
     net = SyncNet(SyncNetConfig(audio_context=2)).eval()
     mel = torch.randn(1, 300, 40)
@@ -215,3 +217,23 @@ def test_opening_energy_offset_on_real_clips_is_near_zero() -> None:
         opening = mouth_opening(track_landmarks(frames, fps=fps).landmarks)
         offset, peak = opening_energy_offset(opening, read_audio(path, sample_rate=SR), SR, fps)
         assert abs(offset) < 1.5 and peak > 0.4, (name, offset, peak)
+
+
+def test_training_checkpoint_naming_the_old_module_still_loads(tmp_path: Path) -> None:
+    """Checkpoints written before ``talkface.eval.sync`` became a package name the class
+    ``talkface.eval.sync:SyncNetModule``; :func:`load_module` still rebuilds them."""
+    from dataclasses import asdict
+
+    from talkface.eval.sync.module import SyncNetModule
+    from talkface.io.checkpoint import MODULE_CLASS_KEY
+    from talkface.train.core import load_module
+
+    config = SyncNetConfig(audio_context=1)
+    module = SyncNetModule(config)
+    path = tmp_path / "old.ckpt"
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": {"config": asdict(config)},
+                MODULE_CLASS_KEY: "talkface.eval.sync:SyncNetModule"}, path)
+    loaded = load_module(path)
+    assert isinstance(loaded, SyncNetModule) and loaded.net.config.audio_context == 1
+    for key, value in module.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value)

@@ -254,13 +254,11 @@ def _cmd_evaluate_motion(args: argparse.Namespace) -> int:
 def _cmd_landmarks(args: argparse.Namespace) -> int:
     import torch
 
-    from talkface.face.landmarks import landmarks_for_image
-    from talkface.io.images import read_image
-    from talkface.io.media import check_speech, read_audio
+    from talkface.face.draw import draw_landmarks
     from talkface.motion.blink import load_blink
     from talkface.motion.lgan import load_lgan
-    from talkface.motion.render import plot_mouth_vs_energy, predict_landmarks, render_landmark_video
-    from talkface.pipeline import check_paths
+    from talkface.motion.render import plot_mouth_vs_energy, predict_landmarks
+    from talkface.photo_video import DEFAULT_MAX_SIDE, check_paths, prepare_photo, read_speech, write_frames
 
     for name in ("blink_rate", "seed", "max_duration_s", "threads"):
         value = getattr(args, name)
@@ -279,10 +277,9 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
         check_output_file(args.strip, suffixes=(".png",), kind="PNG file", inputs=(args.face, args.speech))
     if args.threads:
         torch.set_num_threads(args.threads)
-    image = read_image(args.face)
-    person = landmarks_for_image(image, args.face)
-    audio = read_audio(args.speech, max_duration_s=args.max_duration_s + 1)
-    check_speech(audio, args.speech, max_duration_s=args.max_duration_s)
+    audio = read_speech(args.speech, max_duration_s=args.max_duration_s)  # the path animate takes
+    photo = prepare_photo(args.face, max_side=DEFAULT_MAX_SIDE)
+    image, person = photo.image, photo.landmarks
     if args.lgan is None:  # the shipped model's motion and blink generators
         lgan = load_lgan(_bundle_part("default", "lgan"))
         blink_file = None if args.no_blink else args.blink or _bundle_part("default", "blink")
@@ -295,8 +292,9 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
                                   close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
                                   normalise_mouth=not args.raw_mouth)
     fps = float(lgan.config.fps)
-    render_landmark_video(args.output, landmarks, audio, fps, image.shape[:2],
-                          background=image if args.on_photo else None)
+    background = image if args.on_photo else None
+    drawn = (draw_landmarks(x, None if args.on_photo else image.shape[:2], image=background) for x in landmarks)
+    write_frames(args.output, drawn, fps, audio=audio, total=len(landmarks))
     print(f"{args.output}: {len(landmarks)} frames at {fps:g} fps")
     reference = None
     if (args.plot or args.strip) and Path(args.speech).suffix.lower() in (".mp4", ".mov", ".mkv", ".m4v", ".mpg",
@@ -362,7 +360,7 @@ def _cmd_animate_e2e(args: argparse.Namespace) -> int:
     import torch
 
     from talkface.e2e import animate_e2e
-    from talkface.pipeline import check_paths
+    from talkface.photo_video import check_paths
 
     for name in ("seed", "chunk_frames", "max_duration_s", "threads"):
         value = getattr(args, name)

@@ -242,7 +242,7 @@ COMMANDS = [
         "package; --model picks another bundle (see talkface.pipeline.make_bundle). Bad input (no face or several, "
         "silent/corrupt/empty audio, ...) gives a one-line error and no output file."),
     Command(
-        "adapt", ADAPT, sources=("talkface.pipeline:adapt_person",),
+        "adapt", ADAPT, sources=("talkface.person:adapt_person",),
         help="fine-tune the texture generator to one person from a short video or a few photos",
         description="Few-shot adaptation (cascade paper Sec. 3.5): take K frames of the person (evenly spaced from "
         "one video, or K photos), fine-tune the texture generator on them and write a person model; then "

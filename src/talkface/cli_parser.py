@@ -174,7 +174,7 @@ def add_train_command(sub: LazySubParsers, handlers: Handlers) -> None:
                           ("regression", "G_L alone, no discriminator (the l-GAN's ablation baseline)")):
         model(name, summary, f"{summary}. Trained on the speech features and canonical landmarks of the prepared "
               "clips; validation LMD is logged on the 'val' split.", (6000, 16, 2e-4),
-              lazy_options(LGAN + [LAMBDA_GAN] * (name == "motion"), "talkface.motion.lgan:LGANConfig"))
+              lazy_options(LGAN + [LAMBDA_GAN] * (name == "motion"), "talkface.motion.lgan_net:LGANConfig"))
     model("blink", "blink generator G_B (GRU from noise, MMD + min-max range)",
           "Blink generator: a GRU from Gaussian noise to eye-landmark displacements, trained with MMD against the eye "
           "motion of the prepared clips plus the min-max range regularisation.", (6000, 16, 2e-4))
@@ -182,7 +182,7 @@ def add_train_command(sub: LazySubParsers, handlers: Handlers) -> None:
           "Texture generator (--variant): 'adain' = t-GAN (Das et al.), 'attention' = attention + colour maps (Sinha "
           "et al.), 'warp' = the attention variant composed with the identity image warped onto the target landmarks "
           "(the default model). --meta: MAML meta-training.", (6000, 16, 2e-4),
-          lazy_options(TEXTURE, "talkface.texture.tgan:TextureConfig", "talkface.texture.data:TextureDataConfig"))
+          lazy_options(TEXTURE, "talkface.texture.networks:TextureConfig", "talkface.texture.data:TextureDataConfig"))
     model("sync", "lip-sync model behind AV offset / LSE-D / LSE-C (talkface evaluate --sync-model)",
           "SyncNet-style audio-mouth embedding model (docs/evaluation.md): InfoNCE of 5-frame mouth windows against "
           "the audio of the same clip at offsets within +-15 frames and of other clips. Trains on the first "
@@ -262,7 +262,7 @@ EVALUATE_COMMANDS = [
     Command("evaluate-motion", EVALUATE_MOTION, sources=("talkface.pipeline:AnimateConfig",),
             help="LMD / mouth correlation of l-GAN checkpoints, blink statistics of a blink generator"),
     Command(
-        "evaluate", EVALUATE, sources=("talkface.eval.report:EvalConfig", "talkface.pipeline:AnimateConfig"),
+        "evaluate", EVALUATE, sources=("talkface.eval.report.config:EvalConfig", "talkface.pipeline:AnimateConfig"),
         help="score models / generated videos on a prepared test set: the papers' comparison table",
         description="Evaluate talking-head methods on the held-out clips of a prepared dataset (talkface preprocess) "
         "and write REPORT_DIR/report.md (header with this exact command, mean ± std per metric and method, one row "

@@ -278,7 +278,7 @@ class FaceStream:
         from talkface.live.online_motion import OnlineHeadMotion, OnlineMouthGain, StreamHeadApplier
         from talkface.motion.render import check_motion_scale
         from talkface.motion.retarget import close_mouth, mouth_is_open
-        from talkface.pipeline import _resize_to
+        from talkface.photo_video import resize_to as _resize_to
 
         cfg = animator.config
         self.animator = animator
@@ -349,6 +349,11 @@ class FaceStream:
         if self.blinks is not None:
             canonical[:, list(EYE_POINTS)] += self.blinks.step(n)
         landmarks = retarget(canonical, self.canonical_neutral, self.neutral)
+        if self.blinks is not None:
+            from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
+
+            closure = blink_closure(canonical, open_eye_level(self.blinks.blink))
+            landmarks = apply_closure(landmarks, self.neutral, closure)
         motion = self.head.step(n)
         if self.head.strength > 0:
             landmarks = self.apply_head(landmarks, motion)

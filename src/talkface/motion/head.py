@@ -31,6 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from talkface.audio.windows import audio_rms_per_frame
+from talkface.face.align import _umeyama, canonical_face
+from talkface.motion.retarget import retarget_transform
+
 __all__ = [
     "AXES",
     "FACE_DEPTH",
@@ -172,8 +176,6 @@ def _project(shape3d: np.ndarray, params: np.ndarray) -> np.ndarray:
 
 def _template3d() -> np.ndarray:
     """(68, 3) the canonical face with :data:`FACE_DEPTH`, centred on its rigid points."""
-    from talkface.face.align import canonical_face
-
     face = canonical_face().astype(np.float64)
     face -= face[list(RIGID_POINTS)].mean(0)
     return np.concatenate([face, FACE_DEPTH[:, None]], axis=1)
@@ -191,8 +193,6 @@ def estimate_pose(landmarks: np.ndarray, iterations: int = 12) -> np.ndarray:
         inter-ocular distances of the track's median scale (absolute position / scale; subtract a
         reference frame's pose for motion), log of the scale over the track's median scale.
     """
-    from talkface.face.align import _umeyama
-
     lm = np.asarray(landmarks, dtype=np.float64)
     if lm.ndim != 3 or lm.shape[1:] != (68, 2):
         raise ValueError(f"landmarks must be (T, 68, 2), got {lm.shape}")
@@ -274,8 +274,6 @@ def apply_head_motion(
     Returns:
         (T, 68, 2) float32 landmarks, pixels.
     """
-    from talkface.motion.retarget import retarget_transform
-
     sim, _ = retarget_transform(canonical_neutral, person_neutral)
     inv = sim.inverse()
     upright = inv.apply(np.asarray(landmarks, dtype=np.float64))
@@ -317,8 +315,6 @@ def loudness_envelope(audio: np.ndarray, num_frames: int, fps: float, sample_rat
     Returns:
         (T,) float64 in [0, 1].
     """
-    from talkface.motion.render import audio_rms_per_frame
-
     if num_frames == 0:
         return np.zeros(0)
     rms = audio_rms_per_frame(audio, num_frames, fps, sample_rate).astype(np.float64)

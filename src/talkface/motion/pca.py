@@ -49,10 +49,6 @@ class PCA:
         """Coefficients of (N, D) data: (N, K) float32 ``(x - mean) @ components.T``."""
         return ((np.asarray(x, dtype=np.float64) - self.mean) @ self.components.T).astype(np.float32)
 
-    def inverse_transform(self, codes: np.ndarray) -> np.ndarray:
-        """Data of (N, K) coefficients: (N, D) float32 ``codes @ components + mean``."""
-        return (np.asarray(codes, dtype=np.float64) @ self.components + self.mean).astype(np.float32)
-
 
 def fit_pca(data: np.ndarray, variance: float = 0.99, max_components: int = 33) -> PCA:
     """Principal components of data, keeping ``variance`` of it, at most ``max_components``.

@@ -9,9 +9,9 @@ texture references, able to render any landmark sequence of that person (:meth:`
   new person from a short video or a few photos (with :mod:`talkface.face`);
 * :func:`adapt`: the fine-tuning; the same function fine-tunes a meta-learned model (MAML) and the
   transfer-learning baseline (an ordinarily trained model, Fig. 8);
-* :func:`adaptation_curve`: loss and PSNR/SSIM on held-out frames per fine-tuning step (Fig. 8, 9,
-  Table 4); :func:`evaluate_reconstruction` / :func:`evaluate_store`: PSNR/SSIM of reconstructions from
-  ground-truth landmarks (``skimage.metrics``);
+* :func:`evaluate_reconstruction` / :func:`evaluate_store`: PSNR/SSIM of reconstructions from
+  ground-truth landmarks (``skimage.metrics``; per fine-tuning step through :func:`adapt`'s callback:
+  Fig. 8, 9, Table 4);
 * :func:`save_person_model` / :func:`load_person_model`: one ``.pt`` file per person.
 """
 
@@ -38,7 +38,6 @@ __all__ = [
     "PersonModel",
     "adapt",
     "choose_references",
-    "adaptation_curve",
     "evaluate_reconstruction",
     "evaluate_store",
     "image_metrics",
@@ -385,40 +384,6 @@ def evaluate_store(
     out = {k: v / max(count, 1) for k, v in sums.items()}
     out["frames"] = float(count)
     return out
-
-
-def adaptation_curve(
-    model: TextureGAN,
-    frames: np.ndarray,
-    landmarks: np.ndarray,
-    eval_frames: np.ndarray,
-    eval_landmarks: np.ndarray,
-    config: AdaptConfig | None = None,
-    eval_every: int = 10,
-) -> tuple[list[dict[str, float]], PersonModel]:
-    """Fine-tune on K frames and record the training loss and held-out PSNR/SSIM per step (Fig. 8).
-
-    Args:
-        model: the starting model (meta-learned, or the transfer-learning baseline).
-        frames, landmarks: the K fine-tuning frames, (K, S, S, 3) uint8 and (K, 68, 2).
-        eval_frames, eval_landmarks: held-out frames of the same person to measure PSNR/SSIM on.
-        config: fine-tuning settings.
-        eval_every: evaluate every this many steps (and at step 0 and the last step).
-
-    Returns:
-        (rows ``{"step", "loss" (G total, NaN at step 0), "pix", "psnr"?, "ssim"?}``, the adapted model).
-    """
-    cfg = config or AdaptConfig()
-    rows: list[dict[str, float]] = []
-
-    def record(step: int, person: PersonModel, losses: dict[str, float]) -> None:
-        row = {"step": float(step), "loss": losses.get("total", float("nan")), "pix": losses.get("pix", float("nan"))}
-        if step % eval_every == 0 or step == cfg.steps:
-            row.update(evaluate_reconstruction(person, eval_frames, eval_landmarks))
-        rows.append(row)
-
-    person = adapt(model, frames, landmarks, cfg, callback=record)
-    return rows, person
 
 
 def person_frames_from_video(

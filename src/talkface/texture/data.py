@@ -24,7 +24,7 @@ N references and ``support_size`` (d_trn) + ``query_size`` (d_qry) target frames
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +49,6 @@ __all__ = [
     "choose_clips",
     "select_frames",
     "synthetic_store",
-    "speaker_frames",
 ]
 
 
@@ -523,17 +522,3 @@ def synthetic_store(
             kept, rows = select_frames(frames, 0, temporal)
             clips.append(ClipFrames(f"s{s}/c{c}", f"s{s}", np.stack(imgs)[kept], np.stack(pts)[kept], rows, 0))
     return FrameStore(clips)
-
-
-def speaker_frames(store: FrameStore, speaker: str) -> tuple[np.ndarray, np.ndarray]:
-    """All frames of one speaker: ((F, S, S, 3) uint8, (F, 68, 2) float32)."""
-    idx = store.by_speaker[speaker]
-    return (
-        np.concatenate([store.clips[i].frames for i in idx]),
-        np.concatenate([store.clips[i].points for i in idx]),
-    )
-
-
-def iter_clips(store: FrameStore) -> Iterable[ClipFrames]:
-    """The store's clips (for evaluation loops)."""
-    return iter(store.clips)

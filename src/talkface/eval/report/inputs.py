@@ -1,0 +1,237 @@
+"""What an evaluation compares: ground-truth samples (from a prepared dataset or video files) and
+each method's frames, made the shape of the real ones."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from talkface.data.dataset import SPLITS, PreparedDataset, load_clip
+from talkface.errors import InputError
+
+PathLike = str | os.PathLike[str]
+
+#: A talking-head method: ``model(still, audio) -> frames`` where ``still`` is (H, W, 3) uint8
+#: RGB (for a prepared dataset: the aligned face crop of the still frame), ``audio`` is (N,)
+#: float32 mono speech at 16 kHz, and the result is (T, H', W', 3) uint8 RGB at the clip's frame
+#: rate (25 fps for GRID), ideally T = the clip's frame count and H' x W' = H x W. Other lengths
+#: are cut or padded with the last frame, other sizes resized (both reported in ``notes``).
+TalkingHeadModel = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+#: Sample rate of the speech given to the methods and scored, Hz.
+SAMPLE_RATE = 16000
+
+
+@dataclass
+class EvalSample:
+    """One ground-truth clip to evaluate against.
+
+    Attributes:
+        clip_id: name of the clip.
+        frames: (T, H, W, 3) uint8 RGB real frames.
+        audio: (N,) float32 mono speech at 16 kHz, aligned with frame 0.
+        fps: frame rate, frames/s.
+        still_index: index of the identity frame given to the models.
+        source: the clip's source video, if known (GRID ``.align`` files are looked for beside it).
+    """
+
+    clip_id: str
+    frames: np.ndarray
+    audio: np.ndarray
+    fps: float
+    still_index: int = 0
+    source: str | None = None
+
+    @property
+    def still(self) -> np.ndarray:
+        """(H, W, 3) uint8 identity frame."""
+        return self.frames[self.still_index]
+
+
+def copy_still_model(num_frames: int) -> TalkingHeadModel:
+    """The still baseline: the still repeated ``num_frames`` times (audio ignored)."""
+
+    def model(still: np.ndarray, audio: np.ndarray) -> np.ndarray:
+        return np.repeat(np.asarray(still)[None], num_frames, axis=0)
+
+    return model
+
+
+def samples_from_dataset(
+    dataset: PathLike, split: str = "test", *, still: str = "first", max_clips: int | None = None
+) -> Iterator[EvalSample]:
+    """Ground-truth samples from a prepared dataset: aligned crops, speech, still frame.
+
+    Parameters
+    ----------
+    dataset:
+        Folder written by ``talkface preprocess`` (needs the crop videos).
+    split:
+        Split to evaluate (``"train"``, ``"val"``, ``"test"``), or ``"all"`` for every clip.
+    still:
+        ``"first"`` or ``"neutral"`` (see :class:`~talkface.eval.report.config.EvalConfig`).
+    max_clips:
+        At most this many clips.
+
+    Yields
+    ------
+    :class:`EvalSample` with (T, S, S, 3) crops and 16 kHz audio.
+
+    Raises
+    ------
+    InputError
+        Not a prepared dataset, no such split, an empty split, a clip without its crop video.
+    """
+    from talkface.eval.lipread import clip_sources
+
+    ds, ids = dataset_clip_ids(dataset, split, max_clips)
+    sources = clip_sources(dataset)
+    for clip_id in ids:
+        clip = load_clip(ds.clip_path(clip_id))
+        if clip.crop_path is None:
+            raise InputError(ds.clip_path(clip_id), "prepared clip has no crop video")
+        audio = _to_16k(clip.audio, clip.sample_rate)
+        index = clip.neutral_index if still == "neutral" else 0
+        yield EvalSample(clip_id, clip.crops(), audio, clip.fps, index, sources.get(clip_id))
+
+
+def dataset_clip_ids(
+    dataset: PathLike, split: str = "test", max_clips: int | None = None
+) -> tuple[PreparedDataset, list[str]]:
+    """The clip ids a dataset evaluation covers, checked before any work is done.
+
+    Parameters
+    ----------
+    dataset:
+        Folder written by ``talkface preprocess``.
+    split:
+        ``"train"``, ``"val"``, ``"test"`` (as listed in the dataset's ``splits.json``) or
+        ``"all"`` (every prepared clip).
+    max_clips:
+        Keep at most this many (the first, in split order).
+
+    Returns
+    -------
+    The opened :class:`~talkface.data.dataset.PreparedDataset` and the clip ids.
+
+    Raises
+    ------
+    InputError
+        Not a prepared dataset, an unknown split, no clips.
+    """
+    ds = PreparedDataset(dataset)
+    if split == "all":
+        ids = ds.ids()
+    else:
+        known = [s for s in SPLITS if isinstance(ds.splits.get(s), list)]
+        if split not in known:
+            listed = ", ".join(f"{s} ({len(ds.splits[s])} clips)" for s in known) or "none"
+            raise InputError(dataset, f"no split {split!r} (splits: {listed}; 'all' = every clip)")
+        ids = ds.ids(split)
+    if not ids:
+        raise InputError(dataset, f"split {split!r} has no clips")
+    if max_clips is not None:
+        if max_clips < 1:
+            raise ValueError(f"max_clips must be >= 1, got {max_clips}")
+        ids = ids[:max_clips]
+    return ds, ids
+
+
+def samples_from_pairs(
+    pairs: Sequence[tuple[PathLike, PathLike]], still: str = "first"
+) -> Iterator[tuple[EvalSample, np.ndarray, str]]:
+    """Ground truth and generated frames from pairs of video files.
+
+    Parameters
+    ----------
+    pairs:
+        ``(generated video, real video)`` files; the speech is read from the real video, and a
+        generated video at another frame rate is resampled to the real one (nearest frame).
+    still:
+        Only ``"first"`` is possible for files (the real video's first frame).
+
+    Yields
+    ------
+    ``(sample, generated frames (T', H', W', 3) uint8, name)``.
+    """
+    from talkface.io.media import read_audio, read_video
+
+    if still != "first":
+        raise ValueError("video pairs are evaluated with the first real frame as the still")
+    for generated, real in pairs:
+        frames, fps = read_video(real)
+        audio = read_audio(real, sample_rate=SAMPLE_RATE)
+        gen, gen_fps = read_video(generated)
+        if abs(gen_fps - fps) > 1e-3:  # nearest generated frame at each real frame time
+            idx = np.minimum(np.round(np.arange(round(gen.shape[0] * fps / gen_fps)) * gen_fps / fps), gen.shape[0] - 1)
+            gen = gen[idx.astype(np.int64)]
+        sample = EvalSample(Path(real).stem, frames, audio.astype(np.float32), fps, 0, os.fspath(real))
+        yield sample, gen, Path(generated).stem
+
+
+def _to_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    a = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if sample_rate == SAMPLE_RATE:
+        return a
+    import librosa
+
+    return np.asarray(librosa.resample(a, orig_sr=sample_rate, target_sr=SAMPLE_RATE), dtype=np.float32)
+
+
+def conform(frames: np.ndarray, like: np.ndarray, method: str, clip_id: str) -> tuple[np.ndarray, list[str]]:
+    """Make generated frames the shape of the real ones (cut/pad time, resize space)."""
+    f = np.asarray(frames)
+    notes: list[str] = []
+    if f.ndim != 4 or f.shape[-1] != 3 or f.dtype != np.uint8 or f.shape[0] == 0:
+        raise ValueError(f"{method} on {clip_id}: frames must be (T, H, W, 3) uint8, got {f.shape} {f.dtype}")
+    t, h, w = like.shape[:3]
+    if f.shape[1:3] != (h, w):
+        notes.append(f"{method}: frames {f.shape[2]}x{f.shape[1]} resized to {w}x{h}")
+        f = np.stack([cv2.resize(x, (w, h), interpolation=cv2.INTER_AREA) for x in f])
+    if f.shape[0] != t:
+        notes.append(f"{method} on {clip_id}: {f.shape[0]} frames for {t} real ones (cut / last frame repeated)")
+        f = f[:t] if f.shape[0] > t else np.concatenate([f, np.repeat(f[-1:], t - f.shape[0], axis=0)])
+    return f, notes
+
+
+#: What a method made: frames and, where the method says so, the landmarks it was asked to render.
+Made = tuple[np.ndarray, np.ndarray | None]
+
+
+def run_model(model: TalkingHeadModel, sample: EvalSample) -> Made:
+    """Run a model; its requested landmarks come from ``last_requested_landmarks`` of the model's owner
+    (:meth:`talkface.pipeline.Animator.talking_head` sets it), if it has one."""
+    owner = getattr(model, "__self__", model)
+    if hasattr(owner, "last_requested_landmarks"):
+        owner.last_requested_landmarks = None
+    frames = np.asarray(model(sample.still.copy(), sample.audio.copy()))
+    requested = getattr(owner, "last_requested_landmarks", None)
+    if requested is not None:
+        requested = np.asarray(requested, np.float32)
+        if requested.ndim != 3 or requested.shape[1:] != (68, 2) or len(requested) != len(frames):
+            requested = None
+    return frames, requested
+
+
+def given(frames: np.ndarray) -> Made:
+    """Frames made elsewhere (a video pair), with no requested landmarks."""
+    return np.asarray(frames), None
+
+
+def read_frames(path: Path) -> Made:
+    """Frames of a generated video file, with no requested landmarks."""
+    from talkface.io.media import read_video
+
+    return read_video(path)[0], None
+
+
+def conform_landmarks(requested: np.ndarray, raw_shape: tuple[int, ...], like: np.ndarray) -> np.ndarray:
+    """Requested landmarks of frames of ``raw_shape`` moved with :func:`conform` (scaled, cut/padded)."""
+    t, h, w = like.shape[:3]
+    lm = requested * np.array([w / raw_shape[2], h / raw_shape[1]], np.float32)
+    return lm[:t] if len(lm) >= t else np.concatenate([lm, np.repeat(lm[-1:], t - len(lm), axis=0)])
