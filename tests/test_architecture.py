@@ -167,6 +167,7 @@ def test_no_module_level_import_circle() -> None:
         ("talkface.texture.tgan", "talkface.texture.attention"),
         ("talkface.motion.head", "talkface.motion.render"),
         ("talkface.live.stream", "talkface.pipeline"),
+        ("talkface.serve.app", "talkface.serve.redis_queue"),
     ],
 )
 def test_named_circles_are_gone_even_through_function_imports(pair: tuple[str, str]) -> None:
