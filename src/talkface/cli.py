@@ -20,7 +20,7 @@ from talkface.cli_groups import PREPROCESS
 from talkface.cli_options import config_kwargs, handlers_of
 from talkface.cli_parser import SERVE, TRAIN, build
 from talkface.cli_parser import evaluate_command as _evaluate_command
-from talkface.config_checks import check_device, check_output_file, check_value
+from talkface.config_checks import check_device, check_fields, check_output_file, check_value
 from talkface.errors import InputError, TalkfaceError
 
 if TYPE_CHECKING:
@@ -260,10 +260,7 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
     from talkface.motion.render import plot_mouth_vs_energy, predict_landmarks
     from talkface.photo_video import DEFAULT_MAX_SIDE, check_paths, prepare_photo, read_speech, write_frames
 
-    for name in ("blink_rate", "seed", "max_duration_s", "threads"):
-        value = getattr(args, name)
-        if value is not None:
-            check_value(name, value)
+    check_fields(args, ("blink_rate", "seed", "max_duration_s", "threads"))
     check_paths(args.face, args.speech, args.output)
     if args.lgan is not None:  # a checkpoint, a bundle folder or 'default'
         if args.lgan != "default" and not Path(args.lgan).exists():
@@ -362,10 +359,7 @@ def _cmd_animate_e2e(args: argparse.Namespace) -> int:
     from talkface.e2e import animate_e2e
     from talkface.photo_video import check_paths
 
-    for name in ("seed", "chunk_frames", "max_duration_s", "threads"):
-        value = getattr(args, name)
-        if value is not None:
-            check_value(name, value)
+    check_fields(args, ("seed", "chunk_frames", "max_duration_s", "threads"))
     check_device(args.device)
     check_paths(args.face, args.speech, args.output)
     if args.checkpoint is not None and not Path(args.checkpoint).is_file():
