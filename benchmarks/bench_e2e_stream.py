@@ -7,7 +7,8 @@ For each duration, in a fresh process (so its peak RSS is its own): real GRID sp
 :func:`talkface.e2e.animate_e2e` (what ``talkface animate-e2e`` runs) animates the clip's first
 frame with it into an mp4. Reported: peak RSS (``ru_maxrss``) and RSS sampled every 0.5 s while
 generating, the frame count against ``round(duration * fps)``, and A/V sync: the decoded output
-audio's duration and both streams' start times against ``frames / fps``. Without ``--checkpoint``
+audio's duration and both streams' start times against ``frames / fps``. ``--checkpoint bundled``
+measures the shipped generator (``talkface/assets/e2e``). Without ``--checkpoint``
 the model is the paper-sized generator (128², 64 base channels) with random weights: memory and
 speed do not depend on the weights. One JSON line per duration on stdout (and ``--out``).
 
@@ -84,12 +85,14 @@ def child(seconds: float, checkpoint: str, threads: int, workdir: Path) -> dict[
     """One measurement (run in its own process)."""
     import torch
 
-    from talkface.e2e import animate_e2e, load_generator
+    from talkface.e2e import animate_e2e
+    from talkface.e2e.bundle import load_e2e_generator
     from talkface.io.images import write_image
     from talkface.io.media import probe, read_audio, read_video
 
     torch.set_num_threads(threads)
-    cfg = load_generator(checkpoint).config
+    ckpt = None if checkpoint == "bundled" else checkpoint  # None: the shipped generator
+    cfg = load_e2e_generator(ckpt).config
     speech = read_audio(FIXTURE, sample_rate=cfg.sample_rate)
     n = int(round(seconds * cfg.sample_rate))
     audio = np.resize(speech, n).astype(np.float32)  # the clip repeated, cut to length
@@ -108,7 +111,7 @@ def child(seconds: float, checkpoint: str, threads: int, workdir: Path) -> dict[
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     t0 = time.perf_counter()
-    frames = animate_e2e(photo, wav, out, checkpoint, chunk_frames=25)
+    frames = animate_e2e(photo, wav, out, ckpt, chunk_frames=25)
     elapsed = time.perf_counter() - t0
     stop.set()
     sampler.join()
@@ -142,7 +145,8 @@ def child(seconds: float, checkpoint: str, threads: int, workdir: Path) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, nargs="+", default=[10.0, 60.0], help="speech durations")
-    parser.add_argument("--checkpoint", default=None, help="temporal-GAN checkpoint (default: random paper-size)")
+    parser.add_argument("--checkpoint", default=None, help="temporal-GAN checkpoint or generator file, "
+                        "'bundled' for the shipped generator (default: random paper-size)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=None, help="also append the JSON lines to this file")
     parser.add_argument("--child", type=float, default=None, help=argparse.SUPPRESS)

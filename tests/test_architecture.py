@@ -165,7 +165,9 @@ def test_no_module_level_import_circle() -> None:
         ("talkface.motion.blink", "talkface.motion.data"),
         ("talkface.motion.lgan", "talkface.motion.data"),
         ("talkface.texture.tgan", "talkface.texture.attention"),
+        ("talkface.motion.head", "talkface.motion.render"),
         ("talkface.live.stream", "talkface.pipeline"),
+        ("talkface.serve.app", "talkface.serve.redis_queue"),
         ("talkface.live.model", "talkface.live.train"),
     ],
 )

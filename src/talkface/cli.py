@@ -16,8 +16,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from talkface import __version__
-from talkface.config_checks import check_device, check_output_file, check_value, number_arg
+from talkface.cli_groups import PREPROCESS
+from talkface.cli_options import config_kwargs, handlers_of
+from talkface.cli_parser import SERVE, TRAIN, build
+from talkface.cli_parser import evaluate_command as _evaluate_command
+from talkface.config_checks import check_device, check_fields, check_output_file, check_value
 from talkface.errors import InputError, TalkfaceError
 
 if TYPE_CHECKING:
@@ -26,31 +29,12 @@ if TYPE_CHECKING:
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _shard(text: str) -> tuple[int, int]:
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected i/n (e.g. 0/4), got {text!r}") from exc
-    if not (n >= 1 and 0 <= i < n):
-        raise argparse.ArgumentTypeError(f"need 0 <= i < n, got {text!r}")
-    return i, n
-
-
 def _cmd_preprocess(args: argparse.Namespace) -> int:
     from talkface.data.dataset import PreparedDataset
     from talkface.data.preprocess import PreprocessConfig, preprocess
     from talkface.data.preview import render_preview
 
-    config = PreprocessConfig(
-        crop_size=args.crop_size,
-        feature=args.feature,
-        detect_every=args.detect_every,
-        max_duration_s=args.max_duration,
-        val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction,
-        split_seed=args.seed,
-        speaker_regex=args.speaker_regex,
-    )
+    config = PreprocessConfig(**config_kwargs(PreprocessConfig, PREPROCESS, args))
     summary = preprocess(args.inputs, args.output, config, workers=args.workers, shard=args.shard,
                          progress=not args.quiet, retry_failed=args.retry_failed)
     print(
@@ -97,46 +81,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _devices(text: str) -> int | str:
-    return int(text) if text.lstrip("-").isdigit() else text
-
-
 def _train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     from talkface.train.core import TrainConfig
 
-    return TrainConfig(
-        max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        accelerator=args.accelerator, devices=args.devices, strategy=args.strategy, precision=args.precision,
-        num_nodes=args.num_nodes, num_workers=args.loader_workers, num_threads=args.threads,
-        checkpoint_every_n_steps=args.checkpoint_every, log_every_n_steps=args.log_every,
-        val_every_n_steps=args.val_every,
-        progress_bar=not args.quiet, max_minutes=args.max_minutes,
-    )
-
-
-def _add_train_args(p: argparse.ArgumentParser, steps: int, batch_size: int, lr: float) -> None:
-    """Options of every `talkface train-*` command (fields of talkface.train.core.TrainConfig)."""
-    p.add_argument("-o", "--output", required=True, help="run folder (resumed from its last.ckpt if present)")
-    p.add_argument("--steps", type=int, default=steps, help="training batches in total")
-    p.add_argument("--batch-size", type=int, default=batch_size, help="samples per batch per device")
-    p.add_argument("--lr", type=float, default=lr, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--accelerator", default="auto", help="cpu, gpu, auto")
-    p.add_argument("--devices", type=_devices, default="auto", help="device count or 'auto'")
-    p.add_argument("--strategy", default="auto", help="Lightning strategy (auto, ddp, ...)")
-    p.add_argument("--precision", default="auto", help="auto (32-bit), bf16-mixed, 16-mixed")
-    p.add_argument("--num-nodes", type=int, default=1, help="machines (multi-node DDP)")
-    p.add_argument("--loader-workers", type=int, default=0, help="data-loader worker processes")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--checkpoint-every", type=int, default=1000, help="write step=N.ckpt every N batches")
-    p.add_argument("--log-every", type=int, default=50, help="log losses every N batches")
-    p.add_argument("--val-every", type=int, default=None,
-                   help="validate every N batches (scores in metrics.csv) and keep the best weights in "
-                   "best.ckpt: lowest val/lmd (motion, regression), highest val/psnr (texture, e2e), "
-                   "lowest val/mmd_sequence (blink)")
-    p.add_argument("--max-minutes", type=float, default=None,
-                   help="stop after this many minutes of training (last.ckpt is written; run again to resume)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return TrainConfig(**config_kwargs(TrainConfig, TRAIN, args))
 
 
 def _cmd_train_lgan(args: argparse.Namespace) -> int:
@@ -306,18 +254,13 @@ def _cmd_evaluate_motion(args: argparse.Namespace) -> int:
 def _cmd_landmarks(args: argparse.Namespace) -> int:
     import torch
 
-    from talkface.face.landmarks import landmarks_for_image
-    from talkface.io.images import read_image
-    from talkface.io.media import check_speech, read_audio
+    from talkface.face.draw import draw_landmarks
     from talkface.motion.blink import load_blink
     from talkface.motion.lgan import load_lgan
-    from talkface.motion.render import plot_mouth_vs_energy, predict_landmarks, render_landmark_video
-    from talkface.pipeline import check_paths
+    from talkface.motion.render import plot_mouth_vs_energy, predict_landmarks
+    from talkface.photo_video import DEFAULT_MAX_SIDE, check_paths, prepare_photo, read_speech, write_frames
 
-    for name in ("blink_rate", "seed", "max_duration_s", "threads"):
-        value = getattr(args, name)
-        if value is not None:
-            check_value(name, value)
+    check_fields(args, ("blink_rate", "seed", "max_duration_s", "threads"))
     check_paths(args.face, args.speech, args.output)
     if args.lgan is not None:  # a checkpoint, a bundle folder or 'default'
         if args.lgan != "default" and not Path(args.lgan).exists():
@@ -331,10 +274,9 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
         check_output_file(args.strip, suffixes=(".png",), kind="PNG file", inputs=(args.face, args.speech))
     if args.threads:
         torch.set_num_threads(args.threads)
-    image = read_image(args.face)
-    person = landmarks_for_image(image, args.face)
-    audio = read_audio(args.speech, max_duration_s=args.max_duration_s + 1)
-    check_speech(audio, args.speech, max_duration_s=args.max_duration_s)
+    audio = read_speech(args.speech, max_duration_s=args.max_duration_s)  # the path animate takes
+    photo = prepare_photo(args.face, max_side=DEFAULT_MAX_SIDE)
+    image, person = photo.image, photo.landmarks
     if args.lgan is None:  # the shipped model's motion and blink generators
         lgan = load_lgan(_bundle_part("default", "lgan"))
         blink_file = None if args.no_blink else args.blink or _bundle_part("default", "blink")
@@ -347,8 +289,9 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
                                   close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
                                   normalise_mouth=not args.raw_mouth)
     fps = float(lgan.config.fps)
-    render_landmark_video(args.output, landmarks, audio, fps, image.shape[:2],
-                          background=image if args.on_photo else None)
+    background = image if args.on_photo else None
+    drawn = (draw_landmarks(x, None if args.on_photo else image.shape[:2], image=background) for x in landmarks)
+    write_frames(args.output, drawn, fps, audio=audio, total=len(landmarks))
     print(f"{args.output}: {len(landmarks)} frames at {fps:g} fps")
     reference = None
     if (args.plot or args.strip) and Path(args.speech).suffix.lower() in (".mp4", ".mov", ".mkv", ".m4v", ".mpg",
@@ -414,15 +357,12 @@ def _cmd_animate_e2e(args: argparse.Namespace) -> int:
     import torch
 
     from talkface.e2e import animate_e2e
-    from talkface.pipeline import check_paths
+    from talkface.photo_video import check_paths
 
-    for name in ("seed", "chunk_frames", "max_duration_s", "threads"):
-        value = getattr(args, name)
-        if value is not None:
-            check_value(name, value)
+    check_fields(args, ("seed", "chunk_frames", "max_duration_s", "threads"))
     check_device(args.device)
     check_paths(args.face, args.speech, args.output)
-    if not Path(args.checkpoint).is_file():
+    if args.checkpoint is not None and not Path(args.checkpoint).is_file():
         raise InputError(args.checkpoint, "checkpoint not found")
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -431,78 +371,6 @@ def _cmd_animate_e2e(args: argparse.Namespace) -> int:
                           crop_only=args.crop_only, progress=not args.quiet)
     print(f"{args.output}: {written} frames")
     return 0
-
-
-def _named_folder(text: str) -> tuple[str, str]:
-    """argparse type of ``--videos NAME=DIR``."""
-    name, sep, folder = text.partition("=")
-    if not sep or not name.strip() or not folder:
-        raise argparse.ArgumentTypeError(f"expected NAME=DIR, got {text!r}")
-    return name.strip(), folder
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from exc
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-_motion_scale = number_arg("motion_scale")
-_head_motion = number_arg("head_motion")
-
-
-HEAD_MOTION_HELP = ("strength of the generated head and brow motion (yaw/pitch/roll, small shifts, brow raises, "
-                    "following the speech's loudness; seeded by --seed): 0 = the head keeps the photo's pose, "
-                    "1 = natural, up to 3 = livelier")
-RAW_MOUTH_HELP = ("use the motion model's mouth amplitude as predicted; by default each utterance's mouth motion is "
-                  "scaled (x1-2.5) to vary as much as real speech does, since the model under-shoots on unseen voices")
-KEEP_OPEN_HELP = ("keep an open mouth in the photo as the neutral face (it then stays open throughout); by default "
-                  "it is closed for the animation")
-RENDERER_HELP = ("native: the photo warped at its own resolution by the landmarks, mouth interior and closing lids "
-                 "painted (sharp, no seam); crop: the texture generator's 128 px face crop pasted back (previous "
-                 "default, blurrier)")
-MOUTH_HELP = ("native renderer's mouth interior: painted (dark cavity + teeth in the photo's colours), cavity (no "
-              "teeth), warp (nothing painted), generator (the crop generator's mouth inside the lips); auto: "
-              "generator with --person (the person model learned their teeth), else painted")
-MOTION_SCALE_HELP = ("gain on the speech motion: 1 = as the motion model predicts, >1 wider mouth movements "
-                     "(e.g. 1.3 when an unseen face's mouth comes out too small), 0 = still mouth; blinks unchanged")
-
-
-def _evaluate_command(args: argparse.Namespace) -> str:
-    """The canonical ``talkface evaluate`` command line of ``args`` (recorded in the report header)."""
-    import shlex
-
-    parts = ["talkface", "evaluate", args.data, "--split", args.split]
-    if args.max_clips is not None:
-        parts += ["--max-clips", str(args.max_clips)]
-    for model in args.model:
-        parts += ["--model", model]
-    for name, folder in args.videos:
-        parts += ["--videos", f"{name}={folder}"]
-    parts += ["-o", args.output, "--seed", str(args.seed), "--still", args.still,
-              "--lpips-stride", str(args.lpips_stride), "--identity-stride", str(args.identity_stride)]
-    parts += [flag for flag, on in (("--no-lpips", args.no_lpips), ("--no-identity", args.no_identity),
-                                    ("--no-sync", args.no_sync), ("--no-lipread", args.no_lipread),
-                                    ("--no-render-metrics", args.no_render_metrics)) if on]
-    if args.sync_model:
-        parts += ["--sync-model", args.sync_model]
-    if args.lipreader:
-        parts += ["--lipreader", args.lipreader]
-    if args.motion_scale != 1.0:
-        parts += ["--motion-scale", f"{args.motion_scale:g}"]
-    if args.keep_open_mouth:
-        parts += ["--keep-open-mouth"]
-    if args.head_motion != 1.0:
-        parts += ["--head-motion", f"{args.head_motion:g}"]
-    if args.raw_mouth:
-        parts += ["--raw-mouth"]
-    if args.device != "cpu":
-        parts += ["--device", args.device]
-    return shlex.join(parts)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -619,8 +487,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from talkface.serve import ServeConfig, serve
     from talkface.serve.guard import is_loopback
 
-    for name in ("port", "max_upload_mb", "max_audio_seconds", "max_image_megapixels", "job_ttl_minutes",
-                 "client_timeout"):
+    for name in ("max_upload_mb", "max_image_megapixels", "job_ttl_minutes"):  # units ServeConfig does not check
         check_value(name, getattr(args, name))
     if args.work_dir and Path(args.work_dir).exists() and not Path(args.work_dir).is_dir():
         raise InputError(args.work_dir, "work folder is a file")
@@ -629,15 +496,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
         read_bundle_info(Path(args.model))
     token = args.token if args.token is not None else os.environ.get("TALKFACE_SERVE_TOKEN") or None
-    config = ServeConfig(
-        host=args.host, port=args.port, workers=args.workers, max_upload_bytes=int(args.max_upload_mb * 2**20),
-        max_audio_seconds=args.max_audio_seconds, max_image_pixels=int(args.max_image_megapixels * 1e6),
-        job_ttl_s=args.job_ttl_minutes * 60, work_dir=Path(args.work_dir) if args.work_dir else None,
-        max_queued=args.max_queued, model=args.model, threads=args.threads, allowed_hosts=tuple(args.allow_host),
-        allowed_origins=tuple(args.allow_origin), token=token, client_timeout_s=args.client_timeout, queue=args.queue,
-        queue_retries=args.queue_retries, queue_lease_s=args.queue_lease_s,
-        max_live_sessions=args.max_live_sessions,
-    )
+    config = ServeConfig(**{**config_kwargs(ServeConfig, SERVE, args), "token": token})
     if args.queue:
         if not args.work_dir:
             raise TalkfaceError("--queue needs --work-dir: the job folder the workers see too")
@@ -702,492 +561,8 @@ def _cmd_live(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full ``talkface`` argument parser (every subcommand)."""
-    parser = argparse.ArgumentParser(
-        prog="talkface",
-        description="talkface: one still photo of a face + a speech recording -> a talking-head video. "
-        "Subcommands prepare data, train the models, animate faces and evaluate results.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"talkface {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    p = sub.add_parser(
-        "animate",
-        help="photo of a face + speech -> talking-head mp4 (the default model ships with talkface)",
-        description="Animate the face in a photo with a speech recording: speech features -> l-GAN landmark motion "
-        "-> blink generator -> retargeting onto the photo's landmarks -> the photo warped at its own resolution by "
-        "those landmarks, mouth interior and closing lids painted (--renderer crop: the texture generator's face "
-        "crop pasted back), H.264 video with the speech muxed in (AAC). Works offline with the model "
-        "bundled in the package; --model picks another bundle (see talkface.pipeline.make_bundle). Bad input "
-        "(no face or several, silent/corrupt/empty audio, ...) gives a one-line error and no output file.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("face", help="photo of one face (jpg/png/webp/...; gray, RGBA, CMYK, 16-bit are converted)")
-    p.add_argument("speech", help="speech recording (wav/mp3/flac/ogg/m4a, or a video's audio track)")
-    p.add_argument("-o", "--output", required=True, help="video file to write (.mp4)")
-    p.add_argument("--model", default=None, help="model bundle folder (default: the bundled default model)")
-    p.add_argument("--person", default=None, help="person model from 'talkface adapt' (texture fine-tuned to them)")
-    p.add_argument("--blink-rate", type=float, default=0.35,
-                   help="blinks per second (humans 0.28-0.4); negative: the blink model's natural rate")
-    p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
-    p.add_argument("--keep-open-mouth", action="store_true", help=KEEP_OPEN_HELP)
-    p.add_argument("--head-motion", type=_head_motion, default=1.0, help=HEAD_MOTION_HELP)
-    p.add_argument("--raw-mouth", action="store_true", help=RAW_MOUTH_HELP)
-    p.add_argument("--renderer", choices=("native", "crop"), default="native", help=RENDERER_HELP)
-    p.add_argument("--mouth", choices=("auto", "painted", "cavity", "warp", "generator"), default="auto",
-                   help=MOUTH_HELP)
-    p.add_argument("--size", type=int, default=0,
-                   help="0: the whole photo with the face animated; N: only the N x N aligned face crop")
-    p.add_argument("--max-side", type=int, default=1280, help="downscale larger photos to this longer side first")
-    p.add_argument("--seed", type=int, default=0, help="seed of the blink noise (same seed, same video)")
-    p.add_argument("--max-duration", type=float, default=600.0, help="longest speech accepted, seconds")
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--crf", type=int, default=18, help="H.264 quality (lower = better, bigger)")
-    p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
-                   help="texture network on the CPU: onnxruntime (faster) or PyTorch; auto = onnx when available")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_animate)
-
-    p = sub.add_parser(
-        "adapt",
-        help="fine-tune the texture generator to one person from a short video or a few photos",
-        description="Few-shot adaptation (cascade paper Sec. 3.5): take K frames of the person (evenly spaced from "
-        "one video, or K photos), fine-tune the texture generator on them and write a person model; then "
-        "'talkface animate PHOTO SPEECH --person person.pt' uses it. Takes about a minute on a CPU for K=20.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("inputs", nargs="+", help="one video of the person, or several photos")
-    p.add_argument("-o", "--output", required=True, help="person model file to write (.pt)")
-    p.add_argument("--model", default=None, help="model bundle folder (default: the bundled default model)")
-    p.add_argument("--frames", type=int, default=20, help="K: frames taken from a video")
-    p.add_argument("--steps", type=int, default=40, help="fine-tuning steps (4 frames each)")
-    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=0, help="seed of the batch order")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_adapt)
-
-    p = sub.add_parser(
-        "bundle",
-        help="pack trained checkpoints into a model bundle for 'talkface animate --model'",
-        description="Export the l-GAN, blink-generator and texture checkpoints (generators only, fp16) into one "
-        "folder with a talkface-model.json; the bundle is checked by loading it before it is written.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("-o", "--output", required=True, help="bundle folder to create (replaced if present)")
-    p.add_argument("--lgan", required=True, help="l-GAN checkpoint (talkface train motion)")
-    p.add_argument("--texture", required=True, help="texture checkpoint (talkface train texture)")
-    p.add_argument("--blink", default=None, help="blink checkpoint (talkface train blink); none: no blinks")
-    p.add_argument("--name", default="talkface", help="model name recorded in the bundle")
-    p.add_argument("--fp32", action="store_true", help="keep float32 weights (default: float16, half the size)")
-    p.add_argument("--card", default=None, help="Markdown model card to include as MODEL_CARD.md")
-    p.add_argument("--stream-motion", default=None,
-                   help="streaming motion checkpoint (python -m talkface.live.train) for 'talkface live'")
-    p.set_defaults(func=_cmd_bundle)
-
-    p = sub.add_parser(
-        "preprocess",
-        help="prepare talking videos into a training dataset",
-        description="Turn folders of talking-head videos (GRID sN/*.mpg, or any folder of mp4/avi/mov/webm, "
-        "with the speech in the video or in a same-named .wav beside it) into a prepared dataset: aligned face "
-        "crops (H.264), 68 landmarks per frame in image, crop and canonical coordinates, eye aspect ratio, the "
-        "neutral frame, per-frame speech features, and a train/val/test split by speaker. Resumable (finished "
-        "clips are skipped), parallel (--workers), shardable across machines (--shard i/n). Clips that cannot be "
-        "used are listed with the reason and do not stop the run.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("inputs", nargs="+", help="video files or folders (searched recursively)")
-    p.add_argument("-o", "--output", required=True, help="dataset folder to create or resume")
-    p.add_argument("--crop-size", type=int, default=128, choices=(128, 256), help="aligned crop side, pixels")
-    p.add_argument("--feature", default="whisper-tiny.en",
-                   help="speech feature: whisper-tiny.en (default, speaker-invariant), whisper-base (multilingual, "
-                   "extra 'multilingual'), mfcc, logmel, raw, hama (extra 'phonemes')")
-    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2),
-                   help="processes working on different files")
-    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
-                   help="only the I-th of N shares of the files (for SLURM arrays / many machines)")
-    p.add_argument("--detect-every", type=int, default=5, help="run the face detector every k frames")
-    p.add_argument("--max-duration", type=float, default=600.0, help="skip clips longer than this, seconds")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="share of speakers held out for validation")
-    p.add_argument("--test-fraction", type=float, default=0.1, help="share of speakers held out for testing")
-    p.add_argument("--speaker-regex", default=None,
-                   help="regex on the file stem whose group 1 names the speaker (default: sub-folder, else stem)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the speaker split")
-    p.add_argument("--preview", action="store_true", help="also write previews/<speaker>/<clip>.png")
-    p.add_argument("--retry-failed", action="store_true",
-                   help="try again the clips an earlier run could not use (by default they are skipped while the "
-                   "source file is unchanged)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_preprocess)
-
-    p = sub.add_parser(
-        "inspect",
-        help="PNG of a prepared clip: frame, landmarks, EAR curve",
-        description="Write a PNG showing a prepared clip's aligned crop with its landmarks, its landmark image "
-        "and its eye-aspect-ratio curve with detected blinks.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("target", help="a prepared dataset folder or one clip's .npz")
-    p.add_argument("--clip", action="append", help="clip id <speaker>/<utterance> (repeatable; default: the first)")
-    p.add_argument("--frame", type=int, default=None, help="frame to show (default: the neutral frame)")
-    p.add_argument("-o", "--output", default=None, help="PNG file (one clip) or folder")
-    p.set_defaults(func=_cmd_inspect)
-
-    p = sub.add_parser(
-        "train",
-        help="train a model: motion (l-GAN), regression (its ablation), blink, texture, e2e, sync or lipread",
-        description="Train on prepared datasets (talkface preprocess). Every model writes last.ckpt, step=N.ckpt, "
-        "config.json and metrics.csv into --output and resumes from last.ckpt; --devices/--strategy/--num-nodes give "
-        "multi-GPU and multi-node DDP with no code change. 'talkface train MODEL --help' lists a model's options.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    models = p.add_subparsers(dest="model", required=True, metavar="MODEL")
-
-    def model_parser(name: str, summary: str, description: str, steps: int, batch_size: int, lr: float,
-                     data_help: str = "prepared dataset folder(s)") -> argparse.ArgumentParser:
-        mp = models.add_parser(name, help=summary, description=description,
-                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        mp.add_argument("data", nargs="+", help=data_help)
-        _add_train_args(mp, steps=steps, batch_size=batch_size, lr=lr)
-        return mp
-
-    for name, summary in (("motion", "l-GAN: speech -> canonical landmark motion (G_L + D_L, eq. 1-5)"),
-                          ("regression", "G_L alone, no discriminator (the l-GAN's ablation baseline)")):
-        mp = model_parser(name, summary, f"{summary}. Trained on the speech features and canonical landmarks of the "
-                          "prepared clips; validation LMD is logged on the 'val' split.", 6000, 16, 2e-4)
-        mp.add_argument("--temporal-loss", choices=("smooth", "match"), default="smooth",
-                        help="eq. 2 as written (smooth) or the identity paper's eq. 3 (match the truth's motion)")
-        mp.add_argument("--init", default=None, metavar="CKPT|BUNDLE|default",
-                        help="fine-tune: start G_L from this motion model (a checkpoint, a model bundle folder or "
-                        "'default' for the shipped one), e.g. on a new speaker's clips; its architecture and speech "
-                        "feature are kept (the data must use the same --feature), D_L starts afresh")
-        if name == "motion":
-            mp.add_argument("--lambda-gan", type=float, default=1.0,
-                            help="weight of the adversarial loss (eq. 5; the paper's 1, docs/motion.md compares 0.25)")
-        mp.set_defaults(func=_cmd_train_lgan)
-
-    mp = model_parser("blink", "blink generator G_B (GRU from noise, MMD + min-max range)",
-                      "Blink generator: a GRU from Gaussian noise to eye-landmark displacements, trained with MMD "
-                      "against the eye motion of the prepared clips plus the min-max range regularisation.",
-                      6000, 16, 2e-4)
-    mp.set_defaults(func=_cmd_train_blink)
-
-    mp = model_parser("texture", "texture generator: reference image + landmark image -> frame",
-                      "Texture generator (--variant): 'adain' = t-GAN (Das et al.), 'attention' = attention + colour "
-                      "maps (Sinha et al.), 'warp' = the attention variant composed with the identity image warped "
-                      "onto the target landmarks (the default model). --meta: MAML meta-training.", 6000, 16, 2e-4)
-    mp.add_argument("--variant", choices=("warp", "attention", "adain"), default="warp", help="generator")
-    mp.add_argument("--size", type=int, default=128, choices=(128, 256), help="crop side, pixels")
-    mp.add_argument("--channels", type=int, default=16, help="base channels (8-16 on a CPU, 32-64 on a GPU)")
-    mp.add_argument("--map-region", choices=("parts", "all"), default="parts",
-                    help="warp variant: the colour map acts only around the mouth and eyes (parts) or anywhere (all)")
-    mp.add_argument("--map-size", type=int, default=64,
-                    help="attention variants: side the maps are predicted at (0: --size; 64 at 128 is ~4x faster)")
-    mp.add_argument("--references", type=int, default=1, help="reference images per sample")
-    mp.add_argument("--references-from", choices=("clip", "speaker"), default="clip",
-                    help="draw references from the target's own clip (same lighting, like a user's photo) or any "
-                    "clip of the speaker")
-    mp.add_argument("--frames-per-clip", type=int, default=0, help="frames kept per clip (0: all)")
-    mp.add_argument("--meta", action="store_true", help="MAML meta-training (adain variant)")
-    mp.add_argument("--no-adversarial", action="store_true",
-                    help="no discriminator: the regression-only generator (ablation; ~2x cheaper per step)")
-    mp.add_argument("--no-temporal", action="store_true",
-                    help="attention variants: no frame pairs, so no temporal regularisation (eq. 12; 2x cheaper)")
-    mp.add_argument("--sample-every", type=int, default=200, help="write samples/step=N.png every N batches")
-    mp.add_argument("--init", default=None, metavar="CKPT|BUNDLE|default",
-                    help="fine-tune: start from this texture generator (a checkpoint, a model bundle folder or "
-                    "'default' for the shipped one); its architecture replaces --variant/--size/--channels/--map-*")
-    mp.set_defaults(func=_cmd_train_texture)
-
-    mp = model_parser("sync", "lip-sync model behind AV offset / LSE-D / LSE-C (talkface evaluate --sync-model)",
-                      "SyncNet-style audio-mouth embedding model (docs/evaluation.md): InfoNCE of 5-frame mouth "
-                      "windows against the audio of the same clip at offsets within +-15 frames and of other clips. "
-                      "Trains on the first dataset's 'train' split plus every clip of the further datasets, validates "
-                      "on its 'val' split (shifts -5..+5, frozen mouths) and writes OUTPUT/syncnet.pt.",
-                      2000, 16, 1e-3, data_help="prepared dataset (train/val splits), then more datasets to train on")
-    mp.add_argument("--init", default=None, help="start from this sync model file (e.g. the bundled one)")
-    mp.add_argument("--windows-per-item", type=int, default=16, help="consecutive 5-frame windows per training item")
-    mp.add_argument("--max-train-clips", type=int, default=None, help="use at most this many training clips (all)")
-    mp.add_argument("--max-val-clips", type=int, default=100, help="validation clips")
-    mp.add_argument("--exclude", action="append", default=[], metavar="UTTERANCE",
-                    help="utterance never trained on (repeatable), e.g. a held-out evaluation clip")
-    mp.add_argument("--exclude-file", default=None, help="text file of utterances never trained on")
-    mp.add_argument("--realign-with", default=None,
-                    help="sync model used to remove each training clip's own sub-frame offset first")
-    mp.add_argument("--audio-context", type=int, default=0,
-                    help="frames of audio heard beyond each side of the 5-frame mouth window (ignored with --init)")
-    mp.add_argument("--warm-start", default=None,
-                    help="sync model file whose layers start the new model where the architectures agree")
-    mp.set_defaults(func=_cmd_train_sync)
-
-    mp = model_parser("lipread", "GRID lip reader behind the WER of talkface evaluate",
-                      "Lip reader of GRID sentences (docs/evaluation.md): grey mouth crops cut with the prepared "
-                      "landmarks, a 3-D/2-D conv front-end, a BiGRU and one attention-pooled classifier per slot "
-                      "(command colour preposition letter digit adverb), with flip/scale/colour/blur/frame-rate "
-                      "augmentation. Trains on the dataset's 'train' split (or --train-list), keeps the best "
-                      "'val' WER in best.ckpt (with --val-every) and writes OUTPUT/lipreader.pt for "
-                      "talkface evaluate --lipreader. Sentences come from the GRID file names or .align files.",
-                      1000, 16, 2e-3, data_help="prepared dataset of GRID clips")
-    mp.add_argument("--train-list", default=None, help="text file of clip ids to train on (default: 'train' split)")
-    mp.add_argument("--val-list", default=None, help="text file of clip ids to validate on (default: 'val' split)")
-    mp.add_argument("--exclude", action="append", default=[], metavar="UTTERANCE",
-                    help="utterance never trained on (repeatable), e.g. a test fixture clip")
-    mp.add_argument("--exclude-file", default=None, help="text file of utterances or clip ids never trained on")
-    mp.add_argument("--cache", default=None, help="mouth-crop cache folder (default: OUTPUT/cache; reused)")
-    mp.set_defaults(func=_cmd_train_lipread)
-
-    p = sub.add_parser(
-        "evaluate-motion",
-        help="LMD / mouth correlation of l-GAN checkpoints, blink statistics of a blink generator",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("data", nargs="+", help="prepared dataset folder(s)")
-    p.add_argument("--lgan", action="append", default=[],
-                   help="l-GAN checkpoint, model bundle folder or 'default' (repeatable)")
-    p.add_argument("--blink", default=None, help="blink-generator checkpoint")
-    p.add_argument("--liveliness", action="store_true",
-                   help="instead of LMD in canonical space: animate each clip's first frame with its own speech "
-                   "(mouth normalisation, head motion, blinks of the shipped model) and report opening std ratio "
-                   "(generated/real), opening correlation, LMD, model-free AV offset, head-pose std ratio per axis "
-                   "and head-motion/speech-energy correlation (talkface.eval.liveliness)")
-    p.add_argument("--head-motion", type=_head_motion, default=1.0, help="--liveliness: " + HEAD_MOTION_HELP)
-    p.add_argument("--raw-mouth", action="store_true", help="--liveliness: " + RAW_MOUTH_HELP)
-    p.add_argument("--split", default="test", help="split to evaluate on ('all': every clip)")
-    p.add_argument("--sequences", type=int, default=100, help="generated blink sequences")
-    p.add_argument("--seconds", type=float, default=10.0, help="length of each generated sequence")
-    p.add_argument("--blink-rate", type=float, action="append", default=[], help="also test this target rate")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.set_defaults(func=_cmd_evaluate_motion)
-
-    p = sub.add_parser(
-        "landmarks",
-        help="photo + speech -> video of the predicted landmarks (with the audio)",
-        description="Predict the face's landmark motion for the speech (speech features -> l-GAN -> mouth-amplitude "
-        "normalisation -> blink generator -> retargeting onto the photo's own landmarks -> head and brow motion) with "
-        "the shipped model (or --lgan) and render it as an mp4 with the audio muxed in.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("face", help="photo of one face (jpg/png/...)")
-    p.add_argument("speech", help="speech recording (wav/mp3/flac/m4a/ogg, or a video's audio track)")
-    p.add_argument("-o", "--output", required=True, help="mp4 to write")
-    p.add_argument("--lgan", default=None,
-                   help="l-GAN checkpoint (talkface train motion) or model bundle folder; default: the shipped "
-                   "model's motion and blink generators")
-    p.add_argument("--blink", default=None,
-                   help="blink-generator checkpoint (talkface train blink); default: the shipped model's when "
-                   "--lgan is not given, else no blinks")
-    p.add_argument("--no-blink", action="store_true", help="no blinks")
-    p.add_argument("--blink-rate", type=float, default=0.35, help="blinks per second (human range 0.28-0.4)")
-    p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help=MOTION_SCALE_HELP)
-    p.add_argument("--keep-open-mouth", action="store_true", help=KEEP_OPEN_HELP)
-    p.add_argument("--head-motion", type=_head_motion, default=1.0, help=HEAD_MOTION_HELP)
-    p.add_argument("--raw-mouth", action="store_true", help=RAW_MOUTH_HELP)
-    p.add_argument("--seed", type=int, default=0, help="seed of the blink and head-motion noise")
-    p.add_argument("--on-photo", action="store_true", help="draw the landmarks over the photo")
-    p.add_argument("--plot", default=None, help="also write a PNG of mouth opening vs. audio energy (and the real "
-                   "opening when the speech is a video of the speaker, e.g. the clip the photo was taken from)")
-    p.add_argument("--strip", default=None, help="also write a PNG strip of the predicted landmarks every 5th frame "
-                   "(above the real ones when the speech is a video of the speaker)")
-    p.add_argument("--max-duration", dest="max_duration_s", type=float, default=600.0,
-                   help="longest speech accepted, seconds")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.set_defaults(func=_cmd_landmarks)
-
-    # `talkface train e2e`: the end-to-end temporal GAN's options on the train command. Unset ones keep
-    # talkface.e2e.E2EConfig / E2EDataConfig's values (the paper's).
-    g = model_parser("e2e", "end-to-end temporal GAN baseline (Vougioukas et al.)",
-                     "End-to-end temporal GAN: audio encoder + context GRU, identity encoder, noise GRU, frame "
-                     "decoder; frame and sequence discriminators; L1 on the lower half of the face. Unset options "
-                     "keep the paper's values.", 6000, 16, 2e-4)
-    g.set_defaults(func=_cmd_train_e2e)
-    unset = argparse.SUPPRESS
-    g.add_argument("--ablation", choices=("l1", "l1+img", "l1+img+seq", "l1+img+spp"), default=unset,
-                   help="start from a row of the ablation table (docs/e2e.md): l1 = L1 on the whole frame only, "
-                   "l1+img = + frame discriminator, l1+img+seq = + sequence discriminator (the full model, also "
-                   "without --ablation), l1+img+spp = with the variable-length SPP sequence discriminator")
-    g.add_argument("--no-frame-disc", action="store_true", default=unset, help="no frame discriminator D_img")
-    g.add_argument("--no-seq-disc", action="store_true", default=unset, help="no sequence discriminator D_seq")
-    g.add_argument("--spp", action="store_true", default=unset,
-                   help="D_seq pools its GRU outputs with a 1-D spatial pyramid (variable length)")
-    g.add_argument("--l1-region", choices=("lower", "full"), default=unset,
-                   help="L1 on the lower half of the frame (eq. 2, default) or on the whole frame (--ablation l1)")
-    g.add_argument("--l1-weight", type=float, default=unset, help="lambda of eq. 3 (400)")
-    g.add_argument("--audio-encoder", choices=("raw", "mfcc"), default=unset,
-                   help="raw-waveform 1-D convolutions (default) or MFCC encoder")
-    g.add_argument("--window", dest="window_s", type=float, default=unset, help="audio window per frame, s (0.16)")
-    g.add_argument("--image-size", type=int, default=unset, help="generated frame side, pixels (128)")
-    g.add_argument("--base-channels", type=int, default=unset, help="identity encoder / discriminator width (64)")
-    g.add_argument("--audio-base-channels", type=int, default=unset, help="audio encoder width (16)")
-    g.add_argument("--audio-code-size", type=int, default=unset, help="per-frame audio code (256)")
-    g.add_argument("--context-size", type=int, default=unset, help="context GRU size (256)")
-    g.add_argument("--disc-frame-code-size", type=int, default=unset, help="D_seq per-frame image code (128)")
-    g.add_argument("--disc-audio-code-size", type=int, default=unset, help="D_seq per-frame audio code (128)")
-    g.add_argument("--disc-rnn-size", type=int, default=unset, help="D_seq GRU size (256)")
-    g.add_argument("--frame-samples", type=int, default=unset, help="frames per video shown to D_img (1)")
-    g.add_argument("--lr-frame-disc", dest="lr_frame_discriminator", type=float, default=unset,
-                   help="D_img learning rate (1e-3; --lr is the generator's, 2e-4)")
-    g.add_argument("--lr-seq-disc", dest="lr_sequence_discriminator", type=float, default=unset,
-                   help="D_seq learning rate (5e-5)")
-    g.add_argument("--lr-decay-start-epoch", type=int, default=unset,
-                   help="G and D_img learning rates decay 10%% per epoch after this one (20)")
-    g.add_argument("--min-frames", type=int, default=unset, help="shortest training sequence, frames (16)")
-    g.add_argument("--max-frames", type=int, default=unset, help="longest training sequence, frames (32)")
-    g.add_argument("--samples-per-clip", type=int, default=unset, help="sequences per clip per epoch (1)")
-    g.add_argument("--max-train-clips", type=int, default=unset, help="use at most this many training clips (all)")
-    g.add_argument("--max-val-clips", type=int, default=unset, help="validation clips, 0 = none (8)")
-    g.add_argument("--still", choices=("neutral", "first"), default=unset,
-                   help="identity frame: the clip's neutral frame (default) or its first frame (the paper)")
-    g.add_argument("--no-mirror", action="store_true", default=unset, help="no left-right flip augmentation")
-
-    p = sub.add_parser(
-        "animate-e2e",
-        help="photo + speech -> talking-head video with the end-to-end temporal GAN",
-        description="Animate the face of a photo with speech using an end-to-end temporal GAN checkpoint "
-        "(talkface train e2e): the aligned face crop and the raw speech go through the generator frame by frame "
-        "(constant memory for any length), the generated crops are pasted back into the photo, and the speech is "
-        "muxed in. Writes exactly round(duration x fps) frames.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("face", help="photo of one face (jpg/png/...)")
-    p.add_argument("speech", help="speech recording (wav/mp3/flac/m4a/ogg, or a video's audio track)")
-    p.add_argument("-o", "--output", required=True, help="mp4 to write")
-    p.add_argument("--checkpoint", required=True, help="temporal-GAN checkpoint (talkface train e2e)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed (spontaneous expressions)")
-    p.add_argument("--chunk-frames", type=int, default=25, help="frames generated per network call")
-    p.add_argument("--max-duration", dest="max_duration_s", type=float, default=None,
-                   help="use at most this many seconds of the speech")
-    p.add_argument("--crop-only", action="store_true", help="write the aligned face crops, not the whole photo")
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_animate_e2e)
-
-    p = sub.add_parser(
-        "evaluate",
-        help="score models / generated videos on a prepared test set: the papers' comparison table",
-        description="Evaluate talking-head methods on the held-out clips of a prepared dataset (talkface preprocess) "
-        "and write REPORT_DIR/report.md (header with this exact command, mean ± std per metric and method, one row "
-        "per clip), summary.csv, per_clip.csv, strip.png (real vs generated frames and mouth crops) and "
-        "blink_durations.png. Each clip's aligned face crop at the still frame and its speech are given to every "
-        "method; the metrics compare the output with the real crops: PSNR, SSIM, LPIPS, CPBD, FDBM, LMD, mouth "
-        "correlation, ACD (dlib) and FaceNet identity distance to the still, AV offset / LSE-D / LSE-C (talkface's "
-        "own sync model), blink rate and duration, and on GRID clips the word error rate and per-slot accuracy of "
-        "talkface's GRID lip reader. The rows always include 'ground truth' (the real frames) and "
-        "'still baseline' (the still repeated: a model that does not move). See docs/evaluation.md.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("data", help="prepared dataset folder (talkface preprocess output, with its crop videos)")
-    p.add_argument("--split", default="test",
-                   help="clips to evaluate: train, val or test (the dataset's speaker split), or all")
-    p.add_argument("--max-clips", type=_positive_int, default=None, help="evaluate only the first N clips of the split")
-    p.add_argument("--model", action="append", default=[], metavar="DIR|default",
-                   help="model bundle folder to run (talkface animate's model), or 'default' for the bundled model; "
-                   "repeatable, one row each")
-    p.add_argument("--videos", action="append", default=[], type=_named_folder, metavar="NAME=DIR",
-                   help="videos already generated by a method NAME: DIR/<speaker>/<utterance>.mp4 per clip id, "
-                   "made from that clip's still and speech; repeatable")
-    p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR", help="folder for the report files")
-    p.add_argument("--seed", type=int, default=0, help="seed of Python/NumPy/torch before each model call "
-                   "(clip i runs with seed + i) and of the models' blink noise")
-    p.add_argument("--still", choices=("first", "neutral"), default="first",
-                   help="identity frame given to the methods: the clip's first frame (the papers) or its neutral frame")
-    p.add_argument("--lpips-stride", type=_positive_int, default=5,
-                   help="LPIPS on every k-th frame (~0.5 s per 128 px frame pair on one CPU core)")
-    p.add_argument("--identity-stride", type=_positive_int, default=1, help="ACD / FaceNet on every k-th frame")
-    p.add_argument("--no-lpips", action="store_true", help="skip LPIPS (the slowest metric on CPU)")
-    p.add_argument("--no-identity", action="store_true", help="skip the ACD / FaceNet identity metrics")
-    p.add_argument("--no-sync", action="store_true", help="skip AV offset / LSE-D / LSE-C")
-    p.add_argument("--sync-model", default=None, help="sync model file (default: the bundled assets/syncnet.pt)")
-    p.add_argument("--no-lipread", action="store_true", help="skip the lip reader's WER / per-slot accuracy")
-    p.add_argument("--no-render-metrics", action="store_true",
-                   help="skip the rendering columns (face sharpness / real, colour change outside mouth and eyes, "
-                   "rendered / requested mouth opening, mouth-crop LPIPS)")
-    p.add_argument("--lipreader", default=None,
-                   help="lip reader file (default: the bundled assets/lipreader.pt; talkface train lipread)")
-    p.add_argument("--motion-scale", type=_motion_scale, default=1.0, help="--model runs: " + MOTION_SCALE_HELP)
-    p.add_argument("--keep-open-mouth", action="store_true", help="--model runs: " + KEEP_OPEN_HELP)
-    p.add_argument("--head-motion", type=_head_motion, default=1.0, help="--model runs: " + HEAD_MOTION_HELP)
-    p.add_argument("--raw-mouth", action="store_true", help="--model runs: " + RAW_MOUTH_HELP)
-    p.add_argument("--renderer", choices=("native", "crop"), default="native", help="--model runs: " + RENDERER_HELP)
-    p.add_argument("--device", default="cpu", help="torch device of the models, LPIPS and the sync model")
-    p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_evaluate)
-
-    p = sub.add_parser(
-        "serve",
-        help="web page + HTTP API: upload a face photo and speech, get the talking-head mp4",
-        description="Start a local web server: a page to upload (or record) speech and a face photo, choose the "
-        "blink rate and output size, follow progress and play/download the video; and a JSON API (POST /v1/animate "
-        "-> job id, GET /v1/jobs/ID, GET /v1/jobs/ID/video; OpenAPI schema at /openapi.json). Jobs run in a "
-        "bounded pool of workers, each with the models loaded once; uploads are checked from their bytes and "
-        "limited in size, duration and pixels; each job's files are deleted --job-ttl-minutes after it ends.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 = every interface)")
-    p.add_argument("--port", type=int, default=8000, help="TCP port")
-    p.add_argument("--workers", type=_positive_int, default=1, help="jobs animated at once (models loaded per worker)")
-    p.add_argument("--max-queued", type=_positive_int, default=32, help="jobs allowed to wait; more get HTTP 503")
-    p.add_argument("--max-upload-mb", type=float, default=32.0, help="largest accepted file, MiB")
-    p.add_argument("--max-audio-seconds", type=float, default=120.0, help="longest accepted speech, seconds")
-    p.add_argument("--max-image-megapixels", type=float, default=40.0, help="largest accepted photo, megapixels")
-    p.add_argument("--job-ttl-minutes", type=float, default=60.0, help="minutes a finished job's video is kept")
-    p.add_argument("--work-dir", default=None, help="folder for the jobs' files (default: a temporary folder)")
-    p.add_argument("--model", default=None, help="model bundle folder (default: the bundled model)")
-    p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads per worker")
-    p.add_argument("--token", default=None,
-                   help="API token: requests to /v1/ need 'Authorization: Bearer TOKEN' (the page gets it from the "
-                   "link printed at start-up); default: the environment variable TALKFACE_SERVE_TOKEN, else none")
-    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                   help="also answer requests for this Host name (e.g. the public name behind a reverse proxy; '*' "
-                   "= any); others are refused, which stops DNS-rebinding attacks from web pages; repeatable")
-    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                   help="also accept job submissions from pages of this origin (e.g. https://app.example; '*' = "
-                   "any); by default other web sites cannot submit or delete jobs; repeatable")
-    p.add_argument("--client-timeout", type=float, default=30.0,
-                   help="seconds a client may pause while uploading before it is cut off (HTTP 408)")
-    p.add_argument("--queue", default=None, metavar="URL",
-                   help="redis://HOST:PORT/DB: keep jobs in Redis and run them on 'talkface worker' processes (any "
-                   "machine that sees --work-dir) instead of in this server (needs pip install 'talkface[redis]')")
-    p.add_argument("--queue-retries", type=int, default=1, help="with --queue: times a job is queued again after "
-                   "the worker running it died")
-    p.add_argument("--queue-lease-s", type=float, default=30.0, help="with --queue: seconds without a heartbeat "
-                   "after which a worker counts as dead")
-    p.add_argument("--max-live-sessions", type=_positive_int, default=1,
-                   help="live sessions (page /live, WebSocket /v1/live) at once; more are told the server is busy")
-    p.set_defaults(func=_cmd_serve)
-
-    from talkface.batch.command import add_parser as add_batch_parser
-
-    add_batch_parser(sub)
-
-    p = sub.add_parser(
-        "worker", help="run the jobs of a 'talkface serve --queue redis://...' server, on this machine or another",
-        description="Take animation jobs from the Redis queue of 'talkface serve --queue redis://HOST:PORT/DB' and "
-        "run them, one at a time, with the models loaded once. --work-dir is the server's job folder as this "
-        "machine sees it (a shared folder). Start as many workers, on as many machines, as you like. A worker that "
-        "is killed stops sending heartbeats; after --lease-s seconds its job goes back to the queue (or, when "
-        "workers died holding it more than the server's --queue-retries times, the job fails saying so). Ctrl-C or "
-        "SIGTERM hands the job in hand back to the queue at once.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("--queue", required=True, metavar="URL", help="Redis URL, redis://HOST:PORT/DB")
-    p.add_argument("--work-dir", required=True, help="the server's job folder (shared), as seen from this machine")
-    p.add_argument("--model", default=None, help="model bundle folder (default: the bundled model)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--max-audio-seconds", type=float, default=120.0, help="longest speech accepted, seconds")
-    p.add_argument("--lease-s", type=float, default=30.0,
-                   help="seconds without a heartbeat after which this worker counts as dead")
-    p.add_argument("--prefix", default="talkface", help="Redis key prefix (the server's)")
-    p.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
-    p.set_defaults(func=_cmd_worker)
-
-    from talkface.live.command import add_parser as add_live_parser
-
-    add_live_parser(sub, _positive_int).set_defaults(func=_cmd_live)
-    return parser
+    """The full ``talkface`` argument parser (every subcommand; options from the configs' fields)."""
+    return build(handlers_of(globals()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

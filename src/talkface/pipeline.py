@@ -14,22 +14,21 @@ Data flows one way through the stages (Das et al. 2020, Fig. 2):
    photo's crop and the frame's landmarks (:class:`talkface.texture.adapt.PersonModel`) and it is
    pasted back into the photo (:func:`talkface.face.align.paste_back`);
 5. **encode** — frames written as H.264 + AAC with the speech muxed in, frame by frame
-   (:func:`talkface.io.media.write_video`), atomically: on any error no output file appears.
+   (:func:`talkface.photo_video.write_frames`), atomically: on any error no output file appears.
+
+Steps 1, 2 (reading the photo) and 5 are :mod:`talkface.photo_video`, the path every photo -> video
+command shares (``animate``, ``animate-e2e``, ``landmarks``, ``serve``).
 
 Texture frames are generated and encoded in chunks, so memory does not grow with the audio length
 (only the landmark track, 544 bytes a frame, is held whole).
 
-A *model bundle* is a folder with ``talkface-model.json`` naming its three files (l-GAN, blink
-generator, texture generator: :func:`talkface.train.core.export_module` exports, or training
-checkpoints). The default bundle ships inside the package (``talkface/assets/default_model``); see
-its ``MODEL_CARD.md``. :func:`make_bundle` builds one from training runs.
+The models come from a *model bundle* (:mod:`talkface.bundle`; re-exported here, as is
+:func:`talkface.person.adapt_person`).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,21 +38,37 @@ from typing import Any
 import numpy as np
 import torch
 
+from talkface.audio.features import get_extractor, num_video_frames
+from talkface.audio.prefetch import PrefetchingExtractor
+from talkface.bundle import BUNDLE_FILE, DEFAULT_MODEL, ModelBundle, load_bundle, make_bundle, read_bundle_info
 from talkface.config_checks import (
     X264_PRESETS,
     check_choice,
     check_device,
     check_fields,
-    check_output_file,
     check_value,
 )
 from talkface.errors import InputError
-from talkface.face.geometry import OPEN_MOUTH
+from talkface.face.geometry import OPEN_MOUTH, mouth_opening
+from talkface.person import IMAGE_SUFFIXES, adapt_person
+from talkface.photo_video import (
+    SAMPLE_RATE,
+    VIDEO_SUFFIXES,
+    check_paths,
+    check_video_output,
+    prepare_photo,
+    read_speech,
+    resize_to,
+    write_frames,
+)
 from talkface.render import MOUTH_STYLES
+from talkface.texture.onnx import OnnxMaps, onnx_available
 
 __all__ = [
     "BUNDLE_FILE",
     "DEFAULT_MODEL",
+    "IMAGE_SUFFIXES",
+    "VIDEO_SUFFIXES",
     "AnimateConfig",
     "AnimateResult",
     "Animator",
@@ -74,10 +89,7 @@ PathLike = str | os.PathLike[str]
 #: (covers encoding, which runs interleaved with it) and ``"done"``; fraction in [0, 1].
 ProgressFn = Callable[[str, float], None]
 
-BUNDLE_FILE = "talkface-model.json"
-DEFAULT_MODEL = Path(__file__).resolve().parent / "assets" / "default_model"
-SAMPLE_RATE = 16000
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
+_resize_to = resize_to  # the old name (talkface.live.stream uses it)
 
 
 @dataclass
@@ -175,151 +187,6 @@ class AnimateResult:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
 
-@dataclass
-class ModelBundle:
-    """The three trained parts of the cascade.
-
-    Attributes:
-        lgan: speech -> canonical landmark motion (:class:`talkface.motion.lgan_net.LGANNet`; with
-            ``load_bundle(trainable=True)`` the LightningModule :class:`talkface.motion.lgan.LGAN`).
-        blink: blink generator (:class:`talkface.motion.blink_net.BlinkNet` /
-            :class:`talkface.motion.blink.BlinkModel`), or None (no blinks).
-        texture: texture generator module (:class:`talkface.texture.build.TextureNet` /
-            :class:`talkface.texture.tgan.TextureGAN`).
-        info: the bundle's ``talkface-model.json``.
-        path: the bundle folder.
-    """
-
-    lgan: Any
-    blink: Any
-    texture: Any
-    info: dict[str, Any]
-    path: Path
-
-
-def read_bundle_info(folder: Path) -> dict[str, Any]:
-    """The checked ``talkface-model.json`` of a bundle folder (it names at least the l-GAN and texture files).
-
-    Raises:
-        InputError: no such folder, no or unreadable description, or a required part not named.
-    """
-    meta_path = folder / BUNDLE_FILE
-    if not folder.is_dir():
-        raise InputError(folder, "model folder not found")
-    if not meta_path.is_file():
-        raise InputError(folder, f"not a talkface model bundle (no {BUNDLE_FILE})")
-    try:
-        info: dict[str, Any] = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(meta_path, f"unreadable model description ({exc.__class__.__name__})") from exc
-    for key in ("lgan", "texture"):
-        if key not in info:
-            raise InputError(meta_path, f"model description names no '{key}' file")
-    return info
-
-
-def load_bundle(path: PathLike | None = None, device: str | torch.device = "cpu", *,
-                trainable: bool = False) -> ModelBundle:
-    """Load a model bundle (default: the one shipped in the package).
-
-    Args:
-        path: bundle folder (None: the shipped one).
-        device: device of the models.
-        trainable: load the training LightningModules (to fine-tune, e.g. ``adapt``) instead of the
-            plain inference networks (:mod:`talkface.models`; no Lightning import).
-
-    Raises:
-        InputError: the folder, its ``talkface-model.json`` or one of its files is missing or unreadable.
-    """
-    from talkface.models import load_blink_net, load_lgan_net, load_texture_net
-
-    folder = Path(path) if path is not None else DEFAULT_MODEL
-    info = read_bundle_info(folder)
-    lgan = load_lgan_net(folder / info["lgan"], device, trainable=trainable)
-    blink = load_blink_net(folder / info["blink"], device, trainable=trainable) if info.get("blink") else None
-    texture = load_texture_net(folder / info["texture"], device, trainable=trainable)
-    return ModelBundle(lgan=lgan, blink=blink, texture=texture, info=info, path=folder)
-
-
-def make_bundle(
-    out_dir: PathLike,
-    lgan: PathLike,
-    texture: PathLike,
-    blink: PathLike | None = None,
-    *,
-    name: str = "talkface",
-    half: bool = True,
-    extra: dict[str, Any] | None = None,
-    card: PathLike | None = None,
-    stream_motion: PathLike | None = None,
-) -> Path:
-    """Export training checkpoints into a model bundle folder (fp16 weights, no optimiser state).
-
-    Args:
-        out_dir: bundle folder to create (replaced if it exists).
-        lgan: l-GAN checkpoint (``talkface train motion``).
-        texture: texture checkpoint (``talkface train texture``).
-        blink: blink-generator checkpoint (``talkface train blink``), optional.
-        name: model name recorded in the description.
-        half: store weights as float16 (half the size; outputs differ by < 1/255 on the pixels).
-        extra: more facts to record in ``talkface-model.json`` (data, metrics, licence).
-        card: a Markdown model card to copy into the bundle as ``MODEL_CARD.md``.
-        stream_motion: streaming motion checkpoint (:mod:`talkface.live.train`), optional (live mode).
-
-    Returns:
-        ``out_dir``.
-    """
-    from talkface.train.core import export_module, load_module
-
-    out = Path(out_dir)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    dtype = torch.float16 if half else torch.float32
-    info: dict[str, Any] = {"format": 1, "name": name}
-    try:
-        for key, src in (("lgan", lgan), ("blink", blink), ("texture", texture),
-                         ("stream_motion", stream_motion)):
-            if src is None:
-                continue
-            export_module(src, tmp / f"{key}.pt", dtype=dtype)
-            info[key] = f"{key}.pt"
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)  # a refused checkpoint leaves nothing behind
-        raise
-    from talkface.texture.attention import AttentionGenerator
-
-    texture_module = load_module(tmp / "texture.pt")
-    if isinstance(texture_module.generator, AttentionGenerator):
-        try:
-            from talkface.texture.onnx import export_maps
-
-            export_maps(texture_module.generator, tmp / "texture_maps.onnx")
-            info["texture_onnx"] = "texture_maps.onnx"
-        except ImportError:  # the onnx package (extra 'dev') is needed to export, not to run
-            info["texture_onnx"] = None
-    info.update(extra or {})
-    if card is not None:
-        shutil.copyfile(card, tmp / "MODEL_CARD.md")
-    (tmp / BUNDLE_FILE).write_text(json.dumps(info, indent=2) + "\n")
-    load_bundle(tmp)  # refuse to install a bundle that does not load
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    return out
-
-
-def _resize_to(image: np.ndarray, max_side: int) -> np.ndarray:
-    import cv2
-
-    h, w = image.shape[:2]
-    if max_side <= 0 or max(h, w) <= max_side:
-        return image
-    scale = max_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
-
-
 def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[str]:
     """What in a photo's landmarks will make the animation worse.
 
@@ -335,8 +202,6 @@ def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[s
     Returns:
         Human-readable warnings (empty when the photo looks neutral).
     """
-    from talkface.face.geometry import mouth_opening
-
     out = []
     opening = float(mouth_opening(np.asarray(landmarks)))
     if opening > OPEN_MOUTH:
@@ -362,29 +227,6 @@ def check_animate_config(config: AnimateConfig) -> None:
     check_choice("renderer", config.renderer, RENDERERS)
     check_choice("mouth", config.mouth, ("auto", *MOUTH_STYLES))
     check_device(config.device)
-
-
-def check_paths(face: PathLike, speech: PathLike, output: PathLike, person: PathLike | None = None) -> Path:
-    """The inputs exist and the output is a writable video file that is none of them (before any model loads).
-
-    Returns:
-        ``output`` as a Path.
-
-    Raises:
-        InputError: naming the file at fault.
-    """
-    for src, what in ((face, "photo"), (speech, "speech file"), (person, "person model")):
-        if src is None:
-            continue
-        if Path(src).is_dir():
-            raise InputError(src, f"is a folder, not a {what}")
-        if not Path(src).is_file():
-            raise InputError(src, "no such file")
-    return _check_output(Path(output), face, speech, person)
-
-
-def _check_output(path: Path, *inputs: PathLike | None) -> Path:
-    return check_output_file(path, suffixes=VIDEO_SUFFIXES, kind="video file", inputs=inputs)
 
 
 class Animator:
@@ -425,7 +267,6 @@ class Animator:
 
     def _attach_backend(self) -> str:
         """Use the bundle's ONNX map network on the CPU when asked/possible; returns the backend in use."""
-        from talkface.texture.onnx import OnnxMaps, onnx_available
 
         wanted = self.config.backend
         if wanted not in ("auto", "onnx", "torch"):
@@ -454,20 +295,24 @@ class Animator:
         return int(self.bundle.texture.config.image_size)
 
     def _features(self) -> Any:
-        from talkface.audio.features import get_extractor
-        from talkface.audio.prefetch import PrefetchingExtractor
-
         if self._extractor is None:
             self._extractor = PrefetchingExtractor(get_extractor(self.bundle.lgan.config.feature_name))
         return self._extractor
 
-    def _face(self, image: np.ndarray, path: PathLike | None) -> np.ndarray:
-        from talkface.face.detect import FaceDetector
-        from talkface.face.landmarks import LandmarkDetector, landmarks_for_image
+    def _face_models(self) -> tuple[Any, Any]:
+        """The face detector and landmark predictor, loaded on first use and kept."""
+        from talkface.face.detect import FaceDetector  # dlib
+        from talkface.face.landmarks import LandmarkDetector
 
         if self._detector is None:
             self._detector, self._predictor = FaceDetector(), LandmarkDetector()
-        return landmarks_for_image(image, path, detector=self._detector, predictor=self._predictor)
+        return self._detector, self._predictor
+
+    def _face(self, image: np.ndarray, path: PathLike | None) -> np.ndarray:
+        from talkface.face.landmarks import landmarks_for_image
+
+        detector, predictor = self._face_models()
+        return landmarks_for_image(image, path, detector=detector, predictor=predictor)
 
     def _person(self, crop: np.ndarray, crop_landmarks: np.ndarray) -> Any:
         from talkface.texture.adapt import PersonModel
@@ -621,9 +466,6 @@ class Animator:
             InputError: unreadable/empty/corrupt/silent/too long speech, no face or several faces,
                 unreadable photo, bad output path — a one-line message naming the file.
         """
-        from talkface.audio.features import num_video_frames
-        from talkface.io.images import read_image
-        from talkface.io.media import check_speech, read_audio, write_video
         from talkface.motion.head import check_head_motion
         from talkface.motion.render import check_motion_scale
 
@@ -635,19 +477,19 @@ class Animator:
                 check_value(name, value)
         gain = check_motion_scale(cfg.motion_scale if motion_scale is None else motion_scale)
         head = check_head_motion(cfg.head_motion if head_motion is None else head_motion)
-        out_path = _check_output(Path(output), face, speech, cfg.person)
+        out_path = check_video_output(output, face, speech, cfg.person)
         start = time.perf_counter()
         timer: dict[str, float] = {}
         self._features().preload()  # the speech encoder loads while the speech is read (start-up, issue 16)
-        audio = read_audio(speech, sample_rate=SAMPLE_RATE, max_duration_s=cfg.max_duration_s + 1)
-        check_speech(audio, speech, sample_rate=SAMPLE_RATE, max_duration_s=cfg.max_duration_s)
+        audio = read_speech(speech, sample_rate=SAMPLE_RATE, max_duration_s=cfg.max_duration_s)
         self._features().start(audio, num_video_frames(len(audio), SAMPLE_RATE, self.fps), self.fps)  # beside the face
         timer["audio"] = time.perf_counter() - start
         if progress:
             progress("audio", 1.0)
         t = time.perf_counter()
-        image = _resize_to(read_image(face), cfg.max_side)
-        person_landmarks = self._face(image, face)
+        detector, predictor = self._face_models()
+        photo = prepare_photo(face, max_side=cfg.max_side, detector=detector, predictor=predictor)
+        image, person_landmarks = photo.image, photo.landmarks
         timer["face"] = time.perf_counter() - t
         notes = photo_warnings(person_landmarks, closing_mouth=cfg.close_mouth)
         if progress:
@@ -658,11 +500,9 @@ class Animator:
             timer=timer, progress=progress, head_motion=head,
         )
         t = time.perf_counter()
-        written = write_video(out_path, frames, self.fps, audio=audio, sample_rate=SAMPLE_RATE,
-                              crf=cfg.crf, preset=cfg.preset)
+        written = write_frames(out_path, frames, self.fps, audio=audio, total=total, sample_rate=SAMPLE_RATE,
+                               crf=cfg.crf, preset=cfg.preset)
         timer["encode"] = time.perf_counter() - t - timer.get("texture", 0.0) - timer.get("paste", 0.0)
-        if written != total:  # pragma: no cover - write_video consumes the whole iterator
-            raise RuntimeError(f"wrote {written} frames, expected {total}")
         if progress:
             progress("done", 1.0)
         return AnimateResult(
@@ -711,84 +551,3 @@ def animate(
 ) -> AnimateResult:
     """One-shot :meth:`Animator.animate` (loads the models, animates, returns the result)."""
     return Animator(config).animate(face, speech, output, progress=progress)
-
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
-
-
-def adapt_person(
-    inputs: list[PathLike],
-    output: PathLike,
-    *,
-    model: PathLike | None = None,
-    frames: int = 20,
-    steps: int = 40,
-    lr: float = 1e-4,
-    seed: int = 0,
-    threads: int | None = None,
-    progress: ProgressFn | None = None,
-) -> dict[str, Any]:
-    """Fine-tune the texture generator on K frames of one person (Das et al. Sec. 3.5, few-shot adaptation).
-
-    Args:
-        inputs: one video of the person (K frames are taken evenly spaced), or K photos of the person.
-        output: person model file to write (``.pt``, atomically); use it with ``AnimateConfig.person``.
-        model: model bundle (default: the bundled one).
-        frames: K, frames taken from a video.
-        steps: fine-tuning steps (batches of 4 frames).
-        lr: Adam learning rate.
-        seed: seed of the batch order.
-        threads: torch CPU threads.
-        progress: called with ("adapt", fraction).
-
-    Returns:
-        Facts: ``K``, ``steps``, ``seconds`` (fine-tuning only), ``loss_first``, ``loss_last``.
-
-    Raises:
-        InputError: unreadable input, no face, several faces.
-    """
-    from talkface.io.images import read_image
-    from talkface.io.media import read_video
-    from talkface.texture.adapt import (
-        AdaptConfig,
-        adapt,
-        person_frames_from_photos,
-        person_frames_from_video,
-        save_person_model,
-    )
-
-    if not inputs:
-        raise ValueError("adapt_person needs a video or photos")
-    for name, value in (("frames", frames), ("steps", steps), ("lr", lr), ("seed", seed), ("threads", threads)):
-        if value is not None:
-            check_value(name, value)
-    for src in inputs:
-        if not Path(src).is_file():
-            raise InputError(src, "is a folder, not a video or photo" if Path(src).is_dir() else "no such file")
-    out = check_output_file(output, suffixes=(".pt", ".pth"), kind="person model file", inputs=inputs)
-    if model is not None:
-        read_bundle_info(Path(model))
-    if threads:
-        torch.set_num_threads(threads)
-    bundle = load_bundle(model, trainable=True)  # fine-tunes the texture generator
-    size = int(bundle.texture.config.image_size)
-    paths = [Path(x) for x in inputs]
-    if len(paths) == 1 and paths[0].suffix.lower() not in IMAGE_SUFFIXES:
-        video, _ = read_video(paths[0])
-        crops, points = person_frames_from_video(video, size, frames, path=paths[0])
-    else:
-        crops, points = person_frames_from_photos([read_image(x) for x in paths], size, paths)
-    losses: list[float] = []
-
-    def callback(step: int, person: Any, logs: dict[str, float]) -> None:
-        if logs:
-            losses.append(float(logs.get("total", logs.get("pix", 0.0))))
-        if progress:
-            progress("adapt", step / max(1, steps))
-
-    # bundles ship generators only (export_module drops D_T), so fine-tuning uses the pixel losses
-    config = AdaptConfig(steps=steps, lr=lr, seed=seed, adversarial=False, num_threads=threads)
-    person = adapt(bundle.texture, crops, points, config, callback=callback)
-    save_person_model(out, person)
-    return {"K": len(crops), "steps": steps, "seconds": float(person.info.get("seconds", 0.0)),
-            "loss_first": losses[0] if losses else float("nan"), "loss_last": losses[-1] if losses else float("nan")}

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["frame_centres", "frame_windows", "raw_windows", "resample_to_frames"]
+__all__ = ["audio_rms_per_frame", "frame_centres", "frame_windows", "raw_windows", "resample_to_frames"]
 
 
 def frame_centres(num_frames: int, fps: float) -> np.ndarray:
@@ -78,6 +78,30 @@ def raw_windows(audio: np.ndarray, num_frames: int, fps: float, window: int, sam
     padded = np.pad(audio, (pad_left, pad_right))
     index = (starts + pad_left)[:, None] + np.arange(window, dtype=np.int64)[None, :]
     return padded[index]
+
+
+def audio_rms_per_frame(audio: np.ndarray, num_frames: int, fps: float, sample_rate: int = 16000) -> np.ndarray:
+    """RMS energy of the audio around each video frame (one frame period, centred).
+
+    Parameters
+    ----------
+    audio:
+        ``(N,)`` float32 mono.
+    num_frames:
+        number of video frames ``T``.
+    fps:
+        video frame rate, frames per second.
+    sample_rate:
+        audio rate, Hz.
+
+    Returns
+    -------
+    np.ndarray
+        ``(T,)`` float32 RMS (same unit as the samples, full scale 1).
+    """
+    win = max(1, int(round(sample_rate / fps)))
+    w = raw_windows(np.asarray(audio, dtype=np.float32), num_frames, fps, win, sample_rate)
+    return np.sqrt(np.mean(np.square(w.astype(np.float64)), axis=1)).astype(np.float32)
 
 
 def resample_to_frames(

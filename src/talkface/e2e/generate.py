@@ -1,9 +1,11 @@
 """Photo + speech -> talking-head mp4 with a trained temporal GAN, and its evaluation on prepared clips.
 
-:func:`animate_e2e` finds the face in the photo, cuts the aligned crop the model was trained on
-(:func:`talkface.face.align.crop_transform`), streams the generated crops
-(:func:`talkface.e2e.temporal_gan.generate_stream`), pastes each back into the photo and encodes
-the video with the speech muxed in, frame by frame (memory does not grow with the audio length).
+:func:`animate_e2e` takes the photo -> video path every command shares (:mod:`talkface.photo_video`:
+the same checks and messages as ``talkface animate``): it finds the face in the photo, cuts the
+aligned crop the model was trained on (:func:`talkface.face.align.crop_transform`), streams the
+generated crops (:func:`talkface.e2e.temporal_gan.generate_stream`), pastes each back into the photo
+and encodes the video with the speech muxed in, frame by frame (memory does not grow with the audio
+length).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from tqdm import tqdm
 
 from talkface.e2e.temporal_gan import Generator, TemporalGAN, generate_batch, generate_stream
 from talkface.errors import InputError
+from talkface.photo_video import DEFAULT_MAX_SIDE, check_paths, prepare_photo, read_speech, write_frames
+from talkface.train.core import load_module_as
 
 __all__ = ["animate_e2e", "evaluate_e2e", "load_generator"]
 
@@ -32,7 +36,6 @@ def load_generator(checkpoint: str | os.PathLike[str], device: str | torch.devic
     Raises:
         InputError: the file is missing, not a checkpoint, or of another model.
     """
-    from talkface.train.core import load_module_as
 
     module = load_module_as(checkpoint, TemporalGAN, "an end-to-end temporal GAN", device)
     return module.generator.to(device).eval()
@@ -51,7 +54,7 @@ def animate_e2e(
     image_path: str | os.PathLike[str],
     audio_path: str | os.PathLike[str],
     out_mp4: str | os.PathLike[str],
-    checkpoint: str | os.PathLike[str],
+    checkpoint: str | os.PathLike[str] | None = None,
     *,
     seed: int = 0,
     chunk_frames: int = 25,
@@ -59,6 +62,7 @@ def animate_e2e(
     max_duration_s: float | None = None,
     crop_only: bool = False,
     progress: bool = False,
+    max_side: int = DEFAULT_MAX_SIDE,
 ) -> int:
     """Animate the face of a photo with speech and write an mp4 (H.264 + AAC).
 
@@ -68,49 +72,48 @@ def animate_e2e(
         image_path: photo with one face (JPEG, PNG, ...).
         audio_path: speech (any audio or video file with an audio track).
         out_mp4: output video (written atomically).
-        checkpoint: temporal-GAN checkpoint.
+        checkpoint: temporal-GAN checkpoint or generator file (None: the bundled generator,
+            :mod:`talkface.e2e.bundle`).
         seed: noise seed (different seeds give different spontaneous expressions).
         chunk_frames: frames generated per network call.
         device: torch device.
         max_duration_s: use at most this many seconds of the audio (None: all).
         crop_only: write the aligned face crops (``crop_size``²) instead of pasting them into the photo.
         progress: show a progress bar (frames) on stderr.
+        max_side: photos whose longer side exceeds this many pixels are downscaled first (0 = never;
+            as :attr:`talkface.pipeline.AnimateConfig.max_side`).
 
     Returns:
         Number of frames written: ``round(duration_s * fps)``.
 
     Raises:
         InputError: unreadable photo/audio/checkpoint, no face or several faces, speech that is too
-            short (< 0.2 s), silent or invalid (:func:`talkface.io.media.check_speech`).
+            short (< 0.2 s), silent or invalid (:func:`talkface.io.media.check_speech`), an output that
+            is not a writable video file or is one of the inputs — the messages of ``talkface animate``.
     """
-    from talkface.face.align import crop_transform, paste_back, warp_crop
-    from talkface.face.landmarks import landmarks_for_image
-    from talkface.io.images import read_image
-    from talkface.io.media import check_speech, read_audio, write_video
+    from talkface.e2e.bundle import load_e2e_generator
+    from talkface.face.align import crop_transform, paste_back, warp_crop  # OpenCV: not for `import talkface.e2e`
 
-    image = read_image(image_path)
-    generator = load_generator(checkpoint, device)
+    out = check_paths(image_path, audio_path, out_mp4)  # before the model loads
+    generator = load_e2e_generator(checkpoint, device)
     cfg = generator.config
-    audio = read_audio(audio_path, sample_rate=cfg.sample_rate, max_duration_s=max_duration_s)
-    check_speech(audio, audio_path, sample_rate=cfg.sample_rate)
+    audio = read_speech(audio_path, sample_rate=cfg.sample_rate, cut_s=max_duration_s)
     num_frames = int(round(audio.shape[0] / cfg.sample_rate * cfg.fps))
     if num_frames < 1:
         raise InputError(audio_path, "audio is shorter than one video frame")
-    landmarks = landmarks_for_image(image, image_path)
-    affine = crop_transform(landmarks, cfg.crop_size)
+    photo = prepare_photo(image_path, max_side=max_side)
+    image = photo.image
+    affine = crop_transform(photo.landmarks, cfg.crop_size)
     still = warp_crop(image, affine, cfg.crop_size)
 
     def frames() -> Iterator[np.ndarray]:
-        with tqdm(total=num_frames, unit="frame", desc="animate", disable=not progress, dynamic_ncols=True) as bar:
-            for crop in generate_stream(generator, still, audio, chunk_frames=chunk_frames, seed=seed):
-                crop = _resize(crop, cfg.crop_size)
-                yield crop if crop_only else paste_back(image, crop, affine)
-                bar.update(1)
+        for crop in generate_stream(generator, still, audio, chunk_frames=chunk_frames, seed=seed):
+            crop = _resize(crop, cfg.crop_size)
+            yield crop if crop_only else paste_back(image, crop, affine)
 
-    written = write_video(out_mp4, frames(), cfg.fps, audio=audio, sample_rate=cfg.sample_rate)
-    if written != num_frames:  # pragma: no cover - guaranteed by stream_windows
-        raise RuntimeError(f"wrote {written} frames, expected {num_frames}")
-    return written
+    with tqdm(total=num_frames, unit="frame", desc="animate", disable=not progress, dynamic_ncols=True) as bar:
+        return write_frames(out, frames(), cfg.fps, audio=audio, total=num_frames, sample_rate=cfg.sample_rate,
+                            progress=lambda done: bar.update(done - bar.n))
 
 
 def evaluate_e2e(

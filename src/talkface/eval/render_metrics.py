@@ -116,11 +116,13 @@ def mouth_crops(frames: np.ndarray, lms: np.ndarray, size: tuple[int, int] = (96
     return np.stack(out)
 
 
-def blink_apex_ratio(rendered_lm: np.ndarray, requested: np.ndarray) -> float:
+def blink_apex_ratio(rendered_lm: np.ndarray, requested: np.ndarray, closed_below: float | None = None) -> float:
     """Depth of the blinks: mean over requested blinks of the rendered minimum eye aspect ratio / its median.
 
     A requested blink is a run of frames whose requested EAR is under 60 % of the requested median;
     the rendered minimum is taken over the run and one frame either side. NaN without a blink.
+    ``closed_below``: count only the blinks whose requested apex is under this fraction of the
+    requested median (e.g. 0.4: the closures the blink stage asks for, not its shallow half-blinks).
     """
     from talkface.face.eyes import eye_aspect_ratio
 
@@ -130,18 +132,19 @@ def blink_apex_ratio(rendered_lm: np.ndarray, requested: np.ndarray) -> float:
     low = req < 0.6 * open_req
     if not low.any():
         return float("nan")
-    ratios = []
+    ratios: list[float] = []
     t = 0
     while t < len(req):  # one value per requested blink: the rendered minimum over it
         if low[t]:
             u = t
             while u < len(req) and low[u]:
                 u += 1
-            ratios.append(float(got[max(0, t - 1) : u + 1].min()) / open_got)
+            if closed_below is None or float(req[t:u].min()) < closed_below * open_req:
+                ratios.append(float(got[max(0, t - 1) : u + 1].min()) / open_got)
             t = u
         else:
             t += 1
-    return float(np.mean(ratios))
+    return float(np.mean(ratios)) if ratios else float("nan")
 
 
 def opening_ratio(rendered_lm: np.ndarray, requested: np.ndarray, threshold: float = 0.05) -> float:

@@ -352,82 +352,21 @@ def track_landmarks(
     InputError
         ``"<path>: no face found in any frame"`` if ``path`` is given, or the video has no frames.
     """
-    detector = detector or FaceDetector()
-    predictor = predictor or LandmarkDetector()
-    detect_every = max(1, int(detect_every))
-
+    tracker = _Tracker(detector or FaceDetector(), predictor or LandmarkDetector(),
+                       detect_every=max(1, int(detect_every)), max_track_gap=max_track_gap,
+                       cut_threshold=cut_threshold, fast_motion=fast_motion)
     all_lm: list[np.ndarray] = []
     all_box: list[np.ndarray] = []
     all_ok: list[bool] = []
-    ref: tuple[FaceBox, np.ndarray] | None = None  # last detector box, landmarks predicted in it
-    prev_lm: np.ndarray | None = None  # landmarks of the previous frame (None: no track)
-    prev2_lm: np.ndarray | None = None  # ... and of the one before
-    since_detection = 0
-
-    prev_patch: np.ndarray | None = None  # appearance of the face in the previous frame
     for t, frame in enumerate(frames):
-        img = as_rgb_uint8(frame)
-        box: FaceBox | None = None
-        lm: np.ndarray | None = None
-        tracked_box: FaceBox | None = None
-        if prev_lm is not None and ref is not None:
-            # constant-velocity prediction of where the face is now
-            guess = prev_lm if prev2_lm is None else 2.0 * prev_lm - prev2_lm
-            tracked_box = _box_from_landmarks(guess, *ref)
-            if prev_patch is not None and _patch_change(img, tracked_box, prev_patch) > cut_threshold:
-                tracked_box = None  # scene cut or occlusion: do not trust the track
-
-        scheduled = t % detect_every == 0
-        if prev_lm is not None and prev2_lm is not None and ref is not None:
-            # fast head motion: the landmark-derived box is unreliable, detect on every frame
-            step = float(np.linalg.norm(_rigid_frame(prev_lm)[0] - _rigid_frame(prev2_lm)[0]))
-            scheduled = scheduled or step > fast_motion * ref[0].width
-        if tracked_box is not None and ref is not None and not scheduled:
-            lm = predictor(img, tracked_box)
-            for _ in range(2):  # re-centre the box on the face and predict again if it was off
-                refined = _box_from_landmarks(lm, *ref)
-                if refined.iou(tracked_box) >= 0.9:
-                    break
-                tracked_box = refined
-                lm = predictor(img, tracked_box)
-            if _consistent(lm, tracked_box, ref, img.shape[:2]):
-                box = tracked_box
-                since_detection += 1
-            else:
-                lm = None  # lost: fall through to the detector
-
-        if lm is None:
-            found = detector.detect_near(img, tracked_box) if tracked_box is not None else []
-            if not found:
-                found = detector.detect(img)
-            if found:
-                det_box = found[0]
-                if tracked_box is not None:
-                    best = max(found, key=tracked_box.iou)
-                    if tracked_box.iou(best) > 0.2:
-                        det_box = best
-                box = det_box
-                lm = predictor(img, det_box)
-                ref = (det_box, lm)
-                since_detection = 0
-            elif tracked_box is not None and ref is not None and since_detection < max_track_gap:
-                cand = predictor(img, tracked_box)
-                if _consistent(cand, tracked_box, ref, img.shape[:2]):
-                    lm, box = cand, tracked_box
-                    since_detection += 1
-
-        prev2_lm = prev_lm
-        if lm is None or box is None:
-            prev_lm = None
-            prev_patch = None
+        found = tracker.step(t, as_rgb_uint8(frame))
+        if found is None:
             all_lm.append(np.full((68, 2), np.nan, dtype=np.float32))
             all_box.append(np.full(4, np.nan, dtype=np.float32))
             all_ok.append(False)
         else:
-            prev_lm = lm
-            prev_patch = _patch(img, box)
-            all_lm.append(lm.astype(np.float32))
-            all_box.append(box.as_array())
+            all_lm.append(found[0].astype(np.float32))
+            all_box.append(found[1].as_array())
             all_ok.append(True)
 
     if not all_ok:
@@ -446,3 +385,91 @@ def track_landmarks(
         window += 1 - window % 2  # odd
         landmarks = smooth_landmarks(landmarks, window)
     return TrackResult(landmarks=landmarks.astype(np.float32), boxes=boxes.astype(np.float32), detected=ok)
+
+
+class _Tracker:
+    """The frame-to-frame state of :func:`track_landmarks` (see its docstring for the rules)."""
+
+    def __init__(self, detector: FaceDetector, predictor: LandmarkDetector, *, detect_every: int,
+                 max_track_gap: int, cut_threshold: float, fast_motion: float) -> None:
+        self.detector, self.predictor = detector, predictor
+        self.detect_every, self.max_track_gap = detect_every, max_track_gap
+        self.cut_threshold, self.fast_motion = cut_threshold, fast_motion
+        self.ref: tuple[FaceBox, np.ndarray] | None = None  # last detector box, landmarks predicted in it
+        self.prev_lm: np.ndarray | None = None  # landmarks of the previous frame (None: no track)
+        self.prev2_lm: np.ndarray | None = None  # ... and of the one before
+        self.prev_patch: np.ndarray | None = None  # appearance of the face in the previous frame
+        self.since_detection = 0
+
+    def step(self, t: int, img: np.ndarray) -> tuple[np.ndarray, FaceBox] | None:
+        """Landmarks and box of frame ``t`` (None: no face)."""
+        tracked_box = self._predicted_box(img)
+        found = None
+        if tracked_box is not None and not self._scheduled(t):
+            found, tracked_box = self._follow(img, tracked_box)
+        if found is None:
+            found = self._detect(img, tracked_box)
+        self.prev2_lm = self.prev_lm
+        if found is None:
+            self.prev_lm = None
+            self.prev_patch = None
+        else:
+            self.prev_lm = found[0]
+            self.prev_patch = _patch(img, found[1])
+        return found
+
+    def _predicted_box(self, img: np.ndarray) -> FaceBox | None:
+        """Constant-velocity prediction of where the face is now (None: no track, or a scene cut)."""
+        if self.prev_lm is None or self.ref is None:
+            return None
+        guess = self.prev_lm if self.prev2_lm is None else 2.0 * self.prev_lm - self.prev2_lm
+        box = _box_from_landmarks(guess, *self.ref)
+        if self.prev_patch is not None and _patch_change(img, box, self.prev_patch) > self.cut_threshold:
+            return None  # scene cut or occlusion: do not trust the track
+        return box
+
+    def _scheduled(self, t: int) -> bool:
+        """Does the detector run on this frame (its turn, or fast head motion)?"""
+        scheduled = t % self.detect_every == 0
+        if self.prev_lm is not None and self.prev2_lm is not None and self.ref is not None:
+            # fast head motion: the landmark-derived box is unreliable, detect on every frame
+            step = float(np.linalg.norm(_rigid_frame(self.prev_lm)[0] - _rigid_frame(self.prev2_lm)[0]))
+            scheduled = scheduled or step > self.fast_motion * self.ref[0].width
+        return scheduled
+
+    def _follow(self, img: np.ndarray, tracked_box: FaceBox) -> tuple[tuple[np.ndarray, FaceBox] | None, FaceBox]:
+        """Landmarks predicted in the tracked box, re-centred up to twice (None: lost), and the box as re-centred."""
+        assert self.ref is not None
+        lm = self.predictor(img, tracked_box)
+        for _ in range(2):  # re-centre the box on the face and predict again if it was off
+            refined = _box_from_landmarks(lm, *self.ref)
+            if refined.iou(tracked_box) >= 0.9:
+                break
+            tracked_box = refined
+            lm = self.predictor(img, tracked_box)
+        if not _consistent(lm, tracked_box, self.ref, img.shape[:2]):
+            return None, tracked_box  # lost: fall through to the detector (near the re-centred box)
+        self.since_detection += 1
+        return (lm, tracked_box), tracked_box
+
+    def _detect(self, img: np.ndarray, tracked_box: FaceBox | None) -> tuple[np.ndarray, FaceBox] | None:
+        """Run the detector (near the track first); coast on the tracked box when it misses."""
+        found = self.detector.detect_near(img, tracked_box) if tracked_box is not None else []
+        if not found:
+            found = self.detector.detect(img)
+        if found:
+            det_box = found[0]
+            if tracked_box is not None:
+                best = max(found, key=tracked_box.iou)
+                if tracked_box.iou(best) > 0.2:
+                    det_box = best
+            lm = self.predictor(img, det_box)
+            self.ref = (det_box, lm)
+            self.since_detection = 0
+            return lm, det_box
+        if tracked_box is not None and self.ref is not None and self.since_detection < self.max_track_gap:
+            cand = self.predictor(img, tracked_box)
+            if _consistent(cand, tracked_box, self.ref, img.shape[:2]):
+                self.since_detection += 1
+                return cand, tracked_box
+        return None

@@ -18,6 +18,9 @@ from typing import Any, TypeVar, cast
 import torch
 from torch import nn
 
+from talkface.errors import InputError
+from talkface.io.atomic import save_torch
+
 __all__ = ["EXPORT_KEY", "MODULE_CLASS_KEY", "dataclass_from_dict", "load_network", "read_checkpoint"]
 
 MODULE_CLASS_KEY = "talkface_module_class"
@@ -72,7 +75,6 @@ def _convert(tp: Any, value: Any) -> Any:
 
 def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint file written by :func:`fit` (a dict with ``state_dict``, ``hyper_parameters``, ...)."""
-    from talkface.errors import InputError
 
     path = Path(path)
     if not path.is_file():
@@ -119,7 +121,6 @@ def load_network(
     Raises:
         InputError: missing/unreadable file, or weights that do not fit the network.
     """
-    from talkface.errors import InputError
 
     ckpt = read_checkpoint(path, map_location)
     if str(ckpt[MODULE_CLASS_KEY]) not in module_classes:
@@ -144,7 +145,6 @@ def save_inference_file(model: nn.Module, fmt: str, dest: str | os.PathLike[str]
 
     Read back with :func:`load_inference_file` and the same ``fmt`` (e.g. ``"talkface-syncnet"``).
     """
-    from talkface.io.atomic import save_torch
 
     state = {k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu())
              for k, v in model.state_dict().items()}
@@ -168,7 +168,6 @@ def load_inference_file(path: str | os.PathLike[str], fmt: str, what: str, confi
     Raises:
         InputError: the file is missing, unreadable or of another format.
     """
-    from talkface.errors import InputError
 
     p = Path(path)
     if not p.is_file():

@@ -180,15 +180,3 @@ def write_image(path: PathLike, rgb: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         image.save(tmp, format=fmt, **options)
 
-
-def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
-    """``image`` scaled down (area interpolation) so its longer side is at most ``max_side`` pixels;
-    unchanged when it already fits or ``max_side <= 0``."""
-    import cv2
-
-    h, w = image.shape[:2]
-    if max_side <= 0 or max(h, w) <= max_side:
-        return image
-    scale = max_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))

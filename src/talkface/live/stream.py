@@ -290,10 +290,10 @@ class FaceStream:
         mouth_gain: float | None = None,
         renderer: Callable[..., Renderer] | None = None,
     ) -> None:
-        from talkface.io.images import fit_within
         from talkface.live.online_motion import OnlineHeadMotion, OnlineMouthGain, StreamHeadApplier
         from talkface.motion.render import check_motion_scale
         from talkface.motion.retarget import close_mouth, mouth_is_open
+        from talkface.photo_video import resize_to as _resize_to
 
         cfg = animator.config
         self.animator = animator
@@ -304,7 +304,7 @@ class FaceStream:
             from talkface.io.images import read_image
 
             image, where = read_image(photo), os.fspath(photo)
-        self.image = fit_within(image, cfg.max_side)
+        self.image = _resize_to(image, cfg.max_side)
         self.person_landmarks = animator._face(self.image, where)
         neutral = np.asarray(self.person_landmarks)
         self.neutral = close_mouth(neutral) if cfg.close_mouth and mouth_is_open(neutral) else neutral
@@ -363,6 +363,11 @@ class FaceStream:
         if self.blinks is not None:
             canonical[:, list(EYE_POINTS)] += self.blinks.step(n)
         landmarks = retarget(canonical, self.canonical_neutral, self.neutral)
+        if self.blinks is not None:
+            from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
+
+            closure = blink_closure(canonical, open_eye_level(self.blinks.blink))
+            landmarks = apply_closure(landmarks, self.neutral, closure)
         motion = self.head.step(n)
         if self.head.strength > 0:
             landmarks = self.apply_head(landmarks, motion)

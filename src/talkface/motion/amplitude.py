@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from talkface.face.geometry import mouth_opening
+
 __all__ = ["MAX_GAIN", "SILENCE_DBFS", "TARGET_OPENING_STD", "amplitude_gain", "has_speech"]
 
 #: Median over GRID s1 utterances of the std of the inner-lip opening over the eye distance
@@ -50,7 +52,6 @@ def amplitude_gain(canonical: np.ndarray, target_std: float = TARGET_OPENING_STD
     Returns:
         ``clip(target_std / std(opening), 1, max_gain)``; 1 for fewer than 2 frames or a constant opening.
     """
-    from talkface.face.geometry import mouth_opening
 
     if len(canonical) < 2:
         return 1.0

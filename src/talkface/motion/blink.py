@@ -43,7 +43,7 @@ import torch
 from talkface.face.geometry import EYE_POINTS
 from talkface.motion.blink_net import BlinkConfig, BlinkGenerator, BlinkInference, BlinkNet
 from talkface.motion.stats import BlinkStatistics
-from talkface.train.core import TalkfaceModule, TrainConfig
+from talkface.train.core import TalkfaceModule, TrainConfig, fit, load_module_as
 
 if TYPE_CHECKING:
     from talkface.motion.data import BlinkDataConfig
@@ -229,7 +229,6 @@ def load_blink(path: str | os.PathLike[str], map_location: str | torch.device = 
     Raises:
         InputError: the file is not a blink-generator checkpoint.
     """
-    from talkface.train.core import load_module_as
 
     return load_module_as(path, BlinkModel, "a blink-generator", map_location)
 
@@ -253,7 +252,6 @@ def train_blink(
         Path of ``out_dir/last.ckpt``.
     """
     from talkface.motion.data import BlinkDataModule
-    from talkface.train.core import fit
 
     cfg = model_config or BlinkConfig()
     datamodule = BlinkDataModule(replace(data_config, sequence_length=cfg.sequence_length))

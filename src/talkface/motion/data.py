@@ -20,8 +20,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from talkface.audio.windows import frame_windows
 from talkface.data.dataset import PreparedDataset
 from talkface.errors import InputError
+from talkface.face.align import mean_face
 from talkface.face.geometry import EYE_POINTS, SPEECH_POINTS
 from talkface.motion.pca import fit_pca
 from talkface.motion.retarget import to_canonical
@@ -78,7 +80,6 @@ def open_datasets(roots: tuple[str, ...]) -> list[PreparedDataset]:
 
 def canonical_neutral_of(datasets: list[PreparedDataset]) -> np.ndarray:
     """The common canonical neutral face: (68, 2) float32 GPA mean of the datasets' mean faces."""
-    from talkface.face.align import mean_face
 
     return mean_face(np.stack([ds.mean_face() for ds in datasets]))
 
@@ -181,8 +182,6 @@ class MotionSequences(Dataset[dict[str, torch.Tensor]]):
         return len(self.index)
 
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
-        from talkface.audio.windows import frame_windows
-
         i, s = self.index[item]
         clip = self.clips[i]
         # windows are cut per item (storing them would take Δt times the features' memory): the

@@ -23,6 +23,12 @@ head motion; pauses -> the head settles), normalised so that the process varianc
 on the recording's level or length, and soft-limited at :attr:`HeadMotionConfig.limit` standard
 deviations, so it cannot drift however long the speech. Pitch also gets small nods on loudness
 onsets (emphasis), and the brows rise briefly on a random subset of strong onsets.
+
+How much the head moves depends on the speaking style (:func:`speech_style`): fast read-out speech
+(GRID's commands, ~5.4 loudness peaks per second of speech) gets the calm per-axis amplitudes
+:attr:`HeadMotionConfig.calm_std`, spontaneous speech (~3.2/s) the lively ones
+:attr:`HeadMotionConfig.std`, with a logistic blend around 4/s; within either style no speech
+statistic predicted the amplitude (docs/motion.md, 3a).
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from talkface.audio.windows import audio_rms_per_frame
+from talkface.face.align import _umeyama, canonical_face
+from talkface.motion.retarget import retarget_transform
 
 __all__ = [
     "AXES",
@@ -44,6 +54,10 @@ __all__ = [
     "loudness_envelope",
     "motion_energy_correlation",
     "pose_to_landmarks",
+    "calm_weight",
+    "speaking_rate",
+    "speech_statistics",
+    "speech_style",
 ]
 
 #: Pose axes of :class:`HeadMotion` ``pose`` and of :func:`estimate_pose`: degrees for the angles,
@@ -93,6 +107,13 @@ class HeadMotionConfig:
         brow_seconds: duration of a brow raise (rise and fall), seconds.
         envelope_seconds: smoothing of the loudness envelope, seconds.
         limit: soft limit of every axis, in standard deviations (tanh), so no axis can wander off.
+        calm_std: the per-axis std for calm, read-out speech (GRID commands); ``std`` is the one for
+            lively, spontaneous speech. Each recording gets the geometric interpolation
+            ``std^(1-w) * calm_std^w`` with ``w`` = :func:`calm_weight` of its speaking rate.
+            None: every recording gets ``std`` (no coupling to the speaking style).
+        rate_mid: speaking rate (syllables per second of speech, :func:`speaking_rate`) at which a
+            recording counts half as calm (w = 0.5).
+        rate_width: how sharply the calmness follows the rate (logistic scale, syllables per second).
     """
 
     std: tuple[float, ...] = (6.5, 2.7, 5.4, 0.155, 0.063, 0.012)
@@ -104,6 +125,17 @@ class HeadMotionConfig:
     brow_seconds: float = 0.7
     envelope_seconds: float = 0.15
     limit: float = 2.5
+    calm_std: tuple[float, ...] | None = (0.56, 1.02, 0.69, 0.0325, 0.0286, 0.0016)
+    rate_mid: float = 4.0
+    rate_width: float = 0.15
+
+    def axis_std(self, rate: float) -> np.ndarray:
+        """Per-axis std for a recording of speaking rate ``rate`` (syllables per second of speech)."""
+        std = np.asarray(self.std, dtype=np.float64)
+        if self.calm_std is None:
+            return std
+        w = calm_weight(rate, self)
+        return std ** (1.0 - w) * np.asarray(self.calm_std, dtype=np.float64) ** w
 
 
 @dataclass
@@ -172,8 +204,6 @@ def _project(shape3d: np.ndarray, params: np.ndarray) -> np.ndarray:
 
 def _template3d() -> np.ndarray:
     """(68, 3) the canonical face with :data:`FACE_DEPTH`, centred on its rigid points."""
-    from talkface.face.align import canonical_face
-
     face = canonical_face().astype(np.float64)
     face -= face[list(RIGID_POINTS)].mean(0)
     return np.concatenate([face, FACE_DEPTH[:, None]], axis=1)
@@ -191,8 +221,6 @@ def estimate_pose(landmarks: np.ndarray, iterations: int = 12) -> np.ndarray:
         inter-ocular distances of the track's median scale (absolute position / scale; subtract a
         reference frame's pose for motion), log of the scale over the track's median scale.
     """
-    from talkface.face.align import _umeyama
-
     lm = np.asarray(landmarks, dtype=np.float64)
     if lm.ndim != 3 or lm.shape[1:] != (68, 2):
         raise ValueError(f"landmarks must be (T, 68, 2), got {lm.shape}")
@@ -274,8 +302,6 @@ def apply_head_motion(
     Returns:
         (T, 68, 2) float32 landmarks, pixels.
     """
-    from talkface.motion.retarget import retarget_transform
-
     sim, _ = retarget_transform(canonical_neutral, person_neutral)
     inv = sim.inverse()
     upright = inv.apply(np.asarray(landmarks, dtype=np.float64))
@@ -317,8 +343,6 @@ def loudness_envelope(audio: np.ndarray, num_frames: int, fps: float, sample_rat
     Returns:
         (T,) float64 in [0, 1].
     """
-    from talkface.motion.render import audio_rms_per_frame
-
     if num_frames == 0:
         return np.zeros(0)
     rms = audio_rms_per_frame(audio, num_frames, fps, sample_rate).astype(np.float64)
@@ -369,6 +393,7 @@ def generate_head_motion(
     if num_frames == 0 or strength == 0:
         return HeadMotion.still(num_frames)
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x4EAD])
+    std = cfg.axis_std(speaking_rate(audio, sample_rate) if cfg.calm_std is not None else 0.0)
     env = loudness_envelope(audio, num_frames, fps, sample_rate, cfg.envelope_seconds)
     # amplitude modulation of the innovations by loudness, normalised to unit mean square so the
     # process variance does not depend on how much of the recording is speech
@@ -387,7 +412,9 @@ def generate_head_motion(
     nod = nod / max(float(np.abs(nod).max()), 1e-9)
     pose[:, 1] += cfg.nod_deg / cfg.std[1] * (nod - nod.mean())
     limit = cfg.limit
-    pose = limit * np.tanh(pose / limit) * np.asarray(cfg.std)[None]
+    pose = limit * np.tanh(pose / limit) * std[None]
+    # calmer speech, calmer brows: the mean relative amplitude of the three angles
+    brow_scale = float(np.exp(np.mean(np.log(std[:3] / np.asarray(cfg.std[:3])))))
     # brow raises on a random subset of the strongest onsets (local maxima)
     brow = np.zeros(num_frames)
     peaks = np.flatnonzero((onset[1:-1] > 0.3) & (onset[1:-1] >= onset[:-2]) & (onset[1:-1] > onset[2:])) + 1
@@ -403,7 +430,7 @@ def generate_head_motion(
                 lo, hi = max(0, t - half), min(num_frames, t + half + 1)
                 brow[lo:hi] = np.maximum(brow[lo:hi], cfg.brow_raise * bump[lo - (t - half): hi - (t - half)])
                 last = t
-    return HeadMotion(pose * strength, brow * strength)
+    return HeadMotion(pose * strength, brow * (strength * brow_scale))
 
 
 def motion_energy_correlation(pose: np.ndarray, audio: np.ndarray, fps: float, sample_rate: int = 16000,
@@ -424,3 +451,115 @@ def motion_energy_correlation(pose: np.ndarray, audio: np.ndarray, fps: float, s
     a, b = a - a.mean(), b - b.mean()
     den = float(np.sqrt((a * a).sum() * (b * b).sum()))
     return float((a * b).sum() / den) if den > 1e-12 else float("nan")
+
+
+def _loudness_db(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """RMS in dB over 25-ms windows every 10 ms."""
+    hop, win = sample_rate // 100, int(0.025 * sample_rate)
+    n = 1 + len(x) // hop
+    padded = np.pad(np.asarray(x, dtype=np.float64), (win // 2, win // 2 + hop))
+    power = np.cumsum(np.concatenate([[0.0], padded**2]))
+    starts = np.arange(n) * hop
+    return 10 * np.log10(np.maximum((power[starts + win] - power[starts]) / win, 1e-10))
+
+
+def _analysis_excerpt(audio: np.ndarray, sample_rate: int, max_seconds: float) -> np.ndarray:
+    """The recording, or ``max_seconds`` of it in evenly spaced 10-s pieces if it is longer."""
+    x = np.asarray(audio, dtype=np.float32)
+    piece = int(10 * sample_rate)
+    if len(x) <= max_seconds * sample_rate:
+        return x
+    starts = np.linspace(0, len(x) - piece, max(1, int(max_seconds // 10))).astype(int)
+    return np.concatenate([x[s: s + piece] for s in starts])
+
+
+def speaking_rate(audio: np.ndarray, sample_rate: int = 16000, max_seconds: float = 60.0) -> float:
+    """Syllables per second of speech: prominent loudness peaks (syllable nuclei) per speech second.
+
+    See :func:`speech_style` (its first value).
+    """
+    return speech_style(audio, sample_rate, max_seconds)[0]
+
+
+def speech_style(audio: np.ndarray, sample_rate: int = 16000, max_seconds: float = 60.0) -> tuple[float, float]:
+    """Speaking rate and pause share of a recording: how read-out (calm) or spontaneous it sounds.
+
+    Loudness is the RMS in dB over 25-ms windows every 10 ms; speech frames are those within 30 dB
+    of the recording's 95th percentile. The rate counts loudness peaks (smoothed over 120 ms, at
+    least 3 dB above their surroundings and 80 ms apart) among the speech frames, per second of
+    speech; the pause share is the share of non-speech frames between the first and the last
+    speech frame. Read-out commands (GRID: ~5.4 syllables/s, pauses ~15 %) differ from spontaneous
+    speech (~3.2/s, ~7 %; docs/motion.md). Longer recordings are measured on ``max_seconds`` of
+    evenly spaced 10-s pieces. A recording without speech gives (0, 0).
+    """
+    from scipy.signal import find_peaks
+
+    db = _loudness_db(_analysis_excerpt(audio, sample_rate, max_seconds), sample_rate)
+    ref = max(float(np.percentile(db, 95)), -50.0) if len(db) else -50.0
+    speech = db > ref - 30
+    if speech.sum() < 10:
+        return 0.0, 0.0
+    sm = np.convolve(db, np.ones(12) / 12, mode="same")
+    peaks, _ = find_peaks(np.where(speech, sm, ref - 60), prominence=3.0, distance=8)
+    on = np.flatnonzero(speech)
+    pauses = 1.0 - float(speech[on[0]: on[-1] + 1].mean())
+    return float(len(peaks) / (speech.sum() / 100)), pauses
+
+
+def calm_weight(rate: float, config: HeadMotionConfig | None = None) -> float:
+    """How calm (read-out) a recording of speaking rate ``rate`` sounds, 0 (lively) ... 1 (calm): a
+    logistic in the rate around :attr:`HeadMotionConfig.rate_mid`; no speech (rate 0) counts as lively."""
+    cfg = config or HeadMotionConfig()
+    if rate <= 0:
+        return 0.0
+    return float(1.0 / (1.0 + np.exp(-(rate - cfg.rate_mid) / max(cfg.rate_width, 1e-6))))
+
+
+def speech_statistics(audio: np.ndarray, sample_rate: int = 16000, max_seconds: float = 60.0) -> dict[str, float]:
+    """Prosodic statistics of a recording (what might predict how much the speaker moves the head).
+
+    Loudness is the RMS in dB over 25-ms windows every 10 ms; speech frames are those within 30 dB of
+    the recording's 95th percentile. Pitch is librosa's pYIN (60-450 Hz, 20-ms hop) on voiced
+    frames, in semitones. Longer recordings are analysed on ``max_seconds`` of evenly spaced
+    10-s pieces.
+
+    Returns:
+        ``f0_range_st`` (10th-90th percentile of the pitch, semitones), ``f0_std_st`` (robust std:
+        1.4826 MAD), ``f0_delta_st`` (median |pitch change| per 20 ms within voiced runs),
+        ``loud_std_db`` (std of the loudness over speech frames), ``loud_delta_db`` (mean |change|
+        of the loudness per 10 ms over speech frames), ``syll_rate`` (loudness peaks, i.e.
+        syllable nuclei, per second of speech), ``pause_share`` (share of non-speech frames between
+        the first and last speech frame), ``voiced_share`` (voiced / speech frames).
+    """
+    import librosa
+
+    x = _analysis_excerpt(audio, sample_rate, max_seconds)
+    hop = sample_rate // 100
+    db = _loudness_db(x, sample_rate)
+    ref = max(float(np.percentile(db, 95)), -50.0)
+    speech = db > ref - 30
+    out = dict.fromkeys(("f0_range_st", "f0_std_st", "f0_delta_st", "loud_std_db", "loud_delta_db",
+                         "syll_rate", "pause_share", "voiced_share"), float("nan"))
+    if speech.sum() < 10:
+        return out
+    out["syll_rate"], out["pause_share"] = speech_style(x, sample_rate, max_seconds)
+    out["loud_std_db"] = float(db[speech].std())
+    both = speech[1:] & speech[:-1]
+    out["loud_delta_db"] = float(np.abs(np.diff(db))[both].mean()) if both.any() else float("nan")
+    f0, voiced, _ = librosa.pyin(x, fmin=60, fmax=450, sr=sample_rate, frame_length=1024,
+                                 hop_length=2 * hop, center=True)
+    voiced = voiced & np.isfinite(f0)
+    sp2 = speech[::2][: len(voiced)]
+    voiced = voiced[: len(sp2)] & sp2
+    out["voiced_share"] = float(voiced.sum() / max(sp2.sum(), 1))
+    if voiced.sum() >= 10:
+        st = 12 * np.log2(f0[: len(voiced)][voiced] / np.median(f0[: len(voiced)][voiced]))
+        lo, hi = np.percentile(st, [10, 90])
+        out["f0_range_st"] = float(hi - lo)
+        out["f0_std_st"] = float(1.4826 * np.median(np.abs(st - np.median(st))))
+        full = np.full(len(voiced), np.nan)
+        full[voiced] = 12 * np.log2(f0[: len(voiced)][voiced])
+        d = np.abs(np.diff(full))
+        d = d[np.isfinite(d)]
+        out["f0_delta_st"] = float(np.median(d)) if len(d) else float("nan")
+    return out

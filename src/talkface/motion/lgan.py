@@ -32,11 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from talkface.errors import InputError
 from talkface.face.geometry import SPEECH_POINTS
 from talkface.motion.lgan_net import LandmarkGenerator, LGANConfig, LGANInference, LGANNet
 from talkface.motion.pca import PCA, init_encoder
 from talkface.motion.stats import MotionStatistics
-from talkface.train.core import TalkfaceModule, TrainConfig
+from talkface.train.core import TalkfaceModule, TrainConfig, fit, load_module_as
 
 if TYPE_CHECKING:
     from talkface.motion.data import MotionDataConfig
@@ -340,7 +341,6 @@ def load_lgan(path: str | os.PathLike[str], map_location: str | torch.device = "
     Raises:
         InputError: the file is not an l-GAN checkpoint.
     """
-    from talkface.train.core import load_module_as
 
     return load_module_as(path, LGAN, "an l-GAN", map_location)
 
@@ -382,9 +382,7 @@ def train_lgan(
         InputError: ``init`` is not an l-GAN, or was trained on other speech features or another
             frame rate than the data's.
     """
-    from talkface.errors import InputError
     from talkface.motion.data import LGANDataModule
-    from talkface.train.core import fit
 
     cfg = model_config or LGANConfig()
     start = load_lgan(init) if init is not None else None

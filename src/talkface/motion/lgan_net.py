@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from talkface.audio.windows import frame_windows
 from talkface.face.geometry import SPEECH_POINTS
 from talkface.motion.pca import PCA, init_decoder
 
@@ -172,7 +173,6 @@ class LGANInference(nn.Module):
         Returns:
             (T, 68, 2) float32 canonical landmarks around :attr:`canonical_neutral` (eyes neutral).
         """
-        from talkface.audio.windows import frame_windows
 
         feats = np.asarray(features, dtype=np.float32)
         if feats.ndim != 2 or feats.shape[1] != self.config.feature_dim:

@@ -14,9 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from talkface.audio.features import FeatureExtractor
-from talkface.face.geometry import EYE_POINTS, mouth_is_open
+from talkface.audio.features import FeatureExtractor, get_extractor, num_video_frames
+from talkface.audio.windows import audio_rms_per_frame
+from talkface.face.draw import draw_landmarks
+from talkface.face.geometry import EYE_POINTS, mouth_is_open, mouth_opening
+from talkface.io.atomic import atomic_path
+from talkface.motion.amplitude import amplitude_gain, has_speech
 from talkface.motion.blink_net import BlinkInference
+from talkface.motion.head import apply_head_motion, check_head_motion, generate_head_motion
 from talkface.motion.lgan_net import LGANInference
 from talkface.motion.retarget import close_mouth as with_mouth_closed
 from talkface.motion.retarget import retarget
@@ -74,8 +79,6 @@ def predict_canonical_landmarks(
     Raises:
         ValueError: ``motion_scale`` negative or not finite.
     """
-    from talkface.audio.features import get_extractor, num_video_frames
-
     check_motion_scale(motion_scale)
     cfg = lgan.config
     if features is None:
@@ -90,11 +93,8 @@ def predict_canonical_landmarks(
         num_frames = len(features)
     canonical = lgan.predict_canonical(features)
     gain = motion_scale
-    if normalise_mouth and num_frames > 1:
-        from talkface.motion.amplitude import amplitude_gain, has_speech
-
-        if has_speech(audio_rms_per_frame(audio, num_frames, cfg.fps)):
-            gain *= amplitude_gain(canonical)
+    if normalise_mouth and num_frames > 1 and has_speech(audio_rms_per_frame(audio, num_frames, cfg.fps)):
+        gain *= amplitude_gain(canonical)
     if gain != 1.0:
         neutral = lgan.canonical_neutral.cpu().numpy()
         canonical = (neutral + np.float32(gain) * (canonical - neutral)).astype(np.float32)
@@ -163,8 +163,6 @@ def predict_landmarks(
     neutral = np.asarray(person_landmarks)
     if close_mouth and mouth_is_open(neutral):
         neutral = with_mouth_closed(neutral)
-    from talkface.motion.head import check_head_motion
-
     check_head_motion(head_motion)
     canonical = predict_canonical_landmarks(
         audio, lgan, blink, seed=seed, blink_rate=blink_rate, extractor=extractor, motion_scale=motion_scale,
@@ -172,9 +170,11 @@ def predict_landmarks(
     )
     canonical_neutral = lgan.canonical_neutral.cpu().numpy()
     landmarks = retarget(canonical, canonical_neutral, neutral)
-    if head_motion > 0:
-        from talkface.motion.head import apply_head_motion, generate_head_motion
+    if blink is not None:
+        from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
 
+        landmarks = apply_closure(landmarks, neutral, blink_closure(canonical, open_eye_level(blink)))
+    if head_motion > 0:
         motion = generate_head_motion(audio, len(landmarks), float(lgan.config.fps), seed=seed, strength=head_motion,
                                       sample_rate=SAMPLE_RATE)
         landmarks = apply_head_motion(landmarks, neutral, canonical_neutral, motion)
@@ -204,7 +204,6 @@ def render_landmark_video(
     Returns:
         ``path``.
     """
-    from talkface.face.draw import draw_landmarks
     from talkface.io.media import write_video
 
     lm = np.asarray(landmarks, dtype=np.float32)
@@ -214,25 +213,6 @@ def render_landmark_video(
     frames = (draw_landmarks(x, out_size, image=background) for x in lm)
     write_video(path, frames, fps, audio=audio, sample_rate=sample_rate)
     return Path(path)
-
-
-def audio_rms_per_frame(audio: np.ndarray, num_frames: int, fps: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """RMS energy of the audio around each video frame (one frame period, centred).
-
-    Args:
-        audio: (N,) float32 mono.
-        num_frames: T.
-        fps: frames/s.
-        sample_rate: Hz.
-
-    Returns:
-        (T,) float32 RMS (same unit as the samples, full scale 1).
-    """
-    from talkface.audio.windows import raw_windows
-
-    win = max(1, int(round(sample_rate / fps)))
-    w = raw_windows(np.asarray(audio, dtype=np.float32), num_frames, fps, win, sample_rate)
-    return np.sqrt(np.mean(np.square(w.astype(np.float64)), axis=1)).astype(np.float32)
 
 
 def plot_mouth_vs_energy(
@@ -260,9 +240,6 @@ def plot_mouth_vs_energy(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from talkface.face.geometry import mouth_opening
-    from talkface.io.atomic import atomic_path
 
     opening = mouth_opening(landmarks).astype(np.float64)
     rms = audio_rms_per_frame(audio, len(opening), fps, sample_rate).astype(np.float64)
@@ -319,9 +296,6 @@ def plot_landmark_strip(
         ``path``.
     """
     import cv2
-
-    from talkface.face.draw import draw_landmarks
-    from talkface.io.atomic import atomic_path
 
     pred = np.asarray(predicted, dtype=np.float64)
     tracks = [pred] if reference is None else [pred, np.asarray(reference, dtype=np.float64)[: len(pred)]]

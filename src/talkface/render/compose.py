@@ -20,9 +20,9 @@ import numpy as np
 
 from talkface.face.align import procrustes
 from talkface.face.eyes import eye_aspect_ratio
-from talkface.face.geometry import STABLE_POINTS
+from talkface.face.geometry import EYES, STABLE_POINTS
 from talkface.render import MOUTH_STYLES
-from talkface.render.eyes import LidPalette, paint_lids
+from talkface.render.eyes import START, LidPalette, closing, paint_lids
 from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth
 from talkface.render.warp import FaceWarp, Roi, face_roi
 
@@ -104,11 +104,21 @@ class NativeRenderer:
         self.lids = LidPalette.from_photo(self.photo, self.landmarks, open_ear)
         self._source_gap = inner_gap(self.landmarks)
 
-    def _controls(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Target and source control points of a frame (landmarks + crease points)."""
+    def _controls(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Target and source control points of a frame (landmarks + crease points), and the photo's
+        landmarks moved rigidly with the face when an eye closes (None when no eye does)."""
         rigid = procrustes(self.landmarks, target, points=STABLE_POINTS)
         tgt = np.concatenate([target, rigid.apply(self._source_creases)])
         src = np.concatenate([self.landmarks, self._source_creases])
+        open_eyes = None
+        if self.config.lids:
+            # a closing eye stays the photo's open eye in the warp (stretching the lid over it smears the
+            # lashes into streaks); paint_lids draws the lid over it
+            closing_eyes = [eye for eye, r in zip(EYES, closing(target, self.lids), strict=True) if r < START]
+            if closing_eyes:
+                open_eyes = rigid.apply(self.landmarks)
+                for eye in closing_eyes:
+                    tgt[list(eye)] = open_eyes[list(eye)]
         # a mouth closing more than the photo's: the lips' contact shows the lips, not the cavity between
         # them (a smooth spline alone would leave a slit of the photo's teeth): the inner-lip points show
         # the photo a little inside each lip, and meeting inner lips are kept half a pixel apart
@@ -122,7 +132,7 @@ class NativeRenderer:
                 if d[1] < 1.0:
                     mid = 0.5 * (tgt[lower] + tgt[upper])
                     tgt[upper], tgt[lower] = mid - [0.0, 0.5], mid + [0.0, 0.5]
-        return tgt, src
+        return tgt, src, open_eyes
 
     def __call__(self, target: np.ndarray, mouth_image: np.ndarray | None = None) -> np.ndarray:
         """The frame for (68, 2) target landmarks: (H, W, 3) uint8, the photo's size.
@@ -139,7 +149,8 @@ class NativeRenderer:
 
     def _render(self, target: np.ndarray, mouth_image: np.ndarray | None) -> np.ndarray:
         tgt = np.asarray(target, np.float64)
-        roi_pixels = self.warp.warp_roi(*self._controls(tgt))
+        controls, sources, open_eyes = self._controls(tgt)
+        roi_pixels = self.warp.warp_roi(controls, sources)
         origin = (self.roi.x0, self.roi.y0)
         # paint only what the photo lacks: the opening beyond the photo's own (an open photo mouth
         # already has a real interior, which the warp stretches)
@@ -150,8 +161,8 @@ class NativeRenderer:
             paint_mouth(roi_pixels, tgt, self.palette, origin=origin, strength=strength, teeth=style == "painted")
         elif extra > 0.75 and style == "generator" and mouth_image is not None:
             _paste_inner(roi_pixels, mouth_image, tgt, self.roi)
-        if self.config.lids:
-            paint_lids(roi_pixels, tgt, self.lids, origin=origin)
+        if open_eyes is not None:
+            paint_lids(roi_pixels, tgt, open_eyes, self.lids, origin=origin)
         return self.warp.compose(roi_pixels)
 
 

@@ -1,10 +1,22 @@
-"""Closing eyelids where the warp leaves a slit of eye.
+"""Closing eyelids: a lid of the photo's own skin drawn over the open eye.
 
-A warp that lowers the upper lid stretches the lid skin down, but the spline is smooth, so a thin
-slit of iris stays where the lids should meet. :func:`paint_lids` covers the requested eye opening
-with the photo's own lid skin (the colour just above the lashes), in proportion to how far the
-requested eye is closed compared with the open eye (nothing while the eye is open; the lashes the warp
-has pulled down stay visible along the lower lid).
+A warp cannot close an eye well: lowering the upper lid with a smooth spline stretches the lid skin
+*and the lashes* down over the eye, which reads as dark vertical streaks, and leaves a slit of eye
+where the lids should meet. So while a requested eye is closing the renderer keeps the photo's open
+eye in the warp (moved rigidly with the face, :class:`talkface.render.compose.NativeRenderer`) and
+:func:`paint_lids` draws the upper lid over it:
+
+* the **lid** covers the area the upper lid sweeps: from a little above the open lid line (where the
+  photo's lashes are, so they disappear with the lid) down to the requested lid edge; at a blink's
+  apex the edge meets the open eye's lower lid, so the eye is fully covered;
+* its **skin** is the photo's own lid skin above the lashes, mirrored downwards across the top of
+  the lid and compressed to fit (so the texture and shading continue the skin above without a seam),
+  with anything darker than the local skin (lashes, a shadowed crease) replaced by the skin's smooth
+  colour, and a little shading towards the lid's margin;
+* the **lashes** are a thin dark curve along the lid edge, in the colour of the photo's lash line,
+  thickest in the middle and outer part and thinning towards the corners.
+
+Nothing outside the swept area (plus a soft top edge a few percent of the eye's width tall) changes.
 """
 
 from __future__ import annotations
@@ -18,26 +30,91 @@ from talkface.face.eyes import eye_aspect_ratio
 from talkface.face.geometry import EYES
 from talkface.render.mouth import _store
 
-__all__ = ["LidPalette", "paint_lids"]
+__all__ = ["LidPalette", "closing", "paint_lids"]
+
+#: brow points above each eye of EYES
+_BROWS = ((17, 18, 19, 20, 21), (22, 23, 24, 25, 26))
+#: inner eye corners (iBUG 68)
+_INNER = (39, 42)
+
+#: a requested eye aspect ratio below this fraction of the open eye's makes the eye a painted lid
+START = 0.98
+#: ... fully opaque from this fraction on (the ramp in between fades the lid in over a frame or two)
+FULL = 0.9
+#: the lid edge reaches the open eye's lower lid when the requested ratio falls to CLOSED (and moves
+#: towards it from SNAP on): a blink's apex (the blink stage asks for ~0.10) is a closed eye
+SNAP = 0.4
+CLOSED = 0.15
+#: how far above the open upper-lid line the lid starts (the photo's lashes), fraction of the eye width
+LASHES = 0.2
+#: the lid reaches this far past dlib's outer / inner eye corner, fraction of the eye width
+EXTEND_OUTER = 0.3
+EXTEND_INNER = 0.08
+#: ... and below the open lower-lid line (the lower lashes), covered when the lower lid rises
+LOWER_LASHES = 0.1
+#: how far below that the lower lid's skin is mirrored from, fraction of the eye width
+LOWER_REACH = 0.25
+#: closed eyes meet this far up from the open lower lid (fraction of the open eye's gap)
+MEET = 0.35
+#: the mirrored skin's fine texture is kept up to this many levels (0-255) either way
+TEXTURE = 6.0
+#: lash line thickness at its thickest, fraction of the eye width
+LASH_WIDTH = 0.12
 
 
-
-def _up(lm: np.ndarray, eye: tuple[int, ...]) -> tuple[np.ndarray, float]:
-    axis = lm[eye[3]] - lm[eye[0]]
+def _frame(lm: np.ndarray, eye: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Eye frame: origin (the first corner), unit axis along the eye, unit up (on screen), width."""
+    a, b = lm[eye[0]], lm[eye[3]]
+    axis = b - a
     width = float(np.linalg.norm(axis))
-    return np.array([axis[1], -axis[0]]) / max(width, 1e-6), width
+    x = axis / max(width, 1e-6)
+    up = np.array([x[1], -x[0]])
+    if up[1] > 0:  # eye[0] may be the outer or the inner corner: "up" points up on screen
+        up = -up
+    return a, x, up, width
+
+
+def _local(points: np.ndarray, a: np.ndarray, x: np.ndarray, up: np.ndarray, width: float) -> np.ndarray:
+    """(N, 2) points as (s, h): position along the eye (0..1 corner to corner) and height above it (px)."""
+    d = np.asarray(points, np.float64) - a
+    return np.stack([d @ x / max(width, 1e-6), d @ up], axis=1)
+
+
+_TABLE = np.linspace(0.0, 1.0, 65)
+
+
+def _curve(points: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Height h(s) of a lid through (s, h) points (corners included): smooth (monotone cubic) interpolation,
+    tabulated on 65 positions along the eye and read off linearly."""
+    p = points[np.argsort(points[:, 0])]
+    xs, ys = p[:, 0], p[:, 1]
+    keep = np.concatenate([[True], np.diff(xs) > 1e-6])
+    xs, ys = xs[keep], ys[keep]
+    if len(xs) < 3:
+        return np.interp(s, xs, ys).astype(np.float32)
+    from scipy.interpolate import PchipInterpolator
+
+    table = PchipInterpolator(xs, ys, extrapolate=True)(np.clip(_TABLE, xs[0], xs[-1]))
+    return np.interp(s, _TABLE, table).astype(np.float32)
 
 
 @dataclass(frozen=True)
 class LidPalette:
-    """Lid skin of each eye of a photo: (2, 3) RGB colours, and the open eyes' aspect ratios (2,)."""
+    """Lid colours of each eye of a photo and the open eyes' aspect ratios.
+
+    Attributes:
+        lid: (2, 3) RGB lid skin just above the lashes (median).
+        ear: (2,) the open eyes' aspect ratios closure is measured against.
+        lash: (2, 3) RGB of the photo's lash line (the darkest pixels along the upper lid).
+    """
 
     lid: np.ndarray
     ear: np.ndarray
+    lash: np.ndarray
 
     @classmethod
     def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray, open_ear: np.ndarray | None = None) -> LidPalette:
-        """Measure the lid skin just above each upper lid (a band a quarter of the eye's width tall).
+        """Measure the lid skin (a band 0.12-0.3 of the eye's width above each upper lid) and the lash line.
 
         Args:
             photo: (H, W, 3) uint8 RGB.
@@ -47,50 +124,176 @@ class LidPalette:
                 open eyes are narrower than the photo's does not count as closing.
         """
         lm = np.asarray(landmarks, np.float64)
-        lids = []
+        lids, lashes = [], []
         for eye in EYES:
-            up, width = _up(lm, eye)
+            a, x, up, width = _frame(lm, eye)
             upper = lm[[eye[0], eye[1], eye[2], eye[3]]]
             band = np.concatenate([upper + 0.12 * width * up, (upper + 0.3 * width * up)[::-1]])
-            mask = np.zeros(photo.shape[:2], np.uint8)
-            cv2.fillPoly(mask, [np.round(band).astype(np.int32)], 1)
-            pixels = photo[mask > 0].astype(np.float64)
-            lid = np.median(pixels, axis=0) if len(pixels) else np.array([180.0, 140.0, 120.0])
+            line = np.concatenate([upper - 0.03 * width * up, (upper + 0.06 * width * up)[::-1]])
+            colours = []
+            for poly in (band, line):
+                mask = np.zeros(photo.shape[:2], np.uint8)
+                cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
+                colours.append(photo[mask > 0].astype(np.float64).reshape(-1, 3))
+            skin, edge = colours
+            lid = np.median(skin, axis=0) if len(skin) else np.array([180.0, 140.0, 120.0])
+            if len(edge):
+                luma = edge @ np.array([0.299, 0.587, 0.114])
+                lash = edge[luma <= np.percentile(luma, 15)].mean(axis=0)
+            else:
+                lash = 0.3 * lid
             lids.append(lid)
+            lashes.append(np.minimum(0.7 * lash + 0.3 * 0.45 * lid, 0.6 * lid))  # softer than the darkest pixels
         ear = eye_aspect_ratio(lm, per_eye=True) if open_ear is None else open_ear
-        return cls(np.asarray(lids), np.asarray(ear, np.float64))
+        return cls(np.asarray(lids), np.asarray(ear, np.float64), np.asarray(lashes))
+
+
+def closing(target: np.ndarray, palette: LidPalette) -> np.ndarray:
+    """(2,) per eye: the requested eye aspect ratio over the open eye's (1: open, ~0.1 at a blink's apex)."""
+    ears = eye_aspect_ratio(np.asarray(target, np.float64), per_eye=True)
+    return np.asarray(ears, np.float64) / np.maximum(palette.ear, 1e-6)
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _mirrored(image: np.ndarray, a: np.ndarray, x: np.ndarray, up: np.ndarray, width: float, s: np.ndarray,
+              src_h: np.ndarray) -> np.ndarray:
+    """``image`` sampled at eye coordinates (s, src_h): float32 (h, w, 3)."""
+    src = a + s[..., None] * width * x + src_h[..., None] * up
+    return cv2.remap(np.ascontiguousarray(image), src[..., 0].astype(np.float32), src[..., 1].astype(np.float32),
+                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
+
+
+def _fill(region: np.ndarray, usable: np.ndarray, sigma: float, lid: np.ndarray) -> np.ndarray:
+    """Normalised convolution: ``region``'s colours where ``usable``, spread smoothly over the rest (the
+    lid's colour where nothing usable is near); computed at a reduced size (the result is smooth)."""
+    h, w = usable.shape
+    f = max(1.0, sigma / 3.0)
+    size = (max(2, round(w / f)), max(2, round(h / f)))
+    small = cv2.resize(region * usable[..., None], size, interpolation=cv2.INTER_AREA)
+    weight = cv2.resize(usable, size, interpolation=cv2.INTER_AREA)
+    num = cv2.GaussianBlur(small, (0, 0), max(0.5, sigma / f))
+    den = cv2.GaussianBlur(weight, (0, 0), max(0.5, sigma / f))[..., None]
+    known = np.clip(den / 0.05, 0.0, 1.0)
+    out = num / np.maximum(den, 1e-3) * known + lid[None, None] * (1.0 - known)
+    return np.asarray(cv2.resize(out.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR))
 
 
 def paint_lids(
-    image: np.ndarray, landmarks: np.ndarray, palette: LidPalette, *, origin: tuple[int, int] = (0, 0)
+    image: np.ndarray,
+    target: np.ndarray,
+    open_eyes: np.ndarray,
+    palette: LidPalette,
+    *,
+    origin: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
-    """Cover each eye of ``landmarks`` with lid skin as far as it is closed; ``image`` (uint8 or float32) in place.
+    """Draw the upper lid of each closing eye of ``target`` over the open eye; ``image`` (uint8 or float32) in place.
 
-    The cover's opacity ramps from 0 when the requested eye aspect ratio is 75 % of the open eye's
-    (:attr:`LidPalette.ear`) to 1 at 55 % (a blink's apex in the blink model, trained on dlib tracks of
-    real blinks).
+    Args:
+        image: the frame (or a region of it starting at ``origin``) showing the photo's *open* eyes at
+            ``open_eyes``.
+        target: (68, 2) the requested landmarks, frame pixels.
+        open_eyes: (68, 2) the photo's landmarks moved with the face (its open eyes where ``image``
+            shows them), frame pixels.
+        palette: the photo's lid colours (:meth:`LidPalette.from_photo`).
+        origin: (x, y) of ``image``'s top-left pixel in the frame.
     """
-    lm = np.asarray(landmarks, np.float64) - np.asarray(origin, np.float64)
-    ears = eye_aspect_ratio(lm, per_eye=True)
+    o = np.asarray(origin, np.float64)
+    tgt = np.asarray(target, np.float64) - o
+    opn = np.asarray(open_eyes, np.float64) - o
+    ratios = closing(target, palette)
     for k, eye in enumerate(EYES):
-        ratio = float(ears[k]) / max(float(palette.ear[k]), 1e-6)
-        strength = float(np.clip((0.75 - ratio) / 0.2, 0.0, 1.0))
-        if strength <= 0:
+        ratio = float(ratios[k])
+        opacity = float(np.clip((START - ratio) / (START - FULL), 0.0, 1.0))
+        if opacity <= 0:
             continue
-        up, width = _up(lm, eye)
-        pts = lm[list(eye)]
-        pts = pts + np.array([0.0, 0.02, 0.02, 0.0, 0.0, 0.0])[:, None] * width * (-up)  # slightly below the upper lid
-        x0 = max(0, int(np.floor(pts[:, 0].min())) - 3)
-        x1 = min(image.shape[1], int(np.ceil(pts[:, 0].max())) + 4)
-        y0 = max(0, int(np.floor(pts[:, 1].min())) - 3)
-        y1 = min(image.shape[0], int(np.ceil(pts[:, 1].max())) + 4)
-        if x1 - x0 < 2 or y1 - y0 < 2:
+        a, x, up, width = _frame(opn, eye)
+        if width < 4:
             continue
-        shift = 4
-        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillPoly(mask, [np.round((pts - [x0, y0]) * (1 << shift)).astype(np.int32)], 255, cv2.LINE_AA, shift)
-        m = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.03 * width))
+        corners = _local(opn[[eye[0], eye[3]]], a, x, up, width)
+        upper_open = _local(opn[[eye[0], eye[1], eye[2], eye[3]]], a, x, up, width)
+        lower_open = _local(opn[[eye[0], eye[5], eye[4], eye[3]]], a, x, up, width)
+        upper_tgt = np.concatenate([corners, _local(tgt[[eye[1], eye[2]]], a, x, up, width)])
+        brow = _local(opn[list(_BROWS[k])], a, x, up, width)
+        # the box the lid may touch: the eye plus the band above it the skin is mirrored from
+        lo = min(float(lower_open[:, 1].min()), float(upper_tgt[:, 1].min())) - 2.0
+        lid_top = float(upper_open[:, 1].max())
+        reach = float(np.clip(0.7 * (np.median(brow[:, 1]) - lid_top), 0.12 * width, 0.45 * width))
+        corner_pts = np.concatenate([a[None], opn[[eye[3]]]])
+        box_pts = np.concatenate([corner_pts + lo * up, corner_pts + (lid_top + reach) * up])
+        pad = (EXTEND_OUTER + 0.06) * width + 2
+        x0 = max(0, int(np.floor(box_pts[:, 0].min() - pad)))
+        x1 = min(image.shape[1], int(np.ceil(box_pts[:, 0].max() + pad)) + 1)
+        y0 = max(0, int(np.floor(box_pts[:, 1].min() - pad)))
+        y1 = min(image.shape[0], int(np.ceil(box_pts[:, 1].max() + pad)) + 1)
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        dx, dy = xx - np.float32(a[0]), yy - np.float32(a[1])
+        s = (dx * np.float32(x[0]) + dy * np.float32(x[1])) / np.float32(width)
+        h = dx * np.float32(up[0]) + dy * np.float32(up[1])
+        s_in = np.clip(s, 0.0, 1.0)
+        # dlib's eye corners sit inside the visible eye (lashes reach past them, most at the outer
+        # corner): the lid reaches past the corners too
+        inner_first = eye[0] in _INNER
+        lo_s, hi_s = (-EXTEND_INNER, 1.0 + EXTEND_OUTER) if inner_first else (-EXTEND_OUTER, 1.0 + EXTEND_INNER)
+        s_ext = np.clip((s - lo_s) / (hi_s - lo_s), 0.0, 1.0)
+        bump = np.sqrt(np.clip(np.sin(np.pi * s_ext), 0.0, None))  # 0 at the (extended) corners, 1 in the middle
+        top = _curve(upper_open, s_in) + LASHES * width * bump  # above the photo's lashes
+        lower = _curve(lower_open, s_in)
+        bottom = lower - LOWER_LASHES * width * bump  # below the photo's lower lashes
+        # the lid edge: the requested upper lid; from SNAP on it goes on down to the closure line a
+        # little above the open lower lid, and the lower lid rises to meet it there
+        snap = float(np.clip((SNAP - ratio) / (SNAP - CLOSED), 0.0, 1.0))
+        closure = lower + MEET * (_curve(upper_open, s_in) - lower)
+        edge_up = np.minimum(_curve(upper_tgt, s_in), top - 0.5)
+        edge = edge_up + snap * (np.minimum(closure, edge_up) - edge_up)
+        rise = bottom + snap * (closure - bottom)
+        soft = max(1.0, 0.12 * width)
+        gap = 0.03 * width
+        fade = _smoothstep(np.minimum(s_ext, 1.0 - s_ext) / 0.04)
+        lid = palette.lid[k].astype(np.float32)
         region = image[y0:y1, x0:x1].astype(np.float32)
-        a = (strength * m)[:, :, None]
-        _store(image, (y0, y1, x0, x1), region * (1 - a) + palette.lid[k][None, None].astype(np.float32) * a)
+        layers = [(1.0, top, edge, reach, opacity)]
+        if snap > 0:
+            layers.append((-1.0, -bottom, -rise, LOWER_REACH * width, opacity * snap))
+        covers, details = [], []
+        for sign, outer_b, inner_b, room_h, alpha in layers:
+            g = sign * h  # height into the layer's skin side (up for the upper lid, down for the lower)
+            span = np.maximum(outer_b - inner_b, 1e-3)
+            depth = np.clip(outer_b - g, 0.0, None)
+            room = np.maximum(room_h - gap, 1.0)
+            src_h = sign * (outer_b + gap + depth * np.minimum(1.0, room / span))
+            details.append(_mirrored(image, a, x, up, width, s_in, src_h))
+            v = np.clip(depth / span, 0.0, 1.0)
+            cover = (np.clip((outer_b + soft - g) / (2.0 * soft), 0.0, 1.0)
+                     * np.clip(g - inner_b + 0.5, 0.0, 1.0) * fade)
+            # the lid's margin is a little darker (it curves away from the light)
+            covers.append((alpha * cover, 1.0 - 0.1 * _smoothstep((v - 0.55) / 0.45)))
+        # skin colour: the surrounding skin's, filled in smoothly (normalised convolution over the box,
+        # the lids and anything dark around them - lashes, brows - left out), plus the mirrored skin's
+        # fine texture, clipped so that nothing dark can come back as streaks
+        union = np.maximum.reduce([c for c, _ in covers])
+        weights = np.array([0.299, 0.587, 0.114], np.float32)
+        luma = region @ weights
+        usable = ((union < 0.02) & (luma >= 0.75 * float(lid @ weights))).astype(np.float32)
+        fill = _fill(region, usable, 0.2 * width, lid)
+        out = region
+        for (cover, shade), detail in zip(covers, details, strict=True):
+            texture = detail - cv2.GaussianBlur(detail, (0, 0), max(0.8, 0.08 * width))
+            skin = (fill + np.clip(texture, -TEXTURE, TEXTURE)) * shade[..., None]
+            c = cover[..., None]
+            out = out * (1.0 - c) + skin * c
+        # lashes: a dark curve along the edge, thickest in the middle and outer part
+        outer = s_ext if inner_first else 1.0 - s_ext  # 1 at the outer corner
+        thick = np.maximum(0.9, LASH_WIDTH * width * (0.45 + 0.55 * bump) * (0.85 + 0.3 * outer))
+        dist = h - (edge + 0.2 * thick)  # centre of the line just above the edge
+        lash = np.exp(-((dist / (0.5 * thick + 0.3)) ** 2)) * 0.8
+        lash *= _smoothstep(np.minimum(s_ext, 1.0 - s_ext) / 0.15)
+        la = (opacity * lash)[..., None]
+        out = out * (1.0 - la) + palette.lash[k].astype(np.float32)[None, None] * la
+        _store(image, (y0, y1, x0, x1), out)
     return image

@@ -31,13 +31,11 @@ bounded pool of workers each holding its own :class:`talkface.pipeline.Animator`
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -49,18 +47,20 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from talkface import __version__
-from talkface.config_checks import LIMITS, OptionError, check_value, environment_error
+from talkface.config_checks import LIMITS, OptionError, environment_error
+from talkface.serve import live
+from talkface.serve.config import ServeConfig, pipeline_factory
 from talkface.serve.guard import ClientTooSlow, GuardMiddleware, is_loopback
 from talkface.serve.jobs import (
     JOB_ID_RE,
     AnimatorFactory,
-    AnimatorLike,
     Job,
     JobManager,
     JobOptions,
     QueueFull,
     new_job_id,
 )
+from talkface.serve.redis_queue import RedisJobManager
 from talkface.serve.validate import AUDIO_FORMATS, IMAGE_FORMATS, UploadError, check_image, check_speech_file
 
 log = logging.getLogger("talkface.serve")
@@ -70,117 +70,6 @@ _CHUNK = 1 << 20
 
 #: Room for the form's text fields and multipart framing beyond the two files' bytes.
 _FORM_OVERHEAD = 64 * 1024
-
-
-@dataclass
-class ServeConfig:
-    """Settings of ``talkface serve``.
-
-    Attributes
-    ----------
-    host, port
-        where to listen (``127.0.0.1`` = this machine only).
-    workers
-        jobs animated at once (one set of models loaded per worker).
-    max_upload_bytes
-        largest accepted file, per file.
-    max_audio_seconds
-        longest accepted speech (checked from the header at upload, again while decoding).
-    max_image_pixels
-        largest accepted photo, width x height (sides are also limited to 8192 px).
-    job_ttl_s
-        seconds a finished job's video is kept before it is deleted.
-    work_dir
-        folder for the jobs' files; ``None`` = a fresh temporary folder, removed at shutdown.
-    max_queued
-        jobs allowed to wait for a worker; more are refused with 503.
-    sizes
-        output sizes clients may choose (0 = the whole photo, N = N x N face crop).
-    default_blink_rate
-        blinks per second when the client gives none.
-    model
-        model bundle folder (``None`` = the bundled default).
-    threads
-        torch threads per worker (``None`` = the pipeline's choice).
-    cleanup_interval_s
-        how often expired jobs are looked for.
-    allowed_hosts
-        ``Host`` names answered beyond the listening address (a proxy's public name; ``*``: any);
-        see :mod:`talkface.serve.guard`.
-    allowed_origins
-        web origins (``https://app.example``) allowed to submit and delete jobs beyond the
-        server's own (``*``: any).
-    token
-        API token required on ``/v1/`` (``Authorization: Bearer``, or the cookie ``/?token=`` sets);
-        ``None``: none.
-    client_timeout_s
-        longest pause while a client sends a request body, seconds (slower uploads are cut off).
-    queue
-        ``redis://HOST:PORT/DB``: keep the jobs in Redis for ``talkface worker`` processes (on any
-        machine that sees ``work_dir``) instead of running them here (:mod:`talkface.serve.redis_queue`).
-    queue_retries, queue_lease_s
-        with ``queue``: times a job is queued again after its worker died; seconds without a
-        heartbeat after which a worker counts as dead.
-    max_live_sessions
-        live sessions (``/live``, ``/v1/live``) at once; more are answered "busy".
-    """
-
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    max_upload_bytes: int = 32 * 1024 * 1024
-    max_audio_seconds: float = 120.0
-    max_image_pixels: int = 40_000_000
-    job_ttl_s: float = 3600.0
-    work_dir: Path | None = None
-    max_queued: int = 32
-    sizes: tuple[int, ...] = (0, 128, 256)
-    default_blink_rate: float = 0.35
-    model: str | None = None
-    threads: int | None = None
-    cleanup_interval_s: float = 60.0
-    allowed_hosts: tuple[str, ...] = ()
-    allowed_origins: tuple[str, ...] = ()
-    token: str | None = None
-    client_timeout_s: float = 30.0
-    queue: str | None = None
-    queue_retries: int = 1
-    queue_lease_s: float = 30.0
-    max_live_sessions: int = 1
-
-    def __post_init__(self) -> None:
-        check_value("port", self.port)
-        check_value("workers", self.workers)
-        check_value("max_queued", self.max_queued)
-        check_value("max_audio_seconds", self.max_audio_seconds)
-        check_value("client_timeout", self.client_timeout_s)
-        if self.threads is not None:
-            check_value("threads", self.threads)
-        for name in ("max_upload_bytes", "max_image_pixels"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise OptionError(name, f"must be a whole number >= 1, got {value!r}")
-        if not (math.isfinite(self.job_ttl_s) and self.job_ttl_s >= 0):
-            raise OptionError("job_ttl_s", f"must be a number of seconds >= 0, got {self.job_ttl_s!r}",
-                              "--job-ttl-minutes")
-        for size in self.sizes:
-            check_value("size", size)
-        if self.default_blink_rate is not None:
-            check_value("blink_rate", self.default_blink_rate)
-        if self.token is not None and not self.token.strip():
-            raise OptionError("token", "must not be empty")
-
-
-def pipeline_factory(config: ServeConfig) -> AnimatorFactory:
-    """The default animator factory: a :class:`talkface.pipeline.Animator` with the server's settings."""
-
-    def make() -> AnimatorLike:
-        from talkface.pipeline import AnimateConfig, Animator
-
-        return Animator(AnimateConfig(model=config.model, max_duration_s=config.max_audio_seconds,
-                                      threads=config.threads))
-
-    return make
 
 
 # ------------------------------------------------------------------------------------- models
@@ -309,37 +198,39 @@ def _store_upload(upload: UploadFile, dest: Path, field: str, limit: int) -> Non
             out.write(chunk)
 
 
-def _form_number(text: str | None, field: str, default: float, expected: str) -> float:
-    """A number from form field ``field`` (blank: ``default``); else a 422 naming it. Its range is checked
-    by :class:`talkface.serve.jobs.JobOptions` (the table the CLI uses too)."""
+#: What each number field of the form expects, for a refusal (its range from LIMITS, the table the CLI uses).
+_EXPECTED = {"blink_rate": "blinks per second ({lo:g} to {hi:g}) or 'natural'", "motion_scale": "a gain from {lo:g} to "
+             "{hi:g}", "head_motion": "a strength from {lo:g} to {hi:g}"}
+
+
+def _form_number(text: str | None, field: str, default: float | None) -> float | None:
+    """A number from form field ``field`` (blank: ``default``; ``blink_rate`` also takes ``natural`` = None); else
+    a 422 naming it. Its range is checked by :class:`talkface.serve.jobs.JobOptions` (the table the CLI uses too)."""
+    if field == "blink_rate" and text is not None and text.strip().lower() == "natural":
+        return None
     if text is None or not text.strip():
         return default
     try:
         return float(text)
     except ValueError:
+        expected = _EXPECTED[field].format(lo=LIMITS[field].lo, hi=LIMITS[field].hi)
         raise UploadError(422, "bad_option", field, f"expected {expected}, got {text[:40]!r}") from None
 
 
-def _parse_blink_rate(text: str | None, default: float) -> float | None:
-    if text is not None and text.strip().lower() == "natural":
-        return None
-    limit = LIMITS["blink_rate"]
-    return _form_number(text, "blink_rate", default, f"blinks per second ({limit.lo:g} to {limit.hi:g}) or 'natural'")
+def _defaults(config: ServeConfig) -> dict[str, float | None]:
+    """The form's defaults: the server's blink rate, the job options' motion gains (AnimateConfig's, as the CLI's)."""
+    return {"blink_rate": config.default_blink_rate, "motion_scale": JobOptions.motion_scale,
+            "head_motion": JobOptions.head_motion}
 
 
-def _parse_motion_scale(text: str | None) -> float:
-    limit = LIMITS["motion_scale"]
-    return _form_number(text, "motion_scale", 1.0, f"a gain from {limit.lo:g} to {limit.hi:g}")
+def _span(name: str) -> str:
+    """An option's range for the API schema (``"0-3"``), from :data:`talkface.config_checks.LIMITS`."""
+    return f"{LIMITS[name].lo:g}-{LIMITS[name].hi:g}"
 
 
 def _ranges() -> dict[str, list[float]]:
     """The accepted ranges of the numeric form fields (the CLI's, from :data:`talkface.config_checks.LIMITS`)."""
     return {name: [LIMITS[name].lo, LIMITS[name].hi] for name in ("blink_rate", "motion_scale", "head_motion", "seed")}
-
-
-def _parse_head_motion(text: str | None) -> float:
-    limit = LIMITS["head_motion"]
-    return _form_number(text, "head_motion", 1.0, f"a strength from {limit.lo:g} to {limit.hi:g}")
 
 
 def _job_view(job: Job, manager: JobManager, base: str) -> JobView:
@@ -356,12 +247,31 @@ def _job_view(job: Job, manager: JobManager, base: str) -> JobView:
     )
 
 
-def page_html() -> str:
-    """The page served at ``/`` (package data ``talkface/serve/page.html``)."""
-    return (resources.files("talkface.serve") / "page.html").read_text(encoding="utf-8")
+def page_html(config: ServeConfig | None = None) -> str:
+    """The page served at ``/`` (package data ``talkface/serve/page.html``), its sliders' ranges and values filled
+    in from :data:`talkface.config_checks.LIMITS` and the server's defaults (``{{blink_rate.min}}`` ...)."""
+    text = (resources.files("talkface.serve") / "page.html").read_text(encoding="utf-8")
+    for name, default in _defaults(config or ServeConfig()).items():
+        limit = LIMITS[name]
+        shown = {"min": limit.lo, "max": limit.hi, "value": limit.lo if default is None else default}
+        for key, value in shown.items():
+            text = text.replace("{{" + f"{name}.{key}" + "}}", f"{value:g}")
+    return text
 
 
 # ------------------------------------------------------------------------------------- the app
+
+
+def _job_manager(config: ServeConfig, factory: AnimatorFactory, work_dir: Path, own_dir: bool) -> JobManager:
+    """The jobs' pool: in-process workers, or a Redis queue served by ``talkface worker`` processes."""
+    if not config.queue:
+        return JobManager(work_dir, factory, workers=config.workers, max_queued=config.max_queued,
+                          ttl_s=config.job_ttl_s, cleanup_interval_s=config.cleanup_interval_s)
+    if own_dir:
+        raise ValueError("a server with a Redis queue needs a work_dir shared with its workers")
+    return RedisJobManager(config.queue, work_dir, max_queued=config.max_queued, ttl_s=config.job_ttl_s,
+                           cleanup_interval_s=config.cleanup_interval_s, retries=config.queue_retries,
+                           lease_s=config.queue_lease_s)
 
 
 def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFactory | None = None) -> FastAPI:
@@ -381,21 +291,9 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
     it; ``app.state.manager`` is its :class:`talkface.serve.jobs.JobManager`.
     """
     config = config or ServeConfig()
-    factory = animator_factory or pipeline_factory(config)
     own_dir = config.work_dir is None
     work_dir = Path(tempfile.mkdtemp(prefix="talkface-serve-")) if own_dir else Path(config.work_dir or ".")
-    manager = JobManager(
-        work_dir, factory, workers=config.workers, max_queued=config.max_queued, ttl_s=config.job_ttl_s,
-        cleanup_interval_s=config.cleanup_interval_s,
-    )
-    if config.queue:
-        from talkface.serve.redis_queue import RedisJobManager
-
-        if own_dir:
-            raise ValueError("a server with a Redis queue needs a work_dir shared with its workers")
-        manager = RedisJobManager(config.queue, work_dir, max_queued=config.max_queued, ttl_s=config.job_ttl_s,
-                                  cleanup_interval_s=config.cleanup_interval_s, retries=config.queue_retries,
-                                  lease_s=config.queue_lease_s)
+    manager = _job_manager(config, animator_factory or pipeline_factory(config), work_dir, own_dir)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -428,9 +326,16 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
     app.add_middleware(GuardMiddleware, listen_host=config.host, allowed_hosts=config.allowed_hosts,  # outermost
                        allowed_origins=config.allowed_origins, token=config.token, has_room=manager.has_room,
                        client_timeout_s=config.client_timeout_s)
-    from talkface.serve import live
-
     app.include_router(live.router(config))
+    _add_error_handlers(app, config)
+    _add_server_routes(app, config, manager)
+    _add_animate_route(app, config, manager)
+    _add_job_routes(app, manager)
+    return app
+
+
+def _add_error_handlers(app: FastAPI, config: ServeConfig) -> None:
+    """Every refusal as ``{error, code, field}`` (one line), never a traceback."""
 
     @app.exception_handler(RequestValidationError)
     async def _on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -460,9 +365,13 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
         log.exception("unhandled error")
         return _error(500, "internal", f"internal error ({type(exc).__name__})")
 
+
+def _add_server_routes(app: FastAPI, config: ServeConfig, manager: JobManager) -> None:
+    """``/`` (the page), ``/v1/health`` and ``/v1/limits``."""
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
-        return HTMLResponse(page_html())
+        return HTMLResponse(page_html(config))
 
     @app.get("/v1/health", response_model=Health, tags=["server"])
     def health() -> Health:
@@ -482,7 +391,12 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
                 "max_image_pixels": config.max_image_pixels, "sizes": list(config.sizes),
                 "default_blink_rate": config.default_blink_rate, "image_formats": sorted(IMAGE_FORMATS),
                 "audio_formats": sorted(AUDIO_FORMATS), "job_ttl_s": config.job_ttl_s, "ranges": _ranges(),
+                "defaults": _defaults(config),
                 "token_required": config.token is not None}
+
+
+def _add_animate_route(app: FastAPI, config: ServeConfig, manager: JobManager) -> None:
+    """``POST /v1/animate``: check the form and the uploads, then queue a job."""
 
     @app.post(
         "/v1/animate", status_code=202, response_model=Accepted, tags=["jobs"],
@@ -494,13 +408,15 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
         face: Annotated[UploadFile, File(description="photo of one face: JPEG, PNG, WebP, BMP, TIFF or GIF")],
         speech: Annotated[UploadFile, File(description="speech: WAV, MP3, FLAC, Ogg/Opus, WebM, M4A, "
                                                        "or a video with sound")],
-        blink_rate: Annotated[str | None, Form(description="blinks per second (0-3), or 'natural'")] = None,
-        size: Annotated[int, Form(description="0 = the whole photo; N = N x N face crop")] = 0,
-        seed: Annotated[int, Form(description="seed of the blink timing")] = 0,
-        motion_scale: Annotated[str | None, Form(description="gain on the mouth motion, 0-3 (1 = as predicted)")]
+        blink_rate: Annotated[str | None, Form(description=f"blinks per second ({_span('blink_rate')}), or "
+                                                           "'natural'")] = None,
+        size: Annotated[int, Form(description="0 = the whole photo; N = N x N face crop")] = JobOptions.size,
+        seed: Annotated[int, Form(description="seed of the blink timing")] = JobOptions.seed,
+        motion_scale: Annotated[str | None, Form(description=f"gain on the mouth motion, {_span('motion_scale')} "
+                                                             f"(1 = as predicted)")] = None,
+        head_motion: Annotated[str | None, Form(description=f"strength of the head and brow motion, "
+                                                            f"{_span('head_motion')} (0 = still head, 1 = natural)")]
         = None,
-        head_motion: Annotated[str | None, Form(description="strength of the head and brow motion, 0-3 "
-                                                            "(0 = still head, 1 = natural)")] = None,
     ) -> Any:
         """Queue a job animating ``face`` with ``speech``; answers its id at once (202)."""
         if not manager.has_room():
@@ -512,9 +428,9 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
                 raise UploadError(422, "bad_option", "size",
                                   f"must be one of {', '.join(map(str, config.sizes))}, got {size}")
             try:
-                options = JobOptions(blink_rate=_parse_blink_rate(blink_rate, config.default_blink_rate), size=size,
-                                     seed=seed, motion_scale=_parse_motion_scale(motion_scale),
-                                     head_motion=_parse_head_motion(head_motion))
+                given = {"blink_rate": blink_rate, "motion_scale": motion_scale, "head_motion": head_motion}
+                numbers: dict[str, Any] = {k: _form_number(v, k, _defaults(config)[k]) for k, v in given.items()}
+                options = JobOptions(size=size, seed=seed, **numbers)
             except OptionError as err:
                 raise UploadError(422, "bad_option", err.field, err.problem) from None
             for name, upload in (("face", face), ("speech", speech)):
@@ -552,6 +468,10 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
                      video_url=f"{base}/v1/jobs/{job_id}/video").model_dump(),
             status_code=202, headers={"Location": f"/v1/jobs/{job_id}"},
         )
+
+
+def _add_job_routes(app: FastAPI, manager: JobManager) -> None:
+    """``GET``/``HEAD``/``DELETE`` of ``/v1/jobs/{id}`` and its video."""
 
     def _find(job_id: str) -> Job | None:
         return manager.get(job_id) if JOB_ID_RE.match(job_id) else None
@@ -593,5 +513,3 @@ def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFact
         if not manager.delete(job_id):
             return _error(409, "running", "job is running; delete it once it has finished")
         return Response(status_code=204)
-
-    return app

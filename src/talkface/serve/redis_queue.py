@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from talkface.errors import InputError, TalkfaceError
+from talkface.serve.config import ServeConfig, pipeline_factory
 from talkface.serve.jobs import (
     FINISHED,
     JOB_ID_RE,
@@ -487,8 +488,6 @@ def install_signal_handlers(worker: RedisWorker) -> None:
 
 def run_worker_command(args: Any) -> int:
     """Handler of ``talkface worker``."""
-    from talkface.serve.app import ServeConfig, pipeline_factory
-
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     work_dir = Path(args.work_dir)

@@ -28,7 +28,6 @@ import importlib
 import json
 import os
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -37,14 +36,22 @@ from typing import Any, ClassVar, TypeVar, cast
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, Timer
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from talkface.config_checks import check_fields
+from talkface.errors import InputError
 from talkface.io.atomic import atomic_path, save_torch
 
 # checkpoint reading lives in talkface.io.checkpoint (no Lightning); re-exported here
 from talkface.io.checkpoint import EXPORT_KEY, MODULE_CLASS_KEY, dataclass_from_dict, read_checkpoint
+from talkface.train.callbacks import (
+    AtomicCheckpointIO,
+    BatchStepCheckpoint,
+    CallTimer,
+    SamplesPerSecond,
+)
+from talkface.train.callbacks import batch_size_of as batch_size_of  # re-exported (callbacks moved out of here)
 
 CONFIG_FILE = "config.json"
 LAST_CHECKPOINT = "last.ckpt"
@@ -99,8 +106,6 @@ class TrainConfig:
     max_minutes: float | None = None
 
     def __post_init__(self) -> None:
-        from talkface.config_checks import check_fields
-
         check_fields(self, ("max_steps", "batch_size", "lr", "seed", "num_nodes", "log_every_n_steps",
                             "checkpoint_every_n_steps", "num_workers", "val_every_n_steps", "num_threads",
                             "max_minutes"))
@@ -176,97 +181,10 @@ class TalkfaceModule(L.LightningModule):
         checkpoint[MODULE_CLASS_KEY] = f"{type(self).__module__}:{type(self).__qualname__}"
 
 
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Checkpoint writer that never leaves a half-written ``.ckpt`` (write a temp file, then rename)."""
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
-        """Write ``checkpoint`` to ``path`` atomically (see :func:`talkface.io.atomic.save_torch`)."""
-        if storage_options is not None:
-            raise TypeError("storage_options are not supported")
-        save_torch(checkpoint, path)
-
-
-class BatchStepCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint whose ``{step}`` in file names counts batches, not optimiser steps.
-
-    Args:
-        steps_per_batch: optimiser steps per batch of the model (see
-            :attr:`TalkfaceModule.optimizer_steps_per_batch`).
-        **kwargs: passed to :class:`lightning.pytorch.callbacks.ModelCheckpoint`.
-    """
-
-    def __init__(self, steps_per_batch: int = 1, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.steps_per_batch = steps_per_batch
-
-    def format_checkpoint_name(
-        self,
-        metrics: dict[str, torch.Tensor],
-        filename: str | None = None,
-        ver: int | None = None,
-        prefix: str | None = None,
-    ) -> str:
-        """Name a checkpoint file, with ``step`` converted from optimiser steps to batches."""
-        if "step" in metrics:
-            metrics = {**metrics, "step": torch.as_tensor(metrics["step"]) // self.steps_per_batch}
-        return super().format_checkpoint_name(metrics, filename, ver, prefix)
-
-
-class CallTimer(Timer):
-    """Lightning's :class:`~lightning.pytorch.callbacks.Timer` counting only the current call's time.
-
-    Lightning saves the elapsed time in checkpoints and restores it on resume, so a resumed run with
-    ``max_time`` would stop at once; ``TrainConfig.max_minutes`` means minutes *per call*.
-    """
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Ignore the elapsed time of earlier calls."""
-
-
 def _call_timer(train_config: TrainConfig) -> list[Callback]:
     if train_config.max_minutes is None:
         return []
     return [CallTimer(duration=timedelta(minutes=train_config.max_minutes), interval="step")]
-
-
-class SamplesPerSecond(Callback):
-    """Log training throughput ``train/samples_per_s`` (all devices together, data loading included)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._last: float | None = None
-
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Start the clock."""
-        self._last = time.perf_counter()
-
-    def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
-        """Log samples/s since the previous batch ended."""
-        now = time.perf_counter()
-        if self._last is not None:
-            n = batch_size_of(batch) * trainer.world_size
-            rate = n / max(now - self._last, 1e-9)
-            pl_module.log("train/samples_per_s", rate, on_step=True, on_epoch=False, prog_bar=True)
-        self._last = now
-
-
-def batch_size_of(batch: Any) -> int:
-    """Number of samples in a batch: the first dimension of its first tensor (0 if it has none)."""
-    if isinstance(batch, torch.Tensor):
-        return int(batch.shape[0]) if batch.ndim else 1
-    if isinstance(batch, Mapping):
-        for value in batch.values():
-            n = batch_size_of(value)
-            if n:
-                return n
-    if isinstance(batch, list | tuple):
-        for value in batch:
-            n = batch_size_of(value)
-            if n:
-                return n
-    return 0
 
 
 def _jsonable(obj: Any) -> Any:
@@ -530,7 +448,6 @@ def load_module(path: str | os.PathLike[str], map_location: str | torch.device =
     Raises:
         InputError: the file is missing or is not a talkface checkpoint.
     """
-    from talkface.errors import InputError
 
     ckpt = read_checkpoint(path, map_location)
     recorded = str(ckpt[MODULE_CLASS_KEY])
@@ -581,7 +498,6 @@ def load_module_as(
     Raises:
         InputError: missing/unreadable file, or a checkpoint of another model.
     """
-    from talkface.errors import InputError
 
     module = load_module(path, map_location)
     if not isinstance(module, cls):

@@ -1,0 +1,177 @@
+"""One default and one range per option (issue 17): the CLI, the configs, the server's form and ``/v1/limits``,
+and the sliders of the page it serves all agree, and the CLI's options are the configs' fields."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from talkface.cli import _train_config_from_args, build_parser
+from talkface.cli_groups import ANIMATE, LANDMARKS, PREPROCESS
+from talkface.cli_options import FIELD, Opt
+from talkface.cli_parser import SERVE, TRAIN, WORKER
+from talkface.config_checks import LIMITS, OptionError
+from talkface.data.preprocess import PreprocessConfig
+from talkface.pipeline import AnimateConfig
+from talkface.serve import ServeConfig, create_app
+from talkface.serve.jobs import JobOptions
+from talkface.train.core import TrainConfig
+
+#: The options of the page's sliders: shared by animate, landmarks, evaluate, the form and JobOptions.
+SLIDERS = {"blink": "blink_rate", "motion": "motion_scale", "head": "head_motion"}
+PHOTO_SPEECH = ["face.png", "speech.wav", "-o", "out.mp4"]
+
+
+def _parse(*argv: str) -> Any:
+    return build_parser().parse_args(list(argv))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """``/v1/limits`` and the attributes of the served page's range inputs, by form field."""
+    work = tmp_path_factory.mktemp("serve")
+    app = create_app(ServeConfig(work_dir=work), animator_factory=lambda: None)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        limits = client.get("/v1/limits").json()
+        page = client.get("/").text
+    sliders = {}
+    for tag in re.findall(r"<input type=\"range\"[^>]*>", page):
+        attrs = dict(re.findall(r'(\w+)="([^"]*)"', tag))
+        sliders[attrs["name"]] = {k: float(attrs[k]) for k in ("min", "max", "value")}
+    return limits, sliders
+
+
+def test_shared_defaults_agree(served: tuple[dict[str, Any], dict[str, dict[str, float]]]) -> None:
+    limits, sliders = served
+    config, job = AnimateConfig(), JobOptions()
+    animate = _parse("animate", *PHOTO_SPEECH)
+    landmarks = _parse("landmarks", *PHOTO_SPEECH)
+    evaluate = _parse("evaluate", "data", "-o", "report")
+    liveliness = _parse("evaluate-motion", "data")
+    assert set(sliders) == set(SLIDERS.values())
+    for name in SLIDERS.values():
+        want = getattr(config, name)
+        values = {"JobOptions": getattr(job, name), "animate": getattr(animate, name),
+                  "landmarks": getattr(landmarks, name), "page": sliders[name]["value"],
+                  "/v1/limits": limits["defaults"][name]}
+        if name != "blink_rate":
+            values.update(evaluate=getattr(evaluate, name))
+        if name == "head_motion":
+            values.update({"evaluate-motion": liveliness.head_motion})
+        assert values == dict.fromkeys(values, want), name
+    assert ServeConfig().default_blink_rate == limits["default_blink_rate"] == config.blink_rate
+    # the neutral mouth and the mouth amplitude: flags that turn the config's True off
+    for args in (animate, landmarks, evaluate):
+        assert not args.keep_open_mouth and config.close_mouth and not args.raw_mouth and config.normalise_mouth
+
+
+def test_shared_ranges_agree(served: tuple[dict[str, Any], dict[str, dict[str, float]]]) -> None:
+    limits, sliders = served
+    for name in SLIDERS.values():
+        lo, hi = LIMITS[name].lo, LIMITS[name].hi
+        assert limits["ranges"][name] == [lo, hi]
+        assert (sliders[name]["min"], sliders[name]["max"]) == (lo, hi), name
+        for ok in (lo, hi):  # the configs accept the ends, refuse just outside them
+            AnimateConfig(**{name: ok})
+            JobOptions(**{name: ok})
+        for bad in (lo - 0.01, hi + 0.01, math.nan):
+            if name == "blink_rate" and bad < 0:
+                continue  # animate: a negative blink rate means "the model's natural rate" (None)
+            with pytest.raises(OptionError):
+                AnimateConfig(**{name: bad})
+            with pytest.raises(OptionError):
+                JobOptions(**{name: bad})
+    for name in ("motion_scale", "head_motion"):  # landmarks builds no AnimateConfig: checked while parsing
+        flag = "--" + name.replace("_", "-")
+        assert getattr(_parse("landmarks", *PHOTO_SPEECH, flag, f"{LIMITS[name].hi:g}"), name) == LIMITS[name].hi
+        with pytest.raises(SystemExit):
+            _parse("landmarks", *PHOTO_SPEECH, flag, f"{LIMITS[name].hi + 0.01:g}")
+        assert f"between {LIMITS[name].lo:g} and {LIMITS[name].hi:g}" in _option_help("animate", flag)
+
+
+def _option_help(command: str, flag: str) -> str:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    sub.populate(command)  # type: ignore[attr-defined]
+    action = next(a for a in sub.choices[command]._actions if flag in a.option_strings)  # type: ignore[index]
+    return str(action.help)
+
+
+def test_seconds_limits_agree(served: tuple[dict[str, Any], dict[str, dict[str, float]]]) -> None:
+    limits, _ = served
+    longest = AnimateConfig().max_duration_s
+    assert _parse("animate", *PHOTO_SPEECH).max_duration == longest
+    assert _parse("landmarks", *PHOTO_SPEECH).max_duration_s == longest
+    assert _parse("preprocess", "videos", "-o", "ds").max_duration == PreprocessConfig().max_duration_s
+    server = ServeConfig().max_audio_seconds
+    assert _parse("serve").max_audio_seconds == server == limits["max_audio_seconds"]
+    assert _parse("worker", "--queue", "redis://x", "--work-dir", "w").max_audio_seconds == server
+    serve = _parse("serve")
+    assert serve.max_upload_mb * 2**20 == ServeConfig().max_upload_bytes == limits["max_upload_bytes"]
+    assert serve.job_ttl_minutes * 60 == ServeConfig().job_ttl_s == limits["job_ttl_s"]
+    assert serve.max_image_megapixels * 1e6 == ServeConfig().max_image_pixels == limits["max_image_pixels"]
+
+
+def test_cli_options_are_config_fields() -> None:
+    """Every option of a config-backed command names a field of its config and leaves its default to it (the
+    CLI's presets are listed); parsing no options gives the config's defaults."""
+    presets = {"workers"}  # preprocess --workers: half the CPUs, no config field (a run setting)
+    for opts, config in ((ANIMATE, AnimateConfig), (LANDMARKS, AnimateConfig), (PREPROCESS, PreprocessConfig),
+                         (SERVE, ServeConfig), (WORKER, ServeConfig), (TRAIN, TrainConfig)):
+        names = {f.name for f in fields(config)}
+        for opt in opts:
+            assert isinstance(opt, Opt)
+            if opt.name in names:
+                assert opt.default is FIELD or opt.name in presets or opt.name == "max_duration_s", (config, opt)
+    train = _train_config_from_args(_parse("train", "blink", "data", "-o", "run"))
+    assert train == TrainConfig(max_steps=6000, batch_size=16, lr=2e-4)  # the preset; every other field TrainConfig's
+    assert _train_config_from_args(_parse("train", "motion", "d", "-o", "r", "-q", "--threads", "2",
+                                          "--val-every", "5")) == TrainConfig(
+        max_steps=6000, batch_size=16, lr=2e-4, progress_bar=False, num_threads=2, val_every_n_steps=5)
+
+
+def test_texture_preset_and_e2e_unset(tmp_path: Path) -> None:
+    """The CLI's texture preset differs from TextureConfig on purpose; e2e options left out keep E2EConfig's."""
+    args = _parse("train", "texture", "d", "-o", "r")
+    assert (args.variant, args.channels, args.map_size, args.references_from) == ("warp", 16, 64, "clip")
+    from talkface.e2e import E2EConfig
+
+    assert f"({E2EConfig().l1_weight:g})" in _option_help_train("e2e", "--l1-weight")
+
+
+def _option_help_train(model: str, flag: str) -> str:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    train = sub.populate("train")  # type: ignore[attr-defined]
+    models = next(a for a in train._actions if a.dest == "model")
+    action = next(a for a in models.populate(model)._actions if flag in a.option_strings)
+    return str(action.help)
+
+
+def test_defaults_read_from_source_are_the_configs() -> None:
+    """Commands read a config's defaults from its source (no torch import for ``--help``): exactly the values and
+    annotations of the imported dataclass (or function), or ``None`` where that is not certain (then it is imported)."""
+    import importlib
+
+    from talkface.cli_groups import COMMANDS, MOTION_COMMANDS
+    from talkface.cli_options import _fields_of, read_source_fields
+    from talkface.cli_parser import EVALUATE_COMMANDS, SERVE_COMMANDS
+
+    sources = {s for c in (*COMMANDS, *MOTION_COMMANDS, *EVALUATE_COMMANDS, *SERVE_COMMANDS) for s in c.sources}
+    sources |= {"talkface.train.core:TrainConfig", "talkface.motion.lgan_net:LGANConfig",
+                "talkface.texture.networks:TextureConfig", "talkface.texture.data:TextureDataConfig"}
+    read = 0
+    for source in sorted(sources):
+        module, _, name = source.partition(":")
+        static = read_source_fields(module, name)
+        if static is not None:
+            read += 1
+            assert static == _fields_of(getattr(importlib.import_module(module), name)), source
+    assert read >= 5  # AnimateConfig, adapt_person, PreprocessConfig, EvalConfig, TrainConfig at least
+    assert read_source_fields("talkface.serve.config", "ServeConfig") is None  # 32 * 1024 * 1024: imported instead
