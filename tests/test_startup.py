@@ -49,6 +49,19 @@ def test_one_pole_filters_equal_scipy(length: int, frames: float) -> None:
                                   scipy.signal.lfilter([1 - a], [1, -a], scipy.signal.lfilter([1 - a], [1, -a], x)))
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_find_peaks_equals_scipy(seed: int) -> None:
+    from talkface.motion.peaks import find_peaks
+
+    rng = np.random.default_rng(seed)
+    for x in (rng.standard_normal(500).cumsum(), np.round(rng.standard_normal(300) * 3),  # plateaus, ties
+              np.where(rng.random(400) < 0.3, -60.0, np.convolve(rng.standard_normal(400) * 10, np.ones(12) / 12,
+                                                                 mode="same"))):
+        for prominence, distance in ((3.0, 8), (0.5, 1), (1.0, 3)):
+            np.testing.assert_array_equal(find_peaks(x, prominence, distance),
+                                          scipy.signal.find_peaks(x, prominence=prominence, distance=distance)[0])
+
+
 class _Counting:
     name, dim = "counting", 2
 
@@ -77,14 +90,13 @@ def test_prefetching_extractor_returns_the_started_result_once() -> None:
     assert extractor(audio, 1, 25.0).shape == (1, 2)
 
 
-def test_animate_start_up_imports_no_librosa() -> None:
-    """The modules that cost most of a second each stay out of `animate` (default settings). (scipy.signal
-    is back since the head prior measures the speaking rate with ``find_peaks``, issue 15.)"""
+def test_animate_start_up_imports_neither_librosa_nor_scipy_signal() -> None:
+    """The modules that cost most of a second each stay out of `animate` (default settings)."""
     code = (
         "import sys, tempfile, os; from talkface.pipeline import Animator, AnimateConfig;"
         f"r = Animator(AnimateConfig(threads=1)).animate({str(EXAMPLES / 'face.png')!r}, "
         f"{str(EXAMPLES / 'speech.wav')!r}, os.path.join(tempfile.mkdtemp(), 'o.mp4'));"
-        "print(r.frames, sorted(m for m in ('librosa', 'numba', 'lightning') if m in sys.modules))"
+        "print(r.frames, sorted(m for m in ('librosa', 'numba', 'scipy.signal', 'lightning') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin", "HOME": "/tmp"})

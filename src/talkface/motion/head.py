@@ -492,7 +492,7 @@ def speech_style(audio: np.ndarray, sample_rate: int = 16000, max_seconds: float
     speech (~3.2/s, ~7 %; docs/motion.md). Longer recordings are measured on ``max_seconds`` of
     evenly spaced 10-s pieces. A recording without speech gives (0, 0).
     """
-    from scipy.signal import find_peaks
+    from talkface.motion.peaks import find_peaks  # = scipy.signal.find_peaks, without its 0.7-s import
 
     db = _loudness_db(_analysis_excerpt(audio, sample_rate, max_seconds), sample_rate)
     ref = max(float(np.percentile(db, 95)), -50.0) if len(db) else -50.0
@@ -500,7 +500,7 @@ def speech_style(audio: np.ndarray, sample_rate: int = 16000, max_seconds: float
     if speech.sum() < 10:
         return 0.0, 0.0
     sm = np.convolve(db, np.ones(12) / 12, mode="same")
-    peaks, _ = find_peaks(np.where(speech, sm, ref - 60), prominence=3.0, distance=8)
+    peaks = find_peaks(np.where(speech, sm, ref - 60), prominence=3.0, distance=8)
     on = np.flatnonzero(speech)
     pauses = 1.0 - float(speech[on[0]: on[-1] + 1].mean())
     return float(len(peaks) / (speech.sum() / 100)), pauses
