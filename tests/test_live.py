@@ -106,6 +106,42 @@ def test_state_stays_bounded_over_a_long_input(animator: Animator) -> None:
     assert len(blinks._noise) < blinks.block
 
 
+def test_plain_stream_model_matches_the_lightning_module(animator: Animator, speech: np.ndarray) -> None:
+    """The bundle's streaming model loads as the plain network (inference) and as the LightningModule
+    (training): same weights, same motion; a file of another model is refused with one line."""
+    from talkface.errors import InputError
+    from talkface.live.model import StreamMotionModel, load_stream_motion
+    from talkface.live.train import StreamMotion, load_trainable
+    from talkface.pipeline import DEFAULT_MODEL
+
+    plain = load_stream_model(animator)
+    trained = load_trainable(DEFAULT_MODEL / "stream_motion.pt")
+    assert type(plain) is StreamMotionModel and type(trained) is StreamMotion
+    sa, sb = plain.state_dict(), trained.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    np.testing.assert_array_equal(plain.predict_canonical(speech[:24000]), trained.predict_canonical(speech[:24000]))
+    with pytest.raises(InputError, match="not a streaming-motion checkpoint"):
+        load_stream_motion(DEFAULT_MODEL / "blink.pt")
+
+
+def test_live_path_does_not_import_lightning() -> None:
+    """`talkface live` / the /live page: loading the stream and making frames never imports Lightning."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np; from talkface.pipeline import Animator, AnimateConfig;"
+        "from talkface.live.stream import FaceStream; import talkface.live.command, talkface.serve.live;"
+        f"s = FaceStream(Animator(AnimateConfig(threads=1)), {str(EXAMPLES / 'face.png')!r});"
+        "n = len(s.push(np.zeros(8000, np.float32))) + len(s.finish());"
+        "print(n, sorted(m for m in sys.modules if m.split('.')[0] == 'lightning' or m == 'talkface.train.core')[:3])"
+    )
+    src = Path(__file__).resolve().parents[1] / "src"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+    assert out.stdout.split() == ["13", "[]"], out.stdout + out.stderr
+
+
 def test_online_blinks_do_not_depend_on_chunking(animator: Animator) -> None:
     a = OnlineBlinks(animator.bundle.blink, seed=3)
     b = OnlineBlinks(animator.bundle.blink, seed=3)

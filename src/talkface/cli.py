@@ -442,6 +442,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_animate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    if args.model is None:  # the shipped bundle's speech encoder loads in the background while torch imports
+        from talkface.audio.features import preload_whisper_model
+
+        preload_whisper_model("tiny.en")
     from talkface.pipeline import AnimateConfig, Animator, check_paths, read_bundle_info
 
     natural = math.isfinite(args.blink_rate) and args.blink_rate < 0  # negative: the model's natural rate

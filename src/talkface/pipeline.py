@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from talkface.audio.features import get_extractor
+from talkface.audio.features import get_extractor, num_video_frames
+from talkface.audio.prefetch import PrefetchingExtractor
 from talkface.bundle import BUNDLE_FILE, DEFAULT_MODEL, ModelBundle, load_bundle, make_bundle, read_bundle_info
 from talkface.config_checks import (
     X264_PRESETS,
@@ -295,7 +296,7 @@ class Animator:
 
     def _features(self) -> Any:
         if self._extractor is None:
-            self._extractor = get_extractor(self.bundle.lgan.config.feature_name)
+            self._extractor = PrefetchingExtractor(get_extractor(self.bundle.lgan.config.feature_name))
         return self._extractor
 
     def _face_models(self) -> tuple[Any, Any]:
@@ -479,7 +480,9 @@ class Animator:
         out_path = check_video_output(output, face, speech, cfg.person)
         start = time.perf_counter()
         timer: dict[str, float] = {}
+        self._features().preload()  # the speech encoder loads while the speech is read (start-up, issue 16)
         audio = read_speech(speech, sample_rate=SAMPLE_RATE, max_duration_s=cfg.max_duration_s)
+        self._features().start(audio, num_video_frames(len(audio), SAMPLE_RATE, self.fps), self.fps)  # beside the face
         timer["audio"] = time.perf_counter() - start
         if progress:
             progress("audio", 1.0)

@@ -36,7 +36,14 @@ from talkface.audio.extractor import SAMPLE_RATE, FeatureExtractor, num_video_fr
 from talkface.audio.extractor import check_input as _check_input
 from talkface.audio.extractor import cover_frames as _cover_frames
 from talkface.audio.phonemes import HamaPhonemes
-from talkface.audio.whisper import WhisperEncoder, cache_dir, whisper_log_mel, whisper_model_dir
+from talkface.audio.whisper import (
+    WhisperEncoder,
+    cache_dir,
+    load_whisper_model,
+    preload_whisper_model,
+    whisper_log_mel,
+    whisper_model_dir,
+)
 from talkface.audio.windows import raw_windows, resample_to_frames
 
 __all__ = [
@@ -51,7 +58,9 @@ __all__ = [
     "available_extractors",
     "cache_dir",
     "get_extractor",
+    "load_whisper_model",
     "num_video_frames",
+    "preload_whisper_model",
     "whisper_log_mel",
     "whisper_model_dir",
 ]

@@ -12,6 +12,7 @@ import importlib.resources
 import importlib.util
 import os
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ from talkface.audio.extractor import cover_frames as _cover_frames
 from talkface.audio.windows import resample_to_frames
 from talkface.io.atomic import atomic_path
 
-__all__ = ["WhisperEncoder", "cache_dir", "whisper_log_mel", "whisper_model_dir"]
+__all__ = ["WhisperEncoder", "cache_dir", "load_whisper_model", "preload_whisper_model", "whisper_log_mel",
+           "whisper_model_dir"]
 
 
 WHISPER_N_FFT = 400
@@ -38,9 +40,9 @@ _WHISPER_MODELS: dict[str, int] = {"tiny.en": 384, "base": 512}
 
 @functools.lru_cache(maxsize=2)
 def _mel_filters(n_mels: int) -> np.ndarray:
-    import librosa
+    from talkface.audio.mel import mel_filters
 
-    return np.asarray(librosa.filters.mel(sr=SAMPLE_RATE, n_fft=WHISPER_N_FFT, n_mels=n_mels), dtype=np.float32)
+    return mel_filters(SAMPLE_RATE, WHISPER_N_FFT, n_mels)  # = librosa.filters.mel, without importing librosa
 
 
 def whisper_log_mel(audio: np.ndarray, n_mels: int = 80) -> np.ndarray:
@@ -62,12 +64,10 @@ def whisper_log_mel(audio: np.ndarray, n_mels: int = 80) -> np.ndarray:
     np.ndarray
         ``(n_mels, N // 160)`` float32; column ``j`` centred at sample ``160 j``.
     """
-    import librosa
+    from talkface.audio.mel import stft
 
-    stft = librosa.stft(
-        audio, n_fft=WHISPER_N_FFT, hop_length=WHISPER_HOP, window="hann", center=True, pad_mode="reflect"
-    )
-    power = np.abs(stft[:, :-1]) ** 2
+    spectrum = stft(audio, WHISPER_N_FFT, WHISPER_HOP)  # = librosa.stft(..., center=True, pad_mode="reflect")
+    power = np.abs(spectrum[:, :-1]) ** 2
     log_spec = np.log10(np.maximum(_mel_filters(n_mels) @ power, 1e-10))
     log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
     return ((log_spec + 4.0) / 4.0).astype(np.float32)
@@ -136,6 +136,49 @@ def whisper_model_dir(model: str) -> Path:
     raise ValueError(f"unknown whisper model {model!r}; valid: {', '.join(_WHISPER_MODELS)}")
 
 
+_WHISPER_LOADED: dict[tuple[str, str, int], Any] = {}  # (model, compute type, threads) -> Future of the model
+_WHISPER_LOCK = threading.Lock()
+
+
+def _whisper_future(model: str, compute_type: str, threads: int, background: bool) -> Any:
+    from concurrent.futures import Future
+
+    key = (model, compute_type, int(threads))
+    with _WHISPER_LOCK:
+        future = _WHISPER_LOADED.get(key)
+        if future is not None and not (future.done() and future.exception() is not None):
+            return future
+        future = _WHISPER_LOADED[key] = Future()
+
+    def load() -> None:
+        try:
+            import ctranslate2
+
+            future.set_result(ctranslate2.models.Whisper(str(whisper_model_dir(model)), device="cpu",
+                                                         compute_type=compute_type, intra_threads=threads))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the model
+            future.set_exception(exc)
+
+    if background:
+        threading.Thread(target=load, name=f"talkface-load-whisper-{model}", daemon=True).start()
+    else:
+        load()
+    return future
+
+
+def load_whisper_model(model: str = "tiny.en", compute_type: str = "int8", threads: int = 0) -> Any:
+    """The CTranslate2 Whisper model, loaded once per process (shared by all :class:`WhisperEncoder`
+    with the same settings; CTranslate2 models may be used from several threads). Waits for a
+    load started by :func:`preload_whisper_model`; a failed load is retried."""
+    return _whisper_future(model, compute_type, threads, background=False).result()
+
+
+def preload_whisper_model(model: str = "tiny.en", compute_type: str = "int8", threads: int = 0) -> None:
+    """Start loading :func:`load_whisper_model`'s model in a background thread (no-op when it is
+    loaded or loading). Errors surface at the first :func:`load_whisper_model`."""
+    _whisper_future(model, compute_type, threads, background=True)
+
+
 @dataclass
 class WhisperEncoder:
     """Whisper encoder states (CTranslate2, CPU), resampled to the video frame rate.
@@ -199,15 +242,13 @@ class WhisperEncoder:
 
     def _load(self) -> Any:
         if self._encoder is None:
-            import ctranslate2
-
-            self._encoder = ctranslate2.models.Whisper(
-                str(whisper_model_dir(self.model)),
-                device="cpu",
-                compute_type=self.compute_type,
-                intra_threads=self.threads,
-            )
+            self._encoder = load_whisper_model(self.model, self.compute_type, self.threads)
         return self._encoder
+
+    def preload(self) -> None:
+        """Start loading the model in a background thread (CTranslate2 releases the GIL while it
+        loads, ~1 CPU-s), so that it overlaps other start-up work; the first encode waits for it."""
+        preload_whisper_model(self.model, self.compute_type, self.threads)
 
     def encoder_states(self, audio: np.ndarray) -> np.ndarray:
         """Encoder states of the whole signal at 50 Hz.

@@ -14,7 +14,6 @@ narrow and wide eyes alike.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import median_filter
 
 __all__ = ["eye_aspect_ratio", "detect_blinks", "blink_stats"]
 
@@ -81,6 +80,8 @@ def open_eye_baseline(ear: np.ndarray, fps: float, window: float = 4.0) -> np.nd
     n = max(3, int(round(window * fps)) | 1)
     if t <= n:
         return np.full(t, float(np.median(e)))
+    from scipy.ndimage import median_filter  # here: scipy.ndimage takes ~0.3 s to import
+
     return np.asarray(median_filter(e, size=n, mode="reflect"), dtype=np.float64)
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import cv2
 import dlib
 import numpy as np
-from scipy.signal import savgol_filter
 
 from talkface.errors import InputError
 from talkface.face.detect import FaceBox, FaceDetector, as_rgb_uint8, detect_single_face, load_dlib_model
@@ -249,6 +248,8 @@ def smooth_landmarks(landmarks: np.ndarray, window: int, polyorder: int = 2) -> 
     -------
     (T, 68, 2) float32 smoothed landmarks.
     """
+    from scipy.signal import savgol_filter  # here, not at the top: scipy.signal takes ~0.5 s to import
+
     lm = np.asarray(landmarks, dtype=np.float32)
     t = lm.shape[0]
     window = min(window, t if t % 2 == 1 else t - 1)

@@ -179,3 +179,4 @@ def write_image(path: PathLike, rgb: np.ndarray) -> None:
     image = Image.fromarray(np.ascontiguousarray(a))
     with atomic_path(path) as tmp:
         image.save(tmp, format=fmt, **options)
+

@@ -39,11 +39,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from talkface.motion.lgan import SPEECH_POINTS, temporal_consistency_loss
-from talkface.train.core import TalkfaceModule
+from talkface.face.geometry import SPEECH_POINTS
 
-__all__ = ["LOG_FLOOR", "CausalLogMel", "StreamMotion", "StreamMotionConfig", "StreamMotionNet", "frame_windows",
-           "load_stream_motion", "mel_filter_bank"]
+__all__ = ["LOG_FLOOR", "CausalLogMel", "StreamMotionConfig", "StreamMotionInference", "StreamMotionModel",
+           "StreamMotionNet", "frame_windows", "load_stream_motion", "mel_filter_bank"]
 
 #: log10 of the power floor: the log-mel value of digital silence
 LOG_FLOOR = -10.0
@@ -53,7 +52,7 @@ MOUTH_INDEX = [SPEECH_POINTS.index(i) for i in range(48, 68)]
 
 @dataclass
 class StreamMotionConfig:
-    """Configuration of :class:`StreamMotion`.
+    """Configuration of the streaming motion model.
 
     Attributes:
         fps: video frame rate, frames/s.
@@ -112,11 +111,10 @@ class StreamMotionConfig:
 
 
 def mel_filter_bank(config: StreamMotionConfig) -> np.ndarray:
-    """(n_mels, n_fft // 2 + 1) float32 Slaney mel filters, 0-8 kHz (librosa; training time only)."""
-    import librosa
+    """(n_mels, n_fft // 2 + 1) float32 Slaney mel filters, 0-8 kHz (as ``librosa.filters.mel``; training time only)."""
+    from talkface.audio.mel import mel_filters
 
-    return np.asarray(librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels,
-                                          fmin=0.0, fmax=config.sample_rate / 2), dtype=np.float32)
+    return mel_filters(config.sample_rate, config.n_fft, config.n_mels, 0.0, config.sample_rate / 2)
 
 
 class CausalLogMel:
@@ -220,23 +218,20 @@ class StreamMotionNet(nn.Module):
         return self.decoder(self.encoder(x.transpose(1, 2))).view(-1, len(SPEECH_POINTS), 2)
 
 
-class StreamMotion(TalkfaceModule):
-    """The streaming motion model as a trainable module (distillation, one optimiser).
+class StreamMotionInference(nn.Module):
+    """What a trained streaming motion model does at inference, shared by :class:`StreamMotionModel` and
+    the training LightningModule (:class:`talkface.live.train.StreamMotion`).
 
-    Batches (:class:`talkface.live.train.StreamDataModule`) are dicts with ``"windows"``:
-    (B, L, context, n_mels) log-mel windows of L consecutive video frames and ``"motion"``:
-    (B, L, 46, 2) target displacements of the speech points, canonical units.
+    Subclasses set ``config``, ``net`` (:class:`StreamMotionNet`) and the buffers ``canonical_neutral``
+    (68, 2) and ``mel_filters`` (n_mels, n_fft // 2 + 1).
     """
 
-    config_class = StreamMotionConfig
-    best_metric = ("val/lmd", "min")
     config: StreamMotionConfig
+    net: StreamMotionNet
     canonical_neutral: torch.Tensor
     mel_filters: torch.Tensor
 
-    def __init__(self, config: StreamMotionConfig | dict[str, Any] | None = None) -> None:
-        super().__init__(config)
-        self.net = StreamMotionNet(self.config)
+    def _register_statistics(self) -> None:
         self.register_buffer("canonical_neutral", torch.zeros(68, 2))
         self.register_buffer("mel_filters", torch.zeros(self.config.n_mels, self.config.n_fft // 2 + 1))
 
@@ -249,32 +244,6 @@ class StreamMotion(TalkfaceModule):
         """(..., context, n_mels) -> (..., 46, 2) speech-point displacements."""
         lead = windows.shape[:-2]
         return self.net(windows.reshape(-1, *windows.shape[-2:])).view(*lead, len(SPEECH_POINTS), 2)
-
-    def losses(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Distance and frame-to-frame terms (crop pixels²) and mouth LMD (crop pixels)."""
-        u = self.config.loss_unit
-        p, t = pred * u, target * u
-        out = {"dist": (p - t).pow(2).sum(-1).mean(),
-               "lmd": (p[..., MOUTH_INDEX, :] - t[..., MOUTH_INDEX, :]).norm(dim=-1).mean()}
-        if p.ndim == 4 and p.shape[1] > 1:
-            out["temporal"] = temporal_consistency_loss(p, t)
-        return out
-
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        """Distance + λ · frame-to-frame loss."""
-        losses = self.losses(self(batch["windows"]), batch["motion"])
-        total = losses["dist"] + self.config.lambda_temporal * losses.get("temporal", torch.zeros(()))
-        self.log_losses({**losses, "total": total})
-        return total
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        """Mouth LMD against the targets on whole validation utterances."""
-        losses = self.losses(self(batch["windows"]), batch["motion"])
-        self.log_losses({"lmd": losses["lmd"], "dist": losses["dist"]}, prefix="val")
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        """Adam."""
-        return torch.optim.Adam(self.parameters(), lr=self.lr, betas=self.config.betas)
 
     @torch.no_grad()
     def predict_canonical(self, audio: np.ndarray, num_frames: int | None = None) -> np.ndarray:
@@ -304,12 +273,42 @@ class StreamMotion(TalkfaceModule):
         return out.astype(np.float32)
 
 
-def load_stream_motion(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> StreamMotion:
-    """Load a trained :class:`StreamMotion` (checkpoint or export), eval mode.
+class StreamMotionModel(StreamMotionInference):
+    """A trained streaming motion model for inference: no Lightning, no training code.
+
+    Same state-dict keys as the training module (``net.*``, ``canonical_neutral``, ``mel_filters``),
+    so its checkpoints and bundle exports load into either.
+
+    Args:
+        config: the model's :class:`StreamMotionConfig`.
+    """
+
+    def __init__(self, config: StreamMotionConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.net = StreamMotionNet(config)
+        self._register_statistics()
+
+
+#: LightningModule classes whose checkpoints :func:`load_stream_motion` reads (the first is where the
+#: class lived before the network was split from its training code: the shipped bundle's export)
+TRAINING_CLASSES = ("talkface.live.model:StreamMotion", "talkface.live.train:StreamMotion")
+
+
+def load_stream_motion(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> StreamMotionModel:
+    """A trained streaming motion model (checkpoint or bundle export) as the plain
+    :class:`StreamMotionModel`, eval mode (no Lightning; the LightningModule for fine-tuning:
+    :func:`talkface.live.train.load_trainable`).
 
     Raises:
-        InputError: the file is not a streaming-motion checkpoint.
+        InputError: the file is missing, unreadable or not a streaming-motion checkpoint.
     """
-    from talkface.train.core import load_module_as
+    from talkface.errors import InputError
+    from talkface.io.checkpoint import MODULE_CLASS_KEY, load_network, read_checkpoint
 
-    return load_module_as(path, StreamMotion, "a streaming-motion", map_location)
+    net = load_network(path, TRAINING_CLASSES, StreamMotionConfig, StreamMotionModel, "a streaming-motion",
+                       map_location)
+    if net is None:
+        held = read_checkpoint(path, map_location)[MODULE_CLASS_KEY]
+        raise InputError(path, f"not a streaming-motion checkpoint (it holds a {str(held).rpartition(':')[2]})")
+    return net

@@ -19,10 +19,76 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from talkface.live.model import CausalLogMel, StreamMotion, StreamMotionConfig, frame_windows, log_mel
-from talkface.train.core import TrainConfig
+from talkface.live.model import (
+    MOUTH_INDEX,
+    CausalLogMel,
+    StreamMotionConfig,
+    StreamMotionInference,
+    StreamMotionNet,
+    frame_windows,
+    log_mel,
+)
+from talkface.motion.lgan import temporal_consistency_loss
+from talkface.train.core import TalkfaceModule, TrainConfig
 
-__all__ = ["StreamDataConfig", "StreamDataModule", "train_stream_motion"]
+__all__ = ["StreamDataConfig", "StreamDataModule", "StreamMotion", "load_trainable", "train_stream_motion"]
+
+
+class StreamMotion(StreamMotionInference, TalkfaceModule):
+    """The streaming motion model as a trainable module (distillation, one optimiser).
+
+    The network and inference methods are :class:`talkface.live.model.StreamMotionInference`'s (the
+    same as the plain :class:`~talkface.live.model.StreamMotionModel`); this adds the losses and the
+    training and validation steps. Batches (:class:`StreamDataModule`) are dicts with ``"windows"``:
+    (B, L, context, n_mels) log-mel windows of L consecutive video frames and ``"motion"``:
+    (B, L, 46, 2) target displacements of the speech points, canonical units.
+    """
+
+    config_class = StreamMotionConfig
+    best_metric = ("val/lmd", "min")
+    config: StreamMotionConfig
+
+    def __init__(self, config: StreamMotionConfig | dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.net = StreamMotionNet(self.config)
+        self._register_statistics()
+
+    def losses(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Distance and frame-to-frame terms (crop pixels²) and mouth LMD (crop pixels)."""
+        u = self.config.loss_unit
+        p, t = pred * u, target * u
+        out = {"dist": (p - t).pow(2).sum(-1).mean(),
+               "lmd": (p[..., MOUTH_INDEX, :] - t[..., MOUTH_INDEX, :]).norm(dim=-1).mean()}
+        if p.ndim == 4 and p.shape[1] > 1:
+            out["temporal"] = temporal_consistency_loss(p, t)
+        return out
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """Distance + λ · frame-to-frame loss."""
+        losses = self.losses(self(batch["windows"]), batch["motion"])
+        total = losses["dist"] + self.config.lambda_temporal * losses.get("temporal", torch.zeros(()))
+        self.log_losses({**losses, "total": total})
+        return total
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        """Mouth LMD against the targets on whole validation utterances."""
+        losses = self.losses(self(batch["windows"]), batch["motion"])
+        self.log_losses({"lmd": losses["lmd"], "dist": losses["dist"]}, prefix="val")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adam."""
+        return torch.optim.Adam(self.parameters(), lr=self.lr, betas=self.config.betas)
+
+
+def load_trainable(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> StreamMotion:
+    """A trained streaming motion model (checkpoint or export) as the LightningModule (to fine-tune).
+
+    Raises:
+        InputError: the file is missing, unreadable or not a streaming-motion checkpoint.
+    """
+    from talkface.train.core import load_module_as
+
+    return load_module_as(path, StreamMotion, "a streaming-motion", map_location)
 
 
 @dataclass

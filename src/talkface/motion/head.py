@@ -317,12 +317,12 @@ def apply_head_motion(
 
 def _smooth(x: np.ndarray, frames: float) -> np.ndarray:
     """Zero-phase exponential smoothing (forward + backward one-pole filter), time constant in frames."""
-    from scipy.signal import filtfilt
+    from talkface.motion.onepole import filtfilt_one_pole  # = scipy.signal.filtfilt, without its 0.7-s import
 
     if frames <= 0 or len(x) < 10:
         return x
     a = float(np.exp(-1.0 / frames))
-    return np.asarray(filtfilt([1 - a], [1, -a], x, padlen=min(len(x) - 1, int(3 * frames) + 1)))
+    return filtfilt_one_pole(x, a, padlen=min(len(x) - 1, int(3 * frames) + 1))
 
 
 def loudness_envelope(audio: np.ndarray, num_frames: int, fps: float, sample_rate: int = 16000,
@@ -354,10 +354,10 @@ def loudness_envelope(audio: np.ndarray, num_frames: int, fps: float, sample_rat
 
 def _lowpass2(noise: np.ndarray, frames: float) -> np.ndarray:
     """Two cascaded causal one-pole filters (time constant in frames), scaled to unit stationary variance."""
-    from scipy.signal import lfilter
+    from talkface.motion.onepole import one_pole  # = scipy.signal.lfilter, without its 0.7-s import
 
     a = float(np.exp(-1.0 / max(frames, 1e-3)))
-    y = lfilter([1 - a], [1, -a], lfilter([1 - a], [1, -a], noise, axis=0), axis=0)
+    y = one_pole(one_pole(noise, a), a)
     # stationary variance of the cascade for unit white noise: (1-a)^4 * sum_k (k+1)^2 a^(2k)
     a2 = a * a
     var = (1 - a) ** 4 * (1 + a2) / (1 - a2) ** 3
@@ -492,7 +492,7 @@ def speech_style(audio: np.ndarray, sample_rate: int = 16000, max_seconds: float
     speech (~3.2/s, ~7 %; docs/motion.md). Longer recordings are measured on ``max_seconds`` of
     evenly spaced 10-s pieces. A recording without speech gives (0, 0).
     """
-    from scipy.signal import find_peaks
+    from talkface.motion.peaks import find_peaks  # = scipy.signal.find_peaks, without its 0.7-s import
 
     db = _loudness_db(_analysis_excerpt(audio, sample_rate, max_seconds), sample_rate)
     ref = max(float(np.percentile(db, 95)), -50.0) if len(db) else -50.0
@@ -500,7 +500,7 @@ def speech_style(audio: np.ndarray, sample_rate: int = 16000, max_seconds: float
     if speech.sum() < 10:
         return 0.0, 0.0
     sm = np.convolve(db, np.ones(12) / 12, mode="same")
-    peaks, _ = find_peaks(np.where(speech, sm, ref - 60), prominence=3.0, distance=8)
+    peaks = find_peaks(np.where(speech, sm, ref - 60), prominence=3.0, distance=8)
     on = np.flatnonzero(speech)
     pauses = 1.0 - float(speech[on[0]: on[-1] + 1].mean())
     return float(len(peaks) / (speech.sum() / 100)), pauses

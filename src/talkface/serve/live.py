@@ -170,6 +170,55 @@ async def _finish(ws: WebSocket, payload: dict[str, Any] | None, code: int) -> N
         await ws.close(code=code)
 
 
+async def _receive_start(ws: WebSocket, timeout: float) -> dict[str, Any] | None:
+    """The client's first message as a JSON object (None: the client left); raises _SessionError."""
+    first = await asyncio.wait_for(ws.receive(), timeout=timeout)
+    if first.get("type") == "websocket.disconnect":
+        return None
+    try:
+        msg = json.loads(first.get("text") or "")
+    except ValueError as exc:
+        raise _SessionError('the first message must be JSON {"type": "start", ...}') from exc
+    if not isinstance(msg, dict):
+        raise _SessionError('the first message must be JSON {"type": "start", ...}')
+    return msg
+
+
+async def _receive_audio(ws: WebSocket, service: LiveService, runner: Any, send_task: asyncio.Task[None]) -> bool:
+    """Feed the client's PCM messages to ``runner`` until ``{"type": "stop"}`` (True) or the client leaves
+    (False); raises _SessionError on a bad message, a failed sender or the session's audio limit, and
+    asyncio.TimeoutError after ``idle_timeout_s`` without a message."""
+    from talkface.live.stream import pcm16_to_float
+
+    samples = 0
+    while True:
+        receive = asyncio.create_task(asyncio.wait_for(ws.receive(), timeout=service.idle_timeout_s))
+        done, _ = await asyncio.wait({receive, send_task}, return_when=asyncio.FIRST_COMPLETED)
+        if send_task in done:
+            receive.cancel()
+            send_task.result()  # raises the sender's error
+            raise _SessionError("the session ended on the server (internal error)")
+        message = receive.result()
+        if message.get("type") == "websocket.disconnect":
+            return False
+        if message.get("bytes") is not None:
+            data = message["bytes"]
+            if len(data) % 2:
+                raise _SessionError("audio: a PCM message has an odd number of bytes (need s16le)")
+            samples += len(data) // 2
+            if samples > service.max_seconds * 16000:
+                raise _SessionError(f"the session passed its limit of {service.max_seconds:g} s of audio")
+            runner.feed(pcm16_to_float(data))
+            continue
+        try:
+            text = json.loads(message.get("text") or "")
+        except ValueError as exc:
+            raise _SessionError("text messages must be JSON") from exc
+        if isinstance(text, dict) and text.get("type") == "stop":
+            return True
+        raise _SessionError('unknown message (expected binary PCM or {"type": "stop"})')
+
+
 async def live_session(ws: WebSocket, service: LiveService) -> None:
     """Run one live session on a WebSocket (see the module doc for the protocol).
 
@@ -179,7 +228,7 @@ async def live_session(ws: WebSocket, service: LiveService) -> None:
     from talkface.errors import InputError
     from talkface.live.run import LiveRunner
     from talkface.live.sink import encode_jpeg
-    from talkface.live.stream import FaceStream, pcm16_to_float
+    from talkface.live.stream import FaceStream
 
     await ws.accept()
     if not service.acquire():
@@ -193,15 +242,9 @@ async def live_session(ws: WebSocket, service: LiveService) -> None:
     send_task: asyncio.Task[None] | None = None
     try:
         try:
-            first = await asyncio.wait_for(ws.receive(), timeout=service.idle_timeout_s)
-            if first.get("type") == "websocket.disconnect":
+            msg = await _receive_start(ws, service.idle_timeout_s)
+            if msg is None:
                 return
-            try:
-                msg = json.loads(first.get("text") or "")
-            except ValueError as exc:
-                raise _SessionError('the first message must be JSON {"type": "start", ...}') from exc
-            if not isinstance(msg, dict):
-                raise _SessionError('the first message must be JSON {"type": "start", ...}')
             size, quality = _check_start(msg)
             head_motion = _check_head_motion(msg)
             image = await asyncio.to_thread(_read_photo, msg["photo"], service.max_image_pixels)
@@ -254,34 +297,9 @@ async def live_session(ws: WebSocket, service: LiveService) -> None:
                 await asyncio.wait_for(ws.send_bytes(FRAME_HEADER.pack(index, ts) + data), timeout=10.0)
 
         send_task = asyncio.create_task(sender())
-        samples = 0
         try:
-            while True:
-                receive = asyncio.create_task(asyncio.wait_for(ws.receive(), timeout=service.idle_timeout_s))
-                done, _ = await asyncio.wait({receive, send_task}, return_when=asyncio.FIRST_COMPLETED)
-                if send_task in done:
-                    receive.cancel()
-                    send_task.result()  # raises the sender's error
-                    raise _SessionError("the session ended on the server (internal error)")
-                message = receive.result()
-                if message.get("type") == "websocket.disconnect":
-                    return
-                if message.get("bytes") is not None:
-                    data = message["bytes"]
-                    if len(data) % 2:
-                        raise _SessionError("audio: a PCM message has an odd number of bytes (need s16le)")
-                    samples += len(data) // 2
-                    if samples > service.max_seconds * 16000:
-                        raise _SessionError(f"the session passed its limit of {service.max_seconds:g} s of audio")
-                    runner.feed(pcm16_to_float(data))
-                    continue
-                try:
-                    text = json.loads(message.get("text") or "")
-                except ValueError as exc:
-                    raise _SessionError("text messages must be JSON") from exc
-                if isinstance(text, dict) and text.get("type") == "stop":
-                    break
-                raise _SessionError('unknown message (expected binary PCM or {"type": "stop"})')
+            if not await _receive_audio(ws, service, runner, send_task):
+                return  # the client left
             runner.end()
             await send_task
             summary = runner.stats.summary()

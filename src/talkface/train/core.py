@@ -427,6 +427,7 @@ def merge_metrics(out_dir: str | os.PathLike[str]) -> Path:
 #: Model classes that moved, by the name older checkpoints record -> where they live now.
 MOVED_MODULE_CLASSES: dict[str, str] = {
     "talkface.eval.sync:SyncNetModule": "talkface.eval.sync.module:SyncNetModule",
+    "talkface.live.model:StreamMotion": "talkface.live.train:StreamMotion",
 }
 
 
