@@ -3,11 +3,14 @@
 Built from the source with :mod:`ast` (nothing is imported): every ``import talkface...`` and
 ``from talkface... import ...``, at module level and inside functions, resolved to the module it
 names (a ``from package import submodule`` counts as the submodule).
+
+Also one docstring style: no numpydoc section (a title line underlined by dashes) in any docstring.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -242,3 +245,37 @@ def test_plain_networks_match_the_lightning_modules() -> None:
     np.testing.assert_array_equal(plain.lgan.predict_canonical(feats), trained.lgan.predict_canonical(feats))
     np.testing.assert_array_equal(plain.blink.generate(50, seed=3, blink_rate=0.35),
                                   trained.blink.generate(50, seed=3, blink_rate=0.35))
+
+
+#: a numpydoc section header: a title line (``Parameters``, ``Returns``, ``Raises``, ...) and a line of dashes
+#: under it; the code's docstrings are Google style (``Args:``, ``Returns:``, ...; CONTRIBUTING.md)
+_NUMPYDOC_SECTION = re.compile(r"^[ \t]*([A-Z][A-Za-z ]*)[ \t]*\n[ \t]*-{3,}[ \t]*$", re.MULTILINE)
+
+
+def _numpydoc_sections(source: str, name: str) -> list[str]:
+    """``"module:line title"`` of each numpydoc section header in the docstrings of ``source``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        body = node.body
+        if not (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            continue
+        doc = body[0].value
+        for match in _NUMPYDOC_SECTION.finditer(doc.value):
+            found.append(f"{name}:{doc.lineno + doc.value.count(chr(10), 0, match.start(1))} {match.group(1)}")
+    return found
+
+
+def test_numpydoc_section_detector() -> None:
+    numpy_style = ('def f(x: int) -> int:\n    """Twice.\n\n    Parameters\n    ----------\n'
+                   '    x:\n        a number.\n    """\n')
+    google_style = 'def f(x: int) -> int:\n    """Twice.\n\n    Args:\n        x: a number.\n    """\n'
+    assert _numpydoc_sections(numpy_style, "m") == ["m:4 Parameters"]
+    assert _numpydoc_sections(google_style, "m") == []
+
+
+def test_docstrings_have_no_numpydoc_sections() -> None:
+    found = [hit for name, path in sorted(MODULES.items()) for hit in _numpydoc_sections(path.read_text(), name)]
+    assert found == [], f"numpydoc sections (write Google style: Args:, Returns:, Raises:): {found}"

@@ -33,18 +33,12 @@ class FeatureExtractor(Protocol):
     def __call__(self, audio: np.ndarray, num_frames: int, fps: float) -> np.ndarray:
         """Features of ``audio`` for ``num_frames`` video frames at ``fps``.
 
-        Parameters
-        ----------
-        audio:
-            ``(N,)`` float32 mono waveform at 16 kHz, nominally in [-1, 1].
-        num_frames:
-            number of video frames ``T``; frame ``t`` is centred at ``t / fps`` s.
-        fps:
-            video frame rate (frames per second).
+        Args:
+            audio: ``(N,)`` float32 mono waveform at 16 kHz, nominally in [-1, 1].
+            num_frames: number of video frames ``T``; frame ``t`` is centred at ``t / fps`` s.
+            fps: video frame rate (frames per second).
 
-        Returns
-        -------
-        np.ndarray
+        Returns:
             ``(T, D)`` float32, finite.
         """
         ...
@@ -55,18 +49,12 @@ def num_video_frames(num_samples: int, sample_rate: int, fps: float) -> int:
 
     Halves round up (not to even), so the count never depends on float parity.
 
-    Parameters
-    ----------
-    num_samples:
-        audio length in samples.
-    sample_rate:
-        audio sampling rate in Hz.
-    fps:
-        video frame rate (frames per second).
+    Args:
+        num_samples: audio length in samples.
+        sample_rate: audio sampling rate in Hz.
+        fps: video frame rate (frames per second).
 
-    Returns
-    -------
-    int
+    Returns:
         ``floor(num_samples / sample_rate * fps + 0.5)``.
     """
     if num_samples < 0 or sample_rate <= 0 or not fps > 0:

@@ -81,10 +81,8 @@ class RawWindows:
     with stride ``sample_rate / fps``; the sample at the frame centre is at index
     ``dim // 2``; outside the audio the window is zero-padded.
 
-    Attributes
-    ----------
-    window_s:
-        window length in seconds (paper: 0.16 s -> 2560 samples at 16 kHz).
+    Attributes:
+        window_s: window length in seconds (paper: 0.16 s -> 2560 samples at 16 kHz).
     """
 
     window_s: float = 0.16
@@ -118,14 +116,10 @@ class LogMel:
     then averaged over each frame's ``1 / fps`` span. Not normalised: standardise per
     dimension with training-set statistics before feeding a network.
 
-    Attributes
-    ----------
-    n_mels:
-        number of mel bands (output dim).
-    win_s, hop_s:
-        STFT window and hop in seconds (25 ms / 10 ms).
-    fmin, fmax:
-        mel filter-bank range in Hz.
+    Attributes:
+        n_mels: number of mel bands (output dim).
+        win_s, hop_s: STFT window and hop in seconds (25 ms / 10 ms).
+        fmin, fmax: mel filter-bank range in Hz.
     """
 
     n_mels: int = 80
@@ -182,16 +176,11 @@ class MFCC:
     :class:`LogMel` dB spectrogram (``n_mels`` bands, 25 ms / 10 ms) with a DCT-II; the
     deltas are taken at the 100 Hz rate over ``delta_width`` steps before pooling.
 
-    Attributes
-    ----------
-    n_mfcc:
-        cepstral coefficients kept (c0 included).
-    deltas:
-        append first and second time derivatives (dim ``3 * n_mfcc``).
-    n_mels:
-        mel bands the cepstrum is computed from.
-    delta_width:
-        odd number of 10-ms steps in the delta regression (9 = ±40 ms).
+    Attributes:
+        n_mfcc: cepstral coefficients kept (c0 included).
+        deltas: append first and second time derivatives (dim ``3 * n_mfcc``).
+        n_mels: mel bands the cepstrum is computed from.
+        delta_width: odd number of 10-ms steps in the delta regression (9 = ±40 ms).
     """
 
     n_mfcc: int = 13
@@ -246,19 +235,13 @@ def available_extractors() -> list[str]:
 def get_extractor(name: str, **kwargs: Any) -> FeatureExtractor:
     """Build the extractor registered as ``name`` with config overrides ``kwargs``.
 
-    Parameters
-    ----------
-    name:
-        one of :func:`available_extractors`; default pipeline choice is ``DEFAULT_EXTRACTOR``.
-    **kwargs:
-        dataclass fields of that extractor (e.g. ``n_mels=40``).
+    Args:
+        name: one of :func:`available_extractors`; default pipeline choice is ``DEFAULT_EXTRACTOR``.
+        **kwargs: dataclass fields of that extractor (e.g. ``n_mels=40``).
 
-    Raises
-    ------
-    ValueError
-        unknown name (the message lists the valid ones) or bad config.
-    ImportError
-        the extractor's optional extra is not installed.
+    Raises:
+        ValueError: unknown name (the message lists the valid ones) or bad config.
+        ImportError: the extractor's optional extra is not installed.
     """
     try:
         factory = _REGISTRY[name]

@@ -40,12 +40,9 @@ class HamaPhonemes:
     pieces: steps ``[k hop_s, (k+1) hop_s)`` come from a piece with ``context_s`` of real
     audio on either side (the posteriors barely depend on context beyond that).
 
-    Attributes
-    ----------
-    hop_s:
-        seconds of output kept per piece.
-    context_s:
-        extra audio on each side of a piece, seconds.
+    Attributes:
+        hop_s: seconds of output kept per piece.
+        context_s: extra audio on each side of a piece, seconds.
     """
 
     hop_s: float = 8.0

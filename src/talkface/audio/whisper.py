@@ -52,16 +52,11 @@ def whisper_log_mel(audio: np.ndarray, n_mels: int = 80) -> np.ndarray:
     librosa/Slaney mel filters, ``log10(max(., 1e-10))``, clamped to ``max - 8``, then
     ``(x + 4) / 4``.
 
-    Parameters
-    ----------
-    audio:
-        ``(N,)`` float32 at 16 kHz.
-    n_mels:
-        mel bands (80 for tiny/base).
+    Args:
+        audio: ``(N,)`` float32 at 16 kHz.
+        n_mels: mel bands (80 for tiny/base).
 
-    Returns
-    -------
-    np.ndarray
+    Returns:
         ``(n_mels, N // 160)`` float32; column ``j`` centred at sample ``160 j``.
     """
     from talkface.audio.mel import stft
@@ -118,12 +113,9 @@ def _assemble_whisper_base() -> Path:
 def whisper_model_dir(model: str) -> Path:
     """Folder of the CTranslate2 Whisper ``model`` (``"tiny.en"`` or ``"base"``).
 
-    Raises
-    ------
-    ImportError
-        the package holding the model is not installed (message says which extra).
-    ValueError
-        unknown model name.
+    Raises:
+        ImportError: the package holding the model is not installed (message says which extra).
+        ValueError: unknown model name.
     """
     if model == "tiny.en":
         try:
@@ -198,19 +190,13 @@ class WhisperEncoder:
     States (50 Hz, step ``k`` centred at ``0.02 k`` s) are mean-pooled over each video
     frame's span. The model loads lazily, once per instance.
 
-    Attributes
-    ----------
-    model:
-        ``"tiny.en"`` (default, English, 384-d) or ``"base"`` (multilingual, 512-d; extra
-        ``multilingual``).
-    compute_type:
-        CTranslate2 compute type (``"int8"``, ``"float32"``, ...).
-    threads:
-        CTranslate2 intra-op threads (0 = its default).
-    hop_s:
-        advance between 30-s windows, 15..30 s (30 = plain non-overlapping chunks).
-    batch_size:
-        windows per encode call (1 is as fast as more on a 2-core CPU).
+    Attributes:
+        model: ``"tiny.en"`` (default, English, 384-d) or ``"base"`` (multilingual, 512-d; extra
+            ``multilingual``).
+        compute_type: CTranslate2 compute type (``"int8"``, ``"float32"``, ...).
+        threads: CTranslate2 intra-op threads (0 = its default).
+        hop_s: advance between 30-s windows, 15..30 s (30 = plain non-overlapping chunks).
+        batch_size: windows per encode call (1 is as fast as more on a 2-core CPU).
     """
 
     model: str = "tiny.en"
@@ -253,14 +239,10 @@ class WhisperEncoder:
     def encoder_states(self, audio: np.ndarray) -> np.ndarray:
         """Encoder states of the whole signal at 50 Hz.
 
-        Parameters
-        ----------
-        audio:
-            ``(N,)`` float32 at 16 kHz.
+        Args:
+            audio: ``(N,)`` float32 at 16 kHz.
 
-        Returns
-        -------
-        np.ndarray
+        Returns:
             ``(S, dim)`` float32, ``S = N // 320 + 1``; row ``k`` centred at ``0.02 k`` s.
         """
         import ctranslate2

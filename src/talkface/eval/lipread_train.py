@@ -57,20 +57,15 @@ def cache_lip_crops(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Mouth crops and slot labels of prepared clips, cut once and cached per clip.
 
-    Parameters
-    ----------
-    dataset:
-        A prepared dataset folder (``talkface preprocess``) with crop videos.
-    ids:
-        Clip ids to load; clips that are not GRID sentences are skipped.
-    cache_dir:
-        Folder of the per-clip caches (``<speaker>/<utterance>.npz``: ``crops`` (T, 40, 80)
-        uint8 and ``labels`` (6,)), reused when present.
+    Args:
+        dataset: A prepared dataset folder (``talkface preprocess``) with crop videos.
+        ids: Clip ids to load; clips that are not GRID sentences are skipped.
+        cache_dir: Folder of the per-clip caches (``<speaker>/<utterance>.npz``: ``crops`` (T, 40, 80)
+            uint8 and ``labels`` (6,)), reused when present.
 
-    Returns
-    -------
-    ``(crops (N, T_max, 40, 80) uint8 padded with each clip's last frame, lengths (N,), labels
-    (N, 6) int64, clip ids)``.
+    Returns:
+        ``(crops (N, T_max, 40, 80) uint8 padded with each clip's last frame, lengths (N,), labels
+        (N, 6) int64, clip ids)``.
     """
     from tqdm import tqdm
 
@@ -328,29 +323,19 @@ def train_lipreader(
 ) -> LipReadTrainResult:
     """Train the GRID lip reader on a prepared dataset and export ``out/lipreader.pt``.
 
-    Parameters
-    ----------
-    dataset:
-        Prepared GRID clips (``talkface preprocess``); the sentences come from the clip names or
-        ``.align`` files beside the source videos.
-    out:
-        Run folder: ``config.json``, ``last.ckpt`` (resumed from), ``best.ckpt``, ``metrics.csv``,
-        ``lipreader.pt``.
-    train_config:
-        Steps, batch size, learning rate, seed, threads (:class:`~talkface.train.core.TrainConfig`).
-    data_config, config:
-        Augmentation and architecture.
-    train_ids, val_ids:
-        Clip ids to train / validate on (default: the dataset's ``train`` / ``val`` splits).
-    exclude:
-        Utterances (``bbaf2n``) or clip ids never trained on.
-    cache_dir:
-        Mouth-crop cache (default ``out/cache``).
+    Args:
+        dataset: Prepared GRID clips (``talkface preprocess``); the sentences come from the clip names or
+            ``.align`` files beside the source videos.
+        out: Run folder: ``config.json``, ``last.ckpt`` (resumed from), ``best.ckpt``, ``metrics.csv``,
+            ``lipreader.pt``.
+        train_config: Steps, batch size, learning rate, seed, threads (:class:`~talkface.train.core.TrainConfig`).
+        data_config, config: Augmentation and architecture.
+        train_ids, val_ids: Clip ids to train / validate on (default: the dataset's ``train`` / ``val`` splits).
+        exclude: Utterances (``bbaf2n``) or clip ids never trained on.
+        cache_dir: Mouth-crop cache (default ``out/cache``).
 
-    Raises
-    ------
-    InputError
-        No dataset, no splits and no id lists, no GRID clips.
+    Raises:
+        InputError: No dataset, no splits and no id lists, no GRID clips.
     """
     from talkface.data.dataset import PreparedDataset
 

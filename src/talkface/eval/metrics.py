@@ -78,15 +78,12 @@ def _pair(reference: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarr
 def psnr(reference: np.ndarray, test: np.ndarray) -> float:
     """Peak signal-to-noise ratio, mean over frames.
 
-    Parameters
-    ----------
-    reference, test:
-        (H, W, 3) or (T, H, W, 3) uint8 RGB of the same shape.
+    Args:
+        reference, test: (H, W, 3) or (T, H, W, 3) uint8 RGB of the same shape.
 
-    Returns
-    -------
-    Mean over frames of ``10 log10(255^2 / MSE_t)`` in dB (MSE over pixels and channels); a
-    frame identical to its reference scores :data:`PSNR_CAP` (100 dB) instead of infinity.
+    Returns:
+        Mean over frames of ``10 log10(255^2 / MSE_t)`` in dB (MSE over pixels and channels); a
+        frame identical to its reference scores :data:`PSNR_CAP` (100 dB) instead of infinity.
     """
     ref, tst = _pair(reference, test)
     diff = ref.astype(np.float64) - tst.astype(np.float64)
@@ -99,15 +96,12 @@ def psnr(reference: np.ndarray, test: np.ndarray) -> float:
 def ssim(reference: np.ndarray, test: np.ndarray) -> float:
     """Structural similarity, mean over frames.
 
-    Parameters
-    ----------
-    reference, test:
-        (H, W, 3) or (T, H, W, 3) uint8 RGB of the same shape, each side >= 7 pixels.
+    Args:
+        reference, test: (H, W, 3) or (T, H, W, 3) uint8 RGB of the same shape, each side >= 7 pixels.
 
-    Returns
-    -------
-    Mean SSIM over frames (1.0 for identical frames), computed on RGB with a 7x7 window and
-    data range 255 (:func:`skimage.metrics.structural_similarity`, channel mean).
+    Returns:
+        Mean SSIM over frames (1.0 for identical frames), computed on RGB with a 7x7 window and
+        data range 255 (:func:`skimage.metrics.structural_similarity`, channel mean).
     """
     ref, tst = _pair(reference, test)
     values = [
@@ -211,15 +205,12 @@ def _cpbd_gray(image: np.ndarray) -> float:
 def cpbd(frames: np.ndarray) -> float:
     """Cumulative probability of blur detection (sharpness), mean over frames.
 
-    Parameters
-    ----------
-    frames:
-        (H, W, 3) or (T, H, W, 3) uint8 RGB, H and W >= 64 (only whole 64x64 blocks count).
+    Args:
+        frames: (H, W, 3) or (T, H, W, 3) uint8 RGB, H and W >= 64 (only whole 64x64 blocks count).
 
-    Returns
-    -------
-    Mean CPBD in [0, 1], higher is sharper; a frame without edge blocks scores 0. About
-    0.2-0.3 on GRID frames (the papers' ground truth: 0.28), lower when blurred.
+    Returns:
+        Mean CPBD in [0, 1], higher is sharper; a frame without edge blocks scores 0. About
+        0.2-0.3 on GRID frames (the papers' ground truth: 0.28), lower when blurred.
     """
     video = _as_video(frames)
     if min(video.shape[1:3]) < _CPBD_BLOCK:
@@ -232,14 +223,11 @@ def fdbm(frames: np.ndarray) -> float:
 
     For an M x N grey image with Fourier magnitude |F|, ``FM = #{|F| > max|F| / 1000} / (M N)``.
 
-    Parameters
-    ----------
-    frames:
-        (H, W, 3) or (T, H, W, 3) uint8 RGB (converted to 8-bit luma).
+    Args:
+        frames: (H, W, 3) or (T, H, W, 3) uint8 RGB (converted to 8-bit luma).
 
-    Returns
-    -------
-    Mean FM in [0, 1], higher is sharper (the temporal-GAN paper's GRID ground truth: 0.121).
+    Returns:
+        Mean FM in [0, 1], higher is sharper (the temporal-GAN paper's GRID ground truth: 0.121).
     """
     video = _as_video(frames)
     values = []
@@ -259,21 +247,15 @@ def lpips(
 ) -> float:
     """LPIPS (VGG16, v0.1) distance, mean over frames.
 
-    Parameters
-    ----------
-    reference, test:
-        (H, W, 3) or (T, H, W, 3) uint8 RGB of the same shape, sides >= 16.
-    model:
-        A :class:`talkface.nets.LPIPS` to reuse (its weights load once); a new one if None.
-    stride:
-        Use every ``stride``-th frame only (LPIPS costs ~5 GFLOP per 128x128 frame pair: about
-        0.5 s per pair on 2 CPU cores).
-    batch_size:
-        Frame pairs per forward pass.
+    Args:
+        reference, test: (H, W, 3) or (T, H, W, 3) uint8 RGB of the same shape, sides >= 16.
+        model: A :class:`talkface.nets.LPIPS` to reuse (its weights load once); a new one if None.
+        stride: Use every ``stride``-th frame only (LPIPS costs ~5 GFLOP per 128x128 frame pair: about
+            0.5 s per pair on 2 CPU cores).
+        batch_size: Frame pairs per forward pass.
 
-    Returns
-    -------
-    Mean LPIPS distance, >= 0 (0 for identical frames), lower is more similar.
+    Returns:
+        Mean LPIPS distance, >= 0 (0 for identical frames), lower is more similar.
     """
     import torch
 

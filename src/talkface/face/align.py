@@ -60,14 +60,10 @@ MIRROR_68: tuple[int, ...] = (
 class Similarity:
     """2-D similarity transform ``x -> scale * rotation @ x + translation``.
 
-    Attributes
-    ----------
-    scale:
-        Uniform scale factor (> 0).
-    rotation:
-        (2, 2) float64 rotation matrix (determinant +1).
-    translation:
-        (2,) float64 translation, in destination units.
+    Attributes:
+        scale: Uniform scale factor (> 0).
+        rotation: (2, 2) float64 rotation matrix (determinant +1).
+        translation: (2,) float64 translation, in destination units.
     """
 
     scale: float
@@ -141,17 +137,13 @@ def procrustes(src: np.ndarray, dst: np.ndarray, *, points: Sequence[int] | np.n
     Minimises ``sum_i |s R src_i + t - dst_i|^2`` over scale s > 0, rotation R (no
     reflection) and translation t.
 
-    Parameters
-    ----------
-    src, dst:
-        (N, 2) corresponding points (e.g. (68, 2) landmarks, pixels or normalised units).
-    points:
-        Optional indices of the points to fit on (e.g. :data:`STABLE_POINTS`); the transform
-        still applies to all points.
+    Args:
+        src, dst: (N, 2) corresponding points (e.g. (68, 2) landmarks, pixels or normalised units).
+        points: Optional indices of the points to fit on (e.g. :data:`STABLE_POINTS`); the transform
+            still applies to all points.
 
-    Returns
-    -------
-    :class:`Similarity` with ``procrustes(src, dst).apply(src) ≈ dst``.
+    Returns:
+        :class:`Similarity` with ``procrustes(src, dst).apply(src) ≈ dst``.
     """
     s = np.asarray(src, dtype=np.float64)
     d = np.asarray(dst, dtype=np.float64)
@@ -169,9 +161,8 @@ def normalize_shape(shape: np.ndarray) -> np.ndarray:
 
     Centroid at the origin, eye-centre line along +x, unit inter-ocular distance.
 
-    Returns
-    -------
-    (..., 68, 2) float32.
+    Returns:
+        (..., 68, 2) float32.
     """
     p = np.asarray(shape, dtype=np.float64)
     c = p.mean(axis=-2, keepdims=True)
@@ -193,14 +184,11 @@ def mean_face(shapes: np.ndarray, *, max_iter: int = 100, tol: float = 1e-7) -> 
     current mean, the mean is recomputed and normalised (:func:`normalize_shape`, which fixes
     the mean's position, rotation and scale), until it changes less than ``tol``.
 
-    Parameters
-    ----------
-    shapes:
-        (N, 68, 2) landmark shapes (any scale, position and in-plane rotation).
+    Args:
+        shapes: (N, 68, 2) landmark shapes (any scale, position and in-plane rotation).
 
-    Returns
-    -------
-    (68, 2) float32 mean shape in the normalised space.
+    Returns:
+        (68, 2) float32 mean shape in the normalised space.
     """
     x = np.asarray(shapes, dtype=np.float64)
     if x.ndim != 3 or x.shape[1:] != (68, 2) or x.shape[0] == 0:
@@ -235,10 +223,9 @@ def canonical_face() -> np.ndarray:
     Built by ``scripts/make_canonical_face.py`` (GPA mean over GRID and wild clips,
     left-right symmetrised).
 
-    Returns
-    -------
-    (68, 2) float32 in the normalised space (centroid 0, eyes horizontal, unit inter-ocular
-    distance; y down). A fresh copy each call.
+    Returns:
+        (68, 2) float32 in the normalised space (centroid 0, eyes horizontal, unit inter-ocular
+        distance; y down). A fresh copy each call.
     """
     return _canonical_face_cached().copy()
 
@@ -265,16 +252,12 @@ def align_to_canonical(
     :data:`STABLE_POINTS`) so that mouth opening does not tilt or shrink the aligned face, and
     applied to all 68 points.
 
-    Parameters
-    ----------
-    landmarks:
-        (68, 2) or (..., 68, 2) landmarks, pixels.
-    reference:
-        (68, 2) target shape; default :func:`canonical_face` (normalised units).
+    Args:
+        landmarks: (68, 2) or (..., 68, 2) landmarks, pixels.
+        reference: (68, 2) target shape; default :func:`canonical_face` (normalised units).
 
-    Returns
-    -------
-    Same shape as ``landmarks``, float32, in the reference's units.
+    Returns:
+        Same shape as ``landmarks``, float32, in the reference's units.
     """
     lm = np.asarray(landmarks, dtype=np.float64)
     if lm.shape[-2:] != (68, 2):
@@ -289,16 +272,12 @@ def align_to_canonical(
 def transform_points(points: np.ndarray, affine: np.ndarray) -> np.ndarray:
     """Apply a (2, 3) affine (or (T, 2, 3) per frame) to (..., 2) points.
 
-    Parameters
-    ----------
-    points:
-        (..., 2) points; with a (T, 2, 3) ``affine`` the leading axis must be T.
-    affine:
-        (2, 3) or (T, 2, 3) matrix.
+    Args:
+        points: (..., 2) points; with a (T, 2, 3) ``affine`` the leading axis must be T.
+        affine: (2, 3) or (T, 2, 3) matrix.
 
-    Returns
-    -------
-    (..., 2) float32 transformed points.
+    Returns:
+        (..., 2) float32 transformed points.
     """
     p = np.asarray(points, dtype=np.float64)
     a = np.asarray(affine, dtype=np.float64)
@@ -342,20 +321,14 @@ def crop_transform(
     chin inside, eyes horizontal, like FFHQ / VoxCeleb face crops. The similarity is fitted
     on the stable points, so it does not change when the mouth opens.
 
-    Parameters
-    ----------
-    landmarks:
-        (68, 2) landmarks, image pixels.
-    size:
-        Crop side in pixels.
-    margin:
-        Space around the face box, fraction of ``size``.
-    forehead:
-        Forehead added above the brows, fraction of the landmark box height.
+    Args:
+        landmarks: (68, 2) landmarks, image pixels.
+        size: Crop side in pixels.
+        margin: Space around the face box, fraction of ``size``.
+        forehead: Forehead added above the brows, fraction of the landmark box height.
 
-    Returns
-    -------
-    (2, 3) float64 affine, image pixels -> crop pixels (for :func:`warp_crop`).
+    Returns:
+        (2, 3) float64 affine, image pixels -> crop pixels (for :func:`warp_crop`).
     """
     lm = np.asarray(landmarks, dtype=np.float64)
     if lm.shape != (68, 2):
@@ -378,22 +351,15 @@ def crop_transforms(
     angle; these are smoothed with a Gaussian of ``sigma`` frames (head motion is kept,
     landmark noise is not) and turned back into affines.
 
-    Parameters
-    ----------
-    landmarks:
-        (T, 68, 2) landmarks, image pixels.
-    size:
-        Crop side in pixels.
-    smooth:
-        Apply temporal smoothing.
-    sigma:
-        Gaussian standard deviation in frames.
-    margin, forehead:
-        As in :func:`crop_transform`.
+    Args:
+        landmarks: (T, 68, 2) landmarks, image pixels.
+        size: Crop side in pixels.
+        smooth: Apply temporal smoothing.
+        sigma: Gaussian standard deviation in frames.
+        margin, forehead: As in :func:`crop_transform`.
 
-    Returns
-    -------
-    (T, 2, 3) float64 affines, image pixels -> crop pixels.
+    Returns:
+        (T, 2, 3) float64 affines, image pixels -> crop pixels.
     """
     lm = np.asarray(landmarks, dtype=np.float64)
     if lm.ndim != 3 or lm.shape[1:] != (68, 2):
@@ -425,18 +391,13 @@ def warp_crop(image: np.ndarray, affine: np.ndarray, size: int | tuple[int, int]
     Strong downscaling first halves the image with ``cv2.pyrDown`` (Gaussian pre-filter), so
     crops of large frames are not aliased.
 
-    Parameters
-    ----------
-    image:
-        (H, W, C) or (H, W) image, any dtype cv2 supports (uint8 RGB usually).
-    affine:
-        (2, 3) image -> crop matrix (:func:`crop_transform`).
-    size:
-        Crop side, or ``(height, width)``.
+    Args:
+        image: (H, W, C) or (H, W) image, any dtype cv2 supports (uint8 RGB usually).
+        affine: (2, 3) image -> crop matrix (:func:`crop_transform`).
+        size: Crop side, or ``(height, width)``.
 
-    Returns
-    -------
-    (size, size, C) crop of the same dtype.
+    Returns:
+        (size, size, C) crop of the same dtype.
     """
     h_out, w_out = (size, size) if isinstance(size, int) else size
     a = np.asarray(affine, dtype=np.float64).copy()
@@ -459,20 +420,14 @@ def paste_back(image: np.ndarray, crop: np.ndarray, affine: np.ndarray, *, feath
     inside the crop and ramps linearly to 0 over ``feather`` crop pixels at its border, so no
     seam shows. Only the crop's footprint is touched.
 
-    Parameters
-    ----------
-    image:
-        (H, W, 3) uint8 RGB original.
-    crop:
-        (S, S, 3) uint8 RGB crop (same geometry as ``warp_crop(image, affine, S)``).
-    affine:
-        (2, 3) image -> crop matrix used to cut the crop.
-    feather:
-        Width of the blending ramp in crop pixels.
+    Args:
+        image: (H, W, 3) uint8 RGB original.
+        crop: (S, S, 3) uint8 RGB crop (same geometry as ``warp_crop(image, affine, S)``).
+        affine: (2, 3) image -> crop matrix used to cut the crop.
+        feather: Width of the blending ramp in crop pixels.
 
-    Returns
-    -------
-    (H, W, 3) uint8 RGB new image.
+    Returns:
+        (H, W, 3) uint8 RGB new image.
     """
     img = np.asarray(image)
     cr = np.asarray(crop)

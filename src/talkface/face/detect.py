@@ -46,19 +46,14 @@ MODEL_FILES = {
 def dlib_model_path(name: str) -> Path:
     """Path of a dlib model file from the ``face_recognition_models`` package.
 
-    Parameters
-    ----------
-    name:
-        One of ``"landmarks68"``, ``"landmarks5"``, ``"embedding"``, ``"cnn_detector"``.
+    Args:
+        name: One of ``"landmarks68"``, ``"landmarks5"``, ``"embedding"``, ``"cnn_detector"``.
 
-    Returns
-    -------
-    Path to the ``.dat`` file (it is not read here).
+    Returns:
+        Path to the ``.dat`` file (it is not read here).
 
-    Raises
-    ------
-    FileNotFoundError
-        If the package or the file is missing.
+    Raises:
+        FileNotFoundError: If the package or the file is missing.
     """
     if name not in MODEL_FILES:
         raise KeyError(f"unknown dlib model {name!r}; choose from {sorted(MODEL_FILES)}")
@@ -77,11 +72,9 @@ def dlib_model_path(name: str) -> Path:
 def load_dlib_model(name: str) -> Any:
     """Load (once per process) and return a dlib model.
 
-    Parameters
-    ----------
-    name:
-        ``"hog"`` (frontal face detector), ``"cnn_detector"``, ``"landmarks68"``,
-        ``"landmarks5"`` (shape predictors) or ``"embedding"`` (ResNet face descriptor).
+    Args:
+        name: ``"hog"`` (frontal face detector), ``"cnn_detector"``, ``"landmarks68"``,
+            ``"landmarks5"`` (shape predictors) or ``"embedding"`` (ResNet face descriptor).
 
     The 100 MB 68-point predictor takes ~1-2 s to load, so instances of
     :class:`FaceDetector`, :class:`~talkface.face.landmarks.LandmarkDetector` and
@@ -126,11 +119,9 @@ def _frontal_face_detector() -> Any:
 def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
     """Return ``image`` as a C-contiguous (H, W, 3) uint8 RGB array (what dlib wants).
 
-    Parameters
-    ----------
-    image:
-        (H, W, 3) uint8 RGB, or (H, W) uint8 grey (replicated to 3 channels).
-        (H, W, 4) RGBA drops its alpha channel.
+    Args:
+        image: (H, W, 3) uint8 RGB, or (H, W) uint8 grey (replicated to 3 channels).
+            (H, W, 4) RGBA drops its alpha channel.
     """
     arr = np.asarray(image)
     if arr.dtype != np.uint8:
@@ -211,22 +202,16 @@ class FaceBox:
 class DetectorConfig:
     """Settings of :class:`FaceDetector`.
 
-    Attributes
-    ----------
-    method:
-        ``"hog"``: dlib's frontal HOG + linear SVM detector (~40 ms on a 360x288 frame on one
-        core; finds faces from ~80 px wide, frontal to ~30 degrees yaw). ``"cnn"``: dlib's
-        mmod CNN detector (more pose-robust, ~40x slower on CPU).
-    upsample:
-        Number of 2x upsamplings before detection (finds faces half as large per step, ~4x cost).
-    retry_upsample:
-        If nothing is found, try once more with one extra upsampling (small faces).
-    max_side:
-        Images whose longer side exceeds this are downscaled to it before detection (faster;
-        the HOG detector's minimum face size is ~80 px, so 640 still finds faces >= ~1/8 of
-        the image width).
-    min_score:
-        Detections with a score below this are dropped (HOG scores are SVM margins >= 0).
+    Attributes:
+        method: ``"hog"``: dlib's frontal HOG + linear SVM detector (~40 ms on a 360x288 frame on one
+            core; finds faces from ~80 px wide, frontal to ~30 degrees yaw). ``"cnn"``: dlib's
+            mmod CNN detector (more pose-robust, ~40x slower on CPU).
+        upsample: Number of 2x upsamplings before detection (finds faces half as large per step, ~4x cost).
+        retry_upsample: If nothing is found, try once more with one extra upsampling (small faces).
+        max_side: Images whose longer side exceeds this are downscaled to it before detection (faster;
+            the HOG detector's minimum face size is ~80 px, so 640 still finds faces >= ~1/8 of
+            the image width).
+        min_score: Detections with a score below this are dropped (HOG scores are SVM margins >= 0).
     """
 
     method: Literal["hog", "cnn"] = "hog"
@@ -241,10 +226,8 @@ class FaceDetector:
 
     The dlib model is loaded lazily on first use and held by the instance.
 
-    Parameters
-    ----------
-    config:
-        Detector settings; defaults to :class:`DetectorConfig`'s.
+    Args:
+        config: Detector settings; defaults to :class:`DetectorConfig`'s.
     """
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
@@ -269,14 +252,11 @@ class FaceDetector:
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         """Find all faces in an image.
 
-        Parameters
-        ----------
-        image:
-            (H, W, 3) uint8 RGB (or (H, W) grey).
+        Args:
+            image: (H, W, 3) uint8 RGB (or (H, W) grey).
 
-        Returns
-        -------
-        Face boxes in ``image`` pixels, sorted by area, largest first (empty if none).
+        Returns:
+            Face boxes in ``image`` pixels, sorted by area, largest first (empty if none).
         """
         img = as_rgb_uint8(image)
         h, w = img.shape[:2]
@@ -301,20 +281,14 @@ class FaceDetector:
         searched without upsampling: cheaper than a full-frame search on large frames and
         independent of how small the face is in the frame.
 
-        Parameters
-        ----------
-        image:
-            (H, W, 3) uint8 RGB.
-        box:
-            Expected face box in image pixels.
-        context:
-            Margin around ``box``, as a fraction of its width/height.
-        face_width:
-            Working width of the expected face in pixels.
+        Args:
+            image: (H, W, 3) uint8 RGB.
+            box: Expected face box in image pixels.
+            context: Margin around ``box``, as a fraction of its width/height.
+            face_width: Working width of the expected face in pixels.
 
-        Returns
-        -------
-        Face boxes in ``image`` pixels, largest first (empty if none).
+        Returns:
+            Face boxes in ``image`` pixels, largest first (empty if none).
         """
         img = as_rgb_uint8(image)
         h, w = img.shape[:2]
@@ -346,27 +320,18 @@ def detect_single_face(
     Faces narrower than ``background_ratio`` times the largest face are treated as background
     (bystanders, posters) and ignored.
 
-    Parameters
-    ----------
-    image:
-        (H, W, 3) uint8 RGB.
-    path:
-        The file the image came from (named in errors).
-    detector:
-        Detector to use (a default HOG :class:`FaceDetector` if None).
-    allow_multiple:
-        If True, return the largest face instead of failing when several are found.
-    background_ratio:
-        Width ratio below which secondary faces are ignored.
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        path: The file the image came from (named in errors).
+        detector: Detector to use (a default HOG :class:`FaceDetector` if None).
+        allow_multiple: If True, return the largest face instead of failing when several are found.
+        background_ratio: Width ratio below which secondary faces are ignored.
 
-    Returns
-    -------
-    The face's box in image pixels.
+    Returns:
+        The face's box in image pixels.
 
-    Raises
-    ------
-    InputError
-        ``"no face found"``, or ``"N faces found; crop the photo to one person"``.
+    Raises:
+        InputError: ``"no face found"``, or ``"N faces found; crop the photo to one person"``.
     """
     boxes = (detector or FaceDetector()).detect(image)
     if not boxes:

@@ -65,20 +65,14 @@ def draw_landmarks(
     Parts (:data:`PARTS`) are drawn as anti-aliased polylines with sub-pixel vertex positions;
     eyes and lips are closed loops; colours are :data:`PART_COLORS`.
 
-    Parameters
-    ----------
-    landmarks:
-        (68, 2) landmarks in pixels of the output image (x, y), or (T, 68, 2) for a sequence.
-    size:
-        Output side, or ``(height, width)``; None to use ``image``'s size.
-    thickness:
-        Line thickness in pixels.
-    image:
-        Optional (H, W, 3) uint8 RGB image to draw on (a copy is returned) instead of black.
+    Args:
+        landmarks: (68, 2) landmarks in pixels of the output image (x, y), or (T, 68, 2) for a sequence.
+        size: Output side, or ``(height, width)``; None to use ``image``'s size.
+        thickness: Line thickness in pixels.
+        image: Optional (H, W, 3) uint8 RGB image to draw on (a copy is returned) instead of black.
 
-    Returns
-    -------
-    (H, W, 3) uint8 RGB, or (T, H, W, 3) for a sequence.
+    Returns:
+        (H, W, 3) uint8 RGB, or (T, H, W, 3) for a sequence.
     """
     lm = np.asarray(landmarks, dtype=np.float64)
     if lm.ndim == 3:

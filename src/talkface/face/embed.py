@@ -21,12 +21,9 @@ __all__ = ["FaceEmbedder", "identity_cosine", "identity_distance"]
 class FaceEmbedder:
     """dlib ResNet-34-style 128-d face descriptor.
 
-    Parameters
-    ----------
-    num_jitters:
-        If > 1, average over this many randomly jittered copies (slower, slightly more stable).
-    padding:
-        Context around the aligned face chip (dlib's default 0.25).
+    Args:
+        num_jitters: If > 1, average over this many randomly jittered copies (slower, slightly more stable).
+        padding: Context around the aligned face chip (dlib's default 0.25).
     """
 
     def __init__(self, num_jitters: int = 0, padding: float = 0.25) -> None:
@@ -43,17 +40,13 @@ class FaceEmbedder:
     def __call__(self, image: np.ndarray, face: np.ndarray | FaceBox) -> np.ndarray:
         """Descriptor of one face.
 
-        Parameters
-        ----------
-        image:
-            (H, W, 3) uint8 RGB.
-        face:
-            (68, 2) landmarks in image pixels (used to align the face chip), or a
-            :class:`FaceBox` (landmarks are predicted first).
+        Args:
+            image: (H, W, 3) uint8 RGB.
+            face: (68, 2) landmarks in image pixels (used to align the face chip), or a
+                :class:`FaceBox` (landmarks are predicted first).
 
-        Returns
-        -------
-        (128,) float32 descriptor (not unit length; compare with :func:`identity_distance`).
+        Returns:
+            (128,) float32 descriptor (not unit length; compare with :func:`identity_distance`).
         """
         img = as_rgb_uint8(image)
         if isinstance(face, FaceBox):
@@ -76,10 +69,8 @@ class FaceEmbedder:
 def identity_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Euclidean distance between two descriptors (dlib: < 0.6 means the same person).
 
-    Parameters
-    ----------
-    a, b:
-        (128,) descriptors from :class:`FaceEmbedder`.
+    Args:
+        a, b: (128,) descriptors from :class:`FaceEmbedder`.
     """
     return float(np.linalg.norm(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)))
 
@@ -87,10 +78,8 @@ def identity_distance(a: np.ndarray, b: np.ndarray) -> float:
 def identity_cosine(a: np.ndarray, b: np.ndarray) -> float:
     """Cosine similarity between two descriptors (1: same direction, higher is more similar).
 
-    Parameters
-    ----------
-    a, b:
-        (128,) descriptors from :class:`FaceEmbedder`.
+    Args:
+        a, b: (128,) descriptors from :class:`FaceEmbedder`.
     """
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)

@@ -29,16 +29,12 @@ def _ear_one(eye: np.ndarray) -> np.ndarray:
 def eye_aspect_ratio(landmarks: np.ndarray, *, per_eye: bool = False) -> np.ndarray:
     """Eye aspect ratio, mean of both eyes.
 
-    Parameters
-    ----------
-    landmarks:
-        (..., 68, 2) landmarks (any float dtype, any consistent unit).
-    per_eye:
-        If True return (..., 2) ``[right eye (36-41), left eye (42-47)]`` instead of the mean.
+    Args:
+        landmarks: (..., 68, 2) landmarks (any float dtype, any consistent unit).
+        per_eye: If True return (..., 2) ``[right eye (36-41), left eye (42-47)]`` instead of the mean.
 
-    Returns
-    -------
-    (...,) float32 EAR (dimensionless), or (..., 2) with ``per_eye``.
+    Returns:
+        (...,) float32 EAR (dimensionless), or (..., 2) with ``per_eye``.
     """
     lm = np.asarray(landmarks, dtype=np.float64)
     if lm.shape[-2:] != (68, 2):
@@ -57,18 +53,13 @@ def open_eye_baseline(ear: np.ndarray, fps: float, window: float = 4.0) -> np.nd
     level; the running version follows slow changes with head pose. Clips shorter than the
     window use their global median.
 
-    Parameters
-    ----------
-    ear:
-        (T,) EAR values (NaN allowed: ignored).
-    fps:
-        Frames per second.
-    window:
-        Median window in seconds.
+    Args:
+        ear: (T,) EAR values (NaN allowed: ignored).
+        fps: Frames per second.
+        window: Median window in seconds.
 
-    Returns
-    -------
-    (T,) float64 baseline.
+    Returns:
+        (T,) float64 baseline.
     """
     e = np.asarray(ear, dtype=np.float64)
     t = e.shape[0]
@@ -108,24 +99,16 @@ def detect_blinks(
     On real GRID clips the open-eye EAR is 0.29-0.37, blink minima are 0.14-0.22 (drops of
     40-60 %), and speech without blinks stays within ~10 % of the baseline.
 
-    Parameters
-    ----------
-    ear:
-        (T,) EAR per frame (:func:`eye_aspect_ratio`).
-    fps:
-        Frames per second (for the duration limits and the baseline window).
-    threshold:
-        Absolute EAR threshold; None for the adaptive rule.
-    min_drop:
-        Minimum relative depth of a dip below the baseline (adaptive rule).
-    min_duration, max_duration:
-        Accepted blink durations in seconds (longer closures are not blinks).
-    baseline_window:
-        Running-median window for the baseline, seconds.
+    Args:
+        ear: (T,) EAR per frame (:func:`eye_aspect_ratio`).
+        fps: Frames per second (for the duration limits and the baseline window).
+        threshold: Absolute EAR threshold; None for the adaptive rule.
+        min_drop: Minimum relative depth of a dip below the baseline (adaptive rule).
+        min_duration, max_duration: Accepted blink durations in seconds (longer closures are not blinks).
+        baseline_window: Running-median window for the baseline, seconds.
 
-    Returns
-    -------
-    ``[(start, end), ...]`` frame indices, ``end`` exclusive, in time order.
+    Returns:
+        ``[(start, end), ...]`` frame indices, ``end`` exclusive, in time order.
     """
     e = np.asarray(ear, dtype=np.float64).reshape(-1)
     t = e.shape[0]
@@ -173,19 +156,14 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 def blink_stats(blinks: list[tuple[int, int]], num_frames: int, fps: float) -> tuple[float, float]:
     """Blink rate and mean blink duration, as in the papers' "Blink/s" and "Blink Dur. (s)".
 
-    Parameters
-    ----------
-    blinks:
-        ``[(start, end), ...]`` frame intervals from :func:`detect_blinks`.
-    num_frames:
-        Clip length in frames.
-    fps:
-        Frames per second.
+    Args:
+        blinks: ``[(start, end), ...]`` frame intervals from :func:`detect_blinks`.
+        num_frames: Clip length in frames.
+        fps: Frames per second.
 
-    Returns
-    -------
-    ``(blinks per second, mean duration in seconds)``; the duration is NaN when there are no
-    blinks (average over clips with ``np.nanmean``).
+    Returns:
+        ``(blinks per second, mean duration in seconds)``; the duration is NaN when there are no
+        blinks (average over clips with ``np.nanmean``).
     """
     if num_frames <= 0 or fps <= 0:
         raise ValueError("num_frames and fps must be positive")

@@ -67,12 +67,10 @@ class NoFaceError(ValueError):
 class LandmarkDetector:
     """dlib's 68-point shape predictor (ensemble of regression trees, Kazemi & Sullivan 2014).
 
-    Parameters
-    ----------
-    subpixel_width:
-        The face is resampled (bilinear) so that its box is about this many pixels wide before
-        prediction, because dlib rounds landmarks to whole pixels: a 125 px GRID face gets
-        0.25 px resolution. Large faces are not resampled. 0 disables it.
+    Args:
+        subpixel_width: The face is resampled (bilinear) so that its box is about this many pixels wide before
+            prediction, because dlib rounds landmarks to whole pixels: a 125 px GRID face gets
+            0.25 px resolution. Large faces are not resampled. 0 disables it.
     """
 
     def __init__(self, subpixel_width: int = 400) -> None:
@@ -87,16 +85,12 @@ class LandmarkDetector:
     def __call__(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
         """Landmarks of the face in ``box``.
 
-        Parameters
-        ----------
-        image:
-            (H, W, 3) uint8 RGB.
-        box:
-            Face box in image pixels (from :class:`FaceDetector`, or derived from landmarks).
+        Args:
+            image: (H, W, 3) uint8 RGB.
+            box: Face box in image pixels (from :class:`FaceDetector`, or derived from landmarks).
 
-        Returns
-        -------
-        (68, 2) float32 landmarks, pixels, x then y.
+        Returns:
+            (68, 2) float32 landmarks, pixels, x then y.
         """
         img = as_rgb_uint8(image)
         predictor = self._load()
@@ -134,25 +128,17 @@ def landmarks_for_image(
 ) -> np.ndarray:
     """Landmarks of the one face in a user's photo.
 
-    Parameters
-    ----------
-    image:
-        (H, W, 3) uint8 RGB.
-    path:
-        File the image came from (named in errors).
-    detector, predictor:
-        Models to use (defaults if None).
-    allow_multiple:
-        Use the largest face instead of failing when there are several.
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        path: File the image came from (named in errors).
+        detector, predictor: Models to use (defaults if None).
+        allow_multiple: Use the largest face instead of failing when there are several.
 
-    Returns
-    -------
-    (68, 2) float32 landmarks, pixels.
+    Returns:
+        (68, 2) float32 landmarks, pixels.
 
-    Raises
-    ------
-    InputError
-        No face, or several faces (see :func:`detect_single_face`).
+    Raises:
+        InputError: No face, or several faces (see :func:`detect_single_face`).
     """
     box = detect_single_face(image, path, detector, allow_multiple=allow_multiple)
     return (predictor or LandmarkDetector())(image, box)
@@ -162,15 +148,11 @@ def landmarks_for_image(
 class TrackResult:
     """Landmarks tracked through a video.
 
-    Attributes
-    ----------
-    landmarks:
-        (T, 68, 2) float32, pixels, temporally smoothed; frames without a face are interpolated.
-    boxes:
-        (T, 4) float32 ``[left, top, right, bottom]`` of the box the predictor used per frame
-        (interpolated where no face).
-    detected:
-        (T,) bool, True where the face was found (by the detector or tracked from a detection).
+    Attributes:
+        landmarks: (T, 68, 2) float32, pixels, temporally smoothed; frames without a face are interpolated.
+        boxes: (T, 4) float32 ``[left, top, right, bottom]`` of the box the predictor used per frame
+            (interpolated where no face).
+        detected: (T,) bool, True where the face was found (by the detector or tracked from a detection).
     """
 
     landmarks: np.ndarray
@@ -235,18 +217,13 @@ def _consistent(lm: np.ndarray, box: FaceBox, ref: tuple[FaceBox, np.ndarray], h
 def smooth_landmarks(landmarks: np.ndarray, window: int, polyorder: int = 2) -> np.ndarray:
     """Zero-phase Savitzky-Golay smoothing of a landmark track along time.
 
-    Parameters
-    ----------
-    landmarks:
-        (T, 68, 2) float landmarks, pixels.
-    window:
-        Odd window length in frames (shortened to fit short clips; < 3 returns a copy).
-    polyorder:
-        Local polynomial order.
+    Args:
+        landmarks: (T, 68, 2) float landmarks, pixels.
+        window: Odd window length in frames (shortened to fit short clips; < 3 returns a copy).
+        polyorder: Local polynomial order.
 
-    Returns
-    -------
-    (T, 68, 2) float32 smoothed landmarks.
+    Returns:
+        (T, 68, 2) float32 smoothed landmarks.
     """
     from scipy.signal import savgol_filter  # here, not at the top: scipy.signal takes ~0.5 s to import
 
@@ -315,42 +292,28 @@ def track_landmarks(
     one-euro / exponential filters were not used because they lag (phase shift) and this runs
     offline on whole clips.
 
-    Parameters
-    ----------
-    frames:
-        (T, H, W, 3) uint8 RGB array or an iterable of (H, W, 3) uint8 RGB frames (consumed once,
-        frames are not kept).
-    detect_every:
-        Run the detector every this many frames (1: every frame).
-    smoothing:
-        Savitzky-Golay window in seconds (0 disables smoothing).
-    fps:
-        Frame rate, to turn ``smoothing`` into frames.
-    max_track_gap:
-        Frames the track may coast on landmark-derived boxes when scheduled detections fail.
-    cut_threshold:
-        Mean absolute grey-level change (0-255) of the face box between consecutive frames
-        above which the track is distrusted (scene cut, occlusion) and the detector re-run.
-        Measured: up to ~55 for fast head motion in real clips, 110-140 for a blank frame.
-    fast_motion:
-        While the face moved more than this fraction of its box width in the last frame, the
-        detector runs on every frame (the landmark predictor follows a box that is off by
-        ~20 % of the face to wrong places).
-    detector, predictor:
-        Models (defaults if None).
-    path:
-        Video file name; if given, "no face" raises :class:`InputError` naming it.
+    Args:
+        frames: (T, H, W, 3) uint8 RGB array or an iterable of (H, W, 3) uint8 RGB frames (consumed once,
+            frames are not kept).
+        detect_every: Run the detector every this many frames (1: every frame).
+        smoothing: Savitzky-Golay window in seconds (0 disables smoothing).
+        fps: Frame rate, to turn ``smoothing`` into frames.
+        max_track_gap: Frames the track may coast on landmark-derived boxes when scheduled detections fail.
+        cut_threshold: Mean absolute grey-level change (0-255) of the face box between consecutive frames
+            above which the track is distrusted (scene cut, occlusion) and the detector re-run.
+            Measured: up to ~55 for fast head motion in real clips, 110-140 for a blank frame.
+        fast_motion: While the face moved more than this fraction of its box width in the last frame, the
+            detector runs on every frame (the landmark predictor follows a box that is off by
+            ~20 % of the face to wrong places).
+        detector, predictor: Models (defaults if None).
+        path: Video file name; if given, "no face" raises :class:`InputError` naming it.
 
-    Returns
-    -------
-    :class:`TrackResult` with (T, 68, 2) float32 landmarks, (T, 4) boxes, (T,) detected flags.
+    Returns:
+        :class:`TrackResult` with (T, 68, 2) float32 landmarks, (T, 4) boxes, (T,) detected flags.
 
-    Raises
-    ------
-    NoFaceError
-        (a ``ValueError``) if no frame has a face and ``path`` is None.
-    InputError
-        ``"<path>: no face found in any frame"`` if ``path`` is given, or the video has no frames.
+    Raises:
+        NoFaceError: (a ``ValueError``) if no frame has a face and ``path`` is None.
+        InputError: ``"<path>: no face found in any frame"`` if ``path`` is given, or the video has no frames.
     """
     tracker = _Tracker(detector or FaceDetector(), predictor or LandmarkDetector(),
                        detect_every=max(1, int(detect_every)), max_track_gap=max_track_gap,

@@ -71,33 +71,22 @@ def write_video(
     frame sizes are padded (edge pixels repeated) to even, as yuv420p requires. The file
     appears under ``path`` only when complete (see :func:`talkface.io.atomic.atomic_path`).
 
-    Parameters
-    ----------
-    path
-        output file; ``.mp4`` (also ``.mov``/``.mkv``).
-    frames
-        (T, H, W, 3) uint8 RGB array, or an iterable of (H, W, 3) uint8 RGB frames of
-        one size.
-    fps
-        frame rate, frames/s.
-    audio
-        (N,) float mono in [-1, 1] at ``sample_rate`` (integer PCM is scaled), or None
-        for a silent video. All of it is written, even past the last frame.
-    sample_rate
-        rate of ``audio``, Hz.
-    crf
-        libx264 constant rate factor (0 lossless .. 51; 18 is visually lossless).
-    preset
-        libx264 speed/size preset ("ultrafast" .. "veryslow").
+    Args:
+        path: output file; ``.mp4`` (also ``.mov``/``.mkv``).
+        frames: (T, H, W, 3) uint8 RGB array, or an iterable of (H, W, 3) uint8 RGB frames of
+            one size.
+        fps: frame rate, frames/s.
+        audio: (N,) float mono in [-1, 1] at ``sample_rate`` (integer PCM is scaled), or None
+            for a silent video. All of it is written, even past the last frame.
+        sample_rate: rate of ``audio``, Hz.
+        crf: libx264 constant rate factor (0 lossless .. 51; 18 is visually lossless).
+        preset: libx264 speed/size preset ("ultrafast" .. "veryslow").
 
-    Returns
-    -------
-    Number of video frames written.
+    Returns:
+        Number of video frames written.
 
-    Raises
-    ------
-    ValueError
-        no frames, frames of the wrong shape/dtype or changing size, bad fps.
+    Raises:
+        ValueError: no frames, frames of the wrong shape/dtype or changing size, bad fps.
     """
     if not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be a positive number, got {fps}")

@@ -107,21 +107,15 @@ def read_image(path: PathLike) -> np.ndarray:
     transparency), 16-bit, CMYK, and EXIF orientation (applied). Multi-frame files (GIF,
     TIFF) give their first frame.
 
-    Parameters
-    ----------
-    path
-        an image file Pillow can read (JPEG, PNG, WebP, BMP, TIFF, GIF, ...).
+    Args:
+        path: an image file Pillow can read (JPEG, PNG, WebP, BMP, TIFF, GIF, ...).
 
-    Returns
-    -------
-    rgb
-        (H, W, 3) uint8 RGB, upright as the EXIF orientation says.
+    Returns:
+        rgb: (H, W, 3) uint8 RGB, upright as the EXIF orientation says.
 
-    Raises
-    ------
-    InputError
-        missing or empty file, not an image, truncated/corrupt, or too large
-        (more than 8192 px a side or 40 megapixels).
+    Raises:
+        InputError: missing or empty file, not an image, truncated/corrupt, or too large
+            (more than 8192 px a side or 40 megapixels).
     """
     p = Path(path)
     if not p.exists():
@@ -153,20 +147,14 @@ def read_image(path: PathLike) -> np.ndarray:
 def write_image(path: PathLike, rgb: np.ndarray) -> None:
     """Write an RGB image atomically, in the format named by the suffix.
 
-    Parameters
-    ----------
-    path
-        output file; ``.png``, ``.jpg``/``.jpeg`` (quality 95, 4:4:4), ``.webp``, ``.bmp``,
-        ``.tif``/``.tiff``.
-    rgb
-        (H, W, 3) uint8 RGB (also accepted: (H, W) uint8 grayscale).
+    Args:
+        path: output file; ``.png``, ``.jpg``/``.jpeg`` (quality 95, 4:4:4), ``.webp``, ``.bmp``,
+            ``.tif``/``.tiff``.
+        rgb: (H, W, 3) uint8 RGB (also accepted: (H, W) uint8 grayscale).
 
-    Raises
-    ------
-    InputError
-        the suffix names no supported image format.
-    ValueError
-        ``rgb`` has the wrong shape or dtype.
+    Raises:
+        InputError: the suffix names no supported image format.
+        ValueError: ``rgb`` has the wrong shape or dtype.
     """
     suffix = Path(path).suffix.lower()
     if suffix not in _WRITE_FORMATS:

@@ -48,30 +48,19 @@ SILENCE_DBFS = -60.0
 class MediaInfo:
     """What :func:`probe` finds in a media file, read from headers without decoding.
 
-    Attributes
-    ----------
-    path
-        the file as given.
-    duration_s
-        length in seconds (container duration, else the longest stream's).
-    has_video
-        whether there is a video stream.
-    has_audio
-        whether there is an audio stream.
-    fps
-        average frame rate of the first video stream, frames/s (``None`` without video).
-    width
-        frame width of the first video stream, pixels, as displayed (rotation applied).
-    height
-        frame height, pixels, as displayed.
-    num_frames
-        number of video frames; from the header where stored (MP4/MOV), otherwise
-        counted by demuxing the video packets (no decoding). ``None`` without video.
-    sample_rate
-        sampling rate of the first audio stream, Hz (``None`` without audio).
-    rotation
-        counter-clockwise display rotation of the video in degrees (0, 90, 180,
-        270), already applied to ``width``/``height`` and to decoded frames.
+    Attributes:
+        path: the file as given.
+        duration_s: length in seconds (container duration, else the longest stream's).
+        has_video: whether there is a video stream.
+        has_audio: whether there is an audio stream.
+        fps: average frame rate of the first video stream, frames/s (``None`` without video).
+        width: frame width of the first video stream, pixels, as displayed (rotation applied).
+        height: frame height, pixels, as displayed.
+        num_frames: number of video frames; from the header where stored (MP4/MOV), otherwise
+            counted by demuxing the video packets (no decoding). ``None`` without video.
+        sample_rate: sampling rate of the first audio stream, Hz (``None`` without audio).
+        rotation: counter-clockwise display rotation of the video in degrees (0, 90, 180,
+            270), already applied to ``width``/``height`` and to decoded frames.
     """
 
     path: str
@@ -173,25 +162,19 @@ def _container_duration_s(container: av.container.InputContainer) -> float:
 def probe(path: PathLike, *, header_only: bool = False) -> MediaInfo:
     """Describe a media file's streams (headers, plus the first video frame for its rotation).
 
-    Parameters
-    ----------
-    path
-        an audio or video file.
-    header_only
-        read the headers only: no video frame is decoded (``rotation`` stays 0) and no packets
-        are counted (``num_frames`` is the header's or ``None``); for untrusted uploads, whose
-        frames may be huge.
+    Args:
+        path: an audio or video file.
+        header_only: read the headers only: no video frame is decoded (``rotation`` stays 0) and no packets
+            are counted (``num_frames`` is the header's or ``None``); for untrusted uploads, whose
+            frames may be huge.
 
-    Returns
-    -------
-    A :class:`MediaInfo`. ``num_frames`` comes from the header where the container stores
-    it (MP4/MOV); otherwise the video packets are counted by demuxing only (no decoding,
-    but it reads the whole file).
+    Returns:
+        A :class:`MediaInfo`. ``num_frames`` comes from the header where the container stores
+        it (MP4/MOV); otherwise the video packets are counted by demuxing only (no decoding,
+        but it reads the whole file).
 
-    Raises
-    ------
-    InputError
-        the file is missing, empty, or not audio/video FFmpeg can read.
+    Raises:
+        InputError: the file is missing, empty, or not audio/video FFmpeg can read.
     """
     with _open_media(path) as container:
         duration_s = _container_duration_s(container)
@@ -302,20 +285,14 @@ def iter_video_frames(path: PathLike) -> Iterator[np.ndarray]:
     The file is opened and checked when this is called, so a bad file raises here rather
     than at the first ``next()``.
 
-    Parameters
-    ----------
-    path
-        a video file (mpg, mp4, avi, mov, webm, mkv, ...).
+    Args:
+        path: a video file (mpg, mp4, avi, mov, webm, mkv, ...).
 
-    Yields
-    ------
-    frame
-        (H, W, 3) uint8 RGB, display orientation (container rotation applied).
+    Yields:
+        frame: (H, W, 3) uint8 RGB, display orientation (container rotation applied).
 
-    Raises
-    ------
-    InputError
-        missing/empty/not media, no video stream, or corrupt video data.
+    Raises:
+        InputError: missing/empty/not media, no video stream, or corrupt video data.
     """
     container = _open_media(path)
     if not container.streams.video:
@@ -351,27 +328,18 @@ def read_video(
 ) -> tuple[np.ndarray, float]:
     """Decode a video file's frames into memory.
 
-    Parameters
-    ----------
-    path
-        a video file (mpg, mp4 with H.264/HEVC, avi, mov, webm, ...).
-    max_frames
-        stop after this many frames.
-    max_duration_s
-        stop after this many seconds of video (``max_duration_s * fps`` frames);
-        decoding stops there, so a long file is not decoded to the end.
+    Args:
+        path: a video file (mpg, mp4 with H.264/HEVC, avi, mov, webm, ...).
+        max_frames: stop after this many frames.
+        max_duration_s: stop after this many seconds of video (``max_duration_s * fps`` frames);
+            decoding stops there, so a long file is not decoded to the end.
 
-    Returns
-    -------
-    frames
-        (T, H, W, 3) uint8 RGB, T >= 1.
-    fps
-        average frame rate, frames/s (25.0 when the file does not say).
+    Returns:
+        frames: (T, H, W, 3) uint8 RGB, T >= 1.
+        fps: average frame rate, frames/s (25.0 when the file does not say).
 
-    Raises
-    ------
-    InputError
-        missing/empty/not media, no video stream, or corrupt video data.
+    Raises:
+        InputError: missing/empty/not media, no video stream, or corrupt video data.
     """
     container = _open_media(path)
     if not container.streams.video:
@@ -405,26 +373,18 @@ def read_audio(
     Channels are averaged (not FFmpeg's +3 dB downmix, which can clip) and the result is
     resampled with :class:`av.AudioResampler`.
 
-    Parameters
-    ----------
-    path
-        wav, mp3, flac, m4a, ogg, ... or a video with an audio track (mpg, mp4, webm, mov).
-    sample_rate
-        output rate, Hz.
-    max_duration_s
-        decode at most this many seconds; the result is cut to that length
-        (to detect over-long input, ask for a little more than the limit and pass the
-        result to :func:`check_speech`).
+    Args:
+        path: wav, mp3, flac, m4a, ogg, ... or a video with an audio track (mpg, mp4, webm, mov).
+        sample_rate: output rate, Hz.
+        max_duration_s: decode at most this many seconds; the result is cut to that length
+            (to detect over-long input, ask for a little more than the limit and pass the
+            result to :func:`check_speech`).
 
-    Returns
-    -------
-    audio
-        (N,) float32 mono in [-1, 1], N ~= duration_s * sample_rate.
+    Returns:
+        audio: (N,) float32 mono in [-1, 1], N ~= duration_s * sample_rate.
 
-    Raises
-    ------
-    InputError
-        missing/empty/not media, no audio track, or corrupt audio data.
+    Raises:
+        InputError: missing/empty/not media, no audio track, or corrupt audio data.
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
@@ -512,24 +472,16 @@ def check_speech(
 ) -> None:
     """Check that decoded speech is usable: long enough, not too long, finite and not silent.
 
-    Parameters
-    ----------
-    audio
-        (N,) float mono in [-1, 1] (as from :func:`read_audio`).
-    path
-        the file it came from (named in the error message).
-    sample_rate
-        rate of ``audio``, Hz.
-    min_duration_s
-        shortest accepted length, seconds.
-    max_duration_s
-        longest accepted length, seconds (``None``: no limit).
+    Args:
+        audio: (N,) float mono in [-1, 1] (as from :func:`read_audio`).
+        path: the file it came from (named in the error message).
+        sample_rate: rate of ``audio``, Hz.
+        min_duration_s: shortest accepted length, seconds.
+        max_duration_s: longest accepted length, seconds (``None``: no limit).
 
-    Raises
-    ------
-    InputError
-        too short, too long (the message gives the limit), non-finite samples,
-        or silent (RMS below -60 dBFS).
+    Raises:
+        InputError: too short, too long (the message gives the limit), non-finite samples,
+            or silent (RMS below -60 dBFS).
     """
     x = np.asarray(audio)
     if x.ndim != 1:

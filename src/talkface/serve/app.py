@@ -1,27 +1,19 @@
 """The ``talkface serve`` web application (FastAPI): a page and a JSON API for animating a face.
 
-Routes
-------
-``GET /``
-    the page: upload (or record) speech and a face photo, choose options, watch progress,
-    play and download the video.
-``POST /v1/animate``
-    multipart form ``face`` (image file), ``speech`` (audio file, or video with sound),
-    ``blink_rate`` (blinks per second, or ``natural``), ``size`` (0 = whole photo, or the side
-    of a square face crop), ``seed``, ``motion_scale`` (gain on the mouth motion, 0-3),
-    ``head_motion`` (strength of the head and brow motion, 0-3; 0 = still head).
-    Answers ``202 {"job": id, ...}``; a refused upload
-    answers 4xx with ``{"error": one line, "code": reason, "field": form field}``.
-``GET /v1/jobs/{id}``
-    the job's status (``queued``, ``running``, ``done``, ``failed``), progress and error.
-``GET /v1/jobs/{id}/video``
-    the mp4 (``?download=1`` for an attachment); 409 until the job is done.
-``DELETE /v1/jobs/{id}``
-    remove a finished job (or cancel a queued one) and its files.
-``GET /v1/health``
-    workers, ready workers and job counts.
-``GET /openapi.json``
-    the OpenAPI schema (no ``/docs``: Swagger UI would load its scripts from a CDN).
+Routes:
+    ``GET /``: the page: upload (or record) speech and a face photo, choose options, watch progress,
+        play and download the video.
+    ``POST /v1/animate``: multipart form ``face`` (image file), ``speech`` (audio file, or video with sound),
+        ``blink_rate`` (blinks per second, or ``natural``), ``size`` (0 = whole photo, or the side
+        of a square face crop), ``seed``, ``motion_scale`` (gain on the mouth motion, 0-3),
+        ``head_motion`` (strength of the head and brow motion, 0-3; 0 = still head).
+        Answers ``202 {"job": id, ...}``; a refused upload
+        answers 4xx with ``{"error": one line, "code": reason, "field": form field}``.
+    ``GET /v1/jobs/{id}``: the job's status (``queued``, ``running``, ``done``, ``failed``), progress and error.
+    ``GET /v1/jobs/{id}/video``: the mp4 (``?download=1`` for an attachment); 409 until the job is done.
+    ``DELETE /v1/jobs/{id}``: remove a finished job (or cancel a queued one) and its files.
+    ``GET /v1/health``: workers, ready workers and job counts.
+    ``GET /openapi.json``: the OpenAPI schema (no ``/docs``: Swagger UI would load its scripts from a CDN).
 
 Uploads are checked from their bytes (:mod:`talkface.serve.validate`), stored under names the
 server chooses inside the job's own folder (:mod:`talkface.serve.jobs`), and animated by a
@@ -277,18 +269,14 @@ def _job_manager(config: ServeConfig, factory: AnimatorFactory, work_dir: Path, 
 def create_app(config: ServeConfig | None = None, animator_factory: AnimatorFactory | None = None) -> FastAPI:
     """Build the ``talkface serve`` application.
 
-    Parameters
-    ----------
-    config
-        server settings (defaults: :class:`ServeConfig`).
-    animator_factory
-        builds one animator per worker (called once in each); ``None`` = the real pipeline
-        (:func:`pipeline_factory`). Tests of the server alone pass a small fake.
+    Args:
+        config: server settings (defaults: :class:`ServeConfig`).
+        animator_factory: builds one animator per worker (called once in each); ``None`` = the real pipeline
+            (:func:`pipeline_factory`). Tests of the server alone pass a small fake.
 
-    Returns
-    -------
-    The ASGI application. Its workers start when it starts (the ASGI lifespan) and stop with
-    it; ``app.state.manager`` is its :class:`talkface.serve.jobs.JobManager`.
+    Returns:
+        The ASGI application. Its workers start when it starts (the ASGI lifespan) and stop with
+        it; ``app.state.manager`` is its :class:`talkface.serve.jobs.JobManager`.
     """
     config = config or ServeConfig()
     own_dir = config.work_dir is None

@@ -20,53 +20,32 @@ __all__ = ["ServeConfig", "pipeline_factory"]
 class ServeConfig:
     """Settings of ``talkface serve``.
 
-    Attributes
-    ----------
-    host, port
-        where to listen (``127.0.0.1`` = this machine only).
-    workers
-        jobs animated at once (one set of models loaded per worker).
-    max_upload_bytes
-        largest accepted file, per file.
-    max_audio_seconds
-        longest accepted speech (checked from the header at upload, again while decoding).
-    max_image_pixels
-        largest accepted photo, width x height (sides are also limited to 8192 px).
-    job_ttl_s
-        seconds a finished job's video is kept before it is deleted.
-    work_dir
-        folder for the jobs' files; ``None`` = a fresh temporary folder, removed at shutdown.
-    max_queued
-        jobs allowed to wait for a worker; more are refused with 503.
-    sizes
-        output sizes clients may choose (0 = the whole photo, N = N x N face crop).
-    default_blink_rate
-        blinks per second when the client gives none.
-    model
-        model bundle folder (``None`` = the bundled default).
-    threads
-        torch threads per worker (``None`` = the pipeline's choice).
-    cleanup_interval_s
-        how often expired jobs are looked for.
-    allowed_hosts
-        ``Host`` names answered beyond the listening address (a proxy's public name; ``*``: any);
-        see :mod:`talkface.serve.guard`.
-    allowed_origins
-        web origins (``https://app.example``) allowed to submit and delete jobs beyond the
-        server's own (``*``: any).
-    token
-        API token required on ``/v1/`` (``Authorization: Bearer``, or the cookie ``/?token=`` sets);
-        ``None``: none.
-    client_timeout_s
-        longest pause while a client sends a request body, seconds (slower uploads are cut off).
-    queue
-        ``redis://HOST:PORT/DB``: keep the jobs in Redis for ``talkface worker`` processes (on any
-        machine that sees ``work_dir``) instead of running them here (:mod:`talkface.serve.redis_queue`).
-    queue_retries, queue_lease_s
-        with ``queue``: times a job is queued again after its worker died; seconds without a
-        heartbeat after which a worker counts as dead.
-    max_live_sessions
-        live sessions (``/live``, ``/v1/live``) at once; more are answered "busy".
+    Attributes:
+        host, port: where to listen (``127.0.0.1`` = this machine only).
+        workers: jobs animated at once (one set of models loaded per worker).
+        max_upload_bytes: largest accepted file, per file.
+        max_audio_seconds: longest accepted speech (checked from the header at upload, again while decoding).
+        max_image_pixels: largest accepted photo, width x height (sides are also limited to 8192 px).
+        job_ttl_s: seconds a finished job's video is kept before it is deleted.
+        work_dir: folder for the jobs' files; ``None`` = a fresh temporary folder, removed at shutdown.
+        max_queued: jobs allowed to wait for a worker; more are refused with 503.
+        sizes: output sizes clients may choose (0 = the whole photo, N = N x N face crop).
+        default_blink_rate: blinks per second when the client gives none.
+        model: model bundle folder (``None`` = the bundled default).
+        threads: torch threads per worker (``None`` = the pipeline's choice).
+        cleanup_interval_s: how often expired jobs are looked for.
+        allowed_hosts: ``Host`` names answered beyond the listening address (a proxy's public name; ``*``: any);
+            see :mod:`talkface.serve.guard`.
+        allowed_origins: web origins (``https://app.example``) allowed to submit and delete jobs beyond the
+            server's own (``*``: any).
+        token: API token required on ``/v1/`` (``Authorization: Bearer``, or the cookie ``/?token=`` sets);
+            ``None``: none.
+        client_timeout_s: longest pause while a client sends a request body, seconds (slower uploads are cut off).
+        queue: ``redis://HOST:PORT/DB``: keep the jobs in Redis for ``talkface worker`` processes (on any
+            machine that sees ``work_dir``) instead of running them here (:mod:`talkface.serve.redis_queue`).
+        queue_retries, queue_lease_s: with ``queue``: times a job is queued again after its worker died; seconds without
+            a heartbeat after which a worker counts as dead.
+        max_live_sessions: live sessions (``/live``, ``/v1/live``) at once; more are answered "busy".
     """
 
     host: str = "127.0.0.1"

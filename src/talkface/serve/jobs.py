@@ -185,22 +185,14 @@ def user_error(err: BaseException, job: Job) -> str:
 class JobManager:
     """Job store + bounded worker pool + cleanup.
 
-    Parameters
-    ----------
-    work_dir
-        folder holding one sub-folder per job (created if missing).
-    factory
-        builds an animator; called once in each worker thread, when it starts.
-    workers
-        worker threads (jobs run at once).
-    max_queued
-        jobs waiting beyond those running before :meth:`submit` refuses with :class:`QueueFull`.
-    ttl_s
-        seconds a finished job (and its files) is kept.
-    cleanup_interval_s
-        how often the cleanup thread looks for expired jobs.
-    clock
-        time source (seconds since the epoch); tests pass a fake.
+    Args:
+        work_dir: folder holding one sub-folder per job (created if missing).
+        factory: builds an animator; called once in each worker thread, when it starts.
+        workers: worker threads (jobs run at once).
+        max_queued: jobs waiting beyond those running before :meth:`submit` refuses with :class:`QueueFull`.
+        ttl_s: seconds a finished job (and its files) is kept.
+        cleanup_interval_s: how often the cleanup thread looks for expired jobs.
+        clock: time source (seconds since the epoch); tests pass a fake.
     """
 
     def __init__(
@@ -296,21 +288,14 @@ class JobManager:
     def submit(self, job_id: str, staging: Path, face_name: str, speech_name: str, options: JobOptions) -> Job:
         """Move a completed staging folder into place and queue its job.
 
-        Parameters
-        ----------
-        job_id
-            from :func:`new_job_id` (the one :meth:`staging_dir` was called with).
-        staging
-            the folder from :meth:`staging_dir`, holding the two checked uploads.
-        face_name, speech_name
-            the uploads' file names inside it (chosen by the server).
-        options
-            the job's choices.
+        Args:
+            job_id: from :func:`new_job_id` (the one :meth:`staging_dir` was called with).
+            staging: the folder from :meth:`staging_dir`, holding the two checked uploads.
+            face_name, speech_name: the uploads' file names inside it (chosen by the server).
+            options: the job's choices.
 
-        Raises
-        ------
-        QueueFull
-            the queue is at its limit (the staging folder is left for the caller to remove).
+        Raises:
+            QueueFull: the queue is at its limit (the staging folder is left for the caller to remove).
         """
         with self._lock:
             if not self._started or self._stop.is_set() or self._queued >= self.max_queued:

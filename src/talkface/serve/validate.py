@@ -128,15 +128,12 @@ def _mp3_frame_header(head: bytes) -> bool:
 def sniff(head: bytes) -> str | None:
     """Name the format of a file from its first bytes (at least :data:`SNIFF_BYTES` if it has them).
 
-    Parameters
-    ----------
-    head
-        the file's first bytes.
+    Args:
+        head: the file's first bytes.
 
-    Returns
-    -------
-    A key of :data:`IMAGE_FORMATS` or :data:`AUDIO_FORMATS`, one of ``"pdf"``, ``"zip"``,
-    ``"gzip"``, ``"html"`` (recognised but refused), or ``None`` when unrecognised.
+    Returns:
+        A key of :data:`IMAGE_FORMATS` or :data:`AUDIO_FORMATS`, one of ``"pdf"``, ``"zip"``,
+        ``"gzip"``, ``"html"`` (recognised but refused), or ``None`` when unrecognised.
     """
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
@@ -207,23 +204,16 @@ def _sniff_upload(path: Path, field: str, formats: dict[str, str], what: str, se
 def check_image(path: str | os.PathLike[str], field: str, *, max_pixels: int) -> ImageInfo:
     """Check that an uploaded file is a photo of acceptable size, from its bytes and header.
 
-    Parameters
-    ----------
-    path
-        the stored upload.
-    field
-        its form field (named in messages).
-    max_pixels
-        largest accepted width x height; sides are also limited to :data:`MAX_IMAGE_SIDE`.
+    Args:
+        path: the stored upload.
+        field: its form field (named in messages).
+        max_pixels: largest accepted width x height; sides are also limited to :data:`MAX_IMAGE_SIDE`.
 
-    Returns
-    -------
-    An :class:`ImageInfo`.
+    Returns:
+        An :class:`ImageInfo`.
 
-    Raises
-    ------
-    UploadError
-        empty (422), not an image format (415), header unreadable (422), too large (413).
+    Raises:
+        UploadError: empty (422), not an image format (415), header unreadable (422), too large (413).
     """
     p = Path(path)
     fmt = _sniff_upload(p, field, IMAGE_FORMATS, "a supported image", ", ".join(k.upper() for k in IMAGE_FORMATS))
@@ -259,24 +249,17 @@ def check_speech_file(path: str | os.PathLike[str], field: str, *, max_seconds: 
     MediaRecorder WebM has none and passes as 0.0). The pipeline enforces the limit again
     while decoding, so a file whose header lies is still cut off there.
 
-    Parameters
-    ----------
-    path
-        the stored upload.
-    field
-        its form field (named in messages).
-    max_seconds
-        longest accepted duration.
+    Args:
+        path: the stored upload.
+        field: its form field (named in messages).
+        max_seconds: longest accepted duration.
 
-    Returns
-    -------
-    A :class:`SpeechInfo`.
+    Returns:
+        A :class:`SpeechInfo`.
 
-    Raises
-    ------
-    UploadError
-        empty (422), not an audio/video format (415), unreadable or no audio track (422),
-        too long (413).
+    Raises:
+        UploadError: empty (422), not an audio/video format (415), unreadable or no audio track (422),
+            too long (413).
     """
     from talkface.io.media import probe
 

@@ -67,25 +67,17 @@ def samples_from_dataset(
 ) -> Iterator[EvalSample]:
     """Ground-truth samples from a prepared dataset: aligned crops, speech, still frame.
 
-    Parameters
-    ----------
-    dataset:
-        Folder written by ``talkface preprocess`` (needs the crop videos).
-    split:
-        Split to evaluate (``"train"``, ``"val"``, ``"test"``), or ``"all"`` for every clip.
-    still:
-        ``"first"`` or ``"neutral"`` (see :class:`~talkface.eval.report.config.EvalConfig`).
-    max_clips:
-        At most this many clips.
+    Args:
+        dataset: Folder written by ``talkface preprocess`` (needs the crop videos).
+        split: Split to evaluate (``"train"``, ``"val"``, ``"test"``), or ``"all"`` for every clip.
+        still: ``"first"`` or ``"neutral"`` (see :class:`~talkface.eval.report.config.EvalConfig`).
+        max_clips: At most this many clips.
 
-    Yields
-    ------
-    :class:`EvalSample` with (T, S, S, 3) crops and 16 kHz audio.
+    Yields:
+        :class:`EvalSample` with (T, S, S, 3) crops and 16 kHz audio.
 
-    Raises
-    ------
-    InputError
-        Not a prepared dataset, no such split, an empty split, a clip without its crop video.
+    Raises:
+        InputError: Not a prepared dataset, no such split, an empty split, a clip without its crop video.
     """
     from talkface.eval.lipread import clip_sources
 
@@ -105,24 +97,17 @@ def dataset_clip_ids(
 ) -> tuple[PreparedDataset, list[str]]:
     """The clip ids a dataset evaluation covers, checked before any work is done.
 
-    Parameters
-    ----------
-    dataset:
-        Folder written by ``talkface preprocess``.
-    split:
-        ``"train"``, ``"val"``, ``"test"`` (as listed in the dataset's ``splits.json``) or
-        ``"all"`` (every prepared clip).
-    max_clips:
-        Keep at most this many (the first, in split order).
+    Args:
+        dataset: Folder written by ``talkface preprocess``.
+        split: ``"train"``, ``"val"``, ``"test"`` (as listed in the dataset's ``splits.json``) or
+            ``"all"`` (every prepared clip).
+        max_clips: Keep at most this many (the first, in split order).
 
-    Returns
-    -------
-    The opened :class:`~talkface.data.dataset.PreparedDataset` and the clip ids.
+    Returns:
+        The opened :class:`~talkface.data.dataset.PreparedDataset` and the clip ids.
 
-    Raises
-    ------
-    InputError
-        Not a prepared dataset, an unknown split, no clips.
+    Raises:
+        InputError: Not a prepared dataset, an unknown split, no clips.
     """
     ds = PreparedDataset(dataset)
     if split == "all":
@@ -147,17 +132,13 @@ def samples_from_pairs(
 ) -> Iterator[tuple[EvalSample, np.ndarray, str]]:
     """Ground truth and generated frames from pairs of video files.
 
-    Parameters
-    ----------
-    pairs:
-        ``(generated video, real video)`` files; the speech is read from the real video, and a
-        generated video at another frame rate is resampled to the real one (nearest frame).
-    still:
-        Only ``"first"`` is possible for files (the real video's first frame).
+    Args:
+        pairs: ``(generated video, real video)`` files; the speech is read from the real video, and a
+            generated video at another frame rate is resampled to the real one (nearest frame).
+        still: Only ``"first"`` is possible for files (the real video's first frame).
 
-    Yields
-    ------
-    ``(sample, generated frames (T', H', W', 3) uint8, name)``.
+    Yields:
+        ``(sample, generated frames (T', H', W', 3) uint8, name)``.
     """
     from talkface.io.media import read_audio, read_video
 

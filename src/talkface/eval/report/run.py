@@ -60,33 +60,21 @@ def evaluate_videos(
 
     Ground truth and the still baseline are always added.
 
-    Parameters
-    ----------
-    pairs:
-        Video file pairs, or None.
-    dataset, split:
-        Prepared dataset and split, or None.
-    models:
-        Method name -> :data:`TalkingHeadModel`.
-    generated:
-        Method name -> folder of generated videos named by clip id.
-    out_dir:
-        Where to write the report files (nothing is written if None).
-    config:
-        Settings (:class:`EvalConfig`).
-    command:
-        The command line to record (default: this process's ``sys.argv``).
-    progress:
-        Show a progress bar.
+    Args:
+        pairs: Video file pairs, or None.
+        dataset, split: Prepared dataset and split, or None.
+        models: Method name -> :data:`TalkingHeadModel`.
+        generated: Method name -> folder of generated videos named by clip id.
+        out_dir: Where to write the report files (nothing is written if None).
+        config: Settings (:class:`EvalConfig`).
+        command: The command line to record (default: this process's ``sys.argv``).
+        progress: Show a progress bar.
 
-    Returns
-    -------
-    The :class:`EvalTable` (also written to ``out_dir``).
+    Returns:
+        The :class:`EvalTable` (also written to ``out_dir``).
 
-    Raises
-    ------
-    InputError
-        Unreadable dataset or video files, a generated video missing for a clip.
+    Raises:
+        InputError: Unreadable dataset or video files, a generated video missing for a clip.
     """
     from tqdm import tqdm
 

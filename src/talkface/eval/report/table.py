@@ -158,9 +158,8 @@ class EvalTable:
     def write(self, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
         """Write ``report.md``, ``summary.csv`` and ``per_clip.csv`` into ``out_dir`` (atomically).
 
-        Returns
-        -------
-        name -> path of each file written.
+        Returns:
+            name -> path of each file written.
         """
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

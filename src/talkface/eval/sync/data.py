@@ -81,23 +81,16 @@ def prepare_sync_arrays(
 ) -> list[SyncClip]:
     """Mouth crops, log-mel and speech of the clips of one split of a prepared dataset.
 
-    Parameters
-    ----------
-    dataset_root:
-        A folder written by ``talkface preprocess`` (with the crop videos).
-    split:
-        ``"train"``, ``"val"`` or ``"test"``.
-    config:
-        Model config (mouth size, mel bands).
-    limit:
-        Use at most this many clips (the first of the split).
-    exclude:
-        Utterance names (the part of the clip id after the last ``/``) to leave out, e.g. clips
-        that tests or benchmarks use.
+    Args:
+        dataset_root: A folder written by ``talkface preprocess`` (with the crop videos).
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        config: Model config (mouth size, mel bands).
+        limit: Use at most this many clips (the first of the split).
+        exclude: Utterance names (the part of the clip id after the last ``/``) to leave out, e.g. clips
+            that tests or benchmarks use.
 
-    Returns
-    -------
-    One :class:`SyncClip` per clip with crops and at least 36 frames (at 25 fps).
+    Returns:
+        One :class:`SyncClip` per clip with crops and at least 36 frames (at 25 fps).
     """
     import librosa
 

@@ -37,17 +37,13 @@ def _gray(frames: np.ndarray) -> np.ndarray:
 def mouth_crops_from_aligned(crops: np.ndarray, size: tuple[int, int] = (48, 96)) -> np.ndarray:
     """Mouth crops from aligned face crops: the lower half, grey, resized.
 
-    Parameters
-    ----------
-    crops:
-        (T, S, S, 3) uint8 RGB face crops aligned like :func:`talkface.face.align.crop_transforms`
-        (a prepared dataset's ``Clip.crops()``), any S.
-    size:
-        (height, width) of the mouth crops, pixels.
+    Args:
+        crops: (T, S, S, 3) uint8 RGB face crops aligned like :func:`talkface.face.align.crop_transforms`
+            (a prepared dataset's ``Clip.crops()``), any S.
+        size: (height, width) of the mouth crops, pixels.
 
-    Returns
-    -------
-    (T, height, width) uint8 grey mouth crops.
+    Returns:
+        (T, height, width) uint8 grey mouth crops.
     """
     c = np.asarray(crops)
     if c.ndim != 4 or c.shape[-1] != 3 or c.shape[1] != c.shape[2]:
@@ -64,18 +60,13 @@ def mouth_crops(frames: np.ndarray, landmarks: np.ndarray, size: tuple[int, int]
     The face is cut with the temporally smoothed aligned-crop transforms of
     :func:`talkface.face.align.crop_transforms` (128 x 128), then :func:`mouth_crops_from_aligned`.
 
-    Parameters
-    ----------
-    frames:
-        (T, H, W, 3) uint8 RGB.
-    landmarks:
-        (T, 68, 2) landmarks, pixels (e.g. ``track_landmarks(frames).landmarks``).
-    size:
-        (height, width) of the mouth crops.
+    Args:
+        frames: (T, H, W, 3) uint8 RGB.
+        landmarks: (T, 68, 2) landmarks, pixels (e.g. ``track_landmarks(frames).landmarks``).
+        size: (height, width) of the mouth crops.
 
-    Returns
-    -------
-    (T, height, width) uint8 grey mouth crops.
+    Returns:
+        (T, height, width) uint8 grey mouth crops.
     """
     f = np.asarray(frames)
     lm = np.asarray(landmarks, dtype=np.float64)
@@ -89,16 +80,12 @@ def mouth_crops(frames: np.ndarray, landmarks: np.ndarray, size: tuple[int, int]
 def resample_to_sync_fps(num_frames: int, fps: float) -> np.ndarray:
     """Indices of the frames to keep so that a video plays at :data:`SYNC_FPS`.
 
-    Parameters
-    ----------
-    num_frames:
-        Frames in the video.
-    fps:
-        Its frame rate, frames/s.
+    Args:
+        num_frames: Frames in the video.
+        fps: Its frame rate, frames/s.
 
-    Returns
-    -------
-    (T',) int64 frame indices (nearest frame at each 1/25 s); ``arange(T)`` at 25 fps.
+    Returns:
+        (T',) int64 frame indices (nearest frame at each 1/25 s); ``arange(T)`` at 25 fps.
     """
     if abs(fps - SYNC_FPS) < 1e-3:
         return np.arange(num_frames)
@@ -109,20 +96,15 @@ def resample_to_sync_fps(num_frames: int, fps: float) -> np.ndarray:
 def log_mel(audio: np.ndarray, sample_rate: int = AUDIO_SAMPLE_RATE, n_mels: int = 40) -> np.ndarray:
     """Per-clip normalised log-mel spectrogram at 100 frames/s (the sync model's audio input).
 
-    Parameters
-    ----------
-    audio:
-        (N,) float mono speech in [-1, 1].
-    sample_rate:
-        Its sample rate, Hz (resampled to 16 kHz).
-    n_mels:
-        Mel bands (50 Hz - 8 kHz).
+    Args:
+        audio: (N,) float mono speech in [-1, 1].
+        sample_rate: Its sample rate, Hz (resampled to 16 kHz).
+        n_mels: Mel bands (50 Hz - 8 kHz).
 
-    Returns
-    -------
-    (M, n_mels) float32, M = N / 160 + 1 at 16 kHz; frame j is centred at j * 10 ms. Power in dB
-    relative to the clip's maximum, floored 80 dB below it, then each band set to zero mean and
-    unit variance over the clip.
+    Returns:
+        (M, n_mels) float32, M = N / 160 + 1 at 16 kHz; frame j is centred at j * 10 ms. Power in dB
+        relative to the clip's maximum, floored 80 dB below it, then each band set to zero mean and
+        unit variance over the clip.
     """
     import librosa
 
@@ -140,21 +122,15 @@ def log_mel(audio: np.ndarray, sample_rate: int = AUDIO_SAMPLE_RATE, n_mels: int
 def shift_audio(audio: np.ndarray, frames: float, sample_rate: int, fps: float = SYNC_FPS) -> np.ndarray:
     """Delay (``frames`` > 0) or advance (< 0) speech by video frames, keeping its length.
 
-    Parameters
-    ----------
-    audio:
-        (N,) float mono speech.
-    frames:
-        Shift in video frames, whole or fractional (rounded to whole samples); > 0 makes the
-        audio late (silence is inserted at the start).
-    sample_rate:
-        Hz.
-    fps:
-        Video frame rate.
+    Args:
+        audio: (N,) float mono speech.
+        frames: Shift in video frames, whole or fractional (rounded to whole samples); > 0 makes the
+            audio late (silence is inserted at the start).
+        sample_rate: Hz.
+        fps: Video frame rate.
 
-    Returns
-    -------
-    (N,) float32 shifted copy (zeros where nothing is left).
+    Returns:
+        (N,) float32 shifted copy (zeros where nothing is left).
     """
     a = np.asarray(audio, dtype=np.float32).reshape(-1)
     n = int(round(abs(frames) * sample_rate / fps))

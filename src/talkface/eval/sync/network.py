@@ -114,10 +114,8 @@ class SyncNet(nn.Module):
     video output t covers frames t..t+4, audio output t covers mel frames 4t..4t+19 (the same
     0.2 s at 25 fps).
 
-    Parameters
-    ----------
-    config:
-        Architecture (defaults if None).
+    Args:
+        config: Architecture (defaults if None).
     """
 
     def __init__(self, config: SyncNetConfig | None = None) -> None:
@@ -143,14 +141,11 @@ class SyncNet(nn.Module):
     def embed_video(self, mouths: torch.Tensor) -> torch.Tensor:
         """Embed every 5-frame window of mouth-crop sequences.
 
-        Parameters
-        ----------
-        mouths:
-            (B, T, H, W) float, each frame normalised (:meth:`normalize_mouths`), T >= 5.
+        Args:
+            mouths: (B, T, H, W) float, each frame normalised (:meth:`normalize_mouths`), T >= 5.
 
-        Returns
-        -------
-        (B, T - 4, D) unit-length embeddings; row t covers frames t..t+4.
+        Returns:
+            (B, T - 4, D) unit-length embeddings; row t covers frames t..t+4.
         """
         out = self.video(mouths.unsqueeze(1))  # (B, D, T-4, 1, 1)
         return F.normalize(out.flatten(2).transpose(1, 2), dim=-1)
@@ -158,20 +153,16 @@ class SyncNet(nn.Module):
     def embed_audio(self, mel: torch.Tensor, pad: bool = True) -> torch.Tensor:
         """Embed every 0.2 s audio window of log-mel sequences.
 
-        Parameters
-        ----------
-        mel:
-            (B, M, n_mels) float from :func:`~talkface.eval.sync.inputs.log_mel`, M >= 20.
-        pad:
-            With ``audio_context`` > 0: pad the log-mel with zeros (its normalised mean) by the
-            context on both sides, so that row t is aligned with video window t. False: ``mel``
-            already holds that context (training items); row t then starts at mel frame
-            4 (t + audio_context).
+        Args:
+            mel: (B, M, n_mels) float from :func:`~talkface.eval.sync.inputs.log_mel`, M >= 20.
+            pad: With ``audio_context`` > 0: pad the log-mel with zeros (its normalised mean) by the
+                context on both sides, so that row t is aligned with video window t. False: ``mel``
+                already holds that context (training items); row t then starts at mel frame
+                4 (t + audio_context).
 
-        Returns
-        -------
-        (B, M // 4 - 4, D) unit-length embeddings (fewer by 2 ``audio_context`` when not padded); row t
-        covers mel frames 4t..4t+19 and the context around them.
+        Returns:
+            (B, M // 4 - 4, D) unit-length embeddings (fewer by 2 ``audio_context`` when not padded); row t
+            covers mel frames 4t..4t+19 and the context around them.
         """
         ctx = self.config.audio_context * MEL_PER_FRAME
         if ctx and pad:
@@ -201,18 +192,13 @@ def default_syncnet_path() -> Path:
 def export_syncnet(model: SyncNet, dest: str | os.PathLike[str], meta: dict[str, Any] | None = None) -> Path:
     """Write a small inference file: fp16 weights, the config and ``meta`` (atomic).
 
-    Parameters
-    ----------
-    model:
-        A trained :class:`SyncNet`.
-    dest:
-        Output ``.pt`` path.
-    meta:
-        JSON-like facts to keep with it (training data, validation numbers).
+    Args:
+        model: A trained :class:`SyncNet`.
+        dest: Output ``.pt`` path.
+        meta: JSON-like facts to keep with it (training data, validation numbers).
 
-    Returns
-    -------
-    ``dest`` as a Path.
+    Returns:
+        ``dest`` as a Path.
     """
     return save_inference_file(model, "talkface-syncnet", dest, meta)
 
@@ -220,10 +206,8 @@ def export_syncnet(model: SyncNet, dest: str | os.PathLike[str], meta: dict[str,
 def load_syncnet(path: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu") -> SyncNet:
     """Load a model written by :func:`export_syncnet` (default: the bundled one), in eval mode, fp32.
 
-    Raises
-    ------
-    InputError
-        The file is missing or not a talkface SyncNet file.
+    Raises:
+        InputError: The file is missing or not a talkface SyncNet file.
     """
     p = path if path is not None else default_syncnet_path()
     return load_inference_file(p, "talkface-syncnet", "sync model", SyncNetConfig, SyncNet, device)

@@ -61,24 +61,17 @@ class SyncResult:
 def offset_search(video: np.ndarray, audio: np.ndarray, max_offset: int = MAX_OFFSET) -> SyncResult:
     """Mean distance at every offset, and the offset, LSE-D and LSE-C it gives.
 
-    Parameters
-    ----------
-    video:
-        (Tv, D) video window embeddings (row t covers frames t..t+4).
-    audio:
-        (Ta, D) audio window embeddings on the same time base.
-    max_offset:
-        Largest offset searched, frames; reduced to ``(min(Tv, Ta) - 1) // 2`` for short clips.
+    Args:
+        video: (Tv, D) video window embeddings (row t covers frames t..t+4).
+        audio: (Ta, D) audio window embeddings on the same time base.
+        max_offset: Largest offset searched, frames; reduced to ``(min(Tv, Ta) - 1) // 2`` for short clips.
 
-    Returns
-    -------
-    A :class:`SyncResult`; every offset averages the same windows t in
-    ``[k_max, min(Tv, Ta) - k_max)``, compared with audio window t + k.
+    Returns:
+        A :class:`SyncResult`; every offset averages the same windows t in
+        ``[k_max, min(Tv, Ta) - k_max)``, compared with audio window t + k.
 
-    Raises
-    ------
-    ValueError
-        Fewer than 3 windows (no offset range left).
+    Raises:
+        ValueError: Fewer than 3 windows (no offset range left).
     """
     n = min(video.shape[0], audio.shape[0])
     k_max = min(max_offset, (n - 1) // 2)
@@ -114,24 +107,17 @@ def opening_energy_offset(
     it is a check that needs no trained model, for a corpus's statistics or for the direction of
     a sync model's verdicts, not a per-clip sync measure.
 
-    Parameters
-    ----------
-    opening:
-        (T,) mouth opening per video frame.
-    audio:
-        (N,) float mono speech.
-    sample_rate:
-        Hz.
-    fps:
-        Video frame rate.
-    max_offset:
-        Largest offset considered, video frames.
+    Args:
+        opening: (T,) mouth opening per video frame.
+        audio: (N,) float mono speech.
+        sample_rate: Hz.
+        fps: Video frame rate.
+        max_offset: Largest offset considered, video frames.
 
-    Returns
-    -------
-    ``(offset, peak)``: offset in video frames with the sign of :attr:`SyncResult.offset` (> 0:
-    the audio is late), and the normalised correlation at the peak (low, e.g. < 0.4: unreliable;
-    an offset at +-``max_offset``: no peak inside the range).
+    Returns:
+        ``(offset, peak)``: offset in video frames with the sign of :attr:`SyncResult.offset` (> 0:
+        the audio is late), and the normalised correlation at the peak (low, e.g. < 0.4: unreliable;
+        an offset at +-``max_offset``: no peak inside the range).
     """
     rate = 100.0
     hop = max(1, int(round(sample_rate / rate)))
@@ -164,14 +150,11 @@ def opening_energy_offset(
 class SyncScorer:
     """Scores lip sync with the bundled (or a given) sync model.
 
-    Parameters
-    ----------
-    model_path:
-        A file from :func:`~talkface.eval.sync.network.export_syncnet`; default the bundled ``assets/syncnet.pt``.
-    device:
-        Torch device for the model.
-    max_offset:
-        Largest offset searched, frames.
+    Args:
+        model_path: A file from :func:`~talkface.eval.sync.network.export_syncnet`; default the bundled
+            ``assets/syncnet.pt``.
+        device: Torch device for the model.
+        max_offset: Largest offset searched, frames.
     """
 
     def __init__(
@@ -199,19 +182,14 @@ class SyncScorer:
     def embeddings(self, mouths: np.ndarray, audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
         """Per-window embeddings of a clip at 25 fps.
 
-        Parameters
-        ----------
-        mouths:
-            (T, h, w) uint8 grey mouth crops at 25 fps, T >= 5.
-        audio:
-            (N,) float mono speech.
-        sample_rate:
-            Its sample rate, Hz.
+        Args:
+            mouths: (T, h, w) uint8 grey mouth crops at 25 fps, T >= 5.
+            audio: (N,) float mono speech.
+            sample_rate: Its sample rate, Hz.
 
-        Returns
-        -------
-        video (T - 4, D) and audio (A, D) float32 unit-length embeddings; row t of each covers
-        frames t..t+4.
+        Returns:
+            video (T - 4, D) and audio (A, D) float32 unit-length embeddings; row t of each covers
+            frames t..t+4.
         """
         net = self.model
         m = np.asarray(mouths)
@@ -229,25 +207,17 @@ class SyncScorer:
     def score(self, mouths: np.ndarray, audio: np.ndarray, sample_rate: int, fps: float = SYNC_FPS) -> SyncResult:
         """LSE-D, LSE-C and AV offset of mouth crops against speech.
 
-        Parameters
-        ----------
-        mouths:
-            (T, 48, 96) uint8 grey mouth crops (:func:`~talkface.eval.sync.inputs.mouth_crops`).
-        audio:
-            (N,) float mono speech, starting with frame 0.
-        sample_rate:
-            Its sample rate, Hz.
-        fps:
-            Frame rate of ``mouths`` (resampled to 25 fps when different).
+        Args:
+            mouths: (T, 48, 96) uint8 grey mouth crops (:func:`~talkface.eval.sync.inputs.mouth_crops`).
+            audio: (N,) float mono speech, starting with frame 0.
+            sample_rate: Its sample rate, Hz.
+            fps: Frame rate of ``mouths`` (resampled to 25 fps when different).
 
-        Returns
-        -------
-        A :class:`SyncResult`.
+        Returns:
+            A :class:`SyncResult`.
 
-        Raises
-        ------
-        ValueError
-            Fewer than 7 frames (no offset range left).
+        Raises:
+            ValueError: Fewer than 7 frames (no offset range left).
         """
         m = np.asarray(mouths)
         m = m[resample_to_sync_fps(m.shape[0], fps)]

@@ -60,40 +60,27 @@ def train_syncnet(
 ) -> SyncTrainResult:
     """Train the sync model on a prepared dataset, validate it on held-out clips and export it.
 
-    Parameters
-    ----------
-    dataset_root:
-        Prepared dataset (``talkface preprocess``; the bundled model saw GRID).
-    out:
-        Run folder (checkpoints, ``metrics.csv``, ``config.json``, ``syncnet.pt``); a run
-        interrupted there is resumed.
-    train_config:
-        A :class:`talkface.train.core.TrainConfig`; default 2000 batches of 32 items, lr 1e-3,
-        CPU with 2 threads.
-    config, data_config:
-        Model and sampling settings.
-    max_train_clips, max_val_clips:
-        Limit the clips loaded from the train and validation splits.
-    extra_train:
-        More prepared datasets whose clips (all splits) are added to the training set; an
-        utterance already loaded (same name after the last ``/``) is not added twice.
-    exclude:
-        Utterance names never trained on (see :func:`prepare_sync_arrays`), e.g. the held-out
-        clips of another dataset; validation still uses the whole validation split.
-    init:
-        Start from the weights of an exported model (:func:`export_syncnet`; e.g. the bundled one
-        to fine-tune on new data); its config replaces ``config``.
-    realign_with:
-        An exported model used to re-synchronise the training clips first (:func:`realign_clips`).
-    export_to:
-        Where to write the inference file (default ``out/syncnet.pt``).
-    warm_start:
-        Like ``init`` but keeping ``config``: the layers both architectures share start from this
-        exported model, the new ones (e.g. ``audio_context`` layers) from scratch.
+    Args:
+        dataset_root: Prepared dataset (``talkface preprocess``; the bundled model saw GRID).
+        out: Run folder (checkpoints, ``metrics.csv``, ``config.json``, ``syncnet.pt``); a run
+            interrupted there is resumed.
+        train_config: A :class:`talkface.train.core.TrainConfig`; default 2000 batches of 32 items, lr 1e-3,
+            CPU with 2 threads.
+        config, data_config: Model and sampling settings.
+        max_train_clips, max_val_clips: Limit the clips loaded from the train and validation splits.
+        extra_train: More prepared datasets whose clips (all splits) are added to the training set; an
+            utterance already loaded (same name after the last ``/``) is not added twice.
+        exclude: Utterance names never trained on (see :func:`prepare_sync_arrays`), e.g. the held-out
+            clips of another dataset; validation still uses the whole validation split.
+        init: Start from the weights of an exported model (:func:`export_syncnet`; e.g. the bundled one
+            to fine-tune on new data); its config replaces ``config``.
+        realign_with: An exported model used to re-synchronise the training clips first (:func:`realign_clips`).
+        export_to: Where to write the inference file (default ``out/syncnet.pt``).
+        warm_start: Like ``init`` but keeping ``config``: the layers both architectures share start from this
+            exported model, the new ones (e.g. ``audio_context`` layers) from scratch.
 
-    Returns
-    -------
-    A :class:`SyncTrainResult`; the validation numbers are also stored in the exported file's ``meta``.
+    Returns:
+        A :class:`SyncTrainResult`; the validation numbers are also stored in the exported file's ``meta``.
     """
     from talkface.eval.sync.module import SyncNetDataModule, SyncNetModule
     from talkface.train.core import TrainConfig, fit
@@ -148,9 +135,8 @@ def realign_clips(clips: Sequence[SyncClip], scorer: SyncScorer, max_shift: floa
     clip before training again. Clips whose offset exceeds ``max_shift`` frames are
     left as they are (more likely a model error than a recording one).
 
-    Returns
-    -------
-    New :class:`SyncClip` objects (mouths shared, speech and log-mel recomputed).
+    Returns:
+        New :class:`SyncClip` objects (mouths shared, speech and log-mel recomputed).
     """
     out: list[SyncClip] = []
     for clip in clips:
@@ -174,24 +160,19 @@ def validate_syncnet(
     shifted by k frames (:func:`shift_audio`: > 0 late) for every k in ``shifts``; and the
     confidence when the mouth is frozen (first mouth crop repeated, audio unchanged).
 
-    Parameters
-    ----------
-    net:
-        The model (or a scorer holding it).
-    clips:
-        Held-out clips (:func:`prepare_sync_arrays`).
-    shifts:
-        Audio shifts to test, frames.
+    Args:
+        net: The model (or a scorer holding it).
+        clips: Held-out clips (:func:`prepare_sync_arrays`).
+        shifts: Audio shifts to test, frames.
 
-    Returns
-    -------
-    ``clips``; ``offset0_acc``: fraction of real clips scored at offset 0; ``shift_acc``:
-    fraction of (clip, k) pairs detected at exactly k; ``shift_acc_pm1``: within +-1 frame;
-    ``shift_rel_acc``: fraction where the offset moved by exactly k from the clip's own offset
-    (what matters when the recording itself is not perfectly in sync);
-    ``lse_d``, ``lse_c``: means over the real clips; ``frozen_lse_c``: mean confidence of the
-    frozen copies; ``frozen_below_real``: fraction of clips whose frozen copy scores a lower
-    LSE-C than the real clip.
+    Returns:
+        ``clips``; ``offset0_acc``: fraction of real clips scored at offset 0; ``shift_acc``:
+        fraction of (clip, k) pairs detected at exactly k; ``shift_acc_pm1``: within +-1 frame;
+        ``shift_rel_acc``: fraction where the offset moved by exactly k from the clip's own offset
+        (what matters when the recording itself is not perfectly in sync);
+        ``lse_d``, ``lse_c``: means over the real clips; ``frozen_lse_c``: mean confidence of the
+        frozen copies; ``frozen_below_real``: fraction of clips whose frozen copy scores a lower
+        LSE-C than the real clip.
     """
     scorer = net if isinstance(net, SyncScorer) else SyncScorer.from_model(net)
     res: dict[str, list[float]] = {k: [] for k in ("off0", "shift", "shift1", "rel", "d", "c", "fc", "fbelow")}
