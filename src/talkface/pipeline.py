@@ -38,16 +38,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from talkface.animate_config import AnimateConfig  # re-exported: the settings live apart, torch-free
 from talkface.audio.features import get_extractor, num_video_frames
 from talkface.audio.prefetch import PrefetchingExtractor
 from talkface.bundle import BUNDLE_FILE, DEFAULT_MODEL, ModelBundle, load_bundle, make_bundle, read_bundle_info
-from talkface.config_checks import (
-    X264_PRESETS,
-    check_choice,
-    check_device,
-    check_fields,
-    check_value,
-)
+from talkface.config_checks import check_value
 from talkface.errors import InputError
 from talkface.face.geometry import OPEN_MOUTH, mouth_opening
 from talkface.person import IMAGE_SUFFIXES, adapt_person
@@ -61,7 +56,6 @@ from talkface.photo_video import (
     resize_to,
     write_frames,
 )
-from talkface.render import MOUTH_STYLES
 from talkface.texture.onnx import OnnxMaps, onnx_available
 
 __all__ = [
@@ -90,73 +84,6 @@ PathLike = str | os.PathLike[str]
 ProgressFn = Callable[[str, float], None]
 
 _resize_to = resize_to  # the old name (talkface.live.stream uses it)
-
-
-@dataclass
-class AnimateConfig:
-    """Settings of :class:`Animator`.
-
-    Attributes:
-        model: folder of a model bundle; None = the default model bundled with the package.
-        person: a person model (``talkface adapt``): its fine-tuned texture generator replaces the
-            bundle's (the photo stays the texture reference).
-        blink_rate: blinks per second (humans: 0.28-0.4); None = the blink model's natural rate.
-        motion_scale: gain on the speech motion (1 = as the motion model predicts; > 1 opens the mouth
-            wider, e.g. when the texture generator renders an unseen face's mouth too small).
-        close_mouth: when the photo's mouth is open, add the speech motion to the same face with the
-            mouth closed (:func:`talkface.motion.retarget.close_mouth`), so that it closes in pauses;
-            False keeps the photo's mouth as the neutral one (it then stays open throughout).
-        head_motion: strength of the generated head and brow motion (:mod:`talkface.motion.head`,
-            seeded with ``seed``): 0 = the head keeps the photo's pose (as before), 1 = natural,
-            > 1 livelier.
-        normalise_mouth: give each utterance's mouth motion the variability of real speech
-            (:mod:`talkface.motion.amplitude`; the motion model alone under-shoots on unseen voices);
-            False: the motion model's amplitude as predicted.
-        size: 0 = paste the generated face back into the whole photo; N = output the N × N aligned
-            face crop instead.
-        max_side: photos whose longer side exceeds this many pixels are downscaled first (video
-            size and encoding time grow with the photo; 0 = never).
-        seed: seed of the blink noise (same inputs + seed = same video).
-        max_duration_s: longest speech accepted, seconds.
-        device: torch device of the generators (``"cpu"``, ``"cuda"``).
-        threads: torch CPU threads (None: torch's default).
-        backend: texture map network on the CPU: ``"onnx"`` (onnxruntime, ~1.5x faster), ``"torch"``, or
-            ``"auto"`` (onnx when the bundle has an ONNX copy and onnxruntime is installed).
-        chunk_frames: frames generated per texture batch (memory vs. speed).
-        crf: H.264 quality (18 = visually lossless, 23 = libx264's default).
-        preset: libx264 speed preset.
-        renderer: how frames are made: ``"native"`` (default: the photo warped at its own resolution
-            by the landmarks, mouth interior and closing lids painted; :mod:`talkface.render`) or
-            ``"crop"`` (the texture generator's 128² crop pasted back into the photo; the previous
-            default, kept for comparison).
-        mouth: the native renderer's mouth interior (:data:`talkface.render.compose.MOUTH_STYLES`):
-            ``"painted"`` (cavity and teeth in the photo's colours), ``"cavity"``, ``"warp"`` (none),
-            ``"generator"`` (the crop generator's, inside the inner lips), or ``"auto"``: the person
-            model's generator with ``person`` (it learned that person's teeth), else ``"painted"``.
-    """
-
-    model: str | None = None
-    person: str | None = None
-    blink_rate: float | None = 0.35
-    motion_scale: float = 1.0
-    close_mouth: bool = True
-    head_motion: float = 1.0
-    normalise_mouth: bool = True
-    size: int = 0
-    max_side: int = 1280
-    seed: int = 0
-    max_duration_s: float = 600.0
-    device: str = "cpu"
-    threads: int | None = None
-    backend: str = "auto"
-    chunk_frames: int = 25
-    crf: int = 18
-    preset: str = "veryfast"
-    renderer: str = "native"
-    mouth: str = "auto"
-
-    def __post_init__(self) -> None:
-        check_animate_config(self)
 
 
 @dataclass
@@ -209,24 +136,6 @@ def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[s
                 if closing_mouth else "a photo with the mouth closed gives better lip sync")
         out.append(f"the mouth in the photo is open (gap {opening:.2f} of the eye distance); {then}")
     return out
-
-
-#: How frames are made (:attr:`AnimateConfig.renderer`).
-RENDERERS = ("native", "crop")
-
-#: Numeric fields of :class:`AnimateConfig` checked against :data:`talkface.config_checks.LIMITS`.
-ANIMATE_CHECKED_FIELDS = ("blink_rate", "motion_scale", "head_motion", "size", "max_side", "seed", "max_duration_s",
-                          "threads", "chunk_frames", "crf")
-
-
-def check_animate_config(config: AnimateConfig) -> None:
-    """Refuse unusable :class:`AnimateConfig` values (one-line :class:`talkface.config_checks.OptionError`)."""
-    check_fields(config, ANIMATE_CHECKED_FIELDS)
-    check_choice("backend", config.backend, ("auto", "onnx", "torch"))
-    check_choice("preset", config.preset, X264_PRESETS)
-    check_choice("renderer", config.renderer, RENDERERS)
-    check_choice("mouth", config.mouth, ("auto", *MOUTH_STYLES))
-    check_device(config.device)
 
 
 class Animator:

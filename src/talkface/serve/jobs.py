@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from talkface.animate_config import animate_default
 from talkface.errors import InputError
 
 log = logging.getLogger("talkface.serve")
@@ -97,13 +98,14 @@ class ModelLoadError(Exception):
 class JobOptions:
     """Per-job choices: blinks per second (``None`` = the model's natural rate), output size, seed, and
     the gain on the speech motion (1 = as predicted) and the strength of the head motion (0 = still,
-    1 = natural; see :class:`talkface.pipeline.AnimateConfig`)."""
+    1 = natural; see :class:`talkface.animate_config.AnimateConfig`). The defaults are AnimateConfig's (written once,
+    there; the server imports no torch for them)."""
 
-    blink_rate: float | None = 0.35
-    size: int = 0
-    seed: int = 0
-    motion_scale: float = 1.0
-    head_motion: float = 1.0
+    blink_rate: float | None = animate_default("blink_rate")
+    size: int = animate_default("size")
+    seed: int = animate_default("seed")
+    motion_scale: float = animate_default("motion_scale")
+    head_motion: float = animate_default("head_motion")
 
     def __post_init__(self) -> None:
         from talkface.config_checks import check_value
