@@ -213,3 +213,17 @@ def test_speech_limit_and_batch_live_defaults_agree() -> None:
     live = _parse("live", "face.png", "--audio-from", "speech.wav", "-o", "out.mp4")
     for name in ("blink_rate", "motion_scale", "head_motion", "size", "seed"):
         assert getattr(live, name) == getattr(config, name), name
+
+
+def test_live_and_job_ttl_defaults_agree() -> None:
+    """The live session limit (longer than a file's) and the finished-job lifetime are one constant each."""
+    import inspect
+
+    from talkface.config_checks import MAX_LIVE_S, MAX_SPEECH_S
+    from talkface.serve.jobs import JobManager
+    from talkface.serve.live import LiveService
+
+    live = _parse("live", "face.png", "--audio-from", "speech.wav", "-o", "out.mp4")
+    assert live.max_duration == inspect.signature(LiveService).parameters["max_seconds"].default == MAX_LIVE_S
+    assert MAX_LIVE_S > MAX_SPEECH_S
+    assert inspect.signature(JobManager).parameters["ttl_s"].default == ServeConfig().job_ttl_s

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from talkface.config_checks import number_arg
+from talkface.config_checks import MAX_LIVE_S, number_arg
 
 __all__ = ["add_parser", "run"]
 
@@ -48,7 +48,7 @@ def add_parser(sub: Any, positive_int: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="blink and head-motion seed")
     p.add_argument("--model", default=None, help="model bundle folder (default: the bundled model)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
-    p.add_argument("--max-duration", type=float, default=3600.0, help="longest speech file accepted, seconds")
+    p.add_argument("--max-duration", type=float, default=MAX_LIVE_S, help="longest speech file accepted, seconds")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
     return p
 

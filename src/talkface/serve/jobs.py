@@ -50,6 +50,9 @@ STAGE_WEIGHTS: dict[str, float] = {"audio": 0.05, "face": 0.05, "motion": 0.10, 
 #: Job ids are 32 lower-case hex digits (128 random bits).
 JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
+#: Default time a finished job and its video are kept, seconds (:attr:`talkface.serve.ServeConfig.job_ttl_s`).
+DEFAULT_JOB_TTL_S = 3600.0
+
 #: Name of the video inside a job's folder.
 VIDEO_NAME = "video.mp4"
 
@@ -212,7 +215,7 @@ class JobManager:
         *,
         workers: int = 1,
         max_queued: int = 32,
-        ttl_s: float = 3600.0,
+        ttl_s: float = DEFAULT_JOB_TTL_S,
         cleanup_interval_s: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
