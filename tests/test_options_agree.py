@@ -175,3 +175,55 @@ def test_defaults_read_from_source_are_the_configs() -> None:
             assert static == _fields_of(getattr(importlib.import_module(module), name)), source
     assert read >= 5  # AnimateConfig, adapt_person, PreprocessConfig, EvalConfig, TrainConfig at least
     assert read_source_fields("talkface.serve.config", "ServeConfig") is None  # 32 * 1024 * 1024: imported instead
+
+
+def test_job_options_defaults_are_animate_configs() -> None:
+    """The server's per-job options take AnimateConfig's defaults (written once, in AnimateConfig): each default
+    equals AnimateConfig's and is written as ``animate_default("<field>")``, never as a literal of its own."""
+    import ast
+    import inspect
+
+    from talkface.animate_config import animate_default
+    from talkface.serve import jobs
+
+    job = JobOptions()
+    for f in fields(JobOptions):
+        assert getattr(job, f.name) == f.default == animate_default(f.name), f.name
+    tree = ast.parse(inspect.getsource(jobs.JobOptions))
+    written = {s.target.id: s.value for s in tree.body[0].body  # type: ignore[attr-defined]
+               if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)}
+    assert set(written) == {f.name for f in fields(JobOptions)}
+    for name, value in written.items():
+        assert ast.unparse(value) == f"animate_default({name!r})", (name, ast.unparse(value))
+
+
+def test_speech_limit_and_batch_live_defaults_agree() -> None:
+    """The 600-s speech limit is one constant for animate, landmarks, batch and preprocess; batch's per-row
+    defaults and live's shared ones are AnimateConfig's; the photo downscale default is one constant too."""
+    from talkface.config_checks import DEFAULT_MAX_SIDE, MAX_SPEECH_S
+    from talkface.photo_video import DEFAULT_MAX_SIDE as photo_max_side
+
+    config = AnimateConfig()
+    batch = _parse("batch", "jobs.csv", "-o", "out")
+    assert (config.max_duration_s == PreprocessConfig().max_duration_s == batch.max_duration
+            == _parse("animate", *PHOTO_SPEECH).max_duration == MAX_SPEECH_S)
+    assert config.max_side == batch.max_side == photo_max_side == DEFAULT_MAX_SIDE
+    for name in ("blink_rate", "motion_scale", "head_motion", "size", "seed", "crf", "device", "backend"):
+        assert getattr(batch, name) == getattr(config, name), name
+    live = _parse("live", "face.png", "--audio-from", "speech.wav", "-o", "out.mp4")
+    for name in ("blink_rate", "motion_scale", "head_motion", "size", "seed"):
+        assert getattr(live, name) == getattr(config, name), name
+
+
+def test_live_and_job_ttl_defaults_agree() -> None:
+    """The live session limit (longer than a file's) and the finished-job lifetime are one constant each."""
+    import inspect
+
+    from talkface.config_checks import MAX_LIVE_S, MAX_SPEECH_S
+    from talkface.serve.jobs import JobManager
+    from talkface.serve.live import LiveService
+
+    live = _parse("live", "face.png", "--audio-from", "speech.wav", "-o", "out.mp4")
+    assert live.max_duration == inspect.signature(LiveService).parameters["max_seconds"].default == MAX_LIVE_S
+    assert MAX_LIVE_S > MAX_SPEECH_S
+    assert inspect.signature(JobManager).parameters["ttl_s"].default == ServeConfig().job_ttl_s

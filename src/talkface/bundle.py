@@ -38,7 +38,7 @@ class ModelBundle:
         blink: blink generator (:class:`talkface.motion.blink_net.BlinkNet` /
             :class:`talkface.motion.blink.BlinkModel`), or None (no blinks).
         texture: texture generator module (:class:`talkface.texture.build.TextureNet` /
-            :class:`talkface.texture.tgan.TextureGAN`).
+            :class:`talkface.texture.tgan.TextureGAN`); None while not loaded (``load_bundle(texture=False)``).
         info: the bundle's ``talkface-model.json``.
         path: the bundle folder.
     """
@@ -72,7 +72,7 @@ def read_bundle_info(folder: Path) -> dict[str, Any]:
 
 
 def load_bundle(path: PathLike | None = None, device: str | torch.device = "cpu", *,
-                trainable: bool = False) -> ModelBundle:
+                trainable: bool = False, texture: bool = True) -> ModelBundle:
     """Load a model bundle (default: the one shipped in the package).
 
     Args:
@@ -80,6 +80,8 @@ def load_bundle(path: PathLike | None = None, device: str | torch.device = "cpu"
         device: device of the models.
         trainable: load the training LightningModules (to fine-tune, e.g. ``adapt``) instead of the
             plain inference networks (:mod:`talkface.models`; no Lightning import).
+        texture: load the texture generator now; False leaves ``texture`` None until
+            :func:`load_bundle_texture` (the native renderer's painted mouth never uses it).
 
     Raises:
         InputError: the folder, its ``talkface-model.json`` or one of its files is missing or unreadable.
@@ -90,8 +92,21 @@ def load_bundle(path: PathLike | None = None, device: str | torch.device = "cpu"
     info = read_bundle_info(folder)
     lgan = load_lgan_net(folder / info["lgan"], device, trainable=trainable)
     blink = load_blink_net(folder / info["blink"], device, trainable=trainable) if info.get("blink") else None
-    texture = load_texture_net(folder / info["texture"], device, trainable=trainable)
-    return ModelBundle(lgan=lgan, blink=blink, texture=texture, info=info, path=folder)
+    net = load_texture_net(folder / info["texture"], device, trainable=trainable) if texture else None
+    return ModelBundle(lgan=lgan, blink=blink, texture=net, info=info, path=folder)
+
+
+def load_bundle_texture(bundle: ModelBundle, device: str | torch.device = "cpu") -> Any:
+    """The bundle's texture generator (inference network), loaded now if :func:`load_bundle` left it out.
+
+    Raises:
+        InputError: its file is missing, unreadable or not a texture model.
+    """
+    from talkface.models import load_texture_net
+
+    if bundle.texture is None:
+        bundle.texture = load_texture_net(bundle.path / bundle.info["texture"], device)
+    return bundle.texture
 
 
 def make_bundle(

@@ -229,7 +229,7 @@ def add_commands(sub: LazySubParsers, handlers: Handlers, commands: list[Command
         p.set_defaults(func=handlers[c.name.replace("-", "_")])
 
 
-_ANIMATE = "talkface.pipeline:AnimateConfig"
+_ANIMATE = "talkface.animate_config:AnimateConfig"
 
 #: animate, adapt, bundle, preprocess, inspect.
 COMMANDS = [

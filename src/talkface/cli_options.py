@@ -20,8 +20,8 @@ Conventions (those of the ``talkface`` command before its options were generated
 :class:`LazySubParsers` adds a subcommand's options only when that subcommand is parsed, and
 :func:`source_fields` reads a config's defaults from its source file (:mod:`ast`) while its module is
 not imported yet, so that ``talkface --help``, ``talkface animate --help`` and a mistyped option do
-not import torch to learn ``AnimateConfig``'s defaults; a config whose defaults are not plain
-literals (``field(default_factory=...)``, ``32 * 1024 * 1024``) is imported instead.
+not import torch to learn a config's defaults; a config whose defaults are not plain literals or
+names of literal constants (``field(default_factory=...)``, ``32 * 1024 * 1024``) is imported instead.
 """
 
 from __future__ import annotations
@@ -195,17 +195,48 @@ def _fields_of(source: Any) -> dict[str, Field]:
             if p.default is not inspect.Parameter.empty}
 
 
-def read_source_fields(module: str, name: str) -> dict[str, Field] | None:
-    """The fields of the dataclass (or the keyword defaults of the function) ``name`` of ``module``, read from its
-    source file with :mod:`ast`, nothing imported; ``None`` when that cannot be done exactly (not found, a base
-    class, a default that is not a literal such as ``field(...)`` or ``32 * 1024``): then it is imported."""
+def _module_tree(module: str) -> ast.Module | None:
+    """The parsed source file of ``module``, nothing imported (``None``: not a plain ``.py`` module)."""
     try:
         spec = importlib.util.find_spec(module)
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         return None
-    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    return ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+
+
+def _constant(tree: ast.Module, name: str, depth: int = 0) -> Any:
+    """The literal value of the module-level constant ``name`` of ``tree``: assigned a literal there, or imported
+    (``from talkface.x import NAME``) from a module where it is; ``ValueError`` when not found that way."""
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
+            return ast.literal_eval(stmt.value)
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == name \
+                and stmt.value is not None:
+            return ast.literal_eval(stmt.value)
+        if isinstance(stmt, ast.ImportFrom) and stmt.module and stmt.level == 0 and depth < 2:
+            alias = next((a for a in stmt.names if (a.asname or a.name) == name), None)
+            source = _module_tree(stmt.module) if alias is not None else None
+            if alias is not None and source is not None:
+                return _constant(source, alias.name, depth + 1)
+    raise ValueError(f"{name} is not a literal constant")
+
+
+def _default(node: ast.expr, tree: ast.Module) -> Any:
+    """A default written as a literal or as the name of a literal constant (:func:`_constant`)."""
+    return _constant(tree, node.id) if isinstance(node, ast.Name) else ast.literal_eval(node)
+
+
+def read_source_fields(module: str, name: str) -> dict[str, Field] | None:
+    """The fields of the dataclass (or the keyword defaults of the function) ``name`` of ``module``, read from its
+    source file with :mod:`ast`, nothing imported; ``None`` when that cannot be done exactly (not found, a base
+    class, a default that is not a literal or the name of a literal constant, such as ``field(...)`` or
+    ``32 * 1024``): then it is imported. A constant may be imported from another module (``MAX_SPEECH_S`` from
+    :mod:`talkface.config_checks`), whose source is read too."""
+    tree = _module_tree(module)
+    if tree is None:
+        return None
     node = next((n for n in tree.body if isinstance(n, ast.ClassDef | ast.FunctionDef) and n.name == name), None)
     try:
         if isinstance(node, ast.ClassDef) and not node.bases and any(_is_dataclass_decorator(d)
@@ -213,13 +244,13 @@ def read_source_fields(module: str, name: str) -> dict[str, Field] | None:
             found = [s for s in node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
             if any(re.search(r"\b(ClassVar|InitVar)\b", ast.unparse(s.annotation)) for s in found):
                 return None
-            return {stmt.target.id: Field(ast.literal_eval(stmt.value) if stmt.value else None,  # type: ignore[union-attr]
+            return {stmt.target.id: Field(_default(stmt.value, tree) if stmt.value else None,  # type: ignore[union-attr]
                                           ast.unparse(stmt.annotation)) for stmt in found}
         if isinstance(node, ast.FunctionDef):
             a = node.args
             pairs = [*zip(a.args[len(a.args) - len(a.defaults):], a.defaults, strict=True),
                      *((arg, d) for arg, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is not None)]
-            return {arg.arg: Field(ast.literal_eval(d), ast.unparse(arg.annotation) if arg.annotation else "")
+            return {arg.arg: Field(_default(d, tree), ast.unparse(arg.annotation) if arg.annotation else "")
                     for arg, d in pairs}
     except (ValueError, TypeError, SyntaxError):  # not a literal
         return None

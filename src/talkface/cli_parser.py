@@ -259,10 +259,11 @@ EVALUATE_MOTION = [
 
 
 EVALUATE_COMMANDS = [
-    Command("evaluate-motion", EVALUATE_MOTION, sources=("talkface.pipeline:AnimateConfig",),
+    Command("evaluate-motion", EVALUATE_MOTION, sources=("talkface.animate_config:AnimateConfig",),
             help="LMD / mouth correlation of l-GAN checkpoints, blink statistics of a blink generator"),
     Command(
-        "evaluate", EVALUATE, sources=("talkface.eval.report.config:EvalConfig", "talkface.pipeline:AnimateConfig"),
+        "evaluate", EVALUATE,
+        sources=("talkface.eval.report.config:EvalConfig", "talkface.animate_config:AnimateConfig"),
         help="score models / generated videos on a prepared test set: the papers' comparison table",
         description="Evaluate talking-head methods on the held-out clips of a prepared dataset (talkface preprocess) "
         "and write REPORT_DIR/report.md (header with this exact command, mean ± std per metric and method, one row "

@@ -26,12 +26,24 @@ from typing import Any
 
 from talkface.errors import InputError, TalkfaceError
 
-__all__ = ["LIMITS", "Limit", "OptionError", "check_choice", "check_device", "check_fields", "check_output_file",
-           "check_value", "environment_error",
-           "same_file"]
+__all__ = ["DEFAULT_MAX_SIDE", "LIMITS", "MAX_LIVE_S", "MAX_SPEECH_S", "Limit", "OptionError", "check_choice",
+           "check_device", "check_fields", "check_output_file", "check_value", "environment_error", "same_file"]
 
 #: Largest seed: NumPy's legacy generators and ``torch.manual_seed`` all take 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
+
+#: Default of the longest speech accepted by ``animate``, ``batch`` and ``preprocess``, seconds
+#: (:attr:`talkface.animate_config.AnimateConfig.max_duration_s`,
+#: :attr:`talkface.data.preprocess.PreprocessConfig.max_duration_s`); ``talkface live`` allows longer.
+MAX_SPEECH_S = 600.0
+
+#: Default of the longest photo side before it is downscaled, pixels
+#: (:attr:`talkface.animate_config.AnimateConfig.max_side`, :func:`talkface.photo_video.prepare_photo`).
+DEFAULT_MAX_SIDE = 1280
+
+#: Default of the longest live session (``talkface live --max-duration``, the server's ``/v1/live``), seconds:
+#: speech that arrives while it plays may run longer than a file to animate (:data:`MAX_SPEECH_S`).
+MAX_LIVE_S = 3600.0
 
 
 class OptionError(TalkfaceError, ValueError):

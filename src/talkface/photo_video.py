@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from talkface.config_checks import check_output_file
+from talkface.config_checks import DEFAULT_MAX_SIDE, check_output_file
 from talkface.errors import InputError
 
 __all__ = [
@@ -50,9 +50,8 @@ PathLike = str | os.PathLike[str]
 SAMPLE_RATE = 16000
 #: Video containers an output may be written as.
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
-#: Photos whose longer side exceeds this many pixels are downscaled first (video size and encoding
-#: time grow with the photo); :attr:`talkface.pipeline.AnimateConfig.max_side` defaults to it.
-DEFAULT_MAX_SIDE = 1280
+# Photos whose longer side exceeds DEFAULT_MAX_SIDE pixels are downscaled first (video size and encoding time
+# grow with the photo); it is defined in talkface.config_checks, beside the other defaults and limits.
 
 
 def check_video_output(output: PathLike, *inputs: PathLike | None) -> Path:

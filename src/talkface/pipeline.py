@@ -38,16 +38,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from talkface.animate_config import AnimateConfig  # re-exported: the settings live apart, torch-free
 from talkface.audio.features import get_extractor, num_video_frames
 from talkface.audio.prefetch import PrefetchingExtractor
-from talkface.bundle import BUNDLE_FILE, DEFAULT_MODEL, ModelBundle, load_bundle, make_bundle, read_bundle_info
-from talkface.config_checks import (
-    X264_PRESETS,
-    check_choice,
-    check_device,
-    check_fields,
-    check_value,
+from talkface.bundle import (
+    BUNDLE_FILE,
+    DEFAULT_MODEL,
+    ModelBundle,
+    load_bundle,
+    load_bundle_texture,
+    make_bundle,
+    read_bundle_info,
 )
+from talkface.config_checks import check_value
 from talkface.errors import InputError
 from talkface.face.geometry import OPEN_MOUTH, mouth_opening
 from talkface.person import IMAGE_SUFFIXES, adapt_person
@@ -61,7 +64,6 @@ from talkface.photo_video import (
     resize_to,
     write_frames,
 )
-from talkface.render import MOUTH_STYLES
 from talkface.texture.onnx import OnnxMaps, onnx_available
 
 __all__ = [
@@ -90,73 +92,6 @@ PathLike = str | os.PathLike[str]
 ProgressFn = Callable[[str, float], None]
 
 _resize_to = resize_to  # the old name (talkface.live.stream uses it)
-
-
-@dataclass
-class AnimateConfig:
-    """Settings of :class:`Animator`.
-
-    Attributes:
-        model: folder of a model bundle; None = the default model bundled with the package.
-        person: a person model (``talkface adapt``): its fine-tuned texture generator replaces the
-            bundle's (the photo stays the texture reference).
-        blink_rate: blinks per second (humans: 0.28-0.4); None = the blink model's natural rate.
-        motion_scale: gain on the speech motion (1 = as the motion model predicts; > 1 opens the mouth
-            wider, e.g. when the texture generator renders an unseen face's mouth too small).
-        close_mouth: when the photo's mouth is open, add the speech motion to the same face with the
-            mouth closed (:func:`talkface.motion.retarget.close_mouth`), so that it closes in pauses;
-            False keeps the photo's mouth as the neutral one (it then stays open throughout).
-        head_motion: strength of the generated head and brow motion (:mod:`talkface.motion.head`,
-            seeded with ``seed``): 0 = the head keeps the photo's pose (as before), 1 = natural,
-            > 1 livelier.
-        normalise_mouth: give each utterance's mouth motion the variability of real speech
-            (:mod:`talkface.motion.amplitude`; the motion model alone under-shoots on unseen voices);
-            False: the motion model's amplitude as predicted.
-        size: 0 = paste the generated face back into the whole photo; N = output the N × N aligned
-            face crop instead.
-        max_side: photos whose longer side exceeds this many pixels are downscaled first (video
-            size and encoding time grow with the photo; 0 = never).
-        seed: seed of the blink noise (same inputs + seed = same video).
-        max_duration_s: longest speech accepted, seconds.
-        device: torch device of the generators (``"cpu"``, ``"cuda"``).
-        threads: torch CPU threads (None: torch's default).
-        backend: texture map network on the CPU: ``"onnx"`` (onnxruntime, ~1.5x faster), ``"torch"``, or
-            ``"auto"`` (onnx when the bundle has an ONNX copy and onnxruntime is installed).
-        chunk_frames: frames generated per texture batch (memory vs. speed).
-        crf: H.264 quality (18 = visually lossless, 23 = libx264's default).
-        preset: libx264 speed preset.
-        renderer: how frames are made: ``"native"`` (default: the photo warped at its own resolution
-            by the landmarks, mouth interior and closing lids painted; :mod:`talkface.render`) or
-            ``"crop"`` (the texture generator's 128² crop pasted back into the photo; the previous
-            default, kept for comparison).
-        mouth: the native renderer's mouth interior (:data:`talkface.render.compose.MOUTH_STYLES`):
-            ``"painted"`` (cavity and teeth in the photo's colours), ``"cavity"``, ``"warp"`` (none),
-            ``"generator"`` (the crop generator's, inside the inner lips), or ``"auto"``: the person
-            model's generator with ``person`` (it learned that person's teeth), else ``"painted"``.
-    """
-
-    model: str | None = None
-    person: str | None = None
-    blink_rate: float | None = 0.35
-    motion_scale: float = 1.0
-    close_mouth: bool = True
-    head_motion: float = 1.0
-    normalise_mouth: bool = True
-    size: int = 0
-    max_side: int = 1280
-    seed: int = 0
-    max_duration_s: float = 600.0
-    device: str = "cpu"
-    threads: int | None = None
-    backend: str = "auto"
-    chunk_frames: int = 25
-    crf: int = 18
-    preset: str = "veryfast"
-    renderer: str = "native"
-    mouth: str = "auto"
-
-    def __post_init__(self) -> None:
-        check_animate_config(self)
 
 
 @dataclass
@@ -211,24 +146,6 @@ def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[s
     return out
 
 
-#: How frames are made (:attr:`AnimateConfig.renderer`).
-RENDERERS = ("native", "crop")
-
-#: Numeric fields of :class:`AnimateConfig` checked against :data:`talkface.config_checks.LIMITS`.
-ANIMATE_CHECKED_FIELDS = ("blink_rate", "motion_scale", "head_motion", "size", "max_side", "seed", "max_duration_s",
-                          "threads", "chunk_frames", "crf")
-
-
-def check_animate_config(config: AnimateConfig) -> None:
-    """Refuse unusable :class:`AnimateConfig` values (one-line :class:`talkface.config_checks.OptionError`)."""
-    check_fields(config, ANIMATE_CHECKED_FIELDS)
-    check_choice("backend", config.backend, ("auto", "onnx", "torch"))
-    check_choice("preset", config.preset, X264_PRESETS)
-    check_choice("renderer", config.renderer, RENDERERS)
-    check_choice("mouth", config.mouth, ("auto", *MOUTH_STYLES))
-    check_device(config.device)
-
-
 class Animator:
     """Loads a model bundle once and animates any number of (photo, speech) pairs with it.
 
@@ -248,22 +165,40 @@ class Animator:
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         self.device = torch.device(self.config.device)
-        self.bundle = load_bundle(self.config.model, self.device)
-        self.bundle.texture.to(self.device).eval()
+        self.bundle = load_bundle(self.config.model, self.device, texture=False)
         self.bundle.lgan.to(self.device).eval()
-        self._generator = self.bundle.texture.generator
-        self._texture_config = self.bundle.texture.config
-        if self.config.person:
-            from talkface.texture.adapt import load_person_model
-
-            person = load_person_model(self.config.person, map_location=self.device)
-            if person.config.image_size != self._texture_config.image_size:
-                raise InputError(self.config.person, "person model's crop size differs from the model's")
-            self._generator, self._texture_config = person.generator, person.config
-        self.backend = self._attach_backend()
+        self._generator: Any = None
+        self._texture_config: Any = None
+        self._backend = ""
+        cfg = self.config
+        if cfg.renderer == "crop" or cfg.person or cfg.mouth == "generator" or cfg.backend == "onnx":
+            self._texture()  # used by every frame (or asked for): load it now, refuse a bad one before any work
         self._extractor: Any = None
         self._detector: Any = None
         self._predictor: Any = None
+
+    def _texture(self) -> tuple[Any, Any]:
+        """The texture generator and its config (the person model's with ``person``), loaded on first use: the
+        native renderer's painted mouth never needs them (start-up ~0.25 CPU-s less)."""
+        if self._generator is None:
+            texture = load_bundle_texture(self.bundle, self.device)
+            texture.to(self.device).eval()
+            self._generator, self._texture_config = texture.generator, texture.config
+            if self.config.person:
+                from talkface.texture.adapt import load_person_model
+
+                person = load_person_model(self.config.person, map_location=self.device)
+                if person.config.image_size != self._texture_config.image_size:
+                    raise InputError(self.config.person, "person model's crop size differs from the model's")
+                self._generator, self._texture_config = person.generator, person.config
+            self._backend = self._attach_backend()
+        return self._generator, self._texture_config
+
+    @property
+    def backend(self) -> str:
+        """The texture map network's backend in use: ``"onnx"`` or ``"torch"`` (loads the texture generator)."""
+        self._texture()
+        return self._backend
 
     def _attach_backend(self) -> str:
         """Use the bundle's ONNX map network on the CPU when asked/possible; returns the backend in use."""
@@ -291,8 +226,8 @@ class Animator:
 
     @property
     def image_size(self) -> int:
-        """Side of the texture generator's face crops, pixels."""
-        return int(self.bundle.texture.config.image_size)
+        """Side of the texture generator's face crops, pixels (loads the texture generator)."""
+        return int(self._texture()[1].image_size)
 
     def _features(self) -> Any:
         if self._extractor is None:
@@ -317,9 +252,10 @@ class Animator:
     def _person(self, crop: np.ndarray, crop_landmarks: np.ndarray) -> Any:
         from talkface.texture.adapt import PersonModel
 
+        generator, config = self._texture()
         return PersonModel(
-            generator=self._generator,
-            config=self._texture_config,
+            generator=generator,
+            config=config,
             reference_images=crop[None],
             reference_landmarks=np.asarray(crop_landmarks, np.float32)[None],
         )
@@ -410,11 +346,12 @@ class Animator:
         renderer = NativeRenderer(image, person_landmarks, landmarks, RenderConfig(mouth=mouth))
         total = len(landmarks)
         chunk = max(1, self.config.chunk_frames)
-        s = self.image_size
-        affine = crop_transform(person_landmarks, s)
         out_affine = crop_transform(person_landmarks, size) if size else None
         person = None
-        if mouth == "generator":
+        affine = np.eye(2, 3)
+        if mouth == "generator":  # only then the texture generator (crop) is used
+            s = self.image_size
+            affine = crop_transform(person_landmarks, s)
             person = self._person(warp_crop(image, affine, s), transform_points(person_landmarks, affine))
         timer.setdefault("texture", 0.0)
         timer.setdefault("paste", 0.0)

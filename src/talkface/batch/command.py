@@ -66,7 +66,9 @@ def _gain(text: str) -> float:
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add ``batch`` to the ``talkface`` subcommands."""
+    """Add ``batch`` to the ``talkface`` subcommands (the defaults of the per-row options are AnimateConfig's)."""
+    from talkface.animate_config import animate_default as d
+
     p: argparse.ArgumentParser = sub.add_parser(
         "batch", help="render a CSV/JSONL manifest of (photo, speech) jobs: models loaded once per worker, resumable, "
         "--workers / --shard i/n (SLURM) / --ray", description=DESCRIPTION, epilog=EPILOG,
@@ -86,22 +88,27 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="render rows whose video already exists")
     p.add_argument("--model", default=None, help="model bundle folder (default: the bundled model)")
     p.add_argument("--person", default=None, help="default person model (rows may name their own)")
-    p.add_argument("--blink-rate", type=float, default=0.35, help="default blinks per second; negative: natural rate")
-    p.add_argument("--motion-scale", type=_gain, default=1.0, help="default gain on the speech motion (0-3)")
+    p.add_argument("--blink-rate", type=float, default=d("blink_rate"),
+                   help="default blinks per second; negative: natural rate")
+    p.add_argument("--motion-scale", type=_gain, default=d("motion_scale"),
+                   help="default gain on the speech motion (0-3)")
     p.add_argument("--keep-open-mouth", action="store_true", help="default: keep an open mouth in the photo open")
-    p.add_argument("--head-motion", type=_gain, default=1.0,
+    p.add_argument("--head-motion", type=_gain, default=d("head_motion"),
                    help="default strength of the head and brow motion (0 = still head, 1 = natural, up to 3)")
     p.add_argument("--raw-mouth", action="store_true",
                    help="the motion model's mouth amplitude as predicted (no per-utterance normalisation)")
-    p.add_argument("--size", type=lambda t: _count(t, 0), default=0, help="default: 0 whole photo, N an N x N crop")
-    p.add_argument("--seed", type=int, default=0, help="default seed of the blink noise")
-    p.add_argument("--max-side", type=lambda t: _count(t, 0), default=1280, help="downscale larger photos first")
-    p.add_argument("--max-duration", type=float, default=600.0, help="longest speech accepted, seconds")
-    p.add_argument("--crf", type=int, default=18, help="H.264 quality (lower = better, bigger)")
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    p.add_argument("--size", type=lambda t: _count(t, 0), default=d("size"),
+                   help="default: 0 whole photo, N an N x N crop")
+    p.add_argument("--seed", type=int, default=d("seed"), help="default seed of the blink noise")
+    p.add_argument("--max-side", type=lambda t: _count(t, 0), default=d("max_side"),
+                   help="downscale larger photos first")
+    p.add_argument("--max-duration", type=float, default=d("max_duration_s"), help="longest speech accepted, seconds")
+    p.add_argument("--crf", type=int, default=d("crf"), help="H.264 quality (lower = better, bigger)")
+    p.add_argument("--device", default=d("device"), help="torch device (cpu, cuda)")
     p.add_argument("--threads", type=lambda t: _count(t, 1), default=None,
                    help="torch CPU threads per worker (default: CPU cores / workers)")
-    p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto", help="texture network on the CPU")
+    p.add_argument("--backend", choices=("auto", "onnx", "torch"), default=d("backend"),
+                   help="texture network on the CPU")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_command)
     return p

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from talkface.config_checks import MAX_SPEECH_S
 from talkface.data.dataset import FORMAT_NAME, FORMAT_VERSION, Clip, load_clip, save_clip
 from talkface.errors import InputError, TalkfaceError
 
@@ -65,7 +66,7 @@ class PreprocessConfig:
     sample_rate: int = 16000
     detect_every: int = 5
     min_duration_s: float = 0.5
-    max_duration_s: float = 600.0
+    max_duration_s: float = MAX_SPEECH_S
     min_detected_fraction: float = 0.5
     val_fraction: float = 0.1
     test_fraction: float = 0.1

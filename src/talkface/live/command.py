@@ -7,13 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from talkface.config_checks import number_arg
+from talkface.config_checks import MAX_LIVE_S, number_arg
 
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: Any, positive_int: Any) -> argparse.ArgumentParser:
-    """Add the ``live`` subcommand to the ``talkface`` parser."""
+    """Add the ``live`` subcommand to the ``talkface`` parser (shared defaults: AnimateConfig's)."""
+    from talkface.animate_config import animate_default as d
+
     p: argparse.ArgumentParser = sub.add_parser(
         "live",
         help="animate a photo while the speech arrives (file at real speed or raw PCM on stdin) -> mp4",
@@ -33,9 +35,10 @@ def add_parser(sub: Any, positive_int: Any) -> argparse.ArgumentParser:
                    help="play a file at real speed (--no-realtime: as fast as frames can be made)")
     p.add_argument("--chunk-ms", type=float, default=40.0, help="audio chunk length fed at a time, ms")
     p.add_argument("--size", type=int, default=0, help="0 = whole photo; N = N x N face crop")
-    p.add_argument("--blink-rate", type=float, default=0.35, help="blinks per second (negative: natural rate)")
-    p.add_argument("--motion-scale", type=float, default=1.0, help="gain on the mouth motion")
-    p.add_argument("--head-motion", type=number_arg("head_motion"), default=1.0,
+    p.add_argument("--blink-rate", type=float, default=d("blink_rate"),
+                   help="blinks per second (negative: natural rate)")
+    p.add_argument("--motion-scale", type=float, default=d("motion_scale"), help="gain on the mouth motion")
+    p.add_argument("--head-motion", type=number_arg("head_motion"), default=d("head_motion"),
                    help="strength of the head and brow motion, generated online from the speech received so far "
                    "(the same seeded prior as `talkface animate`; seeded by --seed): 0 = the head keeps the photo's "
                    "pose, 1 = natural, up to 3 = livelier")
@@ -45,7 +48,7 @@ def add_parser(sub: Any, positive_int: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="blink and head-motion seed")
     p.add_argument("--model", default=None, help="model bundle folder (default: the bundled model)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
-    p.add_argument("--max-duration", type=float, default=3600.0, help="longest speech file accepted, seconds")
+    p.add_argument("--max-duration", type=float, default=MAX_LIVE_S, help="longest speech file accepted, seconds")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
     return p
 

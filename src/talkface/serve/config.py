@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from talkface.config_checks import OptionError, check_value
-from talkface.serve.jobs import AnimatorFactory, AnimatorLike, JobOptions
+from talkface.serve.jobs import DEFAULT_JOB_TTL_S, AnimatorFactory, AnimatorLike, JobOptions
 
 __all__ = ["ServeConfig", "pipeline_factory"]
 
@@ -54,7 +54,7 @@ class ServeConfig:
     max_upload_bytes: int = 32 * 1024 * 1024
     max_audio_seconds: float = 120.0
     max_image_pixels: int = 40_000_000
-    job_ttl_s: float = 3600.0
+    job_ttl_s: float = DEFAULT_JOB_TTL_S
     work_dir: Path | None = None
     max_queued: int = 32
     sizes: tuple[int, ...] = (0, 128, 256)

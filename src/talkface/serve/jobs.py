@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from talkface.animate_config import animate_default
 from talkface.errors import InputError
 
 log = logging.getLogger("talkface.serve")
@@ -48,6 +49,9 @@ STAGE_WEIGHTS: dict[str, float] = {"audio": 0.05, "face": 0.05, "motion": 0.10, 
 
 #: Job ids are 32 lower-case hex digits (128 random bits).
 JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+#: Default time a finished job and its video are kept, seconds (:attr:`talkface.serve.ServeConfig.job_ttl_s`).
+DEFAULT_JOB_TTL_S = 3600.0
 
 #: Name of the video inside a job's folder.
 VIDEO_NAME = "video.mp4"
@@ -97,13 +101,14 @@ class ModelLoadError(Exception):
 class JobOptions:
     """Per-job choices: blinks per second (``None`` = the model's natural rate), output size, seed, and
     the gain on the speech motion (1 = as predicted) and the strength of the head motion (0 = still,
-    1 = natural; see :class:`talkface.pipeline.AnimateConfig`)."""
+    1 = natural; see :class:`talkface.animate_config.AnimateConfig`). The defaults are AnimateConfig's (written once,
+    there; the server imports no torch for them)."""
 
-    blink_rate: float | None = 0.35
-    size: int = 0
-    seed: int = 0
-    motion_scale: float = 1.0
-    head_motion: float = 1.0
+    blink_rate: float | None = animate_default("blink_rate")
+    size: int = animate_default("size")
+    seed: int = animate_default("seed")
+    motion_scale: float = animate_default("motion_scale")
+    head_motion: float = animate_default("head_motion")
 
     def __post_init__(self) -> None:
         from talkface.config_checks import check_value
@@ -202,7 +207,7 @@ class JobManager:
         *,
         workers: int = 1,
         max_queued: int = 32,
-        ttl_s: float = 3600.0,
+        ttl_s: float = DEFAULT_JOB_TTL_S,
         cleanup_interval_s: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:

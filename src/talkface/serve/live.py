@@ -41,6 +41,8 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 
+from talkface.config_checks import MAX_LIVE_S
+
 log = logging.getLogger("talkface.serve.live")
 
 __all__ = ["LiveService", "live_page_html", "router"]
@@ -67,7 +69,7 @@ class LiveService:
     """
 
     def __init__(self, model: str | None = None, threads: int | None = None, max_sessions: int = 1,
-                 max_image_pixels: int = 40_000_000, max_seconds: float = 3600.0, max_unsent: int = 50,
+                 max_image_pixels: int = 40_000_000, max_seconds: float = MAX_LIVE_S, max_unsent: int = 50,
                  idle_timeout_s: float = 30.0) -> None:
         if max_sessions < 1:
             raise ValueError(f"max_sessions must be >= 1, got {max_sessions}")

@@ -49,6 +49,7 @@ from typing import Any
 from talkface.errors import InputError, TalkfaceError
 from talkface.serve.config import ServeConfig, pipeline_factory
 from talkface.serve.jobs import (
+    DEFAULT_JOB_TTL_S,
     FINISHED,
     JOB_ID_RE,
     AnimatorFactory,
@@ -175,9 +176,9 @@ class RedisJobManager(JobManager):
         prefix: Redis key prefix (one per server).
     """
 
-    def __init__(self, url: str, work_dir: str | os.PathLike[str], *, max_queued: int = 32, ttl_s: float = 3600.0,
-                 cleanup_interval_s: float = 60.0, retries: int = 1, lease_s: float = 30.0,
-                 prefix: str = "talkface", clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, url: str, work_dir: str | os.PathLike[str], *, max_queued: int = 32,
+                 ttl_s: float = DEFAULT_JOB_TTL_S, cleanup_interval_s: float = 60.0, retries: int = 1,
+                 lease_s: float = 30.0, prefix: str = "talkface", clock: Callable[[], float] = time.time) -> None:
         super().__init__(work_dir, _no_factory, workers=1, max_queued=max_queued, ttl_s=ttl_s,
                          cleanup_interval_s=cleanup_interval_s, clock=clock)
         self.url = url
