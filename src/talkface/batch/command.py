@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from typing import Any
@@ -55,19 +54,10 @@ def _count(text: str, least: int) -> int:
     return value
 
 
-def _gain(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and 0.0 <= value <= 3.0):
-        raise argparse.ArgumentTypeError(f"must be between 0 and 3, got {text}")
-    return value
-
-
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``batch`` to the ``talkface`` subcommands (the defaults of the per-row options are AnimateConfig's)."""
     from talkface.animate_config import animate_default as d
+    from talkface.config_checks import number_arg
 
     p: argparse.ArgumentParser = sub.add_parser(
         "batch", help="render a CSV/JSONL manifest of (photo, speech) jobs: models loaded once per worker, resumable, "
@@ -90,10 +80,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--person", default=None, help="default person model (rows may name their own)")
     p.add_argument("--blink-rate", type=float, default=d("blink_rate"),
                    help="default blinks per second; negative: natural rate")
-    p.add_argument("--motion-scale", type=_gain, default=d("motion_scale"),
+    p.add_argument("--motion-scale", type=number_arg("motion_scale"), default=d("motion_scale"),
                    help="default gain on the speech motion (0-3)")
     p.add_argument("--keep-open-mouth", action="store_true", help="default: keep an open mouth in the photo open")
-    p.add_argument("--head-motion", type=_gain, default=d("head_motion"),
+    p.add_argument("--head-motion", type=number_arg("head_motion"), default=d("head_motion"),
                    help="default strength of the head and brow motion (0 = still head, 1 = natural, up to 3)")
     p.add_argument("--raw-mouth", action="store_true",
                    help="the motion model's mouth amplitude as predicted (no per-utterance normalisation)")

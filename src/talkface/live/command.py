@@ -37,7 +37,8 @@ def add_parser(sub: Any, positive_int: Any) -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=0, help="0 = whole photo; N = N x N face crop")
     p.add_argument("--blink-rate", type=float, default=d("blink_rate"),
                    help="blinks per second (negative: natural rate)")
-    p.add_argument("--motion-scale", type=float, default=d("motion_scale"), help="gain on the mouth motion")
+    p.add_argument("--motion-scale", type=number_arg("motion_scale"), default=d("motion_scale"),
+                   help="gain on the mouth motion")
     p.add_argument("--head-motion", type=number_arg("head_motion"), default=d("head_motion"),
                    help="strength of the head and brow motion, generated online from the speech received so far "
                    "(the same seeded prior as `talkface animate`; seeded by --seed): 0 = the head keeps the photo's "
