@@ -39,7 +39,7 @@ def load_lgan_net(path: PathLike, map_location: str | torch.device = "cpu", *, t
         net = load_network(path, ("talkface.motion.lgan:LGAN",), LGANConfig, LGANNet, "an l-GAN", map_location)
         if net is not None:
             return net
-    from talkface.motion.lgan import load_lgan
+    from talkface.motion.lgan import load_lgan  # lazy: loads lightning, matplotlib
 
     return load_lgan(path, map_location)
 
@@ -55,7 +55,7 @@ def load_blink_net(path: PathLike, map_location: str | torch.device = "cpu", *, 
                            map_location)
         if net is not None:
             return net
-    from talkface.motion.blink import load_blink
+    from talkface.motion.blink import load_blink  # lazy: loads lightning, matplotlib
 
     return load_blink(path, map_location)
 
@@ -71,7 +71,7 @@ def load_texture_net(path: PathLike, map_location: str | torch.device = "cpu", *
                            "a texture-generator", map_location)
         if net is not None:
             return net
-    from talkface.texture.tgan import TextureGAN
-    from talkface.train.core import load_module_as
+    from talkface.texture.tgan import TextureGAN  # lazy: loads lightning, matplotlib
+    from talkface.train.core import load_module_as  # lazy: loads lightning, matplotlib
 
     return load_module_as(path, TextureGAN, "a texture-generator", map_location)

@@ -53,9 +53,9 @@ def adapt_person(
     Raises:
         InputError: unreadable input, no face, several faces.
     """
-    from talkface.io.images import read_image
-    from talkface.io.media import read_video
-    from talkface.texture.adapt import (
+    from talkface.io.images import read_image  # lazy: loads PIL
+    from talkface.io.media import read_video  # lazy: loads av
+    from talkface.texture.adapt import (  # lazy: loads lightning, cv2
         AdaptConfig,
         adapt,
         person_frames_from_photos,

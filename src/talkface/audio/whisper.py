@@ -22,6 +22,7 @@ import numpy as np
 from talkface.audio.extractor import SAMPLE_RATE
 from talkface.audio.extractor import check_input as _check_input
 from talkface.audio.extractor import cover_frames as _cover_frames
+from talkface.audio.mel import mel_filters, stft
 from talkface.audio.windows import resample_to_frames
 from talkface.io.atomic import atomic_path
 
@@ -40,8 +41,6 @@ _WHISPER_MODELS: dict[str, int] = {"tiny.en": 384, "base": 512}
 
 @functools.lru_cache(maxsize=2)
 def _mel_filters(n_mels: int) -> np.ndarray:
-    from talkface.audio.mel import mel_filters
-
     return mel_filters(SAMPLE_RATE, WHISPER_N_FFT, n_mels)  # = librosa.filters.mel, without importing librosa
 
 
@@ -59,8 +58,6 @@ def whisper_log_mel(audio: np.ndarray, n_mels: int = 80) -> np.ndarray:
     Returns:
         ``(n_mels, N // 160)`` float32; column ``j`` centred at sample ``160 j``.
     """
-    from talkface.audio.mel import stft
-
     spectrum = stft(audio, WHISPER_N_FFT, WHISPER_HOP)  # = librosa.stft(..., center=True, pad_mode="reflect")
     power = np.abs(spectrum[:, :-1]) ** 2
     log_spec = np.log10(np.maximum(_mel_filters(n_mels) @ power, 1e-10))

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from talkface.config_checks import LIMITS, OptionError, check_value
 from talkface.errors import InputError
 
 __all__ = ["CALL_OPTIONS", "COLUMNS", "CONFIG_OPTIONS", "BatchJob", "read_manifest", "shard_jobs"]
@@ -108,14 +109,11 @@ def _bool(value: Any, name: str) -> bool:
 def _parse_option(name: str, value: Any) -> Any:
     """A row's value of option ``name``, parsed, then range-checked like the CLI's (:mod:`talkface.config_checks`)."""
     parsed = _parse_raw(name, value)
-    if parsed is not None and not isinstance(parsed, bool | str):
-        from talkface.config_checks import LIMITS, OptionError, check_value
-
-        if name in LIMITS:
-            try:
-                parsed = check_value(name, parsed)
-            except OptionError as err:
-                raise _RowError(f"{name}: {err.problem}") from None
+    if parsed is not None and not isinstance(parsed, bool | str) and name in LIMITS:
+        try:
+            parsed = check_value(name, parsed)
+        except OptionError as err:
+            raise _RowError(f"{name}: {err.problem}") from None
     return parsed
 
 

@@ -56,7 +56,7 @@ class Renderer:
     """
 
     def __init__(self, config: Any, out_dir: str | os.PathLike[str], animator: Any = None) -> None:
-        from talkface.pipeline import Animator
+        from talkface.pipeline import Animator  # lazy: loads torch
 
         self.config = config
         self.out_dir = Path(out_dir)
@@ -64,7 +64,7 @@ class Renderer:
         self.name = f"pid{os.getpid()}"
 
     def _animator(self, person: str | None) -> Any:
-        from talkface.pipeline import Animator
+        from talkface.pipeline import Animator  # lazy: loads torch
 
         if person not in self._animators:
             if len(self._animators) >= 3:  # keep at most two person models beside the base one

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from talkface.batch.manifest import BatchJob, read_manifest, shard_jobs
+from talkface.batch.ray_backend import ray_results
 from talkface.batch.render import Renderer, result_record, video_frames
 from talkface.errors import InputError, TalkfaceError
 
@@ -208,7 +209,7 @@ def run_batch(
     """
     from tqdm import tqdm
 
-    from talkface.pipeline import AnimateConfig, read_bundle_info
+    from talkface.pipeline import AnimateConfig, read_bundle_info  # lazy: loads torch
 
     t0 = time.perf_counter()
     log = log or sys.stderr
@@ -262,8 +263,6 @@ def run_batch(
             if todo:
                 results: Iterator[Record]
                 if ray_address is not None:
-                    from talkface.batch.ray_backend import ray_results
-
                     results = ray_results(todo, config, out, address=ray_address, actors=workers, retries=retries,
                                           on_event=note)
                 elif not (workers > 1 if processes is None else processes):

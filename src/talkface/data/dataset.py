@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from talkface.errors import InputError
+from talkface.io.atomic import atomic_path
 
 FORMAT_NAME = "talkface-dataset"
 FORMAT_VERSION = 1
@@ -83,7 +84,7 @@ class Clip:
         """Decode the aligned crops: (T, S, S, 3) uint8 RGB."""
         if self.crop_path is None:
             raise FileNotFoundError(f"{self.clip_id}: this clip has no crop video")
-        from talkface.io.media import read_video
+        from talkface.io.media import read_video  # lazy: loads av
 
         frames, _ = read_video(self.crop_path)
         return frames[: self.num_frames]
@@ -91,8 +92,6 @@ class Clip:
 
 def save_clip(path: str | os.PathLike[str], clip: Clip) -> None:
     """Write a clip's arrays to ``path`` (.npz) atomically; the crop video is written separately."""
-    from talkface.io.atomic import atomic_path
-
     audio_i16 = np.clip(np.round(clip.audio * 32767.0), -32768, 32767).astype(np.int16)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(

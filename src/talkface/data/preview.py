@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from talkface.data.dataset import Clip
+from talkface.face.eyes import detect_blinks
+from talkface.io.atomic import atomic_path
 
 
 def render_preview(clip: Clip, out_path: str | os.PathLike[str], *, frame: int | None = None) -> Path:
@@ -26,9 +28,7 @@ def render_preview(clip: Clip, out_path: str | os.PathLike[str], *, frame: int |
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from talkface.face.draw import draw_landmarks
-    from talkface.face.eyes import detect_blinks
-    from talkface.io.atomic import atomic_path
+    from talkface.face.draw import draw_landmarks  # lazy: loads cv2
 
     t = clip.neutral_index if frame is None else int(frame)
     crops = clip.crops() if clip.crop_path is not None else None

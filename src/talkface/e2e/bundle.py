@@ -24,9 +24,13 @@ import torch
 
 from talkface.e2e.config import E2EConfig
 from talkface.e2e.networks import Generator
+from talkface.e2e.temporal_gan import TemporalGAN
 from talkface.errors import InputError
+from talkface.io.checkpoint import load_inference_file, save_inference_file
+from talkface.train.core import load_module_as
 
-__all__ = ["BUNDLED_GENERATOR", "FORMAT", "export_generator", "is_generator_file", "load_e2e_generator"]
+__all__ = ["BUNDLED_GENERATOR", "FORMAT", "export_generator", "is_generator_file", "load_e2e_generator",
+           "load_generator"]
 
 FORMAT = "talkface-e2e-generator"
 """``format`` field of a stand-alone generator file."""
@@ -44,6 +48,21 @@ def is_generator_file(path: str | os.PathLike[str]) -> bool:
     return isinstance(payload, dict) and payload.get("format") == FORMAT
 
 
+def load_generator(checkpoint: str | os.PathLike[str], device: str | torch.device = "cpu") -> Generator:
+    """The generator of a temporal-GAN training checkpoint, in eval mode.
+
+    Args:
+        checkpoint: a ``.ckpt`` written by :func:`talkface.e2e.data.train_e2e`.
+        device: torch device to put it on.
+
+    Raises:
+        InputError: the file is missing, not a checkpoint, or of another model.
+    """
+
+    module = load_module_as(checkpoint, TemporalGAN, "an end-to-end temporal GAN", device)
+    return module.generator.to(device).eval()
+
+
 def load_e2e_generator(checkpoint: str | os.PathLike[str] | None = None,
                        device: str | torch.device = "cpu") -> Generator:
     """The temporal-GAN generator to animate with, in eval mode.
@@ -57,8 +76,6 @@ def load_e2e_generator(checkpoint: str | os.PathLike[str] | None = None,
         InputError: the file is missing, unreadable or of another model; no bundled generator in
             this installation.
     """
-    from talkface.io.checkpoint import load_inference_file
-
     if checkpoint is None:
         if not BUNDLED_GENERATOR.is_file():
             raise InputError(BUNDLED_GENERATOR, "no bundled end-to-end generator in this installation; "
@@ -69,7 +86,6 @@ def load_e2e_generator(checkpoint: str | os.PathLike[str] | None = None,
         raise InputError(path, "checkpoint not found")
     if is_generator_file(path):
         return load_inference_file(path, FORMAT, "end-to-end generator", E2EConfig, Generator, device)
-    from talkface.e2e.generate import load_generator
 
     return load_generator(path, device)
 
@@ -87,8 +103,6 @@ def export_generator(checkpoint: str | os.PathLike[str], dest: str | os.PathLike
         ``dest`` as a path.
     """
     import json
-
-    from talkface.io.checkpoint import save_inference_file
 
     generator = load_e2e_generator(checkpoint)
     found: dict[str, Any] = {"source": Path(checkpoint).name}

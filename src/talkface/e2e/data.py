@@ -27,8 +27,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from talkface.audio.windows import raw_windows
-from talkface.e2e.temporal_gan import E2EConfig, images_to_tensor
+from talkface.data.dataset import PreparedDataset, load_clip
+from talkface.e2e.temporal_gan import E2EConfig, TemporalGAN, images_to_tensor
 from talkface.errors import InputError
+from talkface.train.core import TrainConfig, fit
 
 __all__ = [
     "E2EDataConfig",
@@ -140,8 +142,6 @@ def load_clips(
     Returns:
         The clips (those without crop video are skipped).
     """
-    from talkface.data.dataset import PreparedDataset, load_clip
-
     ds = PreparedDataset(root)
     ids = list(clip_ids) if clip_ids is not None else ds.ids(split)
     if max_clips is not None:
@@ -419,8 +419,6 @@ def dataset_model_settings(root: str | os.PathLike[str], *more: str | os.PathLik
     Raises:
         InputError: a folder is not a prepared dataset, or the datasets disagree.
     """
-    from talkface.data.dataset import PreparedDataset
-
     settings: dict[str, Any] = {}
     for folder in (root, *more):
         ds = PreparedDataset(Path(folder))
@@ -458,9 +456,6 @@ def train_e2e(
         Path of ``out_dir/last.ckpt``.
     """
     from dataclasses import replace
-
-    from talkface.e2e.temporal_gan import TemporalGAN
-    from talkface.train.core import TrainConfig, fit
 
     model_config = model_config if model_config is not None else E2EConfig()
     if data_config.root is not None and train_clips is None:

@@ -15,30 +15,15 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from talkface.e2e.temporal_gan import Generator, TemporalGAN, generate_batch, generate_stream
+from talkface.e2e.bundle import load_e2e_generator, load_generator
+from talkface.e2e.data import load_clips, resize_frames
+from talkface.e2e.temporal_gan import generate_batch, generate_stream
 from talkface.errors import InputError
 from talkface.photo_video import DEFAULT_MAX_SIDE, check_paths, prepare_photo, read_speech, write_frames
-from talkface.train.core import load_module_as
 
 __all__ = ["animate_e2e", "evaluate_e2e", "load_generator"]
-
-
-def load_generator(checkpoint: str | os.PathLike[str], device: str | torch.device = "cpu") -> Generator:
-    """The generator of a temporal-GAN training checkpoint, in eval mode.
-
-    Args:
-        checkpoint: a ``.ckpt`` written by :func:`talkface.e2e.data.train_e2e`.
-        device: torch device to put it on.
-
-    Raises:
-        InputError: the file is missing, not a checkpoint, or of another model.
-    """
-
-    module = load_module_as(checkpoint, TemporalGAN, "an end-to-end temporal GAN", device)
-    return module.generator.to(device).eval()
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -91,7 +76,6 @@ def animate_e2e(
             short (< 0.2 s), silent or invalid (:func:`talkface.io.media.check_speech`), an output that
             is not a writable video file or is one of the inputs — the messages of ``talkface animate``.
     """
-    from talkface.e2e.bundle import load_e2e_generator
     from talkface.face.align import crop_transform, paste_back, warp_crop  # OpenCV: not for `import talkface.e2e`
 
     out = check_paths(image_path, audio_path, out_mp4)  # before the model loads
@@ -153,8 +137,7 @@ def evaluate_e2e(
         ``{"clips", "frames", "psnr", "ssim", "psnr_lower", "cpbd", "cpbd_real", "acd", "acd_real"}``
         (the last four where computed).
     """
-    from talkface.e2e.data import load_clips, resize_frames
-    from talkface.eval import metrics
+    from talkface.eval import metrics  # lazy: loads cv2, skimage
 
     generator = load_generator(checkpoint, device)
     cfg = generator.config
@@ -165,8 +148,8 @@ def evaluate_e2e(
     scores: dict[str, list[float]] = {}
     embedder = None
     if identity:
-        from talkface.eval.identity import acd
-        from talkface.face.embed import FaceEmbedder
+        from talkface.eval.identity import acd  # lazy: loads dlib, cv2
+        from talkface.face.embed import FaceEmbedder  # lazy: loads dlib, cv2
 
         embedder = FaceEmbedder()
     half = cfg.image_size // 2

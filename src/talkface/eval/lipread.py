@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from talkface.errors import InputError
+from talkface.face.align import crop_transforms, transform_points, warp_crop
 from talkface.io.checkpoint import load_inference_file, save_inference_file
 
 __all__ = [
@@ -121,8 +123,6 @@ def sentence_from_align(path: PathLike) -> tuple[str, ...] | None:
     Raises:
         InputError: the file cannot be read or a line is not ``start end word``.
     """
-    from talkface.errors import InputError
-
     try:
         text = Path(path).read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -446,8 +446,6 @@ class LipReader:
         frame), the rate of GRID.
         """
         if align:
-            from talkface.face.align import crop_transforms, transform_points, warp_crop
-
             affines = crop_transforms(np.asarray(landmarks, dtype=np.float64), 128, smooth=True)
             frames = np.stack([warp_crop(f, a, 128) for f, a in zip(frames, affines, strict=True)])
             landmarks = np.stack([transform_points(p, a) for p, a in zip(landmarks, affines, strict=True)])

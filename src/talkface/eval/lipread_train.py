@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from talkface.data.dataset import PreparedDataset, load_clip
 from talkface.errors import InputError
 from talkface.eval.lipread import (
     _MARGIN,
@@ -68,8 +69,6 @@ def cache_lip_crops(
         (N, 6) int64, clip ids)``.
     """
     from tqdm import tqdm
-
-    from talkface.data.dataset import load_clip
 
     root = Path(dataset)
     sources = clip_sources(root)
@@ -337,8 +336,6 @@ def train_lipreader(
     Raises:
         InputError: No dataset, no splits and no id lists, no GRID clips.
     """
-    from talkface.data.dataset import PreparedDataset
-
     tc = train_config or TrainConfig(max_steps=1000, batch_size=16, lr=2e-3, num_threads=1, accelerator="cpu",
                                      devices=1, val_every_n_steps=100, checkpoint_every_n_steps=100)
     ds = PreparedDataset(dataset)

@@ -30,6 +30,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from talkface.data.dataset import PreparedDataset
+from talkface.errors import InputError
+from talkface.eval.motion_metrics import landmark_distance, mouth_opening
+
 __all__ = ["LivelinessRow", "LivelinessSummary", "evaluate_liveliness", "summarise"]
 
 
@@ -70,7 +74,7 @@ class LivelinessSummary:
 
     def lines(self) -> list[str]:
         """Human-readable lines."""
-        from talkface.motion.head import AXES
+        from talkface.motion.head import AXES  # lazy: loads cv2
 
         ratios = ", ".join(f"{a} {r:.2f}" for a, r in zip(AXES, self.pose_std_ratio, strict=True))
         return [
@@ -133,12 +137,9 @@ def evaluate_liveliness(
     Raises:
         InputError: no dataset has a clip in ``split``.
     """
-    from talkface.data.dataset import PreparedDataset
-    from talkface.errors import InputError
-    from talkface.eval.motion_metrics import landmark_distance, mouth_opening
-    from talkface.eval.sync import opening_energy_offset
-    from talkface.motion.head import estimate_pose, motion_energy_correlation
-    from talkface.motion.render import predict_landmarks
+    from talkface.eval.sync import opening_energy_offset  # lazy: loads torch, cv2
+    from talkface.motion.head import estimate_pose, motion_energy_correlation  # lazy: loads cv2
+    from talkface.motion.render import predict_landmarks  # lazy: loads torch, cv2
 
     split = None if split == "all" else split
     model_fps = float(lgan.config.fps)  # type: ignore[attr-defined]

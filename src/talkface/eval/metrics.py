@@ -259,7 +259,7 @@ def lpips(
     """
     import torch
 
-    from talkface.nets.vgg import LPIPS
+    from talkface.nets.vgg import LPIPS  # lazy: loads torch
 
     ref, tst = _pair(reference, test)
     ref, tst = ref[:: max(1, stride)], tst[:: max(1, stride)]

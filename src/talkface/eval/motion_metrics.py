@@ -26,6 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from talkface.data.dataset import PreparedDataset
+from talkface.errors import InputError
+from talkface.face.eyes import blink_stats, detect_blinks, eye_aspect_ratio
 from talkface.face.geometry import MOUTH_POINTS, mouth_opening
 
 __all__ = [
@@ -45,7 +48,7 @@ __all__ = [
 @functools.lru_cache(maxsize=8)
 def _crop_reference(crop_size: int) -> np.ndarray:
     """The canonical face in a ``crop_size`` face crop, (68, 2) float64 pixels (read-only)."""
-    from talkface.face.align import canonical_face, crop_transform, transform_points
+    from talkface.face.align import canonical_face, crop_transform, transform_points  # lazy: loads cv2
 
     face = canonical_face()
     ref = transform_points(face, crop_transform(face, crop_size)).astype(np.float64)
@@ -63,7 +66,7 @@ def crop_aligned(landmarks: np.ndarray, crop_size: int = 128) -> np.ndarray:
     Returns:
         (..., 68, 2) float32 landmarks in crop pixels.
     """
-    from talkface.face.align import STABLE_POINTS, align_to_canonical
+    from talkface.face.align import STABLE_POINTS, align_to_canonical  # lazy: loads cv2
 
     return align_to_canonical(landmarks, _crop_reference(crop_size), points=STABLE_POINTS)
 
@@ -143,8 +146,6 @@ def blink_statistics(sequences: Sequence[np.ndarray] | np.ndarray, fps: float) -
     Returns:
         The :class:`BlinkSummary`.
     """
-    from talkface.face.eyes import blink_stats, detect_blinks, eye_aspect_ratio
-
     rates, durations, total = [], [], 0.0
     for seq in sequences:
         ear = eye_aspect_ratio(np.asarray(seq))
@@ -211,10 +212,9 @@ def evaluate_motion(
     Raises:
         InputError: no dataset has a clip in ``split``.
     """
-    from talkface.errors import InputError
-    from talkface.motion.data import canonical_neutral_of, open_datasets
-    from talkface.motion.lgan import LGAN
-    from talkface.motion.retarget import retarget, to_canonical
+    from talkface.motion.data import canonical_neutral_of, open_datasets  # lazy: loads lightning, torch
+    from talkface.motion.lgan import LGAN  # lazy: loads lightning, torch
+    from talkface.motion.retarget import retarget, to_canonical  # lazy: loads cv2
 
     split = None if split == "all" else split
     datasets = open_datasets(tuple(roots))
@@ -281,9 +281,6 @@ def dataset_blink_statistics(roots: Sequence[str], split: str | None = None) -> 
     Returns:
         The :class:`BlinkSummary` over the clips.
     """
-    from talkface.data.dataset import PreparedDataset
-    from talkface.face.eyes import blink_stats, detect_blinks
-
     rates, durations, total = [], [], 0.0
     for root in roots:
         ds = PreparedDataset(root)

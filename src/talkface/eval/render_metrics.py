@@ -25,6 +25,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from talkface.eval.motion_metrics import mouth_opening
+from talkface.face.eyes import eye_aspect_ratio
+
 __all__ = [
     "blink_apex_ratio",
     "colour_shift",
@@ -59,7 +62,7 @@ def laplacian_var(frames: np.ndarray, lms: np.ndarray) -> float:
 
 def face_cpbd(frames: np.ndarray, lms: np.ndarray, stride: int = 1) -> float:
     """Mean CPBD of the face boxes of every ``stride``-th frame (boxes under 64 px skipped; NaN if none)."""
-    from talkface.eval.metrics import cpbd
+    from talkface.eval.metrics import cpbd  # lazy: loads scipy, skimage
 
     vals = []
     for f, lm in zip(frames[::stride], lms[::stride], strict=True):
@@ -124,8 +127,6 @@ def blink_apex_ratio(rendered_lm: np.ndarray, requested: np.ndarray, closed_belo
     ``closed_below``: count only the blinks whose requested apex is under this fraction of the
     requested median (e.g. 0.4: the closures the blink stage asks for, not its shallow half-blinks).
     """
-    from talkface.face.eyes import eye_aspect_ratio
-
     req = eye_aspect_ratio(requested)
     got = eye_aspect_ratio(rendered_lm)
     open_req, open_got = float(np.median(req)), float(np.median(got))
@@ -153,8 +154,6 @@ def opening_ratio(rendered_lm: np.ndarray, requested: np.ndarray, threshold: flo
     Openings are :func:`talkface.eval.motion_metrics.mouth_opening` (inner-lip gap over the eye
     distance); a frame counts when its requested opening exceeds ``threshold``. NaN when none does.
     """
-    from talkface.eval.motion_metrics import mouth_opening
-
     req = mouth_opening(requested)
     speaking = req > threshold
     if not speaking.any():
@@ -191,7 +190,7 @@ def render_scores(
         ``open_ratio`` (:func:`opening_ratio`) and ``mouth_lpips`` (mouth crops placed by the real
         landmarks vs. the real frames').
     """
-    from talkface.eval.metrics import lpips
+    from talkface.eval.metrics import lpips  # lazy: loads scipy, skimage
 
     ref = reference if reference is not None else real_reference(real, real_lm, cpbd_stride)
     photo, photo_lm = real[photo_index], real_lm[photo_index]

@@ -21,7 +21,9 @@ import cv2
 import dlib
 import numpy as np
 
+from talkface.audio.features import cache_dir
 from talkface.errors import InputError
+from talkface.io.atomic import atomic_path
 
 __all__ = [
     "DetectorConfig",
@@ -98,9 +100,6 @@ def _frontal_face_detector() -> Any:
     ~1 ms. The copy is written once per machine and dlib version (atomically; named by dlib's
     version), and the built-in one is used when the cache cannot be written or read.
     """
-    from talkface.audio.features import cache_dir
-    from talkface.io.atomic import atomic_path
-
     path = cache_dir() / f"dlib-{dlib.__version__}-frontal_face_detector.svm"
     if path.is_file():
         try:

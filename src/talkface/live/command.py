@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from talkface.config_checks import MAX_LIVE_S, number_arg
+from talkface.errors import InputError
 
 __all__ = ["add_parser", "run"]
 
@@ -56,11 +57,10 @@ def add_parser(sub: Any, positive_int: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``talkface live``."""
-    from talkface.errors import InputError
-    from talkface.live.run import LiveRunner, file_source, pcm_source, run_threaded
-    from talkface.live.sink import Mp4Sink
-    from talkface.live.stream import FaceStream
-    from talkface.pipeline import VIDEO_SUFFIXES, AnimateConfig, Animator
+    from talkface.live.run import LiveRunner, file_source, pcm_source, run_threaded  # lazy: loads torch
+    from talkface.live.sink import Mp4Sink  # lazy: loads numpy
+    from talkface.live.stream import FaceStream  # lazy: loads torch
+    from talkface.pipeline import VIDEO_SUFFIXES, AnimateConfig, Animator  # lazy: loads torch
 
     out = Path(args.output)
     if out.suffix.lower() not in VIDEO_SUFFIXES:
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, f"--chunk-ms must be > 0, got {args.chunk_ms}")
     audio = None
     if args.audio_from != "-":
-        from talkface.io.media import check_speech, read_audio
+        from talkface.io.media import check_speech, read_audio  # lazy: loads av
 
         audio = read_audio(args.audio_from, sample_rate=16000, max_duration_s=args.max_duration + 1)
         check_speech(audio, args.audio_from, sample_rate=16000, max_duration_s=args.max_duration)

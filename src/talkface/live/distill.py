@@ -30,6 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from talkface.audio.features import get_extractor, num_video_frames
+from talkface.errors import InputError
+from talkface.io.atomic import atomic_path
+
 __all__ = ["build_distillation_set", "list_distillation_set"]
 
 SAMPLE_RATE = 16000
@@ -62,13 +66,10 @@ def build_distillation_set(
     """
     import torch
 
-    from talkface.audio.features import get_extractor, num_video_frames
-    from talkface.errors import InputError
-    from talkface.io.atomic import atomic_path
-    from talkface.io.media import read_audio
-    from talkface.motion.lgan import SPEECH_POINTS
-    from talkface.motion.render import predict_canonical_landmarks
-    from talkface.pipeline import load_bundle
+    from talkface.io.media import read_audio  # lazy: loads av
+    from talkface.motion.lgan import SPEECH_POINTS  # lazy: loads lightning, torch
+    from talkface.motion.render import predict_canonical_landmarks  # lazy: loads torch, cv2
+    from talkface.pipeline import load_bundle  # lazy: loads torch
 
     torch.set_num_threads(max(1, threads))
     out = Path(out_dir)

@@ -39,7 +39,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from talkface.audio.features import num_video_frames
+from talkface.audio.mel import mel_filters
+from talkface.errors import InputError
 from talkface.face.geometry import SPEECH_POINTS
+from talkface.io.checkpoint import MODULE_CLASS_KEY, load_network, read_checkpoint
 
 __all__ = ["LOG_FLOOR", "CausalLogMel", "StreamMotionConfig", "StreamMotionInference", "StreamMotionModel",
            "StreamMotionNet", "frame_windows", "load_stream_motion", "mel_filter_bank"]
@@ -112,8 +116,6 @@ class StreamMotionConfig:
 
 def mel_filter_bank(config: StreamMotionConfig) -> np.ndarray:
     """(n_mels, n_fft // 2 + 1) float32 Slaney mel filters, 0-8 kHz (as ``librosa.filters.mel``; training time only)."""
-    from talkface.audio.mel import mel_filters
-
     return mel_filters(config.sample_rate, config.n_fft, config.n_mels, 0.0, config.sample_rate / 2)
 
 
@@ -256,8 +258,6 @@ class StreamMotionInference(nn.Module):
         Returns:
             (T, 68, 2) float32 canonical landmarks around :attr:`canonical_neutral`.
         """
-        from talkface.audio.features import num_video_frames
-
         cfg = self.config
         audio = np.asarray(audio, dtype=np.float32)
         total = num_video_frames(len(audio), cfg.sample_rate, cfg.fps) if num_frames is None else num_frames
@@ -303,9 +303,6 @@ def load_stream_motion(path: str | os.PathLike[str], map_location: str | torch.d
     Raises:
         InputError: the file is missing, unreadable or not a streaming-motion checkpoint.
     """
-    from talkface.errors import InputError
-    from talkface.io.checkpoint import MODULE_CLASS_KEY, load_network, read_checkpoint
-
     net = load_network(path, TRAINING_CLASSES, StreamMotionConfig, StreamMotionModel, "a streaming-motion",
                        map_location)
     if net is None:

@@ -28,7 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from talkface.motion.head import HeadMotion, HeadMotionConfig
+from talkface.motion.amplitude import MAX_GAIN, TARGET_OPENING_STD
+from talkface.motion.head import HeadMotion, HeadMotionConfig, check_head_motion, pose_to_landmarks
+from talkface.motion.retarget import retarget_transform
 
 __all__ = ["STREAM_TYPICAL_GAIN", "OnlineHeadMotion", "head_motion_envelope", "OnlineMouthGain", "StreamHeadApplier"]
 
@@ -58,8 +60,6 @@ class OnlineHeadMotion:
 
     def __init__(self, fps: float, seed: int = 0, strength: float = 1.0, sample_rate: int = 16000,
                  config: HeadMotionConfig | None = None, block: int = 25) -> None:
-        from talkface.motion.head import check_head_motion
-
         self.cfg = cfg = config or HeadMotionConfig()
         self.fps = float(fps)
         self.strength = check_head_motion(strength)
@@ -243,8 +243,6 @@ class OnlineMouthGain:
 
     def __init__(self, target_std: float | None = None, max_gain: float | None = None, seconds: float = 4.0,
                  fps: float = 25.0, prior_std: float | None = None, fixed: float | None = None) -> None:
-        from talkface.motion.amplitude import MAX_GAIN, TARGET_OPENING_STD
-
         self.target = float(TARGET_OPENING_STD if target_std is None else target_std)
         self.max_gain = float(MAX_GAIN if max_gain is None else max_gain)
         self.alpha = 1.0 / max(1.0, seconds * fps)
@@ -293,9 +291,6 @@ class StreamHeadApplier:
     iod: float | None = None
 
     def __call__(self, landmarks: np.ndarray, motion: HeadMotion) -> np.ndarray:
-        from talkface.motion.head import pose_to_landmarks
-        from talkface.motion.retarget import retarget_transform
-
         if len(landmarks) == 0:
             return np.asarray(landmarks, np.float32)
         sim, _ = retarget_transform(self.canonical_neutral, self.person_neutral)
@@ -324,9 +319,6 @@ def head_motion_envelope(person_landmarks: np.ndarray, strength: float, canonica
         (K, 68, 2) float32, the photo's landmarks moved by each extreme pose (just the photo's
         landmarks when ``strength`` is 0).
     """
-    from talkface.motion.head import pose_to_landmarks
-    from talkface.motion.retarget import retarget_transform
-
     cfg = config or HeadMotionConfig()
     person = np.asarray(person_landmarks, np.float64)
     if strength <= 0:

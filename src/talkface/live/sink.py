@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from talkface.io.atomic import atomic_path
+
 __all__ = ["Mp4Sink", "encode_jpeg"]
 
 AAC_FRAME = 1024
@@ -45,8 +47,6 @@ class Mp4Sink:
 
     def __init__(self, path: str | os.PathLike[str], fps: float, sample_rate: int = 16000, *, crf: int = 20,
                  preset: str = "veryfast") -> None:
-        from talkface.io.atomic import atomic_path
-
         self.path = Path(path)
         self.fps = Fraction(fps).limit_denominator(1001)
         self.sample_rate = int(sample_rate)

@@ -33,7 +33,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from talkface.audio.features import num_video_frames
 from talkface.errors import InputError
+from talkface.face.geometry import EYE_POINTS, SPEECH_POINTS, mouth_opening
+from talkface.live.model import LOG_FLOOR, load_stream_motion, log_mel
+from talkface.motion.amplitude import SILENCE_DBFS
+from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
+from talkface.photo_video import resize_to as _resize_to
 
 if TYPE_CHECKING:
     from talkface.live.model import StreamMotionInference
@@ -62,8 +68,6 @@ def load_stream_model(animator: Animator) -> StreamMotionInference:
     Raises:
         InputError: the bundle names no streaming motion model, or its file does not load.
     """
-    from talkface.live.model import load_stream_motion
-
     cached = getattr(animator, "_stream_motion", None)
     if cached is not None:
         return cached
@@ -87,8 +91,6 @@ class MotionStream:
     """
 
     def __init__(self, model: StreamMotionInference) -> None:
-        from talkface.live.model import LOG_FLOOR
-
         self.model = model
         self.config = model.config
         self.frontend = model.frontend()
@@ -110,8 +112,6 @@ class MotionStream:
             samples: (N,) float32 mono at the model's rate.
             limit: make no frame with index >= this (the end of a finished stream).
         """
-        from talkface.live.model import log_mel
-
         samples = np.asarray(samples, dtype=np.float32).ravel()
         self.samples += len(samples)
         mel = log_mel(self.frontend.push(samples))
@@ -206,13 +206,13 @@ def frame_renderer(animator: Animator, image: np.ndarray, person_landmarks: np.n
     """
     import cv2
 
-    from talkface.face.align import crop_transform, paste_back, transform_points, warp_crop
+    from talkface.face.align import crop_transform, paste_back, transform_points, warp_crop  # lazy: loads cv2
 
     s = animator.image_size
     affine = crop_transform(person_landmarks, s)
     if animator.config.renderer == "native":
-        from talkface.live.online_motion import head_motion_envelope
-        from talkface.render.compose import NativeRenderer, RenderConfig
+        from talkface.live.online_motion import head_motion_envelope  # lazy: loads cv2
+        from talkface.render.compose import NativeRenderer, RenderConfig  # lazy: loads cv2
 
         mouth = animator.config.mouth
         if mouth == "auto":
@@ -290,10 +290,9 @@ class FaceStream:
         mouth_gain: float | None = None,
         renderer: Callable[..., Renderer] | None = None,
     ) -> None:
-        from talkface.live.online_motion import OnlineHeadMotion, OnlineMouthGain, StreamHeadApplier
-        from talkface.motion.render import check_motion_scale
-        from talkface.motion.retarget import close_mouth, mouth_is_open
-        from talkface.photo_video import resize_to as _resize_to
+        from talkface.live.online_motion import OnlineHeadMotion, OnlineMouthGain, StreamHeadApplier  # lazy: loads cv2
+        from talkface.motion.render import check_motion_scale  # lazy: loads cv2
+        from talkface.motion.retarget import close_mouth, mouth_is_open  # lazy: loads cv2
 
         cfg = animator.config
         self.animator = animator
@@ -301,7 +300,7 @@ class FaceStream:
         if isinstance(photo, np.ndarray):
             image, where = np.ascontiguousarray(photo), "<photo>"
         else:
-            from talkface.io.images import read_image
+            from talkface.io.images import read_image  # lazy: loads PIL
 
             image, where = read_image(photo), os.fspath(photo)
         self.image = _resize_to(image, cfg.max_side)
@@ -342,8 +341,7 @@ class FaceStream:
         return self.motion.next_frame
 
     def _frames(self, displacement: np.ndarray, max_render: int | None = None) -> list[tuple[float, Any]]:
-        from talkface.face.geometry import EYE_POINTS, SPEECH_POINTS
-        from talkface.motion.retarget import retarget
+        from talkface.motion.retarget import retarget  # lazy: loads cv2
 
         n = len(displacement)
         if n == 0:
@@ -352,9 +350,6 @@ class FaceStream:
         canonical = np.broadcast_to(self.canonical_neutral, (n, 68, 2)).copy()
         gain = np.full((n, 1, 1), self.gain, np.float32)
         if self.mouth_gain is not None:
-            from talkface.face.geometry import mouth_opening
-            from talkface.motion.amplitude import SILENCE_DBFS
-
             raw = canonical.copy()
             raw[:, list(SPEECH_POINTS)] += displacement
             speech = np.array([self.head._frame_rms(first + i) for i in range(n)]) > 10 ** (SILENCE_DBFS / 20)
@@ -364,8 +359,6 @@ class FaceStream:
             canonical[:, list(EYE_POINTS)] += self.blinks.step(n)
         landmarks = retarget(canonical, self.canonical_neutral, self.neutral)
         if self.blinks is not None:
-            from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
-
             closure = blink_closure(canonical, open_eye_level(self.blinks.blink))
             landmarks = apply_closure(landmarks, self.neutral, closure)
         motion = self.head.step(n)
@@ -394,8 +387,6 @@ class FaceStream:
 
     def finish(self) -> list[tuple[float, np.ndarray]]:
         """End of speech: the remaining frames, up to ``round(duration · fps)`` (the last ones see silence)."""
-        from talkface.audio.features import num_video_frames
-
         if self.finished:
             return []
         self.finished = True

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from talkface.errors import InputError
+from talkface.live.distill import list_distillation_set
 from talkface.live.model import (
     MOUTH_INDEX,
     CausalLogMel,
@@ -26,10 +28,13 @@ from talkface.live.model import (
     StreamMotionInference,
     StreamMotionNet,
     frame_windows,
+    load_stream_motion,
     log_mel,
+    mel_filter_bank,
 )
 from talkface.motion.lgan import temporal_consistency_loss
-from talkface.train.core import TalkfaceModule, TrainConfig
+from talkface.pipeline import load_bundle
+from talkface.train.core import TalkfaceModule, TrainConfig, fit, load_module_as
 
 __all__ = ["StreamDataConfig", "StreamDataModule", "StreamMotion", "load_trainable", "train_stream_motion"]
 
@@ -86,8 +91,6 @@ def load_trainable(path: str | os.PathLike[str], map_location: str | torch.devic
     Raises:
         InputError: the file is missing, unreadable or not a streaming-motion checkpoint.
     """
-    from talkface.train.core import load_module_as
-
     return load_module_as(path, StreamMotion, "a streaming-motion", map_location)
 
 
@@ -193,8 +196,6 @@ class StreamDataModule(L.LightningDataModule):
     def __init__(self, config: StreamDataConfig, model_config: StreamMotionConfig, filters: np.ndarray,
                  steps: int) -> None:
         super().__init__()
-        from talkface.errors import InputError
-        from talkface.live.distill import list_distillation_set
 
         self.config, self.model_config, self.filters, self.steps = config, model_config, filters, steps
         files = list_distillation_set(config.root)
@@ -259,10 +260,6 @@ def train_stream_motion(
     Returns:
         Path of ``out_dir/last.ckpt``.
     """
-    from talkface.live.model import mel_filter_bank
-    from talkface.pipeline import load_bundle
-    from talkface.train.core import fit
-
     if train_config.num_threads:
         torch.set_num_threads(train_config.num_threads)
     bundle = load_bundle(teacher)
@@ -281,8 +278,6 @@ def train_stream_motion(
         if teacher_decoder.weight.shape == module.net.decoder.weight.shape:
             module.net.decoder.load_state_dict({k: v.float() for k, v in teacher_decoder.state_dict().items()})
     if init is not None:
-        from talkface.live.model import load_stream_motion
-
         start = load_stream_motion(init)
         if start.config != cfg:
             raise ValueError(f"{init}: its model config differs from this run's")

@@ -251,7 +251,7 @@ def train_blink(
     Returns:
         Path of ``out_dir/last.ckpt``.
     """
-    from talkface.motion.data import BlinkDataModule
+    from talkface.motion.data import BlinkDataModule  # lazy: loads cv2
 
     cfg = model_config or BlinkConfig()
     datamodule = BlinkDataModule(replace(data_config, sequence_length=cfg.sequence_length))

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from talkface.face.eyes import blink_stats, detect_blinks, eye_aspect_ratio
 from talkface.face.geometry import EYE_POINTS
 from talkface.motion.pca import PCA, init_decoder
 
@@ -209,8 +210,6 @@ class BlinkInference(nn.Module):
         Returns:
             (S,) float32 rates, also stored in the ``calibration_rates`` buffer.
         """
-        from talkface.face.eyes import blink_stats, detect_blinks, eye_aspect_ratio
-
         fps = self.config.fps
         num_sequences = num_sequences or self.config.calibration_sequences
         num_frames = int(round((seconds or self.config.calibration_seconds) * fps))

@@ -382,7 +382,7 @@ def train_lgan(
         InputError: ``init`` is not an l-GAN, or was trained on other speech features or another
             frame rate than the data's.
     """
-    from talkface.motion.data import LGANDataModule
+    from talkface.motion.data import LGANDataModule  # lazy: loads cv2
 
     cfg = model_config or LGANConfig()
     start = load_lgan(init) if init is not None else None

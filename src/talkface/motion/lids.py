@@ -25,6 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from talkface.face.eyes import eye_aspect_ratio
+from talkface.face.geometry import EYE_POINTS
+
 __all__ = ["CLOSED_AT", "LOWER_SHARE", "MIN_GAP", "OPEN_AT", "apply_closure", "blink_closure", "open_eye_level"]
 
 OPEN_AT = 0.9
@@ -52,8 +55,6 @@ def open_eye_level(blink: Any, num_frames: int = 1000, seed: int = 12345) -> np.
     cached = getattr(blink, _ATTR, None)
     if cached is not None:
         return np.asarray(cached)
-    from talkface.face.eyes import eye_aspect_ratio
-    from talkface.face.geometry import EYE_POINTS
 
     faces = np.broadcast_to(blink.canonical_neutral.cpu().numpy(), (num_frames, 68, 2)).copy()
     faces[:, list(EYE_POINTS)] += blink.generate_eyes(num_frames, 1, seed)[0]
@@ -72,8 +73,6 @@ def blink_closure(canonical: np.ndarray, open_ear: np.ndarray) -> np.ndarray:
     Returns:
         (T, 2) float64 closure in [0, 1] (0: the photo's open eye, 1: closed).
     """
-    from talkface.face.eyes import eye_aspect_ratio
-
     r = eye_aspect_ratio(canonical, per_eye=True).astype(np.float64) / np.maximum(np.asarray(open_ear), 1e-9)
     return np.clip((OPEN_AT - r) / (OPEN_AT - CLOSED_AT), 0.0, 1.0)
 

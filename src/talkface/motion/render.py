@@ -23,6 +23,7 @@ from talkface.motion.amplitude import amplitude_gain, has_speech
 from talkface.motion.blink_net import BlinkInference
 from talkface.motion.head import apply_head_motion, check_head_motion, generate_head_motion
 from talkface.motion.lgan_net import LGANInference
+from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
 from talkface.motion.retarget import close_mouth as with_mouth_closed
 from talkface.motion.retarget import retarget
 
@@ -157,7 +158,7 @@ def predict_landmarks(
         InputError: no face (or several) in the photo.
     """
     if person_landmarks is None:
-        from talkface.face.landmarks import landmarks_for_image
+        from talkface.face.landmarks import landmarks_for_image  # lazy: loads dlib
 
         person_landmarks = landmarks_for_image(image, image_path)
     neutral = np.asarray(person_landmarks)
@@ -171,8 +172,6 @@ def predict_landmarks(
     canonical_neutral = lgan.canonical_neutral.cpu().numpy()
     landmarks = retarget(canonical, canonical_neutral, neutral)
     if blink is not None:
-        from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
-
         landmarks = apply_closure(landmarks, neutral, blink_closure(canonical, open_eye_level(blink)))
     if head_motion > 0:
         motion = generate_head_motion(audio, len(landmarks), float(lgan.config.fps), seed=seed, strength=head_motion,
@@ -204,7 +203,7 @@ def render_landmark_video(
     Returns:
         ``path``.
     """
-    from talkface.io.media import write_video
+    from talkface.io.media import write_video  # lazy: loads av
 
     lm = np.asarray(landmarks, dtype=np.float32)
     if lm.ndim != 3 or lm.shape[1:] != (68, 2) or len(lm) == 0:

@@ -29,9 +29,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from talkface.data.preprocess import neutral_frame_index
 from talkface.errors import InputError
+from talkface.face.align import crop_transform, crop_transforms, transform_points, warp_crop
+from talkface.face.eyes import eye_aspect_ratio
+from talkface.io.atomic import save_torch
 from talkface.texture.data import FrameStore, landmark_image, make_sample
 from talkface.texture.tgan import TextureConfig, TextureGAN, build_generator, tensor_to_images, warp_inputs
+from talkface.train.core import dataclass_from_dict
 
 __all__ = [
     "AdaptConfig",
@@ -150,9 +155,6 @@ def choose_references(landmarks: np.ndarray, n: int) -> list[int]:
     Returns:
         List of distinct indices.
     """
-    from talkface.data.preprocess import neutral_frame_index
-    from talkface.face.eyes import eye_aspect_ratio
-
     k = len(landmarks)
     ear = eye_aspect_ratio(landmarks)
     first = neutral_frame_index(landmarks, ear, np.ones(k, dtype=bool))
@@ -407,8 +409,7 @@ def person_frames_from_video(
     Raises:
         InputError: no face in the video.
     """
-    from talkface.face.align import crop_transforms, transform_points, warp_crop
-    from talkface.face.landmarks import NoFaceError, track_landmarks
+    from talkface.face.landmarks import NoFaceError, track_landmarks  # lazy: loads dlib
 
     try:
         track = track_landmarks(frames, path=path)
@@ -440,8 +441,7 @@ def person_frames_from_photos(
     Raises:
         InputError: a photo without exactly one face.
     """
-    from talkface.face.align import crop_transform, transform_points, warp_crop
-    from talkface.face.landmarks import landmarks_for_image
+    from talkface.face.landmarks import landmarks_for_image  # lazy: loads dlib
 
     paths = list(paths) if paths is not None else [None] * len(photos)
     crops, points = [], []
@@ -463,8 +463,6 @@ def save_person_model(path: str | os.PathLike[str], person: PersonModel) -> Path
     Returns:
         The path written.
     """
-    from talkface.io.atomic import save_torch
-
     config = asdict(person.config)
     config.pop("meta", None)
     payload = {
@@ -503,8 +501,6 @@ def load_person_model(path: str | os.PathLike[str], map_location: str | torch.de
     Raises:
         InputError: missing file, or not a talkface person model.
     """
-    from talkface.train.core import dataclass_from_dict
-
     p = Path(path)
     if not p.is_file():
         raise InputError(p, "person model not found")

@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from talkface.data.dataset import PreparedDataset, load_clip
+from talkface.face.align import canonical_face
 from talkface.face.draw import draw_landmarks
 
 __all__ = [
@@ -195,8 +197,6 @@ class FrameStore:
         Returns:
             The store (possibly empty).
         """
-        from talkface.data.dataset import PreparedDataset, load_clip
-
         clips: list[ClipFrames] = []
         for r, root in enumerate(roots):
             ds = PreparedDataset(root)
@@ -496,8 +496,6 @@ def synthetic_store(
     Returns:
         A :class:`FrameStore` whose frames are filled ellipses with a darker mouth that opens and closes.
     """
-    from talkface.face.align import canonical_face
-
     rng = np.random.default_rng(seed)
     ref = canonical_face().astype(np.float64)
     ref = (ref - ref.mean(axis=0)) / (ref.max(axis=0) - ref.min(axis=0)).max()

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from talkface.nets.vgg import VGG16Features
+
 __all__ = [
     "PIXEL_KINDS",
     "ADVERSARIAL_KINDS",
@@ -219,7 +221,6 @@ class PerceptualLoss(nn.Module):
 
     def __init__(self, layers: Sequence[str], size: int | None = None) -> None:
         super().__init__()
-        from talkface.nets.vgg import VGG16Features
 
         self.vgg = VGG16Features(tuple(layers))
         self.size = size

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from talkface.texture.tgan import GeneratorOutput, SampleGrid, TextureConfig, TextureGAN, batch_psnr
+from talkface.train.core import TrainConfig, fit
 
 __all__ = [
     "MetaConfig",
@@ -304,8 +305,7 @@ def meta_train_texture(
     Returns:
         Path of ``out_dir/last.ckpt``.
     """
-    from talkface.texture.data import TextureDataModule
-    from talkface.train.core import TrainConfig, fit
+    from talkface.texture.data import TextureDataModule  # lazy: loads cv2
 
     model_config = model_config or MetaTextureConfig()
     train_config = train_config or TrainConfig(lr=1e-4, batch_size=2)

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from talkface.io.atomic import atomic_path
+
 __all__ = ["OnnxMaps", "export_maps", "onnx_available"]
 
 _INPUTS = ("landmark_image", "identity_image", "identity_landmark_image")
@@ -60,8 +62,7 @@ def export_maps(generator: nn.Module, path: str | os.PathLike[str], opset: int =
     """
     from torch.nn.utils import parametrize
 
-    from talkface.io.atomic import atomic_path
-    from talkface.texture.tgan import build_generator
+    from talkface.texture.tgan import build_generator  # lazy: loads lightning, matplotlib
 
     if not hasattr(generator, "maps") or not hasattr(generator, "map_size"):
         raise TypeError(f"only attention generators have a map network, got {type(generator).__name__}")

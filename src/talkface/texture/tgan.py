@@ -44,6 +44,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from talkface.errors import InputError
+from talkface.io.atomic import atomic_path
 from talkface.texture.attention import attention_regularisation, region_weights
 from talkface.texture.build import TextureNet, build_discriminator, build_generator
 from talkface.texture.losses import (
@@ -73,7 +75,7 @@ from talkface.texture.networks import (
     tensor_to_images,
     warp_inputs,
 )
-from talkface.train.core import TalkfaceModule
+from talkface.train.core import TalkfaceModule, TrainConfig, fit, load_module_as
 
 __all__ = [
     "TextureNet",
@@ -358,8 +360,6 @@ class SampleGrid(L.Callback):
             return None
         import cv2
 
-        from talkface.io.atomic import atomic_path
-
         was_training = module.training
         module.eval()
         with torch.no_grad():
@@ -387,8 +387,6 @@ def init_config(init: str | os.PathLike[str], **changes: Any) -> TextureConfig:
     Raises:
         InputError: unreadable or not a texture model.
     """
-    from talkface.train.core import load_module_as
-
     config = load_module_as(init, TextureGAN, "a texture-generator").config
     return replace(config, **changes)
 
@@ -399,9 +397,6 @@ def load_generator_weights(module: TextureGAN, init: str | os.PathLike[str]) -> 
     Raises:
         InputError: ``init`` is unreadable, not a texture model, or its generator has another architecture.
     """
-    from talkface.errors import InputError
-    from talkface.train.core import load_module_as
-
     source = load_module_as(init, TextureGAN, "a texture-generator")
     try:
         module.generator.load_state_dict(source.generator.state_dict())
@@ -438,8 +433,7 @@ def train_texture(
     Raises:
         InputError: ``init`` is unreadable, not a texture model, or of another architecture.
     """
-    from talkface.texture.data import TextureDataModule
-    from talkface.train.core import TrainConfig, fit
+    from talkface.texture.data import TextureDataModule  # lazy: loads cv2
 
     model_config = model_config or TextureConfig()
     train_config = train_config or TrainConfig(lr=1e-4, batch_size=8)

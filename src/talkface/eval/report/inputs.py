@@ -79,7 +79,7 @@ def samples_from_dataset(
     Raises:
         InputError: Not a prepared dataset, no such split, an empty split, a clip without its crop video.
     """
-    from talkface.eval.lipread import clip_sources
+    from talkface.eval.lipread import clip_sources  # lazy: loads torch
 
     ds, ids = dataset_clip_ids(dataset, split, max_clips)
     sources = clip_sources(dataset)
@@ -140,7 +140,7 @@ def samples_from_pairs(
     Yields:
         ``(sample, generated frames (T', H', W', 3) uint8, name)``.
     """
-    from talkface.io.media import read_audio, read_video
+    from talkface.io.media import read_audio, read_video  # lazy: loads av
 
     if still != "first":
         raise ValueError("video pairs are evaluated with the first real frame as the still")
@@ -206,7 +206,7 @@ def given(frames: np.ndarray) -> Made:
 
 def read_frames(path: Path) -> Made:
     """Frames of a generated video file, with no requested landmarks."""
-    from talkface.io.media import read_video
+    from talkface.io.media import read_video  # lazy: loads av
 
     return read_video(path)[0], None
 

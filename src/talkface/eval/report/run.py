@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from talkface.errors import InputError
+from talkface.eval.render_metrics import real_reference
 from talkface.eval.report.config import EvalConfig
 from talkface.eval.report.figures import blink_histogram, strip_figure
 from talkface.eval.report.inputs import (
@@ -103,7 +104,7 @@ def evaluate_videos(
     table = EvalTable(methods=run.methods, per_clip=run.per_clip, blink_durations=run.blinks, header=header,
                       notes=run.notes)
     if out_dir is not None:
-        from talkface.io.images import write_image
+        from talkface.io.images import write_image  # lazy: loads PIL
 
         out = Path(out_dir)
         table.write(out)
@@ -196,7 +197,7 @@ def _evaluate_clip(
         (STILL_BASELINE, copy_still_model(sample.frames.shape[0])(sample.still, sample.audio), real_landmarks),
     ]
     if cfg.lipread:
-        from talkface.eval.lipread import grid_sentence
+        from talkface.eval.lipread import grid_sentence  # lazy: loads torch
 
         if grid_sentence(sample.clip_id, sample.source) is None:
             notes.append(f"{sample.clip_id}: not a GRID sentence (name or .align file): WER n/a")
@@ -213,8 +214,6 @@ def _evaluate_clip(
         outputs.append((name, conformed, requested))
     render_ref = None
     if cfg.render:
-        from talkface.eval.render_metrics import real_reference
-
         render_ref = real_reference(sample.frames, real_landmarks, max(1, cfg.render_stride))
     for name, frames, requested in outputs:
         scored = score_clip(frames, sample, real_landmarks, scorers, is_real=name == GROUND_TRUTH,
@@ -251,7 +250,7 @@ def _dataset_source(
 def _sync_model_desc(cfg: EvalConfig) -> str:
     if not cfg.sync:
         return "not used"
-    from talkface.eval.sync import default_syncnet_path
+    from talkface.eval.sync import default_syncnet_path  # lazy: loads torch
 
     path = Path(cfg.sync_model) if cfg.sync_model else default_syncnet_path()
     return f"{path.name} ({path.stat().st_size // 1024} KiB)" if path.is_file() else f"{path} (missing)"
@@ -260,7 +259,7 @@ def _sync_model_desc(cfg: EvalConfig) -> str:
 def _lipreader_desc(cfg: EvalConfig) -> str:
     if not cfg.lipread:
         return "not used"
-    from talkface.eval.lipread import default_lipreader_path
+    from talkface.eval.lipread import default_lipreader_path  # lazy: loads torch
 
     path = Path(cfg.lipreader) if cfg.lipreader else default_lipreader_path()
     return f"{path.name} ({path.stat().st_size // 1024} KiB)" if path.is_file() else f"{path} (missing)"

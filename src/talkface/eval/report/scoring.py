@@ -11,8 +11,10 @@ from typing import Any
 import numpy as np
 
 from talkface.errors import InputError
+from talkface.eval.render_metrics import render_scores
 from talkface.eval.report.config import EvalConfig
 from talkface.eval.report.inputs import SAMPLE_RATE, EvalSample
+from talkface.face.eyes import detect_blinks, eye_aspect_ratio
 
 
 @dataclass
@@ -30,8 +32,8 @@ class Scorers:
     """The networks, loaded once per run."""
 
     def __init__(self, config: EvalConfig) -> None:
-        from talkface.face.detect import FaceDetector
-        from talkface.face.landmarks import LandmarkDetector
+        from talkface.face.detect import FaceDetector  # lazy: loads dlib
+        from talkface.face.landmarks import LandmarkDetector  # lazy: loads dlib
 
         self.config = config
         self.detector = FaceDetector()
@@ -45,7 +47,7 @@ class Scorers:
     @property
     def dlib(self) -> Any:
         if self._dlib is None:
-            from talkface.face.embed import FaceEmbedder
+            from talkface.face.embed import FaceEmbedder  # lazy: loads dlib
 
             self._dlib = FaceEmbedder()
         return self._dlib
@@ -53,7 +55,7 @@ class Scorers:
     @property
     def facenet(self) -> Any:
         if self._facenet is None:
-            from talkface.eval.identity import FaceNetEmbedder
+            from talkface.eval.identity import FaceNetEmbedder  # lazy: loads dlib
 
             self._facenet = FaceNetEmbedder()
         return self._facenet
@@ -61,7 +63,7 @@ class Scorers:
     @property
     def lpips(self) -> Any:
         if self._lpips is None:
-            from talkface.nets.vgg import LPIPS
+            from talkface.nets.vgg import LPIPS  # lazy: loads torch
 
             self._lpips = LPIPS().to(self.config.device).eval()
         return self._lpips
@@ -69,7 +71,7 @@ class Scorers:
     @property
     def sync(self) -> Any:
         if self._sync is None:
-            from talkface.eval.sync import SyncScorer
+            from talkface.eval.sync import SyncScorer  # lazy: loads torch
 
             self._sync = SyncScorer(self.config.sync_model, device=self.config.device)
         return self._sync
@@ -77,7 +79,7 @@ class Scorers:
     @property
     def lipreader(self) -> Any:
         if self._lipreader is None:
-            from talkface.eval.lipread import LipReader
+            from talkface.eval.lipread import LipReader  # lazy: loads torch
 
             self._lipreader = LipReader(self.config.lipreader, device=self.config.device)
         return self._lipreader
@@ -85,7 +87,7 @@ class Scorers:
 
 def track(frames: np.ndarray, fps: float, scorers: Scorers) -> np.ndarray | None:
     """(T, 68, 2) landmarks tracked on the frames, or None when no face is found."""
-    from talkface.face.landmarks import NoFaceError, track_landmarks
+    from talkface.face.landmarks import NoFaceError, track_landmarks  # lazy: loads dlib
 
     try:
         result = track_landmarks(frames, fps=fps, detector=scorers.detector, predictor=scorers.predictor)
@@ -109,9 +111,8 @@ def score_clip(
     ``requested``: the (T, 68, 2) landmarks the method was asked to render (for the opening ratio);
     ``render_ref``: the real frames' sharpness (:func:`talkface.eval.render_metrics.real_reference`).
     """
-    from talkface.eval import identity, metrics, motion_metrics
-    from talkface.eval.lipread import grid_sentence
-    from talkface.face.eyes import detect_blinks, eye_aspect_ratio
+    from talkface.eval import identity, metrics, motion_metrics  # lazy: loads dlib, scipy
+    from talkface.eval.lipread import grid_sentence  # lazy: loads torch
 
     cfg = scorers.config
     values: dict[str, float] = {}
@@ -142,7 +143,7 @@ def score_clip(
                 frames, landmarks, sample.still, still_lm, embedder=scorers.facenet, stride=step
             )
         if cfg.sync:
-            from talkface.eval.sync import mouth_crops
+            from talkface.eval.sync import mouth_crops  # lazy: loads torch
 
             mouths = mouth_crops(frames, landmarks)
             try:
@@ -156,8 +157,6 @@ def score_clip(
             reading = scorers.lipreader.read(frames, landmarks, sample.fps)
             values.update({k: 100.0 * v for k, v in reading.score(sentence).items()})
         if cfg.render and real_landmarks is not None:
-            from talkface.eval.render_metrics import render_scores
-
             values.update(render_scores(
                 frames, landmarks, real, real_landmarks, sample.still_index, requested,
                 lpips_model=scorers.lpips if cfg.lpips and not is_real else None,

@@ -208,7 +208,7 @@ def _lipread_markdown(
     methods: Sequence[str], summary: Mapping[str, Mapping[str, tuple[float, float, int]]]
 ) -> list[str]:
     """The lip-reading section: WER and per-slot accuracy per method (n/a without GRID clips)."""
-    from talkface.eval.lipread import chance_wer
+    from talkface.eval.lipread import chance_wer  # lazy: loads torch
 
     lines = ["", "## Lip reading (GRID clips)", ""]
     lines.append("| Method | clips | " + " | ".join(spec.label + _arrow(spec) for spec in LIPREAD_METRICS) + " |")

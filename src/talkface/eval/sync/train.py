@@ -82,8 +82,8 @@ def train_syncnet(
     Returns:
         A :class:`SyncTrainResult`; the validation numbers are also stored in the exported file's ``meta``.
     """
-    from talkface.eval.sync.module import SyncNetDataModule, SyncNetModule
-    from talkface.train.core import TrainConfig, fit
+    from talkface.eval.sync.module import SyncNetDataModule, SyncNetModule  # lazy: loads lightning, matplotlib
+    from talkface.train.core import TrainConfig, fit  # lazy: loads lightning, matplotlib
 
     tc = train_config or TrainConfig(
         max_steps=2000, batch_size=32, lr=1e-3, accelerator="cpu", devices=1, num_threads=2,
