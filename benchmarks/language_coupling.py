@@ -7,12 +7,13 @@ correlation of the opening with the frame RMS. Files are grouped by the letters 
 digit of their name (``en1.wav`` -> ``en``).
 
     python3 benchmarks/language_coupling.py speech/*.wav
+    python3 benchmarks/language_coupling.py --lgan runs/reg_hama/best.ckpt speech/*.wav   # another motion model
 """
 
 from __future__ import annotations
 
+import argparse
 import re
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -28,11 +29,17 @@ from talkface.pipeline import DEFAULT_MODEL
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("speech", nargs="+", help="speech files (en1.wav, de1.wav, ...)")
+    ap.add_argument("--lgan", default=str(DEFAULT_MODEL / "lgan.pt"),
+                    help="motion model: l-GAN/regression checkpoint or export (default: the shipped one); "
+                         "its own speech feature is used")
+    args = ap.parse_args()
     torch.set_num_threads(1)
-    lgan = load_lgan(DEFAULT_MODEL / "lgan.pt")
+    lgan = load_lgan(args.lgan)
     fps = float(lgan.config.fps)
     groups: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
-    for name in sys.argv[1:]:
+    for name in args.speech:
         audio = read_audio(name)
         canonical = predict_canonical_landmarks(audio, lgan)
         opening = mouth_opening(canonical)
