@@ -281,13 +281,6 @@ def test_docstrings_have_no_numpydoc_sections() -> None:
     assert found == [], f"numpydoc sections (write Google style: Args:, Returns:, Raises:): {found}"
 
 
-#: modules whose function-level imports are not checked yet: being edited in parallel (issue 17 optsonce); to be
-#: covered next. ``cli.py`` and ``cli_parser.py`` import lazily on purpose (``talkface --help`` stays fast) but
-#: still need the reasons written. Every other module is checked.
-_LAZY_IMPORTS_UNCHECKED = ("talkface.pipeline", "talkface.bundle", "talkface.data.preprocess",
-                           "talkface.batch.command", "talkface.serve", "talkface.cli", "talkface.cli_parser")
-
-
 def _uncommented_function_imports(source: str, name: str) -> list[str]:
     """``"module:line"`` of each ``talkface.*`` import inside a function with no comment on its line or above."""
     lines = source.splitlines()
@@ -319,6 +312,5 @@ def test_function_import_detector() -> None:
 def test_function_level_imports_say_why() -> None:
     """A ``talkface.*`` import inside a function names its reason in a comment (CONTRIBUTING.md, "Imports")."""
     found = [hit for name, path in sorted(MODULES.items())
-             if not any(name == f or name.startswith(f + ".") for f in _LAZY_IMPORTS_UNCHECKED)
              for hit in _uncommented_function_imports(path.read_text(), name)]
     assert found == [], f"imports inside functions without a reason (move them to the top or say why): {found}"

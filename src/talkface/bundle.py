@@ -19,6 +19,9 @@ from typing import Any
 import torch
 
 from talkface.errors import InputError
+from talkface.models import load_blink_net, load_lgan_net, load_texture_net
+from talkface.texture.attention import AttentionGenerator
+from talkface.texture.onnx import export_maps
 
 __all__ = ["BUNDLE_FILE", "DEFAULT_MODEL", "ModelBundle", "load_bundle", "make_bundle", "read_bundle_info"]
 
@@ -86,8 +89,6 @@ def load_bundle(path: PathLike | None = None, device: str | torch.device = "cpu"
     Raises:
         InputError: the folder, its ``talkface-model.json`` or one of its files is missing or unreadable.
     """
-    from talkface.models import load_blink_net, load_lgan_net, load_texture_net
-
     folder = Path(path) if path is not None else DEFAULT_MODEL
     info = read_bundle_info(folder)
     lgan = load_lgan_net(folder / info["lgan"], device, trainable=trainable)
@@ -102,8 +103,6 @@ def load_bundle_texture(bundle: ModelBundle, device: str | torch.device = "cpu")
     Raises:
         InputError: its file is missing, unreadable or not a texture model.
     """
-    from talkface.models import load_texture_net
-
     if bundle.texture is None:
         bundle.texture = load_texture_net(bundle.path / bundle.info["texture"], device)
     return bundle.texture
@@ -137,7 +136,7 @@ def make_bundle(
     Returns:
         ``out_dir``.
     """
-    from talkface.train.core import export_module, load_module
+    from talkface.train.core import export_module, load_module  # lazy: loads lightning, matplotlib
 
     out = Path(out_dir)
     tmp = out.with_name(out.name + ".tmp")
@@ -155,13 +154,10 @@ def make_bundle(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # a refused checkpoint leaves nothing behind
         raise
-    from talkface.texture.attention import AttentionGenerator
 
     texture_module = load_module(tmp / "texture.pt")
     if isinstance(texture_module.generator, AttentionGenerator):
         try:
-            from talkface.texture.onnx import export_maps
-
             export_maps(texture_module.generator, tmp / "texture_maps.onnx")
             info["texture_onnx"] = "texture_maps.onnx"
         except ImportError:  # the onnx package (extra 'dev') is needed to export, not to run

@@ -20,8 +20,9 @@ from talkface.cli_groups import PREPROCESS
 from talkface.cli_options import config_kwargs, handlers_of
 from talkface.cli_parser import SERVE, TRAIN, build
 from talkface.cli_parser import evaluate_command as _evaluate_command
-from talkface.config_checks import check_device, check_fields, check_output_file, check_value
+from talkface.config_checks import check_device, check_fields, check_output_file, check_value, environment_error
 from talkface.errors import InputError, TalkfaceError
+from talkface.live.command import run as run_live
 
 if TYPE_CHECKING:
     from talkface.train.core import TrainConfig
@@ -30,9 +31,9 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _cmd_preprocess(args: argparse.Namespace) -> int:
-    from talkface.data.dataset import PreparedDataset
-    from talkface.data.preprocess import PreprocessConfig, preprocess
-    from talkface.data.preview import render_preview
+    from talkface.data.dataset import PreparedDataset  # lazy: loads numpy
+    from talkface.data.preprocess import PreprocessConfig, preprocess  # lazy: loads numpy, tqdm
+    from talkface.data.preview import render_preview  # lazy: loads numpy
 
     config = PreprocessConfig(**config_kwargs(PreprocessConfig, PREPROCESS, args))
     summary = preprocess(args.inputs, args.output, config, workers=args.workers, shard=args.shard,
@@ -56,8 +57,8 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from talkface.data.dataset import PreparedDataset, load_clip
-    from talkface.data.preview import render_preview
+    from talkface.data.dataset import PreparedDataset, load_clip  # lazy: loads numpy
+    from talkface.data.preview import render_preview  # lazy: loads numpy
 
     target = Path(args.target)
     if target.suffix == ".npz":
@@ -82,15 +83,15 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _train_config_from_args(args: argparse.Namespace) -> TrainConfig:
-    from talkface.train.core import TrainConfig
+    from talkface.train.core import TrainConfig  # lazy: loads lightning, torch
 
     return TrainConfig(**config_kwargs(TrainConfig, TRAIN, args))
 
 
 def _cmd_train_lgan(args: argparse.Namespace) -> int:
     """`talkface train motion|regression`: the l-GAN (or its regression-only ablation)."""
-    from talkface.motion.data import MotionDataConfig
-    from talkface.motion.lgan import LGANConfig, train_lgan
+    from talkface.motion.data import MotionDataConfig  # lazy: loads lightning, torch
+    from talkface.motion.lgan import LGANConfig, train_lgan  # lazy: loads lightning, torch
 
     model = LGANConfig(regression_only=args.model == "regression", temporal_loss=args.temporal_loss,
                        lambda_gan=getattr(args, "lambda_gan", 1.0))
@@ -102,8 +103,8 @@ def _cmd_train_lgan(args: argparse.Namespace) -> int:
 
 def _cmd_train_blink(args: argparse.Namespace) -> int:
     """`talkface train blink`: the blink generator G_B."""
-    from talkface.motion.blink import train_blink
-    from talkface.motion.data import BlinkDataConfig
+    from talkface.motion.blink import train_blink  # lazy: loads lightning, torch
+    from talkface.motion.data import BlinkDataConfig  # lazy: loads lightning, torch
 
     print(train_blink(args.output, BlinkDataConfig(roots=tuple(args.data)), _train_config_from_args(args)))
     return 0
@@ -111,8 +112,7 @@ def _cmd_train_blink(args: argparse.Namespace) -> int:
 
 def _cmd_train_sync(args: argparse.Namespace) -> int:
     """`talkface train sync`: the lip-sync model the evaluation's AV offset / LSE-D / LSE-C use."""
-    from talkface.errors import InputError
-    from talkface.eval.sync import SyncNetConfig, SyncNetDataConfig, train_syncnet
+    from talkface.eval.sync import SyncNetConfig, SyncNetDataConfig, train_syncnet  # lazy: loads torch, cv2
 
     files = [f for f in (args.init, args.realign_with, args.warm_start, args.exclude_file) if f]
     for path in [*args.data, *files]:
@@ -135,8 +135,7 @@ def _cmd_train_sync(args: argparse.Namespace) -> int:
 
 def _cmd_train_lipread(args: argparse.Namespace) -> int:
     """`talkface train lipread`: the GRID lip reader behind the evaluation's WER."""
-    from talkface.errors import InputError
-    from talkface.eval.lipread_train import train_lipreader
+    from talkface.eval.lipread_train import train_lipreader  # lazy: loads lightning, torch
 
     lists = {}
     for name in ("train_list", "val_list", "exclude_file"):
@@ -159,9 +158,8 @@ def _cmd_train_lipread(args: argparse.Namespace) -> int:
 
 def _cmd_train_texture(args: argparse.Namespace) -> int:
     """`talkface train texture`: a texture generator (--variant), optionally MAML meta-trained."""
-    from talkface.errors import InputError
-    from talkface.texture.data import TextureDataConfig
-    from talkface.texture.tgan import TextureConfig, init_config, train_texture
+    from talkface.texture.data import TextureDataConfig  # lazy: loads lightning, torch
+    from talkface.texture.tgan import TextureConfig, init_config, train_texture  # lazy: loads lightning, torch
 
     adversarial = not args.no_adversarial
     train = _train_config_from_args(args)
@@ -184,7 +182,7 @@ def _cmd_train_texture(args: argparse.Namespace) -> int:
         temporal=model.variant != "adain" and not args.no_temporal, val_split=None, samples_per_epoch=100_000,
     )
     if args.meta:
-        from talkface.texture.meta import MetaTextureConfig, meta_train_texture
+        from talkface.texture.meta import MetaTextureConfig, meta_train_texture  # lazy: loads lightning, torch
 
         meta = MetaTextureConfig(**{f: getattr(model, f) for f in model.__dataclass_fields__})
         print(meta_train_texture(args.output, data, meta, train))
@@ -196,8 +194,7 @@ def _cmd_train_texture(args: argparse.Namespace) -> int:
 def _bundle_part(spec: str, part: str) -> Path:
     """``--init`` of `talkface train texture|motion|regression`: a checkpoint/export file, or the ``part``
     (``"texture"``, ``"lgan"``) of a model bundle folder or of the shipped model ('default')."""
-    from talkface.errors import InputError
-    from talkface.pipeline import DEFAULT_MODEL, read_bundle_info
+    from talkface.pipeline import DEFAULT_MODEL, read_bundle_info  # lazy: loads torch
 
     path = DEFAULT_MODEL if spec == "default" else Path(spec)
     if path.is_dir():
@@ -210,9 +207,13 @@ def _bundle_part(spec: str, part: str) -> Path:
 def _cmd_evaluate_motion(args: argparse.Namespace) -> int:
     import torch
 
-    from talkface.eval.motion_metrics import blink_statistics, dataset_blink_statistics, evaluate_motion
-    from talkface.motion.blink import load_blink
-    from talkface.motion.lgan import load_lgan
+    from talkface.eval.motion_metrics import (  # lazy: loads numpy
+        blink_statistics,
+        dataset_blink_statistics,
+        evaluate_motion,
+    )
+    from talkface.motion.blink import load_blink  # lazy: loads lightning, torch
+    from talkface.motion.lgan import load_lgan  # lazy: loads lightning, torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -220,7 +221,7 @@ def _cmd_evaluate_motion(args: argparse.Namespace) -> int:
     models.update({("default" if p == "default" else Path(p).parent.name or p): load_lgan(_bundle_part(p, "lgan"))
                    for p in (args.lgan or (["default"] if args.liveliness else []))})
     if args.liveliness:
-        from talkface.eval.liveliness import evaluate_liveliness, summarise
+        from talkface.eval.liveliness import evaluate_liveliness, summarise  # lazy: loads numpy
 
         blink = load_blink(_bundle_part("default", "blink"))
         for name, model in models.items():
@@ -254,11 +255,17 @@ def _cmd_evaluate_motion(args: argparse.Namespace) -> int:
 def _cmd_landmarks(args: argparse.Namespace) -> int:
     import torch
 
-    from talkface.face.draw import draw_landmarks
-    from talkface.motion.blink import load_blink
-    from talkface.motion.lgan import load_lgan
-    from talkface.motion.render import plot_mouth_vs_energy, predict_landmarks
-    from talkface.photo_video import DEFAULT_MAX_SIDE, check_paths, prepare_photo, read_speech, write_frames
+    from talkface.face.draw import draw_landmarks  # lazy: loads cv2
+    from talkface.motion.blink import load_blink  # lazy: loads lightning, torch
+    from talkface.motion.lgan import load_lgan  # lazy: loads lightning, torch
+    from talkface.motion.render import plot_mouth_vs_energy, predict_landmarks  # lazy: loads torch, cv2
+    from talkface.photo_video import (  # lazy: loads numpy
+        DEFAULT_MAX_SIDE,
+        check_paths,
+        prepare_photo,
+        read_speech,
+        write_frames,
+    )
 
     check_fields(args, ("blink_rate", "seed", "max_duration_s", "threads"))
     check_paths(args.face, args.speech, args.output)
@@ -298,7 +305,7 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
                                                                             ".mpeg", ".avi", ".webm"):
         # the speech is a video of a speaker: their tracked landmarks are the reference
         from talkface.face.landmarks import track_landmarks
-        from talkface.io.media import read_video
+        from talkface.io.media import read_video  # lazy: loads av
 
         frames, video_fps = read_video(args.speech, max_frames=len(landmarks))
         if abs(video_fps - fps) < 0.01:
@@ -314,7 +321,7 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
         plot_mouth_vs_energy(args.plot, landmarks, audio, fps, reference=ref)
         print(args.plot)
     if args.strip:
-        from talkface.motion.render import plot_landmark_strip
+        from talkface.motion.render import plot_landmark_strip  # lazy: loads torch, cv2
 
         plot_landmark_strip(args.strip, landmarks, fps, reference=reference)
         print(args.strip)
@@ -323,8 +330,7 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
 
 def _cmd_train_e2e(args: argparse.Namespace) -> int:
     """`talkface train e2e`: the end-to-end temporal GAN (only the e2e options given override its config)."""
-    from talkface.e2e import E2EConfig, E2EDataConfig, ablation_config, train_e2e
-    from talkface.errors import InputError
+    from talkface.e2e import E2EConfig, E2EDataConfig, ablation_config, train_e2e  # lazy: loads lightning, torch
 
     train = _train_config_from_args(args)
     given = vars(args)
@@ -356,8 +362,8 @@ def _cmd_train_e2e(args: argparse.Namespace) -> int:
 def _cmd_animate_e2e(args: argparse.Namespace) -> int:
     import torch
 
-    from talkface.e2e import animate_e2e
-    from talkface.photo_video import check_paths
+    from talkface.e2e import animate_e2e  # lazy: loads lightning, torch
+    from talkface.photo_video import check_paths  # lazy: loads numpy
 
     check_fields(args, ("seed", "chunk_frames", "max_duration_s", "threads"))
     check_device(args.device)
@@ -376,8 +382,13 @@ def _cmd_animate_e2e(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
 
-    from talkface.errors import InputError
-    from talkface.eval.report import GROUND_TRUTH, STILL_BASELINE, EvalConfig, dataset_clip_ids, evaluate_videos
+    from talkface.eval.report import (  # lazy: loads cv2
+        GROUND_TRUTH,
+        STILL_BASELINE,
+        EvalConfig,
+        dataset_clip_ids,
+        evaluate_videos,
+    )
 
     check_device(args.device)
     if args.threads:
@@ -389,7 +400,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.sync_model and not Path(args.sync_model).is_file():
         raise InputError(args.sync_model, "sync model not found")
     if args.lipreader and not args.no_lipread:
-        from talkface.eval.lipread import load_lipreader
+        from talkface.eval.lipread import load_lipreader  # lazy: loads torch, cv2
 
         load_lipreader(args.lipreader)  # missing / not a lip reader: fail before any work
     names: list[str] = []
@@ -412,7 +423,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     models = {}
     if args.model:
         try:
-            from talkface.pipeline import AnimateConfig, Animator
+            from talkface.pipeline import AnimateConfig, Animator  # lazy: loads torch
         except ModuleNotFoundError as exc:
             if exc.name != "talkface.pipeline":
                 raise
@@ -443,10 +454,10 @@ def _cmd_animate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     if args.model is None:  # the shipped bundle's speech encoder loads in the background while torch imports
-        from talkface.audio.features import preload_whisper_model
+        from talkface.audio.features import preload_whisper_model  # lazy: loads numpy
 
         preload_whisper_model("tiny.en")
-    from talkface.pipeline import AnimateConfig, Animator, check_paths, read_bundle_info
+    from talkface.pipeline import AnimateConfig, Animator, check_paths, read_bundle_info  # lazy: loads torch
 
     natural = math.isfinite(args.blink_rate) and args.blink_rate < 0  # negative: the model's natural rate
     config = AnimateConfig(
@@ -484,15 +495,15 @@ def _cmd_animate(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from talkface.serve import ServeConfig, serve
-    from talkface.serve.guard import is_loopback
+    from talkface.serve import ServeConfig, serve  # lazy: loads fastapi, starlette
+    from talkface.serve.guard import is_loopback  # lazy: loads fastapi, starlette
 
     for name in ("max_upload_mb", "max_image_megapixels", "job_ttl_minutes"):  # units ServeConfig does not check
         check_value(name, getattr(args, name))
     if args.work_dir and Path(args.work_dir).exists() and not Path(args.work_dir).is_dir():
         raise InputError(args.work_dir, "work folder is a file")
     if args.model is not None:
-        from talkface.pipeline import read_bundle_info
+        from talkface.pipeline import read_bundle_info  # lazy: loads torch
 
         read_bundle_info(Path(args.model))
     token = args.token if args.token is not None else os.environ.get("TALKFACE_SERVE_TOKEN") or None
@@ -500,7 +511,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.queue:
         if not args.work_dir:
             raise TalkfaceError("--queue needs --work-dir: the job folder the workers see too")
-        from talkface.serve.redis_queue import connect
+        from talkface.serve.redis_queue import connect  # lazy: loads fastapi, starlette
 
         connect(args.queue)  # one line now if Redis does not answer, not a failed start-up later
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/"
@@ -515,7 +526,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from talkface.serve.redis_queue import run_worker_command
+    from talkface.serve.redis_queue import run_worker_command  # lazy: loads fastapi, starlette
 
     return run_worker_command(args)
 
@@ -523,7 +534,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 def _cmd_adapt(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from talkface.pipeline import adapt_person
+    from talkface.pipeline import adapt_person  # lazy: loads torch
 
     bars: list[tqdm] = []  # made at the first step: a refused argument prints only its one-line error
 
@@ -545,7 +556,7 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
 
 
 def _cmd_bundle(args: argparse.Namespace) -> int:
-    from talkface.pipeline import make_bundle
+    from talkface.pipeline import make_bundle  # lazy: loads torch
 
     out = make_bundle(args.output, args.lgan, args.texture, args.blink, name=args.name, half=not args.fp32,
                       card=args.card, stream_motion=args.stream_motion)
@@ -555,9 +566,7 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
-    from talkface.live.command import run
-
-    return run(args)
+    return run_live(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -576,8 +585,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"talkface: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        from talkface.config_checks import environment_error
-
         message = environment_error(exc)
         if message is None:
             raise

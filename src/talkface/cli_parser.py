@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from talkface import __version__
+from talkface.batch.command import add_parser as add_batch_parser
 from talkface.cli_groups import (
     _FORMAT,
     COMMANDS,
@@ -30,6 +31,7 @@ from talkface.cli_groups import (
     positive_int,
 )
 from talkface.cli_options import LazySubParsers, Opt, add_options, lazy_options, lazy_subparsers, source_fields
+from talkface.live.command import add_parser as add_live_parser
 
 #: Options of every `talkface train MODEL` command: fields of talkface.train.core.TrainConfig.
 TRAIN = [
@@ -203,7 +205,7 @@ def add_train_command(sub: LazySubParsers, handlers: Handlers) -> None:
 
 
 def _e2e_options(mp: argparse.ArgumentParser) -> None:
-    from talkface.e2e import ABLATIONS, E2EConfig, E2EDataConfig
+    from talkface.e2e import ABLATIONS, E2EConfig, E2EDataConfig  # lazy: loads lightning, torch
 
     add_options(mp, [Opt("ablation", "start from a row of the ablation table (docs/e2e.md): l1 = L1 on the whole "
                          "frame only, l1+img = + frame discriminator, l1+img+seq = + sequence discriminator (the full "
@@ -355,12 +357,8 @@ def build(handlers: Handlers) -> argparse.ArgumentParser:
     add_commands(sub, handlers, COMMANDS)
     add_train_command(sub, handlers)
     add_commands(sub, handlers, [EVALUATE_COMMANDS[0], *MOTION_COMMANDS, EVALUATE_COMMANDS[1], SERVE_COMMANDS[0]])
-    from talkface.batch.command import add_parser as add_batch_parser
-
     add_batch_parser(sub)
     add_commands(sub, handlers, SERVE_COMMANDS[1:])
-    from talkface.live.command import add_parser as add_live_parser
-
     add_live_parser(sub, positive_int).set_defaults(func=handlers["live"])
     return parser
 

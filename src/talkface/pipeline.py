@@ -53,6 +53,7 @@ from talkface.bundle import (
 from talkface.config_checks import check_value
 from talkface.errors import InputError
 from talkface.face.geometry import OPEN_MOUTH, mouth_opening
+from talkface.live.stream import stream
 from talkface.person import IMAGE_SUFFIXES, adapt_person
 from talkface.photo_video import (
     SAMPLE_RATE,
@@ -157,8 +158,8 @@ class Animator:
 
     def __init__(self, config: AnimateConfig | None = None) -> None:
         self.config = config or AnimateConfig()
-        from talkface.motion.head import check_head_motion
-        from talkface.motion.render import check_motion_scale
+        from talkface.motion.head import check_head_motion  # lazy: loads cv2
+        from talkface.motion.render import check_motion_scale  # lazy: loads cv2
 
         check_motion_scale(self.config.motion_scale)  # fail before loading anything
         check_head_motion(self.config.head_motion)
@@ -185,7 +186,7 @@ class Animator:
             texture.to(self.device).eval()
             self._generator, self._texture_config = texture.generator, texture.config
             if self.config.person:
-                from talkface.texture.adapt import load_person_model
+                from talkface.texture.adapt import load_person_model  # lazy: loads lightning, cv2
 
                 person = load_person_model(self.config.person, map_location=self.device)
                 if person.config.image_size != self._texture_config.image_size:
@@ -237,20 +238,20 @@ class Animator:
     def _face_models(self) -> tuple[Any, Any]:
         """The face detector and landmark predictor, loaded on first use and kept."""
         from talkface.face.detect import FaceDetector  # dlib
-        from talkface.face.landmarks import LandmarkDetector
+        from talkface.face.landmarks import LandmarkDetector  # lazy: loads dlib, cv2
 
         if self._detector is None:
             self._detector, self._predictor = FaceDetector(), LandmarkDetector()
         return self._detector, self._predictor
 
     def _face(self, image: np.ndarray, path: PathLike | None) -> np.ndarray:
-        from talkface.face.landmarks import landmarks_for_image
+        from talkface.face.landmarks import landmarks_for_image  # lazy: loads dlib, cv2
 
         detector, predictor = self._face_models()
         return landmarks_for_image(image, path, detector=detector, predictor=predictor)
 
     def _person(self, crop: np.ndarray, crop_landmarks: np.ndarray) -> Any:
-        from talkface.texture.adapt import PersonModel
+        from talkface.texture.adapt import PersonModel  # lazy: loads lightning, cv2
 
         generator, config = self._texture()
         return PersonModel(
@@ -275,8 +276,8 @@ class Animator:
         progress: ProgressFn | None,
     ) -> tuple[int, Iterator[np.ndarray]]:
         """Motion for the whole speech, then an iterator of output frames generated chunk by chunk."""
-        from talkface.face.align import crop_transform, paste_back, transform_points, warp_crop
-        from talkface.motion.render import predict_landmarks
+        from talkface.face.align import crop_transform, paste_back, transform_points, warp_crop  # lazy: loads cv2
+        from talkface.motion.render import predict_landmarks  # lazy: loads cv2
 
         t = time.perf_counter()
         # an open mouth is closed only in the face the motion is added to; the photo's own landmarks
@@ -337,8 +338,8 @@ class Animator:
         progress: ProgressFn | None,
     ) -> Iterator[np.ndarray]:
         """Frames of the native renderer (:mod:`talkface.render`), one at a time."""
-        from talkface.face.align import crop_transform, paste_back, transform_points, warp_crop
-        from talkface.render.compose import NativeRenderer, RenderConfig
+        from talkface.face.align import crop_transform, paste_back, transform_points, warp_crop  # lazy: loads cv2
+        from talkface.render.compose import NativeRenderer, RenderConfig  # lazy: loads cv2
 
         mouth = self.config.mouth
         if mouth == "auto":
@@ -403,8 +404,8 @@ class Animator:
             InputError: unreadable/empty/corrupt/silent/too long speech, no face or several faces,
                 unreadable photo, bad output path — a one-line message naming the file.
         """
-        from talkface.motion.head import check_head_motion
-        from talkface.motion.render import check_motion_scale
+        from talkface.motion.head import check_head_motion  # lazy: loads cv2
+        from talkface.motion.render import check_motion_scale  # lazy: loads cv2
 
         cfg = self.config
         rate = cfg.blink_rate if blink_rate == "config" else blink_rate
@@ -455,8 +456,6 @@ class Animator:
         See :func:`talkface.live.stream.stream` (mono 16 kHz chunks of any size, float32 or s16le bytes;
         each frame comes once the audio up to 120 ms past it has arrived; memory stays constant).
         """
-        from talkface.live.stream import stream
-
         return stream(self, photo, audio_chunks, **options)
 
     def talking_head(self, still: np.ndarray, audio: np.ndarray) -> np.ndarray:

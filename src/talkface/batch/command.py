@@ -7,6 +7,10 @@ import os
 import sys
 from typing import Any
 
+from talkface.animate_config import animate_default
+from talkface.batch.runner import run_batch
+from talkface.config_checks import number_arg
+
 DESCRIPTION = (
     "Render many (photo, speech) pairs listed in a manifest, loading the models once per worker. MANIFEST is a "
     "CSV with a header row, or JSON lines, with the columns photo, speech (paths relative to the manifest) and "
@@ -56,9 +60,7 @@ def _count(text: str, least: int) -> int:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``batch`` to the ``talkface`` subcommands (the defaults of the per-row options are AnimateConfig's)."""
-    from talkface.animate_config import animate_default as d
-    from talkface.config_checks import number_arg
-
+    d = animate_default
     p: argparse.ArgumentParser = sub.add_parser(
         "batch", help="render a CSV/JSONL manifest of (photo, speech) jobs: models loaded once per worker, resumable, "
         "--workers / --shard i/n (SLURM) / --ray", description=DESCRIPTION, epilog=EPILOG,
@@ -106,8 +108,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run_command(args: argparse.Namespace) -> int:
     """Handler of ``talkface batch``: 0 all rows ok/skipped, 1 some row failed."""
-    from talkface.batch.runner import run_batch
-    from talkface.pipeline import AnimateConfig
+    from talkface.pipeline import AnimateConfig  # lazy: loads torch
 
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     config = AnimateConfig(

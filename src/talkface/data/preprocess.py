@@ -29,9 +29,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from talkface.config_checks import MAX_SPEECH_S
+from talkface.audio.features import available_extractors, get_extractor
+from talkface.config_checks import MAX_SPEECH_S, OptionError, check_choice, check_fields, check_value
 from talkface.data.dataset import FORMAT_NAME, FORMAT_VERSION, Clip, load_clip, save_clip
 from talkface.errors import InputError, TalkfaceError
+from talkface.face.eyes import eye_aspect_ratio
+from talkface.io.atomic import atomic_path, clean_stale_parts
 
 VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 SIDECAR_AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".ogg")
@@ -74,16 +77,12 @@ class PreprocessConfig:
     speaker_regex: str | None = None
 
     def __post_init__(self) -> None:
-        from talkface.config_checks import OptionError, check_choice, check_fields
-
         check_choice("crop_size", self.crop_size, (128, 256))  # type: ignore[arg-type]
         check_fields(self, ("detect_every", "min_duration_s", "max_duration_s", "val_fraction", "test_fraction",
                             "split_seed"))
         if self.val_fraction + self.test_fraction >= 1.0:
             raise OptionError("val_fraction", f"--val-fraction + --test-fraction must be below 1 (no training "
                               f"speakers left), got {self.val_fraction:g} + {self.test_fraction:g}")
-        from talkface.audio.features import available_extractors
-
         if self.feature not in available_extractors():
             raise OptionError("feature", f"unknown speech feature {self.feature!r} (one of "
                               f"{', '.join(available_extractors())})")
@@ -247,8 +246,6 @@ class _Worker:
     """Per-process state: the face tracker and the speech-feature extractor, loaded once."""
 
     def __init__(self, config: PreprocessConfig, out_root: Path, threads: int) -> None:
-        from talkface.audio.features import get_extractor
-
         self.config = config
         self.out_root = out_root
         kwargs: dict[str, Any] = {"threads": threads} if config.feature.startswith("whisper") else {}
@@ -273,10 +270,14 @@ class _Worker:
 
     def prepare(self, item: SourceItem) -> Clip:
         """Prepare one clip and write it; returns the clip written."""
-        from talkface.face.align import align_to_canonical, crop_transforms, transform_points, warp_crop
-        from talkface.face.eyes import eye_aspect_ratio
-        from talkface.face.landmarks import track_landmarks
-        from talkface.io.media import check_speech, probe, read_audio, read_video, write_video
+        from talkface.face.align import (  # lazy: loads cv2
+            align_to_canonical,
+            crop_transforms,
+            transform_points,
+            warp_crop,
+        )
+        from talkface.face.landmarks import track_landmarks  # lazy: loads dlib, cv2
+        from talkface.io.media import check_speech, probe, read_audio, read_video, write_video  # lazy: loads av
 
         cfg = self.config
         info = probe(item.video)
@@ -409,8 +410,6 @@ def read_dataset_json(path: Path) -> dict[str, Any]:
 
 
 def _check_or_write_meta(out_root: Path, config: PreprocessConfig) -> None:
-    from talkface.audio.features import get_extractor
-
     meta_path = out_root / "dataset.json"
     if meta_path.is_file():
         old = read_dataset_json(meta_path)
@@ -428,8 +427,6 @@ def _check_or_write_meta(out_root: Path, config: PreprocessConfig) -> None:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    from talkface.io.atomic import atomic_path
-
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2) + "\n")
 
@@ -460,8 +457,7 @@ def finalize(out_root: str | os.PathLike[str]) -> dict[str, Any]:
     Returns:
         The splits dictionary written.
     """
-    from talkface.face.align import mean_face
-    from talkface.io.atomic import clean_stale_parts
+    from talkface.face.align import mean_face  # lazy: loads cv2
 
     root = Path(out_root)
     meta = read_dataset_json(root / "dataset.json")
@@ -490,8 +486,6 @@ def finalize(out_root: str | os.PathLike[str]) -> dict[str, Any]:
     _write_json(root / "splits.json", splits)
 
     if clip_paths:
-        from talkface.io.atomic import atomic_path
-
         with atomic_path(root / "mean_face.npy") as tmp, open(tmp, "wb") as fh:
             np.save(fh, mean_face(np.stack(neutrals)).astype(np.float32))
         meta["fps"] = float(np.median(fps_values))
@@ -528,9 +522,6 @@ def preprocess(
         A summary; per-file results (including each error) are appended to ``manifest.jsonl``
         (``manifest-<i>of<n>.jsonl`` when sharded).
     """
-    from talkface.config_checks import check_value
-    from talkface.io.atomic import clean_stale_parts
-
     config = config or PreprocessConfig()
     check_value("workers", workers)
     out = Path(out_root)

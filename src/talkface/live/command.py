@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from talkface.animate_config import animate_default as d
+from talkface.animate_config import animate_default
 from talkface.config_checks import MAX_LIVE_S, number_arg
 from talkface.errors import InputError
 
@@ -16,6 +16,7 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub: Any, positive_int: Any) -> argparse.ArgumentParser:
     """Add the ``live`` subcommand to the ``talkface`` parser (shared defaults: AnimateConfig's)."""
+    d = animate_default
     p: argparse.ArgumentParser = sub.add_parser(
         "live",
         help="animate a photo while the speech arrives (file at real speed or raw PCM on stdin) -> mp4",

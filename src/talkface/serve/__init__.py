@@ -7,6 +7,7 @@ with uvicorn. See :mod:`talkface.serve.app` for the routes.
 from __future__ import annotations
 
 from talkface.serve.app import ServeConfig, create_app, pipeline_factory
+from talkface.serve.guard import header_timeout_protocol
 from talkface.serve.jobs import AnimatorFactory
 
 __all__ = ["ServeConfig", "create_app", "pipeline_factory", "serve"]
@@ -25,8 +26,6 @@ def serve(config: ServeConfig, animator_factory: AnimatorFactory | None = None) 
     import sys
 
     import uvicorn
-
-    from talkface.serve.guard import header_timeout_protocol
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

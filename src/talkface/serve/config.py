@@ -98,7 +98,7 @@ def pipeline_factory(config: ServeConfig) -> AnimatorFactory:
     """The default animator factory: a :class:`talkface.pipeline.Animator` with the server's settings."""
 
     def make() -> AnimatorLike:
-        from talkface.pipeline import AnimateConfig, Animator
+        from talkface.pipeline import AnimateConfig, Animator  # lazy: loads torch
 
         return Animator(AnimateConfig(model=config.model, max_duration_s=config.max_audio_seconds,
                                       threads=config.threads))

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from talkface.animate_config import animate_default
+from talkface.config_checks import check_value
 from talkface.errors import InputError
 
 log = logging.getLogger("talkface.serve")
@@ -111,8 +112,6 @@ class JobOptions:
     head_motion: float = animate_default("head_motion")
 
     def __post_init__(self) -> None:
-        from talkface.config_checks import check_value
-
         for name in ("blink_rate", "size", "seed", "motion_scale", "head_motion"):
             value = getattr(self, name)
             if value is not None:

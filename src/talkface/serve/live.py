@@ -41,7 +41,9 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 
-from talkface.config_checks import MAX_LIVE_S
+from talkface.config_checks import MAX_LIVE_S, OptionError, check_value
+from talkface.errors import InputError
+from talkface.serve.validate import UploadError, check_image
 
 log = logging.getLogger("talkface.serve.live")
 
@@ -100,7 +102,7 @@ class LiveService:
         with self._lock:
             if self._free:
                 return self._free.pop()
-        from talkface.pipeline import AnimateConfig, Animator
+        from talkface.pipeline import AnimateConfig, Animator  # lazy: loads torch
 
         return Animator(AnimateConfig(model=self.model, threads=self.threads))
 
@@ -111,9 +113,7 @@ class _SessionError(Exception):
 
 def _read_photo(data: str, max_pixels: int) -> Any:
     """Base64 photo -> (H, W, 3) uint8 RGB; raises _SessionError with a one-line reason."""
-    from talkface.errors import InputError
-    from talkface.io.images import read_image
-    from talkface.serve.validate import UploadError, check_image
+    from talkface.io.images import read_image  # lazy: loads numpy
 
     try:
         raw = base64.b64decode(data, validate=True)
@@ -133,8 +133,6 @@ def _read_photo(data: str, max_pixels: int) -> Any:
 
 def _check_head_motion(msg: dict[str, Any]) -> float:
     """The start message's ``head_motion`` (default 1), checked against ``talkface.config_checks.LIMITS``."""
-    from talkface.config_checks import OptionError, check_value
-
     value = msg.get("head_motion", 1.0)
     try:
         return float(check_value("head_motion", value))
@@ -190,7 +188,7 @@ async def _receive_audio(ws: WebSocket, service: LiveService, runner: Any, send_
     """Feed the client's PCM messages to ``runner`` until ``{"type": "stop"}`` (True) or the client leaves
     (False); raises _SessionError on a bad message, a failed sender or the session's audio limit, and
     asyncio.TimeoutError after ``idle_timeout_s`` without a message."""
-    from talkface.live.stream import pcm16_to_float
+    from talkface.live.stream import pcm16_to_float  # lazy: loads torch
 
     samples = 0
     while True:
@@ -227,10 +225,9 @@ async def live_session(ws: WebSocket, service: LiveService) -> None:
     The slot is freed before the last message goes out, so a client may start its next session as
     soon as it has the answer.
     """
-    from talkface.errors import InputError
-    from talkface.live.run import LiveRunner
-    from talkface.live.sink import encode_jpeg
-    from talkface.live.stream import FaceStream
+    from talkface.live.run import LiveRunner  # lazy: loads torch
+    from talkface.live.sink import encode_jpeg  # lazy: loads numpy
+    from talkface.live.stream import FaceStream  # lazy: loads torch
 
     await ws.accept()
     if not service.acquire():

@@ -261,7 +261,7 @@ def check_speech_file(path: str | os.PathLike[str], field: str, *, max_seconds: 
         UploadError: empty (422), not an audio/video format (415), unreadable or no audio track (422),
             too long (413).
     """
-    from talkface.io.media import probe
+    from talkface.io.media import probe  # lazy: loads av
 
     p = Path(path)
     fmt = _sniff_upload(p, field, AUDIO_FORMATS, "an audio file",
