@@ -42,7 +42,7 @@ from talkface import __version__
 from talkface.config_checks import LIMITS, OptionError, environment_error
 from talkface.serve import live
 from talkface.serve.config import ServeConfig, pipeline_factory
-from talkface.serve.guard import ClientTooSlow, GuardMiddleware, is_loopback
+from talkface.serve.guard import ClientTooSlow, GuardMiddleware, drain_small_body, is_loopback
 from talkface.serve.jobs import (
     JOB_ID_RE,
     AnimatorFactory,
@@ -151,6 +151,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = -1
                 if declared > self.limit:
+                    await drain_small_body(scope, receive)
                     await too_large(scope, receive, send)
                     return
         seen = 0
@@ -175,6 +176,7 @@ class BodyLimitMiddleware:
             await self.app(scope, counted_receive, tracked_send)
         except _BodyTooLarge:
             if not started:
+                await drain_small_body(scope, receive)
                 await too_large(scope, receive, send)
 
 
