@@ -42,7 +42,7 @@ from talkface import __version__
 from talkface.config_checks import LIMITS, OptionError, environment_error
 from talkface.serve import live
 from talkface.serve.config import ServeConfig, pipeline_factory
-from talkface.serve.guard import ClientTooSlow, GuardMiddleware, drain_small_body, is_loopback
+from talkface.serve.guard import ClientTooSlow, GuardMiddleware, drain_small_body, is_loopback, track_start
 from talkface.serve.jobs import (
     JOB_ID_RE,
     AnimatorFactory,
@@ -155,7 +155,6 @@ class BodyLimitMiddleware:
                     await too_large(scope, receive, send)
                     return
         seen = 0
-        started = False
 
         async def counted_receive() -> Any:
             nonlocal seen
@@ -166,16 +165,11 @@ class BodyLimitMiddleware:
                     raise _BodyTooLarge
             return message
 
-        async def tracked_send(message: Any) -> None:
-            nonlocal started
-            if message.get("type") == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked_send, started = track_start(send)
         try:
             await self.app(scope, counted_receive, tracked_send)
         except _BodyTooLarge:
-            if not started:
+            if not started():
                 await drain_small_body(scope, receive)
                 await too_large(scope, receive, send)
 

@@ -174,6 +174,20 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, code:
     await _json(send, status, code, message, headers=headers)
 
 
+def track_start(send: Send) -> tuple[Send, Callable[[], bool]]:
+    """``send`` wrapped to note when the response starts, and a function saying whether it has: a middleware
+    that catches an error from the app can still answer it only before that."""
+    started = False
+
+    async def tracked(message: Any) -> None:
+        nonlocal started
+        if message.get("type") == "http.response.start":
+            started = True
+        await send(message)
+
+    return tracked, lambda: started
+
+
 class ClientTooSlow(Exception):
     """A client paused its request body too long, or sent it too slowly."""
 
@@ -289,7 +303,6 @@ class GuardMiddleware:
         timeout = self.client_timeout_s
         start = time.monotonic()
         seen = 0
-        started = False
 
         async def timed_receive() -> Any:
             nonlocal seen
@@ -304,17 +317,12 @@ class GuardMiddleware:
                     raise ClientTooSlow
             return message
 
-        async def tracked_send(message: Any) -> None:
-            nonlocal started
-            if message.get("type") == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked_send, started = track_start(send)
         try:
             await self.app(scope, timed_receive, tracked_send)
         except ClientTooSlow:
             log.warning("cut off a client that sent its request too slowly")
-            if not started:
+            if not started():
                 await _json(send, 408, "timeout", f"request body too slow (a pause over {timeout:g} s, or under "
                             f"{MIN_UPLOAD_RATE} bytes/s)")
 
