@@ -86,18 +86,13 @@ def speech_bounds(
 
     Speech = 20 ms frames whose RMS is within ``floor_db`` dB of the clip's loudest frame.
 
-    Parameters
-    ----------
-    audio:
-        (N,) float mono speech.
-    sample_rate:
-        Hz.
-    floor_db:
-        Threshold relative to the loudest frame, dB.
+    Args:
+        audio: (N,) float mono speech.
+        sample_rate: Hz.
+        floor_db: threshold relative to the loudest frame, dB.
 
-    Returns
-    -------
-    ``(leading, trailing)`` silence in seconds (the whole clip when nothing passes).
+    Returns:
+        ``(leading, trailing)`` silence in seconds (the whole clip when nothing passes).
     """
     hop = sample_rate // 50
     n = audio.shape[0] // hop
@@ -145,14 +140,13 @@ def validate_clip(scorer: SyncScorer, clip: SyncClip, shifts: list[int]) -> Clip
 def summarize(results: list[ClipResult], shifts: list[int]) -> dict[str, Any]:
     """Accuracy per shift and overall, and mean scores of real vs frozen clips.
 
-    Returns
-    -------
-    ``clips``; ``per_shift``: k -> {"absolute", "relative", "within1"} fractions of clips;
-    ``absolute`` / ``relative`` / ``within1``: the same over every (clip, k) pair (``relative``
-    over k != 0 only, where it is not trivially true);
-    ``clips_all_shifts_absolute`` / ``_relative``: fraction of clips right at *every* shift;
-    ``offset0``: fraction of real clips detected at 0; ``real`` / ``frozen``: mean LSE-D and
-    LSE-C; ``frozen_below_real``: fraction of clips whose frozen copy has the lower LSE-C.
+    Returns:
+        ``clips``; ``per_shift``: k -> {"absolute", "relative", "within1"} fractions of clips;
+        ``absolute`` / ``relative`` / ``within1``: the same over every (clip, k) pair (``relative``
+        over k != 0 only, where it is not trivially true);
+        ``clips_all_shifts_absolute`` / ``_relative``: fraction of clips right at *every* shift;
+        ``offset0``: fraction of real clips detected at 0; ``real`` / ``frozen``: mean LSE-D and
+        LSE-C; ``frozen_below_real``: fraction of clips whose frozen copy has the lower LSE-C.
     """
     if not results:
         return {"clips": 0}

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, ClassVar
 
 import lightning as L
 import pytest
@@ -224,6 +226,111 @@ def test_best_checkpoint_follows_validation_across_resume(tmp_path: Path) -> Non
     fit(ValidatedRegressor(), ValidatedData(), tmp_path / "noval", _config(10))
     fit(TinyRegressor(), ValidatedData(), tmp_path / "nometric", _config(10, val_every_n_steps=5))
     assert not (tmp_path / "noval" / "best.ckpt").exists() and not (tmp_path / "nometric" / "best.ckpt").exists()
+
+
+class ScoredRegressor(TinyRegressor):
+    """Logs a fixed validation score per batch step (best at step 10 until step 30)."""
+
+    best_metric = ("val/score", "min")
+    scores: ClassVar[dict[int, float]] = {5: 3.0, 10: 1.0, 15: 2.0, 20: 4.0, 25: 1.5, 30: 0.5}
+
+    def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
+        self.log_losses({"score": torch.tensor(self.scores[self.global_step])}, prefix="val")
+
+
+def _best(path: Path) -> tuple[int, float]:
+    """(batch step, recorded validation score) of a best.ckpt."""
+    ckpt = read_checkpoint(path)
+    states = [s for k, s in ckpt["callbacks"].items() if k.startswith("ModelCheckpoint") and s["monitor"]]
+    return ckpt["global_step"], float(states[0]["best_model_score"])
+
+
+def test_best_checkpoint_survives_a_resume_in_a_moved_run_folder(tmp_path: Path) -> None:
+    # a run folder copied elsewhere between calls (a time-limited GPU machine, another disk) used to
+    # lose its best score: the first validation after the resume replaced best.ckpt, however bad
+    first = tmp_path / "first"
+    fit(ScoredRegressor(), ValidatedData(), first, _config(15, val_every_n_steps=5))
+    assert _best(first / "best.ckpt") == (10, 1.0)
+    out = tmp_path / "copy"
+    shutil.copytree(first, out)
+    fit(ScoredRegressor(), ValidatedData(), out, _config(25, val_every_n_steps=5))  # scores 4.0, 1.5: worse
+    assert _best(out / "best.ckpt") == (10, 1.0)
+    fit(ScoredRegressor(), ValidatedData(), out, _config(30, val_every_n_steps=5))  # 0.5: better
+    assert _best(out / "best.ckpt") == (30, 0.5)
+    assert _best(first / "best.ckpt") == (10, 1.0)  # the folder it was copied from is left alone
+    assert sorted(p.name for p in out.glob("best*")) == ["best.ckpt"]
+
+
+class ReplayedRegressor(ScoredRegressor):
+    """:class:`ScoredRegressor` whose steps replayed after a resume score differently (the data loader is
+    not resumable mid-epoch, so a replay sees other batches)."""
+
+    scores: ClassVar[dict[int, float]] = {10: 2.5, 15: 2.0, 20: 4.0}
+
+
+def test_best_checkpoint_survives_a_resume_from_an_older_last_ckpt(tmp_path: Path) -> None:
+    # a run killed after best.ckpt was written but before last.ckpt was refreshed: best.ckpt's own
+    # score (1.0 at step 10), not the older state last.ckpt recorded, guards it
+    out = tmp_path / "run"
+    fit(ScoredRegressor(), ValidatedData(), out, _config(12, val_every_n_steps=5, checkpoint_every_n_steps=5))
+    assert _best(out / "best.ckpt") == (10, 1.0)
+    shutil.copy(out / "step=0000005.ckpt", out / "last.ckpt")  # as if killed at step 9
+    fit(ReplayedRegressor(), ValidatedData(), out, _config(20, val_every_n_steps=5))  # 2.5, 2.0, 4.0: worse
+    assert _best(out / "best.ckpt") == (10, 1.0)
+
+
+def test_best_checkpoint_state_matches_plain_model_checkpoint() -> None:
+    # runs saved before BestCheckpoint existed resume with their score, and the other way round
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from talkface.train.callbacks import BestCheckpoint
+
+    kw: dict[str, Any] = dict(filename="best", monitor="val/lmd", mode="min", save_top_k=1)
+    assert BestCheckpoint(**kw).state_key == ModelCheckpoint(**kw).state_key
+
+
+class ScheduledRegressor(TinyRegressor):
+    """Learning rate decayed every batch (like the e2e model, the lip reader and the sync model)."""
+
+    def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=True)  # type: ignore[union-attr]
+        return super().training_step(batch, batch_idx)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.lr)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.9**step)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class TenSecondBatches(L.Callback):
+    """Advances a fake clock by 10 s per batch (before the time limit is checked)."""
+
+    def __init__(self, clock: list[float]) -> None:
+        self.clock = clock
+
+    def on_train_batch_end(self, *args: Any) -> None:
+        self.clock[0] += 10.0
+
+
+def test_max_minutes_stop_and_resume_continue_steps_and_lr_schedule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lightning.pytorch.callbacks.timer as timer
+
+    clock = [1000.0]
+    monkeypatch.setattr(timer, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    out = tmp_path / "run"
+    config = _config(20, max_minutes=1.0)  # 6 batches per call
+    fit(ScheduledRegressor(), TinyData(), out, config, callbacks=[TenSecondBatches(clock)])
+    assert read_checkpoint(out / "last.ckpt")["global_step"] == 6
+    fit(ScheduledRegressor(), TinyData(), out, config, callbacks=[TenSecondBatches(clock)])
+    assert read_checkpoint(out / "last.ckpt")["global_step"] == 12
+    for _ in range(2):
+        fit(ScheduledRegressor(), TinyData(), out, config, callbacks=[TenSecondBatches(clock)])
+    assert read_checkpoint(out / "last.ckpt")["global_step"] == 20  # max_steps counts every call's batches
+    lrs = _metric(out, "train/lr")
+    assert [s for s, _ in lrs] == list(range(20))  # each step once, in order
+    assert [lr for _, lr in lrs] == pytest.approx([0.1 * 0.9**s for s in range(20)])  # the schedule continues
 
 
 def test_load_module_round_trip(tmp_path: Path) -> None:

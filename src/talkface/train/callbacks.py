@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -13,7 +14,8 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from talkface.io.atomic import save_torch
 
-__all__ = ["AtomicCheckpointIO", "BatchStepCheckpoint", "CallTimer", "SamplesPerSecond", "batch_size_of"]
+__all__ = ["AtomicCheckpointIO", "BatchStepCheckpoint", "BestCheckpoint", "CallTimer", "RunFolderCheckpoint",
+           "SamplesPerSecond", "batch_size_of", "recorded_best_score"]
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -26,7 +28,28 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         save_torch(checkpoint, path)
 
 
-class BatchStepCheckpoint(ModelCheckpoint):
+class RunFolderCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint whose state resumes in a run folder that was moved or copied since it was saved.
+
+    Lightning restores a ModelCheckpoint's state (best score, best/last paths) only when the folder's
+    absolute path is the one stored in the checkpoint, and warns otherwise. A talkface run folder is
+    self-contained (every path in that state is a file in it), so the paths are re-based into the
+    folder as it is now.
+    """
+
+    def _here(self, path: str) -> str:
+        """``path`` (recorded in the run folder, perhaps at another place) re-based into ``dirpath``."""
+        return os.path.join(str(self.dirpath), os.path.basename(path)) if path and self.dirpath else path
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state of a checkpoint of this run, even if the run folder moved since."""
+        paths = {k: self._here(state_dict[k]) for k in ("best_model_path", "kth_best_model_path", "last_model_path")
+                 if isinstance(state_dict.get(k), str)}
+        best_k = {self._here(k): v for k, v in (state_dict.get("best_k_models") or {}).items()}
+        super().load_state_dict({**state_dict, **paths, "best_k_models": best_k, "dirpath": self.dirpath})
+
+
+class BatchStepCheckpoint(RunFolderCheckpoint):
     """ModelCheckpoint whose ``{step}`` in file names counts batches, not optimiser steps.
 
     Args:
@@ -50,6 +73,63 @@ class BatchStepCheckpoint(ModelCheckpoint):
         if "step" in metrics:
             metrics = {**metrics, "step": torch.as_tensor(metrics["step"]) // self.steps_per_batch}
         return super().format_checkpoint_name(metrics, filename, ver, prefix)
+
+
+class BestCheckpoint(RunFolderCheckpoint):
+    """ModelCheckpoint keeping one file (``best.ckpt``) whose best score survives every resume.
+
+    Lightning restores the best score of a resumed run only when the run folder's absolute path is the
+    one stored in ``last.ckpt``; a run folder copied or moved between calls (to a time-limited GPU
+    machine and back with ``--max-minutes``, to another disk) lost it, and the first validation after
+    the resume replaced ``best.ckpt`` however bad it was. Here, when a run resumes:
+
+    * the state in ``last.ckpt`` is restored wherever the folder now is (:class:`RunFolderCheckpoint`);
+    * the score guarding ``best.ckpt`` is the one recorded *in* ``best.ckpt`` (each checkpoint holds a
+      copy of this callback's state), so a run killed after writing ``best.ckpt`` but before refreshing
+      ``last.ckpt`` keeps it too; without a ``best.ckpt`` in the folder the next validation writes one.
+
+    The state is stored under plain ModelCheckpoint's key, so runs saved before this class resume with
+    their score and its checkpoints still resume with plain ModelCheckpoint.
+
+    Args:
+        **kwargs: passed to :class:`lightning.pytorch.callbacks.ModelCheckpoint` (``monitor``, ``mode``,
+            ``dirpath``, ``filename`` without metric placeholders, ``save_top_k=1``).
+    """
+
+    @property
+    def state_key(self) -> str:
+        """Plain ModelCheckpoint's key, so old and new checkpoints match."""
+        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """On a resume, take the best score from the best checkpoint file itself (after all state is restored)."""
+        if trainer.ckpt_path is None:
+            return  # a fresh run: starts its own best
+        path = self.format_checkpoint_name({})
+        # rank 0's view for every rank: all must take the same save decisions (the saves synchronise)
+        local = (os.path.isfile(path), recorded_best_score(path, self.state_key)) if trainer.is_global_zero else None
+        found, score = trainer.strategy.broadcast(local or (False, None), src=0)
+        if not found:
+            self.best_k_models, self.best_model_path, self.best_model_score, self.kth_best_model_path = {}, "", None, ""
+            self.kth_value = torch.tensor(torch.inf if self.mode == "min" else -torch.inf)
+        elif score is not None:
+            self.best_k_models = {path: score}
+            self.best_model_path = self.kth_best_model_path = path
+            self.best_model_score = self.kth_value = score
+        # else: a best checkpoint without a recorded score: the state restored from last.ckpt stands
+
+
+def recorded_best_score(path: str | os.PathLike[str], state_key: str) -> torch.Tensor | None:
+    """The best score a checkpoint file recorded for the ModelCheckpoint with ``state_key`` (None if none).
+
+    Only the small callback state is read: the weights are memory-mapped, not loaded.
+    """
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        score = ckpt["callbacks"][state_key]["best_model_score"]
+    except Exception:  # noqa: BLE001 - missing, unreadable or older file: no recorded score
+        return None
+    return torch.as_tensor(score).detach().cpu() if score is not None else None
 
 
 class CallTimer(Timer):

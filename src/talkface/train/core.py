@@ -36,7 +36,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 
 from talkface.config_checks import check_fields
@@ -48,6 +48,7 @@ from talkface.io.checkpoint import EXPORT_KEY, MODULE_CLASS_KEY, dataclass_from_
 from talkface.train.callbacks import (
     AtomicCheckpointIO,
     BatchStepCheckpoint,
+    BestCheckpoint,
     CallTimer,
     SamplesPerSecond,
 )
@@ -230,8 +231,9 @@ def fit(
     ``last.ckpt`` (refreshed every ``checkpoint_every_n_steps`` batches and at the end),
     ``step=NNNNNNN.ckpt`` every ``checkpoint_every_n_steps`` batches, ``best.ckpt`` (if the run
     validates and the model names a :attr:`~TalkfaceModule.best_metric`: the weights of the best
-    validation so far), ``metrics.csv`` (losses and
-    samples/s by batch step, all (re)starts joined, see :func:`merge_metrics`) and
+    validation so far, over every resume: :class:`~talkface.train.callbacks.BestCheckpoint`),
+    ``metrics.csv`` (losses and samples/s by batch step, all (re)starts joined, see
+    :func:`merge_metrics`) and
     ``logs/version_N/`` (the raw CSV log and ``hparams.yaml`` of each start).
 
     Args:
@@ -338,9 +340,9 @@ def _best_checkpoint(module: TalkfaceModule, out: Path, train_config: TrainConfi
     if module.best_metric is None or not train_config.val_every_n_steps:
         return []
     metric, mode = module.best_metric
-    return [ModelCheckpoint(dirpath=out, filename=Path(BEST_CHECKPOINT).stem, monitor=metric, mode=mode,
-                            save_top_k=1, auto_insert_metric_name=False, save_on_train_epoch_end=False,
-                            enable_version_counter=False)]
+    return [BestCheckpoint(dirpath=out, filename=Path(BEST_CHECKPOINT).stem, monitor=metric, mode=mode,
+                           save_top_k=1, auto_insert_metric_name=False, save_on_train_epoch_end=False,
+                           enable_version_counter=False)]
 
 
 def _device_count(train_config: TrainConfig) -> int:
