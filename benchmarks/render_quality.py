@@ -25,8 +25,13 @@ the reference. Per variant, means over clips:
   frames;
 * ``mouth_lpips``: LPIPS of a mouth crop (box from the real frame's landmarks) vs. the real frame;
 * ``blink_ear``: eye aspect ratio (dlib, rendered) at the requested blinks' apexes over the
-  rendered open-eye median (NaN without a requested blink); ``blink_req`` the same for the requested
-  landmarks themselves (what the blink stage asks for).
+  rendered open eye's (NaN without a requested blink; :func:`talkface.eval.render_metrics.blink_apex_ratio`);
+  ``blink_closed`` the same over the blinks whose request closes the eye (apex < 0.4 of open, not the
+  half-blinks); ``blink_vis`` the detector-free closure at those apexes (share of the photo's open-eye
+  pixels still showing, over the open frames': :func:`talkface.eval.render_metrics.blink_visible_share`);
+  ``blink_req`` the requested landmarks' own ``blink_ear`` (what the blink stage asks for). The
+  ``real`` row's blink columns are the real frames' own blinks (where dlib's EAR dips under 0.6 of
+  its median; ``blink_closed`` and ``blink_vis`` over all of them).
 
 Usage::
 
@@ -108,6 +113,7 @@ def main() -> None:
     from talkface.eval.motion_metrics import landmark_distance
     from talkface.eval.render_metrics import (
         blink_apex_ratio,
+        blink_visible_share,
         colour_shift,
         face_cpbd,
         laplacian_var,
@@ -169,6 +175,8 @@ def main() -> None:
             req = requested if v in ("still", "real") else animators[v].last_requested_landmarks
             req = requested if req is None else req[:n]
             lm = track_landmarks(frames, fps=fps, detector=detector, predictor=predictor).landmarks
+            # the real row: the real blinks as dlib finds them (it reads a closed real eye at ~0.47 of open)
+            blinks, closed = (real_lm, None) if v == "real" else (req, 0.4)
             try:
                 lse = sync.score(sync_mouths(frames, lm), audio, 16000, fps)
                 lse_c, lse_d = float(lse.lse_c), float(lse.lse_d)
@@ -185,7 +193,9 @@ def main() -> None:
                 "lse_c": lse_c, "lse_d": lse_d,
                 "acd_ratio": acd(frames, lm, photo, photo_lm, embedder=embedder, stride=5) / max(ref["acd"], 1e-6),
                 "mouth_lpips": lpips(real_mouths, mouth_crops(frames, real_lm), model=lp, stride=args.lpips_stride),
-                "blink_ear": blink_apex_ratio(lm, req),
+                "blink_ear": blink_apex_ratio(lm, blinks),
+                "blink_closed": blink_apex_ratio(lm, blinks, closed_below=closed),
+                "blink_vis": blink_visible_share(frames, lm, photo, photo_lm, blinks, closed_below=closed),
                 "blink_req": blink_apex_ratio(req, req),
             }
             rows.append(row)
@@ -197,7 +207,7 @@ def main() -> None:
 
 
 KEYS = ["sharp_lap", "sharp_cpbd", "colour", "open_ratio", "lmd", "lmd_pose", "lse_c", "lse_d", "acd_ratio",
-        "mouth_lpips", "blink_ear", "blink_req"]
+        "mouth_lpips", "blink_ear", "blink_closed", "blink_vis", "blink_req"]
 
 
 def write_results(args: argparse.Namespace, rows: list[dict[str, object]]) -> None:
