@@ -211,16 +211,25 @@ _EYE_PLACE = (36, 39, 42, 45, 27, 28, 29, 30, 31, 33, 35)
 EYE_MATCH = 10.0
 
 
+def _lab(image: np.ndarray) -> np.ndarray:
+    """CIE Lab of a uint8 RGB image, float32 (OpenCV's 8-bit L of 0-255 brought back to 0-100)."""
+    lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab[..., 0] *= 100.0 / 255.0
+    return lab
+
+
 def visible_eye_share(frames: np.ndarray, lms: np.ndarray, photo: np.ndarray, photo_lm: np.ndarray) -> np.ndarray:
     """Share of the photo's open-eye pixels still showing in each frame, per eye: a detector-free closure.
 
     Each frame is mapped back onto the photo by the similarity between the frame's and the photo's
     eye corners and nose (points a closing eye does not move; dlib places them well on a closed eye),
-    and inside the photo's open eyes (the polygons of its landmarks 36-41 and 42-47) a pixel counts as
-    still showing when the frame's colour there is within :data:`EYE_MATCH` (CIE Lab distance) of the
-    photo's. Where the lids are is thus read from the pixels, not from the frame's eye landmarks:
-    1 when the photo's open eye is shown unchanged (a renderer that keeps it), < 1 for a real open
-    frame (gaze, lighting, compression), small for a closed eye. Compare a blink's apex with the same
+    and of the photo's open-eye pixels (inside the polygons of its landmarks 36-41 and 42-47, and unlike
+    the skin just below the eye by at least :data:`EYE_MATCH` in CIE Lab: sclera, iris, lashes) a pixel
+    counts as still showing when the frame's colour there is within :data:`EYE_MATCH` of the photo's.
+    Where the lids are is thus read from the pixels, not from the frame's eye landmarks: 1 when the
+    photo's open eye is shown unchanged (a renderer that keeps it), < 1 for a real open frame (gaze,
+    lighting, compression), small for a closed eye (painting skin over skin-coloured corners of the
+    polygon does not count as hiding the eye). Compare a blink's apex with the same
     clip's open frames (:func:`blink_visible_share` does).
 
     Args:
@@ -229,31 +238,37 @@ def visible_eye_share(frames: np.ndarray, lms: np.ndarray, photo: np.ndarray, ph
         photo: (H0, W0, 3) uint8 RGB, the open eyes; ``photo_lm`` its (68, 2) landmarks.
 
     Returns:
-        (T, 2) float64 [right, left] shares (NaN for an eye whose polygon is empty).
+        (T, 2) float64 [right, left] shares (NaN for an eye without open-eye pixels).
     """
     plm = np.asarray(photo_lm, np.float64)
+    lab_photo = _lab(photo)
     masks = []
     for eye in (range(36, 42), range(42, 48)):
+        pts = plm[list(eye)]
         m = np.zeros(photo.shape[:2], np.uint8)
-        cv2.fillPoly(m, [np.round(plm[list(eye)]).astype(np.int32)], 1)
-        masks.append(m > 0)
+        cv2.fillPoly(m, [np.round(pts).astype(np.int32)], 1)
+        # the skin just below the eye: the photo's eye pixels are those unlike it (sclera, iris, lashes)
+        width = float(np.linalg.norm(pts[3] - pts[0]))
+        low = pts[[0, 5, 4, 3]]
+        band = np.zeros_like(m)
+        cv2.fillPoly(band, [np.round(np.concatenate([low + [0, 0.15 * width], (low + [0, 0.35 * width])[::-1]]))
+                            .astype(np.int32)], 1)
+        skin = np.median(lab_photo[band > 0], axis=0) if band.any() else lab_photo[m > 0].mean(axis=0)
+        masks.append((m > 0) & (np.linalg.norm(lab_photo - skin, axis=-1) >= EYE_MATCH))
     union = masks[0] | masks[1]
     ys, xs = np.nonzero(union)
     out = np.full((len(frames), 2), np.nan)
     if not len(ys):
         return out
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    ref = cv2.cvtColor(np.ascontiguousarray(photo[y0:y1, x0:x1]), cv2.COLOR_RGB2LAB).astype(np.float32)
-    ref[..., 0] *= 100.0 / 255.0  # OpenCV's 8-bit Lab: L in 0-255, a/b offset by 128 (unit steps)
+    ref = lab_photo[y0:y1, x0:x1]
     for t, (f, lm) in enumerate(zip(frames, lms, strict=True)):
         sim = procrustes(np.asarray(lm, np.float64), plm, points=_EYE_PLACE)  # frame -> photo
         affine = np.hstack([sim.scale * sim.rotation, sim.translation[:, None]])
         affine[:, 2] -= (x0, y0)
         back = cv2.warpAffine(np.ascontiguousarray(f), affine, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
-        lab = cv2.cvtColor(back, cv2.COLOR_RGB2LAB).astype(np.float32)
-        lab[..., 0] *= 100.0 / 255.0
-        same = np.linalg.norm(lab - ref, axis=-1) < EYE_MATCH
+        same = np.linalg.norm(_lab(back) - ref, axis=-1) < EYE_MATCH
         for k in range(2):
             inside = masks[k][y0:y1, x0:x1]
             if inside.any():

@@ -13,8 +13,11 @@ eye in the warp (moved rigidly with the face, :class:`talkface.render.compose.Na
   the lid and compressed to fit (so the texture and shading continue the skin above without a seam),
   with anything darker than the local skin (lashes, a shadowed crease) replaced by the skin's smooth
   colour, and a little shading towards the lid's margin;
-* the **lashes** are a thin dark curve along the lid edge, in the colour of the photo's lash line,
-  thickest in the middle and outer part and thinning towards the corners.
+* the **lashes** are a dark curve along the lid edge, in the colour of the photo's lash line,
+  thickest in the middle and outer part and thinning towards the corners;
+* where the lids meet, a soft **margin band** darkens the skin around the closure line: a real closed
+  eye is a dark slit, and dlib reads it as closed only then (a thin line on bright skin read 0.66 of
+  open at the apex, this 0.47, real closed eyes 0.47; ``docs/render.md``, "Blink depth").
 
 Nothing outside the swept area (plus a soft top edge a few percent of the eye's width tall) changes.
 """
