@@ -14,21 +14,35 @@ the reference. Per variant, means over clips:
 * ``open_ratio``: mouth opening measured by dlib on the rendered frames over the requested
   (landmark) opening, frames where the request is open (> 0.05 of the eye distance);
 * ``lmd``: landmark distance (mouth, 128 px face crop) of the rendered frames' dlib landmarks to the
-  real frames';
+  real frames' (each frame aligned onto the canonical face on the stable points, jaw top included:
+  :func:`talkface.eval.motion_metrics.landmark_distance`);
+* ``lmd_pose``: the same mouth distance after aligning each rendered frame onto *its real frame* on
+  the eye corners and nose only (:func:`talkface.eval.render_metrics.pose_aligned_lmd`);
+* ``lse_c`` / ``lse_d``: sync confidence / distance of the rendered frames' mouths against the speech
+  (talkface's sync model, :class:`talkface.eval.sync.SyncScorer`, mouth crops from the tracked
+  landmarks, as ``talkface evaluate``);
 * ``acd_ratio``: ACD (dlib descriptor distance to the photo) of the output over that of the real
   frames;
 * ``mouth_lpips``: LPIPS of a mouth crop (box from the real frame's landmarks) vs. the real frame;
 * ``blink_ear``: eye aspect ratio (dlib, rendered) at the requested blinks' apexes over the
-  rendered open-eye median (NaN without a requested blink); ``blink_req`` the same for the requested
-  landmarks themselves (what the blink stage asks for).
+  rendered open eye's (NaN without a requested blink; :func:`talkface.eval.render_metrics.blink_apex_ratio`);
+  ``blink_closed`` the same over the blinks whose request closes the eye (apex < 0.4 of open, not the
+  half-blinks); ``blink_vis`` the detector-free closure at those apexes (share of the photo's open-eye
+  pixels still showing, over the open frames': :func:`talkface.eval.render_metrics.blink_visible_share`);
+  ``blink_req`` the requested landmarks' own ``blink_ear`` (what the blink stage asks for). The
+  ``real`` row's blink columns are the real frames' own blinks (where dlib's EAR dips under 0.6 of
+  its median; ``blink_closed`` and ``blink_vis`` over all of them).
 
 Usage::
 
     python3 benchmarks/render_quality.py --data /work/prepared/grid7 --out /work/scratch/q_grid7 \\
         --variants still crop native native:cavity native:warp native:generator --strip strip.png
 
-Variants: ``still`` (the photo repeated), ``crop`` (the previous default renderer), ``native``
-(default: painted mouth) and ``native:STYLE`` for another mouth interior.
+Variants: ``real`` (the real frames themselves: the reference row), ``still`` (the photo repeated),
+``crop`` (the previous default renderer), ``native`` (default: painted mouth) and ``native:STYLE`` for
+another mouth interior; ``VARIANT@H`` renders with head motion strength H (e.g. ``native@0``: no head
+motion; default: ``AnimateConfig``'s). The requested landmarks of a variant are those its animator
+rendered (``Animator.last_requested_landmarks``); the still's are the default configuration's.
 """
 
 from __future__ import annotations
@@ -67,11 +81,15 @@ def _downscale(frames: np.ndarray, max_side: int) -> np.ndarray:
 
 
 def variant_config(name: str, seed: int) -> dict[str, object]:
+    extra: dict[str, object] = {}
+    if "@" in name:
+        name, head = name.split("@", 1)
+        extra["head_motion"] = float(head)
     if name == "crop":
-        return {"renderer": "crop", "seed": seed}
+        return {"renderer": "crop", "seed": seed, **extra}
     if name.startswith("native"):
         style = name.split(":", 1)[1] if ":" in name else "painted"
-        return {"renderer": "native", "mouth": style, "seed": seed}
+        return {"renderer": "native", "mouth": style, "seed": seed, **extra}
     raise ValueError(name)
 
 
@@ -95,12 +113,16 @@ def main() -> None:
     from talkface.eval.motion_metrics import landmark_distance
     from talkface.eval.render_metrics import (
         blink_apex_ratio,
+        blink_visible_share,
         colour_shift,
         face_cpbd,
         laplacian_var,
         mouth_crops,
         opening_ratio,
+        pose_aligned_lmd,
     )
+    from talkface.eval.sync import SyncScorer
+    from talkface.eval.sync import mouth_crops as sync_mouths
     from talkface.face.detect import FaceDetector
     from talkface.face.landmarks import LandmarkDetector, track_landmarks
     from talkface.io.media import read_audio, read_video
@@ -111,11 +133,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     animators = {v: Animator(AnimateConfig(threads=args.threads, **variant_config(v, args.seed)))  # type: ignore[arg-type]
-                 for v in args.variants if v != "still"}
+                 for v in args.variants if v not in ("still", "real")}
     base = next(iter(animators.values())) if animators else Animator(AnimateConfig(threads=args.threads))
     detector, predictor = FaceDetector(), LandmarkDetector()
     embedder = FaceEmbedder()
     lp = LPIPS()
+    sync = SyncScorer()
     rows: list[dict[str, object]] = []
     for clip, source in clip_sources(args.data, args.max_clips, args.skip_clips):
         t0 = time.perf_counter()
@@ -131,7 +154,8 @@ def main() -> None:
         cfg = base.config
         requested = predict_landmarks(photo, audio, base.bundle.lgan, base.bundle.blink, seed=args.seed,
                                       blink_rate=cfg.blink_rate, person_landmarks=photo_lm,
-                                      extractor=base._features(), close_mouth=cfg.close_mouth)
+                                      extractor=base._features(), close_mouth=cfg.close_mouth,
+                                      head_motion=cfg.head_motion, normalise_mouth=cfg.normalise_mouth)
         real_lm = track_landmarks(real, fps=fps, detector=detector, predictor=predictor).landmarks
         n = min(len(real), len(requested))
         real, real_lm, requested = real[:n], real_lm[:n], requested[:n]
@@ -142,20 +166,37 @@ def main() -> None:
         real_mouths = mouth_crops(real, real_lm)
         outputs: dict[str, np.ndarray] = {}
         for v in args.variants:
-            frames = np.repeat(photo[None], n, 0) if v == "still" else animators[v].talking_head(photo, audio)[:n]
-            outputs[v] = frames
+            if v in ("still", "real"):
+                frames = np.repeat(photo[None], n, 0) if v == "still" else real
+            else:
+                frames = animators[v].talking_head(photo, audio)[:n]
+            if v != "real":
+                outputs[v] = frames
+            req = requested if v in ("still", "real") else animators[v].last_requested_landmarks
+            req = requested if req is None else req[:n]
             lm = track_landmarks(frames, fps=fps, detector=detector, predictor=predictor).landmarks
+            # the real row: the real blinks as dlib finds them (it reads a closed real eye at ~0.47 of open)
+            blinks, closed = (real_lm, None) if v == "real" else (req, 0.4)
+            try:
+                lse = sync.score(sync_mouths(frames, lm), audio, 16000, fps)
+                lse_c, lse_d = float(lse.lse_c), float(lse.lse_d)
+            except ValueError:
+                lse_c = lse_d = float("nan")
             row = {
                 "clip": clip, "variant": v, "frames": n, "size": f"{photo.shape[1]}x{photo.shape[0]}",
                 "sharp_lap": laplacian_var(frames, lm) / ref["lap"],
                 "sharp_cpbd": face_cpbd(frames, lm, 5) / ref["cpbd"],
-                "colour": colour_shift(frames, photo, photo_lm, requested),
-                "open_ratio": opening_ratio(lm, requested),
+                "colour": colour_shift(frames, photo, photo_lm, req),
+                "open_ratio": opening_ratio(lm, req),
                 "lmd": landmark_distance(lm, real_lm),
+                "lmd_pose": pose_aligned_lmd(lm, real_lm),
+                "lse_c": lse_c, "lse_d": lse_d,
                 "acd_ratio": acd(frames, lm, photo, photo_lm, embedder=embedder, stride=5) / max(ref["acd"], 1e-6),
                 "mouth_lpips": lpips(real_mouths, mouth_crops(frames, real_lm), model=lp, stride=args.lpips_stride),
-                "blink_ear": blink_apex_ratio(lm, requested),
-                "blink_req": blink_apex_ratio(requested, requested),
+                "blink_ear": blink_apex_ratio(lm, blinks),
+                "blink_closed": blink_apex_ratio(lm, blinks, closed_below=closed),
+                "blink_vis": blink_visible_share(frames, lm, photo, photo_lm, blinks, closed_below=closed),
+                "blink_req": blink_apex_ratio(req, req),
             }
             rows.append(row)
             print({k: round(x, 3) if isinstance(x, float) else x for k, x in row.items()}, flush=True)
@@ -165,8 +206,8 @@ def main() -> None:
         write_results(args, rows)  # after every clip: a long run can be read while it goes
 
 
-KEYS = ["sharp_lap", "sharp_cpbd", "colour", "open_ratio", "lmd", "acd_ratio", "mouth_lpips", "blink_ear",
-        "blink_req"]
+KEYS = ["sharp_lap", "sharp_cpbd", "colour", "open_ratio", "lmd", "lmd_pose", "lse_c", "lse_d", "acd_ratio",
+        "mouth_lpips", "blink_ear", "blink_closed", "blink_vis", "blink_req"]
 
 
 def write_results(args: argparse.Namespace, rows: list[dict[str, object]]) -> None:

@@ -145,9 +145,13 @@ def test_a_blink_closes_the_rendered_eyes(face: tuple[np.ndarray, np.ndarray]) -
         inside = np.zeros(photo.shape[:2], np.uint8)
         cv2.fillPoly(inside, [np.round(pts).astype(np.int32)], 1)
         inside = cv2.erode(inside, np.ones((3, 3), np.uint8)) > 0
-        # above the closed lid's lash line (which lies in the lower third of the open eye)
-        line = pts[[4, 5]].mean(0) + 0.55 * (pts[[1, 2]].mean(0) - pts[[4, 5]].mean(0))
+        # above the closed lid's lash band (which lies in the lower 2/3 of the open eye)
+        line = pts[[4, 5]].mean(0) + 0.7 * (pts[[1, 2]].mean(0) - pts[[4, 5]].mean(0))
         inside[int(np.ceil(line[1])) :] = False
+        # the middle of the eye (iris, pupil): the lash band turns up into the corners
+        span = np.sort(pts[[0, 3], 0])
+        inside[:, : int(span[0] + 0.15 * (span[1] - span[0]))] = False
+        inside[:, int(np.ceil(span[1] - 0.15 * (span[1] - span[0]))) :] = False
         # the open eye: iris, pupil and lashes are dark; the closed lid is skin
         assert (photo[inside] @ luma < 0.6 * skin).mean() > 0.3
         assert (out[inside] @ luma < 0.6 * skin).mean() < 0.05, (out[inside] @ luma < 0.6 * skin).mean()
@@ -159,7 +163,9 @@ def test_a_blink_closes_the_rendered_eyes(face: tuple[np.ndarray, np.ndarray]) -
     assert not changed.any()  # nothing outside the eyes changes: the warp keeps the open eye in place
     ear_open = float(eye_aspect_ratio(landmarks_for_image(photo, "photo")))
     ear = float(eye_aspect_ratio(landmarks_for_image(out, "frame")))
-    assert ear <= 0.8 * ear_open, (ear, ear_open)
+    # dlib reads a real closed eye at ~0.47 of open (GRID s1 blinks, docs/render.md); the drawn lid
+    # with its dark margin band reads 0.53 here (a thin lash line alone: 0.59)
+    assert ear <= 0.56 * ear_open, (ear, ear_open)
 
 
 def test_closing_lids_do_not_smear_the_lashes_into_streaks(face: tuple[np.ndarray, np.ndarray]) -> None:
@@ -244,3 +250,46 @@ def test_render_metrics_see_blur_tint_and_blinks(face: tuple[np.ndarray, np.ndar
     assert abs(blink_apex_ratio(track, track, closed_below=0.4) - 0.3) < 0.05
     assert np.isnan(blink_apex_ratio(track, track, closed_below=0.2))
     assert np.isnan(blink_apex_ratio(np.repeat(lm[None], 10, 0), np.repeat(lm[None], 10, 0)))
+    # the open level is the rendered eye where the request is open: a long blink (5 of 10 frames,
+    # rendered less deep than asked) does not lower it (the median of all frames would give 0.69)
+    long = np.repeat(lm[None], 10, 0)
+    long[3:8] = _close_eyes(lm, 0.1)
+    rendered = long.copy()
+    rendered[3:8] = _close_eyes(lm, 0.5)
+    rendered[0:3] = _close_eyes(lm, 0.95)  # open frames read a little narrower
+    assert abs(blink_apex_ratio(rendered, long) - 0.5 / 0.95) < 0.03
+
+
+def test_visible_eye_share_reads_closure_from_pixels(face: tuple[np.ndarray, np.ndarray]) -> None:
+    """The photo (also shifted) shows all of its open eyes; a drawn closed lid hides most of them, half
+    a blink about half; a blink's apex over the open frames' level."""
+    from talkface.eval.render_metrics import blink_visible_share, visible_eye_share
+
+    photo, lm = face
+    shifted = np.roll(photo, (2, 3), (0, 1))
+    assert np.allclose(visible_eye_share(np.stack([photo, shifted]), np.stack([lm, lm + [3, 2]]), photo, lm), 1.0)
+    shares = []
+    for fraction in (0.1, 0.5):
+        target = _close_eyes(lm, fraction)
+        out = NativeRenderer(photo, lm, target[None])(target)
+        shares.append(visible_eye_share(out[None], lm[None], photo, lm)[0])
+    assert (shares[0] < 0.3).all() and (shares[1] > 0.4).all() and (shares[1] < 0.8).all(), shares
+    track = np.repeat(lm[None], 10, 0)
+    track[4:7] = _close_eyes(lm, 0.1)
+    frames = np.repeat(photo[None], 10, 0)
+    frames[4:7] = NativeRenderer(photo, lm, track)(track[5])
+    assert blink_visible_share(frames, np.repeat(lm[None], 10, 0), photo, lm, track) < 0.3
+    assert np.isnan(blink_visible_share(frames, track, photo, lm, np.repeat(lm[None], 10, 0)))
+
+
+def test_pose_aligned_lmd_ignores_head_pose_not_the_mouth(face: tuple[np.ndarray, np.ndarray]) -> None:
+    from talkface.eval.render_metrics import pose_aligned_lmd
+
+    _, lm = face
+    c, s = np.cos(0.1), np.sin(0.1)
+    turned = (lm - lm.mean(0)) @ np.array([[c, -s], [s, c]]).T * 1.3 + lm.mean(0) + [7.0, -4.0]
+    assert pose_aligned_lmd(turned[None], lm[None]) < 1e-3  # float32 crop alignment
+    opened = _open_mouth(lm, 6.0)
+    assert pose_aligned_lmd(opened[None], lm[None]) > 0.5
+    with pytest.raises(ValueError, match="must both be"):
+        pose_aligned_lmd(lm[None], np.stack([lm, lm]))

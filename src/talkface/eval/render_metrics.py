@@ -11,6 +11,11 @@ They look at what a renderer does to the photo at its own resolution, per frame,
 * :func:`mouth_crops`: mouth crops placed by landmarks (for LPIPS against the real frame's);
 * :func:`blink_apex_ratio`: eye aspect ratio at the blinks' apexes over the open-eye level;
 * :func:`opening_ratio`: rendered over requested mouth opening;
+* :func:`visible_eye_share` / :func:`blink_visible_share`: a closure measure that does not ask a
+  landmark detector where the lids are: the share of the photo's open-eye pixels still showing (same
+  colour) in a frame, at the blinks' apexes over the open frames';
+* :func:`pose_aligned_lmd`: mouth LMD after aligning each rendered frame onto the real frame on the
+  eye corners and the nose only (head pose of the rendered frame removed against the real one);
 * :func:`render_scores`: the columns ``talkface evaluate`` reports (sharpness ratios, colour, opening
   ratio, mouth-crop LPIPS).
 
@@ -25,7 +30,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from talkface.eval.motion_metrics import mouth_opening
+from talkface.eval.motion_metrics import crop_aligned, mouth_opening
+from talkface.face.align import procrustes
 from talkface.face.eyes import eye_aspect_ratio
 
 __all__ = [
@@ -35,6 +41,9 @@ __all__ = [
     "laplacian_var",
     "mouth_crops",
     "opening_ratio",
+    "pose_aligned_lmd",
+    "visible_eye_share",
+    "blink_visible_share",
     "real_reference",
     "render_scores",
     "skin_mask",
@@ -120,16 +129,20 @@ def mouth_crops(frames: np.ndarray, lms: np.ndarray, size: tuple[int, int] = (96
 
 
 def blink_apex_ratio(rendered_lm: np.ndarray, requested: np.ndarray, closed_below: float | None = None) -> float:
-    """Depth of the blinks: mean over requested blinks of the rendered minimum eye aspect ratio / its median.
+    """Depth of the blinks: mean over requested blinks of the rendered minimum eye aspect ratio / the open eye's.
 
     A requested blink is a run of frames whose requested EAR is under 60 % of the requested median;
-    the rendered minimum is taken over the run and one frame either side. NaN without a blink.
+    the rendered minimum is taken over the run and one frame either side. The rendered open level is
+    the median rendered EAR over the frames whose request is open (>= 90 % of the requested median),
+    so that a clip with many or long blinks does not lower it. NaN without a blink.
     ``closed_below``: count only the blinks whose requested apex is under this fraction of the
     requested median (e.g. 0.4: the closures the blink stage asks for, not its shallow half-blinks).
     """
     req = eye_aspect_ratio(requested)
     got = eye_aspect_ratio(rendered_lm)
-    open_req, open_got = float(np.median(req)), float(np.median(got))
+    open_req = float(np.median(req))
+    is_open = req >= 0.9 * open_req
+    open_got = float(np.median(got[is_open] if is_open.any() else got))
     low = req < 0.6 * open_req
     if not low.any():
         return float("nan")
@@ -159,6 +172,142 @@ def opening_ratio(rendered_lm: np.ndarray, requested: np.ndarray, threshold: flo
     if not speaking.any():
         return float("nan")
     return float(mouth_opening(rendered_lm)[speaking].mean() / req[speaking].mean())
+
+
+#: eye corners and nose (iBUG 68): the points :func:`pose_aligned_lmd` aligns on (no jaw, no mouth)
+POSE_POINTS = (36, 39, 42, 45, 27, 28, 29, 30, 31, 32, 33, 34, 35)
+
+
+def pose_aligned_lmd(pred: np.ndarray, target: np.ndarray, crop_size: int = 128) -> float:
+    """Mouth LMD with the rendered frame's pose aligned onto the real frame's, frame by frame.
+
+    The real frames are put in a ``crop_size`` face crop as for
+    :func:`talkface.eval.motion_metrics.landmark_distance`; each frame of ``pred`` is then
+    similarity-aligned (least squares) onto *its* real frame on :data:`POSE_POINTS` (eye corners and
+    nose: points speech does not move, and without the jaw line, which turns with the head), and the
+    20 mouth points are compared. So a head turned or tilted differently from the real one costs
+    nothing as long as the mouth sits right relative to the eyes and nose.
+
+    Args:
+        pred: (T, 68, 2) landmarks of the rendered frames (dlib), any unit.
+        target: (T, 68, 2) landmarks of the real frames.
+        crop_size: side of the reference face crop (the unit of the result, as LMD's).
+
+    Returns:
+        Mean distance of the mouth points (48-67), pixels of the face crop.
+    """
+    p = np.asarray(pred, np.float64)
+    if p.shape != np.shape(target) or p.shape[-2:] != (68, 2):
+        raise ValueError(f"pred and target must both be (T, 68, 2), got {p.shape} and {np.shape(target)}")
+    t = crop_aligned(np.asarray(target, np.float64), crop_size).astype(np.float64)
+    dists = [np.linalg.norm(procrustes(a, b, points=POSE_POINTS).apply(a[48:68]) - b[48:68], axis=-1).mean()
+             for a, b in zip(p, t, strict=True)]
+    return float(np.mean(dists))
+
+
+#: eye corners and nose: the points :func:`visible_eye_share` places the photo's eyes with
+_EYE_PLACE = (36, 39, 42, 45, 27, 28, 29, 30, 31, 33, 35)
+#: a pixel of the photo's open eye still shows when the frame's colour there is within this Lab distance
+EYE_MATCH = 10.0
+
+
+def _lab(image: np.ndarray) -> np.ndarray:
+    """CIE Lab of a uint8 RGB image, float32 (OpenCV's 8-bit L of 0-255 brought back to 0-100)."""
+    lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab[..., 0] *= 100.0 / 255.0
+    return lab
+
+
+def visible_eye_share(frames: np.ndarray, lms: np.ndarray, photo: np.ndarray, photo_lm: np.ndarray) -> np.ndarray:
+    """Share of the photo's open-eye pixels still showing in each frame, per eye: a detector-free closure.
+
+    Each frame is mapped back onto the photo by the similarity between the frame's and the photo's
+    eye corners and nose (points a closing eye does not move; dlib places them well on a closed eye),
+    and of the photo's open-eye pixels (inside the polygons of its landmarks 36-41 and 42-47, and unlike
+    the skin just below the eye by at least :data:`EYE_MATCH` in CIE Lab: sclera, iris, lashes) a pixel
+    counts as still showing when the frame's colour there is within :data:`EYE_MATCH` of the photo's.
+    Where the lids are is thus read from the pixels, not from the frame's eye landmarks: 1 when the
+    photo's open eye is shown unchanged (a renderer that keeps it), < 1 for a real open frame (gaze,
+    lighting, compression), small for a closed eye (painting skin over skin-coloured corners of the
+    polygon does not count as hiding the eye). Compare a blink's apex with the same
+    clip's open frames (:func:`blink_visible_share` does).
+
+    Args:
+        frames: (T, H, W, 3) uint8 RGB; ``lms`` their (T, 68, 2) landmarks (only the eye corners and
+            nose are used).
+        photo: (H0, W0, 3) uint8 RGB, the open eyes; ``photo_lm`` its (68, 2) landmarks.
+
+    Returns:
+        (T, 2) float64 [right, left] shares (NaN for an eye without open-eye pixels).
+    """
+    plm = np.asarray(photo_lm, np.float64)
+    lab_photo = _lab(photo)
+    masks = []
+    for eye in (range(36, 42), range(42, 48)):
+        pts = plm[list(eye)]
+        m = np.zeros(photo.shape[:2], np.uint8)
+        cv2.fillPoly(m, [np.round(pts).astype(np.int32)], 1)
+        # the skin just below the eye: the photo's eye pixels are those unlike it (sclera, iris, lashes)
+        width = float(np.linalg.norm(pts[3] - pts[0]))
+        low = pts[[0, 5, 4, 3]]
+        band = np.zeros_like(m)
+        cv2.fillPoly(band, [np.round(np.concatenate([low + [0, 0.15 * width], (low + [0, 0.35 * width])[::-1]]))
+                            .astype(np.int32)], 1)
+        skin = np.median(lab_photo[band > 0], axis=0) if band.any() else lab_photo[m > 0].mean(axis=0)
+        masks.append((m > 0) & (np.linalg.norm(lab_photo - skin, axis=-1) >= EYE_MATCH))
+    union = masks[0] | masks[1]
+    ys, xs = np.nonzero(union)
+    out = np.full((len(frames), 2), np.nan)
+    if not len(ys):
+        return out
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    ref = lab_photo[y0:y1, x0:x1]
+    for t, (f, lm) in enumerate(zip(frames, lms, strict=True)):
+        sim = procrustes(np.asarray(lm, np.float64), plm, points=_EYE_PLACE)  # frame -> photo
+        affine = np.hstack([sim.scale * sim.rotation, sim.translation[:, None]])
+        affine[:, 2] -= (x0, y0)
+        back = cv2.warpAffine(np.ascontiguousarray(f), affine, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+        same = np.linalg.norm(_lab(back) - ref, axis=-1) < EYE_MATCH
+        for k in range(2):
+            inside = masks[k][y0:y1, x0:x1]
+            if inside.any():
+                out[t, k] = float(same[inside].mean())
+    return out
+
+
+def blink_visible_share(frames: np.ndarray, lms: np.ndarray, photo: np.ndarray, photo_lm: np.ndarray,
+                        requested: np.ndarray, closed_below: float | None = 0.4, blink_below: float = 0.6) -> float:
+    """Mean over requested blinks of the smallest :func:`visible_eye_share` around the apex, over the open frames'.
+
+    Blinks are runs of ``requested`` EAR under ``blink_below`` of its median (as in
+    :func:`blink_apex_ratio`; for real video pass its own landmarks, and a higher ``blink_below``
+    since dlib reads a closed real eye at ~0.5); the share (both eyes' mean) is taken at the run's
+    frames and one either side, and divided by the median share of the frames whose request is open
+    (>= 90 % of the median; every 3rd frame). NaN without a blink.
+    """
+    req = eye_aspect_ratio(requested)
+    open_req = float(np.median(req))
+    low = req < blink_below * open_req
+    opened = np.nonzero(req >= 0.9 * open_req)[0][::3]
+    if not low.any() or not len(opened):
+        return float("nan")
+    level = float(np.nanmedian(np.nanmean(visible_eye_share(frames[opened], lms[opened], photo, photo_lm), axis=1)))
+    values: list[float] = []
+    t = 0
+    while t < len(req):
+        if low[t]:
+            u = t
+            while u < len(req) and low[u]:
+                u += 1
+            if closed_below is None or float(req[t:u].min()) < closed_below * open_req:
+                a, b = max(0, t - 1), min(len(req), u + 1)
+                share = np.nanmean(visible_eye_share(frames[a:b], lms[a:b], photo, photo_lm), axis=1)
+                values.append(float(np.nanmin(share)) / max(level, 1e-6))
+            t = u
+        else:
+            t += 1
+    return float(np.mean(values)) if values else float("nan")
 
 
 def render_scores(

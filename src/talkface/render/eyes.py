@@ -13,8 +13,11 @@ eye in the warp (moved rigidly with the face, :class:`talkface.render.compose.Na
   the lid and compressed to fit (so the texture and shading continue the skin above without a seam),
   with anything darker than the local skin (lashes, a shadowed crease) replaced by the skin's smooth
   colour, and a little shading towards the lid's margin;
-* the **lashes** are a thin dark curve along the lid edge, in the colour of the photo's lash line,
-  thickest in the middle and outer part and thinning towards the corners.
+* the **lashes** are a dark curve along the lid edge, in the colour of the photo's lash line,
+  thickest in the middle and outer part and thinning towards the corners;
+* where the lids meet, a soft **margin band** darkens the skin around the closure line: a real closed
+  eye is a dark slit, and dlib reads it as closed only then (a thin line on bright skin read 0.66 of
+  open at the apex, this 0.47, real closed eyes 0.47; ``docs/render.md``, "Blink depth").
 
 Nothing outside the swept area (plus a soft top edge a few percent of the eye's width tall) changes.
 """
@@ -59,7 +62,14 @@ MEET = 0.35
 #: the mirrored skin's fine texture is kept up to this many levels (0-255) either way
 TEXTURE = 6.0
 #: lash line thickness at its thickest, fraction of the eye width
-LASH_WIDTH = 0.12
+LASH_WIDTH = 0.16
+#: a closed eye's margin shadow: darkening at the closure line (fraction) and its half-height (fraction of the width)
+SHADOW = 0.4
+SHADOW_SIGMA = 0.1
+#: opacity of the lash line at its centre
+LASH_ALPHA = 0.8
+#: pixels darker than this fraction of the lid colour's luma (lashes, brows) are left out of the skin fill
+DARK = 0.75
 
 
 def _frame(lm: np.ndarray, eye: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -279,7 +289,7 @@ def paint_lids(
         union = np.maximum.reduce([c for c, _ in covers])
         weights = np.array([0.299, 0.587, 0.114], np.float32)
         luma = region @ weights
-        usable = ((union < 0.02) & (luma >= 0.75 * float(lid @ weights))).astype(np.float32)
+        usable = ((union < 0.02) & (luma >= DARK * float(lid @ weights))).astype(np.float32)
         fill = _fill(region, usable, 0.2 * width, lid)
         out = region
         for (cover, shade), detail in zip(covers, details, strict=True):
@@ -287,11 +297,17 @@ def paint_lids(
             skin = (fill + np.clip(texture, -TEXTURE, TEXTURE)) * shade[..., None]
             c = cover[..., None]
             out = out * (1.0 - c) + skin * c
+        if SHADOW > 0 and snap > 0:
+            # a closed eye reads as a soft dark band along the closed lids' margin (lashes, the shadow
+            # between the lids), fading out towards the corners and away from the margin
+            along = np.clip(np.sin(np.pi * s_ext), 0.0, 1.0) ** 0.7
+            band = np.exp(-(((h - edge) / (SHADOW_SIGMA * width)) ** 2)) * along
+            out = out * (1.0 - (SHADOW * opacity * snap) * (band * union))[..., None]
         # lashes: a dark curve along the edge, thickest in the middle and outer part
         outer = s_ext if inner_first else 1.0 - s_ext  # 1 at the outer corner
         thick = np.maximum(0.9, LASH_WIDTH * width * (0.45 + 0.55 * bump) * (0.85 + 0.3 * outer))
         dist = h - (edge + 0.2 * thick)  # centre of the line just above the edge
-        lash = np.exp(-((dist / (0.5 * thick + 0.3)) ** 2)) * 0.8
+        lash = np.exp(-((dist / (0.5 * thick + 0.3)) ** 2)) * LASH_ALPHA
         lash *= _smoothstep(np.minimum(s_ext, 1.0 - s_ext) / 0.15)
         la = (opacity * lash)[..., None]
         out = out * (1.0 - la) + palette.lash[k].astype(np.float32)[None, None] * la
