@@ -16,6 +16,7 @@ from talkface.io.images import read_image, write_image
 from talkface.io.media import (
     check_speech,
     iter_video_frames,
+    picture_types,
     probe,
     read_audio,
     read_video,
@@ -150,6 +151,21 @@ def test_read_video_fixtures(path: Path) -> None:
     assert frames.dtype == np.uint8
     assert fps == pytest.approx(25.0)
     assert 20 < frames.mean() < 235 and frames.std() > 10  # a real picture, not a blank
+
+
+def test_picture_types_of_the_grid_mpeg() -> None:
+    types = picture_types(MPG)
+    assert len(types) == len(read_video(MPG)[0])  # one per decoded frame, in order
+    assert types[0] == "I" and set(types) <= {"I", "P", "B"}
+    assert 1 < types.count("I") < len(types) // 4  # a GOP of 12: an I-frame every 12 frames
+    assert picture_types(MPG, max_frames=5) == types[:5]
+
+
+def test_picture_types_of_a_non_video_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "x.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(InputError, match="x.mp4"):
+        picture_types(bad)
 
 
 def test_mpg_and_mp4_frames_agree() -> None:
