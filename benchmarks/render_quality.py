@@ -15,6 +15,9 @@ the reference. Per variant, means over clips:
 * ``colour``: mean colour shift (0-255) of the face outside mouth and eyes vs. the photo: the
   absolute difference of the per-channel means of the face region (jaw/brow hull minus the mouth
   and eyes, grown), averaged over channels and frames: a tint, not motion;
+* ``colour_warp``: the same colour change, but against the photo warped by the variant's own requested
+  landmarks with nothing painted (``native:warp`` at the same head motion; the issue's "vs. the
+  warped photo"), so head motion and shading cancel (:func:`talkface.eval.render_metrics.colour_change`);
 * ``open_ratio``: mouth opening measured by dlib on the rendered frames over the requested
   (landmark) opening, frames where the request is open (> 0.05 of the eye distance);
 * ``lmd``: landmark distance (mouth, 128 px face crop) of the rendered frames' dlib landmarks to the
@@ -84,11 +87,17 @@ def _downscale(frames: np.ndarray, max_side: int) -> np.ndarray:
     return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
 
 
+def _head_of(variant: str) -> str:
+    """The head-motion part of a variant name ("" = the default strength)."""
+    return variant.split("@", 1)[1] if "@" in variant else ""
+
+
 def variant_config(name: str, seed: int) -> dict[str, object]:
     extra: dict[str, object] = {}
     if "@" in name:
         name, head = name.split("@", 1)
-        extra["head_motion"] = float(head)
+        if head:
+            extra["head_motion"] = float(head)
     if name == "crop":
         return {"renderer": "crop", "seed": seed, **extra}
     if name.startswith("native"):
@@ -118,6 +127,7 @@ def main() -> None:
     from talkface.eval.render_metrics import (
         blink_apex_ratio,
         blink_visible_share,
+        colour_change,
         colour_shift,
         face_cpbd,
         laplacian_var,
@@ -139,6 +149,9 @@ def main() -> None:
     animators = {v: Animator(AnimateConfig(threads=args.threads, **variant_config(v, args.seed)))  # type: ignore[arg-type]
                  for v in args.variants if v not in ("still", "real")}
     base = next(iter(animators.values())) if animators else Animator(AnimateConfig(threads=args.threads))
+    # the warped photo (nothing painted, same motion) per head-motion strength: colour_warp's reference
+    warps = {head: Animator(AnimateConfig(threads=args.threads, **variant_config(f"native:warp@{head}", args.seed)))  # type: ignore[arg-type]
+             for head in {_head_of(v) for v in args.variants if v not in ("still", "real")}}
     detector, predictor = FaceDetector(), LandmarkDetector()
     embedder = FaceEmbedder()
     lp = LPIPS()
@@ -172,6 +185,7 @@ def main() -> None:
         }
         real_mouths = mouth_crops(real, real_lm)
         outputs: dict[str, np.ndarray] = {}
+        warped = {head: (w.talking_head(photo, audio)[:n], w.last_requested_landmarks) for head, w in warps.items()}
         for v in args.variants:
             if v in ("still", "real"):
                 frames = np.repeat(photo[None], n, 0) if v == "still" else real
@@ -190,12 +204,18 @@ def main() -> None:
             except ValueError:
                 lse_c = lse_d = float("nan")
             lap = laplacian_var(frames, lm)
+            colour_warp = float("nan")
+            if v not in ("still", "real"):
+                ref_frames, ref_req = warped[_head_of(v)]
+                if ref_req is not None and np.array_equal(ref_req[:n], req):  # same motion: comparable
+                    colour_warp = colour_change(frames, ref_frames, req)
             row = {
                 "clip": clip, "variant": v, "frames": n, "size": f"{photo.shape[1]}x{photo.shape[0]}",
                 "sharp_lap": lap / ref["lap"],
                 "sharp_lap_i": lap / ref["lap_i"],
                 "sharp_cpbd": face_cpbd(frames, lm, 5) / ref["cpbd"],
                 "colour": colour_shift(frames, photo, photo_lm, req),
+                "colour_warp": colour_warp,
                 "open_ratio": opening_ratio(lm, req),
                 "lmd": landmark_distance(lm, real_lm),
                 "lmd_pose": pose_aligned_lmd(lm, real_lm),
@@ -215,8 +235,8 @@ def main() -> None:
         write_results(args, rows)  # after every clip: a long run can be read while it goes
 
 
-KEYS = ["sharp_lap", "sharp_lap_i", "sharp_cpbd", "colour", "open_ratio", "lmd", "lmd_pose", "lse_c", "lse_d",
-        "acd_ratio", "mouth_lpips", "blink_ear", "blink_closed", "blink_vis", "blink_req"]
+KEYS = ["sharp_lap", "sharp_lap_i", "sharp_cpbd", "colour", "colour_warp", "open_ratio", "lmd", "lmd_pose", "lse_c",
+        "lse_d", "acd_ratio", "mouth_lpips", "blink_ear", "blink_closed", "blink_vis", "blink_req"]
 
 
 def write_results(args: argparse.Namespace, rows: list[dict[str, object]]) -> None:

@@ -260,6 +260,24 @@ def test_render_metrics_see_blur_tint_and_blinks(face: tuple[np.ndarray, np.ndar
     assert abs(blink_apex_ratio(rendered, long) - 0.5 / 0.95) < 0.03
 
 
+def test_colour_change_vs_the_warped_photo_sees_tint_not_motion(face: tuple[np.ndarray, np.ndarray]) -> None:
+    from talkface.eval.render_metrics import colour_change
+
+    photo, lm = face
+    moved = lm + [6.0, 3.0]  # the whole face moved (head motion): the warped photo moves with it
+    shift = np.float32([[1, 0, 6], [0, 1, 3]])
+    warped = cv2.warpAffine(photo, shift, photo.shape[1::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    frames, ref, req = np.stack([warped] * 2), np.stack([warped] * 2), np.stack([moved] * 2)
+    assert colour_change(frames, ref, req) == 0.0  # motion alone: nothing
+    tinted = np.clip(frames.astype(int) + [0, 0, 12], 0, 255).astype(np.uint8)
+    assert 3.0 < colour_change(tinted, ref, req) <= 4.0  # +12 on one channel of three
+    mouth = frames.copy()  # paint confined to the mouth does not count
+    hull = cv2.convexHull(np.round(moved[48:68]).astype(np.int32))
+    for f in mouth:
+        cv2.fillConvexPoly(f, hull, (10, 10, 10))
+    assert colour_change(mouth, ref, req) == 0.0
+
+
 def test_visible_eye_share_reads_closure_from_pixels(face: tuple[np.ndarray, np.ndarray]) -> None:
     """The photo (also shifted) shows all of its open eyes; a drawn closed lid hides most of them, half
     a blink about half; a blink's apex over the open frames' level."""

@@ -7,7 +7,8 @@ They look at what a renderer does to the photo at its own resolution, per frame,
   over frames; compare as a ratio to the real frames';
 * :func:`face_cpbd`: CPBD (:func:`talkface.eval.metrics.cpbd`) of the face box;
 * :func:`colour_shift`: tint of the face outside the mouth and eyes vs. the photo (difference of the
-  region's mean colour, 0-255);
+  region's mean colour, 0-255); :func:`colour_change` the same vs. the photo warped by the same
+  landmarks (head motion cancels);
 * :func:`mouth_crops`: mouth crops placed by landmarks (for LPIPS against the real frame's);
 * :func:`blink_apex_ratio`: eye aspect ratio at the blinks' apexes over the open-eye level;
 * :func:`opening_ratio`: rendered over requested mouth opening;
@@ -36,6 +37,7 @@ from talkface.face.eyes import eye_aspect_ratio
 
 __all__ = [
     "blink_apex_ratio",
+    "colour_change",
     "colour_shift",
     "face_cpbd",
     "laplacian_var",
@@ -110,6 +112,25 @@ def colour_shift(frames: np.ndarray, photo: np.ndarray, photo_lm: np.ndarray, re
         if m.sum() < 50:
             continue
         vals.append(np.abs(f[m].astype(np.float64).mean(0) - photo[m].astype(np.float64).mean(0)).mean())
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def colour_change(frames: np.ndarray, reference: np.ndarray, requested: np.ndarray) -> float:
+    """Mean colour change of the face outside mouth and eyes vs. a reference video, 0-255.
+
+    The issue's "vs. the warped photo": with ``reference`` the photo warped by the same requested
+    landmarks and nothing painted (the native renderer with ``mouth="warp"``, lids off or on), head
+    motion and the warp's shading changes cancel and only a tint (or paint that leaks out of the
+    mouth and eyes) remains. Per frame the region is the requested (68, 2) landmarks'
+    :func:`skin_mask`; the value the absolute difference of its per-channel mean colours, averaged
+    over the channels; the result is the mean over frames.
+    """
+    vals = []
+    for f, r, lm in zip(frames, reference, requested, strict=True):
+        m = skin_mask(f.shape, lm)
+        if m.sum() < 50:
+            continue
+        vals.append(np.abs(f[m].astype(np.float64).mean(0) - r[m].astype(np.float64).mean(0)).mean())
     return float(np.mean(vals)) if vals else float("nan")
 
 
