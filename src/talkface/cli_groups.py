@@ -176,7 +176,7 @@ PREPROCESS = [
     out_opt("dataset folder to create or resume"),
     Opt("crop_size", "aligned crop side, pixels", choices=(128, 256), show_range=False),
     Opt("feature", "speech feature: whisper-tiny.en (default, speaker-invariant), whisper-base (multilingual, extra "
-        "'multilingual'), mfcc, logmel, raw, hama (extra 'phonemes')"),
+        "'multilingual'), mfcc, logmel, raw, hama (extra 'phonemes'), whisper-tiny.en+hama (both side by side)"),
     Opt("workers", "processes working on different files", type=int, default=max(1, (os.cpu_count() or 2) // 2)),
     Opt("shard", "only the I-th of N shares of the files (for SLURM arrays / many machines)", type=_shard,
         default=(0, 1), metavar="I/N"),

@@ -16,6 +16,7 @@ name                      dim    what
 ``whisper-tiny.en``       384    Whisper tiny.en encoder states (default)
 ``whisper-base``          512    Whisper base encoder states, multilingual (extra)
 ``hama``                  191    phone log-posteriors from hama (extra)
+``whisper-tiny.en+hama``  575    both side by side per frame (:mod:`talkface.audio.mix`)
 ========================  =====  ==================================================
 
 ``whisper-*`` play the role DeepSpeech plays in the cascade paper: speaker-invariant speech
@@ -35,6 +36,7 @@ import numpy as np
 from talkface.audio.extractor import SAMPLE_RATE, FeatureExtractor, num_video_frames
 from talkface.audio.extractor import check_input as _check_input
 from talkface.audio.extractor import cover_frames as _cover_frames
+from talkface.audio.mix import ConcatFeatures
 from talkface.audio.phonemes import HamaPhonemes
 from talkface.audio.whisper import (
     WhisperEncoder,
@@ -49,6 +51,7 @@ from talkface.audio.windows import raw_windows, resample_to_frames
 __all__ = [
     "DEFAULT_EXTRACTOR",
     "MFCC",
+    "ConcatFeatures",
     "SAMPLE_RATE",
     "FeatureExtractor",
     "HamaPhonemes",
@@ -216,6 +219,14 @@ class MFCC:
 # Registry
 # --------------------------------------------------------------------------------------
 
+def _tiny_en_hama(**kwargs: Any) -> ConcatFeatures:
+    """``whisper-tiny.en+hama``: Whisper tiny.en states then hama phone log-posteriors (384 + 191).
+
+    ``kwargs`` configure the Whisper part (e.g. ``threads``); hama keeps its defaults.
+    """
+    return ConcatFeatures((WhisperEncoder(model="tiny.en", **kwargs), HamaPhonemes()))
+
+
 _REGISTRY: dict[str, Callable[..., FeatureExtractor]] = {
     "raw": RawWindows,
     "logmel": LogMel,
@@ -223,6 +234,7 @@ _REGISTRY: dict[str, Callable[..., FeatureExtractor]] = {
     "whisper-tiny.en": functools.partial(WhisperEncoder, model="tiny.en"),
     "whisper-base": functools.partial(WhisperEncoder, model="base"),
     "hama": HamaPhonemes,
+    "whisper-tiny.en+hama": _tiny_en_hama,
 }
 
 
