@@ -50,8 +50,8 @@ WIDTH = 40.0
 #: the lip points an entry keeps: inner lips 60-67, then outer lips 48-59
 LIP_POINTS = (*range(60, 68), *range(48, 60))
 #: keep the previous entry while its shape distance is within this factor (+ slack) of the best's
-HYSTERESIS = 1.25
-SLACK = 0.01
+HYSTERESIS = 2.0
+SLACK = 0.08
 #: dlib's inner-lip points of GRID s1 lie inside the lips' red: the interior an entry gives is read from
 #: its inner-lip polygon pulled this fraction of the way to the lips' mid-line (corners: to the centre)
 SHRINK = 0.3
@@ -200,7 +200,9 @@ def transfer_colours(
     lip_t, skin_t, teeth_t = target
     out = np.array(patch_lab, np.float32, copy=True)
     ratio = float(np.clip(skin_t[0] / max(float(skin_e[0]), 1.0), 0.4, 1.6))
-    out[..., 0] = np.minimum(out[..., 0] * ratio, float(teeth_t[0]) + 4.0)
+    # brighter light lifts the teeth, not the shadowed cavity (which stays as dark as in the entry)
+    lit = np.clip(out[..., 0] / max(float(skin_e[0]), 1.0), 0.0, 1.0) if ratio > 1 else 1.0
+    out[..., 0] = np.minimum(out[..., 0] * (1.0 + (ratio - 1.0) * lit), float(teeth_t[0]) + 4.0)
     out[..., 1:] += 0.5 * ((lip_t[1:] - lip_e[1:]) + (skin_t[1:] - skin_e[1:]))
     return out
 
@@ -258,7 +260,8 @@ class RetrievedMouth:
         if strength <= 0 or inner_mask(lm, image.shape[:2]) is None:
             return image
         descriptor = shape_descriptor(lm)
-        index = self.bank.nearest(descriptor, self.previous)
+        before = self.previous
+        index = self.bank.nearest(descriptor, before)
         self.previous = index
         self.choices.append(index)
         gap_t = float(shape_features(descriptor)[:3].mean())
@@ -273,12 +276,19 @@ class RetrievedMouth:
         found = inner_mask(lm, image.shape[:2])
         if found is None:
             return image
-        (y0, y1, x0, x1), mask = found
+        box, mask = found
+        rgb = self._interior(index, lm, box)
+        if before is not None and before != index:  # a switch of entries: half of each for one frame
+            rgb = 0.5 * (rgb + self._interior(before, lm, box))
+        blend_region(image, box, np.clip(rgb, 0, 255), strength * mask)
+        return image
+
+    def _interior(self, index: int, lm: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """Entry ``index`` warped into ``box`` (y0, y1, x0, x1) of the lips ``lm``, in the photo's colours."""
+        y0, y1, x0, x1 = box
         map_x, map_y = _tps_map(lm[list(LIP_POINTS)], interior_points(self.bank.points[index]),
                                 np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
         interior = cv2.remap(self.bank.patches[index], map_x, map_y, cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REPLICATE)
         entry = (self.bank.lip[index], self.bank.skin[index], self.bank.teeth[index])
-        rgb = lab_to_rgb(transfer_colours(rgb_to_lab(interior.astype(np.float32)), entry, self.target))
-        blend_region(image, (y0, y1, x0, x1), np.clip(rgb, 0, 255), strength * mask)
-        return image
+        return lab_to_rgb(transfer_colours(rgb_to_lab(interior.astype(np.float32)), entry, self.target))
