@@ -113,3 +113,19 @@ def test_only_the_inner_lips_change_and_a_closed_mouth_paints_nothing(face: tupl
     assert np.array_equal(retrieved(lm), warp(lm))
     mouth = RetrievedMouth(MouthPalette.from_photo(photo, lm))
     assert np.array_equal(mouth(photo.copy(), target, strength=0.0), photo) and not mouth.choices
+
+
+def test_colour_transfer_keeps_the_cavity_dark_and_caps_the_teeth() -> None:
+    from talkface.render.mouth_bank import rgb_to_lab, transfer_colours
+
+    entry = (rgb_to_lab(np.array([170.0, 100.0, 90.0])), rgb_to_lab(np.array([150.0, 120.0, 90.0])),
+             rgb_to_lab(np.array([190.0, 180.0, 150.0])))
+    bright = (rgb_to_lab(np.array([200.0, 110.0, 120.0])), rgb_to_lab(np.array([235.0, 215.0, 205.0])),
+              rgb_to_lab(np.array([210.0, 205.0, 195.0])))
+    pixels = rgb_to_lab(np.array([[20.0, 10.0, 10.0], [200.0, 195.0, 170.0], [250.0, 250.0, 250.0]]))
+    out = transfer_colours(pixels, entry, bright)
+    assert abs(out[0, 0] - pixels[0, 0]) < 2.0  # a shadow stays a shadow under brighter light
+    assert out[1, 0] > pixels[1, 0]  # lit teeth follow the brighter photo
+    assert out[2, 0] <= bright[2][0] + 4.0 + 1e-4  # never whiter than the photo's teeth
+    # the tint follows the photo (entry yellow-lit cheeks -> the photo's pinker light)
+    assert out[1, 2] < pixels[1, 2]
