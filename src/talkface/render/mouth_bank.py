@@ -9,8 +9,10 @@ outer-lip points in patch pixels and the lip and cheek colours of its frame.
 At render time :class:`RetrievedMouth` picks, for each frame's requested inner-lip shape, the entry
 whose shape is nearest (:func:`shape_descriptor`: the inner-lip points relative to their centroid,
 over the mouth width, rotation removed), keeping the previous frame's entry while it is almost as
-near (hysteresis: no flicker between two similar entries); warps it with a thin-plate spline from
-the target's lip points to the entry's into the inner-lip box; moves its colours from s1's light to
+near (hysteresis: no flicker between two similar entries; a switch shows half of each entry for one
+frame); warps it with a thin-plate spline from the target's lip points to the entry's into the
+inner-lip box (an opening much wider than the entry's gets a painted dark cavity, the entry under the
+upper lip only); moves its colours from s1's light to
 the photo's (:func:`transfer_colours`, Lab: lightness scaled by the cheeks' lightness ratio, tint
 shifted by the lips'/cheeks' difference, teeth capped at the photo's teeth lightness) and blends it
 with the soft inner-lip mask :func:`talkface.render.mouth.inner_mask` (where ``paint_mouth``
