@@ -59,7 +59,7 @@ SLACK = 0.08
 SHRINK = 0.3
 #: an entry is stretched at most this much vertically: a requested opening wider than that (GRID s1
 #: opens at most ~0.3 mouth widths) gets the entry under the upper lip and a painted dark cavity below
-MAX_STRETCH = 1.3
+MAX_STRETCH = 0.8
 
 
 def interior_points(points: np.ndarray, shrink: float = SHRINK) -> np.ndarray:
