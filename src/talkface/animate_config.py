@@ -60,7 +60,8 @@ class AnimateConfig:
             default, kept for comparison).
         mouth: the native renderer's mouth interior (:data:`talkface.render.MOUTH_STYLES`):
             ``"painted"`` (cavity and teeth in the photo's colours), ``"cavity"``, ``"warp"`` (none),
-            ``"generator"`` (the crop generator's, inside the inner lips), or ``"auto"``: the person
+            ``"generator"`` (the crop generator's, inside the inner lips), ``"retrieved"`` (real GRID s1
+            interiors from a bank, recoloured), or ``"auto"``: the person
             model's generator with ``person`` (it learned that person's teeth), else ``"painted"``.
     """
 

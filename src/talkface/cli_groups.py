@@ -72,7 +72,8 @@ RENDERER_HELP = ("native: the photo warped at its own resolution by the landmark
                  "painted (sharp, no seam); crop: the texture generator's 128 px face crop pasted back (previous "
                  "default, blurrier)")
 MOUTH_HELP = ("native renderer's mouth interior: painted (dark cavity + teeth in the photo's colours), cavity (no "
-              "teeth), warp (nothing painted), generator (the crop generator's mouth inside the lips); auto: "
+              "teeth), warp (nothing painted), generator (the crop generator's mouth inside the lips), retrieved "
+              "(real mouth interiors of GRID s1 recoloured to the photo); auto: "
               "generator with --person (the person model learned their teeth), else painted")
 MOTION_SCALE_HELP = ("gain on the speech motion: 1 = as the motion model predicts, >1 wider mouth movements "
                      "(e.g. 1.3 when an unseen face's mouth comes out too small), 0 = still mouth; blinks unchanged")
@@ -108,7 +109,7 @@ ANIMATE = [
     Opt("blink_rate", "blinks per second (humans 0.28-0.4); negative: the blink model's natural rate", type=float,
         show_range=False),
     *motion_opts(), RENDERER,
-    Opt("mouth", MOUTH_HELP, choices=("auto", "painted", "cavity", "warp", "generator")),
+    Opt("mouth", MOUTH_HELP, choices=("auto", "painted", "cavity", "warp", "generator", "retrieved")),
     Opt("size", "0: the whole photo with the face animated; N: only the N x N aligned face crop"),
     Opt("max_side", "downscale larger photos to this longer side first"),
     Opt("seed", "seed of the blink noise (same seed, same video)"),

@@ -9,5 +9,6 @@ __all__ = ["MOUTH_STYLES"]
 
 #: how the inside of an opening mouth is made: ``"painted"`` (dark cavity + teeth from the photo's
 #: colours), ``"cavity"`` (dark cavity, no teeth), ``"warp"`` (warp only: stretched lip pixels),
-#: ``"generator"`` (the crop texture generator's mouth, mapped back inside the inner lips).
-MOUTH_STYLES = ("painted", "cavity", "warp", "generator")
+#: ``"generator"`` (the crop texture generator's mouth, mapped back inside the inner lips),
+#: ``"retrieved"`` (real GRID s1 mouth interiors from a bank, :mod:`talkface.render.mouth_bank`).
+MOUTH_STYLES = ("painted", "cavity", "warp", "generator", "retrieved")

@@ -24,6 +24,7 @@ from talkface.face.geometry import EYES, STABLE_POINTS
 from talkface.render import MOUTH_STYLES
 from talkface.render.eyes import START, LidPalette, closing, paint_lids
 from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth
+from talkface.render.mouth_bank import RetrievedMouth
 from talkface.render.warp import FaceWarp, Roi, face_roi
 
 __all__ = ["MOUTH_STYLES", "NativeRenderer", "RenderConfig"]
@@ -103,6 +104,7 @@ class NativeRenderer:
         open_ear = np.median(eye_aspect_ratio(pts, per_eye=True), axis=0) if len(pts) >= 5 else None
         self.lids = LidPalette.from_photo(self.photo, self.landmarks, open_ear)
         self._source_gap = inner_gap(self.landmarks)
+        self._retrieved = RetrievedMouth(self.palette) if self.config.mouth == "retrieved" else None
 
     def _controls(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Target and source control points of a frame (landmarks + crease points), and the photo's
@@ -159,8 +161,12 @@ class NativeRenderer:
         if extra > 0.75 and style in ("painted", "cavity"):
             strength = float(np.clip(extra / 3.0, 0.0, 1.0))
             paint_mouth(roi_pixels, tgt, self.palette, origin=origin, strength=strength, teeth=style == "painted")
+        elif extra > 0.75 and self._retrieved is not None:
+            self._retrieved(roi_pixels, tgt, origin=origin, strength=float(np.clip(extra / 3.0, 0.0, 1.0)))
         elif extra > 0.75 and style == "generator" and mouth_image is not None:
             _paste_inner(roi_pixels, mouth_image, tgt, self.roi)
+        if extra <= 0.75 and self._retrieved is not None:
+            self._retrieved.reset()
         if open_eyes is not None:
             paint_lids(roi_pixels, tgt, open_eyes, self.lids, origin=origin)
         return self.warp.compose(roi_pixels)

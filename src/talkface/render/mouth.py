@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["MouthPalette", "inner_gap", "paint_mouth"]
+__all__ = ["MouthPalette", "blend_region", "inner_gap", "inner_mask", "paint_mouth"]
 
 UPPER_INNER = (60, 61, 62, 63, 64)
 LOWER_INNER = (60, 67, 66, 65, 64)
@@ -101,6 +101,42 @@ def _smooth_outline(lm: np.ndarray, samples: int = 24) -> np.ndarray:
     return np.concatenate([np.stack([xs, up], 1), np.stack([xs[::-1], low[::-1]], 1)])
 
 
+def inner_mask(
+    lm: np.ndarray, shape: tuple[int, ...], pad: int = 3
+) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """The soft inner-lip mask of (68, 2) landmarks ``lm`` (image pixels) in an image of ``shape``.
+
+    The smoothed inner-lip outline, filled anti-aliased at sub-pixel vertices and softened by a small
+    blur (sigma 2 % of the inner mouth width): where :func:`paint_mouth` paints.
+
+    Returns:
+        ``((y0, y1, x0, x1), mask)``: the box around the inner lips (``pad`` pixels grown, clipped to
+        the image) and the (y1 - y0, x1 - x0) float32 mask in 0..1; None when the box is empty.
+    """
+    inner = lm[60:68]
+    width = float(np.linalg.norm(lm[64] - lm[60]))
+    x0 = max(0, int(np.floor(inner[:, 0].min())) - pad)
+    x1 = min(shape[1], int(np.ceil(inner[:, 0].max())) + pad + 1)
+    y0 = max(0, int(np.floor(inner[:, 1].min())) - pad)
+    y1 = min(shape[0], int(np.ceil(inner[:, 1].max())) + pad + 1)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    shift = 4
+    poly = np.round((_smooth_outline(lm) - [x0, y0]) * (1 << shift)).astype(np.int32)
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [poly], 255, lineType=cv2.LINE_AA, shift=shift)
+    m = mask.astype(np.float32) / 255.0
+    return (y0, y1, x0, x1), np.asarray(cv2.GaussianBlur(m, (0, 0), max(0.6, 0.02 * width)), np.float32)
+
+
+def blend_region(image: np.ndarray, box: tuple[int, int, int, int], values: np.ndarray, alpha: np.ndarray) -> None:
+    """``image[box] = image[box] * (1 - alpha) + values * alpha`` in place (rounded for integer images)."""
+    y0, y1, x0, x1 = box
+    a = np.asarray(alpha, np.float32)[:, :, None]
+    region = image[y0:y1, x0:x1].astype(np.float32)
+    _store(image, box, region * (1.0 - a) + np.asarray(values, np.float32) * a)
+
+
 def _smoothstep(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
@@ -132,25 +168,11 @@ def paint_mouth(
     gap = inner_gap(lm)
     if gap < 0.75 or strength <= 0:
         return image
-    inner = lm[60:68]
-    width = float(np.linalg.norm(lm[64] - lm[60]))
-    pad = 3
-    x0 = max(0, int(np.floor(inner[:, 0].min())) - pad)
-    x1 = min(image.shape[1], int(np.ceil(inner[:, 0].max())) + pad + 1)
-    y0 = max(0, int(np.floor(inner[:, 1].min())) - pad)
-    y1 = min(image.shape[0], int(np.ceil(inner[:, 1].max())) + pad + 1)
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    found = inner_mask(lm, image.shape[:2])
+    if found is None:
         return image
-    bw, bh = x1 - x0, y1 - y0
-    # anti-aliased mask of the smoothed inner-lip outline (sub-pixel vertices), softened by a small blur
-    shift = 4
-    outline = _smooth_outline(lm)
-    poly = np.round((outline - [x0, y0]) * (1 << shift)).astype(np.int32)
-    mask = np.zeros((bh, bw), np.uint8)
-    cv2.fillPoly(mask, [poly], 255, lineType=cv2.LINE_AA, shift=shift)
-    m = mask.astype(np.float32) / 255.0
-    sigma = max(0.6, 0.02 * width)
-    m = np.asarray(cv2.GaussianBlur(m, (0, 0), sigma), np.float32)
+    (y0, y1, x0, x1), m = found
+    width = float(np.linalg.norm(lm[64] - lm[60]))
     # geometry: upper/lower inner-lip curves per column, horizontal position in the mouth
     xs = np.arange(x0, x1, dtype=np.float64)
     ys = np.arange(y0, y1, dtype=np.float64)
@@ -199,7 +221,5 @@ def paint_mouth(
             l_alpha = (_smoothstep((lband - below) / 1.2 + 0.5) * _smoothstep((0.45 - np.abs(s[None, :])) / 0.25)
                        * 0.7 * min(1.0, (rel - 0.2) / 0.1))
             interior = interior * (1 - l_alpha[:, :, None]) + 0.55 * teeth_rgb * l_alpha[:, :, None]
-    alpha = (strength * m)[:, :, None]
-    region = image[y0:y1, x0:x1].astype(np.float32)
-    _store(image, (y0, y1, x0, x1), region * (1.0 - alpha) + interior.astype(np.float32) * alpha)
+    blend_region(image, (y0, y1, x0, x1), interior, strength * m)
     return image
