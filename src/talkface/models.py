@@ -35,10 +35,10 @@ def load_lgan_net(path: PathLike, map_location: str | torch.device = "cpu", *, t
     """An l-GAN for inference (:class:`LGANNet`), or the LightningModule with ``trainable``.
 
     A motion-model ensemble file (:mod:`talkface.motion.ensemble`) loads as an
-    :class:`~talkface.motion.ensemble.LGANEnsemble` (inference only).
+    :class:`~talkface.motion.ensemble.LGANEnsemble`, also with ``trainable`` (it is never fine-tuned).
 
     Raises:
-        InputError: the file is missing, unreadable or not an l-GAN (or, with ``trainable``, an ensemble).
+        InputError: the file is missing, unreadable or not an l-GAN.
     """
     try:
         net = None if trainable else load_network(path, ("talkface.motion.lgan:LGAN",), LGANConfig, LGANNet,
@@ -49,8 +49,8 @@ def load_lgan_net(path: PathLike, map_location: str | torch.device = "cpu", *, t
         raise
     if net is not None:
         return net
-    if is_ensemble_file(path):
-        raise InputError(path, "a motion ensemble is for inference only; it cannot be trained")
+    if is_ensemble_file(path):  # with ``trainable`` too: an ensemble is not fine-tuned (adapt trains the texture)
+        return load_ensemble(path, map_location)
     from talkface.motion.lgan import load_lgan  # lazy: loads lightning, matplotlib
 
     return load_lgan(path, map_location)
