@@ -140,10 +140,15 @@ def make_ensemble(paths: Sequence[PathLike], weights: Sequence[float], feature_n
 
 def save_ensemble(ensemble: LGANEnsemble, dest: PathLike, *, half: bool = True,
                   meta: dict[str, Any] | None = None) -> Path:
-    """Write an ensemble file (members' configs and weights, fp16 by default), atomically."""
+    """Write an ensemble file (members' configs and weights, fp16 by default), atomically.
+
+    As in a bundle export, only learned weights are stored in fp16; buffers (feature statistics, the
+    neutral face) keep their precision.
+    """
 
     def state(m: nn.Module) -> dict[str, torch.Tensor]:
-        return {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+        params = {name for name, _ in m.named_parameters()}
+        return {k: (v.detach().cpu().half() if half and k in params and v.is_floating_point() else v.detach().cpu())
                 for k, v in m.state_dict().items()}
 
     members = [{"config": dataclasses.asdict(m.config), "state_dict": state(m), "slice": list(s)}
