@@ -17,9 +17,9 @@ import torch
 from talkface.audio.features import get_extractor, num_video_frames
 from talkface.face.align import Similarity, canonical_face
 from talkface.io.media import read_audio
+from talkface.models import load_lgan_net as load_lgan
 from talkface.motion.amplitude import amplitude_gain
 from talkface.motion.head import apply_head_motion, generate_head_motion
-from talkface.motion.lgan import load_lgan
 from talkface.motion.retarget import retarget
 from talkface.pipeline import DEFAULT_MODEL
 

@@ -22,9 +22,9 @@ import torch
 
 from talkface.data.dataset import PreparedDataset
 from talkface.eval.liveliness import evaluate_liveliness, summarise
+from talkface.models import load_lgan_net as load_lgan
 from talkface.motion.blink import load_blink
 from talkface.motion.head import AXES, calm_weight, speaking_rate
-from talkface.motion.lgan import load_lgan
 from talkface.pipeline import DEFAULT_MODEL
 
 

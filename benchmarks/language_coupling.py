@@ -23,7 +23,7 @@ import torch
 from talkface.eval.motion_metrics import mouth_opening
 from talkface.eval.sync import opening_energy_offset
 from talkface.io.media import read_audio
-from talkface.motion.lgan import load_lgan
+from talkface.models import load_lgan_net as load_lgan
 from talkface.motion.render import audio_rms_per_frame, predict_canonical_landmarks
 from talkface.pipeline import DEFAULT_MODEL
 

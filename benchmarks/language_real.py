@@ -20,7 +20,7 @@ import torch
 from talkface.audio.features import whisper_log_mel, whisper_model_dir
 from talkface.data.dataset import PreparedDataset
 from talkface.eval.liveliness import evaluate_liveliness
-from talkface.motion.lgan import load_lgan
+from talkface.models import load_lgan_net as load_lgan
 from talkface.pipeline import DEFAULT_MODEL
 
 

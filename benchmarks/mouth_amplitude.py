@@ -17,8 +17,8 @@ import torch
 
 from talkface.data.dataset import PreparedDataset
 from talkface.eval.motion_metrics import landmark_distance, mouth_opening
+from talkface.models import load_lgan_net as load_lgan
 from talkface.motion.amplitude import MAX_GAIN, TARGET_OPENING_STD, amplitude_gain
-from talkface.motion.lgan import load_lgan
 from talkface.motion.retarget import to_canonical
 from talkface.pipeline import DEFAULT_MODEL
 

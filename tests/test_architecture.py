@@ -224,7 +224,8 @@ def test_inference_path_does_not_import_lightning() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin", "HOME": "/tmp"})
-    assert out.stdout.split() == ["LGANNet", "BlinkNet", "TextureNet", "[]"], out.stdout + out.stderr
+    # the shipped motion model is an ensemble of two plain G_L (talkface.motion.ensemble, docs/motion.md 5c)
+    assert out.stdout.split() == ["LGANEnsemble", "BlinkNet", "TextureNet", "[]"], out.stdout + out.stderr
 
 
 def test_plain_networks_match_the_lightning_modules() -> None:
@@ -235,7 +236,8 @@ def test_plain_networks_match_the_lightning_modules() -> None:
     from talkface.pipeline import load_bundle
 
     plain, trained = load_bundle(), load_bundle(trainable=True)
-    assert type(trained.lgan).__name__ == "LGAN" and type(trained.texture).__name__ == "TextureGAN"
+    # the motion ensemble is never fine-tuned, so it loads as itself either way
+    assert type(trained.lgan).__name__ == "LGANEnsemble" and type(trained.texture).__name__ == "TextureGAN"
     for a, b in ((plain.lgan, trained.lgan), (plain.blink, trained.blink)):
         sa, sb = a.state_dict(), b.state_dict()
         assert sa.keys() <= sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -142,8 +142,8 @@ def test_predict_landmarks_head_motion_zero_is_today(still_png: Path, fixtures_d
     from talkface.eval.motion_metrics import mouth_opening
     from talkface.io.images import read_image
     from talkface.io.media import read_audio
+    from talkface.models import load_lgan_net as load_lgan
     from talkface.motion.blink import load_blink
-    from talkface.motion.lgan import load_lgan
     from talkface.motion.render import predict_canonical_landmarks, predict_landmarks
     from talkface.motion.retarget import close_mouth, mouth_is_open, retarget
     from talkface.pipeline import DEFAULT_MODEL
@@ -241,7 +241,7 @@ def grid_dataset(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -
 def test_liveliness_metrics_on_a_real_clip(grid_dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from talkface.cli import main
     from talkface.eval.liveliness import evaluate_liveliness, summarise
-    from talkface.motion.lgan import load_lgan
+    from talkface.models import load_lgan_net as load_lgan
     from talkface.pipeline import DEFAULT_MODEL
 
     lgan = load_lgan(DEFAULT_MODEL / "lgan.pt")
@@ -261,8 +261,8 @@ def test_liveliness_metrics_on_a_real_clip(grid_dataset: Path, capsys: pytest.Ca
 
 
 def test_silence_is_not_amplified() -> None:
+    from talkface.models import load_lgan_net as load_lgan
     from talkface.motion.amplitude import has_speech
-    from talkface.motion.lgan import load_lgan
     from talkface.motion.render import predict_canonical_landmarks
     from talkface.pipeline import DEFAULT_MODEL
 

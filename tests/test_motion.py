@@ -381,12 +381,17 @@ def test_lgan_fine_tune_from_a_trained_model(
     torch.save(ckpt, tmp_path / "other.ckpt")
     with pytest.raises(InputError, match="whisper-tiny.en"):
         train_lgan(tmp_path / "x", data, frozen, init=tmp_path / "other.ckpt")
-    # CLI: --init default (the shipped model, Whisper features) on MFCC data is one line, no traceback
+    # CLI: --init with a model on other features is one line, no traceback
     capsys.readouterr()
-    rc = main(["train", "regression", str(synthetic_root), "-o", str(tmp_path / "cli"), "--init", "default",
+    rc = main(["train", "regression", str(synthetic_root), "-o", str(tmp_path / "cli"), "--init",
+               str(tmp_path / "other.ckpt"), "--steps", "1", "--accelerator", "cpu", "--threads", "1", "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "other.ckpt" in err and "--feature whisper-tiny.en" in err
+    # --init default: the shipped motion model is an ensemble of two G_L (docs/motion.md 5c), not fine-tunable
+    rc = main(["train", "regression", str(synthetic_root), "-o", str(tmp_path / "cli2"), "--init", "default",
                "--steps", "1", "--accelerator", "cpu", "--threads", "1", "-q"])
     err = capsys.readouterr().err
-    assert rc == 2 and err.count("\n") == 1 and "lgan.pt" in err and "--feature whisper-tiny.en" in err
+    assert rc == 2 and err.count("\n") == 1 and "lgan.pt" in err and "motion ensemble" in err
 
 
 def test_blink_training_and_generation(trained_blink: Path) -> None:

@@ -20,6 +20,7 @@ import torch
 
 from talkface.errors import InputError
 from talkface.models import load_blink_net, load_lgan_net, load_texture_net
+from talkface.motion.ensemble import is_ensemble_file
 from talkface.texture.attention import AttentionGenerator
 from talkface.texture.onnx import export_maps
 
@@ -124,7 +125,8 @@ def make_bundle(
 
     Args:
         out_dir: bundle folder to create (replaced if it exists).
-        lgan: l-GAN checkpoint (``talkface train motion``).
+        lgan: l-GAN checkpoint (``talkface train motion``), or a motion ensemble file
+            (:mod:`talkface.motion.ensemble`, copied as it is).
         texture: texture checkpoint (``talkface train texture``).
         blink: blink-generator checkpoint (``talkface train blink``), optional.
         name: model name recorded in the description.
@@ -149,7 +151,10 @@ def make_bundle(
                          ("stream_motion", stream_motion)):
             if src is None:
                 continue
-            export_module(src, tmp / f"{key}.pt", dtype=dtype)
+            if key == "lgan" and is_ensemble_file(src):  # already an inference file (talkface.motion.ensemble)
+                shutil.copyfile(src, tmp / f"{key}.pt")
+            else:
+                export_module(src, tmp / f"{key}.pt", dtype=dtype)
             info[key] = f"{key}.pt"
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # a refused checkpoint leaves nothing behind

@@ -212,8 +212,8 @@ def _cmd_evaluate_motion(args: argparse.Namespace) -> int:
         dataset_blink_statistics,
         evaluate_motion,
     )
+    from talkface.models import load_lgan_net as load_lgan  # lazy: loads torch (checkpoints and ensembles)
     from talkface.motion.blink import load_blink  # lazy: loads lightning, torch
-    from talkface.motion.lgan import load_lgan  # lazy: loads lightning, torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -256,8 +256,8 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
     import torch
 
     from talkface.face.draw import draw_landmarks  # lazy: loads cv2
+    from talkface.models import load_lgan_net as load_lgan  # lazy: loads torch (checkpoints and ensembles)
     from talkface.motion.blink import load_blink  # lazy: loads lightning, torch
-    from talkface.motion.lgan import load_lgan  # lazy: loads lightning, torch
     from talkface.motion.render import plot_mouth_vs_energy, predict_landmarks  # lazy: loads torch, cv2
     from talkface.photo_video import (  # lazy: loads numpy
         DEFAULT_MAX_SIDE,

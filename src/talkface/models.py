@@ -18,8 +18,10 @@ from typing import Any
 
 import torch
 
+from talkface.errors import InputError
 from talkface.io.checkpoint import load_network
 from talkface.motion.blink_net import BlinkConfig, BlinkNet
+from talkface.motion.ensemble import is_ensemble_file, load_ensemble
 from talkface.motion.lgan_net import LGANConfig, LGANNet
 from talkface.texture.build import TextureNet
 from talkface.texture.networks import TextureConfig
@@ -32,13 +34,23 @@ PathLike = str | os.PathLike[str]
 def load_lgan_net(path: PathLike, map_location: str | torch.device = "cpu", *, trainable: bool = False) -> Any:
     """An l-GAN for inference (:class:`LGANNet`), or the LightningModule with ``trainable``.
 
+    A motion-model ensemble file (:mod:`talkface.motion.ensemble`) loads as an
+    :class:`~talkface.motion.ensemble.LGANEnsemble`, also with ``trainable`` (it is never fine-tuned).
+
     Raises:
         InputError: the file is missing, unreadable or not an l-GAN.
     """
-    if not trainable:
-        net = load_network(path, ("talkface.motion.lgan:LGAN",), LGANConfig, LGANNet, "an l-GAN", map_location)
-        if net is not None:
-            return net
+    try:
+        net = None if trainable else load_network(path, ("talkface.motion.lgan:LGAN",), LGANConfig, LGANNet,
+                                                  "an l-GAN", map_location)
+    except InputError:
+        if is_ensemble_file(path):  # checked only when the file is no checkpoint: no cost for those
+            return load_ensemble(path, map_location)
+        raise
+    if net is not None:
+        return net
+    if is_ensemble_file(path):  # with ``trainable`` too: an ensemble is not fine-tuned (adapt trains the texture)
+        return load_ensemble(path, map_location)
     from talkface.motion.lgan import load_lgan  # lazy: loads lightning, matplotlib
 
     return load_lgan(path, map_location)

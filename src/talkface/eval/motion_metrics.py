@@ -213,7 +213,7 @@ def evaluate_motion(
         InputError: no dataset has a clip in ``split``.
     """
     from talkface.motion.data import canonical_neutral_of, open_datasets  # lazy: loads lightning, torch
-    from talkface.motion.lgan import LGAN  # lazy: loads lightning, torch
+    from talkface.motion.lgan_net import LGANInference  # lazy: loads torch
     from talkface.motion.retarget import retarget, to_canonical  # lazy: loads cv2
 
     split = None if split == "all" else split
@@ -231,11 +231,11 @@ def evaluate_motion(
                 if model is None:
                     model_neutral = neutral
                     pred = np.broadcast_to(neutral, clip.canonical.shape).copy()
-                elif isinstance(model, LGAN):
+                elif isinstance(model, LGANInference):
                     model_neutral = model.canonical_neutral.cpu().numpy()
                     pred = model.predict_canonical(clip.features)
                 else:
-                    raise TypeError(f"{name}: not an LGAN")
+                    raise TypeError(f"{name}: not a motion model (LGANInference)")
                 # the truth around the neutral face this predictor works with
                 gt = to_canonical(clip.canonical, person_neutral, model_neutral)
                 person = retarget(pred, model_neutral, person_neutral)

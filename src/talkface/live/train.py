@@ -274,8 +274,8 @@ def train_stream_motion(
         module.canonical_neutral.copy_(bundle.lgan.canonical_neutral.float().cpu())
         module.net.feature_mean.copy_(torch.as_tensor(mean))
         module.net.feature_std.copy_(torch.as_tensor(std))
-        teacher_decoder = bundle.lgan.generator.decoder
-        if teacher_decoder.weight.shape == module.net.decoder.weight.shape:
+        teacher_decoder = getattr(getattr(bundle.lgan, "generator", None), "decoder", None)  # none: an ensemble
+        if teacher_decoder is not None and teacher_decoder.weight.shape == module.net.decoder.weight.shape:
             module.net.decoder.load_state_dict({k: v.float() for k, v in teacher_decoder.state_dict().items()})
     if init is not None:
         start = load_stream_motion(init)

@@ -34,6 +34,7 @@ from torch import nn
 
 from talkface.errors import InputError
 from talkface.face.geometry import SPEECH_POINTS
+from talkface.motion.ensemble import is_ensemble_file
 from talkface.motion.lgan_net import LandmarkGenerator, LGANConfig, LGANInference, LGANNet
 from talkface.motion.pca import PCA, init_encoder
 from talkface.motion.stats import MotionStatistics
@@ -385,6 +386,9 @@ def train_lgan(
     from talkface.motion.data import LGANDataModule  # lazy: loads cv2
 
     cfg = model_config or LGANConfig()
+    if init is not None and is_ensemble_file(init):
+        raise InputError(init, "is a motion ensemble (talkface.motion.ensemble), which cannot be fine-tuned; "
+                               "give one of its members' checkpoints")
     start = load_lgan(init) if init is not None else None
     if start is not None:
         cfg = replace(start.config, **{name: getattr(cfg, name) for name in TRAINING_FIELDS})
