@@ -57,6 +57,35 @@ def test_ensemble_is_the_weighted_mean_of_its_members_on_their_slices() -> None:
     assert np.abs(pa - pb).max() > 1e-3  # the members differ, so the weights matter
 
 
+def test_in_pauses_the_first_member_speaks_alone() -> None:
+    a, b = _tiny(), _perturbed(2)
+    d = a.config.feature_dim
+    ens = LGANEnsemble([a, b], [(0, d), (d, 2 * d)], [1.0, 1.0], "whisper-tiny.en+whisper-tiny.en").eval()
+    feats = np.random.default_rng(1).standard_normal((30, 2 * d)).astype(np.float32)
+    pa = a.predict_canonical(feats[:, :d])
+    np.testing.assert_allclose(ens.predict_canonical_paused(feats, np.ones(30)), ens.predict_canonical(feats),
+                               atol=1e-5)
+    np.testing.assert_allclose(ens.predict_canonical_paused(feats, np.zeros(30)), pa, atol=1e-5)
+    half = ens.predict_canonical_paused(feats, np.full(30, 0.5))  # weights 0.75 / 0.25
+    np.testing.assert_allclose(half, 0.75 * pa + 0.25 * b.predict_canonical(feats[:, d:]), atol=1e-5)
+    with pytest.raises(ValueError, match="speech"):
+        ens.predict_canonical_paused(feats, np.ones(29))
+
+
+def test_speech_presence_finds_pauses_with_soft_edges() -> None:
+    from talkface.motion.amplitude import speech_presence
+
+    rms = np.full(40, 0.1)
+    rms[:8] = rms[30:] = 1e-4  # 60 dB down: pauses at both ends
+    s = speech_presence(rms)
+    assert s.shape == (40,) and s.dtype == np.float32
+    assert (s[:4] == 0).all() and (s[36:] == 0).all()  # pauses (beyond the 2-frame hold and the ramp)
+    assert (s[8:30] == 1).all()  # speech
+    assert 0 < s[5] < 1 and 0 < s[32] < 1  # soft edges
+    assert (speech_presence(np.full(20, 0.1)) == 1).all()  # no pause: the ensemble as trained
+    assert (speech_presence(np.full(20, 1e-5)) == 0).all()  # a silent recording: all pause
+
+
 def test_ensemble_refuses_members_that_do_not_fit() -> None:
     a = _tiny()
     d = a.config.feature_dim

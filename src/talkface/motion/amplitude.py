@@ -20,7 +20,8 @@ import numpy as np
 
 from talkface.face.geometry import mouth_opening
 
-__all__ = ["MAX_GAIN", "SILENCE_DBFS", "TARGET_OPENING_STD", "amplitude_gain", "has_speech"]
+__all__ = ["MAX_GAIN", "PAUSE_DB", "SILENCE_DBFS", "TARGET_OPENING_STD", "amplitude_gain", "has_speech",
+           "speech_presence"]
 
 #: Median over GRID s1 utterances of the std of the inner-lip opening over the eye distance
 #: (:func:`talkface.eval.motion_metrics.mouth_opening` of their canonical landmarks, all frames).
@@ -38,6 +39,38 @@ def has_speech(frame_rms: np.ndarray) -> bool:
     """Whether a recording, given its RMS per video frame (full scale 1), is louder than :data:`SILENCE_DBFS`."""
     rms = np.asarray(frame_rms, dtype=np.float64)
     return bool(len(rms)) and float(np.percentile(rms, 95)) > 10 ** (SILENCE_DBFS / 20)
+
+
+#: A frame this many dB below the utterance's loud frames (95th percentile of the frame RMS) is a pause.
+PAUSE_DB = 30.0
+
+
+def speech_presence(frame_rms: np.ndarray, pause_db: float = PAUSE_DB, hold: int = 2) -> np.ndarray:
+    """Per video frame, 1 where there is speech and 0 in pauses, with soft edges.
+
+    A frame is a pause when its RMS is ``pause_db`` below the utterance's loud frames (95th
+    percentile) or under :data:`SILENCE_DBFS`. Speech is held ``hold`` frames on both sides (the
+    mouth moves a little before and after the sound) and the edges are ramped over 3 frames.
+
+    Args:
+        frame_rms: (T,) RMS per video frame (full scale 1), e.g. ``audio_rms_per_frame``.
+        pause_db: depth of a pause below the loud frames, dB.
+        hold: frames of speech kept around every speech frame.
+
+    Returns:
+        (T,) float32 in [0, 1]; all ones for a recording without pauses, all zeros for a silent one.
+    """
+    rms = np.asarray(frame_rms, dtype=np.float64)
+    if not len(rms):
+        return np.zeros(0, np.float32)
+    db = 20 * np.log10(np.maximum(rms, 1e-10))
+    loud = float(np.percentile(db, 95))
+    speech = (db > max(loud - pause_db, SILENCE_DBFS)).astype(np.float64)
+    if hold > 0:  # dilate: the mouth is ready before the sound and closes after it
+        kernel = np.ones(2 * hold + 1)
+        speech = (np.convolve(speech, kernel, mode="same") > 0).astype(np.float64)
+    ramp = np.convolve(np.pad(speech, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+    return np.clip(ramp, 0.0, 1.0).astype(np.float32)
 
 
 def amplitude_gain(canonical: np.ndarray, target_std: float = TARGET_OPENING_STD,

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -94,6 +95,36 @@ class LGANEnsemble(LGANInference):
         out = torch.zeros(*windows.shape[:-2], 68, 2, dtype=windows.dtype, device=windows.device)
         for wi, m, (a, b) in zip(self.weights, self.nets(), self.slices, strict=True):
             out = out + wi * m(windows[..., a:b])
+        return out
+
+    def predict_canonical_paused(self, features: np.ndarray, speech: np.ndarray) -> np.ndarray:
+        """Canonical landmarks with the first member alone in pauses.
+
+        A G_L on phone posteriors (hama) keeps the lips ajar in pauses and after the speech (its
+        opening rests at ~0.07 of the eye distance where Whisper tiny.en's rests at ~0.03,
+        docs/motion.md 5c): where ``speech`` is 0 the weights move to the first member, so a pause
+        looks as it did with the first member alone; where it is 1 they are the ensemble's.
+
+        Args:
+            features: (T, D) float32 per-frame speech features (the ensemble's concatenated feature).
+            speech: (T,) speech presence in [0, 1] (:func:`talkface.motion.amplitude.speech_presence`).
+
+        Returns:
+            (T, 68, 2) float32 canonical landmarks.
+        """
+        feats = np.asarray(features, dtype=np.float32)
+        if feats.ndim != 2 or feats.shape[1] != self.config.feature_dim:
+            raise ValueError(f"features must be (T, {self.config.feature_dim}), got {feats.shape}")
+        s = np.clip(np.asarray(speech, dtype=np.float32), 0.0, 1.0)
+        if s.shape != (len(feats),):
+            raise ValueError(f"speech must be ({len(feats)},), got {s.shape}")
+        w = self.weights.cpu().numpy().astype(np.float32)
+        pause = np.zeros_like(w)
+        pause[0] = 1.0
+        weights = s[:, None] * w[None] + (1 - s[:, None]) * pause[None]  # (T, members), rows sum to 1
+        out = np.zeros((len(feats), 68, 2), np.float32)
+        for k, (m, (a, b)) in enumerate(zip(self.nets(), self.slices, strict=True)):
+            out += weights[:, k, None, None] * m.predict_canonical(feats[:, a:b])
         return out
 
     def nets(self) -> list[LGANNet]:

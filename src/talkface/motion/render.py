@@ -19,8 +19,9 @@ from talkface.audio.windows import audio_rms_per_frame
 from talkface.face.draw import draw_landmarks
 from talkface.face.geometry import EYE_POINTS, mouth_is_open, mouth_opening
 from talkface.io.atomic import atomic_path
-from talkface.motion.amplitude import amplitude_gain, has_speech
+from talkface.motion.amplitude import amplitude_gain, has_speech, speech_presence
 from talkface.motion.blink_net import BlinkInference
+from talkface.motion.ensemble import LGANEnsemble
 from talkface.motion.head import apply_head_motion, check_head_motion, generate_head_motion
 from talkface.motion.lgan_net import LGANInference
 from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
@@ -92,9 +93,13 @@ def predict_canonical_landmarks(
         features = extractor(np.asarray(audio, dtype=np.float32), num_frames, cfg.fps)
     else:
         num_frames = len(features)
-    canonical = lgan.predict_canonical(features)
+    rms = audio_rms_per_frame(audio, num_frames, cfg.fps)
+    if isinstance(lgan, LGANEnsemble) and num_frames > 0:  # pauses: the first member alone (lips close)
+        canonical = lgan.predict_canonical_paused(features, speech_presence(rms))
+    else:
+        canonical = lgan.predict_canonical(features)
     gain = motion_scale
-    if normalise_mouth and num_frames > 1 and has_speech(audio_rms_per_frame(audio, num_frames, cfg.fps)):
+    if normalise_mouth and num_frames > 1 and has_speech(rms):
         gain *= amplitude_gain(canonical)
     if gain != 1.0:
         neutral = lgan.canonical_neutral.cpu().numpy()
