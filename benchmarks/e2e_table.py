@@ -12,6 +12,9 @@ output is compared with the real crops (PSNR, SSIM, CPBD, LMD, mouth correlation
 LSE-D/C with talkface's sync model, blinks, GRID lip-reader WER). Rows: ground truth, still
 baseline (both always added), the cascade with the bundled default model, the e2e generator(s)
 (``--e2e NAME=CKPT`` style via ``--e2e`` / ``--e2e-spp``; training checkpoints or generator files).
+Generators with the ``"residual"`` output are composed onto the full-resolution still
+(:func:`talkface.e2e.stream.compose_full_resolution`, as ``animate-e2e`` does); ``"direct"`` ones are
+upsampled whole unless given with ``--extra-composed``.
 
 A set is ``LABEL=DATASET:SPLIT:SPEC`` where SPEC is a number (the first N clips of the split),
 empty (all), or comma-separated clip ids to leave out (e.g. ``bbaf2n/bbaf2n``, s1's own clip in
@@ -46,15 +49,17 @@ COLUMNS = [  # (summary key, header, digits)
 class E2EMethod:
     """A temporal-GAN generator as a ``talkface evaluate`` method: ``(still crop, 16-kHz speech) -> crops``."""
 
-    def __init__(self, checkpoint: str | None, seed: int = 0) -> None:
+    def __init__(self, checkpoint: str | None, seed: int = 0, full_res: bool | None = None) -> None:
         from talkface.e2e.bundle import load_e2e_generator
+        from talkface.e2e.stream import uses_full_resolution
 
         self.generator = load_e2e_generator(checkpoint)
         self.seed = seed
+        self.full_res = uses_full_resolution(self.generator, full_res)
 
     def __call__(self, still: np.ndarray, audio: np.ndarray) -> np.ndarray:
         from talkface.e2e.data import resize_frames
-        from talkface.e2e.stream import generate_batch
+        from talkface.e2e.stream import compose_full_resolution, generate_batch
 
         cfg = self.generator.config
         a = np.asarray(audio, np.float32).reshape(-1)
@@ -64,6 +69,8 @@ class E2EMethod:
             a = np.asarray(librosa.resample(a, orig_sr=16000, target_sr=cfg.sample_rate), np.float32)
         small = resize_frames(np.asarray(still)[None], cfg.image_size)[0]
         frames = generate_batch(self.generator, small, a, seed=self.seed)
+        if self.full_res:  # only the generator's change is upsampled onto the full-resolution still
+            return compose_full_resolution(np.asarray(still), frames)
         return resize_frames(frames, still.shape[0])
 
 
@@ -114,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--e2e-spp", help="SPP-variant checkpoint (row e2e-SPP)")
     ap.add_argument("--extra", action="append", default=[], metavar="NAME=CKPT",
                     help="another temporal-GAN row (e.g. an earlier checkpoint of the main run); repeatable")
+    ap.add_argument("--extra-composed", action="append", default=[], metavar="NAME=CKPT",
+                    help="as --extra, but the frames are always composed onto the full-resolution still "
+                    "(residual generators are by default, direct ones are not)")
     ap.add_argument("--no-e2e", action="store_true", help="leave out the e2e row (e.g. to score the cascade once)")
     ap.add_argument("--no-cascade", action="store_true", help="leave out the cascade row")
     ap.add_argument("--reuse", type=Path, help="an earlier OUT of this script: rows not computed now (e.g. the "
@@ -142,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     for extra in args.extra:
         name, _, ckpt = extra.partition("=")
         models[name] = E2EMethod(ckpt, args.seed)
+    for extra in args.extra_composed:
+        name, _, ckpt = extra.partition("=")
+        models[name] = E2EMethod(ckpt, args.seed, full_res=True)
     if args.e2e_spp:
         models["e2e-SPP"] = E2EMethod(args.e2e_spp, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)

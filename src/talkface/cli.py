@@ -338,6 +338,7 @@ def _cmd_train_e2e(args: argparse.Namespace) -> int:
         "image_size", "base_channels", "audio_encoder", "audio_base_channels", "audio_code_size", "context_size",
         "disc_frame_code_size", "disc_audio_code_size", "disc_rnn_size", "l1_weight", "l1_region", "window_s",
         "frame_samples", "lr_frame_discriminator", "lr_sequence_discriminator", "lr_decay_start_epoch",
+        "output_mode", "mask_weight",
     )
     model = {f: given[f] for f in model_fields if f in given}
     if given.get("no_frame_disc"):
@@ -350,6 +351,8 @@ def _cmd_train_e2e(args: argparse.Namespace) -> int:
     data = {f: given[f] for f in data_fields if f in given}
     if given.get("no_mirror"):
         data["mirror"] = False
+    if given.get("augment"):
+        data["augment"] = True
     try:
         model_config = ablation_config(given["ablation"], **model) if "ablation" in given else E2EConfig(**model)
         data_config = E2EDataConfig(root=args.data[0], extra_roots=tuple(args.data[1:]), **data)

@@ -120,6 +120,9 @@ E2E = [
     Opt("l1_region", "L1 on the lower half of the frame (eq. 2, default) or on the whole frame (--ablation l1)",
         choices=("lower", "full")),
     Opt("l1_weight", "lambda of eq. 3 ({default})"),
+    Opt("output_mode", "generator output: the frame itself (the paper, default) or the still + a masked residual "
+        "(keeps the still's pixels where speech does not change them)", choices=("direct", "residual")),
+    Opt("mask_weight", "mask sparsity penalty of the residual output ({default})"),
     Opt("audio_encoder", "raw-waveform 1-D convolutions (default) or MFCC encoder", choices=("raw", "mfcc")),
     Opt("window_s", "audio window per frame, s ({default})", flag="--window", dest="window_s"),
     Opt("image_size", "generated frame side, pixels ({default})"),
@@ -144,6 +147,8 @@ E2E = [
     Opt("still", "identity frame: the clip's neutral frame (default) or its first frame (the paper)",
         choices=("neutral", "first")),
     Opt("mirror", "no left-right flip augmentation"),
+    Opt("augment", "identity augmentation: one random colour/hue/contrast/scale/shift change per sample, the same "
+        "for the still and its frames, and a random audio gain", action="store_true"),
 ]
 
 

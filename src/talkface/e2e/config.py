@@ -56,6 +56,12 @@ class E2EConfig:
         lr_decay_start_epoch: the generator's and D_img's learning rates decay after this epoch.
         lr_decay: fraction by which they decay each epoch after that (paper: 10 %).
         adam_betas: Adam's betas for every network.
+        output_mode: ``"direct"`` (the decoder's tanh output is the frame, the paper) or ``"residual"``
+            (the decoder's last layer gives a residual ``delta`` (tanh) and a mask ``m`` (sigmoid);
+            the frame is ``clamp(still + m * delta)``, so the still's pixels are kept wherever the
+            speech does not change them). Checkpoints without this field are ``"direct"``.
+        mask_weight: weight of the mask sparsity penalty (mean of ``m``) in the generator loss
+            (``"residual"`` only; 0 = none).
     """
 
     image_size: int = 128
@@ -88,6 +94,8 @@ class E2EConfig:
     lr_decay_start_epoch: int = 20
     lr_decay: float = 0.1
     adam_betas: tuple[float, float] = (0.5, 0.999)
+    output_mode: str = "direct"
+    mask_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.image_size < 16 or self.image_size & (self.image_size - 1):
@@ -100,6 +108,10 @@ class E2EConfig:
             raise ValueError(f"window_s * sample_rate must be >= 64 samples, got {self.window_samples}")
         if self.l1_region not in ("lower", "full"):
             raise ValueError(f"l1_region must be 'lower' or 'full', got {self.l1_region!r}")
+        if self.output_mode not in ("direct", "residual"):
+            raise ValueError(f"output_mode must be 'direct' or 'residual', got {self.output_mode!r}")
+        if self.mask_weight < 0:
+            raise ValueError(f"mask_weight must be >= 0, got {self.mask_weight}")
         if self.frame_samples < 1:
             raise ValueError(f"frame_samples must be >= 1, got {self.frame_samples}")
 

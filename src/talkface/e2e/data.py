@@ -4,7 +4,9 @@ A training sample is a random run of ``L`` consecutive frames of one clip (align
 resized to the model's ``image_size``), the per-frame raw audio windows of those frames
 (:func:`talkface.audio.windows.raw_windows`, frame ``t`` centred at ``t / fps`` s), and the clip's
 still frame (its neutral frame, or its first frame as in the paper). Training videos are mirrored
-(flipped left-right) with probability 1/2 (paper sec. 4.1). ``L`` is drawn per batch between
+(flipped left-right) with probability 1/2 (paper sec. 4.1); with ``augment`` the still and the
+frames also get one random colour / scale / shift change (:func:`augment_identity`) and the audio a
+random gain, so a model trained on one speaker cannot lean on that speaker's colours. ``L`` is drawn per batch between
 ``min_frames`` and ``max_frames`` so the sequence discriminators see variable lengths.
 
 Clips come from a prepared dataset (:class:`talkface.data.dataset.PreparedDataset`) or from
@@ -24,6 +26,7 @@ from typing import Any, cast
 import lightning as L
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from talkface.audio.windows import raw_windows
@@ -37,6 +40,7 @@ __all__ = [
     "E2EDataModule",
     "SequenceDataset",
     "VideoClip",
+    "augment_identity",
     "dataset_model_settings",
     "load_clips",
     "resize_frames",
@@ -87,6 +91,8 @@ class E2EDataConfig:
         min_frames, max_frames: sequence length range of training samples, frames.
         samples_per_clip: training samples drawn per clip per epoch.
         mirror: flip training videos left-right with probability 1/2.
+        augment: identity augmentation of training samples (:func:`augment_identity` applied
+            identically to the still and the frames; random audio gain 0.5-2).
         still: ``"neutral"`` (the clip's neutral frame) or ``"first"`` (its first frame, the paper's x_1).
         synthetic: number of synthetic clips when ``root`` is None.
 
@@ -103,6 +109,7 @@ class E2EDataConfig:
     max_frames: int = 32
     samples_per_clip: int = 1
     mirror: bool = True
+    augment: bool = False
     still: str = "neutral"
     synthetic: int = 8
 
@@ -237,6 +244,53 @@ def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in frames])
 
 
+def _uniform(lo: float, hi: float, generator: torch.Generator | None, n: int = 1) -> torch.Tensor:
+    return lo + (hi - lo) * torch.rand(n, generator=generator)
+
+
+def augment_identity(
+    still: torch.Tensor, frames: torch.Tensor, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One random identity change applied identically to a still and its frames.
+
+    Colour: per-channel gain (0.85-1.15), brightness (+-0.1 of the range), contrast (0.7-1.3 about
+    the still's mean grey), saturation (0.6-1.4) and hue (+-25 degrees, a rotation of the YIQ
+    chroma plane); geometry: scale (0.93-1.07) and shift (+-4 % of the side), borders repeated.
+    Every parameter is drawn once from ``generator`` (None: torch's global RNG), so the same seed
+    gives the same change, and the still and every frame get exactly the same one.
+
+    Args:
+        still: ``(3, S, S)`` in [-1, 1].
+        frames: ``(T, 3, S, S)`` in [-1, 1].
+        generator: random source.
+
+    Returns:
+        The changed still and frames (same shapes, in [-1, 1]).
+    """
+    gain = _uniform(0.85, 1.15, generator, 3)
+    bright = float(_uniform(-0.1, 0.1, generator))
+    contrast = float(_uniform(0.7, 1.3, generator))
+    sat = float(_uniform(0.6, 1.4, generator))
+    hue = float(_uniform(-25.0, 25.0, generator)) * math.pi / 180.0
+    scale = float(_uniform(0.93, 1.07, generator))
+    shift = _uniform(-0.04, 0.04, generator, 2) * 2.0  # normalised coordinates span 2
+    x = torch.cat([still[None], frames], 0)  # (1 + T, 3, S, S)
+    y = (x + 1.0) / 2.0 * gain[None, :, None, None]
+    rgb2yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+    yiq2rgb = torch.linalg.inv(rgb2yiq)
+    c, s_ = math.cos(hue), math.sin(hue)
+    chroma = torch.tensor([[1.0, 0.0, 0.0], [0.0, sat * c, -sat * s_], [0.0, sat * s_, sat * c]])
+    colour = yiq2rgb @ chroma @ rgb2yiq
+    y = torch.einsum("ij,njhw->nihw", colour, y)
+    grey = (y[0] * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(0).mean()
+    y = (y - grey) * contrast + grey + bright
+    theta = torch.tensor([[1.0 / scale, 0.0, float(shift[0])], [0.0, 1.0 / scale, float(shift[1])]])
+    grid = F.affine_grid(theta[None].expand(y.shape[0], 2, 3), list(y.shape), align_corners=False)
+    y = F.grid_sample(y, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    out = (y.clamp(0.0, 1.0) * 2.0 - 1.0).contiguous()
+    return out[0], out[1:]
+
+
 class SequenceDataset(Dataset[dict[str, torch.Tensor]]):
     """Random runs of frames of in-memory clips, with their audio windows and still.
 
@@ -247,6 +301,7 @@ class SequenceDataset(Dataset[dict[str, torch.Tensor]]):
             (and never longer than a clip); items carry up to ``max_frames`` frames.
         samples_per_clip: items per clip per epoch.
         mirror: random left-right flips.
+        augment: random identity changes (:func:`augment_identity`) and audio gain.
         train: random runs and flips (False: whole clips, no flips, for validation).
     """
 
@@ -259,6 +314,7 @@ class SequenceDataset(Dataset[dict[str, torch.Tensor]]):
         max_frames: int = 32,
         samples_per_clip: int = 1,
         mirror: bool = True,
+        augment: bool = False,
         train: bool = True,
     ) -> None:
         if not clips:
@@ -268,6 +324,7 @@ class SequenceDataset(Dataset[dict[str, torch.Tensor]]):
         self.min_frames, self.max_frames = min_frames, max_frames
         self.samples_per_clip = samples_per_clip if train else 1
         self.mirror = mirror and train
+        self.augment = augment and train
         self.train = train
         for c in self.clips:
             if c.sample_rate != config.sample_rate:
@@ -290,11 +347,11 @@ class SequenceDataset(Dataset[dict[str, torch.Tensor]]):
         still = images_to_tensor(clip.frames[clip.still_index], size)
         if self.mirror and bool(torch.rand(()) < 0.5):
             frames, still = frames.flip(-1), still.flip(-1)
-        return {
-            "still": still,
-            "frames": frames,
-            "audio": torch.from_numpy(windows[start : start + length]),
-        }
+        audio = torch.from_numpy(windows[start : start + length])
+        if self.augment:
+            still, frames = augment_identity(still, frames)
+            audio = audio * float(2.0 ** (2.0 * torch.rand(()) - 1.0))  # gain 0.5-2
+        return {"still": still, "frames": frames, "audio": audio}
 
     def collate(self, items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         """Stack items into a batch, all cut to one random length in ``[min_frames, max_frames]``.
@@ -392,7 +449,8 @@ class E2EDataModule(L.LightningDataModule):
         clips = self._train if train else self._val
         assert clips is not None, "call setup() first"
         return SequenceDataset(clips, self.model_config, min_frames=cfg.min_frames, max_frames=cfg.max_frames,
-                               samples_per_clip=cfg.samples_per_clip, mirror=cfg.mirror, train=train)
+                               samples_per_clip=cfg.samples_per_clip, mirror=cfg.mirror, augment=cfg.augment,
+                               train=train)
 
     def train_dataloader(self) -> DataLoader[Any]:
         """Shuffled random runs, ``batch_size`` per batch."""

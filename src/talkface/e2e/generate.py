@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from talkface.e2e.bundle import load_e2e_generator, load_generator
 from talkface.e2e.data import load_clips, resize_frames
+from talkface.e2e.stream import compose_full_resolution, uses_full_resolution
 from talkface.e2e.temporal_gan import generate_batch, generate_stream
 from talkface.errors import InputError
 from talkface.photo_video import DEFAULT_MAX_SIDE, check_paths, prepare_photo, read_speech, write_frames
@@ -48,6 +49,7 @@ def animate_e2e(
     crop_only: bool = False,
     progress: bool = False,
     max_side: int = DEFAULT_MAX_SIDE,
+    full_res: bool | None = None,
 ) -> int:
     """Animate the face of a photo with speech and write an mp4 (H.264 + AAC).
 
@@ -67,6 +69,9 @@ def animate_e2e(
         progress: show a progress bar (frames) on stderr.
         max_side: photos whose longer side exceeds this many pixels are downscaled first (0 = never;
             as :attr:`talkface.pipeline.AnimateConfig.max_side`).
+        full_res: compose the generated frames onto the full-resolution crop of the photo
+            (:func:`talkface.e2e.stream.compose_full_resolution`: only the change the generator makes
+            is upsampled) instead of upsampling them whole; None: for ``"residual"`` generators.
 
     Returns:
         Number of frames written: ``round(duration_s * fps)``.
@@ -90,9 +95,11 @@ def animate_e2e(
     affine = crop_transform(photo.landmarks, cfg.crop_size)
     still = warp_crop(image, affine, cfg.crop_size)
 
+    compose = uses_full_resolution(generator, full_res)
+
     def frames() -> Iterator[np.ndarray]:
         for crop in generate_stream(generator, still, audio, chunk_frames=chunk_frames, seed=seed):
-            crop = _resize(crop, cfg.crop_size)
+            crop = compose_full_resolution(still, crop) if compose else _resize(crop, cfg.crop_size)
             yield crop if crop_only else paste_back(image, crop, affine)
 
     with tqdm(total=num_frames, unit="frame", desc="animate", disable=not progress, dynamic_ncols=True) as bar:
@@ -111,6 +118,7 @@ def evaluate_e2e(
     identity: bool = True,
     identity_stride: int = 5,
     clip_ids: Sequence[str] | None = None,
+    full_res: bool | None = None,
 ) -> dict[str, Any]:
     """Metrics of a trained model on held-out prepared clips (paper sec. 4.2), means over clips.
 
@@ -132,6 +140,10 @@ def evaluate_e2e(
         identity: also compute ACD (~15-200 ms a face).
         identity_stride: ACD uses every this-many-th frame.
         clip_ids: evaluate these clips instead of a split.
+        full_res: score at the crop size, the generated frames composed onto each clip's
+            full-resolution still (:func:`talkface.e2e.stream.compose_full_resolution`, as
+            ``animate_e2e`` makes them) instead of at the model's resolution; None: for
+            ``"residual"`` generators.
 
     Returns:
         ``{"clips", "frames", "psnr", "ssim", "psnr_lower", "cpbd", "cpbd_real", "acd", "acd_real"}``
@@ -141,8 +153,9 @@ def evaluate_e2e(
 
     generator = load_generator(checkpoint, device)
     cfg = generator.config
-    clips = load_clips(dataset, split, cfg.image_size, max_clips=max_clips, still="neutral",
-                       clip_ids=clip_ids)
+    compose = uses_full_resolution(generator, full_res)
+    size = cfg.crop_size if compose else cfg.image_size
+    clips = load_clips(dataset, split, size, max_clips=max_clips, still="neutral", clip_ids=clip_ids)
     if not clips:
         raise InputError(dataset, f"no clips with crops in split {split}")
     scores: dict[str, list[float]] = {}
@@ -152,19 +165,21 @@ def evaluate_e2e(
         from talkface.face.embed import FaceEmbedder  # lazy: loads dlib, cv2
 
         embedder = FaceEmbedder()
-    half = cfg.image_size // 2
+    half = size // 2
     frames_total = 0
     for clip in clips:
         real = clip.frames
-        fake = generate_batch(generator, real[clip.still_index], clip.audio, fps=clip.fps,
-                              num_frames=clip.num_frames, seed=seed)
+        still = real[clip.still_index]
+        fake = generate_batch(generator, still, clip.audio, fps=clip.fps, num_frames=clip.num_frames, seed=seed)
+        if compose:
+            fake = compose_full_resolution(still, fake)
         frames_total += fake.shape[0]
         found = {
             "psnr": metrics.psnr(real, fake),
             "ssim": metrics.ssim(real, fake),
             "psnr_lower": metrics.psnr(real[:, half:], fake[:, half:]),
         }
-        if cfg.image_size >= 64:
+        if size >= 64:
             found["cpbd"] = metrics.cpbd(fake)
             found["cpbd_real"] = metrics.cpbd(real)
         if embedder is not None and clip.landmarks is not None:

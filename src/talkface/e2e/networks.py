@@ -36,6 +36,7 @@ __all__ = [
     "SequenceDiscriminator",
     "SpatialPyramidPool1d",
     "make_audio_encoder",
+    "residual_output",
 ]
 
 
@@ -284,14 +285,16 @@ class FrameDecoder(nn.Module):
 
     A 4x4 transposed conv makes a 4 x 4 map with the identity encoder's deepest width; U-Net blocks
     double the size, each first merging the identity encoder's map of that size; a last 4x4/2
-    transposed conv gives the 3-channel frame (6 upsampling layers for S = 128).
+    transposed conv gives the 3-channel frame (6 upsampling layers for S = 128), or, with
+    ``out_channels=4, final_tanh=False``, the raw residual + mask logits of :func:`residual_output`.
 
     Shapes:
         latent ``(N, latent)``, skips as :class:`IdentityEncoder` gives them (batch ``N``) ->
         ``(N, 3, S, S)`` in [-1, 1].
     """
 
-    def __init__(self, image_size: int, latent_size: int, skip_channels: Sequence[int]) -> None:
+    def __init__(self, image_size: int, latent_size: int, skip_channels: Sequence[int], out_channels: int = 3,
+                 final_tanh: bool = True) -> None:
         super().__init__()
         rev = list(skip_channels)[::-1]  # deepest first
         top = rev[0]
@@ -303,7 +306,8 @@ class FrameDecoder(nn.Module):
             blocks.append(_UnetBlock(c, skip_c, c // 2))
             c //= 2
         self.blocks = nn.ModuleList(blocks)
-        self.out = nn.Sequential(nn.ConvTranspose2d(c, 3, 4, stride=2, padding=1, bias=False), nn.Tanh())
+        self.out = nn.Sequential(nn.ConvTranspose2d(c, out_channels, 4, stride=2, padding=1, bias=False),
+                                 nn.Tanh() if final_tanh else nn.Identity())
         _init_weights(self)
 
     def forward(self, latent: torch.Tensor, skips: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -315,6 +319,25 @@ class FrameDecoder(nn.Module):
         return cast(torch.Tensor, self.out(x))
 
 
+def residual_output(still: torch.Tensor, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frames of a ``"residual"`` generator: the still plus a masked residual.
+
+    ``frame = clamp(still + m * delta, -1, 1)`` with ``delta = tanh(raw[:, :3])`` and
+    ``m = sigmoid(raw[:, 3])``: where the mask is 0 (or the residual is 0) the still's pixel is
+    kept exactly.
+
+    Args:
+        still: ``(N, 3, S, S)`` still frames in [-1, 1] (one per generated frame).
+        raw: ``(N, 4, S, S)`` decoder output (residual logits, mask logit).
+
+    Returns:
+        frames ``(N, 3, S, S)`` in [-1, 1] and the mask ``(N, 1, S, S)`` in (0, 1).
+    """
+    delta = torch.tanh(raw[:, :3])
+    mask = torch.sigmoid(raw[:, 3:4])
+    return (still + mask * delta).clamp(-1.0, 1.0), mask
+
+
 @dataclass
 class GeneratorState:
     """What the generator carries from one chunk of frames to the next while streaming.
@@ -324,12 +347,14 @@ class GeneratorState:
         skips: identity-encoder maps of the still (largest first), ``(B, C, h, w)`` each.
         context_hidden: ``(context_layers, B, context_size)`` context-GRU state, or None at the start.
         noise_hidden: ``(1, B, noise_size)`` noise-GRU state, or None at the start.
+        still: ``(B, 3, S, S)`` the still itself (``"residual"`` generators add their output to it).
     """
 
     z_id: torch.Tensor
     skips: list[torch.Tensor]
     context_hidden: torch.Tensor | None = None
     noise_hidden: torch.Tensor | None = None
+    still: torch.Tensor | None = None
 
 
 class Generator(nn.Module):
@@ -346,12 +371,14 @@ class Generator(nn.Module):
         self.identity_encoder = IdentityEncoder(config.image_size, config.identity_size, config.base_channels)
         self.noise_generator = NoiseGenerator(config.noise_size)
         latent = config.context_size + config.identity_size + config.noise_size
-        self.frame_decoder = FrameDecoder(config.image_size, latent, self.identity_encoder.channels)
+        self.residual = config.output_mode == "residual"
+        self.frame_decoder = FrameDecoder(config.image_size, latent, self.identity_encoder.channels,
+                                          out_channels=4 if self.residual else 3, final_tanh=not self.residual)
 
     def start(self, still: torch.Tensor) -> GeneratorState:
         """Encode the still ``(B, 3, S, S)`` in [-1, 1] and return the initial streaming state."""
         z_id, skips = self.identity_encoder(still)
-        return GeneratorState(z_id=z_id, skips=skips)
+        return GeneratorState(z_id=z_id, skips=skips, still=still if self.residual else None)
 
     def step(
         self, state: GeneratorState, windows: torch.Tensor, noise: torch.Tensor
@@ -367,14 +394,29 @@ class Generator(nn.Module):
         Returns:
             frames ``(B, T, 3, S, S)`` in [-1, 1] and the state after them.
         """
+        frames, _, state = self.step_with_mask(state, windows, noise)
+        return frames, state
+
+    def step_with_mask(
+        self, state: GeneratorState, windows: torch.Tensor, noise: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None, GeneratorState]:
+        """:meth:`step`, also returning the mask ``(B, T, 1, S, S)`` of a ``"residual"`` generator (else None)."""
         b, t = windows.shape[:2]
         z_c, ch = self.context_encoder(windows, state.context_hidden)
         z_n, nh = self.noise_generator(noise, state.noise_hidden)
         z_id = state.z_id[:, None].expand(b, t, -1)
         latent = torch.cat([z_c, z_id, z_n], 2).reshape(b * t, -1)
         skips = [s[:, None].expand(b, t, *s.shape[1:]).reshape(b * t, *s.shape[1:]) for s in state.skips]
-        frames = self.frame_decoder(latent, skips).reshape(b, t, 3, *self.frame_shape)
-        return frames, GeneratorState(state.z_id, state.skips, ch, nh)
+        raw = self.frame_decoder(latent, skips)
+        mask = None
+        if self.residual:
+            if state.still is None:
+                raise ValueError("a residual generator's state needs the still (use Generator.start)")
+            still = state.still[:, None].expand(b, t, *state.still.shape[1:]).reshape(b * t, *state.still.shape[1:])
+            raw, m = residual_output(still, raw)
+            mask = m.reshape(b, t, 1, *self.frame_shape)
+        frames = raw.reshape(b, t, 3, *self.frame_shape)
+        return frames, mask, GeneratorState(state.z_id, state.skips, ch, nh, state.still)
 
     @property
     def frame_shape(self) -> tuple[int, int]:
@@ -405,11 +447,17 @@ class Generator(nn.Module):
         Returns:
             ``(B, T, 3, S, S)`` frames in [-1, 1].
         """
+        return self.forward_with_mask(still, windows, noise)[0]
+
+    def forward_with_mask(
+        self, still: torch.Tensor, windows: torch.Tensor, noise: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`forward`, also returning the mask ``(B, T, 1, S, S)`` (``"residual"`` only, else None)."""
         b, t = windows.shape[:2]
         if noise is None:
             noise = torch.randn(b, t, self.config.noise_size, device=windows.device) * self.config.noise_std
-        frames, _ = self.step(self.start(still), windows, noise)
-        return frames
+        frames, mask, _ = self.step_with_mask(self.start(still), windows, noise)
+        return frames, mask
 
 
 # ----------------------------------------------------------------------------------------------

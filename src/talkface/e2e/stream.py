@@ -15,7 +15,8 @@ import torch
 from talkface.audio.windows import raw_windows
 from talkface.e2e.networks import Generator
 
-__all__ = ["frames_to_uint8", "generate_batch", "generate_stream", "images_to_tensor", "stream_windows"]
+__all__ = ["compose_full_resolution", "frames_to_uint8", "generate_batch", "generate_stream", "images_to_tensor",
+           "stream_windows", "uses_full_resolution"]
 
 
 
@@ -46,6 +47,52 @@ def frames_to_uint8(frames: torch.Tensor) -> np.ndarray:
     """Float frames in [-1, 1] ``(..., 3, H, W)`` -> uint8 RGB ``(..., H, W, 3)``."""
     x = ((frames.detach().float().cpu().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
     return x.movedim(-3, -1).numpy()
+
+
+def compose_full_resolution(still: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Put generated low-resolution frames onto the full-resolution still: only the change is upsampled.
+
+    ``out = still + upsample(frame - downsample(still))``, with ``downsample`` the resize the
+    generator's input got (:func:`images_to_tensor`: area interpolation) and ``upsample`` bicubic.
+    Where a frame equals the downsampled still (a ``"residual"`` generator with mask 0), the
+    output is the still itself, pixel for pixel, at its own resolution; only what the speech
+    changes (mouth, jaw) carries the generator's lower resolution.
+
+    Args:
+        still: ``(H, W, 3)`` uint8 RGB still at the output resolution (the aligned crop).
+        frames: ``(s, s, 3)`` or ``(T, s, s, 3)`` uint8 RGB generated frames (``s <= H``).
+
+    Returns:
+        uint8 RGB frames ``(H, W, 3)`` or ``(T, H, W, 3)``.
+    """
+    import cv2
+
+    st = np.asarray(still)
+    fr = np.asarray(frames)
+    single = fr.ndim == 3
+    fr = fr[None] if single else fr
+    h, w = st.shape[:2]
+    s = fr.shape[1]
+    if (s, fr.shape[2]) == (h, w):
+        return frames
+    small = cv2.resize(st, (fr.shape[2], s), interpolation=cv2.INTER_AREA).astype(np.float32)
+    base = st.astype(np.float32)
+    out = np.empty((fr.shape[0], h, w, 3), np.uint8)
+    for i, f in enumerate(fr):
+        diff = cv2.resize(f.astype(np.float32) - small, (w, h), interpolation=cv2.INTER_CUBIC)
+        out[i] = np.clip(np.rint(base + diff), 0, 255).astype(np.uint8)
+    return out[0] if single else out
+
+
+def uses_full_resolution(generator: Generator, full_res: bool | None = None) -> bool:
+    """Whether generated frames are composed onto the full-resolution still (:func:`compose_full_resolution`).
+
+    Args:
+        generator: the generator.
+        full_res: True / False to decide; None: yes for ``"residual"`` generators, no for ``"direct"``
+            ones (their frames are upsampled whole, as they always were).
+    """
+    return generator.config.output_mode == "residual" if full_res is None else bool(full_res)
 
 
 def _still_tensor(generator: Generator, still: np.ndarray) -> torch.Tensor:

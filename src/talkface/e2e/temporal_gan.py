@@ -258,7 +258,7 @@ class TemporalGAN(TalkfaceModule):
         opts = self.optimizers()
         opt_list = opts if isinstance(opts, list) else [opts]
         opt_g = opt_list[0]
-        fake = self.generator(batch["still"], batch["audio"])
+        fake, mask = self.generator.forward_with_mask(batch["still"], batch["audio"])
         b, t = fake.shape[:2]
         index = torch.randint(0, t, (b, cfg.frame_samples), device=fake.device)
         logged: dict[str, torch.Tensor] = {}
@@ -274,6 +274,9 @@ class TemporalGAN(TalkfaceModule):
             logged.update(d_losses)
         self.toggle_optimizer(opt_g)
         g_losses = self.generator_loss(batch, fake, index)
+        if mask is not None and cfg.mask_weight > 0:  # sparsity of the residual generator's mask
+            g_losses["mask"] = mask.mean()
+            g_losses["g_total"] = g_losses["g_total"] + cfg.mask_weight * g_losses["mask"]
         opt_g.zero_grad()
         self.manual_backward(g_losses["g_total"])
         opt_g.step()
@@ -296,7 +299,10 @@ class TemporalGAN(TalkfaceModule):
         real = batch["frames"]
         mse = ((fake - real) / 2.0).square().mean().clamp_min(1e-10)
         psnr = -10.0 * torch.log10(mse)
-        self.log_losses({"l1": reconstruction_l1(fake, real, cfg.l1_region), "psnr": psnr}, prefix="val")
+        h = real.shape[-2] // 2
+        mse_lower = ((fake[..., h:, :] - real[..., h:, :]) / 2.0).square().mean().clamp_min(1e-10)
+        self.log_losses({"l1": reconstruction_l1(fake, real, cfg.l1_region), "psnr": psnr,
+                         "psnr_lower": -10.0 * torch.log10(mse_lower)}, prefix="val")
 
 
 def _constant_lr(epoch: int) -> float:
