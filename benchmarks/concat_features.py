@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
+from refeature import write_clip  # the sibling script (benchmarks/ is on sys.path when run)
 
 
 def main() -> None:
@@ -51,12 +51,7 @@ def main() -> None:
             if fa.shape[0] != fb.shape[0]:
                 raise SystemExit(f"{rel}: {fa.shape[0]} frames in {src}, {fb.shape[0]} in {other}")
             arrays["features"] = np.concatenate([fa.astype(np.float16), fb.astype(np.float16)], axis=1)
-            tmp = out.with_name("." + out.stem + ".part.npz")
-            np.savez(tmp, **arrays)
-            os.replace(tmp, out)
-        mp4 = path.with_suffix(".mp4")
-        if mp4.exists() and not out.with_suffix(".mp4").exists():
-            out.with_suffix(".mp4").symlink_to(mp4.resolve())
+            write_clip(out, arrays, path)
         if i % 200 == 0:
             print(f"{i}/{len(paths)} {time.time() - start:.0f} s", flush=True)
     meta = dict(meta_a)

@@ -19,6 +19,16 @@ from pathlib import Path
 import numpy as np
 
 
+def write_clip(out: Path, arrays: dict[str, np.ndarray], source: Path) -> None:
+    """Write a re-featured clip atomically and link the source clip's video beside it."""
+    tmp = out.with_name("." + out.stem + ".part.npz")
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]
+    os.replace(tmp, out)
+    mp4 = source.with_suffix(".mp4")
+    if mp4.exists() and not out.with_suffix(".mp4").exists():
+        out.with_suffix(".mp4").symlink_to(mp4.resolve())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data")
@@ -50,12 +60,7 @@ def main() -> None:
         feats = extractor(audio, len(arrays["landmarks"]), float(arrays["fps"]))
         dim = feats.shape[1]
         arrays["features"] = feats.astype(np.float16)
-        tmp = out.with_name("." + out.stem + ".part.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, out)
-        mp4 = path.with_suffix(".mp4")
-        if mp4.exists() and not out.with_suffix(".mp4").exists():
-            out.with_suffix(".mp4").symlink_to(mp4.resolve())
+        write_clip(out, arrays, path)
         if i % 50 == 0:
             print(f"{i}/{len(paths)} {time.time() - start:.0f} s", flush=True)
     if dim is None:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
-from talkface.face.landmarks import landmarks_for_image
+from face_edits import example_face, open_mouth
 from talkface.render.compose import NativeRenderer, RenderConfig
 from talkface.render.mouth import MouthPalette, inner_mask
 from talkface.render.mouth_bank import (
@@ -23,22 +20,10 @@ from talkface.render.mouth_bank import (
     shape_features,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
 
 @pytest.fixture(scope="module")
 def face() -> tuple[np.ndarray, np.ndarray]:
-    photo = np.asarray(Image.open(EXAMPLES / "face.png").convert("RGB"))
-    return photo, landmarks_for_image(photo, "face.png").astype(np.float64)
-
-
-def _open_mouth(lm: np.ndarray, amount: float) -> np.ndarray:
-    out = lm.copy()
-    for index in (55, 56, 57, 58, 59, 65, 66, 67):
-        out[index, 1] += amount
-    for index, weight in ((7, 0.6), (8, 0.6), (9, 0.6), (6, 0.3), (10, 0.3)):
-        out[index, 1] += weight * amount
-    return out
+    return example_face()
 
 
 def test_the_shipped_bank_loads_small_and_spread_over_openings() -> None:
@@ -79,7 +64,7 @@ def test_retrieval_is_deterministic_and_does_not_flicker(face: tuple[np.ndarray,
     photo, lm = face
     width = float(np.linalg.norm(lm[54] - lm[48]))
     rng = np.random.default_rng(0)
-    frames = [_open_mouth(lm, width * (0.2 + 0.004 * rng.standard_normal())) for _ in range(12)]
+    frames = [open_mouth(lm, width * (0.2 + 0.004 * rng.standard_normal())) for _ in range(12)]
     outs = []
     mouths = []
     for _ in range(2):
@@ -95,7 +80,7 @@ def test_retrieval_is_deterministic_and_does_not_flicker(face: tuple[np.ndarray,
 def test_only_the_inner_lips_change_and_a_closed_mouth_paints_nothing(face: tuple[np.ndarray, np.ndarray]) -> None:
     photo, lm = face
     width = float(np.linalg.norm(lm[54] - lm[48]))
-    target = _open_mouth(lm, 0.25 * width)
+    target = open_mouth(lm, 0.25 * width)
     retrieved = NativeRenderer(photo, lm, target[None], RenderConfig(mouth="retrieved"))
     warp = NativeRenderer(photo, lm, target[None], RenderConfig(mouth="warp"))
     out, base = retrieved(target), warp(target)

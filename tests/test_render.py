@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
+from face_edits import EXAMPLES, example_face, open_mouth
 from talkface.eval.motion_metrics import mouth_opening
 from talkface.face.align import Similarity
 from talkface.face.eyes import eye_aspect_ratio
@@ -17,23 +15,10 @@ from talkface.render.compose import NativeRenderer, RenderConfig
 from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth
 from talkface.render.warp import FaceWarp, face_roi, tps_eval, tps_fit
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
 
 @pytest.fixture(scope="module")
 def face() -> tuple[np.ndarray, np.ndarray]:
-    photo = np.asarray(Image.open(EXAMPLES / "face.png").convert("RGB"))
-    return photo, landmarks_for_image(photo, "face.png").astype(np.float64)
-
-
-def _open_mouth(lm: np.ndarray, amount: float) -> np.ndarray:
-    """Drop the lower lip (and the chin part of the way) by ``amount`` pixels."""
-    out = lm.copy()
-    for index in (55, 56, 57, 58, 59, 65, 66, 67):
-        out[index, 1] += amount
-    for index, weight in ((7, 0.6), (8, 0.6), (9, 0.6), (6, 0.3), (10, 0.3)):
-        out[index, 1] += weight * amount
-    return out
+    return example_face()
 
 
 def _close_eyes(lm: np.ndarray, fraction: float) -> np.ndarray:
@@ -64,7 +49,7 @@ def test_unmoved_landmarks_give_the_photo(face: tuple[np.ndarray, np.ndarray]) -
 
 def test_outside_the_face_region_is_bit_identical_and_resolution_kept(face: tuple[np.ndarray, np.ndarray]) -> None:
     photo, lm = face
-    moved = _close_eyes(_open_mouth(lm, 9.0), 0.4)
+    moved = _close_eyes(open_mouth(lm, 9.0), 0.4)
     renderer = NativeRenderer(photo, lm, moved[None])
     out = renderer(moved)
     assert out.shape == photo.shape
@@ -78,7 +63,7 @@ def test_outside_the_face_region_is_bit_identical_and_resolution_kept(face: tupl
 
 def test_an_opened_mouth_is_dark_inside(face: tuple[np.ndarray, np.ndarray]) -> None:
     photo, lm = face
-    target = _open_mouth(lm, 10.0)
+    target = open_mouth(lm, 10.0)
     luma = {}
     for style in ("painted", "cavity", "warp"):
         out = NativeRenderer(photo, lm, target[None], RenderConfig(mouth=style))(target)
@@ -99,7 +84,7 @@ def test_an_opened_mouth_is_dark_inside(face: tuple[np.ndarray, np.ndarray]) -> 
 
 def test_paint_mouth_only_touches_the_inner_lips(face: tuple[np.ndarray, np.ndarray]) -> None:
     photo, lm = face
-    target = _open_mouth(lm, 8.0)
+    target = open_mouth(lm, 8.0)
     image = photo.astype(np.float32)
     painted = paint_mouth(image.copy(), target, MouthPalette.from_photo(photo, lm))
     changed = np.abs(painted - image).max(axis=2) > 1.0
@@ -114,7 +99,7 @@ def test_paint_mouth_only_touches_the_inner_lips(face: tuple[np.ndarray, np.ndar
 def test_painted_teeth_have_a_few_soft_seams_not_a_zipper(face: tuple[np.ndarray, np.ndarray]) -> None:
     """Along the upper teeth, a grey photo shows at most 5 seams (central pair, laterals, canines), shallow."""
     photo, lm = face
-    target = _open_mouth(lm, 12.0)
+    target = open_mouth(lm, 12.0)
     grey = np.full_like(photo, 128, dtype=np.float32)
     palette = MouthPalette(lip=np.array([150.0, 90, 90]), skin=np.array([180.0, 140, 120]),
                            teeth=np.array([200.0, 195, 180]))
@@ -307,7 +292,7 @@ def test_pose_aligned_lmd_ignores_head_pose_not_the_mouth(face: tuple[np.ndarray
     c, s = np.cos(0.1), np.sin(0.1)
     turned = (lm - lm.mean(0)) @ np.array([[c, -s], [s, c]]).T * 1.3 + lm.mean(0) + [7.0, -4.0]
     assert pose_aligned_lmd(turned[None], lm[None]) < 1e-3  # float32 crop alignment
-    opened = _open_mouth(lm, 6.0)
+    opened = open_mouth(lm, 6.0)
     assert pose_aligned_lmd(opened[None], lm[None]) > 0.5
     with pytest.raises(ValueError, match="must both be"):
         pose_aligned_lmd(lm[None], np.stack([lm, lm]))
