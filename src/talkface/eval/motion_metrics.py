@@ -214,6 +214,7 @@ def evaluate_motion(
     """
     from talkface.motion.data import canonical_neutral_of, open_datasets  # lazy: loads lightning, torch
     from talkface.motion.lgan_net import LGANInference  # lazy: loads torch
+    from talkface.motion.render import predict_canonical_landmarks  # lazy: loads torch, cv2
     from talkface.motion.retarget import retarget, to_canonical  # lazy: loads cv2
 
     split = None if split == "all" else split
@@ -233,7 +234,9 @@ def evaluate_motion(
                     pred = np.broadcast_to(neutral, clip.canonical.shape).copy()
                 elif isinstance(model, LGANInference):
                     model_neutral = model.canonical_neutral.cpu().numpy()
-                    pred = model.predict_canonical(clip.features)
+                    # as animate predicts (an ensemble's pause gate included), without amplitude normalisation
+                    pred = predict_canonical_landmarks(clip.audio, model, features=clip.features,
+                                                       normalise_mouth=False)
                 else:
                     raise TypeError(f"{name}: not a motion model (LGANInference)")
                 # the truth around the neutral face this predictor works with
