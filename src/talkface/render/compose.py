@@ -158,14 +158,15 @@ class NativeRenderer:
         # already has a real interior, which the warp stretches)
         extra = inner_gap(tgt) - self._source_gap
         style = self.config.mouth
-        if extra > 0.75 and style in ("painted", "cavity"):
+        if extra > 0.75:
             strength = float(np.clip(extra / 3.0, 0.0, 1.0))
-            paint_mouth(roi_pixels, tgt, self.palette, origin=origin, strength=strength, teeth=style == "painted")
-        elif extra > 0.75 and self._retrieved is not None:
-            self._retrieved(roi_pixels, tgt, origin=origin, strength=float(np.clip(extra / 3.0, 0.0, 1.0)))
-        elif extra > 0.75 and style == "generator" and mouth_image is not None:
-            _paste_inner(roi_pixels, mouth_image, tgt, self.roi)
-        if extra <= 0.75 and self._retrieved is not None:
+            if style in ("painted", "cavity"):
+                paint_mouth(roi_pixels, tgt, self.palette, origin=origin, strength=strength, teeth=style == "painted")
+            elif self._retrieved is not None:
+                self._retrieved(roi_pixels, tgt, origin=origin, strength=strength)
+            elif style == "generator" and mouth_image is not None:
+                _paste_inner(roi_pixels, mouth_image, tgt, self.roi)
+        elif self._retrieved is not None:  # the mouth closed: the next opening picks its entry afresh
             self._retrieved.reset()
         if open_eyes is not None:
             paint_lids(roi_pixels, tgt, open_eyes, self.lids, origin=origin)
