@@ -1,9 +1,11 @@
 """Mouth amplitude of the motion model vs real speech, with and without per-utterance normalisation.
 
 For every clip at the model's frame rate: the model's canonical prediction from the clip's stored
-speech features, the truth moved onto the model's neutral face (as in ``talkface evaluate-motion``);
-std ratio of the inner-lip opening (generated / real), its correlation, mouth LMD (128-px crop), for
-a fixed gain (``--motion-scale``) and for :func:`talkface.motion.amplitude.amplitude_gain`.
+speech features (as ``animate`` predicts, an ensemble's pause gate included:
+:func:`talkface.motion.render.predict_canonical_landmarks` without its own normalisation), the truth
+moved onto the model's neutral face (as in ``talkface evaluate-motion``); std ratio of the inner-lip
+opening (generated / real), its correlation, mouth LMD (128-px crop), for a fixed gain
+(``--motion-scale``) and for :func:`talkface.motion.amplitude.amplitude_gain`.
 
     python3 benchmarks/mouth_amplitude.py /work/prepared/grid_s1_all:train /work/prepared/grid7 /work/prepared/wild
 """
@@ -19,6 +21,7 @@ from talkface.data.dataset import PreparedDataset
 from talkface.eval.motion_metrics import landmark_distance, mouth_opening
 from talkface.models import load_lgan_net as load_lgan
 from talkface.motion.amplitude import MAX_GAIN, TARGET_OPENING_STD, amplitude_gain
+from talkface.motion.render import predict_canonical_landmarks
 from talkface.motion.retarget import to_canonical
 from talkface.pipeline import DEFAULT_MODEL
 
@@ -40,7 +43,7 @@ def main() -> None:
             if abs(clip.fps - lgan.config.fps) > 1e-3:
                 continue
             gt = to_canonical(clip.canonical, clip.canonical[clip.neutral_index], neutral)
-            pred = lgan.predict_canonical(clip.features)
+            pred = predict_canonical_landmarks(clip.audio, lgan, features=clip.features, normalise_mouth=False)
             og = mouth_opening(gt)
             real_std.append(float(og.std()))
             for name, v in variants.items():
