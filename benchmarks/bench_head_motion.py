@@ -2,7 +2,9 @@
 
     python3 benchmarks/bench_head_motion.py [seconds]
 
-Speech: a GRID test fixture repeated; times are the median of 3 runs on one thread.
+Speech: a GRID test fixture repeated; times are the median of 3 runs on one thread. "G_L prediction" is
+:func:`talkface.motion.render.predict_canonical_landmarks` without its normalisation, as ``animate``
+predicts (an ensemble's pause gate and the per-frame loudness it reads included).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from talkface.io.media import read_audio
 from talkface.models import load_lgan_net as load_lgan
 from talkface.motion.amplitude import amplitude_gain
 from talkface.motion.head import apply_head_motion, generate_head_motion
+from talkface.motion.render import predict_canonical_landmarks
 from talkface.motion.retarget import retarget
 from talkface.pipeline import DEFAULT_MODEL
 
@@ -43,7 +46,8 @@ def main() -> None:
     frames = num_video_frames(len(audio), 16000, fps)
     features = get_extractor(lgan.config.feature_name)(audio, frames, fps)
     person = Similarity.from_params(80.0, 0.0, (320.0, 240.0)).apply(canonical_face())
-    t_lgan, canonical = timed(lambda: lgan.predict_canonical(features))
+    t_lgan, canonical = timed(lambda: predict_canonical_landmarks(audio, lgan, features=features,
+                                                                  normalise_mouth=False))
     t_gain, _ = timed(lambda: amplitude_gain(canonical))  # type: ignore[arg-type]
     neutral = lgan.canonical_neutral.numpy()
     landmarks = retarget(canonical, neutral, person)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 
 from talkface.batch import read_manifest, run_batch, shard_jobs
+from talkface.batch.ray_backend import start_local_ray
 from talkface.errors import InputError
 from talkface.io.media import read_audio
 from talkface.pipeline import AnimateConfig, Animator
@@ -234,32 +235,6 @@ def _descendants_named(text: bytes) -> list[int]:
     return found
 
 
-class _SlowClock:
-    """The ``time`` module with ``monotonic`` running at a quarter speed (everything else unchanged)."""
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(time, name)
-
-    @staticmethod
-    def monotonic() -> float:
-        return time.monotonic() / 4
-
-
-def _ray_init_patient(ray: object, **kwargs: object) -> None:
-    """``ray.init`` allowing the local node 4x Ray's startup waits (a loaded machine needs more than 30 s).
-
-    Ray waits a fixed 30 s for its raylet to register ("The current node timed out during startup"; no
-    argument or environment variable sets it, Ray 2.60), so while ``init`` runs, the clock of
-    ``ray._private.node`` runs at a quarter speed: 120 s. The GCS port wait, which has a variable, gets 120 s
-    too. A node that starts at once is not slowed down.
-    """
-    node = pytest.importorskip("ray._private.node")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RAY_gcs_server_port_wait_time_s", "120")
-        mp.setattr(node, "time", _SlowClock(), raising=False)
-        ray.init(**kwargs)  # type: ignore[attr-defined]
-
-
 def test_ray_actors_render_and_a_killed_actor_is_restarted(inputs: Path, tmp_path: Path) -> None:
     ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'talkface[ray]'")
     manifest = tmp_path / "jobs.csv"
@@ -267,7 +242,7 @@ def test_ray_actors_render_and_a_killed_actor_is_restarted(inputs: Path, tmp_pat
         f"{inputs / 'face.png'},{inputs / 'speech.wav'},v{i}\n" for i in range(2))
         + f"{inputs / 'corrupt.png'},{inputs / 'speech.wav'},bad\n")
     out = tmp_path / "out"
-    _ray_init_patient(ray, num_cpus=2, include_dashboard=False, object_store_memory=80 * 2**20, log_to_driver=False)
+    start_local_ray(ray, num_cpus=2, include_dashboard=False, object_store_memory=80 * 2**20, log_to_driver=False)
     try:
         box: dict[str, object] = {}
         thread = threading.Thread(target=lambda: box.update(summary=run_batch(

@@ -14,7 +14,9 @@ and the output folder must be on a file system every node sees, at the same path
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +25,70 @@ from talkface.batch.manifest import BatchJob
 from talkface.batch.render import Renderer, result_record
 from talkface.errors import TalkfaceError
 
-__all__ = ["RayRenderer", "ray_results"]
+__all__ = ["RayRenderer", "ray_results", "start_local_ray"]
 
 #: Object store of a Ray started by ``--ray local`` (only small records pass through it).
 LOCAL_OBJECT_STORE_BYTES = 128 * 2**20
+
+#: How many times Ray's own start-up waits a local node gets: Ray waits a fixed 30 s for its raylet to
+#: register, which a loaded machine (CPU-bound renders, trainings) overruns; 4x is 120 s.
+LOCAL_START_PATIENCE = 4
+#: Ray's variable for its wait on the GCS server's port, seconds (30 by default).
+PORT_WAIT_VARIABLE = "RAY_gcs_server_port_wait_time_s"
+
+
+class _PatientClock:
+    """The ``time`` module with ``monotonic`` running ``1 / factor`` as fast (everything else unchanged)."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    def monotonic(self) -> float:
+        return time.monotonic() / self.factor
+
+
+@contextlib.contextmanager
+def _patient_ray_start(patience: float) -> Iterator[None]:
+    """While Ray starts a local node, let it wait ``patience`` times its fixed start-up timeouts.
+
+    Ray has no option for the 30 s it gives the raylet to register ("The current node timed out during
+    startup"; hard-coded in ``ray._private.node``, Ray 2.x, ray-project/ray#47087), so that module's clock
+    runs ``patience`` times slower while ``ray.init`` runs; a node that starts at once is not slowed down.
+    The GCS port wait, which has a variable (:data:`PORT_WAIT_VARIABLE`), gets the same, unless
+    the user set it. Should a Ray release move that code, Ray starts with its own timeouts.
+    """
+    with contextlib.ExitStack() as stack:
+        try:
+            node: Any = importlib.import_module("ray._private.node")
+        except ImportError:
+            node = None
+        if node is not None and getattr(node, "time", None) is time:
+            node.time = _PatientClock(patience)
+            stack.callback(setattr, node, "time", time)
+        if PORT_WAIT_VARIABLE not in os.environ:
+            os.environ[PORT_WAIT_VARIABLE] = str(round(30 * patience))
+            stack.callback(os.environ.pop, PORT_WAIT_VARIABLE, None)
+        yield
+
+
+def start_local_ray(ray: Any, **init_kwargs: Any) -> None:
+    """``ray.init(**init_kwargs)`` on this machine, patient with a loaded machine (see ``_patient_ray_start``).
+
+    Raises:
+        TalkfaceError: Ray did not start (one line naming what failed; Ray's own log has the rest).
+    """
+    try:
+        with _patient_ray_start(LOCAL_START_PATIENCE):
+            ray.init(**init_kwargs)
+    except Exception as err:  # Ray raises plain Exception/RuntimeError/TimeoutError for a node that won't start
+        with contextlib.suppress(Exception):  # best effort: stop what did start
+            ray.shutdown()
+        raise TalkfaceError(f"--ray local: Ray did not start on this machine ({type(err).__name__}: "
+                            f"{' '.join(str(err).split())[:200]}); see Ray's logs under its temp dir "
+                            "(/tmp/ray/session_latest/logs), or run without --ray") from None
 
 
 class RayRenderer:
@@ -65,8 +127,8 @@ def ray_results(jobs: list[BatchJob], config: Any, out_dir: Path, *, address: st
     started = False
     if not ray.is_initialized():
         if address == "local":
-            ray.init(num_cpus=max(actors, os.cpu_count() or 1), include_dashboard=False,
-                     object_store_memory=LOCAL_OBJECT_STORE_BYTES, log_to_driver=True)
+            start_local_ray(ray, num_cpus=max(actors, os.cpu_count() or 1), include_dashboard=False,
+                            object_store_memory=LOCAL_OBJECT_STORE_BYTES, log_to_driver=True)
         else:
             try:
                 ray.init(address=address, log_to_driver=True)

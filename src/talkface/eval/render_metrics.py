@@ -34,6 +34,7 @@ import numpy as np
 from talkface.eval.motion_metrics import crop_aligned, mouth_opening
 from talkface.face.align import procrustes
 from talkface.face.eyes import eye_aspect_ratio
+from talkface.io.colour import rgb_to_lab
 
 __all__ = [
     "blink_apex_ratio",
@@ -232,13 +233,6 @@ _EYE_PLACE = (36, 39, 42, 45, 27, 28, 29, 30, 31, 33, 35)
 EYE_MATCH = 10.0
 
 
-def _lab(image: np.ndarray) -> np.ndarray:
-    """CIE Lab of a uint8 RGB image, float32 (OpenCV's 8-bit L of 0-255 brought back to 0-100)."""
-    lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB).astype(np.float32)
-    lab[..., 0] *= 100.0 / 255.0
-    return lab
-
-
 def visible_eye_share(frames: np.ndarray, lms: np.ndarray, photo: np.ndarray, photo_lm: np.ndarray) -> np.ndarray:
     """Share of the photo's open-eye pixels still showing in each frame, per eye: a detector-free closure.
 
@@ -262,7 +256,7 @@ def visible_eye_share(frames: np.ndarray, lms: np.ndarray, photo: np.ndarray, ph
         (T, 2) float64 [right, left] shares (NaN for an eye without open-eye pixels).
     """
     plm = np.asarray(photo_lm, np.float64)
-    lab_photo = _lab(photo)
+    lab_photo = rgb_to_lab(photo)
     masks = []
     for eye in (range(36, 42), range(42, 48)):
         pts = plm[list(eye)]
@@ -289,7 +283,7 @@ def visible_eye_share(frames: np.ndarray, lms: np.ndarray, photo: np.ndarray, ph
         affine[:, 2] -= (x0, y0)
         back = cv2.warpAffine(np.ascontiguousarray(f), affine, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
-        same = np.linalg.norm(_lab(back) - ref, axis=-1) < EYE_MATCH
+        same = np.linalg.norm(rgb_to_lab(back) - ref, axis=-1) < EYE_MATCH
         for k in range(2):
             inside = masks[k][y0:y1, x0:x1]
             if inside.any():

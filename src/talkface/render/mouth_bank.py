@@ -28,6 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from talkface.io.colour import lab_to_rgb, rgb_to_lab
 from talkface.render.mouth import MouthPalette, blend_region, inner_mask, paint_mouth
 from talkface.render.warp import tps_eval, tps_fit
 
@@ -170,18 +171,6 @@ def load_bank(path: str | Path = BANK_PATH) -> MouthBank:
             skin=np.asarray(z["skin"], np.float32),
             teeth=np.asarray(z["teeth"], np.float32),
         )
-
-
-def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """(..., 3) RGB 0-255 -> float32 Lab (L 0-100)."""
-    arr = np.asarray(rgb, np.float32).reshape(-1, 1, 3) / 255.0
-    return np.asarray(cv2.cvtColor(arr, cv2.COLOR_RGB2LAB), np.float32).reshape(np.shape(rgb))
-
-
-def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    """(..., 3) float32 Lab -> RGB 0-255 float32."""
-    arr = np.asarray(lab, np.float32).reshape(-1, 1, 3)
-    return (np.asarray(cv2.cvtColor(arr, cv2.COLOR_LAB2RGB), np.float32) * 255.0).reshape(np.shape(lab))
 
 
 def transfer_colours(
