@@ -216,6 +216,31 @@ def test_animator_renders_natively_by_default_and_keeps_the_crop_path(face: tupl
         Animator(AnimateConfig(mouth="teeth"))
 
 
+def test_animator_renders_given_landmarks_as_the_request(face: tuple[np.ndarray, np.ndarray]) -> None:
+    """An oracle study's path (benchmarks/render_quality.py VARIANT:oracle): the given track is rendered as is."""
+    import torch
+
+    from talkface.pipeline import AnimateConfig, Animator
+
+    torch.set_num_threads(1)
+    photo, lm = face
+    animator = Animator(AnimateConfig(threads=1))
+    person = animator._face(photo, "<photo>")
+    track = np.repeat(person[None], 4, 0).astype(np.float32)
+    track[2] = open_mouth(person, 0.3 * float(np.linalg.norm(person[54] - person[48])))
+    total, frames = animator._frames(photo, person, np.zeros(16000, np.float32), blink_rate=None, motion_scale=1.0,
+                                     seed=0, size=0, timer={}, progress=None, requested=track)
+    out = np.stack(list(frames))
+    assert total == 4 and out.shape == (4, *photo.shape)
+    assert animator.last_requested_landmarks is not None
+    assert np.array_equal(animator.last_requested_landmarks, track)
+    assert np.abs(out[0].astype(int) - photo).max() <= 1  # the photo's own landmarks: the photo
+    assert mouth_opening(track[2:3])[0] > mouth_opening(track[:1])[0]
+    x0, y0 = np.floor(track[2, 48:68].min(0)).astype(int)
+    x1, y1 = np.ceil(track[2, 48:68].max(0)).astype(int)
+    assert np.abs(out[2, y0:y1, x0:x1].astype(int) - photo[y0:y1, x0:x1]).mean() > 5  # the mouth opened
+
+
 def test_render_metrics_see_blur_tint_and_blinks(face: tuple[np.ndarray, np.ndarray]) -> None:
     from talkface.eval.render_metrics import blink_apex_ratio, colour_shift, laplacian_var
 
