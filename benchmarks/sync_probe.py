@@ -17,7 +17,8 @@ ways, each changing one thing:
   crops are pixel-aligned): A's ``req`` crops with B's pixels inside the outer lips (soft mask,
   grown by 0.15 of the mouth width), or everywhere else; ``rest<-B[0]`` / ``rest<-A[0]``: outside the
   lips B's / A's own *first* crop (a look without motion); ``rest blurred``: outside the lips A's
-  crops blurred (sigma 2 px);
+  crops blurred (sigma 2 px); ``rest shading<-B``: outside the lips A's crops times B's change of
+  low-frequency brightness since its first frame (Gaussian, sigma 3 px): B's shading, A's geometry;
 
 and the mouth crops' temporal pixel change (``motion``: mean absolute difference of consecutive
 crops after the sync model's own per-frame normalisation, inside the outer-lip mask, and outside it:
@@ -197,6 +198,10 @@ def main() -> None:
                 f"{a} rest<-{a}[0]": ca * m + ca[:1] * (1 - m),  # A's own rest, frozen
                 f"{a} rest blurred": ca * m + blurred * (1 - m),
             }
+            # B's change of low-frequency shading since its first frame, laid on A outside the lips
+            low_b = np.stack([cv2.GaussianBlur(f, (0, 0), 3.0) for f in cb]) + 1.0
+            shading = np.clip(low_b / low_b[:1], 0.5, 2.0)
+            mixes[f"{a} rest shading<-{b}"] = ca * m + ca * shading * (1 - m)
             for name, mix in mixes.items():
                 mm = np.clip(mix, 0, 255).astype(np.uint8)
                 rows.append({"clip": clip, "variant": name, "req": lse(mm)})
