@@ -11,6 +11,8 @@ ways, each changing one thing:
 * ``res128``: the frame's face first cut to the crop renderer's 128² face crop (the photo's
   :func:`talkface.face.align.crop_transform`) and scaled back (``paste_back``): the crop renderer's
   resolution, nothing else;
+* ``mpeg1``: the frames through an MPEG-1 encoder like GRID's (1 Mb/s, a GOP of 12, no B-frames) and
+  back, scored with the same track (do coding artefacts that follow the motion count?);
 * ``blur1`` / ``blur2``: the 48×96 grey mouth crops blurred (Gaussian, sigma 1 / 2 px);
 * ``sharpen``: the mouth crops unsharp-masked (amount 1, sigma 1.5 px);
 * ``mouth<-B`` / ``rest<-B`` (``--swap A B``: both rendered from the same request, so their ``req``
@@ -23,7 +25,7 @@ ways, each changing one thing:
 and the mouth crops' temporal pixel change (``motion``: mean absolute difference of consecutive
 crops after the sync model's own per-frame normalisation, inside the outer-lip mask, and outside it:
 ``motion_out``). ``--tile PNG`` writes the sync model's mouth crops of a few frames (the widest
-requested openings of the first clip), one row per variant, for looking.
+requested openings of the first clip or ``--tile-clip``), one row per variant, for looking.
 
 Usage::
 
@@ -88,6 +90,33 @@ def degrade_to_crop(frames: np.ndarray, photo_lm: np.ndarray) -> np.ndarray:
     return np.stack([paste_back(f, warp_crop(f, aff, 128), aff) for f in frames])
 
 
+def mpeg1(frames: np.ndarray, fps: float, bit_rate: int = 1_000_000) -> np.ndarray:
+    """The frames through an MPEG-1 encoder like GRID's (1 Mb/s, a GOP of 12, no B-frames) and back."""
+    import io
+
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mpeg") as out:
+        stream = out.add_stream("mpeg1video", rate=int(round(fps)))
+        stream.width, stream.height = frames.shape[2] // 2 * 2, frames.shape[1] // 2 * 2
+        stream.pix_fmt, stream.bit_rate = "yuv420p", bit_rate
+        stream.codec_context.gop_size, stream.codec_context.max_b_frames = 12, 0
+        for f in frames:
+            img = np.ascontiguousarray(f[: stream.height, : stream.width])
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    buf.seek(0)
+    with av.open(buf, "r", format="mpeg") as inp:
+        decoded = [fr.to_ndarray(format="rgb24") for fr in inp.decode(video=0)]
+    out_frames = frames.copy()
+    n = min(len(decoded), len(frames))
+    out_frames[:n, : stream.height, : stream.width] = np.stack(decoded[:n])
+    return out_frames
+
+
 def normalised(m: np.ndarray) -> np.ndarray:
     """The sync model's per-frame normalisation (:meth:`talkface.eval.sync.network.SyncNet.normalize_mouths`)."""
     x = m.astype(np.float32)
@@ -132,7 +161,8 @@ def main() -> None:
     p.add_argument("--variants", nargs="+", default=["real", "crop@0", "native@0"])
     p.add_argument("--swap", nargs=2, metavar=("A", "B"), action="append", default=[],
                    help="also score A's crops with B's pixels inside the lips (mouth<-B) and outside (rest<-B)")
-    p.add_argument("--tile", type=Path, default=None, help="PNG of the first clip's mouth crops")
+    p.add_argument("--tile", type=Path, default=None, help="PNG of one clip's mouth crops (the sync model's input)")
+    p.add_argument("--tile-clip", default=None, help="the clip of --tile (default: the first)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--saliency", type=Path, default=None,
                    help="PNG of the sync model's mean |d LSE-C / d pixel| per variant (all clips); the share "
@@ -181,6 +211,7 @@ def main() -> None:
                 mask_area.setdefault(v, []).append(float(masks[v].mean()))
             row = {"clip": clip, "variant": v, "tracked": lse(tracked), "req": lse(by_req),
                    "res128": lse(crops(degrade_to_crop(frames, photo_lm), lm)),
+                   "mpeg1": lse(crops(mpeg1(frames, fps), lm)),
                    "blur1": lse(blur[0]), "blur2": lse(blur[1]), "sharpen": lse(sharp),
                    "motion": mo[0], "motion_out": mo[1]}
             rows.append(row)
@@ -206,7 +237,7 @@ def main() -> None:
                 mm = np.clip(mix, 0, 255).astype(np.uint8)
                 rows.append({"clip": clip, "variant": name, "req": lse(mm)})
                 print(clip, name, round(lse(mm), 3), flush=True)
-        if args.tile is not None and not tile_rows:
+        if args.tile is not None and not tile_rows and args.tile_clip in (None, clip):
             ref = z[f"{args.variants[-1]}/req"] if args.variants[-1] != "real" else z["real_lm"]
             from talkface.eval.motion_metrics import mouth_opening
 
@@ -241,7 +272,7 @@ def main() -> None:
 
 
 def write(out: Path, rows: list[dict[str, object]]) -> None:
-    keys = ["tracked", "req", "res128", "blur1", "blur2", "sharpen", "motion", "motion_out"]
+    keys = ["tracked", "req", "res128", "mpeg1", "blur1", "blur2", "sharpen", "motion", "motion_out"]
     names = list(dict.fromkeys(str(r["variant"]) for r in rows))
     lines = ["| variant | clips | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
     summary: dict[str, dict[str, str]] = {}
