@@ -50,6 +50,13 @@ Variants: ``real`` (the real frames themselves: the reference row), ``still`` (t
 another mouth interior; ``VARIANT@H`` renders with head motion strength H (e.g. ``native@0``: no head
 motion; default: ``AnimateConfig``'s). The requested landmarks of a variant are those its animator
 rendered (``Animator.last_requested_landmarks``); the still's are the default configuration's.
+``VARIANT:oracle`` (e.g. ``native:oracle@0``, ``crop:oracle@0``, ``native:warp:oracle``) renders from
+the real clip's own tracked landmarks instead of the motion model's (:func:`oracle_landmarks`; ``@0``:
+its pose-free motion retargeted onto the photo, otherwise the real track with its head pose): what
+the renderer makes of a perfect request.
+
+``--save DIR`` keeps each clip's frames, tracked landmarks and speech per variant (``DIR/<clip>.npz``,
+for ``benchmarks/sync_probe.py``; never commit the wild clips' outputs).
 """
 
 from __future__ import annotations
@@ -68,14 +75,44 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def clip_sources(data: Path, max_clips: int, skip: int = 0) -> list[tuple[str, Path]]:
+def clip_sources(data: Path, max_clips: int, skip: int = 0) -> list[tuple[str, Path, Path]]:
+    """(clip name, source video, prepared arrays ``clips/<id>.npz``) of the manifest's finished clips."""
     out = []
     for line in (data / "manifest.jsonl").read_text().splitlines():
         row = json.loads(line)
         if row.get("status") == "ok" and Path(row["source"]).is_file():
-            out.append((row["id"].split("/")[0], Path(row["source"])))
+            out.append((row["id"].split("/")[0], Path(row["source"]), data / "clips" / f"{row['id']}.npz"))
     out = out[skip:]
     return out[:max_clips] if max_clips else out
+
+
+def oracle_landmarks(arrays: Path, photo_lm: np.ndarray, n: int, scale: float, head: bool) -> np.ndarray:
+    """The real clip's own tracked landmarks as the request (the oracle motion), in the photo's pixels.
+
+    With ``head`` the prepared track itself (source pixels times ``scale``: real head pose included);
+    without, the clip's pose-free ``canonical`` motion retargeted onto the photo's landmarks around its
+    first frame (the photo), as the animate path retargets the motion model's canonical landmarks
+    (:func:`talkface.motion.retarget.retarget`): frame 0 maps exactly onto the photo's landmarks.
+
+    Args:
+        arrays: the clip's prepared ``.npz`` (``landmarks``, ``canonical``).
+        photo_lm: (68, 2) the photo's (frame 0's) dlib landmarks, photo pixels.
+        n: frames wanted.
+        scale: photo pixels per source-video pixel (``--max-side`` downscaling).
+        head: keep the real head motion.
+
+    Returns:
+        (n, 68, 2) float32 (the last frame repeated if the prepared track is shorter).
+    """
+    from talkface.motion.retarget import retarget
+
+    with np.load(arrays) as z:
+        if head:
+            track = z["landmarks"].astype(np.float64) * scale
+        else:
+            track = retarget(z["canonical"], z["canonical"][0], photo_lm)
+    track = track[np.minimum(np.arange(n), len(track) - 1)]
+    return np.asarray(track, np.float32)
 
 
 def _downscale(frames: np.ndarray, max_side: int) -> np.ndarray:
@@ -92,16 +129,22 @@ def _head_of(variant: str) -> str:
     return variant.split("@", 1)[1] if "@" in variant else ""
 
 
+def _is_oracle(variant: str) -> bool:
+    """``RENDERER[:STYLE]:oracle[@H]``: rendered from the real clip's own landmarks (:func:`oracle_landmarks`)."""
+    return "oracle" in variant.split("@", 1)[0].split(":")[1:]
+
+
 def variant_config(name: str, seed: int) -> dict[str, object]:
     extra: dict[str, object] = {}
     if "@" in name:
         name, head = name.split("@", 1)
         if head:
             extra["head_motion"] = float(head)
-    if name == "crop":
+    parts = [x for x in name.split(":") if x != "oracle"]
+    if parts == ["crop"]:
         return {"renderer": "crop", "seed": seed, **extra}
-    if name.startswith("native"):
-        style = name.split(":", 1)[1] if ":" in name else "painted"
+    if parts[0] == "native" and len(parts) <= 2:
+        style = parts[1] if len(parts) == 2 else "painted"
         return {"renderer": "native", "mouth": style, "seed": seed, **extra}
     raise ValueError(name)
 
@@ -119,6 +162,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--strip", type=Path, default=None, help="write a real / variants strip PNG of the first clip")
+    p.add_argument("--save", type=Path, default=None,
+                   help="folder for each clip's frames, tracked landmarks and speech per variant (<clip>.npz)")
     args = p.parse_args()
 
     from talkface.eval.identity import FaceEmbedder, acd
@@ -157,9 +202,10 @@ def main() -> None:
     lp = LPIPS()
     sync = SyncScorer()
     rows: list[dict[str, object]] = []
-    for clip, source in clip_sources(args.data, args.max_clips, args.skip_clips):
+    for clip, source, arrays in clip_sources(args.data, args.max_clips, args.skip_clips):
         t0 = time.perf_counter()
         real, fps = read_video(source, max_duration_s=args.seconds)
+        source_width = real.shape[2]
         real = _downscale(real, args.max_side)
         audio = read_audio(source, max_duration_s=len(real) / fps)
         photo = real[0]
@@ -185,10 +231,19 @@ def main() -> None:
         }
         real_mouths = mouth_crops(real, real_lm)
         outputs: dict[str, np.ndarray] = {}
+        saved: dict[str, np.ndarray] = {"real": real, "real_lm": real_lm, "audio": audio, "fps": np.float32(fps),
+                                        "photo_lm": photo_lm}
         warped = {head: (w.talking_head(photo, audio)[:n], w.last_requested_landmarks) for head, w in warps.items()}
         for v in args.variants:
             if v in ("still", "real"):
                 frames = np.repeat(photo[None], n, 0) if v == "still" else real
+            elif _is_oracle(v):
+                a = animators[v]
+                oracle = oracle_landmarks(arrays, photo_lm, n, real.shape[2] / source_width,
+                                          head=a.config.head_motion > 0)
+                _, it = a._frames(photo, photo_lm, audio, blink_rate=None, motion_scale=1.0, seed=args.seed, size=0,
+                                  timer={}, progress=None, requested=oracle)
+                frames = np.stack(list(it))[:n]
             else:
                 frames = animators[v].talking_head(photo, audio)[:n]
             if v != "real":
@@ -196,6 +251,8 @@ def main() -> None:
             req = requested if v in ("still", "real") else animators[v].last_requested_landmarks
             req = requested if req is None else req[:n]
             lm = track_landmarks(frames, fps=fps, detector=detector, predictor=predictor).landmarks
+            if args.save is not None and v != "real":
+                saved[v], saved[f"{v}/lm"], saved[f"{v}/req"] = frames, lm, req
             # the real row: the real blinks as dlib finds them (it reads a closed real eye at ~0.47 of open)
             blinks, closed = (real_lm, None) if v == "real" else (req, 0.4)
             try:
@@ -230,6 +287,9 @@ def main() -> None:
             rows.append(row)
             print({k: round(x, 3) if isinstance(x, float) else x for k, x in row.items()}, flush=True)
         print(f"{clip}: {time.perf_counter() - t0:.0f} s", flush=True)
+        if args.save is not None:
+            args.save.mkdir(parents=True, exist_ok=True)
+            np.savez(args.save / f"{clip}.npz", **saved)  # type: ignore[arg-type]
         if args.strip is not None and not args.strip.exists():
             write_strip(args.strip, real, real_lm, requested, outputs)
         write_results(args, rows)  # after every clip: a long run can be read while it goes

@@ -216,6 +216,53 @@ def test_animator_renders_natively_by_default_and_keeps_the_crop_path(face: tupl
         Animator(AnimateConfig(mouth="teeth"))
 
 
+def test_animator_renders_given_landmarks_as_the_request(face: tuple[np.ndarray, np.ndarray]) -> None:
+    """An oracle study's path (benchmarks/render_quality.py VARIANT:oracle): the given track is rendered as is."""
+    import torch
+
+    from talkface.pipeline import AnimateConfig, Animator
+
+    torch.set_num_threads(1)
+    photo, lm = face
+    animator = Animator(AnimateConfig(threads=1))
+    person = animator._face(photo, "<photo>")
+    track = np.repeat(person[None], 4, 0).astype(np.float32)
+    track[2] = open_mouth(person, 0.3 * float(np.linalg.norm(person[54] - person[48])))
+    total, frames = animator._frames(photo, person, np.zeros(16000, np.float32), blink_rate=None, motion_scale=1.0,
+                                     seed=0, size=0, timer={}, progress=None, requested=track)
+    out = np.stack(list(frames))
+    assert total == 4 and out.shape == (4, *photo.shape)
+    assert animator.last_requested_landmarks is not None
+    assert np.array_equal(animator.last_requested_landmarks, track)
+    assert np.abs(out[0].astype(int) - photo).max() <= 1  # the photo's own landmarks: the photo
+    assert mouth_opening(track[2:3])[0] > mouth_opening(track[:1])[0]
+    x0, y0 = np.floor(track[2, 48:68].min(0)).astype(int)
+    x1, y1 = np.ceil(track[2, 48:68].max(0)).astype(int)
+    assert np.abs(out[2, y0:y1, x0:x1].astype(int) - photo[y0:y1, x0:x1]).mean() > 5  # the mouth opened
+
+
+def test_neck_anchors_keep_the_neck_still_when_the_jaw_drops(face: tuple[np.ndarray, np.ndarray]) -> None:
+    photo, lm = face
+    photo = cv2.copyMakeBorder(photo, 0, 120, 0, 0, cv2.BORDER_REFLECT)  # room for a neck under the chin
+    target = open_mouth(lm, 0.35 * float(np.linalg.norm(lm[54] - lm[48])))
+    h = float(np.linalg.norm(lm[8] - lm[27]))
+
+    def shift(depth: float, below: float) -> float:
+        """Mean vertical displacement of the backward map at the lower jaw points moved ``below`` × h down."""
+        renderer = NativeRenderer(photo, lm, target[None], RenderConfig(neck=depth))
+        tgt, src, _ = renderer._controls(target)
+        map_x, map_y, (x0, y0, _, _) = renderer.warp.source_map(tgt, src)
+        pts = np.round(lm[4:13] + [0, below * h]).astype(int) - [renderer.roi.x0 + x0, renderer.roi.y0 + y0]
+        return float(np.mean([abs(map_y[y, x] - (y + renderer.roi.y0 + y0)) for x, y in pts]))
+
+    def neck(depth: float) -> float:
+        return float(np.mean([shift(depth, b) for b in (0.35, 0.45, 0.55)]))
+
+    assert neck(0.0) > 0.8  # without anchors the jaw drop drags the neck down
+    assert neck(0.3) < 0.6 * neck(0.0)
+    assert shift(0.3, 0.0) > 0.8 * shift(0.0, 0.0)  # the jaw line still drops as asked
+
+
 def test_render_metrics_see_blur_tint_and_blinks(face: tuple[np.ndarray, np.ndarray]) -> None:
     from talkface.eval.render_metrics import blink_apex_ratio, colour_shift, laplacian_var
 

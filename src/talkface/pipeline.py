@@ -274,15 +274,17 @@ class Animator:
         head_motion: float = 0.0,
         timer: dict[str, float],
         progress: ProgressFn | None,
+        requested: np.ndarray | None = None,
     ) -> tuple[int, Iterator[np.ndarray]]:
-        """Motion for the whole speech, then an iterator of output frames generated chunk by chunk."""
+        """Motion for the whole speech (or ``requested`` (T, 68, 2) photo-pixel landmarks as given, e.g. a
+        real clip's own for an oracle study), then an iterator of output frames generated chunk by chunk."""
         from talkface.face.align import crop_transform, paste_back, transform_points, warp_crop  # lazy: loads cv2
         from talkface.motion.render import predict_landmarks  # lazy: loads cv2
 
         t = time.perf_counter()
         # an open mouth is closed only in the face the motion is added to; the photo's own landmarks
         # stay the texture generator's description of the reference image
-        landmarks = predict_landmarks(
+        landmarks = np.asarray(requested, np.float32) if requested is not None else predict_landmarks(
             image, audio, self.bundle.lgan, self.bundle.blink, seed=seed, blink_rate=blink_rate,
             person_landmarks=person_landmarks, extractor=self._features(), motion_scale=motion_scale,
             close_mouth=self.config.close_mouth, head_motion=head_motion,

@@ -44,6 +44,12 @@ class RenderConfig:
         margin: face region growth around the landmarks (sides and bottom), fraction of the face size.
         forehead: face region growth upwards, fraction of the face size.
         step: coarse-grid spacing of the spline, pixels (0: automatic, ~1/48 of the region).
+        lids: draw closing lids (:mod:`talkface.render.eyes`).
+        neck: anchor the neck: two rows of points this far and twice as far below the lower jaw line
+            (fraction of the nose-bridge to chin distance) follow the head's rigid motion only, so a
+            dropping jaw stretches the skin under the chin instead of dragging the neck and collar along
+            (0: off, the default; on, a moving head carries the neck rigidly, more than a real neck
+            moves; docs/render.md "Oracle decomposition").
     """
 
     mouth: str = "painted"
@@ -51,10 +57,25 @@ class RenderConfig:
     forehead: float = 0.45
     step: int = 0
     lids: bool = True
+    neck: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mouth not in MOUTH_STYLES:
             raise ValueError(f"mouth must be one of {', '.join(MOUTH_STYLES)}, got {self.mouth!r}")
+
+
+#: jaw points the neck anchors hang below (the lower jaw, ear to ear excluded)
+_NECK_JAW = (4, 5, 6, 7, 8, 9, 10, 11, 12)
+
+
+def _neck(landmarks: np.ndarray, depth: float) -> np.ndarray:
+    """Points ``depth`` × (nose bridge to chin distance) below the lower jaw points, along the face's down."""
+    lm = np.asarray(landmarks, np.float64)
+    axis = lm[45] - lm[36]
+    down = np.array([-axis[1], axis[0]]) / max(float(np.linalg.norm(axis)), 1e-6)  # perpendicular, down on screen
+    jaw, h = lm[list(_NECK_JAW)], float(np.linalg.norm(lm[8] - lm[27]))
+    # two rows (a single row of pinned points lets the spline overshoot below it)
+    return np.concatenate([jaw + depth * h * down, jaw + 2.0 * depth * h * down])
 
 
 def _creases(landmarks: np.ndarray) -> np.ndarray:
@@ -97,6 +118,8 @@ class NativeRenderer:
             [self.landmarks[None], np.asarray(track, np.float64).reshape(-1, 68, 2)])
         self.roi: Roi = face_roi(pts, self.photo.shape, self.config.margin, self.config.forehead)
         self._source_creases = _creases(self.landmarks)
+        if self.config.neck > 0:  # the neck anchors ride with the creases: rigid with the head
+            self._source_creases = np.concatenate([self._source_creases, _neck(self.landmarks, self.config.neck)])
         self.warp = FaceWarp(self.photo, np.concatenate([self.landmarks, self._source_creases]), self.roi,
                              step=self.config.step)
         self.palette = MouthPalette.from_photo(self.photo, self.landmarks)

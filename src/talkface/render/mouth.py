@@ -20,6 +20,14 @@ __all__ = ["MouthPalette", "blend_region", "inner_gap", "inner_mask", "paint_mou
 
 UPPER_INNER = (60, 61, 62, 63, 64)
 LOWER_INNER = (60, 67, 66, 65, 64)
+# The painted interior's levels (module constants so benchmarks/mouth_interior_sweep.py can vary them)
+#: Brightness of the cavity, a share of the lips' colour (before the darker middle).
+CAVITY_LEVEL = 0.3
+#: Gain on the teeth's palette colour.
+TEETH_GAIN = 1.0
+#: Opening (share of the mouth width) from which the lower teeth show, and their brightness vs the upper.
+LOWER_TEETH_FROM = 0.2
+LOWER_TEETH_LIGHT = 0.55
 
 
 def inner_gap(landmarks: np.ndarray) -> float:
@@ -185,7 +193,7 @@ def paint_mouth(
     u = depth / open_[None, :]  # 0 at the upper lip, 1 at the lower
     # cavity: the lips' colour much darker, darkest in the middle of the opening
     centre_dark = 1.0 - 0.45 * np.exp(-((u - 0.55) ** 2) / 0.08) * (1.0 - s[None, :] ** 2)
-    cavity = palette.lip[None, None, :] * (0.3 * centre_dark)[:, :, None]
+    cavity = palette.lip[None, None, :] * (CAVITY_LEVEL * centre_dark)[:, :, None]
     interior = cavity
     rel = gap / max(width, 1e-3)  # opening relative to mouth width
     if rel > 0.22:  # wide open: the tongue shows at the bottom
@@ -213,13 +221,13 @@ def paint_mouth(
             for pos, depth_ in ((0.0, 0.22), (-1.0, 0.09), (1.08, 0.08), (-1.85, 0.04), (1.95, 0.04)):
                 seams += depth_ * np.exp(-(((arch - pos) / sigma_seam) ** 2))
         shade = shade * (1.0 - seams)[None, :]
-        teeth_rgb = palette.teeth[None, None, :] * shade[:, :, None]
+        teeth_rgb = TEETH_GAIN * palette.teeth[None, None, :] * shade[:, :, None]
         interior = interior * (1 - t_alpha[:, :, None]) + teeth_rgb * t_alpha[:, :, None]
-        if rel > 0.2:  # the lower teeth mostly hidden: a dim sliver above the lower lip, wide open only
+        if rel > LOWER_TEETH_FROM:  # the lower teeth mostly hidden: a dim sliver above the lower lip
             below = low[None, :] - ys[:, None]
             lband = min(0.15 * gap, 0.045 * width)
             l_alpha = (_smoothstep((lband - below) / 1.2 + 0.5) * _smoothstep((0.45 - np.abs(s[None, :])) / 0.25)
-                       * 0.7 * min(1.0, (rel - 0.2) / 0.1))
-            interior = interior * (1 - l_alpha[:, :, None]) + 0.55 * teeth_rgb * l_alpha[:, :, None]
+                       * 0.7 * min(1.0, (rel - LOWER_TEETH_FROM) / 0.1))
+            interior = interior * (1 - l_alpha[:, :, None]) + LOWER_TEETH_LIGHT * teeth_rgb * l_alpha[:, :, None]
     blend_region(image, (y0, y1, x0, x1), interior, strength * m)
     return image
