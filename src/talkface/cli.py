@@ -338,7 +338,7 @@ def _cmd_train_e2e(args: argparse.Namespace) -> int:
         "image_size", "base_channels", "audio_encoder", "audio_base_channels", "audio_code_size", "context_size",
         "disc_frame_code_size", "disc_audio_code_size", "disc_rnn_size", "l1_weight", "l1_region", "window_s",
         "frame_samples", "lr_frame_discriminator", "lr_sequence_discriminator", "lr_decay_start_epoch",
-        "output_mode", "mask_weight",
+        "output_mode", "mask_weight", "mouth_weight",
     )
     model = {f: given[f] for f in model_fields if f in given}
     if given.get("no_frame_disc"):
@@ -358,7 +358,10 @@ def _cmd_train_e2e(args: argparse.Namespace) -> int:
         data_config = E2EDataConfig(root=args.data[0], extra_roots=tuple(args.data[1:]), **data)
     except ValueError as exc:
         raise InputError(None, str(exc)) from exc
-    print(train_e2e(args.output, data_config, model_config, train))
+    init = given.get("init")
+    if init is not None and not Path(init).is_file():
+        raise InputError(init, "checkpoint not found")
+    print(train_e2e(args.output, data_config, model_config, train, init=init))
     return 0
 
 

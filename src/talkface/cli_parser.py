@@ -123,6 +123,10 @@ E2E = [
     Opt("output_mode", "generator output: the frame itself (the paper, default) or the still + a masked residual "
         "(keeps the still's pixels where speech does not change them)", choices=("direct", "residual")),
     Opt("mask_weight", "mask sparsity penalty of the residual output ({default})"),
+    Opt("mouth_weight", "extra L1 weight inside each real frame's soft mouth mask (outer lips and the jaw below, "
+        "from its landmarks): a pixel there counts 1 + this ({default} = plain L1)"),
+    Opt("init", "fine-tune: start from this e2e training checkpoint's weights (fresh optimisers, batch 0); its "
+        "architecture options must be repeated, loss options may differ", metavar="CKPT", type=str),
     Opt("audio_encoder", "raw-waveform 1-D convolutions (default) or MFCC encoder", choices=("raw", "mfcc")),
     Opt("window_s", "audio window per frame, s ({default})", flag="--window", dest="window_s"),
     Opt("image_size", "generated frame side, pixels ({default})"),

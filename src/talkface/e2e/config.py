@@ -62,6 +62,10 @@ class E2EConfig:
             speech does not change them). Checkpoints without this field are ``"direct"``.
         mask_weight: weight of the mask sparsity penalty (mean of ``m``) in the generator loss
             (``"residual"`` only; 0 = none).
+        mouth_weight: extra weight of the L1 term inside each real frame's soft mouth mask
+            (:func:`talkface.e2e.mouth.mouth_masks`: the outer lips and the jaw below them, from the
+            frame's landmarks): every pixel's absolute error counts ``1 + mouth_weight * mask`` times.
+            0 (checkpoints without this field) = the plain L1.
     """
 
     image_size: int = 128
@@ -96,6 +100,7 @@ class E2EConfig:
     adam_betas: tuple[float, float] = (0.5, 0.999)
     output_mode: str = "direct"
     mask_weight: float = 0.0
+    mouth_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.image_size < 16 or self.image_size & (self.image_size - 1):
@@ -112,6 +117,8 @@ class E2EConfig:
             raise ValueError(f"output_mode must be 'direct' or 'residual', got {self.output_mode!r}")
         if self.mask_weight < 0:
             raise ValueError(f"mask_weight must be >= 0, got {self.mask_weight}")
+        if self.mouth_weight < 0:
+            raise ValueError(f"mouth_weight must be >= 0, got {self.mouth_weight}")
         if self.frame_samples < 1:
             raise ValueError(f"frame_samples must be >= 1, got {self.frame_samples}")
 

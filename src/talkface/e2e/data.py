@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from talkface.audio.windows import raw_windows
 from talkface.data.dataset import PreparedDataset, load_clip
+from talkface.e2e.mouth import mouth_masks
 from talkface.e2e.temporal_gan import E2EConfig, TemporalGAN, images_to_tensor
 from talkface.errors import InputError
 from talkface.train.core import TrainConfig, fit
@@ -41,6 +43,7 @@ __all__ = [
     "SequenceDataset",
     "VideoClip",
     "augment_identity",
+    "augment_with_masks",
     "dataset_model_settings",
     "load_clips",
     "resize_frames",
@@ -267,6 +270,24 @@ def augment_identity(
     Returns:
         The changed still and frames (same shapes, in [-1, 1]).
     """
+    still, frames, _ = augment_with_masks(still, frames, None, generator)
+    return still, frames
+
+
+def augment_with_masks(
+    still: torch.Tensor, frames: torch.Tensor, masks: torch.Tensor | None, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """:func:`augment_identity`, with per-frame masks sent through the same scale and shift.
+
+    Args:
+        still: ``(3, S, S)`` in [-1, 1].
+        frames: ``(T, 3, S, S)`` in [-1, 1].
+        masks: ``(T, 1, S, S)`` in [0, 1] (e.g. :func:`talkface.e2e.mouth.mouth_masks`), or None.
+        generator: random source (the same draws as :func:`augment_identity`).
+
+    Returns:
+        The changed still, frames and masks (masks: zero where the warp reaches outside the frame).
+    """
     gain = _uniform(0.85, 1.15, generator, 3)
     bright = float(_uniform(-0.1, 0.1, generator))
     contrast = float(_uniform(0.7, 1.3, generator))
@@ -288,7 +309,9 @@ def augment_identity(
     grid = F.affine_grid(theta[None].expand(y.shape[0], 2, 3), list(y.shape), align_corners=False)
     y = F.grid_sample(y, grid, mode="bilinear", padding_mode="border", align_corners=False)
     out = (y.clamp(0.0, 1.0) * 2.0 - 1.0).contiguous()
-    return out[0], out[1:]
+    if masks is not None:
+        masks = F.grid_sample(masks, grid[1:], mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out[0], out[1:], masks
 
 
 class SequenceDataset(Dataset[dict[str, torch.Tensor]]):
@@ -303,6 +326,9 @@ class SequenceDataset(Dataset[dict[str, torch.Tensor]]):
         mirror: random left-right flips.
         augment: random identity changes (:func:`augment_identity`) and audio gain.
         train: random runs and flips (False: whole clips, no flips, for validation).
+        mouth_masks: add each frame's soft mouth mask (:func:`talkface.e2e.mouth.mouth_masks`, from
+            the clip's landmarks, flipped and warped with the frames) as ``"mouth"`` ``(T, 1, S, S)``;
+            clips without landmarks get zero masks.
     """
 
     def __init__(
@@ -316,6 +342,7 @@ class SequenceDataset(Dataset[dict[str, torch.Tensor]]):
         mirror: bool = True,
         augment: bool = False,
         train: bool = True,
+        mouth_masks: bool = False,
     ) -> None:
         if not clips:
             raise ValueError("no clips to train on")
@@ -326,6 +353,7 @@ class SequenceDataset(Dataset[dict[str, torch.Tensor]]):
         self.mirror = mirror and train
         self.augment = augment and train
         self.train = train
+        self.mouth_masks = mouth_masks
         for c in self.clips:
             if c.sample_rate != config.sample_rate:
                 raise ValueError(f"{c.clip_id}: audio at {c.sample_rate} Hz, the model expects {config.sample_rate}")
@@ -345,13 +373,24 @@ class SequenceDataset(Dataset[dict[str, torch.Tensor]]):
         size = self.config.image_size
         frames = images_to_tensor(clip.frames[start : start + length], size)
         still = images_to_tensor(clip.frames[clip.still_index], size)
+        masks = None
+        if self.mouth_masks:
+            if clip.landmarks is None:
+                masks = torch.zeros(length, 1, size, size)
+            else:
+                drawn = mouth_masks(clip.landmarks[start : start + length], size, self.config.crop_size)
+                masks = torch.from_numpy(drawn)[:, None]
         if self.mirror and bool(torch.rand(()) < 0.5):
             frames, still = frames.flip(-1), still.flip(-1)
+            masks = masks.flip(-1) if masks is not None else None
         audio = torch.from_numpy(windows[start : start + length])
         if self.augment:
-            still, frames = augment_identity(still, frames)
+            still, frames, masks = augment_with_masks(still, frames, masks)
             audio = audio * float(2.0 ** (2.0 * torch.rand(()) - 1.0))  # gain 0.5-2
-        return {"still": still, "frames": frames, "audio": audio}
+        item = {"still": still, "frames": frames, "audio": audio}
+        if masks is not None:
+            item["mouth"] = masks
+        return item
 
     def collate(self, items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         """Stack items into a batch, all cut to one random length in ``[min_frames, max_frames]``.
@@ -365,16 +404,21 @@ class SequenceDataset(Dataset[dict[str, torch.Tensor]]):
             length = int(torch.randint(lo, hi + 1, ()).item())
         else:
             length = shortest
-        frames, audio = [], []
+        frames, audio, masks = [], [], []
         for it in items:
             off = int(torch.randint(0, int(it["frames"].shape[0]) - length + 1, ()).item()) if self.train else 0
             frames.append(it["frames"][off : off + length])
             audio.append(it["audio"][off : off + length])
-        return {
+            if "mouth" in it:
+                masks.append(it["mouth"][off : off + length])
+        batch = {
             "still": torch.stack([it["still"] for it in items]),
             "frames": torch.stack(frames),
             "audio": torch.stack(audio),
         }
+        if masks:
+            batch["mouth"] = torch.stack(masks)
+        return batch
 
 
 def _load_roots(
@@ -450,7 +494,7 @@ class E2EDataModule(L.LightningDataModule):
         assert clips is not None, "call setup() first"
         return SequenceDataset(clips, self.model_config, min_frames=cfg.min_frames, max_frames=cfg.max_frames,
                                samples_per_clip=cfg.samples_per_clip, mirror=cfg.mirror, augment=cfg.augment,
-                               train=train)
+                               train=train, mouth_masks=self.model_config.mouth_weight > 0)
 
     def train_dataloader(self) -> DataLoader[Any]:
         """Shuffled random runs, ``batch_size`` per batch."""
@@ -495,6 +539,7 @@ def train_e2e(
     *,
     train_clips: Sequence[VideoClip] | None = None,
     val_clips: Sequence[VideoClip] | None = None,
+    init: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Train the temporal GAN with the one training core (:func:`talkface.train.core.fit`).
 
@@ -509,9 +554,17 @@ def train_e2e(
         train_config: a :class:`talkface.train.core.TrainConfig` (None: defaults; its ``lr`` is the
             generator's learning rate, the paper's 2e-4).
         train_clips, val_clips: in-memory clips instead of loading ``data_config.root``.
+        init: fine-tune: a temporal-GAN checkpoint (``.ckpt``) whose weights (generator and
+            discriminators) start this run, with fresh optimisers at batch 0. Its architecture must
+            equal ``model_config``'s; the loss settings (``l1_weight``, ``mask_weight``,
+            ``mouth_weight``, ...) are ``model_config``'s. Ignored when ``out_dir/last.ckpt``
+            exists (the run resumes from it).
 
     Returns:
         Path of ``out_dir/last.ckpt``.
+
+    Raises:
+        InputError: ``init`` is not a temporal-GAN checkpoint or its architecture differs.
     """
     from dataclasses import replace
 
@@ -522,5 +575,48 @@ def train_e2e(
     if train_config.num_threads is not None:
         torch.set_num_threads(train_config.num_threads)
     module = TemporalGAN(model_config)
+    extra = None
+    if init is not None and not (Path(out_dir) / "last.ckpt").exists():
+        load_init_weights(module, init)
+        extra = {"init": {"checkpoint": os.fspath(init)}}
     datamodule = E2EDataModule(data_config, model_config, train_clips, val_clips)
-    return fit(module, datamodule, out_dir, train_config)
+    return fit(module, datamodule, out_dir, train_config, extra_configs=extra)
+
+
+#: E2EConfig fields that only set losses or learning rates: an ``init`` checkpoint may differ in them.
+_LOSS_FIELDS = frozenset({
+    "l1_weight", "l1_region", "mask_weight", "mouth_weight", "frame_samples", "lr_frame_discriminator",
+    "lr_sequence_discriminator", "lr_decay_start_epoch", "lr_decay", "adam_betas",
+})
+
+
+def load_init_weights(module: TemporalGAN, init: str | os.PathLike[str]) -> None:
+    """Copy a temporal-GAN checkpoint's weights into ``module`` (fine-tuning start; no optimiser state).
+
+    Raises:
+        InputError: ``init`` is unreadable, not a temporal-GAN checkpoint, or of another architecture.
+    """
+    from dataclasses import asdict
+
+    try:
+        ckpt = torch.load(os.fspath(init), map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        raise InputError(init, f"cannot read the checkpoint ({exc})") from exc
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "config" not in ckpt.get("hyper_parameters", {}):
+        raise InputError(init, "is not a temporal-GAN training checkpoint (.ckpt of talkface train e2e)")
+    theirs = dict(ckpt["hyper_parameters"]["config"])
+    ours = asdict(module.config)
+    differ = sorted(k for k in ours if k not in _LOSS_FIELDS and k in theirs
+                    and _as_plain(theirs[k]) != _as_plain(ours[k]))
+    if differ:
+        raise InputError(init, "has another architecture: " + ", ".join(
+            f"{k}={theirs[k]!r} (this run: {ours[k]!r})" for k in differ))
+    try:
+        module.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        raise InputError(init, f"weights do not fit this model ({str(exc).splitlines()[0]})") from exc
+
+
+def _as_plain(value: Any) -> Any:
+    """Tuples as lists, so a config read back from JSON/YAML compares equal."""
+    return list(value) if isinstance(value, tuple) else value

@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from talkface.e2e.config import ABLATIONS, E2EConfig, ablation_config
+from talkface.e2e.mouth import weighted_l1
 from talkface.e2e.networks import (
     AudioEncoder,
     ContextEncoder,
@@ -118,19 +119,29 @@ def lower_half_l1(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return (fake[..., h // 2 :, :] - real[..., h // 2 :, :]).abs().mean()
 
 
-def reconstruction_l1(fake: torch.Tensor, real: torch.Tensor, region: str = "lower") -> torch.Tensor:
+def reconstruction_l1(
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    region: str = "lower",
+    mouth: torch.Tensor | None = None,
+    mouth_weight: float = 0.0,
+) -> torch.Tensor:
     """The L1 term of eq. 3: :func:`lower_half_l1` (``region="lower"``) or the whole frame (``"full"``).
 
     Args:
         fake, real: ``(..., C, H, W)`` frames.
         region: ``"lower"`` or ``"full"``.
+        mouth: ``(..., 1, H, W)`` soft mouth masks of the real frames, or None.
+        mouth_weight: extra weight inside ``mouth`` (:func:`talkface.e2e.mouth.weighted_l1`; 0 = plain L1).
 
     Returns:
-        Scalar tensor (mean absolute error).
+        Scalar tensor (mean of the weighted absolute error).
     """
-    if region == "full":
-        return (fake - real).abs().mean()
-    return lower_half_l1(fake, real)
+    if region != "full":
+        h = fake.shape[-2] // 2
+        fake, real = fake[..., h:, :], real[..., h:, :]
+        mouth = mouth[..., h:, :] if mouth is not None else None
+    return weighted_l1(fake, real, mouth, mouth_weight)
 
 
 def _bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
@@ -240,7 +251,12 @@ class TemporalGAN(TalkfaceModule):
         """Generator losses: L1 on the lower half, adversarial (non-saturating) terms, and their total."""
         cfg: E2EConfig = self.config
         still, real, windows = batch["still"], batch["frames"], batch["audio"]
-        losses = {"l1": reconstruction_l1(fake, real, cfg.l1_region)}
+        mouth = batch.get("mouth") if cfg.mouth_weight > 0 else None
+        losses = {"l1": reconstruction_l1(fake, real, cfg.l1_region, mouth, cfg.mouth_weight)}
+        if mouth is not None:  # for the log: the mean absolute error inside the mouth masks
+            with torch.no_grad():
+                err = (fake - real).abs().mean(-3, keepdim=True)
+                losses["l1_mouth"] = (err * mouth).sum() / mouth.sum().clamp_min(1e-6)
         total = cfg.l1_weight * losses["l1"]
         if self.frame_discriminator is not None:
             cond = still.repeat_interleave(index.shape[1], 0)
@@ -301,8 +317,13 @@ class TemporalGAN(TalkfaceModule):
         psnr = -10.0 * torch.log10(mse)
         h = real.shape[-2] // 2
         mse_lower = ((fake[..., h:, :] - real[..., h:, :]) / 2.0).square().mean().clamp_min(1e-10)
-        self.log_losses({"l1": reconstruction_l1(fake, real, cfg.l1_region), "psnr": psnr,
-                         "psnr_lower": -10.0 * torch.log10(mse_lower)}, prefix="val")
+        scores = {"l1": reconstruction_l1(fake, real, cfg.l1_region), "psnr": psnr,
+                  "psnr_lower": -10.0 * torch.log10(mse_lower)}
+        if "mouth" in batch:
+            mouth = batch["mouth"]
+            err = (fake - real).abs().mean(-3, keepdim=True)
+            scores["l1_mouth"] = (err * mouth).sum() / mouth.sum().clamp_min(1e-6)
+        self.log_losses(scores, prefix="val")
 
 
 def _constant_lr(epoch: int) -> float:
