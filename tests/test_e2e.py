@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from e2e_tiny import TINY, tiny
 from talkface.audio.windows import raw_windows
 from talkface.e2e import E2EDataConfig, ablation_config, animate_e2e, load_generator, train_e2e
 from talkface.e2e.data import SequenceDataset, synthetic_clips
@@ -33,27 +34,11 @@ from talkface.errors import InputError
 from talkface.train.core import TrainConfig
 
 # A CPU-sized model: 16 x 16 frames, 8 kHz audio, 80-ms windows (640 samples).
-TINY = {
-    "image_size": 16,
-    "sample_rate": 8000,
-    "window_s": 0.08,
-    "base_channels": 4,
-    "audio_base_channels": 4,
-    "audio_code_size": 16,
-    "context_size": 16,
-    "disc_frame_code_size": 8,
-    "disc_audio_code_size": 8,
-    "disc_rnn_size": 16,
-}
 
 
 @pytest.fixture(autouse=True)
 def _threads() -> None:
     torch.set_num_threads(1)
-
-
-def tiny(**kw: object) -> E2EConfig:
-    return E2EConfig(**{**TINY, **kw})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("audio_encoder", ["raw", "mfcc"])

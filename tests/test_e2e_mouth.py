@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from e2e_tiny import tiny
 from talkface.e2e import E2EDataConfig, train_e2e
 from talkface.e2e.config import E2EConfig
 from talkface.e2e.data import SequenceDataset, VideoClip, augment_identity, augment_with_masks, synthetic_clips
@@ -18,18 +19,10 @@ from talkface.errors import InputError
 from talkface.io.checkpoint import dataclass_from_dict
 from talkface.train.core import TrainConfig
 
-TINY = {"image_size": 16, "sample_rate": 8000, "window_s": 0.08, "base_channels": 4, "audio_base_channels": 4,
-        "audio_code_size": 16, "context_size": 16, "disc_frame_code_size": 8, "disc_audio_code_size": 8,
-        "disc_rnn_size": 16}
-
 
 @pytest.fixture(autouse=True)
 def _threads() -> None:
     torch.set_num_threads(1)
-
-
-def tiny(**kw: object) -> E2EConfig:
-    return E2EConfig(**{**TINY, **kw})  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

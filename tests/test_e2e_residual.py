@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from e2e_tiny import tiny
 from talkface.e2e import E2EDataConfig, train_e2e
 from talkface.e2e.bundle import FORMAT, export_generator, load_e2e_generator
 from talkface.e2e.config import E2EConfig
@@ -27,18 +28,10 @@ from talkface.e2e.temporal_gan import TemporalGAN
 from talkface.io.checkpoint import dataclass_from_dict
 from talkface.train.core import TrainConfig
 
-TINY = {"image_size": 16, "sample_rate": 8000, "window_s": 0.08, "base_channels": 4, "audio_base_channels": 4,
-        "audio_code_size": 16, "context_size": 16, "disc_frame_code_size": 8, "disc_audio_code_size": 8,
-        "disc_rnn_size": 16}
-
 
 @pytest.fixture(autouse=True)
 def _threads() -> None:
     torch.set_num_threads(1)
-
-
-def tiny(**kw: object) -> E2EConfig:
-    return E2EConfig(**{**TINY, **kw})  # type: ignore[arg-type]
 
 
 def test_residual_output_keeps_the_still_where_mask_or_delta_is_zero() -> None:
