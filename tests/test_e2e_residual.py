@@ -131,6 +131,24 @@ def test_full_resolution_composition() -> None:
     assert compose_full_resolution(still, still) is still
 
 
+def test_full_resolution_composition_keeps_the_photos_colours_by_default() -> None:
+    rng = np.random.default_rng(1)
+    still = rng.integers(60, 190, (64, 64, 3), dtype=np.uint8)
+    small = cv2.resize(still, (16, 16), interpolation=cv2.INTER_AREA)
+    changed = small.astype(np.int16)
+    changed[6:10, 6:10] += np.array([40, -10, 0], np.int16)  # a tinted change: R up, G down
+    changed = changed.astype(np.uint8)
+    luma = compose_full_resolution(still, changed).astype(int) - still
+    rgb = compose_full_resolution(still, changed, luma_only=False).astype(int) - still
+    block = (slice(24, 40), slice(24, 40))
+    # luminance only: the three channels change alike (grey), by the change's luma (0.299*40 - 0.587*10 = 6.1)
+    assert np.abs(luma[block][..., 0] - luma[block][..., 1]).max() <= 1
+    assert np.abs(luma[block][..., 1] - luma[block][..., 2]).max() <= 1
+    assert 3 < luma[block].mean() < 8
+    # the RGB change tints: red up, green down
+    assert rgb[block][..., 0].mean() > 15 and rgb[block][..., 1].mean() < -5
+
+
 def test_full_resolution_is_the_default_for_residual_generators_only() -> None:
     assert uses_full_resolution(Generator(tiny(output_mode="residual")))
     assert not uses_full_resolution(Generator(tiny()))

@@ -49,7 +49,11 @@ def frames_to_uint8(frames: torch.Tensor) -> np.ndarray:
     return x.movedim(-3, -1).numpy()
 
 
-def compose_full_resolution(still: np.ndarray, frames: np.ndarray) -> np.ndarray:
+#: ITU-R BT.601 luma weights of R, G, B (the change :func:`compose_full_resolution` adds by default).
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def compose_full_resolution(still: np.ndarray, frames: np.ndarray, luma_only: bool = True) -> np.ndarray:
     """Put generated low-resolution frames onto the full-resolution still: only the change is upsampled.
 
     ``out = still + upsample(frame - downsample(still))``, with ``downsample`` the resize the
@@ -58,9 +62,16 @@ def compose_full_resolution(still: np.ndarray, frames: np.ndarray) -> np.ndarray
     output is the still itself, pixel for pixel, at its own resolution; only what the speech
     changes (mouth, jaw) carries the generator's lower resolution.
 
+    By default only the change's luminance is added (``0.299 R + 0.587 G + 0.114 B`` of the
+    difference, equally to the three channels), so the photo keeps its own colours: a generator
+    trained on one speaker draws that speaker's mouth colours, which on other faces read as a
+    grey-blue smear (docs/e2e.md); the sync model and the lip reader see grey crops, so they see
+    the same change either way.
+
     Args:
         still: ``(H, W, 3)`` uint8 RGB still at the output resolution (the aligned crop).
         frames: ``(s, s, 3)`` or ``(T, s, s, 3)`` uint8 RGB generated frames (``s <= H``).
+        luma_only: add only the luminance of the change (default); False: the RGB change.
 
     Returns:
         uint8 RGB frames ``(H, W, 3)`` or ``(T, H, W, 3)``.
@@ -79,8 +90,11 @@ def compose_full_resolution(still: np.ndarray, frames: np.ndarray) -> np.ndarray
     base = st.astype(np.float32)
     out = np.empty((fr.shape[0], h, w, 3), np.uint8)
     for i, f in enumerate(fr):
-        diff = cv2.resize(f.astype(np.float32) - small, (w, h), interpolation=cv2.INTER_CUBIC)
-        out[i] = np.clip(np.rint(base + diff), 0, 255).astype(np.uint8)
+        change = f.astype(np.float32) - small
+        if luma_only:
+            change = change @ _LUMA
+        diff = cv2.resize(change, (w, h), interpolation=cv2.INTER_CUBIC)
+        out[i] = np.clip(np.rint(base + (diff[..., None] if luma_only else diff)), 0, 255).astype(np.uint8)
     return out[0] if single else out
 
 
