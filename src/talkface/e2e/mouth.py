@@ -9,7 +9,7 @@ absolute error by ``1 + w * mask``.
 Landmarks are in the pixels of the prepared crops (``crop_size``); the masks are drawn at the
 model's ``image_size``. The training data (:class:`talkface.e2e.data.SequenceDataset`) draws them
 before the flip and the identity augmentation and sends them through the same flip and warp as the
-frames (:func:`talkface.e2e.data.augment_identity`).
+frames (:func:`talkface.e2e.data.augment_with_masks`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["MOUTH_POINTS", "mouth_masks", "weighted_l1"]
+__all__ = ["MOUTH_POINTS", "mouth_l1", "mouth_masks", "weighted_l1"]
 
 #: Outer-lip points of the 68-point scheme.
 OUTER_LIPS = tuple(range(48, 60))
@@ -82,3 +82,17 @@ def weighted_l1(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor | Non
     if mask is None or weight == 0:
         return err.mean()
     return (err * (1.0 + weight * mask)).mean()
+
+
+def mouth_l1(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error inside the soft mouth masks (channels averaged; a logged score, not a loss term).
+
+    Args:
+        fake, real: ``(..., C, H, W)`` frames.
+        mask: ``(..., 1, H, W)`` soft mask in [0, 1].
+
+    Returns:
+        Scalar tensor: ``sum(err * mask) / sum(mask)``.
+    """
+    err = (fake - real).abs().mean(-3, keepdim=True)
+    return (err * mask).sum() / mask.sum().clamp_min(1e-6)

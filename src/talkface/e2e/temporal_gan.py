@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from talkface.e2e.config import ABLATIONS, E2EConfig, ablation_config
-from talkface.e2e.mouth import weighted_l1
+from talkface.e2e.mouth import mouth_l1, weighted_l1
 from talkface.e2e.networks import (
     AudioEncoder,
     ContextEncoder,
@@ -255,8 +255,7 @@ class TemporalGAN(TalkfaceModule):
         losses = {"l1": reconstruction_l1(fake, real, cfg.l1_region, mouth, cfg.mouth_weight)}
         if mouth is not None:  # for the log: the mean absolute error inside the mouth masks
             with torch.no_grad():
-                err = (fake - real).abs().mean(-3, keepdim=True)
-                losses["l1_mouth"] = (err * mouth).sum() / mouth.sum().clamp_min(1e-6)
+                losses["l1_mouth"] = mouth_l1(fake, real, mouth)
         total = cfg.l1_weight * losses["l1"]
         if self.frame_discriminator is not None:
             cond = still.repeat_interleave(index.shape[1], 0)
@@ -320,9 +319,7 @@ class TemporalGAN(TalkfaceModule):
         scores = {"l1": reconstruction_l1(fake, real, cfg.l1_region), "psnr": psnr,
                   "psnr_lower": -10.0 * torch.log10(mse_lower)}
         if "mouth" in batch:
-            mouth = batch["mouth"]
-            err = (fake - real).abs().mean(-3, keepdim=True)
-            scores["l1_mouth"] = (err * mouth).sum() / mouth.sum().clamp_min(1e-6)
+            scores["l1_mouth"] = mouth_l1(fake, real, batch["mouth"])
         self.log_losses(scores, prefix="val")
 
 
