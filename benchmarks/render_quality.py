@@ -54,6 +54,9 @@ rendered (``Animator.last_requested_landmarks``); the still's are the default co
 the real clip's own tracked landmarks instead of the motion model's (:func:`oracle_landmarks`; ``@0``:
 its pose-free motion retargeted onto the photo, otherwise the real track with its head pose): what
 the renderer makes of a perfect request.
+``VARIANT:req=NAME`` (e.g. ``native:req=neutral``) makes the motion model's request with
+``AnimateConfig.mouth_request = NAME`` (:data:`talkface.motion.amplitude.MOUTH_REQUESTS`), to compare
+requests in one run; the still's and the default rows' request is the default one.
 
 ``--save DIR`` keeps each clip's frames, tracked landmarks and speech per variant (``DIR/<clip>.npz``,
 for ``benchmarks/sync_probe.py``; never commit the wild clips' outputs).
@@ -141,6 +144,9 @@ def variant_config(name: str, seed: int) -> dict[str, object]:
         if head:
             extra["head_motion"] = float(head)
     parts = [x for x in name.split(":") if x != "oracle"]
+    for x in [x for x in parts if x.startswith("req=")]:  # the mouth request (AnimateConfig.mouth_request)
+        extra["mouth_request"] = x[4:]
+        parts.remove(x)
     if parts == ["crop"]:
         return {"renderer": "crop", "seed": seed, **extra}
     if parts[0] == "native" and len(parts) <= 2:
@@ -218,7 +224,8 @@ def main() -> None:
         requested = predict_landmarks(photo, audio, base.bundle.lgan, base.bundle.blink, seed=args.seed,
                                       blink_rate=cfg.blink_rate, person_landmarks=photo_lm,
                                       extractor=base._features(), close_mouth=cfg.close_mouth,
-                                      head_motion=cfg.head_motion, normalise_mouth=cfg.normalise_mouth)
+                                      head_motion=cfg.head_motion, normalise_mouth=cfg.normalise_mouth,
+                                      mouth=cfg.mouth_request)
         real_lm = track_landmarks(real, fps=fps, detector=detector, predictor=predictor).landmarks
         n = min(len(real), len(requested))
         real, real_lm, requested = real[:n], real_lm[:n], requested[:n]

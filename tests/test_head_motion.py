@@ -154,7 +154,10 @@ def test_predict_landmarks_head_motion_zero_is_today(still_png: Path, fixtures_d
     from talkface.face.landmarks import landmarks_for_image
 
     person = landmarks_for_image(image, still_png)
-    neutral = close_mouth(person) if mouth_is_open(person) else person  # what predict_landmarks did before
+    # what predict_landmarks did before head motion (an open mouth closed to the model's rest gap since the
+    # centred mouth request, docs/motion.md section 6)
+    rest_gap = float(mouth_opening(lgan.canonical_neutral.numpy()))
+    neutral = close_mouth(person, keep_gap=rest_gap) if mouth_is_open(person) else person
     from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
 
     canonical = predict_canonical_landmarks(audio, lgan, blink, seed=3)

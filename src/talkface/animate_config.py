@@ -16,6 +16,7 @@ from talkface.config_checks import (
     check_device,
     check_fields,
 )
+from talkface.motion.amplitude import MOUTH_REQUESTS
 from talkface.render import MOUTH_STYLES
 
 __all__ = ["ANIMATE_CHECKED_FIELDS", "RENDERERS", "AnimateConfig", "animate_default", "check_animate_config"]
@@ -41,6 +42,11 @@ class AnimateConfig:
         normalise_mouth: give each utterance's mouth motion the variability of real speech
             (:mod:`talkface.motion.amplitude`; the motion model alone under-shoots on unseen voices);
             False: the motion model's amplitude as predicted.
+        mouth_request: how the predicted motion becomes the requested mouth
+            (:data:`talkface.motion.amplitude.MOUTH_REQUESTS`): ``"centred"`` (default: the normalisation
+            amplifies the motion about its mean posture in speech, an open photo mouth is closed to the
+            model's rest gap) or ``"neutral"`` (as before 2026-12-01: about the closed neutral face, to a
+            zero gap; docs/motion.md section 6).
         size: 0 = paste the generated face back into the whole photo; N = output the N × N aligned
             face crop instead.
         max_side: photos whose longer side exceeds this many pixels are downscaled first (video
@@ -72,6 +78,7 @@ class AnimateConfig:
     close_mouth: bool = True
     head_motion: float = 1.0
     normalise_mouth: bool = True
+    mouth_request: str = "centred"
     size: int = 0
     max_side: int = DEFAULT_MAX_SIDE
     seed: int = 0
@@ -104,6 +111,7 @@ def check_animate_config(config: AnimateConfig) -> None:
     check_choice("preset", config.preset, X264_PRESETS)
     check_choice("renderer", config.renderer, RENDERERS)
     check_choice("mouth", config.mouth, ("auto", *MOUTH_STYLES))
+    check_choice("mouth_request", config.mouth_request, tuple(MOUTH_REQUESTS))
     check_device(config.device)
 
 

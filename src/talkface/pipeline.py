@@ -288,7 +288,7 @@ class Animator:
             image, audio, self.bundle.lgan, self.bundle.blink, seed=seed, blink_rate=blink_rate,
             person_landmarks=person_landmarks, extractor=self._features(), motion_scale=motion_scale,
             close_mouth=self.config.close_mouth, head_motion=head_motion,
-            normalise_mouth=self.config.normalise_mouth,
+            normalise_mouth=self.config.normalise_mouth, mouth=self.config.mouth_request,
         )
         timer["motion"] = time.perf_counter() - t
         self.last_requested_landmarks: np.ndarray | None = landmarks  # what talkface evaluate's open ratio compares to

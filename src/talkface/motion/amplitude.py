@@ -12,16 +12,28 @@ its mouth opening reaches :data:`TARGET_OPENING_STD`, the median of real GRID s1
 (measured on the canonical landmarks the model is trained on). The gain is never below 1 (a
 prediction that is already lively enough is left alone) and at most :data:`MAX_GAIN`; a silent
 recording (:func:`has_speech`) is not scaled at all.
+
+Where the gain is applied (:class:`MouthRequest`, docs/motion.md section 6). A model trained for the
+lowest L2 error shrinks its output towards the *conditional mean*, the average mouth posture of
+speech (lips parted, corners a little lower and closer together), not towards the closed neutral
+face. Scaling the displacement from the neutral face (``centre="neutral"``, the first version) therefore
+also multiplies that average posture: the mouth is too open *on average* (1.2x the real mean opening
+on GRID s1, 1.8x in the wild) and the error that costs is static, in every frame.
+:func:`centred_motion` (``centre="speech_mean"``, the default) scales only the deviation from the
+utterance's mean posture over its speech frames, and only in speech (pauses keep the model's closed
+mouth), so the opening varies as much and its mean stays the model's.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from talkface.face.geometry import mouth_opening
+from talkface.face.geometry import INNER_LIP_PAIRS, mouth_opening
 
-__all__ = ["MAX_GAIN", "PAUSE_DB", "SILENCE_DBFS", "TARGET_OPENING_STD", "amplitude_gain", "has_speech",
-           "speech_presence"]
+__all__ = ["MAX_GAIN", "MOUTH_REQUESTS", "PAUSE_DB", "SILENCE_DBFS", "TARGET_OPENING_STD", "MouthRequest",
+           "amplitude_gain", "centred_motion", "has_speech", "mouth_request", "speech_presence"]
 
 #: Median over GRID s1 utterances of the std of the inner-lip opening over the eye distance
 #: (:func:`talkface.eval.motion_metrics.mouth_opening` of their canonical landmarks, all frames).
@@ -92,3 +104,121 @@ def amplitude_gain(canonical: np.ndarray, target_std: float = TARGET_OPENING_STD
     if std < 1e-6:
         return 1.0
     return float(np.clip(target_std / std, 1.0, max_gain))
+
+
+#: Where :class:`MouthRequest` can centre the amplitude gain.
+CENTRES = ("speech_mean", "neutral")
+#: What an open-mouthed photo's mouth is closed to (:func:`talkface.motion.retarget.close_mouth`).
+REST_GAPS = ("model", "zero")
+
+
+@dataclass(frozen=True)
+class MouthRequest:
+    """How the predicted speech motion becomes the mouth the renderer is asked for.
+
+    Attributes:
+        centre: where the per-utterance amplitude gain scales the motion about: ``"speech_mean"``
+            (default: the utterance's mean mouth posture over its speech frames, :func:`centred_motion`)
+            or ``"neutral"`` (the closed neutral face; the first version, which also inflates the mean
+            posture).
+        rest_gap: what an open-mouthed photo's mouth is closed to before the motion is added:
+            ``"model"`` (default: the inner-lip gap of the motion model's own neutral face, the rest its
+            displacements are measured from; GRID s1's closed lips read ~0.028 of the eye distance by
+            dlib) or ``"zero"`` (lips pressed together; the first version: every frame then asks for a
+            mouth more closed than the model means).
+    """
+
+    centre: str = "speech_mean"
+    rest_gap: str = "model"
+
+    def __post_init__(self) -> None:
+        if self.centre not in CENTRES:
+            raise ValueError(f"MouthRequest.centre must be one of {CENTRES}, got {self.centre!r}")
+        if self.rest_gap not in REST_GAPS:
+            raise ValueError(f"MouthRequest.rest_gap must be one of {REST_GAPS}, got {self.rest_gap!r}")
+
+
+#: Named settings (``AnimateConfig.mouth_request``): ``centred`` (default since 2026-12-01) and
+#: ``neutral`` (the request as made before).
+MOUTH_REQUESTS: dict[str, MouthRequest] = {
+    "centred": MouthRequest(),
+    "neutral": MouthRequest(centre="neutral", rest_gap="zero"),
+}
+
+
+def mouth_request(value: str | MouthRequest | None) -> MouthRequest:
+    """``value`` as a :class:`MouthRequest` (a name of :data:`MOUTH_REQUESTS`; None: the default).
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    if value is None:
+        return MouthRequest()
+    if isinstance(value, MouthRequest):
+        return value
+    if value not in MOUTH_REQUESTS:
+        raise ValueError(f"mouth request must be one of {tuple(MOUTH_REQUESTS)}, got {value!r}")
+    return MOUTH_REQUESTS[value]
+
+
+def centred_motion(canonical: np.ndarray, neutral: np.ndarray, speech: np.ndarray,
+                   target_std: float = TARGET_OPENING_STD, max_gain: float = MAX_GAIN) -> tuple[np.ndarray, float]:
+    """Amplify an utterance's speech motion about its mean posture, in speech only.
+
+    With the displacement ``d_t = canonical_t - neutral``, its mean ``m`` over the speech frames
+    (weighted by ``speech``) and a gain ``g``: ``d'_t = d_t + speech_t (g - 1) (d_t - m)``. In speech the
+    mouth moves ``g`` times as far about ``m``; in pauses (``speech_t = 0``) the frame is the model's own.
+    ``g`` is the smallest gain in ``[1, max_gain]`` that gives the mouth opening
+    (:func:`talkface.eval.motion_metrics.mouth_opening`) the standard deviation ``target_std`` (bisection;
+    the opening's std grows with ``g``): 1 when the prediction already varies as much, ``max_gain`` when
+    even that is not enough.
+
+    Args:
+        canonical: (T, 68, 2) predicted canonical landmarks (before blinks).
+        neutral: (68, 2) the model's canonical neutral face.
+        speech: (T,) speech presence in [0, 1] (:func:`speech_presence`).
+        target_std: wanted std of the mouth opening over the utterance.
+        max_gain: upper bound of the gain.
+
+    Returns:
+        ``(landmarks, gain)``: (T, 68, 2) float32 canonical landmarks and the gain used; the input
+        unchanged with gain 1 for fewer than 2 frames, no speech or a constant opening.
+    """
+    c = np.asarray(canonical, dtype=np.float64)
+    n = np.asarray(neutral, dtype=np.float64)
+    s = np.clip(np.asarray(speech, dtype=np.float64), 0.0, 1.0)
+    if c.ndim != 3 or c.shape[1:] != (68, 2) or s.shape != (len(c),) or n.shape != (68, 2):
+        raise ValueError(f"canonical (T, 68, 2), neutral (68, 2) and speech (T,) expected, got {c.shape}, "
+                         f"{n.shape}, {s.shape}")
+    out = np.asarray(canonical, dtype=np.float32)
+    if len(c) < 2 or s.sum() <= 0:
+        return out, 1.0
+    mean = np.tensordot(s / s.sum(), c, axes=1) - n
+
+    def spread(points: list[int] | slice) -> np.ndarray:
+        """``speech_t (d_t - m)`` of some points: the motion the gain amplifies."""
+        return s[:, None, None] * (c[:, points] - n[points] - mean[points])
+
+    # the opening (:func:`mouth_opening`) of c + k * spread, from the few vectors it reads: the inner-lip
+    # gaps and the eye-centre distance are each linear in k
+    upper, lower = [u for u, _ in INNER_LIP_PAIRS], [v for _, v in INNER_LIP_PAIRS]
+    lips = (c[:, upper] - c[:, lower], spread(upper) - spread(lower))
+    eye = spread(slice(36, 48))
+    eyes = (c[:, 42:48].mean(1) - c[:, 36:42].mean(1), eye[:, 6:].mean(1) - eye[:, :6].mean(1))
+
+    def opening_std(gain: float) -> float:
+        k = gain - 1.0
+        gap = np.linalg.norm(lips[0] + k * lips[1], axis=-1).mean(axis=1)
+        return float((gap / np.maximum(np.linalg.norm(eyes[0] + k * eyes[1], axis=-1), 1e-9)).std())
+
+    if opening_std(1.0) < 1e-6 or opening_std(1.0) >= target_std:
+        return out, 1.0
+    lo, hi = 1.0, float(max_gain)
+    if opening_std(hi) <= target_std:
+        lo = hi
+    else:
+        for _ in range(30):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if opening_std(mid) < target_std else (lo, mid)
+    gain = 0.5 * (lo + hi) if lo < hi else lo
+    return (c + (gain - 1.0) * spread(slice(None))).astype(np.float32), float(gain)

@@ -19,7 +19,14 @@ from talkface.audio.windows import audio_rms_per_frame
 from talkface.face.draw import draw_landmarks
 from talkface.face.geometry import EYE_POINTS, mouth_is_open, mouth_opening
 from talkface.io.atomic import atomic_path
-from talkface.motion.amplitude import amplitude_gain, has_speech, speech_presence
+from talkface.motion.amplitude import (
+    MouthRequest,
+    amplitude_gain,
+    centred_motion,
+    has_speech,
+    mouth_request,
+    speech_presence,
+)
 from talkface.motion.blink_net import BlinkInference
 from talkface.motion.ensemble import LGANEnsemble
 from talkface.motion.head import apply_head_motion, check_head_motion, generate_head_motion
@@ -57,6 +64,7 @@ def predict_canonical_landmarks(
     motion_scale: float = 1.0,
     features: np.ndarray | None = None,
     normalise_mouth: bool = True,
+    mouth: str | MouthRequest | None = None,
 ) -> np.ndarray:
     """Canonical landmarks for speech: G_L motion plus G_B blinks, around ``lgan.canonical_neutral``.
 
@@ -74,6 +82,9 @@ def predict_canonical_landmarks(
         normalise_mouth: scale the utterance's speech motion so its mouth opening varies as much as
             real speech does (:func:`talkface.motion.amplitude.amplitude_gain`, gain 1-2.5, applied
             before ``motion_scale``; not for a silent recording); False: the model's amplitude as predicted.
+        mouth: where the normalisation's gain applies (:class:`talkface.motion.amplitude.MouthRequest` or a
+            name of :data:`~talkface.motion.amplitude.MOUTH_REQUESTS`; None: the default, about the
+            utterance's mean posture in speech, :func:`~talkface.motion.amplitude.centred_motion`).
 
     Returns:
         (T, 68, 2) float32 canonical landmarks, T = round(duration * ``lgan.config.fps``).
@@ -82,6 +93,7 @@ def predict_canonical_landmarks(
         ValueError: ``motion_scale`` negative or not finite.
     """
     check_motion_scale(motion_scale)
+    request = mouth_request(mouth)
     cfg = lgan.config
     if features is None:
         extractor = extractor or get_extractor(cfg.feature_name)
@@ -94,15 +106,19 @@ def predict_canonical_landmarks(
     else:
         num_frames = len(features)
     rms = audio_rms_per_frame(audio, num_frames, cfg.fps)
+    speech = speech_presence(rms)
     if isinstance(lgan, LGANEnsemble) and num_frames > 0:  # pauses: the first member alone (lips close)
-        canonical = lgan.predict_canonical_paused(features, speech_presence(rms))
+        canonical = lgan.predict_canonical_paused(features, speech)
     else:
         canonical = lgan.predict_canonical(features)
     gain = motion_scale
+    neutral = lgan.canonical_neutral.cpu().numpy()
     if normalise_mouth and num_frames > 1 and has_speech(rms):
-        gain *= amplitude_gain(canonical)
+        if request.centre == "speech_mean":
+            canonical, _ = centred_motion(canonical, neutral, speech)
+        else:
+            gain *= amplitude_gain(canonical)
     if gain != 1.0:
-        neutral = lgan.canonical_neutral.cpu().numpy()
         canonical = (neutral + np.float32(gain) * (canonical - neutral)).astype(np.float32)
     if blink is not None and num_frames > 0:
         eyes = blink.generate_eyes(
@@ -132,6 +148,7 @@ def predict_landmarks(
     head_motion: float = 0.0,
     features: np.ndarray | None = None,
     normalise_mouth: bool = True,
+    mouth: str | MouthRequest | None = None,
 ) -> np.ndarray:
     """Person-specific landmark motion for a photo and speech (features -> G_L -> + G_B -> eq. 7).
 
@@ -148,13 +165,16 @@ def predict_landmarks(
         motion_scale: gain on the speech motion (see :func:`predict_canonical_landmarks`).
         close_mouth: when the photo's mouth is open (:func:`talkface.motion.retarget.mouth_is_open`),
             add the motion to the same face with the mouth closed
-            (:func:`talkface.motion.retarget.close_mouth`), so that it closes in pauses; False: to the
+            (:func:`talkface.motion.retarget.close_mouth`; to the inner-lip gap of the model's neutral face
+            unless ``mouth`` says ``rest_gap="zero"``), so that it closes in pauses; False: to the
             photo's landmarks as they are (an open mouth then stays open throughout).
         head_motion: strength of the head and brow motion (:mod:`talkface.motion.head`, seeded with
             ``seed``): 0 = the photo's head pose throughout (the landmarks are exactly those without
             head motion), 1 = natural, > 1 livelier.
         features: precomputed speech features (see :func:`predict_canonical_landmarks`).
         normalise_mouth: per-utterance mouth-amplitude normalisation (see :func:`predict_canonical_landmarks`).
+        mouth: how the mouth request is made (:class:`talkface.motion.amplitude.MouthRequest` or its name;
+            None: the default).
 
     Returns:
         (T, 68, 2) float32 landmarks in the photo's pixels, T = round(duration * fps) at the l-GAN's fps.
@@ -166,15 +186,18 @@ def predict_landmarks(
         from talkface.face.landmarks import landmarks_for_image  # lazy: loads dlib
 
         person_landmarks = landmarks_for_image(image, image_path)
+    request = mouth_request(mouth)
+    canonical_neutral = lgan.canonical_neutral.cpu().numpy()
     neutral = np.asarray(person_landmarks)
     if close_mouth and mouth_is_open(neutral):
-        neutral = with_mouth_closed(neutral)
+        # the model's displacements are measured from its neutral face, whose lips are not pressed together
+        rest = float(mouth_opening(canonical_neutral)) if request.rest_gap == "model" else 0.0
+        neutral = with_mouth_closed(neutral, keep_gap=rest)
     check_head_motion(head_motion)
     canonical = predict_canonical_landmarks(
         audio, lgan, blink, seed=seed, blink_rate=blink_rate, extractor=extractor, motion_scale=motion_scale,
-        features=features, normalise_mouth=normalise_mouth,
+        features=features, normalise_mouth=normalise_mouth, mouth=request,
     )
-    canonical_neutral = lgan.canonical_neutral.cpu().numpy()
     landmarks = retarget(canonical, canonical_neutral, neutral)
     if blink is not None:
         landmarks = apply_closure(landmarks, neutral, blink_closure(canonical, open_eye_level(blink)))

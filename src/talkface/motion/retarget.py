@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from talkface.face.align import Similarity, procrustes
-from talkface.face.geometry import OPEN_MOUTH, mouth_is_open
+from talkface.face.geometry import OPEN_MOUTH, mouth_is_open, mouth_opening
 
 __all__ = ["OPEN_MOUTH", "close_mouth", "face_extent", "mouth_is_open", "retarget", "retarget_transform",
            "to_canonical"]
@@ -147,24 +147,33 @@ CLOSE_MOUTH_WEIGHTS: dict[int, float] = {
 }
 
 
-def close_mouth(landmarks: np.ndarray) -> np.ndarray:
+def close_mouth(landmarks: np.ndarray, keep_gap: float = 0.0) -> np.ndarray:
     """The same face with the mouth closed: the neutral face to add speech motion to.
 
     Retargeting (eq. 7) adds motion to the person's neutral landmarks, so a photo with an open
     mouth would keep it open in every frame. Here the lower lip is lifted by the mean inner-lip
-    gap (pairs 61-67, 62-66, 63-65) so the inner lips meet, and the chin and jaw follow part of the
-    way (:data:`CLOSE_MOUTH_WEIGHTS`); the upper lip, the mouth corners and the rest of the face stay.
+    gap (pairs 61-67, 62-66, 63-65) so the inner lips meet (or, with ``keep_gap``, until the gap is that
+    many eye distances: the rest of a motion model whose neutral face has it), and the chin and jaw follow
+    part of the way (:data:`CLOSE_MOUTH_WEIGHTS`); the upper lip, the mouth corners and the rest of the
+    face stay.
 
     Args:
         landmarks: (68, 2) landmarks, pixels (x, y).
+        keep_gap: inner-lip gap to leave, over the inter-ocular distance (as
+            :func:`talkface.face.geometry.mouth_opening`); a mouth already this closed is not moved.
 
     Returns:
-        (68, 2) float32 landmarks with the inner-lip gap closed.
+        (68, 2) float32 landmarks with the inner-lip gap closed (to ``keep_gap``).
     """
     lm = np.asarray(landmarks, dtype=np.float64)
     if lm.shape != (68, 2):
         raise ValueError(f"landmarks must be (68, 2), got {lm.shape}")
+    if not (np.isfinite(keep_gap) and keep_gap >= 0):
+        raise ValueError(f"keep_gap must be a finite number >= 0, got {keep_gap}")
     lift = (lm[[61, 62, 63]] - lm[[67, 66, 65]]).mean(axis=0)  # from the lower inner lip to the upper
+    if keep_gap > 0:
+        gap = float(mouth_opening(lm))
+        lift *= max(0.0, 1.0 - keep_gap / gap) if gap > 0 else 0.0
     out = lm.copy()
     for index, weight in CLOSE_MOUTH_WEIGHTS.items():
         out[index] += weight * lift

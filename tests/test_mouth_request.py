@@ -1,0 +1,111 @@
+"""The mouth request (docs/motion.md section 6): the amplitude gain about the speech mean posture, and an
+open photo mouth closed to the motion model's rest gap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from talkface.eval.motion_metrics import mouth_opening
+from talkface.face.align import Similarity, canonical_face
+from talkface.motion.amplitude import MOUTH_REQUESTS, MouthRequest, centred_motion, mouth_request
+from talkface.motion.retarget import close_mouth
+
+LOWER = [56, 57, 58, 65, 66, 67]
+
+
+def _speech(n: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A damped prediction: in speech the lips part by a mean posture plus a small oscillation; pauses closed."""
+    face = canonical_face().astype(np.float64)
+    t = np.arange(n)
+    speech = ((t >= 20) & (t < 100)).astype(np.float64)
+    track = np.repeat(face[None], n, 0)
+    track[:, LOWER, 1] += (speech * (0.06 + 0.02 * np.sin(t / 2.0)))[:, None]
+    return track.astype(np.float32), face.astype(np.float32), speech
+
+
+def test_centred_motion_amplifies_about_the_mean_posture_in_speech_only() -> None:
+    track, face, speech = _speech()
+    before = mouth_opening(track)
+    out, gain = centred_motion(track, face, speech, target_std=1.2 * float(before.std()))
+    after = mouth_opening(out)
+    on = speech > 0
+    assert 1.0 < gain < 2.5 and float(after.std()) == pytest.approx(1.2 * float(before.std()), rel=0.01)
+    assert float(after[on].mean()) == pytest.approx(float(before[on].mean()), abs=1e-4)  # the mean posture stays
+    assert float(after[on].std()) > 1.5 * float(before[on].std())  # the motion about it grows
+    np.testing.assert_array_equal(out[~on], track[~on])  # pauses are the model's own
+    # scaling about the neutral face instead multiplies the mean posture too (the old request)
+    about_neutral = face + gain * (track - face)
+    assert float(mouth_opening(about_neutral)[on].mean()) > 1.3 * float(before[on].mean())
+
+
+def test_centred_motion_limits() -> None:
+    track, face, speech = _speech()
+    std = float(mouth_opening(track).std())
+    out, gain = centred_motion(track, face, speech, target_std=0.5 * std)  # lively enough: untouched
+    assert gain == 1.0 and out is not None and np.array_equal(out, track)
+    out, gain = centred_motion(track, face, speech, target_std=100 * std, max_gain=2.0)  # capped
+    assert gain == 2.0
+    out, gain = centred_motion(track, face, np.zeros(len(track)))  # no speech: nothing to scale
+    assert gain == 1.0 and np.array_equal(out, track)
+    with pytest.raises(ValueError, match="speech"):
+        centred_motion(track, face, speech[:-1])
+
+
+def test_close_mouth_keeps_the_rest_gap() -> None:
+    face = Similarity.from_params(60.0, 0.1, (100.0, 100.0)).apply(canonical_face()).astype(np.float64)
+    down = np.array([-np.sin(0.1), np.cos(0.1)]) * 10.0
+    open_face = face.copy()
+    open_face[[65, 66, 67, 55, 56, 57, 58, 59]] += down
+    assert mouth_opening(open_face) > 0.15
+    assert float(mouth_opening(close_mouth(open_face))) < 0.01
+    rest = close_mouth(open_face, keep_gap=0.03)
+    assert float(mouth_opening(rest)) == pytest.approx(0.03, abs=0.003)
+    np.testing.assert_array_equal(close_mouth(rest, keep_gap=0.05), rest.astype(np.float32))  # closer: unmoved
+    with pytest.raises(ValueError, match="keep_gap"):
+        close_mouth(open_face, keep_gap=-0.1)
+
+
+def test_mouth_request_names() -> None:
+    assert mouth_request(None) == MouthRequest() == MOUTH_REQUESTS["centred"]
+    assert mouth_request("neutral") == MouthRequest(centre="neutral", rest_gap="zero")
+    with pytest.raises(ValueError, match="mouth request"):
+        mouth_request("loud")
+    with pytest.raises(ValueError, match="centre"):
+        MouthRequest(centre="middle")
+    from talkface.config_checks import OptionError
+    from talkface.pipeline import AnimateConfig
+
+    assert AnimateConfig().mouth_request == "centred"
+    with pytest.raises(OptionError, match="must be one of centred, neutral"):
+        AnimateConfig(mouth_request="loud")
+
+
+def test_predict_landmarks_rests_an_open_photo_at_the_model_gap(fixtures_dir: Path) -> None:
+    """With the shipped model: an open photo's rest (``motion_scale`` 0) keeps the model's neutral gap by
+    default, the old request pressed the lips together; the normalised speech differs only in amplitude."""
+    from talkface.io.media import read_audio
+    from talkface.models import load_lgan_net
+    from talkface.motion.render import predict_landmarks
+    from talkface.pipeline import DEFAULT_MODEL
+
+    lgan = load_lgan_net(DEFAULT_MODEL / "lgan.pt")
+    audio = read_audio(fixtures_dir / "espeak_hello.flac")
+    person = Similarity.from_params(60.0, 0.0, (100.0, 100.0)).apply(canonical_face()).astype(np.float32)
+    gaping = person.copy()
+    gaping[[55, 56, 57, 58, 59, 65, 66, 67]] += np.array([0.0, 12.0], np.float32)
+    image = np.zeros((200, 200, 3), np.uint8)
+    model_gap = float(mouth_opening(lgan.canonical_neutral.numpy()))
+    assert 0.01 < model_gap < 0.05
+    rest = predict_landmarks(image, audio, lgan, person_landmarks=gaping, motion_scale=0.0)
+    old_rest = predict_landmarks(image, audio, lgan, person_landmarks=gaping, motion_scale=0.0, mouth="neutral")
+    np.testing.assert_allclose(mouth_opening(rest), model_gap, atol=0.003)
+    assert float(mouth_opening(old_rest).max()) < 0.005
+    new = predict_landmarks(image, audio, lgan, person_landmarks=person)
+    old = predict_landmarks(image, audio, lgan, person_landmarks=person, mouth="neutral")
+    assert new.shape == old.shape and not np.allclose(new, old)
+    o_new, o_old = mouth_opening(new), mouth_opening(old)
+    assert float(o_new.std()) == pytest.approx(float(o_old.std()), rel=0.15)  # as lively
+    assert float(o_new.mean()) < float(o_old.mean())  # the mean posture is not inflated
