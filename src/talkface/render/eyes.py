@@ -18,7 +18,7 @@ eye in the warp (moved rigidly with the face, :class:`talkface.render.compose.Na
   thickest in the middle and outer part and thinning towards the corners; where the lids meet they
   hang just below the edge, over the lower lid's margin, so a closed eye shows lid skin where the
   photo's dark iris was (the detector-free closure measure read the lash line over the iris as eye
-  still showing: 0.31 of the open eye at the apex, real closed eyes 0.21; now 0.21);
+  still showing: 0.31 of the open eye at the apex, real closed eyes 0.22; now 0.22, held-out GRID);
 * where the lids meet, a soft **margin band** darkens the skin around the closure line: a real closed
   eye is a dark slit, and dlib reads it as closed only then (a thin line on bright skin read 0.66 of
   open at the apex, this 0.47, real closed eyes 0.47; ``docs/render.md``, "Blink depth").
