@@ -75,7 +75,7 @@ SHADOW_SIGMA = 0.1
 #: opacity of the lash line at its centre
 LASH_ALPHA = 0.8
 #: the lid's soft outer edge is half opaque this many soft-edge widths beyond the lid's outer line (so
-#: the photo's own upper-lid line just above it is covered, not left as a faint arc over the closed lid)
+#: the photo's own upper-lid line just above it is mostly covered, less of a faint arc over the closed lid)
 COVER_UP = 0.5
 #: centre of the lash line above the lid edge, fraction of its thickness, while the lid comes down
 #: (open) and where the lids meet (closed: the lashes hang down over the lower lid's margin)
