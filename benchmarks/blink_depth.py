@@ -14,8 +14,10 @@ over the open frames' share).
 :meth:`talkface.pipeline.Animator.talking_head`; per clip ``apex`` (dlib's EAR at the deepest
 requested apex over the rendered open eye's), ``closed``
 (:func:`talkface.eval.render_metrics.blink_apex_ratio` over the blinks whose request closes the eye)
-and ``vis`` (:func:`talkface.eval.render_metrics.blink_visible_share`). ``--previous-lids`` draws the
-lids as before the margin band (thin lash line) for comparison.
+and ``vis`` (:func:`talkface.eval.render_metrics.blink_visible_share`). For comparison,
+``--previous-lids`` draws the lids as before the margin band (thin lash line, lids meeting 0.35 of the
+gap up), ``--margin-lids`` as before the lids met low (margin band, lash line above the edge over the
+photo's iris).
 
 Usage::
 
@@ -82,6 +84,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=3.0, help="first N seconds of each clip")
     p.add_argument("--head-motion", type=float, default=None, help="rendered: head motion (default: AnimateConfig's)")
     p.add_argument("--previous-lids", action="store_true", help="rendered: the lids before the margin band")
+    p.add_argument("--margin-lids", action="store_true", help="rendered: the lids before they met low")
     p.add_argument("--tiles", type=Path, default=None, help="real: PNG of 8 apexes spread over the distribution")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -101,6 +104,8 @@ def main() -> None:
     detector, predictor = FaceDetector(), LandmarkDetector()
     animator = None
     if args.mode == "rendered":
+        if args.previous_lids or args.margin_lids:
+            lids.MEET, lids.LASH_OFFSET_CLOSED, lids.LASH_PROFILE, lids.COVER_UP = 0.35, 0.2, 2.0, 0.0
         if args.previous_lids:
             lids.SHADOW, lids.LASH_WIDTH = 0.0, 0.12
         extra = {} if args.head_motion is None else {"head_motion": args.head_motion}

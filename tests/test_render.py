@@ -149,8 +149,33 @@ def test_a_blink_closes_the_rendered_eyes(face: tuple[np.ndarray, np.ndarray]) -
     ear_open = float(eye_aspect_ratio(landmarks_for_image(photo, "photo")))
     ear = float(eye_aspect_ratio(landmarks_for_image(out, "frame")))
     # dlib reads a real closed eye at ~0.47 of open (GRID s1 blinks, docs/render.md); the drawn lid
-    # with its dark margin band reads 0.53 here (a thin lash line alone: 0.59)
+    # with its dark margin band reads 0.50 here (a thin lash line alone: 0.59)
     assert ear <= 0.56 * ear_open, (ear, ear_open)
+
+
+def test_a_closed_eye_meets_low_with_its_lashes_over_the_lower_lid(face: tuple[np.ndarray, np.ndarray]) -> None:
+    """At a blink's apex the lids meet near the open eye's lower lid, as a real closed eye's do: the drawn
+    lash line lies there (not over the photo's dark iris), and little of the open eye still shows by the
+    detector-free measure (real GRID s1 closed eyes: median 0.21; docs/render.md, "Blink depth")."""
+    from talkface.eval.render_metrics import visible_eye_share
+
+    photo, lm = face
+    target = _close_eyes(lm, 0.1)
+    out = NativeRenderer(photo, lm, target[None])(target)
+    luma = out.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    y, x = lm[29].astype(int)[::-1]
+    skin = float(np.median(luma[y - 3 : y + 3, x - 3 : x + 3]))
+    for eye in (range(36, 42), range(42, 48)):
+        pts = lm[list(eye)]
+        x0, x1 = (int(pts[0, 0] + f * (pts[3, 0] - pts[0, 0])) for f in (0.3, 0.7))  # the middle of the eye
+        upper, lower = float(pts[[1, 2], 1].mean()), float(pts[[4, 5], 1].mean())
+        rows = np.arange(int(upper) - 6, int(lower) + 7)
+        dark = luma[rows, x0:x1] < 0.6 * skin  # the drawn lash line (the lid above it is skin)
+        assert dark.sum() >= x1 - x0  # a lash line is drawn ...
+        height = (lower - float((rows[:, None] * dark).sum() / dark.sum())) / (lower - upper)
+        assert height < 0.1, height  # ... at the open lower lid (0.13-0.19 of the gap above it before)
+    share = visible_eye_share(out[None], lm[None], photo, lm)[0]
+    assert float(share.mean()) < 0.17, share  # 0.18 with the lids meeting higher
 
 
 def test_closing_lids_do_not_smear_the_lashes_into_streaks(face: tuple[np.ndarray, np.ndarray]) -> None:

@@ -8,13 +8,17 @@ eye in the warp (moved rigidly with the face, :class:`talkface.render.compose.Na
 
 * the **lid** covers the area the upper lid sweeps: from a little above the open lid line (where the
   photo's lashes are, so they disappear with the lid) down to the requested lid edge; at a blink's
-  apex the edge meets the open eye's lower lid, so the eye is fully covered;
+  apex the lids meet low, near the open eye's lower lid (as a real closed eye's do), so the eye is
+  fully covered;
 * its **skin** is the photo's own lid skin above the lashes, mirrored downwards across the top of
   the lid and compressed to fit (so the texture and shading continue the skin above without a seam),
   with anything darker than the local skin (lashes, a shadowed crease) replaced by the skin's smooth
   colour, and a little shading towards the lid's margin;
 * the **lashes** are a dark curve along the lid edge, in the colour of the photo's lash line,
-  thickest in the middle and outer part and thinning towards the corners;
+  thickest in the middle and outer part and thinning towards the corners; where the lids meet they
+  hang just below the edge, over the lower lid's margin, so a closed eye shows lid skin where the
+  photo's dark iris was (the detector-free closure measure read the lash line over the iris as eye
+  still showing: 0.31 of the open eye at the apex, real closed eyes 0.22; now 0.22, held-out GRID);
 * where the lids meet, a soft **margin band** darkens the skin around the closure line: a real closed
   eye is a dark slit, and dlib reads it as closed only then (a thin line on bright skin read 0.66 of
   open at the apex, this 0.47, real closed eyes 0.47; ``docs/render.md``, "Blink depth").
@@ -57,8 +61,10 @@ EXTEND_INNER = 0.08
 LOWER_LASHES = 0.1
 #: how far below that the lower lid's skin is mirrored from, fraction of the eye width
 LOWER_REACH = 0.25
-#: closed eyes meet this far up from the open lower lid (fraction of the open eye's gap)
-MEET = 0.35
+#: closed eyes meet this far up from the open lower lid (fraction of the open eye's gap): a real closed
+#: eye's lid margin lies low, near the open lower lid (0.35 before: the lash line lay over the photo's
+#: dark iris, which the detector-free closure measure counted as eye still showing)
+MEET = 0.15
 #: the mirrored skin's fine texture is kept up to this many levels (0-255) either way
 TEXTURE = 6.0
 #: lash line thickness at its thickest, fraction of the eye width
@@ -68,6 +74,15 @@ SHADOW = 0.4
 SHADOW_SIGMA = 0.1
 #: opacity of the lash line at its centre
 LASH_ALPHA = 0.8
+#: the lid's soft outer edge is half opaque this many soft-edge widths beyond the lid's outer line (so
+#: the photo's own upper-lid line just above it is mostly covered, less of a faint arc over the closed lid)
+COVER_UP = 0.5
+#: centre of the lash line above the lid edge, fraction of its thickness, while the lid comes down
+#: (open) and where the lids meet (closed: the lashes hang down over the lower lid's margin)
+LASH_OFFSET_OPEN = 0.2
+LASH_OFFSET_CLOSED = -0.2
+#: exponent of the lash line's profile across it (2: Gaussian; larger: flatter, with crisper edges)
+LASH_PROFILE = 3.0
 #: pixels darker than this fraction of the lid colour's luma (lashes, brows) are left out of the skin fill
 DARK = 0.75
 
@@ -234,7 +249,7 @@ def paint_lids(
         reach = float(np.clip(0.7 * (np.median(brow[:, 1]) - lid_top), 0.12 * width, 0.45 * width))
         corner_pts = np.concatenate([a[None], opn[[eye[3]]]])
         box_pts = np.concatenate([corner_pts + lo * up, corner_pts + (lid_top + reach) * up])
-        pad = (EXTEND_OUTER + 0.06) * width + 2
+        pad = (EXTEND_OUTER + 0.06 + 0.12 * COVER_UP) * width + 2  # + the soft edge moved out
         x0 = max(0, int(np.floor(box_pts[:, 0].min() - pad)))
         x1 = min(image.shape[1], int(np.ceil(box_pts[:, 0].max() + pad)) + 1)
         y0 = max(0, int(np.floor(box_pts[:, 1].min() - pad)))
@@ -279,7 +294,7 @@ def paint_lids(
             src_h = sign * (outer_b + gap + depth * np.minimum(1.0, room / span))
             details.append(_mirrored(image, a, x, up, width, s_in, src_h))
             v = np.clip(depth / span, 0.0, 1.0)
-            cover = (np.clip((outer_b + soft - g) / (2.0 * soft), 0.0, 1.0)
+            cover = (np.clip((outer_b + (1.0 + COVER_UP) * soft - g) / (2.0 * soft), 0.0, 1.0)
                      * np.clip(g - inner_b + 0.5, 0.0, 1.0) * fade)
             # the lid's margin is a little darker (it curves away from the light)
             covers.append((alpha * cover, 1.0 - 0.1 * _smoothstep((v - 0.55) / 0.45)))
@@ -306,8 +321,10 @@ def paint_lids(
         # lashes: a dark curve along the edge, thickest in the middle and outer part
         outer = s_ext if inner_first else 1.0 - s_ext  # 1 at the outer corner
         thick = np.maximum(0.9, LASH_WIDTH * width * (0.45 + 0.55 * bump) * (0.85 + 0.3 * outer))
-        dist = h - (edge + 0.2 * thick)  # centre of the line just above the edge
-        lash = np.exp(-((dist / (0.5 * thick + 0.3)) ** 2)) * LASH_ALPHA
+        # centre of the line just above the edge; where the lids meet, just below it
+        offset = LASH_OFFSET_OPEN + snap * (LASH_OFFSET_CLOSED - LASH_OFFSET_OPEN)
+        dist = h - (edge + offset * thick)
+        lash = np.exp(-(np.abs(dist / (0.5 * thick + 0.3)) ** LASH_PROFILE)) * LASH_ALPHA
         lash *= _smoothstep(np.minimum(s_ext, 1.0 - s_ext) / 0.15)
         la = (opacity * lash)[..., None]
         out = out * (1.0 - la) + palette.lash[k].astype(np.float32)[None, None] * la
