@@ -34,7 +34,7 @@ ADAPTIVE_LEVELS = False
 #: Adaptive levels at the training corpus's contrast (GRID s1 train split: the painted interior's grey
 #: statistics match the real interiors', ``benchmarks/mouth_interior_rule.py``).
 REF_CAVITY_LEVEL = 0.7
-REF_TEETH_GAIN = 0.7
+REF_TEETH_GAIN = 0.75
 #: The training corpus's eye contrast (median :func:`eye_contrast` of GRID s1 train photos).
 REF_EYE_CONTRAST = 0.867
 #: Bounds of the contrast exponent (a photo's eye contrast over the reference).
