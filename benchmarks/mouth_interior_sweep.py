@@ -101,8 +101,8 @@ def main() -> None:
     real_lse = [0.0] if args.stats_only else [
         float(sync.score(mouth_crops(z["real"], z["real_lm"]), z["audio"], 16000, float(z["fps"])).lse_c)
         for z in clips]
-    print(f"| real | {np.mean(real_lse):.3f} | {np.mean(real_lse[1:]):.3f} | - | 0 | - | - | 0 | - | "
-          + " | ".join(f"{x:.3f}" for x in real_stats) + " |")
+    lse_cells = "- | -" if args.stats_only else f"{np.mean(real_lse):.3f} | {np.mean(real_lse[1:]):.3f}"
+    print(f"| real | {lse_cells} | - | 0 | - | - | 0 | - | " + " | ".join(f"{x:.3f}" for x in real_stats) + " |")
     tiles: list[np.ndarray] = []
     defaults = (mouth.REF_CAVITY_LEVEL, mouth.REF_TEETH_GAIN)
     kinds = (("oracle", args.oracle),) if args.stats_only else (("model", args.model), ("oracle", args.oracle))
