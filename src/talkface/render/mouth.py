@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["MouthPalette", "blend_region", "inner_gap", "inner_mask", "paint_mouth"]
+__all__ = ["MouthPalette", "blend_region", "eye_contrast", "inner_gap", "inner_mask", "interior_levels", "paint_mouth"]
 
 UPPER_INNER = (60, 61, 62, 63, 64)
 LOWER_INNER = (60, 67, 66, 65, 64)
@@ -28,6 +28,75 @@ TEETH_GAIN = 1.0
 #: Opening (share of the mouth width) from which the lower teeth show, and their brightness vs the upper.
 LOWER_TEETH_FROM = 0.2
 LOWER_TEETH_LIGHT = 0.55
+#: Interior levels that adapt to the photo's contrast (:func:`interior_levels`); False: the fixed
+#: ``CAVITY_LEVEL`` / ``TEETH_GAIN`` above for every photo.
+ADAPTIVE_LEVELS = False
+#: Adaptive levels at the training corpus's contrast (GRID s1 train split: the painted interior's grey
+#: statistics match the real interiors', ``benchmarks/mouth_interior_rule.py``).
+REF_CAVITY_LEVEL = 0.7
+REF_TEETH_GAIN = 0.75
+#: The training corpus's eye contrast (median :func:`eye_contrast` of GRID s1 train photos).
+REF_EYE_CONTRAST = 0.867
+#: Bounds of the contrast exponent (a photo's eye contrast over the reference).
+CONTRAST_RANGE = (0.75, 2.0)
+
+
+def eye_contrast(photo: np.ndarray, landmarks: np.ndarray) -> float | None:
+    """Log ratio of the bright to the dark end (90th / 10th percentile luminance) inside both eye contours.
+
+    The eye is the face's own reference for the mouth interior: a white, recessed tissue (the sclera,
+    like the teeth) beside a dark opening (pupil, lash line, like the cavity), seen under the same
+    light, lens blur, tone curve and compression as the mouth. A washed-out or blurred photo (GRID's
+    MPEG, 20-px eyes) has a small log range, a crisp high-contrast one a large one. None when the eyes
+    are (nearly) closed (contour area under 5 % of the squared eye width), cover fewer than 12 pixels,
+    or are black.
+    """
+    lm = np.asarray(landmarks, np.float64)
+    h, w = photo.shape[:2]
+    for a in (36, 42):
+        pts = lm[a : a + 6].astype(np.float32)
+        if cv2.contourArea(pts) < 0.05 * float(np.sum((pts[3] - pts[0]) ** 2)):
+            return None
+    x0 = max(0, int(np.floor(lm[36:48, 0].min())) - 1)
+    x1 = min(w, int(np.ceil(lm[36:48, 0].max())) + 2)
+    y0 = max(0, int(np.floor(lm[36:48, 1].min())) - 1)
+    y1 = min(h, int(np.ceil(lm[36:48, 1].max())) + 2)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    eyes = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for a in (36, 42):
+        cv2.fillPoly(eyes, [np.round(lm[a : a + 6] - [x0, y0]).astype(np.int32)], 1)
+    if int(eyes.sum()) < 12:
+        return None
+    luma = photo[y0:y1, x0:x1][eyes > 0].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    dark, bright = np.percentile(luma, [10, 90])
+    if bright < 8.0:
+        return None
+    return float(np.log(bright / max(dark, 2.0)))
+
+
+def interior_levels(contrast: float | None, teeth_over_lip: float) -> tuple[float, float]:
+    """Cavity level and teeth gain of the painted interior for a photo's eye contrast.
+
+    A tone curve (gamma, contrast, the blur of small structures) multiplies log luminance ratios by a
+    factor. The photo's factor relative to the training corpus's is ``k = contrast / REF_EYE_CONTRAST``
+    (bounded by ``CONTRAST_RANGE``), and the interior's luminance ratios to the lips are the reference
+    ones raised to ``k``: the cavity ``REF_CAVITY_LEVEL ** k`` of the lips' colour, the teeth
+    ``REF_TEETH_GAIN * (teeth / lip) ** k`` of the lips' luminance. At the corpus's contrast (k = 1)
+    these are the reference levels; a washed-out photo gets a lighter cavity and dimmer teeth, a
+    high-contrast one a darker cavity and brighter teeth.
+
+    Args:
+        contrast: :func:`eye_contrast` of the photo; None: the reference (k = 1).
+        teeth_over_lip: luminance of the palette's teeth colour over the lips'.
+
+    Returns:
+        ``(cavity_level, teeth_gain)``: the cavity's share of the lip colour and the gain on the
+        palette's teeth colour (``REF_TEETH_GAIN * (teeth / lip) ** (k - 1)``).
+    """
+    k = 1.0 if contrast is None else float(np.clip(contrast / REF_EYE_CONTRAST, *CONTRAST_RANGE))
+    ratio = max(float(teeth_over_lip), 1e-3)
+    return REF_CAVITY_LEVEL**k, REF_TEETH_GAIN * ratio ** (k - 1.0)
 
 
 def inner_gap(landmarks: np.ndarray) -> float:
@@ -46,16 +115,28 @@ class MouthPalette:
         teeth: the teeth's colour under this photo's light.
         tilt: side lighting, -0.15 .. 0.15: (right - left) / (right + left) cheek brightness in the
             image (the painted teeth are brighter on the lit side).
+        cavity_level: the cavity's share of the lip colour; None: the module's ``CAVITY_LEVEL``.
+        teeth_gain: gain on ``teeth``; None: the module's ``TEETH_GAIN``.
     """
 
     lip: np.ndarray
     skin: np.ndarray
     teeth: np.ndarray
     tilt: float = 0.0
+    cavity_level: float | None = None
+    teeth_gain: float | None = None
 
     @classmethod
-    def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray) -> MouthPalette:
-        """Measure the palette on a photo with its (68, 2) landmarks."""
+    def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray, adaptive: bool | None = None) -> MouthPalette:
+        """Measure the palette on a photo with its (68, 2) landmarks.
+
+        Args:
+            photo: (H, W, 3) RGB uint8.
+            landmarks: (68, 2) the photo's landmarks.
+            adaptive: set the interior's levels from the photo's eye contrast (:func:`interior_levels`);
+                None: the module's ``ADAPTIVE_LEVELS``. Off, the palette leaves them to the module's
+                fixed ``CAVITY_LEVEL`` / ``TEETH_GAIN``.
+        """
         lm = np.asarray(landmarks, np.float64)
         h, w = photo.shape[:2]
         lips = np.zeros((h, w), np.uint8)
@@ -78,7 +159,11 @@ class MouthPalette:
         # teeth: off-white, lit like the skin (a dark photo gets darker teeth), a little of the skin's tint
         light = float(np.clip(np.dot(skin, [0.299, 0.587, 0.114]) / 170.0, 0.45, 1.15))
         teeth = np.clip(light * (0.55 * np.array([214.0, 204.0, 180.0]) + 0.45 * skin), 0, 235)
-        return cls(np.asarray(lip, np.float64), np.asarray(skin, np.float64), teeth, tilt)
+        levels: tuple[float | None, float | None] = (None, None)
+        if ADAPTIVE_LEVELS if adaptive is None else adaptive:
+            luma = np.array([0.299, 0.587, 0.114])
+            levels = interior_levels(eye_contrast(photo, lm), float(teeth @ luma) / max(float(lip @ luma), 1.0))
+        return cls(np.asarray(lip, np.float64), np.asarray(skin, np.float64), teeth, tilt, *levels)
 
 
 def _store(image: np.ndarray, box: tuple[int, int, int, int], values: np.ndarray) -> None:
@@ -193,7 +278,8 @@ def paint_mouth(
     u = depth / open_[None, :]  # 0 at the upper lip, 1 at the lower
     # cavity: the lips' colour much darker, darkest in the middle of the opening
     centre_dark = 1.0 - 0.45 * np.exp(-((u - 0.55) ** 2) / 0.08) * (1.0 - s[None, :] ** 2)
-    cavity = palette.lip[None, None, :] * (CAVITY_LEVEL * centre_dark)[:, :, None]
+    cavity_level = CAVITY_LEVEL if palette.cavity_level is None else palette.cavity_level
+    cavity = palette.lip[None, None, :] * (cavity_level * centre_dark)[:, :, None]
     interior = cavity
     rel = gap / max(width, 1e-3)  # opening relative to mouth width
     if rel > 0.22:  # wide open: the tongue shows at the bottom
@@ -221,7 +307,8 @@ def paint_mouth(
             for pos, depth_ in ((0.0, 0.22), (-1.0, 0.09), (1.08, 0.08), (-1.85, 0.04), (1.95, 0.04)):
                 seams += depth_ * np.exp(-(((arch - pos) / sigma_seam) ** 2))
         shade = shade * (1.0 - seams)[None, :]
-        teeth_rgb = TEETH_GAIN * palette.teeth[None, None, :] * shade[:, :, None]
+        gain = TEETH_GAIN if palette.teeth_gain is None else palette.teeth_gain
+        teeth_rgb = gain * palette.teeth[None, None, :] * shade[:, :, None]
         interior = interior * (1 - t_alpha[:, :, None]) + teeth_rgb * t_alpha[:, :, None]
         if rel > LOWER_TEETH_FROM:  # the lower teeth mostly hidden: a dim sliver above the lower lip
             below = low[None, :] - ys[:, None]
