@@ -17,6 +17,9 @@ scored as :mod:`lmd_decomposition` scores the offline request (its ``describe``:
 the 128-px aligned crop, static bias and dynamics, opening std / mean over the real one's, correlation);
 ``vs offline`` is the LMD between the row and the offline request (0 = the same mouth).
 
+``stream model, whole-utterance centred`` (head motion 0 only): the streaming model's motion with the offline,
+non-causal centred request (its utterance's mean and gain), no blinks: how far the causal estimate is from the law.
+
 ``--calibrate PATH[:SPLIT]`` instead prints the streaming model's whole-utterance opening moments (the warm-up
 prior :data:`talkface.live.online_motion.CENTRED_PRIOR`) and checks the online gain law (a quadratic in the
 first-order opening) against the offline bisection (:func:`talkface.motion.amplitude.centred_motion`) on the
@@ -73,6 +76,23 @@ def live_request(animator: Animator, photo: np.ndarray, audio: np.ndarray, reque
     return np.stack([f for _, f in frames]).astype(np.float64)
 
 
+def stream_oracle(animator: Animator, photo: np.ndarray, clip: Clip) -> np.ndarray:
+    """The streaming model's motion with the offline, non-causal centred request (whole-utterance mean and gain,
+    :func:`talkface.motion.amplitude.centred_motion`), retargeted onto the photo closed to the rest gap; no
+    blinks, head motion 0: what a perfect causal estimate of the offline law would give."""
+    from talkface.live.stream import load_stream_model
+    from talkface.motion.amplitude import MouthRequest
+    from talkface.motion.retarget import close_mouth, mouth_is_open, retarget
+
+    model = load_stream_model(animator)
+    neutral = model.canonical_neutral.cpu().numpy().astype(np.float64)
+    canonical = np.asarray(model.predict_canonical(clip.audio), np.float64)
+    speech = speech_presence(audio_rms_per_frame(clip.audio, len(canonical), clip.fps))
+    canonical, _ = centred_motion(canonical, neutral, speech)
+    rest = close_mouth(photo, MouthRequest().rest_opening(neutral)) if mouth_is_open(photo) else photo
+    return retarget(canonical, neutral, rest).astype(np.float64)
+
+
 def rows_of_clip(animator: Animator, clip: Clip, head_motion: float) -> dict[str, dict[str, float]]:
     """The scores of every row of one clip."""
     bundle = animator.bundle
@@ -86,6 +106,8 @@ def rows_of_clip(animator: Animator, clip: Clip, head_motion: float) -> dict[str
         made[f"live ({name})"] = live_request(animator, photo, clip.audio, name, head_motion)
     made["live raw (no normalisation)"] = live_request(animator, photo, clip.audio, "centred", head_motion,
                                                        normalise_mouth=False)
+    if head_motion == 0:
+        made["stream model, whole-utterance centred"] = stream_oracle(animator, photo, clip)
     n = min(len(real), *(len(x) for x in made.values()))
     speech = speech_presence(audio_rms_per_frame(clip.audio, n, clip.fps))
     ref = aligned(offline[:n])

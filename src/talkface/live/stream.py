@@ -346,7 +346,9 @@ class FaceStream:
         self.presence: OnlineSpeechPresence | None = None
         if normalise and self.request.centre == "speech_mean":
             self.mouth_gain = OnlineCentredMouth(fps=self.fps, fixed=mouth_gain)
-            self.presence = OnlineSpeechPresence(self.fps)
+            # frame t + hold's RMS window must lie inside the look-ahead (offline hold 2: 100 ms at 25 fps)
+            ahead = int(np.floor(self.model.config.lookahead_ms / 1000.0 * self.fps - 0.5 + 1e-9))
+            self.presence = OnlineSpeechPresence(self.fps, hold=max(0, min(2, ahead)))
         elif normalise:
             self.mouth_gain = OnlineMouthGain(fps=self.fps, fixed=mouth_gain)
         self.finished = False
