@@ -56,7 +56,7 @@ MEDIAN = {"open std", "open mean"}
 
 
 def live_request(animator: Animator, photo: np.ndarray, audio: np.ndarray, request: str, head_motion: float,
-                 chunk: int = 640, normalise_mouth: bool = True) -> np.ndarray:
+                 chunk: int = 640, normalise_mouth: bool = True, law: dict[str, float] | None = None) -> np.ndarray:
     """The live stream's landmarks for one photo (its landmarks) and speech, with ``mouth_request=request``."""
     from talkface.live.stream import FaceStream
 
@@ -66,6 +66,10 @@ def live_request(animator: Animator, photo: np.ndarray, audio: np.ndarray, reque
     try:
         face = FaceStream(animator, np.zeros((128, 128, 3), np.uint8), head_motion=head_motion,
                           normalise_mouth=normalise_mouth, renderer=lambda *a: lambda lm: list(lm))
+        if law is not None:  # another time constant / prior weight of the running estimate
+            from talkface.live.online_motion import OnlineCentredMouth
+
+            face.mouth_gain = OnlineCentredMouth(fps=face.fps, **law)
         frames = []
         for i in range(0, len(audio), chunk):
             frames += face.push(audio[i:i + chunk])
@@ -93,7 +97,8 @@ def stream_oracle(animator: Animator, photo: np.ndarray, clip: Clip) -> np.ndarr
     return retarget(canonical, neutral, rest).astype(np.float64)
 
 
-def rows_of_clip(animator: Animator, clip: Clip, head_motion: float) -> dict[str, dict[str, float]]:
+def rows_of_clip(animator: Animator, clip: Clip, head_motion: float,
+                 laws: list[tuple[float, float]] = ()) -> dict[str, dict[str, float]]:  # type: ignore[assignment]
     """The scores of every row of one clip."""
     bundle = animator.bundle
     real = np.asarray(clip.landmarks, np.float64)
@@ -106,6 +111,9 @@ def rows_of_clip(animator: Animator, clip: Clip, head_motion: float) -> dict[str
         made[f"live ({name})"] = live_request(animator, photo, clip.audio, name, head_motion)
     made["live raw (no normalisation)"] = live_request(animator, photo, clip.audio, "centred", head_motion,
                                                        normalise_mouth=False)
+    for seconds, prior in laws:
+        made[f"live (centred), {seconds:g} s, prior {prior:g} s"] = live_request(
+            animator, photo, clip.audio, "centred", head_motion, law={"seconds": seconds, "prior_seconds": prior})
     if head_motion == 0:
         made["stream model, whole-utterance centred"] = stream_oracle(animator, photo, clip)
     n = min(len(real), *(len(x) for x in made.values()))
@@ -158,6 +166,8 @@ def main() -> None:
     ap.add_argument("--max-clips", type=int, default=0, help="per dataset, 0: all")
     ap.add_argument("--head-motion", type=float, default=0.0, help="head-motion strength of every row")
     ap.add_argument("--calibrate", default=None, help="PATH[:SPLIT]: moments of the streaming model (prior)")
+    ap.add_argument("--law", action="append", default=[], metavar="SECONDS:PRIOR_SECONDS",
+                    help="also a live (centred) row with this time constant and prior weight (repeatable)")
     ap.add_argument("--json", type=Path, default=None, help="also write the summaries here")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -175,7 +185,8 @@ def main() -> None:
                 break
             if abs(clip.fps - fps) > 1e-3:
                 continue
-            for k, v in rows_of_clip(animator, clip, args.head_motion).items():
+            laws = [(float(x.split(":")[0]), float(x.split(":")[1])) for x in args.law]
+            for k, v in rows_of_clip(animator, clip, args.head_motion, laws).items():
                 per.setdefault(k, []).append(v)
         summary = {k: {c: float(np.nanmedian([r[c] for r in v]) if c in MEDIAN else np.nanmean([r[c] for r in v]))
                        for c in COLUMNS} for k, v in per.items()}
