@@ -171,6 +171,7 @@ def test_online_speech_presence_is_the_offline_one_causally() -> None:
         parts.append(chunked_presence.step(np.concatenate([rms, np.zeros(2)])[t:t + n + 2]))
         t += n
     np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert len(chunked_presence._raw) <= 2 + 2 * chunked_presence.hold + 1  # the state stays a few flags
     # the same as offline but at each onset's first ramp frame (its look-ahead frame would need 140 ms)
     onset_first = [a - 3 for a in (10, 75, 90, 170)]
     differs = np.flatnonzero(np.abs(whole - offline) > 1e-6)
