@@ -15,7 +15,8 @@ first frame is the photo (its prepared ``landmarks[0]``) and its own speech driv
 all with head motion 0 (``--head-motion``: another strength), AnimateConfig's blink rate, seed 0. Each row is
 scored as :mod:`lmd_decomposition` scores the offline request (its ``describe``: LMD of the 20 mouth points in
 the 128-px aligned crop, static bias and dynamics, opening std / mean over the real one's, correlation);
-``vs offline`` is the LMD between the row and the offline request (0 = the same mouth).
+``vs offline`` is the LMD between the row and the offline request (0 = the same mouth), ``vs law`` the LMD to
+the ``stream model, whole-utterance centred`` row.
 
 ``stream model, whole-utterance centred`` (head motion 0 only): the streaming model's motion with the offline,
 non-causal centred request (its utterance's mean and gain), no blinks: how far the causal estimate is from the law.
@@ -47,16 +48,16 @@ from lmd_decomposition import aligned, describe, lmd  # the sibling script (benc
 from talkface.audio.windows import audio_rms_per_frame
 from talkface.data.dataset import Clip, PreparedDataset
 from talkface.face.geometry import SPEECH_POINTS, mouth_opening
-from talkface.motion.amplitude import MOUTH_REQUESTS, centred_motion, speech_presence
+from talkface.motion.amplitude import MOUTH_REQUESTS, TARGET_OPENING_STD, centred_motion, speech_presence
 from talkface.motion.render import predict_landmarks
 from talkface.pipeline import AnimateConfig, Animator
 
-COLUMNS = ["LMD", "bias", "dyn", "open std", "open mean", "corr", "vs offline"]
+COLUMNS = ["LMD", "bias", "dyn", "open std", "open mean", "corr", "vs offline", "vs law"]
 MEDIAN = {"open std", "open mean"}
 
 
 def live_request(animator: Animator, photo: np.ndarray, audio: np.ndarray, request: str, head_motion: float,
-                 chunk: int = 640, normalise_mouth: bool = True, law: dict[str, float] | None = None) -> np.ndarray:
+                 chunk: int = 640, normalise_mouth: bool = True, law: dict[str, Any] | None = None) -> np.ndarray:
     """The live stream's landmarks for one photo (its landmarks) and speech, with ``mouth_request=request``."""
     from talkface.live.stream import FaceStream
 
@@ -98,7 +99,7 @@ def stream_oracle(animator: Animator, photo: np.ndarray, clip: Clip) -> np.ndarr
 
 
 def rows_of_clip(animator: Animator, clip: Clip, head_motion: float,
-                 laws: list[tuple[float, float]] = ()) -> dict[str, dict[str, float]]:  # type: ignore[assignment]
+                 laws: list[tuple[float, float, float]] = ()) -> dict[str, dict[str, float]]:  # type: ignore[assignment]
     """The scores of every row of one clip."""
     bundle = animator.bundle
     real = np.asarray(clip.landmarks, np.float64)
@@ -111,18 +112,24 @@ def rows_of_clip(animator: Animator, clip: Clip, head_motion: float,
         made[f"live ({name})"] = live_request(animator, photo, clip.audio, name, head_motion)
     made["live raw (no normalisation)"] = live_request(animator, photo, clip.audio, "centred", head_motion,
                                                        normalise_mouth=False)
-    for seconds, prior in laws:
-        made[f"live (centred), {seconds:g} s, prior {prior:g} s"] = live_request(
-            animator, photo, clip.audio, "centred", head_motion, law={"seconds": seconds, "prior_seconds": prior})
+    for seconds, prior, prior_gain in laws:
+        law: dict[str, Any] = {"seconds": seconds, "prior_seconds": prior}
+        label = f"live (centred), {seconds:g} s, prior {prior:g} s"
+        if prior_gain > 0:  # all three prior moments (target / gain)^2: the prior alone gives this gain
+            law["prior"] = ((TARGET_OPENING_STD / prior_gain) ** 2,) * 3
+            label += f" at gain {prior_gain:g}"
+        made[label] = live_request(animator, photo, clip.audio, "centred", head_motion, law=law)
     if head_motion == 0:
         made["stream model, whole-utterance centred"] = stream_oracle(animator, photo, clip)
     n = min(len(real), *(len(x) for x in made.values()))
     speech = speech_presence(audio_rms_per_frame(clip.audio, n, clip.fps))
     ref = aligned(offline[:n])
+    oracle = made.get("stream model, whole-utterance centred")
     rows = {}
     for k, x in made.items():
         rows[k] = describe(x[:n], real[:n], speech, None)
         rows[k]["vs offline"] = lmd(aligned(x[:n]), ref)
+        rows[k]["vs law"] = float("nan") if oracle is None else lmd(aligned(x[:n]), aligned(oracle[:n]))
     return rows
 
 
@@ -166,8 +173,8 @@ def main() -> None:
     ap.add_argument("--max-clips", type=int, default=0, help="per dataset, 0: all")
     ap.add_argument("--head-motion", type=float, default=0.0, help="head-motion strength of every row")
     ap.add_argument("--calibrate", default=None, help="PATH[:SPLIT]: moments of the streaming model (prior)")
-    ap.add_argument("--law", action="append", default=[], metavar="SECONDS:PRIOR_SECONDS",
-                    help="also a live (centred) row with this time constant and prior weight (repeatable)")
+    ap.add_argument("--law", action="append", default=[], metavar="SECONDS:PRIOR_SECONDS[:PRIOR_GAIN]",
+                    help="also a live (centred) row with this time constant, prior weight and prior gain (repeatable)")
     ap.add_argument("--json", type=Path, default=None, help="also write the summaries here")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -185,7 +192,7 @@ def main() -> None:
                 break
             if abs(clip.fps - fps) > 1e-3:
                 continue
-            laws = [(float(x.split(":")[0]), float(x.split(":")[1])) for x in args.law]
+            laws = [tuple(float(v) for v in (x.split(":") + ["0"])[:3]) for x in args.law]
             for k, v in rows_of_clip(animator, clip, args.head_motion, laws).items():
                 per.setdefault(k, []).append(v)
         summary = {k: {c: float(np.nanmedian([r[c] for r in v]) if c in MEDIAN else np.nanmean([r[c] for r in v]))
