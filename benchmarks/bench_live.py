@@ -340,9 +340,10 @@ def offline_ratio(threads: int | None, seconds: float = 10.0, rounds: int = 2) -
     return out
 
 
-def live_stages(seconds: float, threads: int | None, chunk_ms: float) -> dict[str, Any]:
+def live_stages(seconds: float, threads: int | None, chunk_ms: float, mouth_request: str = "centred") -> dict[str, Any]:
     """CPU time per frame of each step of the live loop (``FaceStream.push`` on 40-ms chunks, not in
-    real time), by timers around the steps (thread CPU time), and the top functions of a cProfile run.
+    real time), by timers around the steps (thread CPU time), and the top functions of a cProfile run
+    (``mouth_request``: ``AnimateConfig.mouth_request``).
     """
     import collections
     import cProfile
@@ -356,7 +357,8 @@ def live_stages(seconds: float, threads: int | None, chunk_ms: float) -> dict[st
 
     if threads:
         torch.set_num_threads(threads)
-    face = live_stream.FaceStream(Animator(AnimateConfig(threads=threads)), EXAMPLES / "face.png")
+    face = live_stream.FaceStream(Animator(AnimateConfig(threads=threads, mouth_request=mouth_request)),
+                                  EXAMPLES / "face.png")
     spent: collections.Counter[str] = collections.Counter()
 
     wrapped: list[tuple[Any, str, Any]] = []
@@ -381,6 +383,8 @@ def live_stages(seconds: float, threads: int | None, chunk_ms: float) -> dict[st
     timed(face, "apply_head", "head motion applied to the landmarks")
     if face.mouth_gain is not None:
         timed(face.mouth_gain, "step", "running mouth gain")
+    if face.presence is not None:
+        timed(face.presence, "step", "speech presence (centred request)")
     timed(face, "render", "native renderer")
     audio, _ = burst_audio(seconds)
     step = int(chunk_ms / 1000 * SR)
@@ -424,6 +428,7 @@ def main() -> int:
     p.add_argument("--texture", action="store_true", help="measure the texture stage alone (CPU s per frame)")
     p.add_argument("--live-stages", type=float, default=0.0,
                    help="seconds of audio for the per-step CPU cost of the live loop (+ cProfile); 0: skip")
+    p.add_argument("--mouth-request", default="centred", help="--live-stages: AnimateConfig.mouth_request")
     p.add_argument("--offline-ratio", action="store_true",
                    help="offline animate end to end vs its per-frame stage alone (native renderer, texture network)")
     p.add_argument("--threads", type=int, default=1)
@@ -443,7 +448,7 @@ def main() -> int:
         results["startup_ab"] = {"runs": rows, "first_frame_ratio_this_over_other": ratio}
         print("startup_ab ratios (this / other, first frame):", [round(r, 3) for r in ratio], flush=True)
     if a.live_stages > 0:
-        results["live_stages"] = live_stages(a.live_stages, a.threads, a.chunk_ms)
+        results["live_stages"] = live_stages(a.live_stages, a.threads, a.chunk_ms, a.mouth_request)
         print("live_stages", json.dumps({k: v for k, v in results["live_stages"].items() if k != "profile_top_tottime"},
                                         indent=1), flush=True)
         print(results["live_stages"]["profile_top_tottime"], flush=True)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from talkface.face.geometry import SPEECH_POINTS
 from talkface.io.media import read_audio
 from talkface.live.online_motion import OnlineHeadMotion, OnlineMouthGain
 from talkface.live.stream import FaceStream, MotionStream, OnlineBlinks, load_stream_model
@@ -151,3 +152,101 @@ def test_stream_renders_with_the_animators_renderer_covering_the_head_motion(ani
     frames = render(lm[10:13])
     assert len(frames) == 3 and frames[0].shape == face.image.shape and frames[0].dtype == np.uint8
     assert np.abs(frames[0].astype(int) - face.image.astype(int)).max() > 10  # the face moved
+
+
+def test_online_speech_presence_is_the_offline_one_causally() -> None:
+    from talkface.live.online_motion import OnlineSpeechPresence
+    from talkface.motion.amplitude import speech_presence
+
+    rng = np.random.default_rng(1)
+    loud = np.zeros(200, bool)
+    for a, b in ((10, 60), (75, 78), (90, 150), (170, 185)):  # words and pauses (one 3-frame word)
+        loud[a:b] = True
+    rms = np.where(loud, 0.1, 0.0005) * np.exp(rng.normal(0, 0.2, 200))  # pauses 46 dB down, under -50 dBFS
+    offline = speech_presence(rms)
+    whole = OnlineSpeechPresence(FPS).step(np.concatenate([rms, np.zeros(2)]))
+    chunked_presence = OnlineSpeechPresence(FPS)
+    parts, t = [], 0
+    for n in (1, 7, 3, 50, 139):  # any chunking: the same values
+        parts.append(chunked_presence.step(np.concatenate([rms, np.zeros(2)])[t:t + n + 2]))
+        t += n
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert len(chunked_presence._raw) <= 2 + 2 * chunked_presence.hold + 1  # the state stays a few flags
+    # the same as offline but at each onset's first ramp frame (its look-ahead frame would need 140 ms)
+    onset_first = [a - 3 for a in (10, 75, 90, 170)]
+    differs = np.flatnonzero(np.abs(whole - offline) > 1e-6)
+    assert set(differs) <= set(onset_first), differs
+    np.testing.assert_allclose(offline[differs], 1 / 3, atol=1e-6)
+    assert (whole[differs] == 0).all()
+
+
+def test_online_centred_mouth_follows_the_offline_centred_request() -> None:
+    """Fed a damped utterance (no decay, no prior), the running gain reaches the offline bisection's; pauses
+    and frames before speech are the model's own; the mean posture is kept, not amplified."""
+    from talkface.face.align import canonical_face
+    from talkface.face.geometry import mouth_opening
+    from talkface.live.online_motion import OnlineCentredMouth
+    from talkface.motion.amplitude import centred_motion
+
+    face = canonical_face().astype(np.float64)
+    n = 300
+    t = np.arange(n)
+    speech = (((t >= 20) & (t < 140)) | (t >= 170)).astype(np.float64)
+    track = np.repeat(face[None], n, 0)
+    track[:, [56, 57, 58, 65, 66, 67], 1] += (speech * (0.06 + 0.02 * np.sin(t / 2.0)))[:, None]
+    target = 1.3 * float(mouth_opening(track).std())
+    # the online moments start at the first speech frame (a live session may start with minutes of silence)
+    offline, g_off = centred_motion(track[20:], face, speech[20:], target_std=target)
+    offline = np.concatenate([track[:20], offline])
+    points = list(SPEECH_POINTS)
+    online = OnlineCentredMouth(target_std=target, seconds=1e9, prior_seconds=0.0)
+    parts, gains = [], []
+    for a, b in ((0, 5), (5, 111), (111, 250), (250, n)):
+        d, g = online.step(track[a:b, points] - face[points], mouth_opening(track[a:b]), speech[a:b],
+                           np.ones(b - a, bool))
+        parts.append(d)
+        gains.append(g)
+    out = np.repeat(face[None], n, 0)
+    out[:, points] += np.concatenate(parts)
+    gain = np.concatenate(gains)
+    assert 1.1 < g_off < 2.5 and abs(gain[-1] - g_off) < 0.02 * g_off
+    assert (gain[speech == 0] == 1).all()
+    np.testing.assert_allclose(out[speech == 0], track[speech == 0], atol=1e-5)
+    settled, late = (t >= 100) & (t < 200), t >= 200  # the running mean and gain have settled
+    np.testing.assert_allclose(mouth_opening(out)[settled], mouth_opening(offline)[settled], atol=0.2 * target)
+    np.testing.assert_allclose(mouth_opening(out)[late], mouth_opening(offline)[late], atol=0.15 * target)
+    on = speech > 0
+    assert float(mouth_opening(out)[on].mean()) == pytest.approx(float(mouth_opening(track)[on].mean()), rel=0.03)
+    # warm-up: with the default prior the first speech frames get the streaming model's typical gain
+    first = OnlineCentredMouth()
+    _, g = first.step(track[:30, points] - face[points], mouth_opening(track[:30]), speech[:30], np.ones(30, bool))
+    assert (g[:20] == 1).all() and 1.1 < g[20] < 1.4
+
+
+def test_stream_follows_animate_configs_mouth_request(animator: Animator, speech: np.ndarray) -> None:
+    """An open photo mouth rests at the model's gap (centred, default) or pressed shut (neutral), as offline."""
+    import dataclasses
+
+    from talkface.face.geometry import mouth_opening
+    from talkface.live.online_motion import OnlineCentredMouth
+
+    face = FaceStream(animator, EXAMPLES / "face.png", renderer=lambda *a: lambda lm: list(lm))
+    gaping = np.asarray(face.person_landmarks, np.float32).copy()
+    gaping[[55, 56, 57, 58, 59, 65, 66, 67], 1] += 0.25 * float(np.ptp(gaping[:, 0]))
+    model_gap = float(mouth_opening(face.canonical_neutral))
+    config = animator.config
+    openings = {}
+    try:
+        animator._face = lambda image, where: gaping  # type: ignore[method-assign]
+        for name in ("centred", "neutral"):
+            animator.config = dataclasses.replace(config, mouth_request=name)
+            lm = _landmarks(animator, speech[:16000], 4000, head_motion=0.0, motion_scale=0.0)
+            openings[name] = mouth_opening(lm)
+            stream = FaceStream(animator, EXAMPLES / "face.png", renderer=lambda *a: lambda x: list(x))
+            assert isinstance(stream.mouth_gain, OnlineCentredMouth) == (name == "centred")
+    finally:
+        animator.config = config
+        del animator._face
+    assert float(mouth_opening(gaping)) > 0.2
+    np.testing.assert_allclose(openings["centred"], model_gap, atol=0.003)
+    assert float(openings["neutral"].max()) < 0.005

@@ -13,10 +13,17 @@ the audio received so far (plus the 120-ms look-ahead), so:
   the normalisations, brow raises that start at the onset instead of centred on it. The noise is
   drawn from the seed in fixed one-second blocks, so the same seed gives the same motion whatever
   the chunk sizes; the state is a few dozen numbers.
-* :class:`OnlineMouthGain` estimates the std of the model's mouth opening with exponential
-  weights over speech frames only (a warm-up prior equal to the offline target, so the gain starts
-  at 1), and returns the offline gain law ``clip(target / std, 1, 2.5)`` per frame; frames before the
-  first speech frame get gain 1 (silence is never amplified).
+* :class:`OnlineCentredMouth` (the default, ``AnimateConfig.mouth_request="centred"``) is the causal
+  :func:`talkface.motion.amplitude.centred_motion`: a running (exponentially weighted) mean speech
+  posture and running moments of the opening give, per frame, the gain that brings the opening's std to
+  the offline target; it scales the motion about that running mean in speech only
+  (:class:`OnlineSpeechPresence`, the causal :func:`~talkface.motion.amplitude.speech_presence`), so pauses
+  keep the model's closed mouth.
+* :class:`OnlineMouthGain` (``mouth_request="neutral"``, the previous request) estimates the std of the
+  model's mouth opening with exponential weights over speech frames only (a warm-up prior equal to the
+  offline target, so the gain starts at 1), and returns the offline gain law ``clip(target / std, 1, 2.5)``
+  per frame about the neutral face; frames before the first speech frame get gain 1 (silence is never
+  amplified).
 
 Both are driven one frame at a time by :class:`talkface.live.stream.FaceStream`; docs/live.md
 compares them with the offline path.
@@ -28,18 +35,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from talkface.motion.amplitude import MAX_GAIN, TARGET_OPENING_STD
+from talkface.motion.amplitude import MAX_GAIN, PAUSE_DB, SILENCE_DBFS, TARGET_OPENING_STD
 from talkface.motion.head import HeadMotion, HeadMotionConfig, check_head_motion, pose_to_landmarks
 from talkface.motion.retarget import retarget_transform
 
-__all__ = ["STREAM_TYPICAL_GAIN", "OnlineHeadMotion", "head_motion_envelope", "OnlineMouthGain", "StreamHeadApplier"]
+__all__ = ["CENTRED_PRIOR", "STREAM_TYPICAL_GAIN", "OnlineCentredMouth", "OnlineHeadMotion", "OnlineMouthGain",
+           "OnlineSpeechPresence", "StreamHeadApplier", "head_motion_envelope"]
 
 #: Median offline gain (:func:`talkface.motion.amplitude.amplitude_gain`) of the streaming motion model
 #: on 40 GRID s1 utterances (quartiles 1.01-1.26; ``benchmarks/bench_live_motion.py --calibrate``): the
 #: running estimate starts from it (prior std = target / this), so the first seconds get the typical gain.
 STREAM_TYPICAL_GAIN = 1.13
-
-SILENCE_DBFS = -50.0
 
 
 class OnlineHeadMotion:
@@ -278,6 +284,186 @@ class OnlineMouthGain:
                 std = float(np.sqrt(max(self._var, 1e-12)))
                 out[i] = float(np.clip(self.target / std, 1.0, self.max_gain))
         return out
+
+
+class OnlineSpeechPresence:
+    """:func:`talkface.motion.amplitude.speech_presence` run causally, one video frame at a time.
+
+    Offline a frame is a pause when its RMS is :data:`~talkface.motion.amplitude.PAUSE_DB` below the
+    utterance's loud frames (95th percentile) or under ``SILENCE_DBFS``; speech is dilated by ``hold``
+    frames on both sides and the edges ramped over 3 frames. Here the loud level is a running reference
+    that jumps to 3 dB under each new peak and decays over ``release_s`` (as the online head motion's), and
+    frame ``t`` reads the RMS of frames up to ``t + hold``: for ``hold`` 2 at 25 fps that window ends
+    100 ms past the frame's time stamp, inside the stream's 120-ms look-ahead. The ramp's look-ahead
+    frame would need one frame more, so it is dilated over ``t + 1 - hold .. t + hold`` only (at a
+    speech onset the first ramp frame is 0 instead of 1/3).
+
+    Args:
+        fps: video frames/s.
+        pause_db: depth of a pause below the loud frames, dB.
+        hold: frames of speech kept around every speech frame (the look-ahead in frames).
+        release_s: decay time of the loudness reference, seconds.
+    """
+
+    def __init__(self, fps: float = 25.0, pause_db: float = PAUSE_DB, hold: int = 2, release_s: float = 10.0) -> None:
+        self.pause_db = float(pause_db)
+        self.hold = int(hold)
+        self.release = float(np.exp(-1.0 / (release_s * fps)))
+        self._ref_db = SILENCE_DBFS
+        self._raw: list[bool] = []  # speech flags of frames _base, _base + 1, ... (all classified so far)
+        self._base = 0
+        self.next_frame = 0  # next frame whose presence is returned
+
+    def _flag(self, t: int) -> bool:
+        return 0 <= t - self._base < len(self._raw) and self._raw[t - self._base]
+
+    def _dilated(self, t: int, last: int) -> bool:
+        return any(self._flag(j) for j in range(t - self.hold, min(t + self.hold, last) + 1))
+
+    def step(self, rms: np.ndarray) -> np.ndarray:
+        """Speech presence of the next frames.
+
+        Args:
+            rms: RMS (full scale 1) of frames ``next_frame .. next_frame + n - 1 + hold``: the ``n`` frames
+                wanted and ``hold`` frames of look-ahead (zeros past the end of the audio).
+
+        Returns:
+            (n,) float32 in [0, 1].
+        """
+        rms = np.asarray(rms, np.float64)
+        n = len(rms) - self.hold
+        if n <= 0:
+            return np.zeros(0, np.float32)
+        for j, r in enumerate(rms):  # classify the frames not seen yet, in order
+            t = self.next_frame + j
+            if t < self._base + len(self._raw):
+                continue
+            db = 20.0 * float(np.log10(max(float(r), 1e-10)))
+            self._ref_db = max(db - 3.0, SILENCE_DBFS + (self._ref_db - SILENCE_DBFS) * self.release)
+            self._raw.append(db > max(self._ref_db - self.pause_db, SILENCE_DBFS))
+        out = np.zeros(n, np.float32)
+        for i in range(n):
+            t = self.next_frame + i
+            last = t + self.hold  # the latest frame read
+            here = self._dilated(t, last)
+            before = self._dilated(t - 1, last) if t > 0 else here  # edge padding at the start, as offline
+            out[i] = (before + here + self._dilated(t + 1, last)) / 3.0
+        self.next_frame += n
+        drop = (self.next_frame - 2 - self.hold) - self._base  # keep what frame next_frame - 1 reads
+        if drop > 0:
+            del self._raw[:drop]
+            self._base += drop
+        return out
+
+
+#: Warm-up prior of :class:`OnlineCentredMouth`: the variance of the streaming model's mouth opening, the
+#: variance of its speech spread ``s_t (o_t - o_m)`` and their covariance, each the median over 40 GRID s1
+#: utterances (whole utterances; ``benchmarks/live_mouth_request.py --calibrate``): all three 0.0381^2 (GRID
+#: has no pauses 30 dB deep, so ``s_t = 1`` and ``u_t = o_t - o_m``); it gives the gain 1.26, the median offline
+#: centred gain of the streaming model on those utterances.
+CENTRED_PRIOR = (0.0381 ** 2, 0.0381 ** 2, 0.0381 ** 2)
+
+
+class OnlineCentredMouth:
+    """The centred mouth request run causally: :func:`talkface.motion.amplitude.centred_motion` per frame.
+
+    Offline the gain ``g`` scales the deviation of the speech motion from the utterance's mean speech
+    posture ``m``: ``d'_t = d_t + s_t (g - 1)(d_t - m)``, with ``g`` in [1, ``max_gain``] chosen so that the
+    mouth opening's std over the utterance reaches ``target_std``. Here ``m`` is a running mean of the
+    displacement weighted by the speech presence ``s_t`` (exponential weights, ``seconds`` of active
+    frames), and ``g`` comes from running moments of the model's opening ``o_t``: with
+    ``u_t = s_t (o_t - o_m)`` (``o_m`` the running speech-weighted mean opening) the amplified opening is
+    ``o_t + (g - 1) u_t`` to first order, so its variance is ``c + 2 b k + a k^2`` (``k = g - 1``,
+    ``c = var(o)``, ``b = cov(o, u)``, ``a = var(u)``) and the smallest ``k`` that reaches the target is a
+    root of a quadratic: a few dozen numbers of state and O(1) per frame, no look-ahead. The moments are
+    updated on active frames (louder than ``SILENCE_DBFS``; offline: the whole utterance) from the first
+    speech frame on, and blended with
+    a warm-up prior (:data:`CENTRED_PRIOR`, the streaming model's typical moments) whose weight,
+    ``prior_seconds`` of frames, decays as the data's does.
+
+    Args:
+        target_std: wanted std of the mouth opening (offline: ``TARGET_OPENING_STD``).
+        max_gain: upper bound (offline: ``MAX_GAIN``); the gain is never below 1.
+        seconds: time constant of the exponential weights, seconds of active frames.
+        fps: frames/s.
+        prior: ``(var(o), var(u), cov(o, u))`` of the warm-up prior (None: :data:`CENTRED_PRIOR`).
+        prior_seconds: weight of the prior, seconds of frames.
+        fixed: a fixed gain instead of the running estimate (still about the running mean, in speech only).
+    """
+
+    def __init__(self, target_std: float | None = None, max_gain: float | None = None, seconds: float = 4.0,
+                 fps: float = 25.0, prior: tuple[float, float, float] | None = None, prior_seconds: float = 1.0,
+                 fixed: float | None = None) -> None:
+        self.target = float(TARGET_OPENING_STD if target_std is None else target_std)
+        self.max_gain = float(MAX_GAIN if max_gain is None else max_gain)
+        self.decay = 1.0 - 1.0 / max(1.0, seconds * fps)
+        self.prior = CENTRED_PRIOR if prior is None else prior
+        self._prior_w = max(0.0, prior_seconds * fps)
+        self.fixed = fixed
+        self._w = 0.0  # weight of the active frames seen (exponentially decayed)
+        # decayed sums over active frames of o, o^2, s, s o, s o^2, s^2, s^2 o, s^2 o^2
+        self._sums = np.zeros(8)
+        self._sd: np.ndarray | None = None  # decayed sum of s_t d_t (displacement)
+        self._started = False  # a speech frame was seen
+
+    def gain(self) -> float:
+        """The gain the running estimate gives now (1 before any speech)."""
+        if self.fixed is not None:
+            return float(self.fixed)
+        w, p = self._w, self._prior_w
+        if self._sums[2] <= 0 or w <= 0:
+            return 1.0
+        eo, eo2, es, eso, eso2, es2, es2o, es2o2 = self._sums / w
+        om = eso / es  # the running speech-weighted mean opening
+        eu = eso - om * es
+        c = eo2 - eo * eo
+        a = es2o2 - 2 * om * es2o + om * om * es2 - eu * eu
+        b = eso2 - om * eso - eo * eu
+        c0, a0, b0 = self.prior
+        c, a, b = ((w * x + p * x0) / (w + p) for x, x0 in ((c, c0), (a, a0), (b, b0)))
+        need = self.target ** 2 - c
+        if need <= 0:
+            return 1.0
+        kmax = self.max_gain - 1.0
+        if a > 1e-12:  # the positive root of a k^2 + 2 b k - need
+            return 1.0 + float(np.clip((-b + float(np.sqrt(b * b + a * need))) / a, 0.0, kmax))
+        k = kmax if b <= 0 else need / (2 * b)
+        return 1.0 + float(np.clip(k, 0.0, kmax))
+
+    def step(self, displacement: np.ndarray, opening: np.ndarray, speech: np.ndarray,
+             active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The next frames' speech motion, amplified about the running mean posture in speech.
+
+        Args:
+            displacement: (n, P, 2) the model's displacement from its neutral face (the speech points).
+            opening: (n,) the model's mouth opening per frame (before any gain).
+            speech: (n,) speech presence in [0, 1] (:class:`OnlineSpeechPresence`).
+            active: (n,) bool, frames louder than ``SILENCE_DBFS`` (the ones the moments are updated on).
+
+        Returns:
+            ``(displacement, gains)``: (n, P, 2) float32 and the (n,) gains used (1 in pauses and before any
+            speech).
+        """
+        d = np.asarray(displacement, np.float64)
+        out = d.copy()
+        gains = np.ones(len(d))
+        if self._sd is None:
+            self._sd = np.zeros(d.shape[1:])
+        for i in range(len(d)):
+            o, s = float(opening[i]), float(np.clip(speech[i], 0.0, 1.0))
+            self._started = self._started or s > 0
+            if active[i] and self._started:  # from the first speech frame on (the prior rules until then)
+                self._w = self.decay * self._w + 1.0
+                self._prior_w *= self.decay
+                self._sums = self.decay * self._sums + np.array([o, o * o, s, s * o, s * o * o, s * s, s * s * o,
+                                                                  s * s * o * o])
+                self._sd = self.decay * self._sd + s * d[i]
+            if s <= 0 or self._sums[2] <= 0:
+                continue
+            g = self.gain()
+            gains[i] = g
+            out[i] = d[i] + s * (g - 1.0) * (d[i] - self._sd / self._sums[2])
+        return out.astype(np.float32), gains
 
 
 @dataclass

@@ -15,7 +15,9 @@ Per video frame ``t`` (time stamp ``t / fps``):
    over (:class:`OnlineBlinks`), driven by seeded noise drawn in fixed one-second blocks, so the
    same seed gives the same blinks whatever the chunking.
 3. **retargeting** — onto the photo's own landmarks (eq. 7, :func:`talkface.motion.retarget.retarget`;
-   an open mouth in the photo is closed first, as offline).
+   an open mouth in the photo is closed first, as offline: to the model's rest gap with the default
+   ``AnimateConfig.mouth_request="centred"``, whose amplitude gain is run causally by
+   :class:`talkface.live.online_motion.OnlineCentredMouth`).
 4. **texture** — one call, :func:`frame_renderer`, maps landmark frames to output frames; it is the
    only place that knows how frames are rendered, so the renderer can be swapped.
 
@@ -37,7 +39,7 @@ from talkface.audio.features import num_video_frames
 from talkface.errors import InputError
 from talkface.face.geometry import EYE_POINTS, SPEECH_POINTS, mouth_opening
 from talkface.live.model import LOG_FLOOR, load_stream_motion, log_mel
-from talkface.motion.amplitude import SILENCE_DBFS
+from talkface.motion.amplitude import SILENCE_DBFS, mouth_request
 from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
 from talkface.photo_video import resize_to as _resize_to
 
@@ -267,8 +269,10 @@ class FaceStream:
         head_motion: strength of the head and brow motion, run online
             (:class:`talkface.live.online_motion.OnlineHeadMotion`, seeded with ``seed``; 0 = still head,
             the stream's output as before head motion existed; default: the config's).
-        normalise_mouth: causal mouth-amplitude normalisation
-            (:class:`talkface.live.online_motion.OnlineMouthGain`; default: the config's).
+        normalise_mouth: causal mouth-amplitude normalisation (default: the config's); where its gain applies
+            follows ``AnimateConfig.mouth_request`` as offline: ``"centred"`` about a running mean speech
+            posture, in speech only (:class:`talkface.live.online_motion.OnlineCentredMouth`), ``"neutral"``
+            about the neutral face (:class:`talkface.live.online_motion.OnlineMouthGain`).
         mouth_gain: a fixed gain on speech frames instead of the running estimate (None: running).
         renderer: replaces :func:`frame_renderer` (called with the animator, image, landmarks, size).
 
@@ -290,7 +294,13 @@ class FaceStream:
         mouth_gain: float | None = None,
         renderer: Callable[..., Renderer] | None = None,
     ) -> None:
-        from talkface.live.online_motion import OnlineHeadMotion, OnlineMouthGain, StreamHeadApplier  # lazy: loads cv2
+        from talkface.live.online_motion import (  # lazy: loads cv2
+            OnlineCentredMouth,
+            OnlineHeadMotion,
+            OnlineMouthGain,
+            OnlineSpeechPresence,
+            StreamHeadApplier,
+        )
         from talkface.motion.render import check_motion_scale  # lazy: loads cv2
         from talkface.motion.retarget import close_mouth, mouth_is_open  # lazy: loads cv2
 
@@ -305,8 +315,14 @@ class FaceStream:
             image, where = read_image(photo), os.fspath(photo)
         self.image = _resize_to(image, cfg.max_side)
         self.person_landmarks = animator._face(self.image, where)
+        self.canonical_neutral = self.model.canonical_neutral.cpu().numpy().astype(np.float32)
+        # as offline (predict_landmarks): AnimateConfig.mouth_request says where the gain applies and what an
+        # open photo mouth is closed to (the model's rest gap, or zero for the previous request)
+        self.request = mouth_request(getattr(cfg, "mouth_request", None))
         neutral = np.asarray(self.person_landmarks)
-        self.neutral = close_mouth(neutral) if cfg.close_mouth and mouth_is_open(neutral) else neutral
+        if cfg.close_mouth and mouth_is_open(neutral):
+            neutral = close_mouth(neutral, keep_gap=self.request.rest_opening(self.canonical_neutral))
+        self.neutral = neutral
         self.gain = check_motion_scale(cfg.motion_scale if motion_scale is None else motion_scale)
         rate = cfg.blink_rate if blink_rate == "config" else blink_rate
         blink = animator.bundle.blink
@@ -315,7 +331,6 @@ class FaceStream:
             scale = 1.0 if rate is None else blink.noise_scale_for_rate(float(rate))
             self.blinks = OnlineBlinks(blink, cfg.seed if seed is None else seed, scale)
         self.motion = MotionStream(self.model)
-        self.canonical_neutral = self.model.canonical_neutral.cpu().numpy().astype(np.float32)
         self.fps = float(self.model.config.fps)
         self.sample_rate = int(self.model.config.sample_rate)
         out_size = cfg.size if size is None else size
@@ -327,7 +342,15 @@ class FaceStream:
             self.render = renderer(animator, self.image, self.person_landmarks, out_size)
         self.apply_head = StreamHeadApplier(self.neutral, self.canonical_neutral)
         normalise = cfg.normalise_mouth if normalise_mouth is None else normalise_mouth
-        self.mouth_gain = OnlineMouthGain(fps=self.fps, fixed=mouth_gain) if normalise else None
+        self.mouth_gain: OnlineMouthGain | OnlineCentredMouth | None = None
+        self.presence: OnlineSpeechPresence | None = None
+        if normalise and self.request.centre == "speech_mean":
+            self.mouth_gain = OnlineCentredMouth(fps=self.fps, fixed=mouth_gain)
+            # frame t + hold's RMS window must lie inside the look-ahead (offline hold 2: 100 ms at 25 fps)
+            ahead = int(np.floor(self.model.config.lookahead_ms / 1000.0 * self.fps - 0.5 + 1e-9))
+            self.presence = OnlineSpeechPresence(self.fps, hold=max(0, min(2, ahead)))
+        elif normalise:
+            self.mouth_gain = OnlineMouthGain(fps=self.fps, fixed=mouth_gain)
         self.finished = False
 
     @property
@@ -341,6 +364,7 @@ class FaceStream:
         return self.motion.next_frame
 
     def _frames(self, displacement: np.ndarray, max_render: int | None = None) -> list[tuple[float, Any]]:
+        from talkface.live.online_motion import OnlineCentredMouth, OnlineMouthGain  # lazy: loads cv2
         from talkface.motion.retarget import retarget  # lazy: loads cv2
 
         n = len(displacement)
@@ -352,8 +376,14 @@ class FaceStream:
         if self.mouth_gain is not None:
             raw = canonical.copy()
             raw[:, list(SPEECH_POINTS)] += displacement
-            speech = np.array([self.head._frame_rms(first + i) for i in range(n)]) > 10 ** (SILENCE_DBFS / 20)
-            gain *= self.mouth_gain.step(mouth_opening(raw), speech).astype(np.float32)[:, None, None]
+            ahead = 0 if self.presence is None else self.presence.hold  # frames read past the last one made
+            rms = np.array([self.head._frame_rms(first + i) for i in range(n + ahead)])
+            active = rms[:n] > 10 ** (SILENCE_DBFS / 20)
+            if isinstance(self.mouth_gain, OnlineCentredMouth) and self.presence is not None:
+                displacement, _ = self.mouth_gain.step(displacement, mouth_opening(raw), self.presence.step(rms),
+                                                       active)
+            elif isinstance(self.mouth_gain, OnlineMouthGain):
+                gain *= self.mouth_gain.step(mouth_opening(raw), active).astype(np.float32)[:, None, None]
         canonical[:, list(SPEECH_POINTS)] += gain * displacement
         if self.blinks is not None:
             canonical[:, list(EYE_POINTS)] += self.blinks.step(n)

@@ -131,6 +131,18 @@ class MouthRequest:
     centre: str = "speech_mean"
     rest_gap: str = "model"
 
+    def rest_opening(self, canonical_neutral: np.ndarray) -> float:
+        """The inner-lip gap (over the eye distance) an open photo mouth is closed to for this request.
+
+        Args:
+            canonical_neutral: (68, 2) the motion model's canonical neutral face.
+
+        Returns:
+            ``mouth_opening(canonical_neutral)`` for ``rest_gap="model"``, 0 for ``"zero"`` (the ``keep_gap``
+            of :func:`talkface.motion.retarget.close_mouth`; offline and live use this one value).
+        """
+        return float(mouth_opening(np.asarray(canonical_neutral))) if self.rest_gap == "model" else 0.0
+
     def __post_init__(self) -> None:
         if self.centre not in CENTRES:
             raise ValueError(f"MouthRequest.centre must be one of {CENTRES}, got {self.centre!r}")
