@@ -53,7 +53,9 @@ rendered (``Animator.last_requested_landmarks``); the still's are the default co
 ``VARIANT:oracle`` (e.g. ``native:oracle@0``, ``crop:oracle@0``, ``native:warp:oracle``) renders from
 the real clip's own tracked landmarks instead of the motion model's (:func:`oracle_landmarks`; ``@0``:
 its pose-free motion retargeted onto the photo, otherwise the real track with its head pose): what
-the renderer makes of a perfect request.
+the renderer makes of a perfect request. ``native:shade`` (``native:shadeS``, ``native:cavity:shade@0``, ...)
+adds the learned lower-face shading at strength S (default 1; ``RenderConfig.shading``,
+:mod:`talkface.render.shading`).
 
 ``--save DIR`` keeps each clip's frames, tracked landmarks and speech per variant (``DIR/<clip>.npz``,
 for ``benchmarks/sync_probe.py``; never commit the wild clips' outputs).
@@ -141,6 +143,10 @@ def variant_config(name: str, seed: int) -> dict[str, object]:
         if head:
             extra["head_motion"] = float(head)
     parts = [x for x in name.split(":") if x != "oracle"]
+    shade = [x for x in parts if x.startswith("shade")]
+    if shade:  # ``shade`` / ``shadeS``: the learned lower-face shading at strength S (default 1)
+        extra["shading"] = float(shade[0][5:] or 1.0)
+        parts = [x for x in parts if not x.startswith("shade")]
     if parts == ["crop"]:
         return {"renderer": "crop", "seed": seed, **extra}
     if parts[0] == "native" and len(parts) <= 2:
