@@ -50,7 +50,7 @@ def main() -> None:
         gap = np.linalg.norm(req[:, 66] - req[:, 62], axis=1)
         picks = [int(i) for i in np.argsort(gap)[::-1][: args.frames - 1]] + [int(np.argmin(gap[1:]) + 1)]
         rows = []
-        names = ["real", *args.variants, "diff x%g" % args.gain]
+        names = ["real", *args.variants, f"diff x{args.gain:g}"]
         for name, video in zip(names, [real, *frames, None], strict=True):
             tiles = []
             for i in picks:
