@@ -2,7 +2,7 @@
 
     python3 benchmarks/bench_shading.py --sizes 1280x720 1920x1080 --frames 100
 
-``examples/face.png`` is placed (scaled, the face a third of the height) on a mid-grey canvas of each
+``examples/face.png`` is placed (scaled to 0.9 of the height: the landmark box ~40 % of it) on a grey canvas of each
 size; its dlib landmarks, opened and closed by a sine (a jaw drop of 12 % of the face height), are the
 requested frames. Per size, the native renderer's time per frame without and with the shading, and
 the shading alone (:class:`talkface.render.shading.LowerFaceShading` on the rendered frames), in the

@@ -127,6 +127,24 @@ def apply_gain(frame: np.ndarray, gain: np.ndarray, affine: np.ndarray, box: tup
     region[...] = cv2.multiply(region, cv2.merge([e, e, e]), dtype=cv2.CV_8U)  # rounds and saturates
 
 
+def _cut(frame: np.ndarray, affine: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The part of ``frame`` a ``size``² crop of ``affine`` shows (plus a margin for the pre-filter), and
+    the affine from that part: :func:`warp_crop` then pre-filters only the face, not a whole HD frame."""
+    inv = cv2.invertAffineTransform(np.asarray(affine, np.float64))
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64) @ inv.T
+    scale = float(np.sqrt(abs(np.linalg.det(inv[:, :2]))))
+    pad = 4.0 * scale + 4.0
+    h, w = frame.shape[:2]
+    # the origin on a multiple of 16: the halvings sample the same pixels as on the whole frame
+    x0, y0 = (max(0, int(np.floor(v - pad)) // 16 * 16) for v in corners.min(0))
+    x1, y1 = min(w, int(np.ceil(corners[:, 0].max() + pad))), min(h, int(np.ceil(corners[:, 1].max() + pad)))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return frame, affine
+    a = np.asarray(affine, np.float64).copy()
+    a[:, 2] = a[:, 2] + a[:, :2] @ np.array([x0, y0], np.float64)
+    return frame[y0:y1, x0:x1], a
+
+
 def load_shading(path: str | os.PathLike[str] | None = None) -> ShadingNet:
     """The shading network of :func:`export_shading` (default: the bundled one), eval mode, fp32.
 
@@ -164,7 +182,7 @@ class LowerFaceShading:
     def gain(self, frame: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The frame's log gain in its aligned crop: ``(gain (size, size) float32, frame -> crop affine)``."""
         affine = crop_transform(np.asarray(target, np.float64), self.size)
-        crop = warp_crop(frame, affine, self.size)
+        crop = warp_crop(*_cut(frame, affine, self.size), self.size)
         grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
         tgt = transform_points(target, affine).astype(np.float64)
         x = shading_inputs(grey, tgt, self.photo_crop)

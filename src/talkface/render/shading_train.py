@@ -261,4 +261,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # run as the module's own name (not ``__main__``), so checkpoints record an importable class
+    from talkface.render import shading_train  # lazy: the same module, imported under its package name
+
+    shading_train.main()
