@@ -49,6 +49,19 @@ def test_net_maps_inputs_to_a_bounded_gain_grid(out_size: int) -> None:
         ShadingNetConfig(in_size=64, out_size=24)
 
 
+def test_geometry_only_net_ignores_the_grey_levels() -> None:
+    torch.manual_seed(0)
+    net = ShadingNet(ShadingNetConfig(image=False))
+    torch.nn.init.normal_(net.head.weight, std=0.1)
+    x = torch.randn(2, IN_CHANNELS, 64, 64)
+    other = x.clone()
+    other[:, 0] = torch.rand(2, 64, 64) - 0.5
+    assert torch.equal(net(x), net(other))
+    moved = x.clone()
+    moved[:, 2] += 0.5
+    assert not torch.allclose(net(x), net(moved))
+
+
 def test_inputs_and_mask_cover_the_lower_face_not_the_eyes_or_mouth_inside(face: tuple[np.ndarray, np.ndarray]) -> None:
     photo, lm = face
     target = open_mouth(lm, 8.0)

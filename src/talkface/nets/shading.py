@@ -33,12 +33,17 @@ class ShadingNetConfig:
         out_size: side of the predicted gain map (``in_size`` / 2, /4 or /8).
         width: channels of the first level (doubled at each of the 3 downsamplings, capped at 4x).
         max_gain: the output is ``max_gain * tanh(.)``: a bound on the log gain (0.35: x0.70 to x1.42).
+        image: read the warped crop's grey levels (channel 0); False: the geometry only (displacement
+            and mask; the grey channel is ignored), so the shading cannot depend on how the training
+            face looks (docs/render.md "Lower-face shading": the image-conditioned version fails on
+            faces unlike GRID s1's).
     """
 
     in_size: int = 64
     out_size: int = 32
     width: int = 8
     max_gain: float = 0.35
+    image: bool = True
 
     def __post_init__(self) -> None:
         if self.in_size % 8 or self.in_size // self.out_size not in (2, 4, 8) or self.in_size % self.out_size:
@@ -82,6 +87,8 @@ class ShadingNet(nn.Module):
         cfg = self.config
         if x.shape[1:] != (IN_CHANNELS, cfg.in_size, cfg.in_size):
             raise ValueError(f"expected (B, {IN_CHANNELS}, {cfg.in_size}, {cfg.in_size}) inputs, got {tuple(x.shape)}")
+        if not cfg.image:
+            x = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:]], 1)
         skips = [self.stem(x)]
         for layer in self.down:
             skips.append(layer(skips[-1]))

@@ -248,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     pt.add_argument("--threads", type=int, default=1)
     pt.add_argument("--max-minutes", type=float, default=None)
     pt.add_argument("--export", default=None, help="inference file (default OUT/shading.pt)")
+    pt.add_argument("--no-image", action="store_true", help="condition on the geometry only (not the crop)")
     args = p.parse_args(argv)
     if args.cmd == "prepare":
         torch.set_num_threads(1)
@@ -257,7 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     tc = TrainConfig(max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, accelerator="cpu",
                      devices=1, num_threads=args.threads, log_every_n_steps=50, checkpoint_every_n_steps=500,
                      val_every_n_steps=500 if args.val else None, max_minutes=args.max_minutes)
-    print(train_shading(args.train, args.out, val=args.val, train_config=tc, export_to=args.export))
+    print(train_shading(args.train, args.out, val=args.val, train_config=tc, export_to=args.export,
+                        config=ShadingNetConfig(image=not args.no_image)))
 
 
 if __name__ == "__main__":
