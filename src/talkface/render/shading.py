@@ -10,7 +10,8 @@ drops. :class:`LowerFaceShading` predicts that change with a tiny network
    (:func:`talkface.face.align.crop_transform`, the template of the prepared datasets and the sync
    model), ``in_size``² (64²);
 2. :func:`shading_inputs`: the crop's grey levels, the displacement of the requested landmarks from the
-   photo's (both in their own aligned crop, so head pose cancels) as a dense thin-plate-spline field
+   photo's with its mouth closed (:func:`talkface.motion.retarget.close_mouth`; both in their own
+   aligned crop, so head pose cancels) as a dense thin-plate-spline field
    (:func:`talkface.render.warp.tps_fit`, the renderer's spline), and the soft lower-face mask
    (:func:`lower_face_mask`: jaw line and nose, no eyes);
 3. the network gives a *log luminance gain* on a coarse ``out_size``² grid (one value per 4 crop
@@ -35,6 +36,7 @@ import torch
 
 from talkface.face.align import crop_transform, transform_points, warp_crop
 from talkface.io.checkpoint import load_inference_file, save_inference_file
+from talkface.motion.retarget import close_mouth
 from talkface.nets.shading import IN_CHANNELS, ShadingNet, ShadingNetConfig
 from talkface.render.warp import tps_eval, tps_fit
 
@@ -176,7 +178,10 @@ class LowerFaceShading:
         self.net.eval()
         self.size = self.net.config.in_size
         self.strength = float(strength)
-        lm = np.asarray(photo_landmarks, np.float64)
+        # the displacement is measured from the photo's face with the mouth closed (animate's neutral face):
+        # the network learned from closed-mouth first frames (GRID), and from an open-mouth photo a
+        # closing request would be a displacement it never saw (it lit the chin up like a lamp)
+        lm = close_mouth(np.asarray(photo_landmarks, np.float64)).astype(np.float64)
         self.photo_crop = transform_points(lm, crop_transform(lm, self.size)).astype(np.float64)
 
     def gain(self, frame: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
