@@ -57,6 +57,9 @@ the renderer makes of a perfect request.
 ``VARIANT:req=NAME`` (e.g. ``native:req=neutral``) makes the motion model's request with
 ``AnimateConfig.mouth_request = NAME`` (:data:`talkface.motion.amplitude.MOUTH_REQUESTS`), to compare
 requests in one run; the still's and the default rows' request is the default one.
+the renderer makes of a perfect request. ``native:shade`` (``native:shadeS``, ``native:cavity:shade@0``, ...)
+adds the learned lower-face shading at strength S (default 1; ``RenderConfig.shading``,
+:mod:`talkface.render.shading`).
 
 ``--save DIR`` keeps each clip's frames, tracked landmarks and speech per variant (``DIR/<clip>.npz``,
 for ``benchmarks/sync_probe.py``; never commit the wild clips' outputs).
@@ -147,6 +150,10 @@ def variant_config(name: str, seed: int) -> dict[str, object]:
     for x in [x for x in parts if x.startswith("req=")]:  # the mouth request (AnimateConfig.mouth_request)
         extra["mouth_request"] = x[4:]
         parts.remove(x)
+    shade = [x for x in parts if x.startswith("shade")]
+    if shade:  # ``shade`` / ``shadeS``: the learned lower-face shading at strength S (default 1)
+        extra["shading"] = float(shade[0][5:] or 1.0)
+        parts = [x for x in parts if not x.startswith("shade")]
     if parts == ["crop"]:
         return {"renderer": "crop", "seed": seed, **extra}
     if parts[0] == "native" and len(parts) <= 2:

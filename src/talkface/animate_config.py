@@ -69,6 +69,8 @@ class AnimateConfig:
             ``"generator"`` (the crop generator's, inside the inner lips), ``"retrieved"`` (real GRID s1
             interiors from a bank, recoloured), or ``"auto"``: the person
             model's generator with ``person`` (it learned that person's teeth), else ``"painted"``.
+        shading: the native renderer's learned lower-face shading, strength (0: off; 1: as learned;
+            :mod:`talkface.render.shading`, docs/render.md "Lower-face shading").
     """
 
     model: str | None = None
@@ -91,6 +93,7 @@ class AnimateConfig:
     preset: str = "veryfast"
     renderer: str = "native"
     mouth: str = "auto"
+    shading: float = 0.0
 
     def __post_init__(self) -> None:
         check_animate_config(self)

@@ -346,7 +346,8 @@ class Animator:
         mouth = self.config.mouth
         if mouth == "auto":
             mouth = "generator" if self.config.person else "painted"
-        renderer = NativeRenderer(image, person_landmarks, landmarks, RenderConfig(mouth=mouth))
+        renderer = NativeRenderer(image, person_landmarks, landmarks,
+                                  RenderConfig(mouth=mouth, shading=self.config.shading))
         total = len(landmarks)
         chunk = max(1, self.config.chunk_frames)
         out_affine = crop_transform(person_landmarks, size) if size else None

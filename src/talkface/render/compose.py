@@ -50,6 +50,9 @@ class RenderConfig:
             dropping jaw stretches the skin under the chin instead of dragging the neck and collar along
             (0: off, the default; on, a moving head carries the neck rigidly, more than a real neck
             moves; docs/render.md "Oracle decomposition").
+        shading: strength of the learned lower-face shading (:mod:`talkface.render.shading`: the
+            brightness change of the skin around the mouth that a warp of one photo cannot make, e.g.
+            the lip-chin crease deepening as the jaw drops; 1 = as learned on GRID s1, 0: off).
     """
 
     mouth: str = "painted"
@@ -58,10 +61,13 @@ class RenderConfig:
     step: int = 0
     lids: bool = True
     neck: float = 0.0
+    shading: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mouth not in MOUTH_STYLES:
             raise ValueError(f"mouth must be one of {', '.join(MOUTH_STYLES)}, got {self.mouth!r}")
+        if not 0.0 <= self.shading <= 3.0:
+            raise ValueError(f"shading must be in [0, 3], got {self.shading}")
 
 
 #: jaw points the neck anchors hang below (the lower jaw, ear to ear excluded)
@@ -128,6 +134,11 @@ class NativeRenderer:
         self.lids = LidPalette.from_photo(self.photo, self.landmarks, open_ear)
         self._source_gap = inner_gap(self.landmarks)
         self._retrieved = RetrievedMouth(self.palette) if self.config.mouth == "retrieved" else None
+        self._shading = None
+        if self.config.shading > 0:
+            from talkface.render.shading import LowerFaceShading  # lazy: loads torch and the shading weights
+
+            self._shading = LowerFaceShading(self.landmarks, self.config.shading)
 
     def _controls(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Target and source control points of a frame (landmarks + crease points), and the photo's
@@ -193,7 +204,10 @@ class NativeRenderer:
             self._retrieved.reset()
         if open_eyes is not None:
             paint_lids(roi_pixels, tgt, open_eyes, self.lids, origin=origin)
-        return self.warp.compose(roi_pixels)
+        frame = self.warp.compose(roi_pixels)
+        if self._shading is not None:
+            self._shading(frame, tgt)
+        return frame
 
 
 _CONTROLLER: list[object] = []
