@@ -19,7 +19,7 @@ under several settings of the painted interior (:mod:`talkface.render.mouth`: ``
   frames' geometry; the ``real`` row: the real frames with their dlib track).
 
 A setting is ``CAVITY_LEVEL,TEETH_GAIN,LOWER_TEETH_FROM,LOWER_TEETH_LIGHT`` (fixed levels), ``warp``
-(nothing painted), ``adaptive`` (levels from each photo's eye contrast, ``ADAPTIVE_LEVELS``:
+(nothing painted), ``adaptive`` (levels from each photo's eye contrast, ``RenderConfig.adaptive_mouth``:
 :func:`talkface.render.mouth.interior_levels`) or ``adaptive:C,T`` (the same with reference levels
 ``REF_CAVITY_LEVEL`` C and ``REF_TEETH_GAIN`` T). ``--stats-only`` renders the oracle request only and
 reports the interior statistics (to calibrate the reference levels on GRID s1 train clips).
@@ -108,8 +108,8 @@ def main() -> None:
     kinds = (("oracle", args.oracle),) if args.stats_only else (("model", args.model), ("oracle", args.oracle))
     for setting in args.settings:
         style = "warp" if setting == "warp" else "painted"
-        mouth.ADAPTIVE_LEVELS = setting.startswith("adaptive")
-        if mouth.ADAPTIVE_LEVELS:
+        adaptive = setting.startswith("adaptive")
+        if adaptive:
             ref = setting.partition(":")[2]
             mouth.REF_CAVITY_LEVEL, mouth.REF_TEETH_GAIN = (float(x) for x in ref.split(",")) if ref else defaults
         elif style == "painted":
@@ -121,7 +121,7 @@ def main() -> None:
             photo, photo_lm = z["real"][0], z["photo_lm"]
             for kind, key in kinds:
                 req = z[f"{key}/req"]
-                renderer = NativeRenderer(photo, photo_lm, req, RenderConfig(mouth=style))
+                renderer = NativeRenderer(photo, photo_lm, req, RenderConfig(mouth=style, adaptive_mouth=adaptive))
                 frames = np.stack([renderer(t) for t in req])
                 if args.stats_only:
                     stats.append(interior_stats(frames, req))

@@ -71,6 +71,8 @@ class AnimateConfig:
             model's generator with ``person`` (it learned that person's teeth), else ``"painted"``.
         shading: the native renderer's learned lower-face shading, strength (0: off; 1: as learned;
             :mod:`talkface.render.shading`, docs/render.md "Lower-face shading").
+        adaptive_mouth: the native renderer's painted interior takes its levels from the photo's
+            contrast (``RenderConfig.adaptive_mouth``).
     """
 
     model: str | None = None
@@ -94,6 +96,7 @@ class AnimateConfig:
     renderer: str = "native"
     mouth: str = "auto"
     shading: float = 0.0
+    adaptive_mouth: bool = False
 
     def __post_init__(self) -> None:
         check_animate_config(self)
@@ -104,7 +107,7 @@ RENDERERS = ("native", "crop")
 
 #: Numeric fields of :class:`AnimateConfig` checked against :data:`talkface.config_checks.LIMITS`.
 ANIMATE_CHECKED_FIELDS = ("blink_rate", "motion_scale", "head_motion", "size", "max_side", "seed", "max_duration_s",
-                          "threads", "chunk_frames", "crf")
+                          "threads", "chunk_frames", "crf", "shading")
 
 
 def check_animate_config(config: AnimateConfig) -> None:

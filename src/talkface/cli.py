@@ -471,7 +471,8 @@ def _cmd_animate(args: argparse.Namespace) -> int:
         motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
         normalise_mouth=not args.raw_mouth, size=args.size, max_side=args.max_side,
         seed=args.seed, max_duration_s=args.max_duration, device=args.device, threads=args.threads, crf=args.crf,
-        backend=args.backend, renderer=args.renderer, mouth=args.mouth,
+        backend=args.backend, renderer=args.renderer, mouth=args.mouth, shading=args.shading,
+        adaptive_mouth=args.adaptive_mouth,
     )
     check_paths(args.face, args.speech, args.output, args.person)  # before any model loads
     if args.model is not None:

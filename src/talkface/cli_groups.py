@@ -75,6 +75,12 @@ MOUTH_HELP = ("native renderer's mouth interior: painted (dark cavity + teeth in
               "teeth), warp (nothing painted), generator (the crop generator's mouth inside the lips), retrieved "
               "(real mouth interiors of GRID s1 recoloured to the photo); auto: "
               "generator with --person (the person model learned their teeth), else painted")
+SHADING_HELP = ("native renderer: strength of the learned lower-face shading (the lip-chin crease and the skin "
+                "around the mouth darkening as the jaw drops; learned on GRID s1); 0 = off, 1 = as learned. "
+                "Opt-in: it can light patches on faces unlike GRID's")
+ADAPTIVE_MOUTH_HELP = ("native renderer: take the painted mouth interior's darkness and teeth brightness from the "
+                       "photo's own contrast instead of fixed levels (closer to real mouths on low-contrast video "
+                       "like GRID, duller teeth on HD photos)")
 MOTION_SCALE_HELP = ("gain on the speech motion: 1 = as the motion model predicts, >1 wider mouth movements "
                      "(e.g. 1.3 when an unseen face's mouth comes out too small), 0 = still mouth; blinks unchanged")
 
@@ -110,6 +116,8 @@ ANIMATE = [
         show_range=False),
     *motion_opts(), RENDERER,
     Opt("mouth", MOUTH_HELP, choices=("auto", "painted", "cavity", "warp", "generator", "retrieved")),
+    Opt("shading", SHADING_HELP),
+    Opt("adaptive_mouth", ADAPTIVE_MOUTH_HELP, action="store_true"),
     Opt("size", "0: the whole photo with the face animated; N: only the N x N aligned face crop"),
     Opt("max_side", "downscale larger photos to this longer side first"),
     Opt("seed", "seed of the blink noise (same seed, same video)"),

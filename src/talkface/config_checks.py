@@ -114,6 +114,7 @@ LIMITS: dict[str, Limit] = {
     "threads": Limit(1, 1024, integer=True),
     "chunk_frames": Limit(1, 1024, integer=True),
     "crf": Limit(0, 51, integer=True, unit="(H.264 quality; lower = better)"),
+    "shading": Limit(0.0, 3.0),
     # adapt
     "frames": Limit(1, 1000, integer=True),
     "steps": Limit(1, 1_000_000, integer=True),

@@ -53,6 +53,10 @@ class RenderConfig:
         shading: strength of the learned lower-face shading (:mod:`talkface.render.shading`: the
             brightness change of the skin around the mouth that a warp of one photo cannot make, e.g.
             the lip-chin crease deepening as the jaw drops; 1 = as learned on GRID s1, 0: off).
+        adaptive_mouth: set the painted interior's cavity darkness and teeth brightness from the photo's
+            own contrast (its eyes' white-to-dark range against GRID s1's; :func:`talkface.render.mouth.
+            interior_levels`) instead of fixed levels: closer to real interiors on GRID, mixed on HD
+            photos, so off by default (docs/render.md "Interior levels that adapt to the photo").
     """
 
     mouth: str = "painted"
@@ -62,6 +66,7 @@ class RenderConfig:
     lids: bool = True
     neck: float = 0.0
     shading: float = 0.0
+    adaptive_mouth: bool = False
 
     def __post_init__(self) -> None:
         if self.mouth not in MOUTH_STYLES:
@@ -128,7 +133,7 @@ class NativeRenderer:
             self._source_creases = np.concatenate([self._source_creases, _neck(self.landmarks, self.config.neck)])
         self.warp = FaceWarp(self.photo, np.concatenate([self.landmarks, self._source_creases]), self.roi,
                              step=self.config.step)
-        self.palette = MouthPalette.from_photo(self.photo, self.landmarks)
+        self.palette = MouthPalette.from_photo(self.photo, self.landmarks, adaptive=self.config.adaptive_mouth)
         # closure is measured against the track's open eyes (blinks are short: the median is open)
         open_ear = np.median(eye_aspect_ratio(pts, per_eye=True), axis=0) if len(pts) >= 5 else None
         self.lids = LidPalette.from_photo(self.photo, self.landmarks, open_ear)

@@ -28,9 +28,6 @@ TEETH_GAIN = 1.0
 #: Opening (share of the mouth width) from which the lower teeth show, and their brightness vs the upper.
 LOWER_TEETH_FROM = 0.2
 LOWER_TEETH_LIGHT = 0.55
-#: Interior levels that adapt to the photo's contrast (:func:`interior_levels`); False: the fixed
-#: ``CAVITY_LEVEL`` / ``TEETH_GAIN`` above for every photo.
-ADAPTIVE_LEVELS = False
 #: Adaptive levels at the training corpus's contrast (GRID s1 train split: the painted interior's grey
 #: statistics match the real interiors', ``benchmarks/mouth_interior_rule.py``).
 REF_CAVITY_LEVEL = 0.7
@@ -127,15 +124,15 @@ class MouthPalette:
     teeth_gain: float | None = None
 
     @classmethod
-    def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray, adaptive: bool | None = None) -> MouthPalette:
+    def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray, adaptive: bool = False) -> MouthPalette:
         """Measure the palette on a photo with its (68, 2) landmarks.
 
         Args:
             photo: (H, W, 3) RGB uint8.
             landmarks: (68, 2) the photo's landmarks.
-            adaptive: set the interior's levels from the photo's eye contrast (:func:`interior_levels`);
-                None: the module's ``ADAPTIVE_LEVELS``. Off, the palette leaves them to the module's
-                fixed ``CAVITY_LEVEL`` / ``TEETH_GAIN``.
+            adaptive: set the interior's levels from the photo's eye contrast (:func:`interior_levels`;
+                ``RenderConfig.adaptive_mouth``). Off, the palette leaves them to the module's fixed
+                ``CAVITY_LEVEL`` / ``TEETH_GAIN``.
         """
         lm = np.asarray(landmarks, np.float64)
         h, w = photo.shape[:2]
@@ -160,7 +157,7 @@ class MouthPalette:
         light = float(np.clip(np.dot(skin, [0.299, 0.587, 0.114]) / 170.0, 0.45, 1.15))
         teeth = np.clip(light * (0.55 * np.array([214.0, 204.0, 180.0]) + 0.45 * skin), 0, 235)
         levels: tuple[float | None, float | None] = (None, None)
-        if ADAPTIVE_LEVELS if adaptive is None else adaptive:
+        if adaptive:
             luma = np.array([0.299, 0.587, 0.114])
             levels = interior_levels(eye_contrast(photo, lm), float(teeth @ luma) / max(float(lip @ luma), 1.0))
         return cls(np.asarray(lip, np.float64), np.asarray(skin, np.float64), teeth, tilt, *levels)
