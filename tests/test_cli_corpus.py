@@ -117,6 +117,7 @@ CASES: list[Case] = [
     *_number_cases("animate", _animate, "--max-duration", ["nan", "-1", "0", "inf", "1e9"]),
     *_number_cases("animate", _animate, "--threads", ["-1", "0", "100000", "x"]),
     *_number_cases("animate", _animate, "--crf", ["99", "-1", "52", "1.5"]),
+    *_number_cases("animate", _animate, "--shading", ["nan", "-0.5", "5", "x"]),
     Case("animate_device_banana", _animate("--device", "banana"), "--device: unknown device 'banana'"),
     Case("animate_device_empty", _animate("--device", ""), "--device"),
     Case("animate_device_cuda_7", _animate("--device", "cuda:7"), "--device: 'cuda:7'"),
