@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from talkface.cli_groups import PREPROCESS
+from talkface.cli_groups import ANIMATE, PREPROCESS
 from talkface.cli_options import config_kwargs, handlers_of
 from talkface.cli_parser import SERVE, TRAIN, build
 from talkface.cli_parser import evaluate_command as _evaluate_command
@@ -466,14 +466,10 @@ def _cmd_animate(args: argparse.Namespace) -> int:
     from talkface.pipeline import AnimateConfig, Animator, check_paths, read_bundle_info  # lazy: loads torch
 
     natural = math.isfinite(args.blink_rate) and args.blink_rate < 0  # negative: the model's natural rate
-    config = AnimateConfig(
-        model=args.model, person=args.person, blink_rate=None if natural else args.blink_rate,
-        motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
-        normalise_mouth=not args.raw_mouth, size=args.size, max_side=args.max_side,
-        seed=args.seed, max_duration_s=args.max_duration, device=args.device, threads=args.threads, crf=args.crf,
-        backend=args.backend, renderer=args.renderer, mouth=args.mouth, shading=args.shading,
-        adaptive_mouth=args.adaptive_mouth,
-    )
+    # every row of the ANIMATE table that names an AnimateConfig field reaches the config (a new option
+    # cannot be parsed and then dropped); only the blink rate's "negative = natural" is translated here
+    config = AnimateConfig(**{**config_kwargs(AnimateConfig, ANIMATE, args),
+                              "blink_rate": None if natural else args.blink_rate})
     check_paths(args.face, args.speech, args.output, args.person)  # before any model loads
     if args.model is not None:
         read_bundle_info(Path(args.model))
