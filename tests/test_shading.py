@@ -12,11 +12,14 @@ from talkface.nets.shading import IN_CHANNELS, ShadingNet, ShadingNetConfig
 from talkface.render.compose import NativeRenderer, RenderConfig
 from talkface.render.shading import (
     LIMIT,
+    RANGE,
     LowerFaceShading,
     apply_gain,
+    displacement_level,
     export_shading,
     load_shading,
     lower_face_mask,
+    range_gate,
     shading_inputs,
 )
 
@@ -128,3 +131,35 @@ def test_shading_changes_only_the_lower_face_and_exports(face: tuple[np.ndarray,
     assert np.array_equal(LowerFaceShading(lm, 0.0, net=net)(plain.copy(), target), plain)
     with pytest.raises(ValueError, match="shading"):
         RenderConfig(shading=-1.0)
+
+
+def test_range_gate_fades_smoothly_from_the_training_range() -> None:
+    lo, hi = RANGE
+    assert 0 < lo < hi
+    assert range_gate(0.0) == range_gate(lo) == 1.0 and range_gate(hi) == range_gate(2 * hi) == 0.0
+    assert range_gate(0.5 * (lo + hi)) == pytest.approx(0.5)
+    levels = np.linspace(lo, hi, 51)
+    weights = np.array([range_gate(v) for v in levels])
+    assert (np.diff(weights) < 0).all() and np.abs(np.diff(weights)).max() < 0.04  # monotone, no jump
+
+
+def test_shading_acts_only_inside_the_training_range(face: tuple[np.ndarray, np.ndarray]) -> None:
+    photo, lm = face
+    net = _constant_net(0.1)
+    gated, ungated = LowerFaceShading(lm, 1.0, net=net), LowerFaceShading(lm, 1.0, net=net, gate=False)
+    levels, peaks = [], []
+    for amount in (8.0, 20.0, 30.0):  # jaw drops of the fixture face: inside, at the edge of, beyond the range
+        target = open_mouth(lm, amount)
+        affine = crop_transform(target, 64)
+        x = shading_inputs(np.zeros((64, 64), np.uint8), transform_points(target, affine).astype(np.float64),
+                           gated.photo_crop)
+        levels.append(displacement_level(x))
+        g, _ = gated.gain(photo, target)
+        full, _ = ungated.gain(photo, target)
+        assert full.max() > 0.9 * LIMIT * np.tanh(0.1 / LIMIT)
+        peaks.append(g.max() / full.max())
+    assert levels[0] < RANGE[0] < levels[1] < RANGE[1] < levels[2]  # the displacement grows with the request
+    assert peaks[0] == pytest.approx(1.0) and 0.2 < peaks[1] < 0.95 and peaks[2] == 0.0
+    target = open_mouth(lm, 30.0)
+    plain = NativeRenderer(photo, lm, target[None])(target)
+    assert np.array_equal(gated(plain.copy(), target), plain)  # beyond the range: the frame is left alone

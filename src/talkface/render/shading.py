@@ -41,8 +41,8 @@ from talkface.motion.retarget import close_mouth
 from talkface.nets.shading import IN_CHANNELS, ShadingNet, ShadingNetConfig
 from talkface.render.warp import tps_eval, tps_fit
 
-__all__ = ["FORMAT", "LIMIT", "SHADING_PATH", "LowerFaceShading", "apply_gain", "export_shading", "load_shading",
-           "lower_face_mask", "shading_inputs"]
+__all__ = ["FORMAT", "LIMIT", "RANGE", "SHADING_PATH", "LowerFaceShading", "apply_gain", "displacement_level",
+           "export_shading", "load_shading", "lower_face_mask", "range_gate", "shading_inputs"]
 
 #: the bundled weights (GRID s1 only)
 SHADING_PATH = Path(__file__).resolve().parents[1] / "assets" / "shading.pt"
@@ -57,6 +57,12 @@ _DISP_UNIT = 0.05
 #: soft bound of the applied log gain (``LIMIT * tanh(g / LIMIT)``): on held-out GRID s1 frames 99.7 %
 #: of the predictions are smaller; a face unlike s1's can drive the network to its 0.35 bound (a lit patch)
 LIMIT = 0.12
+#: the training range of :func:`displacement_level`: its 99th and 99.9th percentiles over the 16,000
+#: GRID s1 training pairs of the shipped net (``shading_train prepare --split train --frames 20``; the
+#: val split's: 0.330 / 0.416, its maximum 0.417, the training maximum 0.887). :func:`range_gate` keeps
+#: the full gain up to the first and none from the second on: a request beyond it is a face the net
+#: never saw (the wide, smiling open-mouth photo of a wild clip drove it to 0.50 and lit a patch)
+RANGE = (0.333, 0.423)
 
 
 def lower_face_mask(landmarks: np.ndarray, size: int) -> np.ndarray:
@@ -110,6 +116,24 @@ def shading_inputs(grey: np.ndarray, target: np.ndarray, photo: np.ndarray) -> n
     out[1:3] = displacement_field(target, photo, size)
     out[3] = lower_face_mask(target, size)
     return out
+
+
+def displacement_level(x: np.ndarray) -> float:
+    """How far a frame's request is from the photo: the mask-weighted mean displacement magnitude.
+
+    Args:
+        x: (4, size, size) network input of :func:`shading_inputs` (displacement units, 0.05 crop side).
+    """
+    w = np.asarray(x[3], np.float64)
+    mag = np.hypot(np.asarray(x[1], np.float64), np.asarray(x[2], np.float64))
+    return float((mag * w).sum() / max(float(w.sum()), 1e-6))
+
+
+def range_gate(level: float, lo: float = RANGE[0], hi: float = RANGE[1]) -> float:
+    """The shading's weight for a :func:`displacement_level`: 1 up to ``lo``, 0 from ``hi`` on, a smoothstep
+    between (so the gain fades over a few frames as a request leaves the training range, never jumps)."""
+    t = min(max((level - lo) / (hi - lo), 0.0), 1.0)
+    return 1.0 - t * t * (3.0 - 2.0 * t)
 
 
 def apply_gain(frame: np.ndarray, gain: np.ndarray, affine: np.ndarray, box: tuple[int, int, int, int]) -> None:
@@ -174,10 +198,13 @@ class LowerFaceShading:
         strength: gain on the predicted log gain (1 = as learned; 0 = nothing).
         net: the network (None: :func:`load_shading` of ``path``).
         path: weights file (None: the bundled one).
+        gate: fade the term out where the request leaves the training range (:func:`range_gate`); False
+            only to measure what the gate changes.
     """
 
     def __init__(self, photo_landmarks: np.ndarray, strength: float = 1.0, net: ShadingNet | None = None,
-                 path: str | os.PathLike[str] | None = None) -> None:
+                 path: str | os.PathLike[str] | None = None, gate: bool = True) -> None:
+        self.gate = bool(gate)
         self.net = net if net is not None else load_shading(path)
         self.net.eval()
         self.size = self.net.config.in_size
@@ -198,7 +225,9 @@ class LowerFaceShading:
         with torch.no_grad():
             g = self.net(torch.from_numpy(x)[None])[0, 0].numpy()
         g = cv2.resize(g, (self.size, self.size), interpolation=cv2.INTER_CUBIC)
-        g = LIMIT * np.tanh(self.strength * g / LIMIT)
+        # acts only where it was trained: off as the request leaves the training pairs' range (RANGE)
+        weight = range_gate(displacement_level(x)) if self.gate else 1.0
+        g = LIMIT * np.tanh(self.strength * weight * g / LIMIT)
         return (g * x[3]).astype(np.float32), affine
 
     def __call__(self, frame: np.ndarray, target: np.ndarray) -> np.ndarray:
