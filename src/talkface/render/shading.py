@@ -17,7 +17,10 @@ drops. :class:`LowerFaceShading` predicts that change with a tiny network
 3. the network gives a *log luminance gain* on a coarse ``out_size``² grid (one value per 4 crop
    pixels: smooth by construction), upsampled, multiplied by the mask and mapped back into the frame
    with the inverse crop affine;
-4. the gain times ``strength`` is softly bounded to :data:`LIMIT` and every channel of the lower face is
+4. a per-frame weight fades the term out where the frame leaves what the net was trained on (the
+   displacement's size, the predicted uniform lift, a tighter closed mouth than any training frame:
+   :data:`RANGE`, :data:`LIFT_RANGE`, :data:`OPEN_RANGE`, all measured on the training pairs);
+5. the weighted gain times ``strength`` is softly bounded to :data:`LIMIT` and every channel of the lower face is
    multiplied by ``exp(gain)``: a change of brightness
    only (the chromaticity of each pixel is kept), at the photo's resolution, so it can neither blur
    nor tint.
