@@ -8,15 +8,22 @@ import torch
 
 from face_edits import example_face, open_mouth
 from talkface.face.align import crop_transform, transform_points
+from talkface.motion.retarget import close_mouth
 from talkface.nets.shading import IN_CHANNELS, ShadingNet, ShadingNetConfig
 from talkface.render.compose import NativeRenderer, RenderConfig
 from talkface.render.shading import (
+    LIFT_RANGE,
     LIMIT,
+    OPEN_RANGE,
+    RANGE,
     LowerFaceShading,
     apply_gain,
+    displacement_level,
     export_shading,
+    inner_opening,
     load_shading,
     lower_face_mask,
+    range_gate,
     shading_inputs,
 )
 
@@ -109,11 +116,11 @@ def test_shading_changes_only_the_lower_face_and_exports(face: tuple[np.ndarray,
     path = export_shading(_constant_net(0.1), tmp_path / "shading.pt", {"corpus": "test"})
     net = load_shading(path)
     assert isinstance(net, ShadingNet)
-    shading = LowerFaceShading(lm, 1.0, net=net)
+    shading = LowerFaceShading(lm, 1.0, net=net, gate=False)  # a constant gain is a uniform lift: the gate's
     gain, _ = shading.gain(photo, target)
     expected = LIMIT * np.tanh(0.1 / LIMIT)  # the soft bound
     assert gain.shape == (64, 64) and 0.97 * expected < gain.max() <= expected + 1e-3 and gain.min() >= 0
-    strong, _ = LowerFaceShading(lm, 1.0, net=_constant_net(0.3)).gain(photo, target)
+    strong, _ = LowerFaceShading(lm, 1.0, net=_constant_net(0.3), gate=False).gain(photo, target)
     assert 0.9 * LIMIT < strong.max() < LIMIT  # a face unlike the training one cannot light up a patch
     plain = NativeRenderer(photo, lm, target[None])(target)
     shaded = shading(plain.copy(), target)
@@ -128,3 +135,62 @@ def test_shading_changes_only_the_lower_face_and_exports(face: tuple[np.ndarray,
     assert np.array_equal(LowerFaceShading(lm, 0.0, net=net)(plain.copy(), target), plain)
     with pytest.raises(ValueError, match="shading"):
         RenderConfig(shading=-1.0)
+
+
+def test_range_gate_fades_smoothly_from_the_training_range() -> None:
+    lo, hi = RANGE
+    assert 0 < lo < hi and 0 < LIFT_RANGE[0] < LIFT_RANGE[1]
+    assert range_gate(0.0) == range_gate(lo) == 1.0 and range_gate(hi) == range_gate(2 * hi) == 0.0
+    assert range_gate(0.5 * (lo + hi)) == pytest.approx(0.5)
+    levels = np.linspace(lo, hi, 51)
+    weights = np.array([range_gate(v) for v in levels])
+    assert (np.diff(weights) < 0).all() and np.abs(np.diff(weights)).max() < 0.04  # monotone, no jump
+
+
+def test_shading_acts_only_inside_the_training_range(face: tuple[np.ndarray, np.ndarray]) -> None:
+    photo, lm = face
+    net = _constant_net(0.02)  # a lift inside LIFT_RANGE: only the displacement acts here
+    gated, ungated = LowerFaceShading(lm, 1.0, net=net), LowerFaceShading(lm, 1.0, net=net, gate=False)
+    levels, peaks = [], []
+    for amount in (8.0, 20.0, 30.0):  # jaw drops of the fixture face: inside, at the edge of, beyond the range
+        target = open_mouth(lm, amount)
+        affine = crop_transform(target, 64)
+        x = shading_inputs(np.zeros((64, 64), np.uint8), transform_points(target, affine).astype(np.float64),
+                           gated.photo_crop)
+        levels.append(displacement_level(x))
+        g, _ = gated.gain(photo, target)
+        full, _ = ungated.gain(photo, target)
+        assert full.max() > 0.9 * LIMIT * np.tanh(0.02 / LIMIT)
+        peaks.append(g.max() / full.max())
+    assert levels[0] < RANGE[0] < levels[1] < RANGE[1] < levels[2]  # the displacement grows with the request
+    assert peaks[0] == pytest.approx(1.0) and 0.2 < peaks[1] < 0.95 and peaks[2] == 0.0
+    target = open_mouth(lm, 30.0)
+    plain = NativeRenderer(photo, lm, target[None])(target)
+    assert np.array_equal(gated(plain.copy(), target), plain)  # beyond the range: the frame is left alone
+
+
+def test_shading_is_off_where_the_net_lifts_the_whole_lower_face(face: tuple[np.ndarray, np.ndarray]) -> None:
+    photo, lm = face
+    target = open_mouth(lm, 8.0)
+    peaks = {}
+    for lift in (0.02, 0.5 * sum(LIFT_RANGE), 0.2):  # inside, in the middle of and beyond the lifts of training
+        net = _constant_net(lift)
+        g, _ = LowerFaceShading(lm, 1.0, net=net).gain(photo, target)
+        full, _ = LowerFaceShading(lm, 1.0, net=net, gate=False).gain(photo, target)
+        peaks[lift] = g.max() / full.max()
+    low, mid, high = peaks.values()
+    assert low == pytest.approx(1.0) and 0.3 < mid < 0.7 and high == 0.0
+
+
+def test_shading_is_off_for_a_request_closed_tighter_than_any_training_frame(
+        face: tuple[np.ndarray, np.ndarray]) -> None:
+    photo, lm = face
+    net = _constant_net(0.02)
+    closed = close_mouth(lm)
+    affine = crop_transform(closed, 64)
+    assert inner_opening(transform_points(closed, affine)) / 64 < OPEN_RANGE[0]
+    g, _ = LowerFaceShading(lm, 1.0, net=net).gain(photo, closed)
+    full, _ = LowerFaceShading(lm, 1.0, net=net, gate=False).gain(photo, closed)
+    assert g.max() == 0.0 and full.max() > 0.0
+    opened = open_mouth(lm, 8.0)
+    assert inner_opening(transform_points(opened, crop_transform(opened, 64))) / 64 > OPEN_RANGE[1]

@@ -17,7 +17,10 @@ drops. :class:`LowerFaceShading` predicts that change with a tiny network
 3. the network gives a *log luminance gain* on a coarse ``out_size``² grid (one value per 4 crop
    pixels: smooth by construction), upsampled, multiplied by the mask and mapped back into the frame
    with the inverse crop affine;
-4. the gain times ``strength`` is softly bounded to :data:`LIMIT` and every channel of the lower face is
+4. a per-frame weight fades the term out where the frame leaves what the net was trained on (the
+   displacement's size, the predicted uniform lift, a tighter closed mouth than any training frame:
+   :data:`RANGE`, :data:`LIFT_RANGE`, :data:`OPEN_RANGE`, all measured on the training pairs);
+5. the weighted gain times ``strength`` is softly bounded to :data:`LIMIT` and every channel of the lower face is
    multiplied by ``exp(gain)``: a change of brightness
    only (the chromaticity of each pixel is kept), at the photo's resolution, so it can neither blur
    nor tint.
@@ -41,8 +44,9 @@ from talkface.motion.retarget import close_mouth
 from talkface.nets.shading import IN_CHANNELS, ShadingNet, ShadingNetConfig
 from talkface.render.warp import tps_eval, tps_fit
 
-__all__ = ["FORMAT", "LIMIT", "SHADING_PATH", "LowerFaceShading", "apply_gain", "export_shading", "load_shading",
-           "lower_face_mask", "shading_inputs"]
+__all__ = ["FORMAT", "LIFT_RANGE", "LIMIT", "OPEN_RANGE", "RANGE", "SHADING_PATH", "LowerFaceShading", "apply_gain",
+           "displacement_level", "export_shading", "inner_opening", "load_shading", "lower_face_mask", "range_gate",
+           "shading_inputs"]
 
 #: the bundled weights (GRID s1 only)
 SHADING_PATH = Path(__file__).resolve().parents[1] / "assets" / "shading.pt"
@@ -57,6 +61,25 @@ _DISP_UNIT = 0.05
 #: soft bound of the applied log gain (``LIMIT * tanh(g / LIMIT)``): on held-out GRID s1 frames 99.7 %
 #: of the predictions are smaller; a face unlike s1's can drive the network to its 0.35 bound (a lit patch)
 LIMIT = 0.12
+#: the training range of :func:`displacement_level`: its 99th and 99.9th percentiles over the 16,000
+#: GRID s1 training pairs of the shipped net (``shading_train prepare --split train --frames 20``; the
+#: val split's: 0.330 / 0.416, its maximum 0.417, the training maximum 0.887). :func:`range_gate` keeps
+#: the full gain up to the first and none from the second on: a request beyond it is a face the net
+#: never saw (the wide, smiling open-mouth photo of a wild clip drove it to 0.50 and lit a patch)
+RANGE = (0.333, 0.423)
+#: the training range of a frame's *lift* (the mask-weighted mean of the predicted log gain, absolute
+#: value: a uniform brightening or darkening of the whole lower face, not the crease-and-chin pattern of
+#: a jaw drop): its 99th and 99.9th percentiles over the same 16,000 training pairs (val split: 0.024 /
+#: 0.050; held-out GRID requests at most 0.009). The smiling, open-mouth photo of a wild clip drew lifts
+#: of 0.17-0.23 from in-range displacements (a lit patch on its closed-mouth frames): the pattern of its
+#: request, not its size, was new to the net, and this is where it shows
+LIFT_RANGE = (0.030, 0.135)
+#: the smallest requested inner-lip openings of the training pairs (:func:`inner_opening`, fraction of the
+#: crop side): the 0.1st and 1st percentiles over the 16,000 GRID s1 training pairs (tracked lips hardly
+#: ever meet; val split: minimum 0.0043, 1st percentile 0.0057). The motion model asks other faces for
+#: tighter closes (down to 0.001); there the term fades out: it models the shading of an opening mouth, and
+#: on such a closed request it darkened a cheek
+OPEN_RANGE = (0.0039, 0.0061)
 
 
 def lower_face_mask(landmarks: np.ndarray, size: int) -> np.ndarray:
@@ -110,6 +133,34 @@ def shading_inputs(grey: np.ndarray, target: np.ndarray, photo: np.ndarray) -> n
     out[1:3] = displacement_field(target, photo, size)
     out[3] = lower_face_mask(target, size)
     return out
+
+
+def displacement_level(x: np.ndarray) -> float:
+    """How far a frame's request is from the photo: the mask-weighted mean displacement magnitude.
+
+    Args:
+        x: (4, size, size) network input of :func:`shading_inputs` (displacement units, 0.05 crop side).
+    """
+    w = np.asarray(x[3], np.float64)
+    mag = np.hypot(np.asarray(x[1], np.float64), np.asarray(x[2], np.float64))
+    return float((mag * w).sum() / max(float(w.sum()), 1e-6))
+
+
+def inner_opening(landmarks: np.ndarray) -> float:
+    """The inner-lip opening: mean gap of the inner lips (61-67, 62-66, 63-65), in the landmarks' units.
+
+    Args:
+        landmarks: (68, 2) landmarks (divide by the aligned crop's side for :data:`OPEN_RANGE`).
+    """
+    lm = np.asarray(landmarks, np.float64)
+    return float(np.mean(np.linalg.norm(lm[[61, 62, 63]] - lm[[67, 66, 65]], axis=1)))
+
+
+def range_gate(level: float, lo: float = RANGE[0], hi: float = RANGE[1]) -> float:
+    """The shading's weight for a :func:`displacement_level`: 1 up to ``lo``, 0 from ``hi`` on, a smoothstep
+    between (so the gain fades over a few frames as a request leaves the training range, never jumps)."""
+    t = min(max((level - lo) / (hi - lo), 0.0), 1.0)
+    return 1.0 - t * t * (3.0 - 2.0 * t)
 
 
 def apply_gain(frame: np.ndarray, gain: np.ndarray, affine: np.ndarray, box: tuple[int, int, int, int]) -> None:
@@ -174,10 +225,14 @@ class LowerFaceShading:
         strength: gain on the predicted log gain (1 = as learned; 0 = nothing).
         net: the network (None: :func:`load_shading` of ``path``).
         path: weights file (None: the bundled one).
+        gate: fade the term out where the request leaves the training range or the prediction becomes
+            a uniform lift of the lower face (:func:`range_gate`, :data:`RANGE`, :data:`LIFT_RANGE`);
+            False only to measure what the gate changes.
     """
 
     def __init__(self, photo_landmarks: np.ndarray, strength: float = 1.0, net: ShadingNet | None = None,
-                 path: str | os.PathLike[str] | None = None) -> None:
+                 path: str | os.PathLike[str] | None = None, gate: bool = True) -> None:
+        self.gate = bool(gate)
         self.net = net if net is not None else load_shading(path)
         self.net.eval()
         self.size = self.net.config.in_size
@@ -198,7 +253,15 @@ class LowerFaceShading:
         with torch.no_grad():
             g = self.net(torch.from_numpy(x)[None])[0, 0].numpy()
         g = cv2.resize(g, (self.size, self.size), interpolation=cv2.INTER_CUBIC)
-        g = LIMIT * np.tanh(self.strength * g / LIMIT)
+        # acts only where it was trained: off as the request leaves the training pairs' range (RANGE) or
+        # the prediction becomes a uniform lift the net never made on them (LIFT_RANGE)
+        weight = 1.0
+        if self.gate:
+            lift = abs(float((g * x[3]).sum()) / max(float(x[3].sum()), 1e-6))
+            opening = inner_opening(tgt) / self.size
+            weight = (range_gate(displacement_level(x)) * range_gate(lift, *LIFT_RANGE)
+                      * (1.0 - range_gate(opening, *OPEN_RANGE)))
+        g = LIMIT * np.tanh(self.strength * weight * g / LIMIT)
         return (g * x[3]).astype(np.float32), affine
 
     def __call__(self, frame: np.ndarray, target: np.ndarray) -> np.ndarray:
