@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -250,3 +252,20 @@ def test_stream_follows_animate_configs_mouth_request(animator: Animator, speech
     assert float(mouth_opening(gaping)) > 0.2
     np.testing.assert_allclose(openings["centred"], model_gap, atol=0.003)
     assert float(openings["neutral"].max()) < 0.005
+
+
+def test_stream_renders_with_the_animators_shading_and_interior(animator: Animator, speech: np.ndarray) -> None:
+    from talkface.live.stream import frame_renderer
+
+    face = FaceStream(animator, EXAMPLES / "face.png", renderer=lambda *a: lambda lm: list(np.asarray(lm)))
+    lm = _landmarks(animator, speech, 1234, head_motion=0.0)
+    wide = int(np.argmax(lm[:, 66, 1] - lm[:, 62, 1]))  # the widest-open frame: shading and interior act there
+    frames = {}
+    for shading, adaptive in ((0.0, False), (1.0, False), (0.0, True)):
+        other = copy.copy(animator)  # the same loaded models, another config
+        other.config = dataclasses.replace(animator.config, shading=shading, adaptive_mouth=adaptive)
+        frames[shading, adaptive] = frame_renderer(other, face.image, face.person_landmarks, 0, 0.0)(
+            lm[wide:wide + 1])[0].astype(int)
+    plain = frames[0.0, False]
+    assert np.abs(frames[1.0, False] - plain).max() > 2  # the learned lower-face shading reached the stream
+    assert np.abs(frames[0.0, True] - plain).max() > 2  # so did the photo-adaptive interior

@@ -221,7 +221,9 @@ def frame_renderer(animator: Animator, image: np.ndarray, person_landmarks: np.n
             mouth = "generator" if animator.config.person else "painted"
         canonical = load_stream_model(animator).canonical_neutral.cpu().numpy()
         envelope = head_motion_envelope(person_landmarks, head_motion, canonical)
-        native = NativeRenderer(image, person_landmarks, envelope, RenderConfig(mouth=mouth))
+        native = NativeRenderer(image, person_landmarks, envelope,
+                                RenderConfig(mouth=mouth, shading=animator.config.shading,
+                                             adaptive_mouth=animator.config.adaptive_mouth))
         out_affine = crop_transform(person_landmarks, size) if size else None
         generator = None
         if mouth == "generator":
