@@ -69,8 +69,9 @@ class AnimateConfig:
             ``"generator"`` (the crop generator's, inside the inner lips), ``"retrieved"`` (real GRID s1
             interiors from a bank, recoloured), or ``"auto"``: the person
             model's generator with ``person`` (it learned that person's teeth), else ``"painted"``.
-        shading: the native renderer's learned lower-face shading, strength (0: off; 1: as learned;
-            :mod:`talkface.render.shading`, docs/render.md "Lower-face shading").
+        shading: the native renderer's learned lower-face shading, strength (1, the default: as learned;
+            0: off, the photo's own shading only; :mod:`talkface.render.shading`, docs/render.md
+            "Lower-face shading").
         adaptive_mouth: the native renderer's painted interior takes its levels from the photo's
             contrast (``RenderConfig.adaptive_mouth``).
     """
@@ -95,7 +96,7 @@ class AnimateConfig:
     preset: str = "veryfast"
     renderer: str = "native"
     mouth: str = "auto"
-    shading: float = 0.0
+    shading: float = 1.0
     adaptive_mouth: bool = False
 
     def __post_init__(self) -> None:

@@ -76,8 +76,8 @@ MOUTH_HELP = ("native renderer's mouth interior: painted (dark cavity + teeth in
               "(real mouth interiors of GRID s1 recoloured to the photo); auto: "
               "generator with --person (the person model learned their teeth), else painted")
 SHADING_HELP = ("native renderer: strength of the learned lower-face shading (the lip-chin crease and the skin "
-                "around the mouth darkening as the jaw drops; learned on GRID s1); 0 = off, 1 = as learned. "
-                "Opt-in: it can light patches on faces unlike GRID's")
+                "around the mouth darkening as the jaw drops; learned on GRID s1, faded out where a request "
+                "leaves its training range); 1 = as learned, 0 = off (the photo's own shading only)")
 ADAPTIVE_MOUTH_HELP = ("native renderer: take the painted mouth interior's darkness and teeth brightness from the "
                        "photo's own contrast instead of fixed levels (closer to real mouths on low-contrast video "
                        "like GRID, duller teeth on HD photos)")
