@@ -269,3 +269,14 @@ def test_stream_renders_with_the_animators_shading_and_interior(animator: Animat
     plain = frames[0.0, False]
     assert np.abs(frames[1.0, False] - plain).max() > 2  # the learned lower-face shading reached the stream
     assert np.abs(frames[0.0, True] - plain).max() > 2  # so did the photo-adaptive interior
+
+
+def test_live_cli_checks_shading_like_animate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from talkface.cli import main
+
+    for bad in ("-1", "3.5", "x"):
+        with pytest.raises(SystemExit):
+            main(["live", str(EXAMPLES / "face.png"), "--audio-from", str(EXAMPLES / "speech.wav"),
+                  "-o", str(tmp_path / "x.mp4"), "--shading", bad])
+        assert "--shading" in capsys.readouterr().err
+    assert not (tmp_path / "x.mp4").exists()

@@ -47,6 +47,9 @@ def add_parser(sub: Any, positive_int: Any) -> argparse.ArgumentParser:
     p.add_argument("--raw-mouth", action="store_true",
                    help="use the streaming model's mouth amplitude as predicted; by default a running estimate of "
                    "the mouth opening's variability scales the mouth motion (x1-2.5) as `animate` does per utterance")
+    p.add_argument("--shading", type=number_arg("shading"), default=d("shading"),
+                   help="strength of the learned lower-face shading (as `talkface animate --shading`): 1 = as "
+                   "learned, 0 = off")
     p.add_argument("--seed", type=int, default=0, help="blink and head-motion seed")
     p.add_argument("--model", default=None, help="model bundle folder (default: the bundled model)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
@@ -78,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     animator = Animator(AnimateConfig(model=args.model, threads=args.threads, motion_scale=args.motion_scale,
                                       blink_rate=None if args.blink_rate < 0 else args.blink_rate, seed=args.seed,
                                       size=args.size, head_motion=args.head_motion,
-                                      normalise_mouth=not args.raw_mouth))
+                                      normalise_mouth=not args.raw_mouth, shading=args.shading))
     face = FaceStream(animator, args.face)
     sink = Mp4Sink(out, face.fps, face.sample_rate)
 
