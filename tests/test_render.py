@@ -368,3 +368,36 @@ def test_pose_aligned_lmd_ignores_head_pose_not_the_mouth(face: tuple[np.ndarray
     assert pose_aligned_lmd(opened[None], lm[None]) > 0.5
     with pytest.raises(ValueError, match="must both be"):
         pose_aligned_lmd(lm[None], np.stack([lm, lm]))
+
+
+def _first_frame(path: object) -> np.ndarray:
+    cap = cv2.VideoCapture(str(path))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def test_closing_an_open_photo_mouth_shows_lips_not_its_interior(grid_mpg_female: object, grid_mpg: object) -> None:
+    from talkface.face.geometry import mouth_is_open
+    from talkface.motion.retarget import close_mouth
+
+    # GRID lbbc2a opens her mouth (teeth showing) on the first frame: closed, the lips meet with no teeth slit
+    photo = _first_frame(grid_mpg_female)
+    lm = landmarks_for_image(photo, "lbbc2a").astype(np.float64)
+    assert mouth_is_open(lm)
+    closed = close_mouth(lm).astype(np.float64)
+    frames = [NativeRenderer(photo, lm, track=closed[None], config=RenderConfig(fill_mouth=fill))(closed)
+              for fill in (False, True)]
+    lips = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillPoly(lips, [np.round(closed[48:60]).astype(np.int32)], 1)
+    spread = [float(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)[lips > 0].std()) for f in frames]
+    assert spread[1] < 0.8 * spread[0], spread  # the teeth and the dark slit no longer stripe the lips
+    # a mouth that is not open renders bit for bit as without the fill, whatever the frame asks
+    photo = _first_frame(grid_mpg)
+    lm = landmarks_for_image(photo, "bbaf2n").astype(np.float64)
+    assert not mouth_is_open(lm)
+    for target in (close_mouth(lm).astype(np.float64), open_mouth(lm, 6.0)):
+        a, b = (NativeRenderer(photo, lm, track=target[None], config=RenderConfig(fill_mouth=fill))(target)
+                for fill in (False, True))
+        assert np.array_equal(a, b)

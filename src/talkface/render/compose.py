@@ -20,11 +20,12 @@ import numpy as np
 
 from talkface.face.align import procrustes
 from talkface.face.eyes import eye_aspect_ratio
-from talkface.face.geometry import EYES, STABLE_POINTS
+from talkface.face.geometry import EYES, STABLE_POINTS, mouth_is_open
 from talkface.render import MOUTH_STYLES
 from talkface.render.eyes import START, LidPalette, closing, paint_lids
 from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth
 from talkface.render.mouth_bank import RetrievedMouth
+from talkface.render.mouth_fill import MouthFill, fill_weight
 from talkface.render.warp import FaceWarp, Roi, face_roi
 
 __all__ = ["MOUTH_STYLES", "NativeRenderer", "RenderConfig"]
@@ -67,6 +68,7 @@ class RenderConfig:
     neck: float = 0.0
     shading: float = 0.0
     adaptive_mouth: bool = False
+    fill_mouth: bool = True
 
     def __post_init__(self) -> None:
         if self.mouth not in MOUTH_STYLES:
@@ -138,6 +140,9 @@ class NativeRenderer:
         open_ear = np.median(eye_aspect_ratio(pts, per_eye=True), axis=0) if len(pts) >= 5 else None
         self.lids = LidPalette.from_photo(self.photo, self.landmarks, open_ear)
         self._source_gap = inner_gap(self.landmarks)
+        # an open photo mouth (as the motion stage closes it): closing frames sample its interior filled from the lips
+        self._fill = (MouthFill(self.photo, self.landmarks)
+                      if self.config.fill_mouth and mouth_is_open(self.landmarks) else None)
         self._retrieved = RetrievedMouth(self.palette) if self.config.mouth == "retrieved" else None
         self._shading = None
         if self.config.shading > 0:
@@ -168,6 +173,12 @@ class NativeRenderer:
             k = 1.0 - gap_t / self._source_gap
             for inner, outer in ((61, 50), (62, 51), (63, 52), (67, 58), (66, 57), (65, 56)):
                 src[inner] = src[inner] + 0.35 * k * (self.landmarks[outer] - self.landmarks[inner])
+            w = fill_weight(k) if self._fill is not None else 0.0
+            if w > 0:  # the interior is filled from the lips: the lips meet in it, with no jump across the contact
+                for upper, lower in ((61, 67), (62, 66), (63, 65)):
+                    mid = 0.5 * (self.landmarks[upper] + self.landmarks[lower])
+                    src[upper] += w * (mid - src[upper])
+                    src[lower] += w * (mid - src[lower])
             for upper, lower in ((61, 67), (62, 66), (63, 65)):
                 d = tgt[lower] - tgt[upper]
                 if d[1] < 1.0:
@@ -191,7 +202,10 @@ class NativeRenderer:
     def _render(self, target: np.ndarray, mouth_image: np.ndarray | None) -> np.ndarray:
         tgt = np.asarray(target, np.float64)
         controls, sources, open_eyes = self._controls(tgt)
-        roi_pixels = self.warp.warp_roi(controls, sources)
+        image = None
+        if self._fill is not None:
+            image = self._fill.image(fill_weight(1.0 - inner_gap(tgt) / self._source_gap))
+        roi_pixels = self.warp.warp_roi(controls, sources, image=image)
         origin = (self.roi.x0, self.roi.y0)
         # paint only what the photo lacks: the opening beyond the photo's own (an open photo mouth
         # already has a real interior, which the warp stretches)

@@ -213,15 +213,17 @@ class FaceWarp:
         map_y = up[:, :, 1] + ys[:, None]
         return map_x, map_y, (x0, y0, x1, y1)
 
-    def warp_roi(self, target: np.ndarray, source: np.ndarray | None = None, still: float = 0.05) -> np.ndarray:
+    def warp_roi(self, target: np.ndarray, source: np.ndarray | None = None, still: float = 0.05,
+                 image: np.ndarray | None = None) -> np.ndarray:
         """The warped ROI (uint8, before blending) for target landmarks (see :meth:`source_map`).
 
-        Pixels that would move less than ``still`` pixels are the photo's.
+        Pixels that would move less than ``still`` pixels are the photo's. ``image`` (the photo's size)
+        is sampled instead of the photo where the map moves (None: the photo).
         """
         map_x, map_y, (x0, y0, x1, y1) = self.source_map(target, source, still=still)
         out = self._photo_roi.copy()
         if x1 > x0 and y1 > y0:
-            out[y0:y1, x0:x1] = cv2.remap(self.photo, map_x, map_y, self.interpolation,
+            out[y0:y1, x0:x1] = cv2.remap(self.photo if image is None else image, map_x, map_y, self.interpolation,
                                           borderMode=cv2.BORDER_REFLECT_101)
         return out
 
