@@ -16,8 +16,9 @@ the reference. Per variant, means over clips:
   absolute difference of the per-channel means of the face region (jaw/brow hull minus the mouth
   and eyes, grown), averaged over channels and frames: a tint, not motion;
 * ``colour_warp``: the same colour change, but against the photo warped by the variant's own requested
-  landmarks with nothing painted (``native:warp`` at the same head motion; the issue's "vs. the
-  warped photo"), so head motion and shading cancel (:func:`talkface.eval.render_metrics.colour_change`);
+  landmarks with nothing painted and no learned shading (``native:warp:shade0`` at the same head motion;
+  the issue's "vs. the warped photo"), so head motion and the photo's own shading cancel
+  (:func:`talkface.eval.render_metrics.colour_change`);
 * ``open_ratio``: mouth opening measured by dlib on the rendered frames over the requested
   (landmark) opening, frames where the request is open (> 0.05 of the eye distance);
 * ``lmd``: landmark distance (mouth, 128 px face crop) of the rendered frames' dlib landmarks to the
@@ -58,8 +59,9 @@ the renderer makes of a perfect request.
 ``AnimateConfig.mouth_request = NAME`` (:data:`talkface.motion.amplitude.MOUTH_REQUESTS`), to compare
 requests in one run; the still's and the default rows' request is the default one.
 the renderer makes of a perfect request. ``native:shade`` (``native:shadeS``, ``native:cavity:shade@0``, ...)
-adds the learned lower-face shading at strength S (default 1; ``RenderConfig.shading``,
-:mod:`talkface.render.shading`).
+sets the learned lower-face shading to strength S (default 1; ``RenderConfig.shading``,
+:mod:`talkface.render.shading`); the shading is on in every variant by default since 2026-12-01
+(``AnimateConfig.shading``), so ``native:shade0`` is the renderer without it.
 
 ``--save DIR`` keeps each clip's frames, tracked landmarks and speech per variant (``DIR/<clip>.npz``,
 for ``benchmarks/sync_probe.py``; never commit the wild clips' outputs).
@@ -207,8 +209,10 @@ def main() -> None:
     animators = {v: Animator(AnimateConfig(threads=args.threads, **variant_config(v, args.seed)))  # type: ignore[arg-type]
                  for v in args.variants if v not in ("still", "real")}
     base = next(iter(animators.values())) if animators else Animator(AnimateConfig(threads=args.threads))
-    # the warped photo (nothing painted, same motion) per head-motion strength: colour_warp's reference
-    warps = {head: Animator(AnimateConfig(threads=args.threads, **variant_config(f"native:warp@{head}", args.seed)))  # type: ignore[arg-type]
+    # the warped photo (nothing painted, no shading, same motion) per head-motion strength: colour_warp's
+    # reference (the shading, on by default since 2026-12-01, is a colour change, so it must not be in it)
+    warps = {head: Animator(AnimateConfig(threads=args.threads,  # type: ignore[arg-type]
+                                          **{**variant_config(f"native:warp@{head}", args.seed), "shading": 0.0}))
              for head in {_head_of(v) for v in args.variants if v not in ("still", "real")}}
     detector, predictor = FaceDetector(), LandmarkDetector()
     embedder = FaceEmbedder()
