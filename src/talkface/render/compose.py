@@ -150,9 +150,17 @@ class NativeRenderer:
 
             self._shading = LowerFaceShading(self.landmarks, self.config.shading)
 
-    def _controls(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _fill_weight(self, target: np.ndarray) -> float:
+        """Share of the filled photo interior (:class:`MouthFill`) a frame samples: 0 without a fill."""
+        if self._fill is None:
+            return 0.0
+        return fill_weight(1.0 - inner_gap(target) / self._source_gap)
+
+    def _controls(self, target: np.ndarray, fill: float | None = None) -> tuple[np.ndarray, np.ndarray,
+                                                                               np.ndarray | None]:
         """Target and source control points of a frame (landmarks + crease points), and the photo's
-        landmarks moved rigidly with the face when an eye closes (None when no eye does)."""
+        landmarks moved rigidly with the face when an eye closes (None when no eye does). ``fill``: the
+        frame's :meth:`_fill_weight` (None: computed here)."""
         rigid = procrustes(self.landmarks, target, points=STABLE_POINTS)
         tgt = np.concatenate([target, rigid.apply(self._source_creases)])
         src = np.concatenate([self.landmarks, self._source_creases])
@@ -173,7 +181,7 @@ class NativeRenderer:
             k = 1.0 - gap_t / self._source_gap
             for inner, outer in ((61, 50), (62, 51), (63, 52), (67, 58), (66, 57), (65, 56)):
                 src[inner] = src[inner] + 0.35 * k * (self.landmarks[outer] - self.landmarks[inner])
-            w = fill_weight(k) if self._fill is not None else 0.0
+            w = self._fill_weight(target) if fill is None else fill
             if w > 0:  # the interior is filled from the lips: the lips meet in it, with no jump across the contact
                 for upper, lower in ((61, 67), (62, 66), (63, 65)):
                     mid = 0.5 * (self.landmarks[upper] + self.landmarks[lower])
@@ -201,10 +209,9 @@ class NativeRenderer:
 
     def _render(self, target: np.ndarray, mouth_image: np.ndarray | None) -> np.ndarray:
         tgt = np.asarray(target, np.float64)
-        controls, sources, open_eyes = self._controls(tgt)
-        image = None
-        if self._fill is not None:
-            image = self._fill.image(fill_weight(1.0 - inner_gap(tgt) / self._source_gap))
+        fill = self._fill_weight(tgt)
+        controls, sources, open_eyes = self._controls(tgt, fill)
+        image = self._fill.image(fill) if self._fill is not None else None
         roi_pixels = self.warp.warp_roi(controls, sources, image=image)
         origin = (self.roi.x0, self.roi.y0)
         # paint only what the photo lacks: the opening beyond the photo's own (an open photo mouth

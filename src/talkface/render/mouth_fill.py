@@ -72,13 +72,17 @@ class MouthFill:
         self.mask = soft[:, :, None]
         self._crop = crop.astype(np.float32)
         self._photo = photo
+        self._out = photo.copy()  # outside the box always the photo: each call rewrites the box only
 
     def image(self, weight: float) -> np.ndarray:
-        """The photo with the filled interior blended in at ``weight`` (0: the photo itself, not a copy)."""
+        """The photo with the filled interior blended in at ``weight`` (0: the photo itself, not a copy).
+
+        The returned image is one buffer, rewritten by the next call: use it before calling again.
+        """
         if weight <= 0:
             return self._photo
-        out = self._photo.copy()
         bx0, by0, bx1, by1 = self.box
         m = self.mask * float(min(weight, 1.0))
-        out[by0:by1, bx0:bx1] = np.clip(self._crop + m * (self.filled - self._crop) + 0.5, 0, 255).astype(np.uint8)
-        return out
+        self._out[by0:by1, bx0:bx1] = np.clip(self._crop + m * (self.filled - self._crop) + 0.5, 0,
+                                              255).astype(np.uint8)
+        return self._out
