@@ -11,6 +11,7 @@ from talkface.face.align import crop_transform, transform_points
 from talkface.motion.retarget import close_mouth
 from talkface.nets.shading import IN_CHANNELS, ShadingNet, ShadingNetConfig
 from talkface.render.compose import NativeRenderer, RenderConfig
+from talkface.render.mouth import inner_gap
 from talkface.render.shading import (
     LIFT_RANGE,
     LIMIT,
@@ -20,7 +21,6 @@ from talkface.render.shading import (
     apply_gain,
     displacement_level,
     export_shading,
-    inner_opening,
     load_shading,
     lower_face_mask,
     range_gate,
@@ -188,9 +188,9 @@ def test_shading_is_off_for_a_request_closed_tighter_than_any_training_frame(
     net = _constant_net(0.02)
     closed = close_mouth(lm)
     affine = crop_transform(closed, 64)
-    assert inner_opening(transform_points(closed, affine)) / 64 < OPEN_RANGE[0]
+    assert inner_gap(transform_points(closed, affine)) / 64 < OPEN_RANGE[0]
     g, _ = LowerFaceShading(lm, 1.0, net=net).gain(photo, closed)
     full, _ = LowerFaceShading(lm, 1.0, net=net, gate=False).gain(photo, closed)
     assert g.max() == 0.0 and full.max() > 0.0
     opened = open_mouth(lm, 8.0)
-    assert inner_opening(transform_points(opened, crop_transform(opened, 64))) / 64 > OPEN_RANGE[1]
+    assert inner_gap(transform_points(opened, crop_transform(opened, 64))) / 64 > OPEN_RANGE[1]

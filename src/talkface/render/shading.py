@@ -42,10 +42,11 @@ from talkface.face.align import crop_transform, transform_points, warp_crop
 from talkface.io.checkpoint import load_inference_file, save_inference_file
 from talkface.motion.retarget import close_mouth
 from talkface.nets.shading import IN_CHANNELS, ShadingNet, ShadingNetConfig
+from talkface.render.mouth import inner_gap
 from talkface.render.warp import tps_eval, tps_fit
 
 __all__ = ["FORMAT", "LIFT_RANGE", "LIMIT", "OPEN_RANGE", "RANGE", "SHADING_PATH", "LowerFaceShading", "apply_gain",
-           "displacement_level", "export_shading", "inner_opening", "load_shading", "lower_face_mask", "range_gate",
+           "displacement_level", "export_shading", "load_shading", "lower_face_mask", "range_gate",
            "shading_inputs"]
 
 #: the bundled weights (GRID s1 only)
@@ -74,8 +75,8 @@ RANGE = (0.333, 0.423)
 #: of 0.17-0.23 from in-range displacements (a lit patch on its closed-mouth frames): the pattern of its
 #: request, not its size, was new to the net, and this is where it shows
 LIFT_RANGE = (0.030, 0.135)
-#: the smallest requested inner-lip openings of the training pairs (:func:`inner_opening`, fraction of the
-#: crop side): the 0.1st and 1st percentiles over the 16,000 GRID s1 training pairs (tracked lips hardly
+#: the smallest requested inner-lip openings of the training pairs (:func:`~talkface.render.mouth.inner_gap`,
+#: fraction of the crop side): the 0.1st and 1st percentiles over the 16,000 GRID s1 training pairs (tracked lips hardly
 #: ever meet; val split: minimum 0.0043, 1st percentile 0.0057). The motion model asks other faces for
 #: tighter closes (down to 0.001); there the term fades out: it models the shading of an opening mouth, and
 #: on such a closed request it darkened a cheek
@@ -144,16 +145,6 @@ def displacement_level(x: np.ndarray) -> float:
     w = np.asarray(x[3], np.float64)
     mag = np.hypot(np.asarray(x[1], np.float64), np.asarray(x[2], np.float64))
     return float((mag * w).sum() / max(float(w.sum()), 1e-6))
-
-
-def inner_opening(landmarks: np.ndarray) -> float:
-    """The inner-lip opening: mean gap of the inner lips (61-67, 62-66, 63-65), in the landmarks' units.
-
-    Args:
-        landmarks: (68, 2) landmarks (divide by the aligned crop's side for :data:`OPEN_RANGE`).
-    """
-    lm = np.asarray(landmarks, np.float64)
-    return float(np.mean(np.linalg.norm(lm[[61, 62, 63]] - lm[[67, 66, 65]], axis=1)))
 
 
 def range_gate(level: float, lo: float = RANGE[0], hi: float = RANGE[1]) -> float:
@@ -258,7 +249,7 @@ class LowerFaceShading:
         weight = 1.0
         if self.gate:
             lift = abs(float((g * x[3]).sum()) / max(float(x[3].sum()), 1e-6))
-            opening = inner_opening(tgt) / self.size
+            opening = inner_gap(tgt) / self.size
             weight = (range_gate(displacement_level(x)) * range_gate(lift, *LIFT_RANGE)
                       * (1.0 - range_gate(opening, *OPEN_RANGE)))
         g = LIMIT * np.tanh(self.strength * weight * g / LIMIT)
