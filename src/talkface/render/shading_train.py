@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from talkface.data.dataset import PreparedDataset, load_clip
 from talkface.face.align import crop_transform, transform_points, warp_crop
+from talkface.io.atomic import atomic_path
 from talkface.nets.shading import ShadingNet, ShadingNetConfig
 from talkface.render.compose import NativeRenderer, RenderConfig
 from talkface.render.shading import export_shading, lower_face_mask, shading_inputs
@@ -114,9 +115,9 @@ def prepare_shading_data(root: str | os.PathLike[str], split: str, out: str | os
             ms.append(lower_face_mask(transform_points(lms[t], a_out), cfg.out_size))
             cs.append(k)
     dest = Path(out)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(dest, x=np.stack(xs).astype(np.float16), y=np.stack(ys).astype(np.float16),
-             mask=np.stack(ms).astype(np.float16), clip=np.asarray(cs, np.int32), ids=np.asarray(ids))
+    with atomic_path(dest) as tmp:  # an interrupted run leaves no half-written data file
+        np.savez(tmp, x=np.stack(xs).astype(np.float16), y=np.stack(ys).astype(np.float16),
+                 mask=np.stack(ms).astype(np.float16), clip=np.asarray(cs, np.int32), ids=np.asarray(ids))
     return dest
 
 
