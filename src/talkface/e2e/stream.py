@@ -14,6 +14,7 @@ import torch
 
 from talkface.audio.windows import raw_windows
 from talkface.e2e.networks import Generator
+from talkface.io.colour import LUMA
 
 __all__ = ["compose_full_resolution", "frames_to_uint8", "generate_batch", "generate_stream", "images_to_tensor",
            "stream_windows", "uses_full_resolution"]
@@ -49,8 +50,8 @@ def frames_to_uint8(frames: torch.Tensor) -> np.ndarray:
     return x.movedim(-3, -1).numpy()
 
 
-#: ITU-R BT.601 luma weights of R, G, B (the change :func:`compose_full_resolution` adds by default).
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+#: the luma weights in float32 (the change :func:`compose_full_resolution` adds by default)
+_LUMA = LUMA.astype(np.float32)
 
 
 def compose_full_resolution(still: np.ndarray, frames: np.ndarray, luma_only: bool = True) -> np.ndarray:

@@ -11,7 +11,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["lab_to_rgb", "rgb_to_lab"]
+__all__ = ["LUMA", "lab_to_rgb", "rgb_to_lab"]
+
+#: ITU-R BT.601 luma weights of R, G, B (float64; ``LUMA.astype(np.float32)`` where float32 arithmetic is kept).
+LUMA = np.array([0.299, 0.587, 0.114])
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:

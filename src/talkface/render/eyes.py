@@ -35,6 +35,7 @@ import numpy as np
 
 from talkface.face.eyes import eye_aspect_ratio
 from talkface.face.geometry import EYES
+from talkface.io.colour import LUMA
 from talkface.render.mouth import _store
 
 __all__ = ["LidPalette", "closing", "paint_lids"]
@@ -83,6 +84,8 @@ LASH_OFFSET_OPEN = 0.2
 LASH_OFFSET_CLOSED = -0.2
 #: exponent of the lash line's profile across it (2: Gaussian; larger: flatter, with crisper edges)
 LASH_PROFILE = 3.0
+#: the luma weights in float32 (the lid fill works in float32)
+_LUMA32 = LUMA.astype(np.float32)
 #: pixels darker than this fraction of the lid colour's luma (lashes, brows) are left out of the skin fill
 DARK = 0.75
 
@@ -163,7 +166,7 @@ class LidPalette:
             skin, edge = colours
             lid = np.median(skin, axis=0) if len(skin) else np.array([180.0, 140.0, 120.0])
             if len(edge):
-                luma = edge @ np.array([0.299, 0.587, 0.114])
+                luma = edge @ LUMA
                 lash = edge[luma <= np.percentile(luma, 15)].mean(axis=0)
             else:
                 lash = 0.3 * lid
@@ -302,7 +305,7 @@ def paint_lids(
         # the lids and anything dark around them - lashes, brows - left out), plus the mirrored skin's
         # fine texture, clipped so that nothing dark can come back as streaks
         union = np.maximum.reduce([c for c, _ in covers])
-        weights = np.array([0.299, 0.587, 0.114], np.float32)
+        weights = _LUMA32
         luma = region @ weights
         usable = ((union < 0.02) & (luma >= DARK * float(lid @ weights))).astype(np.float32)
         fill = _fill(region, usable, 0.2 * width, lid)

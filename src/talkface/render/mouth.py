@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from talkface.io.colour import LUMA
+
 __all__ = ["MouthPalette", "blend_region", "eye_contrast", "inner_gap", "inner_mask", "interior_levels", "paint_mouth"]
 
 UPPER_INNER = (60, 61, 62, 63, 64)
@@ -65,7 +67,7 @@ def eye_contrast(photo: np.ndarray, landmarks: np.ndarray) -> float | None:
         cv2.fillPoly(eyes, [np.round(lm[a : a + 6] - [x0, y0]).astype(np.int32)], 1)
     if int(eyes.sum()) < 12:
         return None
-    luma = photo[y0:y1, x0:x1][eyes > 0].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    luma = photo[y0:y1, x0:x1][eyes > 0].astype(np.float64) @ LUMA
     dark, bright = np.percentile(luma, [10, 90])
     if bright < 8.0:
         return None
@@ -148,18 +150,17 @@ class MouthPalette:
             side = np.zeros((h, w), np.uint8)
             cv2.circle(side, (int(round(centre[0])), int(round(centre[1]))), radius, 1, -1)
             cheeks |= side
-            luma = photo[side > 0].astype(np.float64) @ np.array([0.299, 0.587, 0.114]) if side.any() else None
+            luma = photo[side > 0].astype(np.float64) @ LUMA if side.any() else None
             sides.append(float(np.median(luma)) if luma is not None and luma.size else 0.0)
         skin = np.median(photo[cheeks > 0], axis=0) if cheeks.any() else lip
         left, right = sides[::-1] if lm[1, 0] > lm[15, 0] else sides  # image left / right
         tilt = float(np.clip((right - left) / max(right + left, 1e-6), -0.15, 0.15)) if min(sides) > 0 else 0.0
         # teeth: off-white, lit like the skin (a dark photo gets darker teeth), a little of the skin's tint
-        light = float(np.clip(np.dot(skin, [0.299, 0.587, 0.114]) / 170.0, 0.45, 1.15))
+        light = float(np.clip(np.dot(skin, LUMA) / 170.0, 0.45, 1.15))
         teeth = np.clip(light * (0.55 * np.array([214.0, 204.0, 180.0]) + 0.45 * skin), 0, 235)
         levels: tuple[float | None, float | None] = (None, None)
         if adaptive:
-            luma = np.array([0.299, 0.587, 0.114])
-            levels = interior_levels(eye_contrast(photo, lm), float(teeth @ luma) / max(float(lip @ luma), 1.0))
+            levels = interior_levels(eye_contrast(photo, lm), float(teeth @ LUMA) / max(float(lip @ LUMA), 1.0))
         return cls(np.asarray(lip, np.float64), np.asarray(skin, np.float64), teeth, tilt, *levels)
 
 
