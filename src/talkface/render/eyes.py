@@ -36,7 +36,7 @@ import numpy as np
 from talkface.face.eyes import eye_aspect_ratio
 from talkface.face.geometry import EYES
 from talkface.io.colour import LUMA
-from talkface.render.mouth import _store
+from talkface.render.mouth import _store, smoothstep
 
 __all__ = ["LidPalette", "closing", "paint_lids"]
 
@@ -182,11 +182,6 @@ def closing(target: np.ndarray, palette: LidPalette) -> np.ndarray:
     return np.asarray(ears, np.float64) / np.maximum(palette.ear, 1e-6)
 
 
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
-
-
 def _mirrored(image: np.ndarray, a: np.ndarray, x: np.ndarray, up: np.ndarray, width: float, s: np.ndarray,
               src_h: np.ndarray) -> np.ndarray:
     """``image`` sampled at eye coordinates (s, src_h): float32 (h, w, 3)."""
@@ -282,7 +277,7 @@ def paint_lids(
         rise = bottom + snap * (closure - bottom)
         soft = max(1.0, 0.12 * width)
         gap = 0.03 * width
-        fade = _smoothstep(np.minimum(s_ext, 1.0 - s_ext) / 0.04)
+        fade = smoothstep(np.minimum(s_ext, 1.0 - s_ext) / 0.04)
         lid = palette.lid[k].astype(np.float32)
         region = image[y0:y1, x0:x1].astype(np.float32)
         layers = [(1.0, top, edge, reach, opacity)]
@@ -300,7 +295,7 @@ def paint_lids(
             cover = (np.clip((outer_b + (1.0 + COVER_UP) * soft - g) / (2.0 * soft), 0.0, 1.0)
                      * np.clip(g - inner_b + 0.5, 0.0, 1.0) * fade)
             # the lid's margin is a little darker (it curves away from the light)
-            covers.append((alpha * cover, 1.0 - 0.1 * _smoothstep((v - 0.55) / 0.45)))
+            covers.append((alpha * cover, 1.0 - 0.1 * smoothstep((v - 0.55) / 0.45)))
         # skin colour: the surrounding skin's, filled in smoothly (normalised convolution over the box,
         # the lids and anything dark around them - lashes, brows - left out), plus the mirrored skin's
         # fine texture, clipped so that nothing dark can come back as streaks
@@ -328,7 +323,7 @@ def paint_lids(
         offset = LASH_OFFSET_OPEN + snap * (LASH_OFFSET_CLOSED - LASH_OFFSET_OPEN)
         dist = h - (edge + offset * thick)
         lash = np.exp(-(np.abs(dist / (0.5 * thick + 0.3)) ** LASH_PROFILE)) * LASH_ALPHA
-        lash *= _smoothstep(np.minimum(s_ext, 1.0 - s_ext) / 0.15)
+        lash *= smoothstep(np.minimum(s_ext, 1.0 - s_ext) / 0.15)
         la = (opacity * lash)[..., None]
         out = out * (1.0 - la) + palette.lash[k].astype(np.float32)[None, None] * la
         _store(image, (y0, y1, x0, x1), out)

@@ -18,7 +18,8 @@ import numpy as np
 
 from talkface.io.colour import LUMA
 
-__all__ = ["MouthPalette", "blend_region", "eye_contrast", "inner_gap", "inner_mask", "interior_levels", "paint_mouth"]
+__all__ = ["MouthPalette", "blend_region", "eye_contrast", "inner_gap", "inner_mask", "interior_levels", "paint_mouth",
+           "smoothstep"]
 
 UPPER_INNER = (60, 61, 62, 63, 64)
 LOWER_INNER = (60, 67, 66, 65, 64)
@@ -228,7 +229,8 @@ def blend_region(image: np.ndarray, box: tuple[int, int, int, int], values: np.n
     _store(image, box, region * (1.0 - a) + np.asarray(values, np.float32) * a)
 
 
-def _smoothstep(x: np.ndarray) -> np.ndarray:
+def smoothstep(x: np.ndarray | float) -> np.ndarray:
+    """``3x^2 - 2x^3`` of ``x`` clipped to [0, 1]: 0 below 0, 1 above 1, smooth in between."""
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
 
@@ -281,7 +283,7 @@ def paint_mouth(
     interior = cavity
     rel = gap / max(width, 1e-3)  # opening relative to mouth width
     if rel > 0.22:  # wide open: the tongue shows at the bottom
-        tongue = _smoothstep((u - 0.62) / 0.3) * min(1.0, (rel - 0.22) / 0.15) * (1.0 - s[None, :] ** 4)
+        tongue = smoothstep((u - 0.62) / 0.3) * min(1.0, (rel - 0.22) / 0.15) * (1.0 - s[None, :] ** 4)
         tongue_rgb = palette.lip * 0.55
         interior = interior * (1 - tongue[:, :, None]) + tongue_rgb[None, None] * tongue[:, :, None]
     if teeth:
@@ -289,12 +291,12 @@ def paint_mouth(
         # lower edge soft (tooth tips are translucent)
         band = min(0.5 * gap, 0.11 * width) + 0.5
         edge = max(1.2, 0.25 * band)
-        t_alpha = _smoothstep((band - depth) / edge + 0.5) * _smoothstep((0.78 - np.abs(s[None, :])) / 0.3)
+        t_alpha = smoothstep((band - depth) / edge + 0.5) * smoothstep((0.78 - np.abs(s[None, :])) / 0.3)
         # lit like the photo: brightest in the middle, receding to the corners, a little brighter on the
         # photo's lit side; a shadow under the upper lip, the tips slightly darker
         across = (1.0 - 0.6 * np.abs(s[None, :]) ** 1.5) * (1.0 + palette.tilt * s[None, :])
-        shade = across * (0.45 + 0.45 * _smoothstep(depth / max(1.2, 0.35 * band)))
-        shade = shade * (1.0 - 0.2 * _smoothstep((depth - 0.55 * band) / max(1.0, 0.4 * band)))
+        shade = across * (0.45 + 0.45 * smoothstep(depth / max(1.2, 0.35 * band)))
+        shade = shade * (1.0 - 0.2 * smoothstep((depth - 0.55 * band) / max(1.0, 0.4 * band)))
         # a few soft seams, not a zipper: the central pair, fainter ones at the lateral incisors and
         # the canines (irregular widths, fading as the arch turns away); none below a 1-px tooth
         tooth = 0.14 * width
@@ -311,7 +313,7 @@ def paint_mouth(
         if rel > LOWER_TEETH_FROM:  # the lower teeth mostly hidden: a dim sliver above the lower lip
             below = low[None, :] - ys[:, None]
             lband = min(0.15 * gap, 0.045 * width)
-            l_alpha = (_smoothstep((lband - below) / 1.2 + 0.5) * _smoothstep((0.45 - np.abs(s[None, :])) / 0.25)
+            l_alpha = (smoothstep((lband - below) / 1.2 + 0.5) * smoothstep((0.45 - np.abs(s[None, :])) / 0.25)
                        * 0.7 * min(1.0, (rel - LOWER_TEETH_FROM) / 0.1))
             interior = interior * (1 - l_alpha[:, :, None]) + LOWER_TEETH_LIGHT * teeth_rgb * l_alpha[:, :, None]
     blend_region(image, (y0, y1, x0, x1), interior, strength * m)

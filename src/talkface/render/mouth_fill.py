@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from talkface.render.mouth import inner_gap
+from talkface.render.mouth import inner_gap, smoothstep
 
 __all__ = ["CONTACT_DARKNESS", "CONTACT_WIDTH", "FILL_FROM", "FILL_TO", "MouthFill", "fill_weight"]
 
@@ -31,8 +31,7 @@ CONTACT_WIDTH = 0.015
 
 def fill_weight(closing: float) -> float:
     """Share of the filled interior for a frame closing the mouth by ``closing`` (0: as the photo, 1: shut)."""
-    t = float(np.clip((closing - FILL_FROM) / (FILL_TO - FILL_FROM), 0.0, 1.0))
-    return t * t * (3.0 - 2.0 * t)
+    return float(smoothstep((closing - FILL_FROM) / (FILL_TO - FILL_FROM)))
 
 
 class MouthFill:

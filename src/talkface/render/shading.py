@@ -42,7 +42,7 @@ from talkface.face.align import crop_transform, transform_points, warp_crop
 from talkface.io.checkpoint import load_inference_file, save_inference_file
 from talkface.motion.retarget import close_mouth
 from talkface.nets.shading import IN_CHANNELS, ShadingNet, ShadingNetConfig
-from talkface.render.mouth import inner_gap
+from talkface.render.mouth import inner_gap, smoothstep
 from talkface.render.warp import tps_eval, tps_fit
 
 __all__ = ["FORMAT", "LIFT_RANGE", "LIMIT", "OPEN_RANGE", "RANGE", "SHADING_PATH", "LowerFaceShading", "apply_gain",
@@ -150,8 +150,7 @@ def displacement_level(x: np.ndarray) -> float:
 def range_gate(level: float, lo: float = RANGE[0], hi: float = RANGE[1]) -> float:
     """The shading's weight for a :func:`displacement_level`: 1 up to ``lo``, 0 from ``hi`` on, a smoothstep
     between (so the gain fades over a few frames as a request leaves the training range, never jumps)."""
-    t = min(max((level - lo) / (hi - lo), 0.0), 1.0)
-    return 1.0 - t * t * (3.0 - 2.0 * t)
+    return 1.0 - float(smoothstep((level - lo) / (hi - lo)))
 
 
 def apply_gain(frame: np.ndarray, gain: np.ndarray, affine: np.ndarray, box: tuple[int, int, int, int]) -> None:
