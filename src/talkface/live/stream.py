@@ -320,7 +320,7 @@ class FaceStream:
         self.canonical_neutral = self.model.canonical_neutral.cpu().numpy().astype(np.float32)
         # as offline (predict_landmarks): AnimateConfig.mouth_request says where the gain applies and what an
         # open photo mouth is closed to (the model's rest gap, or zero for the previous request)
-        self.request = mouth_request(getattr(cfg, "mouth_request", None))
+        self.request = mouth_request(cfg.mouth_request)
         neutral = np.asarray(self.person_landmarks)
         if cfg.close_mouth and mouth_is_open(neutral):
             neutral = close_mouth(neutral, keep_gap=self.request.rest_opening(self.canonical_neutral))
