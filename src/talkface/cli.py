@@ -9,14 +9,13 @@ permission) is one line with exit status 1.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from talkface.cli_groups import ANIMATE, PREPROCESS
+from talkface.cli_groups import ANIMATE, PREPROCESS, animate_kwargs
 from talkface.cli_options import config_kwargs, handlers_of
 from talkface.cli_parser import SERVE, TRAIN, build
 from talkface.cli_parser import evaluate_command as _evaluate_command
@@ -465,11 +464,9 @@ def _cmd_animate(args: argparse.Namespace) -> int:
         preload_whisper_model("tiny.en")
     from talkface.pipeline import AnimateConfig, Animator, check_paths, read_bundle_info  # lazy: loads torch
 
-    natural = math.isfinite(args.blink_rate) and args.blink_rate < 0  # negative: the model's natural rate
     # every row of the ANIMATE table that names an AnimateConfig field reaches the config (a new option
-    # cannot be parsed and then dropped); only the blink rate's "negative = natural" is translated here
-    config = AnimateConfig(**{**config_kwargs(AnimateConfig, ANIMATE, args),
-                              "blink_rate": None if natural else args.blink_rate})
+    # cannot be parsed and then dropped); a negative blink rate means the model's natural rate
+    config = AnimateConfig(**animate_kwargs(ANIMATE, args))
     check_paths(args.face, args.speech, args.output, args.person)  # before any model loads
     if args.model is not None:
         read_bundle_info(Path(args.model))
