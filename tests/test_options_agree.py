@@ -257,7 +257,12 @@ def _other_value(opt: Opt, field: Any, tmp_path: Path) -> tuple[list[str], Any]:
         value = limit.hi if limit.hi != field.default else limit.lo
         value = int(value) if limit.integer else float(value)
         return [flag, f"{value:g}" if isinstance(value, float) else str(value)], value
-    strings = {"model": str(DEFAULT_MODEL), "person": str(tmp_path / "me.pt"), "device": "cpu:0"}
+    kind = field.annotation.replace(" | None", "")
+    if kind in ("int", "float"):  # no range of its own (a stride, a clip count)
+        number = 3 if field.default != 3 else 4
+        return [flag, str(number)], number
+    files = {"person", "sync_model", "lipreader"}  # only checked to exist
+    strings = {"model": str(DEFAULT_MODEL), "device": "cpu:0", **{name: str(tmp_path / "me.pt") for name in files}}
     return [flag, strings[opt.name]], strings[opt.name]
 
 
@@ -355,3 +360,58 @@ def test_every_batch_option_reaches_the_runs_config(tmp_path: Path, monkeypatch:
     config = batch.batch_config(_parse(*command, "--workers", "2"))
     assert config.threads == max(1, (os.cpu_count() or 1) // 2)
     assert batch.batch_config(_parse(*command, "--blink-rate", "-1")).blink_rate is None
+
+
+def test_every_evaluate_option_reaches_its_configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface evaluate``: each row of EVALUATE naming an EvalConfig field lands in the EvalConfig given to
+    evaluate_videos, each naming an AnimateConfig field in the AnimateConfig of every --model, field by field."""
+    import torch
+
+    import talkface.eval.report as report
+    import talkface.pipeline as pipeline
+    from talkface.cli import main
+    from talkface.cli_options import _fields_of
+    from talkface.cli_parser import EVALUATE
+    from talkface.eval.report import EvalConfig
+
+    class Reached(Exception):
+        pass
+
+    eval_fields, animate_fields = _fields_of(EvalConfig), _fields_of(AnimateConfig)
+    argv = ["evaluate", str(tmp_path / "data"), "-o", str(tmp_path / "report"), "--model", "default", "-q"]
+    want: dict[str, Any] = {}
+    for opt in EVALUATE:
+        field = eval_fields.get(opt.name) or animate_fields.get(opt.name)
+        if field is None or opt.name == "model":
+            continue
+        extra, want[opt.name] = _other_value(opt, field, tmp_path)
+        if opt.name == "threads":  # torch's threads of this process: set back below
+            extra, want[opt.name] = [extra[0], "2"], 2
+        argv += extra
+    (tmp_path / "me.pt").write_bytes(b"")
+    got: dict[str, Any] = {}
+
+    class Animator:
+        def __init__(self, config: AnimateConfig) -> None:
+            got["animate"] = config
+            self.talking_head = None
+
+    def evaluate_videos(**kwargs: Any) -> None:
+        got["eval"] = kwargs["config"]
+        raise Reached
+
+    monkeypatch.setattr(report, "dataset_clip_ids", lambda *a: (None, ["s1/u1"]))
+    monkeypatch.setattr(report, "evaluate_videos", evaluate_videos)
+    monkeypatch.setattr(pipeline, "Animator", Animator)
+    threads = torch.get_num_threads()
+    try:
+        with pytest.raises(Reached):
+            main(argv)
+    finally:
+        torch.set_num_threads(threads)
+    assert {"lpips", "identity", "sync", "lipread", "render", "still", "motion_scale", "renderer"} <= set(want)
+    for name, value in want.items():
+        for key, fields_ in (("eval", eval_fields), ("animate", animate_fields)):
+            if name in fields_:
+                assert getattr(got[key], name) == value != fields_[name].default, (key, name)
+    assert got["animate"].model is None  # --model default: the bundled model

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from talkface.cli_groups import ANIMATE, PREPROCESS, animate_kwargs
 from talkface.cli_options import config_kwargs, handlers_of
-from talkface.cli_parser import SERVE, TRAIN, build
+from talkface.cli_parser import EVALUATE, SERVE, TRAIN, build
 from talkface.cli_parser import evaluate_command as _evaluate_command
 from talkface.config_checks import check_device, check_fields, check_output_file, check_value, environment_error
 from talkface.errors import InputError, TalkfaceError
@@ -396,6 +396,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     )
 
     check_device(args.device)
+    config = EvalConfig(**config_kwargs(EvalConfig, EVALUATE, args))  # every row naming an EvalConfig field
     if args.threads:
         torch.set_num_threads(args.threads)
     _, ids = dataset_clip_ids(args.data, args.split, args.max_clips)  # bad data / split: fail before loading models
@@ -436,18 +437,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                              "videos generated elsewhere with --videos NAME=DIR") from exc
         for spec in args.model:
             default = spec == "default"
-            animator = Animator(AnimateConfig(model=None if default else spec, seed=args.seed, device=args.device,
-                                              threads=args.threads, motion_scale=args.motion_scale,
-                                              close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
-                                              normalise_mouth=not args.raw_mouth, renderer=args.renderer))
+            # every EVALUATE row naming an AnimateConfig field reaches it (--model: one config per bundle)
+            animator = Animator(AnimateConfig(**{**animate_kwargs(EVALUATE, args),
+                                                 "model": None if default else spec}))
             label = "talkface (default model)" if default else Path(spec).resolve().name
             models[method_name(label)] = animator.talking_head
-    config = EvalConfig(
-        still=args.still, max_clips=args.max_clips, seed=args.seed, lpips_stride=args.lpips_stride,
-        identity_stride=args.identity_stride, lpips=not args.no_lpips, identity=not args.no_identity,
-        sync=not args.no_sync, sync_model=args.sync_model, device=args.device, lipread=not args.no_lipread,
-        lipreader=args.lipreader, render=not args.no_render_metrics,
-    )
     table = evaluate_videos(dataset=args.data, split=args.split, models=models, generated=generated, out_dir=out,
                             config=config, command=_evaluate_command(args), progress=not args.quiet)
     print(table.to_markdown(per_clip=False))
