@@ -138,7 +138,7 @@ ANIMATE = [
     Opt("adaptive_mouth", ADAPTIVE_MOUTH_HELP, action="store_true"),
     Opt("size", "0: the whole photo with the face animated; N: only the N x N aligned face crop"),
     Opt("max_side", "downscale larger photos to this longer side first"),
-    Opt("seed", "seed of the blink noise (same seed, same video)"),
+    Opt("seed", "seed of the blink and head-motion noise (same seed, same video)"),
     Opt("max_duration_s", "longest speech accepted, seconds", flag="--max-duration"),
     Opt("device", "torch device (cpu, cuda)"), THREADS,
     Opt("crf", "H.264 quality (lower = better, bigger)"),
