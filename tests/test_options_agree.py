@@ -262,16 +262,17 @@ def _other_value(opt: Opt, field: Any, tmp_path: Path) -> tuple[list[str], Any]:
         number = 3 if field.default != 3 else 4
         return [flag, str(number)], number
     files = {"person", "sync_model", "lipreader"}  # only checked to exist
-    strings = {"model": str(DEFAULT_MODEL), "device": "cpu:0", **{name: str(tmp_path / "me.pt") for name in files}}
+    strings = {"model": str(DEFAULT_MODEL), "device": "cpu:0", "queue": "redis://localhost:6379/0",
+               "work_dir": str(tmp_path), **{name: str(tmp_path / "me.pt") for name in files}}
     return [flag, strings[opt.name]], strings[opt.name]
 
 
 def _every_option_reaches_its_config(command: list[str], opts: list[Opt], config: Any, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch, stop: tuple[Any, str] | None = None,
-                                     ) -> tuple[Any, Any]:
+                                     own: frozenset[str] = frozenset()) -> tuple[Any, Any]:
     """Run ``command`` with every row of ``opts`` set to a value other than its default, as far as the Animator
     (or ``stop``: module and name of the function that gets the config); check field by field that each reached
-    ``config`` (the AnimateConfig the Animator gets)."""
+    ``config`` (the AnimateConfig the Animator gets). ``own``: rows of the command that name no config field."""
     import talkface.pipeline as pipeline
     from talkface.cli import main
     from talkface.cli_options import _fields_of
@@ -288,7 +289,7 @@ def _every_option_reaches_its_config(command: list[str], opts: list[Opt], config
     fields_ = _fields_of(config)
     argv, want = list(command), {}
     for opt in opts:
-        if opt.name in _NOT_CONFIG:
+        if opt.name in _NOT_CONFIG | own:
             continue
         assert opt.name in fields_, f"{command[0]} {opt.flags(None)}: no {config.__name__} field {opt.name!r}"
         extra, want[opt.name] = _other_value(opt, fields_[opt.name], tmp_path)
@@ -300,7 +301,8 @@ def _every_option_reaches_its_config(command: list[str], opts: list[Opt], config
     built = got[0]
     assert isinstance(built, config)
     for name, value in want.items():
-        assert getattr(built, name) == value, (command[0], name, getattr(built, name), value)
+        held = getattr(built, name)
+        assert (str(held) if isinstance(held, Path) else held) == value, (command[0], name, held, value)
         assert value != getattr(config(), name), name  # a value the default would not give
     return built, argv
 
@@ -415,3 +417,12 @@ def test_every_evaluate_option_reaches_its_configs(tmp_path: Path, monkeypatch: 
             if name in fields_:
                 assert getattr(got[key], name) == value != fields_[name].default, (key, name)
     assert got["animate"].model is None  # --model default: the bundled model
+
+
+def test_every_worker_option_reaches_the_serve_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface worker``: each row of WORKER naming a ServeConfig field lands in the ServeConfig its handler
+    gets (the animator factory's model, threads, speech limit; the heartbeat lease), field by field."""
+    import talkface.serve.redis_queue as redis_queue
+
+    _every_option_reaches_its_config(["worker"], WORKER, ServeConfig, tmp_path, monkeypatch,
+                                     stop=(redis_queue, "run_worker_command"), own=frozenset({"prefix", "max_jobs"}))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from talkface.cli_groups import ANIMATE, PREPROCESS, animate_kwargs
 from talkface.cli_options import config_kwargs, handlers_of
-from talkface.cli_parser import EVALUATE, SERVE, TRAIN, build
+from talkface.cli_parser import EVALUATE, SERVE, TRAIN, WORKER, build
 from talkface.cli_parser import evaluate_command as _evaluate_command
 from talkface.config_checks import check_device, check_fields, check_output_file, check_value, environment_error
 from talkface.errors import InputError, TalkfaceError
@@ -520,9 +520,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
+    from talkface.serve import ServeConfig  # lazy: loads fastapi, starlette
     from talkface.serve.redis_queue import run_worker_command  # lazy: loads fastapi, starlette
 
-    return run_worker_command(args)
+    return run_worker_command(args, ServeConfig(**config_kwargs(ServeConfig, WORKER, args)))
 
 
 def _cmd_adapt(args: argparse.Namespace) -> int:
