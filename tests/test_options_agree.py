@@ -426,3 +426,19 @@ def test_every_worker_option_reaches_the_serve_config(tmp_path: Path, monkeypatc
 
     _every_option_reaches_its_config(["worker"], WORKER, ServeConfig, tmp_path, monkeypatch,
                                      stop=(redis_queue, "run_worker_command"), own=frozenset({"prefix", "max_jobs"}))
+
+
+def test_every_lgan_option_reaches_the_model_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface train motion``: --temporal-loss and --lambda-gan land in the LGANConfig given to train_lgan;
+    ``train regression`` has no --lambda-gan and trains without D_L."""
+    import talkface.motion.lgan as lgan
+    from talkface.cli_parser import LAMBDA_GAN, LGAN
+    from talkface.motion.lgan import LGANConfig
+
+    _every_option_reaches_its_config(["train", "motion", str(tmp_path), "-o", str(tmp_path / "run")],
+                                     [*LGAN, LAMBDA_GAN], LGANConfig, tmp_path, monkeypatch,
+                                     stop=(lgan, "train_lgan"), own=frozenset({"init"}))
+    built, _ = _every_option_reaches_its_config(["train", "regression", str(tmp_path), "-o", str(tmp_path / "r")],
+                                                LGAN, LGANConfig, tmp_path, monkeypatch, stop=(lgan, "train_lgan"),
+                                                own=frozenset({"init"}))
+    assert built.regression_only and built.lambda_gan == LGANConfig().lambda_gan

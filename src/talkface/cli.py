@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from talkface.cli_groups import ANIMATE, PREPROCESS, animate_kwargs
 from talkface.cli_options import config_kwargs, handlers_of
-from talkface.cli_parser import EVALUATE, SERVE, TRAIN, WORKER, build
+from talkface.cli_parser import EVALUATE, LAMBDA_GAN, LGAN, SERVE, TRAIN, WORKER, build
 from talkface.cli_parser import evaluate_command as _evaluate_command
 from talkface.config_checks import check_device, check_fields, check_output_file, check_value, environment_error
 from talkface.errors import InputError, TalkfaceError
@@ -92,8 +92,9 @@ def _cmd_train_lgan(args: argparse.Namespace) -> int:
     from talkface.motion.data import MotionDataConfig  # lazy: loads lightning, torch
     from talkface.motion.lgan import LGANConfig, train_lgan  # lazy: loads lightning, torch
 
-    model = LGANConfig(regression_only=args.model == "regression", temporal_loss=args.temporal_loss,
-                       lambda_gan=getattr(args, "lambda_gan", 1.0))
+    # the rows of LGAN (and motion's --lambda-gan) that name an LGANConfig field; regression: no D_L, no lambda_gan
+    model = LGANConfig(**config_kwargs(LGANConfig, [*LGAN, LAMBDA_GAN], args),
+                       regression_only=args.model == "regression")
     init = _bundle_part(args.init, "lgan") if args.init else None
     print(train_lgan(args.output, MotionDataConfig(roots=tuple(args.data)), _train_config_from_args(args), model,
                      init=init))
