@@ -95,6 +95,14 @@ def _e2e(*extra: str, out: str = "{dir}/e2e.mp4") -> list[str]:
     return ["animate-e2e", "{face}", "{speech}", "-o", out, "--checkpoint", "{fake_ckpt}", "-q", *extra]
 
 
+def _live(*extra: str, out: str = "{dir}/live.mp4", face: str = "{face}", audio: str = "{speech}") -> list[str]:
+    return ["live", face, "--audio-from", audio, "-o", out, "-q", "--no-realtime", *extra]
+
+
+def _batch(*extra: str) -> list[str]:
+    return ["batch", "{dir}/jobs.csv", "-o", "{dir}/batch_out", "-q", *extra]
+
+
 def _serve(*extra: str) -> list[str]:
     return ["serve", "--work-dir", "{dir}/serve-work", *extra]
 
@@ -170,6 +178,46 @@ CASES: list[Case] = [
     Case("landmarks_face_missing", ["landmarks", "{dir}/x.png", "{speech}", "-o", "{dir}/lm.mp4", "--lgan",
                                     "{fake_ckpt}"], "no such file"),
     # (no --lgan is not an error: the shipped model's motion is used, issue 15)
+    # ------------------------------------------------------------------ live (animate's options, its own)
+    *_number_cases("live", _live, "--blink-rate", ["nan", "inf", "-inf", "3.5", "abc"]),
+    *_number_cases("live", _live, "--motion-scale", ["nan", "-1", "4", "x"]),
+    *_number_cases("live", _live, "--head-motion", ["-2", "3.5", "nan"]),
+    *_number_cases("live", _live, "--shading", ["nan", "-0.5", "5", "x"]),
+    *_number_cases("live", _live, "--size", ["-5", "4096", "16", "2.5"]),
+    *_number_cases("live", _live, "--max-side", ["-1", "10", "100000"]),
+    *_number_cases("live", _live, "--seed", [BIG_SEED, "-1", "1.5"]),
+    *_number_cases("live", _live, "--threads", ["-1", "0", "x"]),
+    *_number_cases("live", _live, "--chunk-ms", ["0", "-40", "nan", "inf", "1e6", "x"]),
+    *_number_cases("live", _live, "--max-duration", ["nan", "-1", "0", "1e9"]),
+    Case("live_device_banana", _live("--device", "banana"), "--device: unknown device 'banana'"),
+    Case("live_mouth_request", _live("--mouth-request", "wide"), "--mouth-request"),
+    Case("live_renderer", _live("--renderer", "gan"), "--renderer"),
+    Case("live_out_avi", _live(out="{dir}/live.avi"), "output must be a video file"),
+    Case("live_out_is_speech_video", _live(audio="{video_mp4}", out="{video_mp4}"), "output is the input file"),
+    Case("live_out_is_photo", _live(face="{face_mp4}", out="{face_mp4}"), "output is the input file"),
+    Case("live_out_missing_folder", _live(out="{dir}/nowhere/live.mp4"), "output folder does not exist"),
+    Case("live_out_is_folder", _live(out="{dir}/folder.mp4"), "output is a folder"),
+    Case("live_face_missing", _live(face="{dir}/nobody.png"), "{dir}/nobody.png: no such file"),
+    Case("live_audio_missing", _live(audio="{dir}/silence.wav"), "{dir}/silence.wav: no such file"),
+    Case("live_audio_folder", _live(audio="{dir}/sub"), "is a folder"),
+    Case("live_person_missing", _live("--person", "{dir}/me.pt"), "{dir}/me.pt: no such file"),
+    Case("live_model_missing", _live("--model", "{dir}/nomodel"), "model folder not found"),
+    Case("live_model_not_bundle", _live("--model", "{dir}/sub"), "not a talkface model bundle"),
+    Case("live_no_audio_from", ["live", "{face}", "-o", "{dir}/live.mp4"], "--audio-from"),
+    Case("live_unknown_option", _live("--colour", "red"), "unrecognized arguments"),
+    # ------------------------------------------------------------------ batch (animate's options, its own)
+    *_number_cases("batch", _batch, "--blink-rate", ["nan", "inf", "3.5"]),
+    *_number_cases("batch", _batch, "--motion-scale", ["-1", "x"]),
+    *_number_cases("batch", _batch, "--shading", ["5"]),
+    *_number_cases("batch", _batch, "--size", ["-5", "16"]),
+    *_number_cases("batch", _batch, "--threads", ["0", "-1"]),
+    *_number_cases("batch", _batch, "--seed", ["-1"]),
+    *_number_cases("batch", _batch, "--max-duration", ["nan", "0"]),
+    *_number_cases("batch", _batch, "--workers", ["0", "x"]),
+    *_number_cases("batch", _batch, "--retries", ["-1"]),
+    Case("batch_device_banana", _batch("--device", "banana"), "--device: unknown device 'banana'"),
+    Case("batch_mouth_request", _batch("--mouth-request", "wide"), "--mouth-request"),
+    Case("batch_manifest_missing", _batch(), "{dir}/jobs.csv"),
     # ------------------------------------------------------------------ adapt
     *_number_cases("adapt", _adapt, "--frames", ["0", "-1", "100000"]),
     *_number_cases("adapt", _adapt, "--steps", ["-3", "0"]),

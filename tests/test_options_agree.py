@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from talkface.bundle import DEFAULT_MODEL
 from talkface.cli import _train_config_from_args, build_parser
 from talkface.cli_groups import ANIMATE, LANDMARKS, PREPROCESS
 from talkface.cli_options import FIELD, Opt
@@ -26,6 +27,7 @@ from talkface.train.core import TrainConfig
 #: The options of the page's sliders: shared by animate, landmarks, evaluate, the form and JobOptions.
 SLIDERS = {"blink": "blink_rate", "motion": "motion_scale", "head": "head_motion"}
 PHOTO_SPEECH = ["face.png", "speech.wav", "-o", "out.mp4"]
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def _parse(*argv: str) -> Any:
@@ -121,9 +123,14 @@ def test_seconds_limits_agree(served: tuple[dict[str, Any], dict[str, dict[str, 
 def test_cli_options_are_config_fields() -> None:
     """Every option of a config-backed command names a field of its config and leaves its default to it (the
     CLI's presets are listed); parsing no options gives the config's defaults."""
+    from talkface.batch.command import BATCH_ANIMATE
+    from talkface.live.command import LIVE, LIVE_ANIMATE
+    from talkface.live.config import LiveConfig
+
     presets = {"workers"}  # preprocess --workers: half the CPUs, no config field (a run setting)
     for opts, config in ((ANIMATE, AnimateConfig), (LANDMARKS, AnimateConfig), (PREPROCESS, PreprocessConfig),
-                         (SERVE, ServeConfig), (WORKER, ServeConfig), (TRAIN, TrainConfig)):
+                         (SERVE, ServeConfig), (WORKER, ServeConfig), (TRAIN, TrainConfig),
+                         (LIVE, LiveConfig), (LIVE_ANIMATE, AnimateConfig), (BATCH_ANIMATE, AnimateConfig)):
         names = {f.name for f in fields(config)}
         for opt in opts:
             assert isinstance(opt, Opt)
@@ -164,8 +171,9 @@ def test_defaults_read_from_source_are_the_configs() -> None:
     from talkface.cli_parser import EVALUATE_COMMANDS, SERVE_COMMANDS
 
     sources = {s for c in (*COMMANDS, *MOTION_COMMANDS, *EVALUATE_COMMANDS, *SERVE_COMMANDS) for s in c.sources}
-    sources |= {"talkface.train.core:TrainConfig", "talkface.motion.lgan_net:LGANConfig",
-                "talkface.texture.networks:TextureConfig", "talkface.texture.data:TextureDataConfig"}
+    sources |= {"talkface.live.config:LiveConfig", "talkface.train.core:TrainConfig",
+                "talkface.motion.lgan_net:LGANConfig", "talkface.texture.networks:TextureConfig",
+                "talkface.texture.data:TextureDataConfig"}
     read = 0
     for source in sorted(sources):
         module, _, name = source.partition(":")
@@ -227,3 +235,210 @@ def test_live_and_job_ttl_defaults_agree() -> None:
     assert live.max_duration == inspect.signature(LiveService).parameters["max_seconds"].default == MAX_LIVE_S
     assert MAX_LIVE_S > MAX_SPEECH_S
     assert inspect.signature(JobManager).parameters["ttl_s"].default == ServeConfig().job_ttl_s
+
+
+#: Rows of a photo -> video command that name no config field: its inputs, its output and the progress switch.
+_NOT_CONFIG = {"face", "speech", "audio_from", "output", "quiet"}
+
+
+def _other_value(opt: Opt, field: Any, tmp_path: Path) -> tuple[list[str], Any]:
+    """A command line giving the option a usable value other than the field's default, and the value the config
+    must then hold."""
+    flag = opt.flags(field)[-1]
+    if opt.action == "store_true" or (opt.action is None and field.annotation == "bool"):
+        return [flag], not field.default
+    if opt.action is not None:  # --realtime / --no-realtime
+        return [("--no-" + flag[2:]) if field.default else flag], not field.default
+    if opt.choices:
+        value = next(c for c in opt.choices if c != field.default)
+        return [flag, str(value)], value
+    if opt.name in LIMITS:
+        limit = LIMITS[opt.name]
+        value = limit.hi if limit.hi != field.default else limit.lo
+        value = int(value) if limit.integer else float(value)
+        return [flag, f"{value:g}" if isinstance(value, float) else str(value)], value
+    kind = field.annotation.replace(" | None", "")
+    if kind in ("int", "float"):  # no range of its own (a stride, a clip count)
+        number = 3 if field.default != 3 else 4
+        return [flag, str(number)], number
+    files = {"person", "sync_model", "lipreader"}  # only checked to exist
+    strings = {"model": str(DEFAULT_MODEL), "device": "cpu:0", "queue": "redis://localhost:6379/0",
+               "work_dir": str(tmp_path), **{name: str(tmp_path / "me.pt") for name in files}}
+    return [flag, strings[opt.name]], strings[opt.name]
+
+
+def _every_option_reaches_its_config(command: list[str], opts: list[Opt], config: Any, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch, stop: tuple[Any, str] | None = None,
+                                     own: frozenset[str] = frozenset()) -> tuple[Any, Any]:
+    """Run ``command`` with every row of ``opts`` set to a value other than its default, as far as the Animator
+    (or ``stop``: module and name of the function that gets the config); check field by field that each reached
+    ``config`` (the AnimateConfig the Animator gets). ``own``: rows of the command that name no config field."""
+    import talkface.pipeline as pipeline
+    from talkface.cli import main
+    from talkface.cli_options import _fields_of
+
+    class Reached(Exception):
+        pass
+
+    got: list[Any] = []
+
+    def animator(*args: Any, **kwargs: Any) -> None:
+        got.extend(a for a in (*args, *kwargs.values()) if isinstance(a, config))
+        raise Reached
+
+    fields_ = _fields_of(config)
+    argv, want = list(command), {}
+    for opt in opts:
+        if opt.name in _NOT_CONFIG | own:
+            continue
+        assert opt.name in fields_, f"{command[0]} {opt.flags(None)}: no {config.__name__} field {opt.name!r}"
+        extra, want[opt.name] = _other_value(opt, fields_[opt.name], tmp_path)
+        argv += extra
+    (tmp_path / "me.pt").write_bytes(b"")
+    monkeypatch.setattr(*(stop or (pipeline, "Animator")), animator)
+    with pytest.raises(Reached):
+        main(argv)
+    built = got[0]
+    assert isinstance(built, config)
+    for name, value in want.items():
+        held = getattr(built, name)
+        assert (str(held) if isinstance(held, Path) else held) == value, (command[0], name, held, value)
+        assert value != getattr(config(), name), name  # a value the default would not give
+    return built, argv
+
+
+def test_every_animate_option_reaches_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each row of the ANIMATE table lands in the AnimateConfig that ``talkface animate`` builds, field by field (an
+    option parsed and then dropped, as --shading once was, fails here)."""
+    from talkface.motion.amplitude import MOUTH_REQUESTS
+
+    mouth_request = next(o for o in ANIMATE if o.name == "mouth_request")
+    assert set(mouth_request.choices or ()) == set(MOUTH_REQUESTS)
+    _every_option_reaches_its_config(["animate", str(EXAMPLES / "face.png"), str(EXAMPLES / "speech.wav"), "-o",
+                                      str(tmp_path / "out.mp4"), "-q"], ANIMATE, AnimateConfig, tmp_path, monkeypatch)
+
+
+def test_every_live_option_reaches_its_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface live``: each row of LIVE_ANIMATE (animate's own rows) lands in the AnimateConfig of the stream's
+    Animator, each row of LIVE in the LiveConfig, field by field; the shared rows are animate's, unchanged."""
+    from talkface.live.command import LIVE, LIVE_ANIMATE, live_configs
+    from talkface.live.config import LiveConfig
+
+    command = ["live", str(EXAMPLES / "face.png"), "--audio-from", str(EXAMPLES / "speech.wav"), "-o",
+               str(tmp_path / "live.mp4"), "-q"]
+    _, argv = _every_option_reaches_its_config(command, LIVE_ANIMATE, AnimateConfig, tmp_path, monkeypatch)
+    shared = {o.name: o for o in ANIMATE}
+    for opt in LIVE_ANIMATE:
+        assert opt == shared[opt.name] or (opt.name == "normalise_mouth" and opt.flag == shared[opt.name].flag)
+    fields_ = {f.name: f for f in fields(LiveConfig)}
+    own = [o for o in LIVE if o.name not in _NOT_CONFIG]
+    assert {o.name for o in own} == set(fields_), "every LiveConfig field is an option, every option a field"
+    from talkface.cli_options import _fields_of
+
+    for opt in own:
+        extra, value = _other_value(opt, _fields_of(LiveConfig)[opt.name], tmp_path)
+        animate_config, live_config = live_configs(_parse(*argv, *extra))
+        assert getattr(live_config, opt.name) == value != getattr(LiveConfig(), opt.name), opt.name
+    _, default = live_configs(_parse(*command))
+    assert default == LiveConfig() and default.realtime
+    assert live_configs(_parse(*command, "--realtime"))[1].realtime
+    assert live_configs(_parse(*command, "--blink-rate", "-1"))[0].blink_rate is None  # negative: natural, as animate
+
+
+def test_every_batch_option_reaches_the_runs_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface batch``: each row of BATCH_ANIMATE (animate's own rows) lands in the AnimateConfig given to
+    run_batch, field by field; --threads not given still shares the CPU cores among the workers."""
+    import os
+
+    import talkface.batch.command as batch
+    from talkface.batch.command import BATCH_ANIMATE
+
+    shared = {o.name: o for o in ANIMATE}
+    for opt in BATCH_ANIMATE:
+        assert opt == shared[opt.name] or (opt.name == "threads" and opt.flag == shared[opt.name].flag)
+    command = ["batch", str(tmp_path / "jobs.csv"), "-o", str(tmp_path / "out"), "-q"]
+    _every_option_reaches_its_config(command, BATCH_ANIMATE, AnimateConfig, tmp_path, monkeypatch,
+                                     stop=(batch, "run_batch"))
+    config = batch.batch_config(_parse(*command, "--workers", "2"))
+    assert config.threads == max(1, (os.cpu_count() or 1) // 2)
+    assert batch.batch_config(_parse(*command, "--blink-rate", "-1")).blink_rate is None
+
+
+def test_every_evaluate_option_reaches_its_configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface evaluate``: each row of EVALUATE naming an EvalConfig field lands in the EvalConfig given to
+    evaluate_videos, each naming an AnimateConfig field in the AnimateConfig of every --model, field by field."""
+    import torch
+
+    import talkface.eval.report as report
+    import talkface.pipeline as pipeline
+    from talkface.cli import main
+    from talkface.cli_options import _fields_of
+    from talkface.cli_parser import EVALUATE
+    from talkface.eval.report import EvalConfig
+
+    class Reached(Exception):
+        pass
+
+    eval_fields, animate_fields = _fields_of(EvalConfig), _fields_of(AnimateConfig)
+    argv = ["evaluate", str(tmp_path / "data"), "-o", str(tmp_path / "report"), "--model", "default", "-q"]
+    want: dict[str, Any] = {}
+    for opt in EVALUATE:
+        field = eval_fields.get(opt.name) or animate_fields.get(opt.name)
+        if field is None or opt.name == "model":
+            continue
+        extra, want[opt.name] = _other_value(opt, field, tmp_path)
+        if opt.name == "threads":  # torch's threads of this process: set back below
+            extra, want[opt.name] = [extra[0], "2"], 2
+        argv += extra
+    (tmp_path / "me.pt").write_bytes(b"")
+    got: dict[str, Any] = {}
+
+    class Animator:
+        def __init__(self, config: AnimateConfig) -> None:
+            got["animate"] = config
+            self.talking_head = None
+
+    def evaluate_videos(**kwargs: Any) -> None:
+        got["eval"] = kwargs["config"]
+        raise Reached
+
+    monkeypatch.setattr(report, "dataset_clip_ids", lambda *a: (None, ["s1/u1"]))
+    monkeypatch.setattr(report, "evaluate_videos", evaluate_videos)
+    monkeypatch.setattr(pipeline, "Animator", Animator)
+    threads = torch.get_num_threads()
+    try:
+        with pytest.raises(Reached):
+            main(argv)
+    finally:
+        torch.set_num_threads(threads)
+    assert {"lpips", "identity", "sync", "lipread", "render", "still", "motion_scale", "renderer"} <= set(want)
+    for name, value in want.items():
+        for key, fields_ in (("eval", eval_fields), ("animate", animate_fields)):
+            if name in fields_:
+                assert getattr(got[key], name) == value != fields_[name].default, (key, name)
+    assert got["animate"].model is None  # --model default: the bundled model
+
+
+def test_every_worker_option_reaches_the_serve_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface worker``: each row of WORKER naming a ServeConfig field lands in the ServeConfig its handler
+    gets (the animator factory's model, threads, speech limit; the heartbeat lease), field by field."""
+    import talkface.serve.redis_queue as redis_queue
+
+    _every_option_reaches_its_config(["worker"], WORKER, ServeConfig, tmp_path, monkeypatch,
+                                     stop=(redis_queue, "run_worker_command"), own=frozenset({"prefix", "max_jobs"}))
+
+
+def test_every_lgan_option_reaches_the_model_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface train motion``: --temporal-loss and --lambda-gan land in the LGANConfig given to train_lgan;
+    ``train regression`` has no --lambda-gan and trains without D_L."""
+    import talkface.motion.lgan as lgan
+    from talkface.cli_parser import LAMBDA_GAN, LGAN
+    from talkface.motion.lgan import LGANConfig
+
+    _every_option_reaches_its_config(["train", "motion", str(tmp_path), "-o", str(tmp_path / "run")],
+                                     [*LGAN, LAMBDA_GAN], LGANConfig, tmp_path, monkeypatch,
+                                     stop=(lgan, "train_lgan"), own=frozenset({"init"}))
+    built, _ = _every_option_reaches_its_config(["train", "regression", str(tmp_path), "-o", str(tmp_path / "r")],
+                                                LGAN, LGANConfig, tmp_path, monkeypatch, stop=(lgan, "train_lgan"),
+                                                own=frozenset({"init"}))
+    assert built.regression_only and built.lambda_gan == LGANConfig().lambda_gan

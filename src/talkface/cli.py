@@ -9,16 +9,15 @@ permission) is one line with exit status 1.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from talkface.cli_groups import ANIMATE, PREPROCESS
+from talkface.cli_groups import ANIMATE, PREPROCESS, animate_kwargs
 from talkface.cli_options import config_kwargs, handlers_of
-from talkface.cli_parser import SERVE, TRAIN, build
+from talkface.cli_parser import EVALUATE, LAMBDA_GAN, LGAN, SERVE, TRAIN, WORKER, build
 from talkface.cli_parser import evaluate_command as _evaluate_command
 from talkface.config_checks import check_device, check_fields, check_output_file, check_value, environment_error
 from talkface.errors import InputError, TalkfaceError
@@ -93,8 +92,9 @@ def _cmd_train_lgan(args: argparse.Namespace) -> int:
     from talkface.motion.data import MotionDataConfig  # lazy: loads lightning, torch
     from talkface.motion.lgan import LGANConfig, train_lgan  # lazy: loads lightning, torch
 
-    model = LGANConfig(regression_only=args.model == "regression", temporal_loss=args.temporal_loss,
-                       lambda_gan=getattr(args, "lambda_gan", 1.0))
+    # the rows of LGAN (and motion's --lambda-gan) that name an LGANConfig field; regression: no D_L, no lambda_gan
+    model = LGANConfig(**config_kwargs(LGANConfig, [*LGAN, LAMBDA_GAN], args),
+                       regression_only=args.model == "regression")
     init = _bundle_part(args.init, "lgan") if args.init else None
     print(train_lgan(args.output, MotionDataConfig(roots=tuple(args.data)), _train_config_from_args(args), model,
                      init=init))
@@ -397,6 +397,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     )
 
     check_device(args.device)
+    config = EvalConfig(**config_kwargs(EvalConfig, EVALUATE, args))  # every row naming an EvalConfig field
     if args.threads:
         torch.set_num_threads(args.threads)
     _, ids = dataset_clip_ids(args.data, args.split, args.max_clips)  # bad data / split: fail before loading models
@@ -437,18 +438,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                              "videos generated elsewhere with --videos NAME=DIR") from exc
         for spec in args.model:
             default = spec == "default"
-            animator = Animator(AnimateConfig(model=None if default else spec, seed=args.seed, device=args.device,
-                                              threads=args.threads, motion_scale=args.motion_scale,
-                                              close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
-                                              normalise_mouth=not args.raw_mouth, renderer=args.renderer))
+            # every EVALUATE row naming an AnimateConfig field reaches it (--model: one config per bundle)
+            animator = Animator(AnimateConfig(**{**animate_kwargs(EVALUATE, args),
+                                                 "model": None if default else spec}))
             label = "talkface (default model)" if default else Path(spec).resolve().name
             models[method_name(label)] = animator.talking_head
-    config = EvalConfig(
-        still=args.still, max_clips=args.max_clips, seed=args.seed, lpips_stride=args.lpips_stride,
-        identity_stride=args.identity_stride, lpips=not args.no_lpips, identity=not args.no_identity,
-        sync=not args.no_sync, sync_model=args.sync_model, device=args.device, lipread=not args.no_lipread,
-        lipreader=args.lipreader, render=not args.no_render_metrics,
-    )
     table = evaluate_videos(dataset=args.data, split=args.split, models=models, generated=generated, out_dir=out,
                             config=config, command=_evaluate_command(args), progress=not args.quiet)
     print(table.to_markdown(per_clip=False))
@@ -465,11 +459,9 @@ def _cmd_animate(args: argparse.Namespace) -> int:
         preload_whisper_model("tiny.en")
     from talkface.pipeline import AnimateConfig, Animator, check_paths, read_bundle_info  # lazy: loads torch
 
-    natural = math.isfinite(args.blink_rate) and args.blink_rate < 0  # negative: the model's natural rate
     # every row of the ANIMATE table that names an AnimateConfig field reaches the config (a new option
-    # cannot be parsed and then dropped); only the blink rate's "negative = natural" is translated here
-    config = AnimateConfig(**{**config_kwargs(AnimateConfig, ANIMATE, args),
-                              "blink_rate": None if natural else args.blink_rate})
+    # cannot be parsed and then dropped); a negative blink rate means the model's natural rate
+    config = AnimateConfig(**animate_kwargs(ANIMATE, args))
     check_paths(args.face, args.speech, args.output, args.person)  # before any model loads
     if args.model is not None:
         read_bundle_info(Path(args.model))
@@ -529,9 +521,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
+    from talkface.serve import ServeConfig  # lazy: loads fastapi, starlette
     from talkface.serve.redis_queue import run_worker_command  # lazy: loads fastapi, starlette
 
-    return run_worker_command(args)
+    return run_worker_command(args, ServeConfig(**config_kwargs(ServeConfig, WORKER, args)))
 
 
 def _cmd_adapt(args: argparse.Namespace) -> int:

@@ -12,12 +12,13 @@ handlers (``talkface.cli._cmd_*``) are passed in by :func:`talkface.cli.build_pa
 from __future__ import annotations
 
 import argparse
+import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from talkface.cli_options import LazySubParsers, Opt, lazy_options
+from talkface.cli_options import LazySubParsers, Opt, config_kwargs, lazy_options, source_fields
 from talkface.config_checks import number_arg
 
 Handlers = Mapping[str, Callable[[argparse.Namespace], int]]
@@ -81,6 +82,12 @@ SHADING_HELP = ("native renderer: strength of the learned lower-face shading (th
 ADAPTIVE_MOUTH_HELP = ("native renderer: take the painted mouth interior's darkness and teeth brightness from the "
                        "photo's own contrast instead of fixed levels (closer to real mouths on low-contrast video "
                        "like GRID, duller teeth on HD photos)")
+MOUTH_REQUEST_HELP = ("how the predicted motion becomes the requested mouth: centred (amplified about its mean "
+                      "posture in speech, a running mean in `talkface live`; an open photo mouth is closed to the "
+                      "model's rest gap; the mouth corners keep the photo's posture on average, section 6a), "
+                      "model_corners (the same with the motion model's own mean corner posture) or neutral (about "
+                      "the closed neutral face, to a zero gap: the behaviour before 2026-12-01; docs/motion.md "
+                      "section 6)")
 MOTION_SCALE_HELP = ("gain on the speech motion: 1 = as the motion model predicts, >1 wider mouth movements "
                      "(e.g. 1.3 when an unseen face's mouth comes out too small), 0 = still mouth; blinks unchanged")
 
@@ -90,6 +97,17 @@ QUIET = Opt("quiet", "no progress bar", flag="--quiet", short="-q", action="stor
 THREADS = Opt("threads", "torch CPU threads", show_range=False)
 MODEL = Opt("model", "model bundle folder (default: the bundled default model)")
 RENDERER = Opt("renderer", RENDERER_HELP, choices=("native", "crop"))
+
+
+def animate_kwargs(opts: Iterable[Opt], args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`~talkface.animate_config.AnimateConfig` keyword arguments of the rows ``opts``, read back from
+    the parsed ``args``: every row that names a field reaches the config (an option cannot be parsed and then
+    dropped); a negative ``--blink-rate`` means the blink model's natural rate (None)."""
+    kwargs = config_kwargs(source_fields(_ANIMATE), opts, args)
+    rate = kwargs.get("blink_rate")
+    if isinstance(rate, float) and math.isfinite(rate) and rate < 0:
+        kwargs["blink_rate"] = None
+    return kwargs
 
 
 def out_opt(help_text: str, **kw: Any) -> Opt:
@@ -114,13 +132,16 @@ ANIMATE = [
     Opt("person", "person model from 'talkface adapt' (texture fine-tuned to them)"),
     Opt("blink_rate", "blinks per second (humans 0.28-0.4); negative: the blink model's natural rate", type=float,
         show_range=False),
-    *motion_opts(), RENDERER,
+    *motion_opts(),
+    # the names of motion.amplitude.MOUTH_REQUESTS
+    Opt("mouth_request", MOUTH_REQUEST_HELP, choices=("centred", "model_corners", "neutral")),
+    RENDERER,
     Opt("mouth", MOUTH_HELP, choices=("auto", "painted", "cavity", "warp", "generator", "retrieved")),
     Opt("shading", SHADING_HELP),
     Opt("adaptive_mouth", ADAPTIVE_MOUTH_HELP, action="store_true"),
     Opt("size", "0: the whole photo with the face animated; N: only the N x N aligned face crop"),
     Opt("max_side", "downscale larger photos to this longer side first"),
-    Opt("seed", "seed of the blink noise (same seed, same video)"),
+    Opt("seed", "seed of the blink and head-motion noise (same seed, same video)"),
     Opt("max_duration_s", "longest speech accepted, seconds", flag="--max-duration"),
     Opt("device", "torch device (cpu, cuda)"), THREADS,
     Opt("crf", "H.264 quality (lower = better, bigger)"),

@@ -57,6 +57,9 @@ _TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float}  # str: a
 #: Ranges up to this are shown in the help; wider ones are sanity bounds (seeds, step counts) and only checked.
 _SHOWN_RANGE_MAX = 10_000
 
+#: An ``argparse`` action class (``argparse.BooleanOptionalAction``) as :attr:`Opt.action`.
+_ActionClass = type[argparse.Action]
+
 #: Where options take their defaults: a config dataclass, a function (its keyword defaults), several, or none.
 Config = Any
 
@@ -74,7 +77,8 @@ class Opt:
         dest: the attribute on the parsed arguments (default: argparse's, from the flag).
         default: the command's default when it is not the field's (a preset), or :data:`FIELD`.
         type, choices, metavar, nargs, required, action: as for ``add_argument`` (``type`` by
-            default from the field's annotation).
+            default from the field's annotation; ``action=argparse.BooleanOptionalAction`` gives a ``bool``
+            field ``--flag`` and ``--no-flag``).
         scale: config value = command-line value x ``scale`` (``max_upload_bytes`` given in MiB).
         limit: key of :data:`~talkface.config_checks.LIMITS` when it is not ``name``.
         show_range: append the accepted range to the help (unless it is a wide sanity bound).
@@ -91,7 +95,7 @@ class Opt:
     metavar: str | None = None
     nargs: str | None = None
     required: bool = False
-    action: str | None = None
+    action: str | _ActionClass | None = None
     scale: float = 1.0
     limit: str | None = None
     show_range: bool = True
@@ -106,8 +110,9 @@ class Opt:
         return [f for f in (self.short, flag) if f]
 
     def inverted(self, field: Field | None) -> bool:
-        """Whether the flag turns off a ``bool`` field that defaults to ``True``."""
-        return field is not None and _is_bool(field) and field.default is True
+        """Whether the flag turns off a ``bool`` field that defaults to ``True`` (not so with an action of its own,
+        such as ``argparse.BooleanOptionalAction``'s ``--realtime`` / ``--no-realtime``)."""
+        return field is not None and _is_bool(field) and field.default is True and self.action in (None, "store_true")
 
     def kwargs(self, field: Field | None, unset: bool = False) -> dict[str, Any]:
         """``add_argument`` keyword arguments (``unset``: the default is left to the config: absent)."""

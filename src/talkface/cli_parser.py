@@ -368,7 +368,7 @@ def build(handlers: Handlers) -> argparse.ArgumentParser:
     add_commands(sub, handlers, [EVALUATE_COMMANDS[0], *MOTION_COMMANDS, EVALUATE_COMMANDS[1], SERVE_COMMANDS[0]])
     add_batch_parser(sub)
     add_commands(sub, handlers, SERVE_COMMANDS[1:])
-    add_live_parser(sub, positive_int).set_defaults(func=handlers["live"])
+    add_live_parser(sub).set_defaults(func=handlers["live"])
     return parser
 
 

@@ -115,6 +115,8 @@ LIMITS: dict[str, Limit] = {
     "chunk_frames": Limit(1, 1024, integer=True),
     "crf": Limit(0, 51, integer=True, unit="(H.264 quality; lower = better)"),
     "shading": Limit(0.0, 3.0),
+    # live (talkface.live.config.LiveConfig; max_duration_s as above)
+    "chunk_ms": Limit(0.0, 10000.0, lo_open=True, unit="ms"),
     # adapt
     "frames": Limit(1, 1000, integer=True),
     "steps": Limit(1, 1_000_000, integer=True),

@@ -63,8 +63,10 @@ def check_video_output(output: PathLike, *inputs: PathLike | None) -> Path:
     return check_output_file(Path(output), suffixes=VIDEO_SUFFIXES, kind="video file", inputs=inputs)
 
 
-def check_paths(face: PathLike, speech: PathLike, output: PathLike, person: PathLike | None = None) -> Path:
+def check_paths(face: PathLike, speech: PathLike | None, output: PathLike, person: PathLike | None = None) -> Path:
     """The inputs exist and the output is a writable video file that is none of them (before any model loads).
+
+    ``speech`` None: the speech comes from elsewhere (``talkface live`` reading PCM on stdin).
 
     Returns:
         ``output`` as a Path.

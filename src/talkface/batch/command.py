@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from typing import Any
 
-from talkface.animate_config import animate_default
+from talkface.animate_config import AnimateConfig
 from talkface.batch.runner import run_batch
-from talkface.config_checks import number_arg
+from talkface.cli_groups import _FORMAT, ANIMATE, QUIET, animate_kwargs
+from talkface.cli_options import Opt, add_options, source_fields
 
 DESCRIPTION = (
     "Render many (photo, speech) pairs listed in a manifest, loading the models once per worker. MANIFEST is a "
@@ -58,67 +60,68 @@ def _count(text: str, least: int) -> int:
     return value
 
 
+#: Options of ``talkface batch`` of its own: the manifest, the output folder and how the rows are run
+#: (:func:`talkface.batch.runner.run_batch`'s arguments).
+BATCH = [
+    Opt("manifest", "jobs: .csv (header row) or .jsonl, one row per video", flag=""),
+    Opt("output", "folder for the videos and results.jsonl", short="-o", required=True, metavar="OUTDIR"),
+    Opt("workers", "models loaded at once: 1 = in this process; N = N worker processes (or Ray actors)",
+        type=lambda t: _count(t, 1), default=1, show_range=False),
+    Opt("shard", "only rows I, I+N, I+2N, ... (0-based); 'slurm' = $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT",
+        type=_shard, default=None, metavar="I/N"),
+    Opt("ray", "run on Ray actors: 'local' (start Ray on this machine), 'auto' (the running cluster) or a cluster "
+        "address (needs the extra: pip install 'talkface[ray]')", metavar="ADDRESS"),
+    Opt("retries", "times a row is tried again after its worker process (or Ray actor) died",
+        type=lambda t: _count(t, 0), default=1),
+    Opt("overwrite", "render rows whose video already exists", action="store_true"),
+    QUIET,
+]
+
+_ROWS = {opt.name: opt for opt in ANIMATE}
+
+#: The animation options of ``talkface batch``: ``talkface animate``'s rows (AnimateConfig fields), the defaults of
+#: the rows' cells.
+BATCH_ANIMATE = [
+    *(_ROWS[name] for name in ("model", "person", "blink_rate", "motion_scale", "close_mouth", "head_motion",
+                               "normalise_mouth", "mouth_request", "renderer", "mouth", "shading", "adaptive_mouth",
+                               "size", "max_side", "seed", "max_duration_s", "crf", "device")),
+    replace(_ROWS["threads"], help="torch CPU threads per worker (default: CPU cores / workers)"),
+    _ROWS["backend"],
+]
+
+
+def _fill(parser: argparse.ArgumentParser) -> None:
+    add_options(parser, BATCH)
+    group = parser.add_argument_group(
+        "animation", "the options of `talkface animate`, with the same defaults: each row's settings, unless the "
+        "manifest gives the row its own value in a column of the same name (listed above)")
+    add_options(group, BATCH_ANIMATE, source_fields("talkface.animate_config:AnimateConfig"))
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add ``batch`` to the ``talkface`` subcommands (the defaults of the per-row options are AnimateConfig's)."""
-    d = animate_default
+    """Add ``batch`` to the ``talkface`` subcommands (:class:`talkface.cli_options.LazySubParsers`: its options are
+    added when it is parsed; the per-row defaults are AnimateConfig's)."""
     p: argparse.ArgumentParser = sub.add_parser(
         "batch", help="render a CSV/JSONL manifest of (photo, speech) jobs: models loaded once per worker, resumable, "
-        "--workers / --shard i/n (SLURM) / --ray", description=DESCRIPTION, epilog=EPILOG,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "--workers / --shard i/n (SLURM) / --ray", description=DESCRIPTION, epilog=EPILOG, formatter_class=_FORMAT,
+        populate=_fill,
     )
-    p.add_argument("manifest", help="jobs: .csv (header row) or .jsonl, one row per video")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the videos and results.jsonl")
-    p.add_argument("--workers", type=lambda t: _count(t, 1), default=1,
-                   help="models loaded at once: 1 = in this process; N = N worker processes (or Ray actors)")
-    p.add_argument("--shard", type=_shard, default=None, metavar="I/N",
-                   help="only rows I, I+N, I+2N, ... (0-based); 'slurm' = $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT")
-    p.add_argument("--ray", default=None, metavar="ADDRESS",
-                   help="run on Ray actors: 'local' (start Ray on this machine), 'auto' (the running cluster) or a "
-                   "cluster address (needs the extra: pip install 'talkface[ray]')")
-    p.add_argument("--retries", type=lambda t: _count(t, 0), default=1,
-                   help="times a row is tried again after its worker process (or Ray actor) died")
-    p.add_argument("--overwrite", action="store_true", help="render rows whose video already exists")
-    p.add_argument("--model", default=None, help="model bundle folder (default: the bundled model)")
-    p.add_argument("--person", default=None, help="default person model (rows may name their own)")
-    p.add_argument("--blink-rate", type=float, default=d("blink_rate"),
-                   help="default blinks per second; negative: natural rate")
-    p.add_argument("--motion-scale", type=number_arg("motion_scale"), default=d("motion_scale"),
-                   help="default gain on the speech motion (0-3)")
-    p.add_argument("--keep-open-mouth", action="store_true", help="default: keep an open mouth in the photo open")
-    p.add_argument("--head-motion", type=number_arg("head_motion"), default=d("head_motion"),
-                   help="default strength of the head and brow motion (0 = still head, 1 = natural, up to 3)")
-    p.add_argument("--raw-mouth", action="store_true",
-                   help="the motion model's mouth amplitude as predicted (no per-utterance normalisation)")
-    p.add_argument("--size", type=lambda t: _count(t, 0), default=d("size"),
-                   help="default: 0 whole photo, N an N x N crop")
-    p.add_argument("--seed", type=int, default=d("seed"), help="default seed of the blink noise")
-    p.add_argument("--max-side", type=lambda t: _count(t, 0), default=d("max_side"),
-                   help="downscale larger photos first")
-    p.add_argument("--max-duration", type=float, default=d("max_duration_s"), help="longest speech accepted, seconds")
-    p.add_argument("--crf", type=int, default=d("crf"), help="H.264 quality (lower = better, bigger)")
-    p.add_argument("--device", default=d("device"), help="torch device (cpu, cuda)")
-    p.add_argument("--threads", type=lambda t: _count(t, 1), default=None,
-                   help="torch CPU threads per worker (default: CPU cores / workers)")
-    p.add_argument("--backend", choices=("auto", "onnx", "torch"), default=d("backend"),
-                   help="texture network on the CPU")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_command)
     return p
 
 
+def batch_config(args: argparse.Namespace) -> AnimateConfig:
+    """The run's AnimateConfig of parsed ``talkface batch`` arguments (every row of :data:`BATCH_ANIMATE` reaches
+    it; ``--threads`` not given: the CPU cores shared among the workers)."""
+    kwargs = animate_kwargs(BATCH_ANIMATE, args)
+    if kwargs["threads"] is None:
+        kwargs["threads"] = max(1, (os.cpu_count() or 1) // args.workers)
+    return AnimateConfig(**kwargs)
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Handler of ``talkface batch``: 0 all rows ok/skipped, 1 some row failed."""
-    from talkface.pipeline import AnimateConfig  # lazy: loads torch
-
-    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
-    config = AnimateConfig(
-        model=args.model, person=args.person, blink_rate=None if args.blink_rate < 0 else args.blink_rate,
-        motion_scale=args.motion_scale, close_mouth=not args.keep_open_mouth, head_motion=args.head_motion,
-        normalise_mouth=not args.raw_mouth, size=args.size, max_side=args.max_side,
-        seed=args.seed, max_duration_s=args.max_duration, device=args.device, threads=threads, crf=args.crf,
-        backend=args.backend,
-    )
-    summary = run_batch(args.manifest, args.output, config, workers=args.workers, shard=args.shard,
+    summary = run_batch(args.manifest, args.output, batch_config(args), workers=args.workers, shard=args.shard,
                         overwrite=args.overwrite, retries=args.retries, ray_address=args.ray,
                         progress=not args.quiet)
     print(f"talkface batch: {summary.ok} rendered, {summary.skipped} skipped (already done), {summary.failed} failed "

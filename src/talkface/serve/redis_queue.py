@@ -487,16 +487,16 @@ def install_signal_handlers(worker: RedisWorker) -> None:
 # ------------------------------------------------------------------------------------- talkface worker
 
 
-def run_worker_command(args: Any) -> int:
-    """Handler of ``talkface worker``."""
+def run_worker_command(args: Any, config: ServeConfig) -> int:
+    """Handler of ``talkface worker``; ``config``: the ServeConfig of its options (the ``WORKER`` table of
+    :mod:`talkface.cli_parser`: model, threads, max_audio_seconds, queue_lease_s, queue, work_dir)."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     work_dir = Path(args.work_dir)
     if not work_dir.is_dir():
         raise InputError(work_dir, "work folder not found (give the server's --work-dir as this machine sees it)")
-    factory = pipeline_factory(ServeConfig(model=args.model, threads=args.threads,
-                                           max_audio_seconds=args.max_audio_seconds))
-    worker = RedisWorker(args.queue, work_dir, factory, lease_s=args.lease_s, prefix=args.prefix)
+    factory = pipeline_factory(config)
+    worker = RedisWorker(args.queue, work_dir, factory, lease_s=config.queue_lease_s, prefix=args.prefix)
     install_signal_handlers(worker)
     done = worker.run(max_jobs=args.max_jobs)
     print(f"talkface worker {worker.name}: {done} job(s) done", flush=True)
