@@ -4,7 +4,8 @@
 
 Speech: a GRID test fixture repeated; times are the median of 3 runs on one thread. "mouth
 normalisation" is the gain about the neutral face (``mouth_request="neutral"``), "centred normalisation"
-the default one about the speech mean posture (:func:`talkface.motion.amplitude.centred_motion`). "G_L prediction" is
+the default one about the speech mean posture (:func:`talkface.motion.amplitude.centred_motion`), "corner posture"
+the default request's step after it (:func:`talkface.motion.amplitude.photo_corners`). "G_L prediction" is
 :func:`talkface.motion.render.predict_canonical_landmarks` without its normalisation, as ``animate``
 predicts (an ensemble's pause gate and the per-frame loudness it reads included).
 """
@@ -23,7 +24,7 @@ from talkface.audio.windows import audio_rms_per_frame
 from talkface.face.align import Similarity, canonical_face
 from talkface.io.media import read_audio
 from talkface.models import load_lgan_net as load_lgan
-from talkface.motion.amplitude import amplitude_gain, centred_motion, speech_presence
+from talkface.motion.amplitude import amplitude_gain, centred_motion, photo_corners, speech_presence
 from talkface.motion.head import apply_head_motion, generate_head_motion
 from talkface.motion.render import predict_canonical_landmarks
 from talkface.motion.retarget import retarget
@@ -55,12 +56,13 @@ def main() -> None:
     neutral = lgan.canonical_neutral.numpy()
     speech = speech_presence(audio_rms_per_frame(audio, frames, fps))
     t_centred, _ = timed(lambda: centred_motion(canonical, neutral, speech))  # type: ignore[arg-type]
+    t_corners, _ = timed(lambda: photo_corners(canonical, neutral, speech))  # type: ignore[arg-type]
     landmarks = retarget(canonical, neutral, person)  # type: ignore[arg-type]
     t_gen, motion = timed(lambda: generate_head_motion(audio, frames, fps, seed=0))
     t_apply, _ = timed(lambda: apply_head_motion(landmarks, person, neutral, motion))  # type: ignore[arg-type]
     print(f"{seconds:g} s of speech, {frames} frames (features extracted beforehand)")
     for name, t in (("G_L prediction", t_lgan), ("mouth normalisation", t_gain),
-                    ("centred normalisation", t_centred), ("head prior", t_gen),
+                    ("centred normalisation", t_centred), ("corner posture", t_corners), ("head prior", t_gen),
                     ("apply head pose", t_apply)):
         print(f"{name:22s} {t:7.3f} s  {frames / t:10.0f} frames/s  ({t / t_lgan:.2f} x G_L)")
 

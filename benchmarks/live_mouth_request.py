@@ -86,7 +86,7 @@ def stream_oracle(animator: Animator, photo: np.ndarray, clip: Clip) -> np.ndarr
     :func:`talkface.motion.amplitude.centred_motion`), retargeted onto the photo closed to the rest gap; no
     blinks, head motion 0: what a perfect causal estimate of the offline law would give."""
     from talkface.live.stream import load_stream_model
-    from talkface.motion.amplitude import MouthRequest
+    from talkface.motion.amplitude import MouthRequest, photo_corners
     from talkface.motion.retarget import close_mouth, mouth_is_open, retarget
 
     model = load_stream_model(animator)
@@ -94,6 +94,7 @@ def stream_oracle(animator: Animator, photo: np.ndarray, clip: Clip) -> np.ndarr
     canonical = np.asarray(model.predict_canonical(clip.audio), np.float64)
     speech = speech_presence(audio_rms_per_frame(clip.audio, len(canonical), clip.fps))
     canonical, _ = centred_motion(canonical, neutral, speech)
+    canonical = photo_corners(canonical, neutral, speech, MouthRequest().corner_posture)
     rest = close_mouth(photo, MouthRequest().rest_opening(neutral)) if mouth_is_open(photo) else photo
     return retarget(canonical, neutral, rest).astype(np.float64)
 

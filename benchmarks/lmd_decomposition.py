@@ -32,10 +32,20 @@ Per row (means over clips, medians for ratios):
 A second table per dataset shows whether averaging the two ensemble members damps the motion: each
 member alone and their plain mean, without the pause gate and normalisation, at head motion 0.
 
+``--points`` adds a table per dataset of every mouth point and axis (head motion 0; x+ to the image's
+right, y+ down; means over clips, medians for ``corr`` and ``std``): ``real`` / the request rows' ``mean``:
+the speech-mean displacement from the photo's rest (the photo with the mouth closed as the request closes
+it) of the real track and of the request; ``|bias|``: the time-mean error's size of the request and of the
+still; ``corr``: the correlation of the request's motion about its mean with the real one's; ``std``: its
+std over the real one's. It shows which part of the request transfers to other people: on the unseen sets
+the model's mean posture at the corners (down and in) does not, their motion about it mostly does
+(docs/motion.md section 6a).
+
 Usage::
 
     python3 benchmarks/lmd_decomposition.py /work/scratch/mot15/grid6_mix /work/scratch/mot15/grid_s1_mix:val \\
         /work/scratch/mot15/wild_mix
+    python3 benchmarks/lmd_decomposition.py /work/scratch/mot15/wild_mix --points
 """
 
 from __future__ import annotations
@@ -128,9 +138,50 @@ def describe(row_lm: np.ndarray, real_lm: np.ndarray, speech: np.ndarray,
 
 Rows = dict[str, dict[str, float]]
 
+#: The requests the ``--points`` table shows (rows of :func:`rows_of_clip`, head motion 0).
+POINT_ROWS = ("request @0", "request (model_corners) @0")
 
-def rows_of_clip(clip: Clip, bundle: object, seed: int) -> tuple[Rows, Rows]:
-    """The decomposition of every row of one clip, and the ensemble-member rows."""
+
+def point_stats(rows: dict[str, np.ndarray], real_lm: np.ndarray, rest: np.ndarray,
+                speech: np.ndarray) -> dict[str, np.ndarray]:
+    """Per mouth point and axis (each (20, 2)): the ``--points`` numbers of one clip (module doc).
+
+    Args:
+        rows: name -> (T, 68, 2) landmarks of the requests in :data:`POINT_ROWS` and ``"still"``.
+        real_lm: (T, 68, 2) the real track.
+        rest: (68, 2) the photo's rest (its mouth closed as the request closes it).
+        speech: (T,) speech presence.
+    """
+    b, r0 = aligned(real_lm), aligned(rest[None])[0]
+    on = speech > 0.5
+    if not on.any():
+        on = np.ones(len(b), bool)
+    out = {"real": b[on].mean(0) - r0, "still |bias|": np.abs((aligned(rows["still"]) - b).mean(0))}
+    db = b - b.mean(0)
+    for name in POINT_ROWS:
+        a = aligned(rows[name])
+        da = a - a.mean(0)
+        out[f"{name} mean"] = a[on].mean(0) - r0
+        out[f"{name} |bias|"] = np.abs((a - b).mean(0))
+        out[f"{name} corr"] = (da * db).mean(0) / np.sqrt((da ** 2).mean(0) * (db ** 2).mean(0) + 1e-12)
+        out[f"{name} std"] = np.sqrt((da ** 2).mean(0) / ((db ** 2).mean(0) + 1e-12))
+    return out
+
+
+def point_table(title: str, per_clip: list[dict[str, np.ndarray]]) -> str:
+    """A markdown table of :func:`point_stats` over clips: one row per mouth point and axis."""
+    keys = list(per_clip[0])
+    stack = {k: np.stack([c[k] for c in per_clip]) for k in keys}
+    agg = {k: np.median(v, 0) if k.endswith(("corr", "std")) else v.mean(0) for k, v in stack.items()}
+    lines = [f"\n{title}\n", "| point | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for j, p in enumerate(MOUTH):
+        for axis, name in enumerate("xy"):
+            lines.append(f"| {p} {name} | " + " | ".join(f"{agg[k][j, axis]:+.2f}" for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def rows_of_clip(clip: Clip, bundle: object, seed: int) -> tuple[Rows, Rows, dict[str, np.ndarray]]:
+    """The decomposition of every row of one clip, the ensemble-member rows and the per-point numbers."""
     lgan, blink = bundle.lgan, bundle.blink  # type: ignore[attr-defined]
     real = np.asarray(clip.landmarks, np.float64)
     photo = real[0]
@@ -154,6 +205,9 @@ def rows_of_clip(clip: Clip, bundle: object, seed: int) -> tuple[Rows, Rows]:
     n = min(len(real), *(len(x) for x, _ in made.values()))
     speech = speech_presence(audio_rms_per_frame(clip.audio, n, clip.fps))
     rows = {k: describe(x[:n], real[:n], speech, None if base is None else base[:n]) for k, (x, base) in made.items()}
+    rest = made["request @0"][1]
+    points = point_stats({k: made[k][0][:n] for k in ("still", *POINT_ROWS)}, real[:n],
+                         photo if rest is None else rest[0], speech)
 
     members: dict[str, dict[str, float]] = {}
     if isinstance(lgan, LGANEnsemble):
@@ -168,7 +222,7 @@ def rows_of_clip(clip: Clip, bundle: object, seed: int) -> tuple[Rows, Rows]:
             members[name] = describe(lm, real[:n], speech, np.repeat(rest[None], n, 0))
         o0, o1 = (mouth_opening(retarget(p[:n], neutral, rest)) for p in preds[:2])
         members["mean of the members"]["members' opening corr"] = float(np.corrcoef(o0, o1)[0, 1])
-    return rows, members
+    return rows, members, points
 
 
 COLUMNS = ["LMD", "bias", "bias x", "bias y", "dyn", "dyn/LMD", "corners", "upper", "lower", "err x", "err y",
@@ -206,6 +260,7 @@ def main() -> None:
     ap.add_argument("--max-clips", type=int, default=0, help="per dataset, 0: all")
     ap.add_argument("--seed", type=int, default=0, help="blink and head-motion seed, as animate's --seed")
     ap.add_argument("--json", type=Path, default=None, help="also write the summaries here")
+    ap.add_argument("--points", action="store_true", help="also the per-point, per-axis table (module doc)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", message="Mean of empty slice")
@@ -220,6 +275,7 @@ def main() -> None:
                              f"{bundle.lgan.config.feature_name} (use a re-featured copy)")
         per: dict[str, list[dict[str, float]]] = {}
         mem: dict[str, list[dict[str, float]]] = {}
+        pts: list[dict[str, np.ndarray]] = []
         skipped = 0
         for clip in ds.clips(split or None):
             if args.max_clips and len(next(iter(per.values()), [])) >= args.max_clips:
@@ -227,7 +283,8 @@ def main() -> None:
             if abs(clip.fps - fps) > 1e-3:
                 skipped += 1
                 continue
-            rows, members = rows_of_clip(clip, bundle, args.seed)
+            rows, members, points = rows_of_clip(clip, bundle, args.seed)
+            pts.append(points)
             for k, v in rows.items():
                 per.setdefault(k, []).append(v)
             for k, v in members.items():
@@ -241,6 +298,8 @@ def main() -> None:
         if members:
             cols = ["LMD", "bias", "dyn", "lag", "open std", "open mean", "corr", "speed", "members' opening corr"]
             print(show(f"{spec}: ensemble members (no pause gate, no normalisation, head motion 0)", members, cols))
+        if args.points and pts:
+            print(point_table(f"{spec}: per mouth point and axis, head motion 0 (crop px)", pts), flush=True)
         results[spec] = {"clips": clips, "rows": summary, "members": members}
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=1))

@@ -225,6 +225,34 @@ def test_online_centred_mouth_follows_the_offline_centred_request() -> None:
     assert (g[:20] == 1).all() and 1.1 < g[20] < 1.4
 
 
+def test_online_centred_mouth_moves_the_corners_mean_posture_as_offline() -> None:
+    """With ``corners`` the stream removes the same share of the corners' running mean posture in speech as
+    :func:`talkface.motion.amplitude.photo_corners` does offline with the whole utterance's mean."""
+    from talkface.face.align import canonical_face
+    from talkface.face.geometry import mouth_opening
+    from talkface.live.online_motion import OnlineCentredMouth, corner_share
+    from talkface.motion.amplitude import photo_corners
+
+    face = canonical_face().astype(np.float64)
+    n = 200
+    t = np.arange(n)
+    speech = (t >= 20).astype(np.float64)
+    track = np.repeat(face[None], n, 0)
+    corners = [48, 54, 60, 64]
+    track[:, corners, 1] += (speech * (0.02 + 0.01 * np.sin(t / 3.0)))[:, None]
+    offline = photo_corners(track, face, speech, keep=0.25)
+    assert corner_share(face, 1.0) is None
+    points = list(SPEECH_POINTS)
+    online = OnlineCentredMouth(fixed=1.0, seconds=1e9, prior_seconds=0.0, corners=corner_share(face, 0.25))
+    d, _ = online.step(track[:, points] - face[points], mouth_opening(track), speech, np.ones(n, bool))
+    out = np.repeat(face[None], n, 0)
+    out[:, points] += d
+    np.testing.assert_allclose(out[:20], track[:20], atol=1e-6)  # before speech: the model's own
+    late = t >= 100  # the running mean has settled near the utterance's
+    np.testing.assert_allclose(out[late][:, corners], offline[late][:, corners], atol=2e-3)
+    assert float(np.abs(out[late][:, corners] - track[late][:, corners]).max()) > 0.01  # it did move them
+
+
 def test_stream_follows_animate_configs_mouth_request(animator: Animator, speech: np.ndarray) -> None:
     """An open photo mouth rests at the model's gap (centred, default) or pressed shut (neutral), as offline."""
     import dataclasses

@@ -10,7 +10,15 @@ import pytest
 
 from talkface.eval.motion_metrics import mouth_opening
 from talkface.face.align import Similarity, canonical_face
-from talkface.motion.amplitude import MOUTH_REQUESTS, MouthRequest, centred_motion, mouth_request
+from talkface.motion.amplitude import (
+    CORNER_POSTURE,
+    MOUTH_REQUESTS,
+    MouthRequest,
+    centred_motion,
+    corner_matrix,
+    mouth_request,
+    photo_corners,
+)
 from talkface.motion.retarget import close_mouth
 
 LOWER = [56, 57, 58, 65, 66, 67]
@@ -70,7 +78,11 @@ def test_close_mouth_keeps_the_rest_gap() -> None:
 
 def test_mouth_request_names() -> None:
     assert mouth_request(None) == MouthRequest() == MOUTH_REQUESTS["centred"]
-    assert mouth_request("neutral") == MouthRequest(centre="neutral", rest_gap="zero")
+    assert mouth_request("neutral") == MouthRequest(centre="neutral", rest_gap="zero", corner_posture=1.0)
+    assert mouth_request("model_corners") == MouthRequest(corner_posture=1.0)
+    assert 0.0 <= MouthRequest().corner_posture == CORNER_POSTURE < 1.0
+    with pytest.raises(ValueError, match="corner_posture"):
+        MouthRequest(corner_posture=1.5)
     with pytest.raises(ValueError, match="mouth request"):
         mouth_request("loud")
     with pytest.raises(ValueError, match="centre"):
@@ -79,7 +91,7 @@ def test_mouth_request_names() -> None:
     from talkface.pipeline import AnimateConfig
 
     assert AnimateConfig().mouth_request == "centred"
-    with pytest.raises(OptionError, match="must be one of centred, neutral"):
+    with pytest.raises(OptionError, match="must be one of centred, model_corners, neutral"):
         AnimateConfig(mouth_request="loud")
 
 
@@ -109,3 +121,78 @@ def test_predict_landmarks_rests_an_open_photo_at_the_model_gap(fixtures_dir: Pa
     o_new, o_old = mouth_opening(new), mouth_opening(old)
     assert float(o_new.std()) == pytest.approx(float(o_old.std()), rel=0.15)  # as lively
     assert float(o_new.mean()) < float(o_old.mean())  # the mean posture is not inflated
+
+
+CORNERS = [48, 54, 60, 64]
+
+
+def test_corner_matrix_spreads_each_sides_corners_over_the_mouth() -> None:
+    face = canonical_face().astype(np.float64)
+    w = corner_matrix(face)
+    assert w.shape == (68, 68) and not w[:48].any()  # only mouth points move
+    for p, side in ((48, (48, 60)), (54, (54, 64))):  # an outer corner follows its side's corners fully
+        assert w[p, list(side)] == pytest.approx([0.5, 0.5]) and w[p].sum() == pytest.approx(1.0)
+    assert w[[51, 57, 62, 66]].sum() == pytest.approx(0.0, abs=1e-3)  # the middle of the lips does not
+    weight = w.sum(axis=1)
+    assert 0.0 < weight[49] < 0.6 and weight[49] == pytest.approx(weight[53], abs=0.1)  # fall-off, symmetric
+    with pytest.raises(ValueError, match="neutral"):
+        corner_matrix(face[:60])
+
+
+def test_photo_corners_moves_only_the_corners_mean_posture_in_speech() -> None:
+    """The model pulls the corners down and in on average in speech, and rounds them about that: the mean drop
+    shrinks to ``keep`` of the model's, the rounding and the lips' middle and the pauses are untouched."""
+    face = canonical_face().astype(np.float64)
+    n = 120
+    t = np.arange(n)
+    speech = ((t >= 20) & (t < 100)).astype(np.float64)
+    track = np.repeat(face[None], n, 0)
+    track[:, LOWER, 1] += (speech * (0.06 + 0.02 * np.sin(t / 2.0)))[:, None]
+    inward = np.sign(face[CORNERS, 0] - face[[48, 54], 0].mean())  # corners: -1 left ... +1 right
+    round_ = 0.01 * np.sin(t / 3.0)
+    track[:, CORNERS, 1] += (speech * 0.02)[:, None]  # the mean posture: down
+    track[:, CORNERS, 0] -= (speech * (0.015 + round_))[:, None] * inward  # in, and rounding about that
+    out = photo_corners(track, face, speech, keep=0.25)
+    on = speech > 0
+    drop = out[on][:, CORNERS, 1].mean(0) - face[CORNERS, 1]
+    narrow = (out[on][:, CORNERS, 0].mean(0) - face[CORNERS, 0]) * -inward
+    # the outer corners keep 1/4 of the model's mean posture, the inner ones (nearer the middle) more of it
+    np.testing.assert_allclose(drop[:2], 0.25 * 0.02, atol=1e-6)
+    np.testing.assert_allclose(narrow[:2], 0.25 * 0.015, atol=1e-3)
+    assert (drop[2:] > 0.25 * 0.02).all() and (drop[2:] < 0.7 * 0.02).all()
+    np.testing.assert_allclose(np.diff(out[on][:, CORNERS], axis=0), np.diff(track[on][:, CORNERS], axis=0),
+                               atol=1e-6)  # the motion about the mean is the model's
+    np.testing.assert_allclose(out[:, [51, 57, 62, 66]], track[:, [51, 57, 62, 66]], atol=1e-4)
+    np.testing.assert_allclose(mouth_opening(out), mouth_opening(track), atol=1e-3)
+    np.testing.assert_array_equal(out[~on], track[~on].astype(np.float32))
+    np.testing.assert_array_equal(photo_corners(track, face, speech, keep=1.0), track.astype(np.float32))
+    np.testing.assert_array_equal(photo_corners(track, face, np.zeros(n)), track.astype(np.float32))
+    with pytest.raises(ValueError, match="keep"):
+        photo_corners(track, face, speech, keep=-0.5)
+
+
+def test_predict_landmarks_keeps_the_photos_corners_in_speech(fixtures_dir: Path) -> None:
+    """With the shipped model: the default request's corners stay nearer the photo's on average in speech than
+    the model's own posture (``model_corners``), their motion and the opening are the same."""
+    from talkface.audio.windows import audio_rms_per_frame
+    from talkface.io.media import read_audio
+    from talkface.models import load_lgan_net
+    from talkface.motion.amplitude import speech_presence
+    from talkface.motion.render import predict_landmarks
+    from talkface.pipeline import DEFAULT_MODEL
+
+    lgan = load_lgan_net(DEFAULT_MODEL / "lgan.pt")
+    audio = read_audio(fixtures_dir / "espeak_hello.flac")
+    person = Similarity.from_params(60.0, 0.0, (100.0, 100.0)).apply(canonical_face()).astype(np.float32)
+    image = np.zeros((200, 200, 3), np.uint8)
+    new = predict_landmarks(image, audio, lgan, person_landmarks=person).astype(np.float64)
+    old = predict_landmarks(image, audio, lgan, person_landmarks=person, mouth="model_corners").astype(np.float64)
+    on = speech_presence(audio_rms_per_frame(audio, len(new), lgan.config.fps)) > 0.5
+    assert on.sum() > 10
+    off_new = np.linalg.norm(new[on][:, CORNERS].mean(0) - person[CORNERS], axis=-1)
+    off_old = np.linalg.norm(old[on][:, CORNERS].mean(0) - person[CORNERS], axis=-1)
+    assert (off_old > 0.05).all()  # the model moves the corners on average (GRID s1's posture)
+    assert (off_new < 0.7 * off_old).all()
+    np.testing.assert_allclose(mouth_opening(new), mouth_opening(old), atol=2e-3)
+    np.testing.assert_allclose(np.diff(new[on][:, CORNERS], axis=0).std(), np.diff(old[on][:, CORNERS], axis=0).std(),
+                               rtol=0.05)

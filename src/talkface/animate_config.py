@@ -45,8 +45,9 @@ class AnimateConfig:
         mouth_request: how the predicted motion becomes the requested mouth
             (:data:`talkface.motion.amplitude.MOUTH_REQUESTS`): ``"centred"`` (default: the normalisation
             amplifies the motion about its mean posture in speech, an open photo mouth is closed to the
-            model's rest gap) or ``"neutral"`` (as before 2026-12-01: about the closed neutral face, to a
-            zero gap; docs/motion.md section 6).
+            model's rest gap, the mouth corners keep the photo's posture on average in speech, section 6a),
+            ``"model_corners"`` (the same with the motion model's own mean corner posture) or ``"neutral"`` (as
+            before 2026-12-01: about the closed neutral face, to a zero gap; docs/motion.md section 6).
         size: 0 = paste the generated face back into the whole photo; N = output the N × N aligned
             face crop instead.
         max_side: photos whose longer side exceeds this many pixels are downscaled first (video

@@ -84,8 +84,10 @@ ADAPTIVE_MOUTH_HELP = ("native renderer: take the painted mouth interior's darkn
                        "like GRID, duller teeth on HD photos)")
 MOUTH_REQUEST_HELP = ("how the predicted motion becomes the requested mouth: centred (amplified about its mean "
                       "posture in speech, a running mean in `talkface live`; an open photo mouth is closed to the "
-                      "model's rest gap) or neutral (about the closed neutral face, to a zero gap: the behaviour "
-                      "before 2026-12-01; docs/motion.md section 6)")
+                      "model's rest gap; the mouth corners keep the photo's posture on average, section 6a), "
+                      "model_corners (the same with the motion model's own mean corner posture) or neutral (about "
+                      "the closed neutral face, to a zero gap: the behaviour before 2026-12-01; docs/motion.md "
+                      "section 6)")
 MOTION_SCALE_HELP = ("gain on the speech motion: 1 = as the motion model predicts, >1 wider mouth movements "
                      "(e.g. 1.3 when an unseen face's mouth comes out too small), 0 = still mouth; blinks unchanged")
 
@@ -131,7 +133,8 @@ ANIMATE = [
     Opt("blink_rate", "blinks per second (humans 0.28-0.4); negative: the blink model's natural rate", type=float,
         show_range=False),
     *motion_opts(),
-    Opt("mouth_request", MOUTH_REQUEST_HELP, choices=("centred", "neutral")),  # motion.amplitude.MOUTH_REQUESTS
+    # the names of motion.amplitude.MOUTH_REQUESTS
+    Opt("mouth_request", MOUTH_REQUEST_HELP, choices=("centred", "model_corners", "neutral")),
     RENDERER,
     Opt("mouth", MOUTH_HELP, choices=("auto", "painted", "cavity", "warp", "generator", "retrieved")),
     Opt("shading", SHADING_HELP),

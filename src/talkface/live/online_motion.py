@@ -18,7 +18,8 @@ the audio received so far (plus the 120-ms look-ahead), so:
   posture and running moments of the opening give, per frame, the gain that brings the opening's std to
   the offline target; it scales the motion about that running mean in speech only
   (:class:`OnlineSpeechPresence`, the causal :func:`~talkface.motion.amplitude.speech_presence`), so pauses
-  keep the model's closed mouth.
+  keep the model's closed mouth; of the running mean it removes the mouth corners' part as
+  :func:`~talkface.motion.amplitude.photo_corners` does offline (``MouthRequest.corner_posture``).
 * :class:`OnlineMouthGain` (``mouth_request="neutral"``, the previous request) estimates the std of the
   model's mouth opening with exponential weights over speech frames only (a warm-up prior equal to the
   offline target, so the gain starts at 1), and returns the offline gain law ``clip(target / std, 1, 2.5)``
@@ -35,12 +36,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from talkface.motion.amplitude import MAX_GAIN, PAUSE_DB, SILENCE_DBFS, TARGET_OPENING_STD
+from talkface.face.geometry import SPEECH_POINTS
+from talkface.motion.amplitude import MAX_GAIN, PAUSE_DB, SILENCE_DBFS, TARGET_OPENING_STD, corner_matrix
 from talkface.motion.head import HeadMotion, HeadMotionConfig, check_head_motion, pose_to_landmarks
 from talkface.motion.retarget import retarget_transform
 
 __all__ = ["CENTRED_PRIOR", "STREAM_TYPICAL_GAIN", "OnlineCentredMouth", "OnlineHeadMotion", "OnlineMouthGain",
-           "OnlineSpeechPresence", "StreamHeadApplier", "head_motion_envelope"]
+           "OnlineSpeechPresence", "StreamHeadApplier", "corner_share", "head_motion_envelope"]
 
 #: Median offline gain (:func:`talkface.motion.amplitude.amplitude_gain`) of the streaming motion model
 #: on 40 GRID s1 utterances (quartiles 1.01-1.26; ``benchmarks/bench_live_motion.py --calibrate``): the
@@ -364,6 +366,22 @@ class OnlineSpeechPresence:
 CENTRED_PRIOR = (0.0381 ** 2, 0.0381 ** 2, 0.0381 ** 2)
 
 
+def corner_share(canonical_neutral: np.ndarray, keep: float) -> np.ndarray | None:
+    """The ``corners`` map of :class:`OnlineCentredMouth` for the streamed points (:data:`SPEECH_POINTS`).
+
+    Args:
+        canonical_neutral: (68, 2) the streaming model's canonical neutral face.
+        keep: ``MouthRequest.corner_posture``, the share of the model's mean corner posture kept.
+
+    Returns:
+        (P, P) float64 ``(1 - keep) * corner_matrix`` on the speech points, or None for ``keep`` 1.
+    """
+    if keep >= 1.0:
+        return None
+    idx = list(SPEECH_POINTS)
+    return (1.0 - keep) * corner_matrix(canonical_neutral)[np.ix_(idx, idx)]
+
+
 class OnlineCentredMouth:
     """The centred mouth request run causally: :func:`talkface.motion.amplitude.centred_motion` per frame.
 
@@ -389,17 +407,21 @@ class OnlineCentredMouth:
         prior: ``(var(o), var(u), cov(o, u))`` of the warm-up prior (None: :data:`CENTRED_PRIOR`).
         prior_seconds: weight of the prior, seconds of frames.
         fixed: a fixed gain instead of the running estimate (still about the running mean, in speech only).
+        corners: (P, P) map from the running mean displacement to the part of it removed in speech
+            (:func:`talkface.motion.amplitude.photo_corners` run causally: ``(1 - keep)`` times
+            :func:`~talkface.motion.amplitude.corner_matrix` restricted to the streamed points; None: none).
     """
 
     def __init__(self, target_std: float | None = None, max_gain: float | None = None, seconds: float = 4.0,
                  fps: float = 25.0, prior: tuple[float, float, float] | None = None, prior_seconds: float = 1.0,
-                 fixed: float | None = None) -> None:
+                 fixed: float | None = None, corners: np.ndarray | None = None) -> None:
         self.target = float(TARGET_OPENING_STD if target_std is None else target_std)
         self.max_gain = float(MAX_GAIN if max_gain is None else max_gain)
         self.decay = 1.0 - 1.0 / max(1.0, seconds * fps)
         self.prior = CENTRED_PRIOR if prior is None else prior
         self._prior_w = max(0.0, prior_seconds * fps)
         self.fixed = fixed
+        self.corners = None if corners is None else np.asarray(corners, np.float64)
         self._w = 0.0  # weight of the active frames seen (exponentially decayed)
         # decayed sums over active frames of o, o^2, s, s o, s o^2, s^2, s^2 o, s^2 o^2
         self._sums = np.zeros(8)
@@ -462,7 +484,10 @@ class OnlineCentredMouth:
                 continue
             g = self.gain()
             gains[i] = g
-            out[i] = d[i] + s * (g - 1.0) * (d[i] - self._sd / self._sums[2])
+            mean = self._sd / self._sums[2]
+            out[i] = d[i] + s * (g - 1.0) * (d[i] - mean)
+            if self.corners is not None:  # the corners' mean posture towards the photo's, as offline
+                out[i] -= s * (self.corners @ mean)
         return out.astype(np.float32), gains
 
 

@@ -302,6 +302,7 @@ class FaceStream:
             OnlineMouthGain,
             OnlineSpeechPresence,
             StreamHeadApplier,
+            corner_share,
         )
         from talkface.motion.render import check_motion_scale  # lazy: loads cv2
         from talkface.motion.retarget import close_mouth, mouth_is_open  # lazy: loads cv2
@@ -347,7 +348,8 @@ class FaceStream:
         self.mouth_gain: OnlineMouthGain | OnlineCentredMouth | None = None
         self.presence: OnlineSpeechPresence | None = None
         if normalise and self.request.centre == "speech_mean":
-            self.mouth_gain = OnlineCentredMouth(fps=self.fps, fixed=mouth_gain)
+            self.mouth_gain = OnlineCentredMouth(fps=self.fps, fixed=mouth_gain, corners=corner_share(
+                self.canonical_neutral, self.request.corner_posture))
             # frame t + hold's RMS window must lie inside the look-ahead (offline hold 2: 100 ms at 25 fps)
             ahead = int(np.floor(self.model.config.lookahead_ms / 1000.0 * self.fps - 0.5 + 1e-9))
             self.presence = OnlineSpeechPresence(self.fps, hold=max(0, min(2, ahead)))

@@ -32,8 +32,9 @@ import numpy as np
 
 from talkface.face.geometry import INNER_LIP_PAIRS, mouth_opening
 
-__all__ = ["MAX_GAIN", "MOUTH_REQUESTS", "PAUSE_DB", "SILENCE_DBFS", "TARGET_OPENING_STD", "MouthRequest",
-           "amplitude_gain", "centred_motion", "has_speech", "mouth_request", "speech_presence"]
+__all__ = ["CORNER_FALLOFF", "CORNER_POINTS", "CORNER_POSTURE", "MAX_GAIN", "MOUTH_REQUESTS", "PAUSE_DB",
+           "SILENCE_DBFS", "TARGET_OPENING_STD", "MouthRequest", "amplitude_gain", "centred_motion", "corner_matrix",
+           "has_speech", "mouth_request", "photo_corners", "speech_presence"]
 
 #: Median over GRID s1 utterances of the std of the inner-lip opening over the eye distance
 #: (:func:`talkface.eval.motion_metrics.mouth_opening` of their canonical landmarks, all frames).
@@ -106,6 +107,77 @@ def amplitude_gain(canonical: np.ndarray, target_std: float = TARGET_OPENING_STD
     return float(np.clip(target_std / std, 1.0, max_gain))
 
 
+#: The mouth corners (image left, image right): the outer and inner lip corner of each side.
+CORNER_POINTS: tuple[tuple[int, int], tuple[int, int]] = ((48, 60), (54, 64))
+
+#: How the corners' shift reaches the other mouth points: weight ``(|x - centre| / half width) ** CORNER_FALLOFF``
+#: in the model's neutral face (1 at the corners, ~0.2-0.3 at the lip points next to them, 0 in the middle).
+#: Chosen on the wild clips and GRID s1 val (docs/motion.md section 6a).
+CORNER_FALLOFF = 4.0
+
+#: Share of the model's mean corner posture in speech the default request keeps (0: the photo's corners on
+#: average, 1: the model's). Chosen on the 20 wild clips (0.75 and 1 removed tie best) and GRID s1 val
+#: (0.5 best, the model's own speaker), before the unseen GRID speakers were run (docs/motion.md section 6a).
+CORNER_POSTURE = 0.25
+
+
+def corner_matrix(neutral: np.ndarray) -> np.ndarray:
+    """The linear map from a mean displacement to its corners' part, spread over the mouth.
+
+    For every mouth point (48-67), the mean displacement of the two corners of its side
+    (:data:`CORNER_POINTS`) times the point's weight (:data:`CORNER_FALLOFF`); other points get none.
+
+    Args:
+        neutral: (68, 2) the motion model's canonical neutral face.
+
+    Returns:
+        (68, 68) float64 ``W``: ``W @ m`` (``m`` a (68, 2) displacement) is the corners' shift of every point.
+    """
+    n = np.asarray(neutral, dtype=np.float64)
+    if n.shape != (68, 2):
+        raise ValueError(f"neutral must be (68, 2), got {n.shape}")
+    (l1, l2), (r1, r2) = CORNER_POINTS
+    left, right = n[[l1, l2], 0].mean(), n[[r1, r2], 0].mean()
+    centre, half = 0.5 * (left + right), max(0.5 * abs(right - left), 1e-9)
+    w = np.zeros((68, 68))
+    for p in range(48, 68):
+        weight = min(1.0, abs(n[p, 0] - centre) / half) ** CORNER_FALLOFF
+        side = (l1, l2) if (n[p, 0] - centre) * (left - centre) > 0 else (r1, r2)
+        w[p, list(side)] = 0.5 * weight
+    return w
+
+
+def photo_corners(canonical: np.ndarray, neutral: np.ndarray, speech: np.ndarray,
+                  keep: float = CORNER_POSTURE) -> np.ndarray:
+    """Move the mouth corners' mean speech posture towards the photo's: keep ``keep`` of the model's.
+
+    With the displacement ``d_t = canonical_t - neutral`` and its mean ``m`` over the speech frames (weighted by
+    ``speech``): ``d'_t = d_t - speech_t (1 - keep) W m`` with ``W`` = :func:`corner_matrix`. The corners'
+    motion about their mean is unchanged, pauses are the model's own.
+
+    Args:
+        canonical: (T, 68, 2) canonical landmarks (after the amplitude normalisation).
+        neutral: (68, 2) the model's canonical neutral face.
+        speech: (T,) speech presence in [0, 1] (:func:`speech_presence`).
+        keep: share of the model's mean corner posture kept (1: unchanged).
+
+    Returns:
+        (T, 68, 2) float32; the input unchanged for ``keep`` 1 or no speech.
+    """
+    c = np.asarray(canonical, dtype=np.float64)
+    n = np.asarray(neutral, dtype=np.float64)
+    s = np.clip(np.asarray(speech, dtype=np.float64), 0.0, 1.0)
+    if c.ndim != 3 or c.shape[1:] != (68, 2) or s.shape != (len(c),):
+        raise ValueError(f"canonical (T, 68, 2) and speech (T,) expected, got {c.shape}, {s.shape}")
+    if not (np.isfinite(keep) and 0.0 <= keep <= 1.0):
+        raise ValueError(f"keep must be in [0, 1], got {keep}")
+    if keep == 1.0 or s.sum() <= 0:
+        return np.asarray(canonical, dtype=np.float32)
+    mean = np.tensordot(s / s.sum(), c, axes=1) - n
+    shift = corner_matrix(n) @ mean
+    return (c - (1.0 - keep) * s[:, None, None] * shift[None]).astype(np.float32)
+
+
 #: Where :class:`MouthRequest` can centre the amplitude gain.
 CENTRES = ("speech_mean", "neutral")
 #: What an open-mouthed photo's mouth is closed to (:func:`talkface.motion.retarget.close_mouth`).
@@ -126,10 +198,13 @@ class MouthRequest:
             displacements are measured from; GRID s1's closed lips read ~0.028 of the eye distance by
             dlib) or ``"zero"`` (lips pressed together; the first version: every frame then asks for a
             mouth more closed than the model means).
+        corner_posture: share of the model's mean mouth-corner posture in speech that is kept
+            (:func:`photo_corners`; default :data:`CORNER_POSTURE`; 1: the model's, as before 2026-12-01 late).
     """
 
     centre: str = "speech_mean"
     rest_gap: str = "model"
+    corner_posture: float = CORNER_POSTURE
 
     def rest_opening(self, canonical_neutral: np.ndarray) -> float:
         """The inner-lip gap (over the eye distance) an open photo mouth is closed to for this request.
@@ -148,13 +223,17 @@ class MouthRequest:
             raise ValueError(f"MouthRequest.centre must be one of {CENTRES}, got {self.centre!r}")
         if self.rest_gap not in REST_GAPS:
             raise ValueError(f"MouthRequest.rest_gap must be one of {REST_GAPS}, got {self.rest_gap!r}")
+        if not (np.isfinite(self.corner_posture) and 0.0 <= self.corner_posture <= 1.0):
+            raise ValueError(f"MouthRequest.corner_posture must be in [0, 1], got {self.corner_posture!r}")
 
 
-#: Named settings (``AnimateConfig.mouth_request``): ``centred`` (default since 2026-12-01) and
-#: ``neutral`` (the request as made before).
+#: Named settings (``AnimateConfig.mouth_request``): ``centred`` (default since 2026-12-01), ``model_corners``
+#: (the centred request with the model's own mean corner posture, the default before section 6a) and
+#: ``neutral`` (the request as made before section 6).
 MOUTH_REQUESTS: dict[str, MouthRequest] = {
     "centred": MouthRequest(),
-    "neutral": MouthRequest(centre="neutral", rest_gap="zero"),
+    "model_corners": MouthRequest(corner_posture=1.0),
+    "neutral": MouthRequest(centre="neutral", rest_gap="zero", corner_posture=1.0),
 }
 
 

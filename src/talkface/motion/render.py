@@ -25,6 +25,7 @@ from talkface.motion.amplitude import (
     centred_motion,
     has_speech,
     mouth_request,
+    photo_corners,
     speech_presence,
 )
 from talkface.motion.blink_net import BlinkInference
@@ -84,7 +85,9 @@ def predict_canonical_landmarks(
             before ``motion_scale``; not for a silent recording); False: the model's amplitude as predicted.
         mouth: where the normalisation's gain applies (:class:`talkface.motion.amplitude.MouthRequest` or a
             name of :data:`~talkface.motion.amplitude.MOUTH_REQUESTS`; None: the default, about the
-            utterance's mean posture in speech, :func:`~talkface.motion.amplitude.centred_motion`).
+            utterance's mean posture in speech, :func:`~talkface.motion.amplitude.centred_motion`) and how
+            much of the model's mean mouth-corner posture in speech it keeps
+            (:func:`~talkface.motion.amplitude.photo_corners`; with ``normalise_mouth`` only).
 
     Returns:
         (T, 68, 2) float32 canonical landmarks, T = round(duration * ``lgan.config.fps``).
@@ -118,6 +121,8 @@ def predict_canonical_landmarks(
             canonical, _ = centred_motion(canonical, neutral, speech)
         else:
             gain *= amplitude_gain(canonical)
+        # the corners' mean speech posture is GRID s1's, not the person's (docs/motion.md section 6a)
+        canonical = photo_corners(canonical, neutral, speech, request.corner_posture)
     if gain != 1.0:
         canonical = (neutral + np.float32(gain) * (canonical - neutral)).astype(np.float32)
     if blink is not None and num_frames > 0:
