@@ -104,11 +104,11 @@ def test_large_teeth_have_a_few_thin_seams_not_a_zipper() -> None:
     painted = paint_mouth(grey, target, MouthPalette.from_photo(photo, lm))
     xs = np.arange(int(target[60, 0] + 0.2 * width), int(target[64, 0] - 0.2 * width))
     up = np.interp(xs, target[[60, 61, 62, 63, 64], 0], target[[60, 61, 62, 63, 64], 1])
-    row = np.array([painted[int(round(y)) + 8, x] @ LUMA for x, y in zip(xs, up, strict=True)])
+    row = np.array([painted[int(round(y + 0.04 * width)), x] @ LUMA for x, y in zip(xs, up, strict=True)])
     trend = np.asarray(cv2.GaussianBlur(row[None], (0, 0), 6.0)[0])
     dips = row < trend - 6.0
     starts = int(np.count_nonzero(np.diff(dips.astype(int)) == 1))
     assert 3 <= starts <= 5, (starts, row.round())
     runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], dips.astype(int), [0]]))))[::2]
     assert runs.max() <= 4, runs  # thin lines
-    assert dips.mean() < 0.15  # mostly enamel
+    assert dips.mean() < 0.2  # mostly enamel

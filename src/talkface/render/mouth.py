@@ -33,7 +33,7 @@ LOWER_TEETH_FROM = 0.1
 LOWER_TEETH_LIGHT = 0.9
 #: Upper teeth: the share of the opening they fill and their longest visible crown (share of the inner
 #: mouth width); the same for the lower teeth. A dark gap (at least 15 % of the opening) stays between.
-UPPER_SHARE, UPPER_MAX = 0.55, 0.15
+UPPER_SHARE, UPPER_MAX = 0.55, 0.12
 LOWER_SHARE, LOWER_MAX = 0.3, 0.08
 #: The teeth's share of the opening at most (small mouth, large mouth): the rest is the dark gap between
 #: the rows (dlib, like a viewer, reads the opening from it; a small blurred mouth needs more of it).
@@ -47,7 +47,7 @@ TEETH_SMALL, TEETH_OVER_SKIN = 0.9, 1.3
 HD_FROM_PX, HD_FULL_PX = 35.0, 80.0
 #: How far the upper teeth show towards the corners (share of the half width; the cheeks' shadow beyond) and
 #: a factor on the separations' darkness.
-TEETH_SPAN = 0.86
+TEETH_SPAN = 0.75
 SEAMS = 1.0
 #: Softness of every painted edge, pixels of the photo (about the width of a real edge in a sharp photo).
 SOFT_PX = 0.9
@@ -125,7 +125,7 @@ def enamel_colour(skin: np.ndarray, teeth: np.ndarray, mouth_px: float) -> np.nd
     hd = hd_share(mouth_px)
     small = TEETH_SMALL * float(teeth @ LUMA)
     level = small + hd * (TEETH_OVER_SKIN * float(np.asarray(skin, np.float64) @ LUMA) - small)
-    ivory = np.array([1.05, 1.0, 0.86])
+    ivory = np.array([1.08, 1.0, 0.8])
     skin_tint = np.asarray(skin, np.float64) / max(float(np.asarray(skin, np.float64) @ LUMA), 1.0)
     tint = (0.55 + 0.25 * hd) * ivory + (0.45 - 0.25 * hd) * skin_tint
     tint = tint / float(tint @ LUMA)
