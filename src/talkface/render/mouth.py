@@ -4,9 +4,13 @@ A warp cannot make what the photo does not show: when a closed mouth opens, the 
 inner lips are the photo's lip line, stretched. :func:`paint_mouth` paints, inside the requested
 inner-lip polygon only and with a soft (anti-aliased, blurred) mask, a mouth interior made from the
 photo's own colours (:class:`MouthPalette`): a dark cavity (the lips' colour, darkened, darkest in
-the middle and at the back), the upper teeth as a band under the upper lip (brighter in the middle,
-receding towards the corners, shadowed by the lip), the lower teeth and the tongue when the mouth
-opens wide. Nothing outside the inner lips changes.
+the middle and in the corners), the upper teeth hanging from the upper lip as a row of crowns on the
+dental arch seen from the front (narrower towards the corners, rounded incisal corners, thin
+separations, a shadow under the lip), the lower teeth rising from the lower lip once the mouth opens,
+a dark gap between the rows, and the tongue when the mouth opens wide. Drawn per pixel of the photo
+with edges about a pixel soft, so a large (HD) mouth gets crisp teeth; on a large mouth the teeth are
+lit like the photo's skin (:func:`enamel_colour`), on a small blurred one (GRID) they keep the dimmer
+levels that match its real interiors. Nothing outside the inner lips changes.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ HD_FROM_PX, HD_FULL_PX = 35.0, 80.0
 #: a factor on the separations' darkness.
 TEETH_SPAN = 0.75
 SEAMS = 1.0
+#: The inner-lip mask's blur (pixels: constant + share of the inner width; at most 2 % of the width).
+MASK_SOFT = (0.5, 0.006)
 #: Softness of every painted edge, pixels of the photo (about the width of a real edge in a sharp photo).
 SOFT_PX = 0.9
 #: The dental arch seen from the front (mm): the inner mouth's half width shows ``ARCH_HALF_MM`` of a
@@ -376,7 +382,7 @@ def paint_mouth(
     if gap < 0.75 or strength <= 0:
         return image
     width = float(np.linalg.norm(lm[64] - lm[60]))
-    found = inner_mask(lm, image.shape[:2], blur=max(0.6, min(0.02 * width, 0.5 + 0.006 * width)))
+    found = inner_mask(lm, image.shape[:2], blur=max(0.6, min(0.02 * width, MASK_SOFT[0] + MASK_SOFT[1] * width)))
     if found is None:
         return image
     (y0, y1, x0, x1), m = found
