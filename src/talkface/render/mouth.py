@@ -131,7 +131,7 @@ def enamel_colour(skin: np.ndarray, teeth: np.ndarray, mouth_px: float) -> np.nd
     hd = hd_share(mouth_px)
     small = TEETH_SMALL * float(teeth @ LUMA)
     level = small + hd * (TEETH_OVER_SKIN * float(np.asarray(skin, np.float64) @ LUMA) - small)
-    ivory = np.array([1.08, 1.0, 0.8])
+    ivory = np.array([1.05, 1.0, 0.86])
     skin_tint = np.asarray(skin, np.float64) / max(float(np.asarray(skin, np.float64) @ LUMA), 1.0)
     tint = (0.55 + 0.25 * hd) * ivory + (0.45 - 0.25 * hd) * skin_tint
     tint = tint / float(tint @ LUMA)
