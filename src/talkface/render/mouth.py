@@ -115,7 +115,7 @@ def hd_share(mouth_px: float) -> float:
     How much of its real contrast a photo's mouth interior shows: on a small mouth (GRID's 30-px
     mouths, MPEG) blur and compression mix the teeth with the dark gaps (the real interiors' brightest
     5 % reach 0.57-0.96 of the cheeks' luminance), on a large one (HDTF's 85 px) the teeth are
-    bright (1.23-1.25 of the cheeks) over a dark cavity.
+    bright (1.23-1.27 of the cheeks) over a dark cavity.
     """
     return float(smoothstep((mouth_px - HD_FROM_PX) / (HD_FULL_PX - HD_FROM_PX)))
 
