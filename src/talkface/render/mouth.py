@@ -4,9 +4,13 @@ A warp cannot make what the photo does not show: when a closed mouth opens, the 
 inner lips are the photo's lip line, stretched. :func:`paint_mouth` paints, inside the requested
 inner-lip polygon only and with a soft (anti-aliased, blurred) mask, a mouth interior made from the
 photo's own colours (:class:`MouthPalette`): a dark cavity (the lips' colour, darkened, darkest in
-the middle and at the back), the upper teeth as a band under the upper lip (brighter in the middle,
-receding towards the corners, shadowed by the lip), the lower teeth and the tongue when the mouth
-opens wide. Nothing outside the inner lips changes.
+the middle and in the corners), the upper teeth hanging from the upper lip as a row of crowns on the
+dental arch seen from the front (narrower towards the corners, rounded incisal corners, thin
+separations, a shadow under the lip), the lower teeth rising from the lower lip once the mouth opens,
+a dark gap between the rows, and the tongue when the mouth opens wide. Drawn per pixel of the photo
+with edges about a pixel soft, so a large (HD) mouth gets crisp teeth; on a large mouth the teeth are
+lit like the photo's skin (:func:`enamel_colour`), on a small blurred one (GRID) they keep the dimmer
+levels that match its real interiors. Nothing outside the inner lips changes.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ import numpy as np
 
 from talkface.io.colour import LUMA
 
-__all__ = ["MouthPalette", "blend_region", "eye_contrast", "inner_gap", "inner_mask", "interior_levels", "paint_mouth",
-           "smoothstep"]
+__all__ = ["MouthPalette", "blend_region", "enamel_colour", "eye_contrast", "hd_share", "inner_gap", "inner_mask",
+           "interior_levels", "paint_mouth", "smoothstep"]
 
 UPPER_INNER = (60, 61, 62, 63, 64)
 LOWER_INNER = (60, 67, 66, 65, 64)
@@ -29,8 +33,38 @@ CAVITY_LEVEL = 0.3
 #: Gain on the teeth's palette colour.
 TEETH_GAIN = 1.0
 #: Opening (share of the mouth width) from which the lower teeth show, and their brightness vs the upper.
-LOWER_TEETH_FROM = 0.2
-LOWER_TEETH_LIGHT = 0.55
+LOWER_TEETH_FROM = 0.1
+LOWER_TEETH_LIGHT = 0.9
+#: Upper teeth: the share of the opening they fill and their longest visible crown (share of the inner
+#: mouth width); the same for the lower teeth. A dark gap (at least 15 % of the opening) stays between.
+UPPER_SHARE, UPPER_MAX = 0.55, 0.12
+LOWER_SHARE, LOWER_MAX = 0.3, 0.08
+#: The teeth's share of the opening at most (small mouth, large mouth): the rest is the dark gap between
+#: the rows (dlib, like a viewer, reads the opening from it; a small blurred mouth needs more of it).
+TEETH_ROOM = (0.65, 0.85)
+#: On a small mouth the lower teeth show later (opening + this), shorter (by this share), dimmer (by this).
+LOWER_TEETH_LATER, LOWER_TEETH_SHORTER, LOWER_TEETH_DIMMER = 0.08, 0.4, 0.2
+#: The painted teeth's brightness: over the palette's skin-lit ``teeth`` on a small mouth, over the skin's on a
+#: large one (:func:`enamel_colour`).
+TEETH_SMALL, TEETH_OVER_SKIN = 0.9, 1.3
+#: Inner mouth widths (pixels) between which a mouth goes from small (blurred interior) to large (crisp).
+HD_FROM_PX, HD_FULL_PX = 35.0, 80.0
+#: How far the upper teeth show towards the corners (share of the half width; the cheeks' shadow beyond) and
+#: a factor on the separations' darkness.
+TEETH_SPAN = 0.75
+SEAMS = 1.0
+#: The inner-lip mask's blur (pixels: constant + share of the inner width; at most 2 % of the width).
+MASK_SOFT = (0.5, 0.006)
+#: Softness of every painted edge, pixels of the photo (about the width of a real edge in a sharp photo).
+SOFT_PX = 0.9
+#: The dental arch seen from the front (mm): the inner mouth's half width shows ``ARCH_HALF_MM`` of a
+#: circle of ``ARCH_RADIUS_MM``; the teeth as (distal edges along the arch, crown lengths over the
+#: central incisor's, separation darkness at the midline and at each edge).
+ARCH_HALF_MM = 22.0
+ARCH_RADIUS_MM = 25.0
+LOWER_ARCH_RADIUS_MM = 21.0
+UPPER_TEETH = ((8.5, 15.0, 22.5, 29.5, 36.5), (1.0, 0.86, 0.94, 0.8, 0.74), (0.26, 0.17, 0.14, 0.1, 0.08))
+LOWER_TEETH = ((5.2, 10.8, 17.5, 24.5, 31.5), (1.0, 1.0, 0.95, 0.85, 0.8), (0.18, 0.14, 0.12, 0.08, 0.06))
 #: Adaptive levels at the training corpus's contrast (GRID s1 train split: the painted interior's grey
 #: statistics match the real interiors', ``benchmarks/mouth_interior_rule.py``).
 REF_CAVITY_LEVEL = 0.7
@@ -75,6 +109,35 @@ def eye_contrast(photo: np.ndarray, landmarks: np.ndarray) -> float | None:
     return float(np.log(bright / max(dark, 2.0)))
 
 
+def hd_share(mouth_px: float) -> float:
+    """0 for a small mouth (inner width <= ``HD_FROM_PX`` px), 1 for a large one (>= ``HD_FULL_PX``), smooth between.
+
+    How much of its real contrast a photo's mouth interior shows: on a small mouth (GRID's 30-px
+    mouths, MPEG) blur and compression mix the teeth with the dark gaps (the real interiors' brightest
+    5 % reach 0.57-0.96 of the cheeks' luminance), on a large one (HDTF's 85 px) the teeth are
+    bright (1.23-1.27 of the cheeks) over a dark cavity.
+    """
+    return float(smoothstep((mouth_px - HD_FROM_PX) / (HD_FULL_PX - HD_FROM_PX)))
+
+
+def enamel_colour(skin: np.ndarray, teeth: np.ndarray, mouth_px: float) -> np.ndarray:
+    """The painted teeth's colour for a photo: ``teeth`` on a small mouth, brighter and whiter on a large one.
+
+    Luminance ``TEETH_SMALL`` of ``teeth``'s on a small mouth (the level the painting always had), up to
+    ``TEETH_OVER_SKIN`` of the cheeks' on a large one (:func:`hd_share`; the real HD interiors' brightest
+    5 %: 1.23-1.27 of the cheeks on three HDTF clips, whatever the skin's tone), at most 245; the tint
+    goes from 45 % to 20 % skin, the rest ivory.
+    """
+    hd = hd_share(mouth_px)
+    small = TEETH_SMALL * float(teeth @ LUMA)
+    level = small + hd * (TEETH_OVER_SKIN * float(np.asarray(skin, np.float64) @ LUMA) - small)
+    ivory = np.array([1.05, 1.0, 0.86])
+    skin_tint = np.asarray(skin, np.float64) / max(float(np.asarray(skin, np.float64) @ LUMA), 1.0)
+    tint = (0.55 + 0.25 * hd) * ivory + (0.45 - 0.25 * hd) * skin_tint
+    tint = tint / float(tint @ LUMA)
+    return np.asarray(np.clip(min(level, 245.0) * tint, 0.0, 255.0), np.float64)
+
+
 def interior_levels(contrast: float | None, teeth_over_lip: float) -> tuple[float, float]:
     """Cavity level and teeth gain of the painted interior for a photo's eye contrast.
 
@@ -117,6 +180,8 @@ class MouthPalette:
             image (the painted teeth are brighter on the lit side).
         cavity_level: the cavity's share of the lip colour; None: the module's ``CAVITY_LEVEL``.
         teeth_gain: gain on ``teeth``; None: the module's ``TEETH_GAIN``.
+        enamel: the painted teeth's colour (:func:`enamel_colour`: ``teeth``, brighter and whiter on a
+            large mouth); None: ``teeth``. The adaptive levels keep ``teeth`` (they were fitted on it).
     """
 
     lip: np.ndarray
@@ -125,6 +190,7 @@ class MouthPalette:
     tilt: float = 0.0
     cavity_level: float | None = None
     teeth_gain: float | None = None
+    enamel: np.ndarray | None = None
 
     @classmethod
     def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray, adaptive: bool = False) -> MouthPalette:
@@ -162,7 +228,8 @@ class MouthPalette:
         levels: tuple[float | None, float | None] = (None, None)
         if adaptive:
             levels = interior_levels(eye_contrast(photo, lm), float(teeth @ LUMA) / max(float(lip @ LUMA), 1.0))
-        return cls(np.asarray(lip, np.float64), np.asarray(skin, np.float64), teeth, tilt, *levels)
+        return cls(np.asarray(lip, np.float64), np.asarray(skin, np.float64), teeth, tilt, *levels,
+                   enamel=enamel_colour(skin, teeth, float(np.linalg.norm(lm[64] - lm[60]))))
 
 
 def _store(image: np.ndarray, box: tuple[int, int, int, int], values: np.ndarray) -> None:
@@ -194,12 +261,12 @@ def _smooth_outline(lm: np.ndarray, samples: int = 24) -> np.ndarray:
 
 
 def inner_mask(
-    lm: np.ndarray, shape: tuple[int, ...], pad: int = 3
+    lm: np.ndarray, shape: tuple[int, ...], pad: int = 3, blur: float | None = None
 ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
     """The soft inner-lip mask of (68, 2) landmarks ``lm`` (image pixels) in an image of ``shape``.
 
     The smoothed inner-lip outline, filled anti-aliased at sub-pixel vertices and softened by a small
-    blur (sigma 2 % of the inner mouth width): where :func:`paint_mouth` paints.
+    blur (sigma 2 % of the inner mouth width, or ``blur`` pixels): where :func:`paint_mouth` paints.
 
     Returns:
         ``((y0, y1, x0, x1), mask)``: the box around the inner lips (``pad`` pixels grown, clipped to
@@ -218,7 +285,8 @@ def inner_mask(
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(mask, [poly], 255, lineType=cv2.LINE_AA, shift=shift)
     m = mask.astype(np.float32) / 255.0
-    return (y0, y1, x0, x1), np.asarray(cv2.GaussianBlur(m, (0, 0), max(0.6, 0.02 * width)), np.float32)
+    sigma = max(0.6, 0.02 * width) if blur is None else blur
+    return (y0, y1, x0, x1), np.asarray(cv2.GaussianBlur(m, (0, 0), sigma), np.float32)
 
 
 def blend_region(image: np.ndarray, box: tuple[int, int, int, int], values: np.ndarray, alpha: np.ndarray) -> None:
@@ -235,6 +303,54 @@ def smoothstep(x: np.ndarray | float) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
+def _arch_positions(dx: np.ndarray, half_width: float, radius: float) -> np.ndarray:
+    """Arch length (mm from the midline, signed) of the tooth surface seen at ``dx`` pixels from the mouth's centre.
+
+    The dental arch seen from the front: a circle of ``radius`` mm whose front shows across the inner
+    mouth's ``half_width`` pixels (``ARCH_HALF_MM`` of it); a point at arch length ``a`` is seen at
+    ``radius * sin(a / radius)``, so the teeth get narrower towards the corners as the arch turns away.
+    """
+    scale = half_width / ARCH_HALF_MM  # pixels per mm at the front
+    return np.asarray(radius * np.arcsin(np.clip(dx / max(scale * radius, 1e-6), -1.0, 1.0)))
+
+
+def _row_of_teeth(
+    arch: np.ndarray, bounds: tuple[float, ...], lengths: tuple[float, ...], seams: tuple[float, ...],
+    tooth_px: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column: the visible length factor of its tooth, the separation's darkness, the crown's rounding.
+
+    Args:
+        arch: (W,) arch length (mm, signed) of each column.
+        bounds: the teeth's distal edges along the arch (mm from the midline), central incisor first.
+        lengths: each tooth's crown length over the central incisor's.
+        seams: darkness of the separation at the midline, then at each bound but the last.
+        tooth_px: the central tooth's width in pixels (separations fade out from 14 px down to 5 px).
+
+    Returns:
+        ``(length, seam, round_)``: (W,) each; ``length`` includes the small notch (embrasure) between
+        two rounded incisal corners, ``seam`` the darkness (0..1) of a crisp separation line,
+        ``round_`` 0 in the middle of a crown and 1 at its sides (a convex surface: darker sides).
+    """
+    a = np.abs(arch)
+    edges = np.concatenate([[0.0], np.asarray(bounds, np.float64)])
+    k = np.clip(np.searchsorted(edges, a, side="right") - 1, 0, len(bounds) - 1)
+    lo, hi = edges[k], edges[k + 1]
+    frac = np.clip((a - lo) / np.maximum(hi - lo, 1e-6), 0.0, 1.0)
+    length = np.asarray(lengths, np.float64)[k]
+    # distance (mm) to the nearest separation; the midline's is at a = 0 on both sides
+    dist = np.minimum(a - lo, hi - a)
+    near_lo = (a - lo) <= (hi - a)
+    depth = np.where(near_lo, np.asarray(seams, np.float64)[k], np.asarray(seams + (0.0,), np.float64)[k + 1])
+    mm_px = tooth_px / max(bounds[0], 1e-6)  # pixels per mm (front)
+    visible = float(smoothstep((tooth_px - 5.0) / 9.0))  # separations fade out on small (blurred) mouths
+    width_mm = max(0.45, 0.5 * SOFT_PX) / max(mm_px, 1e-6)  # a line about a pixel wide, whatever the size
+    seam = SEAMS * visible * depth * np.exp(-((dist / width_mm) ** 2))
+    # rounded incisal corners: a small notch (embrasure) between neighbouring crowns
+    notch = 0.12 * np.exp(-((dist / 0.9) ** 2)) * visible
+    return length * (1.0 - notch), seam, (2.0 * frac - 1.0) ** 2
+
+
 def paint_mouth(
     image: np.ndarray,
     landmarks: np.ndarray,
@@ -245,6 +361,10 @@ def paint_mouth(
     teeth: bool = True,
 ) -> np.ndarray:
     """Paint the mouth interior inside the inner-lip polygon of ``landmarks``, in place.
+
+    Everything is drawn per pixel of ``image`` (the photo's own resolution): edges are about a pixel
+    soft on any mouth size (``SOFT_PX``), so a 1080p mouth gets crisp teeth, not a blurred small
+    painting; sizes (teeth, bands) scale with the mouth.
 
     Args:
         image: (H, W, 3) RGB image, uint8 or float32 (e.g. a warped face region), modified in place.
@@ -261,11 +381,13 @@ def paint_mouth(
     gap = inner_gap(lm)
     if gap < 0.75 or strength <= 0:
         return image
-    found = inner_mask(lm, image.shape[:2])
+    width = float(np.linalg.norm(lm[64] - lm[60]))
+    found = inner_mask(lm, image.shape[:2], blur=max(0.6, min(0.02 * width, MASK_SOFT[0] + MASK_SOFT[1] * width)))
     if found is None:
         return image
     (y0, y1, x0, x1), m = found
-    width = float(np.linalg.norm(lm[64] - lm[60]))
+    hd = hd_share(width)
+    soft = SOFT_PX * (1.6 - 0.6 * hd)  # a small mouth's photo is blurred: softer edges
     # geometry: upper/lower inner-lip curves per column, horizontal position in the mouth
     xs = np.arange(x0, x1, dtype=np.float64)
     ys = np.arange(y0, y1, dtype=np.float64)
@@ -273,48 +395,60 @@ def paint_mouth(
     low = _spline(lm[list(LOWER_INNER)], xs)
     open_ = np.maximum(low - up, 1e-3)
     centre_x = 0.5 * (lm[60, 0] + lm[64, 0])
-    s = np.clip((xs - centre_x) / max(0.5 * width, 1e-3), -1.0, 1.0)  # -1 .. 1 across the mouth
+    half = max(0.5 * width, 1e-3)
+    s = np.clip((xs - centre_x) / half, -1.0, 1.0)  # -1 .. 1 across the mouth
     depth = ys[:, None] - up[None, :]  # pixels below the upper lip
+    below = low[None, :] - ys[:, None]  # pixels above the lower lip
     u = depth / open_[None, :]  # 0 at the upper lip, 1 at the lower
-    # cavity: the lips' colour much darker, darkest in the middle of the opening
+    # cavity: the lips' colour much darker, darkest in the middle of the opening and in the corners
+    # (the cheeks' shadow beside the teeth)
     centre_dark = 1.0 - 0.45 * np.exp(-((u - 0.55) ** 2) / 0.08) * (1.0 - s[None, :] ** 2)
+    centre_dark = centre_dark * (1.0 - 0.35 * smoothstep((np.abs(s[None, :]) - 0.55) / 0.4))
     cavity_level = CAVITY_LEVEL if palette.cavity_level is None else palette.cavity_level
-    cavity = palette.lip[None, None, :] * (cavity_level * centre_dark)[:, :, None]
-    interior = cavity
+    interior = palette.lip[None, None, :] * (cavity_level * centre_dark)[:, :, None]
     rel = gap / max(width, 1e-3)  # opening relative to mouth width
     if rel > 0.22:  # wide open: the tongue shows at the bottom
         tongue = smoothstep((u - 0.62) / 0.3) * min(1.0, (rel - 0.22) / 0.15) * (1.0 - s[None, :] ** 4)
         tongue_rgb = palette.lip * 0.55
         interior = interior * (1 - tongue[:, :, None]) + tongue_rgb[None, None] * tongue[:, :, None]
     if teeth:
-        # upper teeth: a band under the upper lip, as tall as a share of the opening (capped), its
-        # lower edge soft (tooth tips are translucent)
-        band = min(0.5 * gap, 0.11 * width) + 0.5
-        edge = max(1.2, 0.25 * band)
-        t_alpha = smoothstep((band - depth) / edge + 0.5) * smoothstep((0.78 - np.abs(s[None, :])) / 0.3)
-        # lit like the photo: brightest in the middle, receding to the corners, a little brighter on the
-        # photo's lit side; a shadow under the upper lip, the tips slightly darker
-        across = (1.0 - 0.6 * np.abs(s[None, :]) ** 1.5) * (1.0 + palette.tilt * s[None, :])
-        shade = across * (0.45 + 0.45 * smoothstep(depth / max(1.2, 0.35 * band)))
-        shade = shade * (1.0 - 0.2 * smoothstep((depth - 0.55 * band) / max(1.0, 0.4 * band)))
-        # a few soft seams, not a zipper: the central pair, fainter ones at the lateral incisors and
-        # the canines (irregular widths, fading as the arch turns away); none below a 1-px tooth
-        tooth = 0.14 * width
-        arch = np.sin(np.clip(s, -1, 1) * np.pi / 2) * 0.5 * width / max(tooth, 1e-3)
-        seams = np.zeros_like(s)
-        if tooth >= 2.0:
-            sigma_seam = max(0.6, 0.12 * tooth) / tooth  # in tooth units, at least ~0.6 px
-            for pos, depth_ in ((0.0, 0.22), (-1.0, 0.09), (1.08, 0.08), (-1.85, 0.04), (1.95, 0.04)):
-                seams += depth_ * np.exp(-(((arch - pos) / sigma_seam) ** 2))
-        shade = shade * (1.0 - seams)[None, :]
         gain = TEETH_GAIN if palette.teeth_gain is None else palette.teeth_gain
-        teeth_rgb = gain * palette.teeth[None, None, :] * shade[:, :, None]
+        colour = palette.teeth if palette.enamel is None or palette.teeth_gain is not None else palette.enamel
+        enamel = gain * np.asarray(colour, np.float64)
+        tooth_px = UPPER_TEETH[0][0] * half / ARCH_HALF_MM
+        # how much of each row shows: the upper teeth hang from the upper lip, the lower teeth rise from
+        # the lower lip once the mouth opens enough; a dark gap always stays between them
+        up_len = min(UPPER_SHARE * gap, UPPER_MAX * width)
+        low_on = float(smoothstep((rel - LOWER_TEETH_FROM - (1.0 - hd) * LOWER_TEETH_LATER) / 0.08))
+        low_len = min(LOWER_SHARE * gap, LOWER_MAX * width) * low_on * (1.0 - (1.0 - hd) * LOWER_TEETH_SHORTER)
+        room = (TEETH_ROOM[0] + hd * (TEETH_ROOM[1] - TEETH_ROOM[0])) * gap
+        if up_len + low_len > room:
+            f = room / (up_len + low_len)
+            up_len, low_len = up_len * f, low_len * f
+        # upper teeth: per tooth a crown length (rounded corners, crisp incisal edge), a shadow under the
+        # upper lip, convex crowns (darker sides), translucent tips, crisp thin separations; lit like the
+        # photo (brightest in the middle, a little brighter on the lit side), receding into the corners
+        arch = _arch_positions(xs - centre_x, half, ARCH_RADIUS_MM)
+        length, seam, round_ = _row_of_teeth(arch, *UPPER_TEETH, tooth_px=tooth_px)
+        band = up_len * length[None, :] + 0.5
+        fade = smoothstep((TEETH_SPAN - np.abs(s[None, :])) / 0.22)
+        t_alpha = smoothstep((band - depth) / soft + 0.5) * fade
+        across = (1.0 - 0.45 * np.abs(s[None, :]) ** 1.5) * (1.0 + palette.tilt * s[None, :])
+        lip_shadow = 0.55 + 0.45 * smoothstep((depth - 0.3 * soft) / max(soft, 0.22 * up_len))
+        tips = 1.0 - 0.12 * smoothstep((depth - 0.72 * band) / np.maximum(0.28 * band, soft))
+        shade = across * lip_shadow * tips * (1.0 - 0.1 * round_[None, :]) * (1.0 - seam[None, :])
+        teeth_rgb = enamel[None, None, :] * shade[:, :, None]
         interior = interior * (1 - t_alpha[:, :, None]) + teeth_rgb * t_alpha[:, :, None]
-        if rel > LOWER_TEETH_FROM:  # the lower teeth mostly hidden: a dim sliver above the lower lip
-            below = low[None, :] - ys[:, None]
-            lband = min(0.15 * gap, 0.045 * width)
-            l_alpha = (smoothstep((lband - below) / 1.2 + 0.5) * smoothstep((0.45 - np.abs(s[None, :])) / 0.25)
-                       * 0.7 * min(1.0, (rel - LOWER_TEETH_FROM) / 0.1))
-            interior = interior * (1 - l_alpha[:, :, None]) + LOWER_TEETH_LIGHT * teeth_rgb * l_alpha[:, :, None]
+        if low_len > 0.5:  # lower teeth: narrower, in the upper teeth's shadow, behind the lower lip at the sides
+            arch_l = _arch_positions(xs - centre_x, half, LOWER_ARCH_RADIUS_MM)
+            length_l, seam_l, round_l = _row_of_teeth(arch_l, *LOWER_TEETH, tooth_px=tooth_px * 0.6)
+            lband = low_len * length_l[None, :] * (1.0 - 0.6 * s[None, :] ** 2) + 0.5
+            l_alpha = smoothstep((lband - below) / soft + 0.5) * smoothstep((0.7 - np.abs(s[None, :])) / 0.25)
+            l_shade = (1.0 - 0.5 * np.abs(s[None, :]) ** 1.5) * (1.0 + palette.tilt * s[None, :])
+            l_shade = l_shade * (0.8 + 0.2 * smoothstep((below - 0.25 * lband) / np.maximum(0.5 * lband, soft)))
+            l_shade = l_shade * (1.0 - 0.1 * round_l[None, :]) * (1.0 - seam_l[None, :])
+            light = LOWER_TEETH_LIGHT * (1.0 - (1.0 - hd) * LOWER_TEETH_DIMMER)
+            low_rgb = light * enamel[None, None, :] * l_shade[:, :, None]
+            interior = interior * (1 - l_alpha[:, :, None]) + low_rgb * l_alpha[:, :, None]
     blend_region(image, (y0, y1, x0, x1), interior, strength * m)
     return image

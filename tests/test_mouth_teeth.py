@@ -1,0 +1,114 @@
+"""The painted teeth at the photo's resolution (talkface.render.mouth): crisp edges whatever the mouth's size,
+upper and lower teeth with a dark gap, teeth lit like the photo's skin on large mouths, a few thin seams."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from face_edits import example_face, open_mouth
+from talkface.io.colour import LUMA
+from talkface.render import mouth
+from talkface.render.mouth import MouthPalette, enamel_colour, hd_share, paint_mouth
+
+
+def _scaled(factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """The example face (a 39-px inner mouth) resized by ``factor`` with its landmarks."""
+    photo, lm = example_face()
+    h, w = photo.shape[:2]
+    big = cv2.resize(photo, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_CUBIC)
+    return big, lm * factor
+
+
+def _centre_column(
+    photo: np.ndarray, lm: np.ndarray, opening: float, background: float = 128.0
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Paint a mouth opened by ``opening`` of the inner width on a grey image; the luma down the column through
+    the middle of a central incisor from the upper to the lower inner lip, and those two rows."""
+    width = float(np.linalg.norm(lm[64] - lm[60]))
+    target = open_mouth(lm, opening * width)
+    grey = np.full(photo.shape, background, np.float32)
+    painted = paint_mouth(grey, target, MouthPalette.from_photo(photo, lm))
+    x = int(round(0.5 * (target[60, 0] + target[64, 0]) + 0.09 * width))
+    top, bottom = int(np.floor(target[62, 1])), int(np.ceil(target[66, 1]))
+    return painted[top : bottom + 1, x] @ LUMA, target, top, bottom
+
+
+def _edge_width(profile: np.ndarray) -> float:
+    """Width (pixels) of the upper teeth's incisal edge: the step from the teeth down to the gap below them over
+    its steepest slope (a scaled-up painting's edge grows with the scale)."""
+    peak = int(np.argmax(profile[: len(profile) // 2 + 1]))
+    low = peak + int(np.argmin(profile[peak:]))
+    slope = float(np.max(-np.diff(profile[peak : low + 1])))
+    return float(profile[peak] - profile[low]) / max(slope, 1e-6)
+
+
+def test_incisal_edge_stays_crisp_on_a_larger_mouth() -> None:
+    """Twice the mouth's pixels, still an edge about a pixel wide (a painting scaled up would double it: the
+    previous painting's edge was a quarter of the teeth's height, ~6 px on the 6x mouth)."""
+    widths = {}
+    for factor in (3.0, 6.0):
+        photo, lm = _scaled(factor)
+        profile, *_ = _centre_column(photo, lm, 0.3)
+        widths[factor] = _edge_width(profile)
+    assert max(widths.values()) < 2.5, widths
+
+
+def test_a_large_open_mouth_shows_upper_and_lower_teeth_with_a_dark_gap() -> None:
+    photo, lm = _scaled(3.0)
+    profile, _, top, bottom = _centre_column(photo, lm, 0.3)
+    pal = MouthPalette.from_photo(photo, lm)
+    skin, lip = float(pal.skin @ LUMA), float(pal.lip @ LUMA)
+    n = len(profile)
+    upper, gap, lower = profile[: n // 2], profile[n // 3 : 5 * n // 6], profile[2 * n // 3 :]
+    assert upper.max() > 1.1 * skin, (upper.max(), skin)  # bright upper teeth, lit like the skin
+    assert lower.max() > lip, (lower.max(), lip)  # lower teeth above the lower lip
+    assert gap.min() < 0.5 * lip, (gap.min(), lip)  # a dark cavity between them
+    # the lower teeth sit above the lower lip, under the gap
+    assert int(np.argmax(lower)) + 2 * n // 3 > int(np.argmin(gap)) + n // 3
+
+
+def test_a_small_opening_shows_no_lower_teeth() -> None:
+    """Below ``LOWER_TEETH_FROM`` of the mouth width only the upper teeth over a dark cavity."""
+    photo, lm = _scaled(3.0)
+    profile, *_ = _centre_column(photo, lm, 0.8 * mouth.LOWER_TEETH_FROM, background=0.0)
+    lip = float(MouthPalette.from_photo(photo, lm).lip @ LUMA)
+    n = len(profile)
+    assert profile[: n // 2].max() > lip and profile[n // 2 :].max() < 0.5 * lip, profile.round()
+
+
+def test_teeth_are_lit_like_the_skin_on_large_mouths() -> None:
+    skin = np.array([200.0, 150.0, 120.0])
+    teeth = np.array([210.0, 190.0, 160.0])
+    small, large = enamel_colour(skin, teeth, 20.0), enamel_colour(skin, teeth, 200.0)
+    assert hd_share(20.0) == 0.0 and hd_share(200.0) == 1.0
+    assert float(small @ LUMA) == pytest.approx(mouth.TEETH_SMALL * float(teeth @ LUMA), rel=1e-6)
+    assert float(large @ LUMA) == pytest.approx(mouth.TEETH_OVER_SKIN * float(skin @ LUMA), rel=1e-6)
+    # a darker-lit photo (same skin tone, less light) gets proportionally darker teeth; never above 245
+    dim = enamel_colour(0.5 * skin, 0.5 * teeth, 200.0)
+    assert float(dim @ LUMA) == pytest.approx(0.5 * float(large @ LUMA), rel=1e-6)
+    assert enamel_colour(np.array([250.0, 250, 250]), teeth, 200.0).max() <= 255.0
+    assert float(enamel_colour(np.array([250.0, 250, 250]), teeth, 200.0) @ LUMA) <= 245.0 + 1e-6
+    # whiter than the skin-tinted small-mouth teeth: less red over blue
+    assert large[0] / large[2] < small[0] / small[2]
+
+
+def test_large_teeth_have_a_few_thin_seams_not_a_zipper() -> None:
+    """Along the upper teeth of a large mouth: separations at the midline and the tooth edges only (a tooth
+    is ~20 px wide here), each a line a few pixels wide, not a dark band."""
+    photo, lm = _scaled(3.0)
+    width = float(np.linalg.norm(lm[64] - lm[60]))
+    target = open_mouth(lm, 0.3 * width)
+    grey = np.full(photo.shape, 128.0, np.float32)
+    painted = paint_mouth(grey, target, MouthPalette.from_photo(photo, lm))
+    xs = np.arange(int(target[60, 0] + 0.2 * width), int(target[64, 0] - 0.2 * width))
+    up = np.interp(xs, target[[60, 61, 62, 63, 64], 0], target[[60, 61, 62, 63, 64], 1])
+    row = np.array([painted[int(round(y + 0.04 * width)), x] @ LUMA for x, y in zip(xs, up, strict=True)])
+    trend = np.asarray(cv2.GaussianBlur(row[None], (0, 0), 6.0)[0])
+    dips = row < trend - 6.0
+    starts = int(np.count_nonzero(np.diff(dips.astype(int)) == 1))
+    assert 3 <= starts <= 5, (starts, row.round())
+    runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], dips.astype(int), [0]]))))[::2]
+    assert runs.max() <= 4, runs  # thin lines
+    assert dips.mean() < 0.2  # mostly enamel
