@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from talkface.audio.background import start_thread, stopping
 from talkface.audio.extractor import SAMPLE_RATE
 from talkface.audio.extractor import check_input as _check_input
 from talkface.audio.extractor import cover_frames as _cover_frames
@@ -149,7 +150,7 @@ def _whisper_future(model: str, compute_type: str, threads: int, background: boo
             future.set_exception(exc)
 
     if background:
-        threading.Thread(target=load, name=f"talkface-load-whisper-{model}", daemon=True).start()
+        start_thread(load, f"talkface-load-whisper-{model}")  # joined at exit (a crash if left in native code)
     else:
         load()
     return future
@@ -265,6 +266,8 @@ class WhisperEncoder:
         weight_sum = np.zeros(span, dtype=np.float32)
         encoder = self._load()
         for first in range(0, n_windows, self.batch_size):
+            if stopping():  # the process is exiting (a background prefetch nobody will use)
+                raise RuntimeError("the process is exiting")
             batch = range(first, min(first + self.batch_size, n_windows))
             chunk = np.stack([mel[:, 2 * w * hop : 2 * w * hop + WHISPER_CHUNK_FRAMES] for w in batch])
             states = np.asarray(

@@ -1,0 +1,118 @@
+"""Inputs a new user tried that broke talkface (the adversarial sweep of 2026-12-01), each kept working.
+
+- an 8-channel 96 kHz WAV crashed the audio reader with a segmentation fault (PyAV's planar
+  ``to_ndarray`` on >= 8 channels), with no message at all;
+- a bad photo (truncated, no face, three faces, an mp3 named .jpg) printed its one-line error
+  and then died with SIGSEGV / SIGABRT (exit 139/134, not 2): the speech encoder was still
+  running in a background thread when Python exited;
+- a 12000x9000 phone photo was refused as too large although ``max_side`` downscales it anyway.
+All files are generated here, small.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+
+import talkface.io.images as images
+from talkface.errors import InputError
+from talkface.io.media import read_audio
+from talkface.photo_video import resize_to
+
+SR = 16000
+
+
+@pytest.mark.parametrize("channels", [8, 12])
+def test_many_channel_high_rate_wav_is_mixed_down(tmp_path: Path, channels: int) -> None:
+    rate = 96000
+    t = np.arange(rate // 2) / rate
+    tone = (0.4 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    data = np.zeros((tone.size, channels), np.float32)
+    data[:, 0] = tone  # one channel speaks, the others are silent: the mix keeps 1/channels of it
+    path = tmp_path / "surround.wav"
+    sf.write(path, data, rate, subtype="PCM_24")
+    audio = read_audio(path)
+    assert audio.dtype == np.float32 and abs(audio.size - SR // 2) <= 2
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(audio.size)))
+    assert abs(np.fft.rfftfreq(audio.size, 1 / SR)[spectrum.argmax()] - 440) < 5
+    assert np.sqrt(np.mean(audio[2000:-2000] ** 2)) == pytest.approx(0.4 / np.sqrt(2) / channels, rel=0.05)
+
+
+def test_mono_and_stereo_still_read_as_before(tmp_path: Path) -> None:
+    x = np.linspace(-0.5, 0.5, SR, dtype=np.float32)
+    sf.write(tmp_path / "m.wav", x, SR, subtype="FLOAT")
+    sf.write(tmp_path / "s.wav", np.stack([x, -x / 2], axis=1), SR, subtype="FLOAT")
+    assert np.allclose(read_audio(tmp_path / "m.wav"), x, atol=1e-6)
+    assert np.allclose(read_audio(tmp_path / "s.wav"), x / 4, atol=1e-6)
+
+
+def _phone_photo(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """A smooth JPEG (a gradient, a dark disc) of ``size``; returns its pixels as written."""
+    w, h = size
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    rgb = np.stack([xx / w * 255, yy / h * 255, np.full_like(xx, 128)], axis=2)
+    rgb[(xx - w / 2) ** 2 + (yy - h / 2) ** 2 < (h / 4) ** 2] = 20
+    rgb8 = rgb.astype(np.uint8)
+    Image.fromarray(rgb8).save(path, quality=90)
+    return rgb8
+
+
+def test_huge_jpeg_is_decoded_small_when_it_is_downscaled_anyway(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A photo over the size limits (scaled down here: 3000x2000 against 1000 px / 1 MP, as 12000x9000
+    against 8192 px / 40 MP) is refused when read at full size, and read at 1/2..1/8 scale when the
+    caller downscales to ``max_side`` anyway; the result matches downscaling the full image."""
+    monkeypatch.setattr(images, "MAX_IMAGE_SIDE", 1000)
+    monkeypatch.setattr(images, "MAX_IMAGE_PIXELS", 1_000_000)
+    path = tmp_path / "phone.jpg"
+    full = _phone_photo(path, (3000, 2000))
+    with pytest.raises(InputError, match="too large"):
+        images.read_image(path)
+    small = images.read_image(path, max_side=640)
+    assert small.shape == (500, 750, 3)  # 1/4 scale: the largest reduction keeping 640 px
+    out = resize_to(small, 640)
+    assert out.shape == (427, 640, 3)
+    reference = resize_to(full, 640)
+    assert np.abs(out.astype(int) - reference.astype(int)).mean() < 2.0
+    # a PNG cannot be decoded small: still refused, with the limits in the message
+    Image.fromarray(full).save(tmp_path / "phone.png")
+    with pytest.raises(InputError, match="too large"):
+        images.read_image(tmp_path / "phone.png", max_side=640)
+
+
+def test_huge_jpeg_keeps_its_exif_orientation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(images, "MAX_IMAGE_SIDE", 1000)
+    rgb = _phone_photo(tmp_path / "flat.jpg", (2400, 1600))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display rotated 90 degrees clockwise
+    Image.fromarray(rgb).save(tmp_path / "rot.jpg", quality=90, exif=exif.tobytes())
+    out = images.read_image(tmp_path / "rot.jpg", max_side=600)
+    assert out.shape == (600, 400, 3)  # 1/4 scale, upright (portrait)
+
+
+def test_a_failed_run_exits_cleanly_while_speech_features_are_computed(tmp_path: Path) -> None:
+    """The process ends with its own status, not a crash, while the speech encoder still runs."""
+    script = textwrap.dedent("""
+        import sys, time, numpy as np, torch
+        torch.ones(300, 300) @ torch.ones(300, 300)  # the command has torch loaded, as animate has
+        from talkface.audio.prefetch import PrefetchingExtractor
+        from talkface.audio.whisper import WhisperEncoder, load_whisper_model
+        load_whisper_model()
+        t = np.arange(16000 * 120) / 16000
+        audio = (0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(t) > 0)).astype(np.float32)
+        PrefetchingExtractor(WhisperEncoder()).start(audio, 3000, 25.0)
+        time.sleep(1.0)  # the encoder is inside CTranslate2 now (the face stage runs meanwhile)
+        print("talkface: error: photo.jpg: no face found", file=sys.stderr)
+        sys.exit(2)
+    """)
+    for _ in range(2):
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2, run.stderr[-2000:]
+        assert run.stderr.strip() == "talkface: error: photo.jpg: no face found"
