@@ -116,3 +116,42 @@ def test_a_failed_run_exits_cleanly_while_speech_features_are_computed(tmp_path:
         run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
         assert run.returncode == 2, run.stderr[-2000:]
         assert run.stderr.strip() == "talkface: error: photo.jpg: no face found"
+
+
+def _iso_media(brand: bytes, compatible: bytes = b"") -> bytes:
+    """The start of an ISO media file (the ftyp box) of a major brand, then filler."""
+    box = brand + b"\0\0\0\0" + compatible
+    return (8 + len(box)).to_bytes(4, "big") + b"ftyp" + box + b"\0" * 200
+
+
+def test_an_iphone_heic_photo_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "IMG_0001.HEIC"
+    path.write_bytes(_iso_media(b"heic", b"mif1heic"))
+    with pytest.raises(InputError, match=r"IMG_0001.HEIC: HEIC/HEIF image \(an iPhone photo\) is not supported; "):
+        images.read_image(path)
+
+
+def test_the_server_tells_avif_and_heic_from_mp4() -> None:
+    from talkface.serve.validate import IMAGE_FORMATS, _describe, sniff
+
+    assert sniff(_iso_media(b"avif", b"mif1miaf")[:64]) == "avif"
+    assert sniff(_iso_media(b"mif1", b"avifmiaf")[:64]) == "avif"
+    assert sniff(_iso_media(b"heic", b"mif1heic")[:64]) == "heic"
+    assert sniff(_iso_media(b"isom", b"iso2mp41")[:64]) == "mp4"
+    assert sniff(_iso_media(b"M4A ")[:64]) == "mp4"
+    assert "heic" not in IMAGE_FORMATS and "iPhone photo" in _describe("heic")
+
+
+def test_an_avif_photo_reads_where_pillow_decodes_avif(tmp_path: Path) -> None:
+    from PIL import features
+
+    if not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF decoder")
+    from talkface.serve.validate import IMAGE_FORMATS, check_image
+
+    rgb = np.zeros((48, 64, 3), np.uint8)
+    rgb[:, :32] = (200, 120, 90)
+    Image.fromarray(rgb).save(tmp_path / "p.avif", quality=90)
+    assert check_image(tmp_path / "p.avif", "face", max_pixels=10**6).format == "avif" and "avif" in IMAGE_FORMATS
+    out = images.read_image(tmp_path / "p.avif")
+    assert out.shape == (48, 64, 3) and np.abs(out.astype(int) - rgb).mean() < 6

@@ -101,6 +101,13 @@ def _upright(im: Image.Image) -> Image.Image:
         return im
 
 
+def _is_heif(path: Path) -> bool:
+    """Whether a file is a HEIC/HEIF still image (ISO media with a HEIF brand), which Pillow cannot read."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    return head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1")
+
+
 def _draft_size(width: int, height: int, max_side: int) -> tuple[int, int] | None:
     """The size to ask a JPEG decoder for so that the longer side stays at least ``max_side``."""
     if max_side <= 0 or max(width, height) <= max_side:
@@ -152,6 +159,9 @@ def read_image(path: PathLike, *, max_side: int = 0) -> np.ndarray:
     except InputError:
         raise
     except UnidentifiedImageError as err:
+        if _is_heif(p):
+            raise InputError(path, "HEIC/HEIF image (an iPhone photo) is not supported; "
+                                   "export it as JPEG or PNG") from err
         raise InputError(path, "not an image (unrecognised format)") from err
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise InputError(
