@@ -155,3 +155,55 @@ def test_an_avif_photo_reads_where_pillow_decodes_avif(tmp_path: Path) -> None:
     assert check_image(tmp_path / "p.avif", "face", max_pixels=10**6).format == "avif" and "avif" in IMAGE_FORMATS
     out = images.read_image(tmp_path / "p.avif")
     assert out.shape == (48, 64, 3) and np.abs(out.astype(int) - rgb).mean() < 6
+
+
+_SLOW_ANIMATE = """
+import sys, time
+import numpy as np
+import talkface.pipeline as pipeline
+from talkface.photo_video import write_frames
+
+
+class Slow:  # the animator as far as encoding, at a frame every 50 ms
+    def __init__(self, config):
+        pass
+
+    def animate(self, face, speech, output, **options):
+        def frames():
+            for i in range(100000):
+                if i == 5:
+                    print("encoding", flush=True)
+                time.sleep(0.05)
+                yield np.full((64, 64, 3), i % 256, np.uint8)
+        write_frames(output, frames(), 25.0, audio=None)
+
+
+pipeline.Animator = Slow
+from talkface.cli import main
+sys.exit(main(["animate", sys.argv[1], sys.argv[2], "-o", sys.argv[3], "-q", "--model", sys.argv[4]]))
+"""
+
+
+@pytest.mark.parametrize(("sig", "rc", "word"), [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
+def test_kill_or_ctrl_c_while_encoding_leaves_no_file(tmp_path: Path, sig: str, rc: int, word: str) -> None:
+    """``kill`` (SIGTERM: timeout, docker stop) used to leave the hidden temporary video behind."""
+    import signal
+
+    from talkface.pipeline import DEFAULT_MODEL
+
+    Image.new("RGB", (32, 32)).save(tmp_path / "face.png")
+    sf.write(tmp_path / "speech.wav", np.zeros(SR, np.float32), SR)
+    out = tmp_path / "videos" / "out.mp4"
+    out.parent.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_ANIMATE, str(tmp_path / "face.png"), str(tmp_path / "speech.wav"), str(out),
+         str(DEFAULT_MODEL)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler))  # as in a terminal
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "encoding"
+    assert [p.name for p in out.parent.iterdir() if ".part" in p.name]  # the temporary file exists
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == rc, err[-2000:]
+    assert err.strip().splitlines()[-1] == f"talkface: {word}"
+    assert list(out.parent.iterdir()) == []
