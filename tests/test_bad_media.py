@@ -207,3 +207,29 @@ def test_kill_or_ctrl_c_while_encoding_leaves_no_file(tmp_path: Path, sig: str, 
     assert proc.returncode == rc, err[-2000:]
     assert err.strip().splitlines()[-1] == f"talkface: {word}"
     assert list(out.parent.iterdir()) == []
+
+
+def test_whisper_log_mel_in_blocks_is_bit_identical_and_small() -> None:
+    """Long speech: the log-mel is computed 30 s at a time (a 10-min file's STFT temporaries took 420 MB)."""
+    import tracemalloc
+
+    from talkface.audio.mel import stft
+    from talkface.audio.whisper import _mel_filters, whisper_log_mel
+
+    def whole(audio: np.ndarray) -> np.ndarray:  # the reference: the whole signal's STFT at once
+        power = np.abs(stft(audio, 400, 160)[:, :-1]) ** 2
+        log_spec = np.log10(np.maximum(_mel_filters(80) @ power, 1e-10))
+        return ((np.maximum(log_spec, log_spec.max() - 8.0) + 4.0) / 4.0).astype(np.float32)
+
+    rng = np.random.default_rng(3)
+    t = np.arange(SR * 120) / SR
+    audio = (0.2 * np.sin(2 * np.pi * 180 * t) * (np.sin(0.7 * t) > 0) + 0.01 * rng.standard_normal(t.size))
+    audio = audio.astype(np.float32)
+    for n in (300, 1645, 3267, 6194, SR * 30, SR * 30 + 160, SR * 61 + 7):  # below, at, across block boundaries
+        assert np.array_equal(whisper_log_mel(audio[:n]), whole(audio[:n])), n
+    tracemalloc.start()
+    mel = whisper_log_mel(audio)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert mel.shape == (80, 12000)
+    assert peak < 50e6, f"{peak / 1e6:.0f} MB for 120 s (the whole-signal STFT took ~85 MB)"
