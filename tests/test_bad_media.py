@@ -233,3 +233,33 @@ def test_whisper_log_mel_in_blocks_is_bit_identical_and_small() -> None:
     tracemalloc.stop()
     assert mel.shape == (80, 12000)
     assert peak < 50e6, f"{peak / 1e6:.0f} MB for 120 s (the whole-signal STFT took ~85 MB)"
+
+
+def test_per_frame_pooling_of_long_speech_is_unchanged_and_small() -> None:
+    """10 min of speech: pooling Whisper's 50 Hz states to 25 fps and the per-frame loudness took
+    ~460 MB and ~190 MB of temporaries; now a few columns / frames at a time, the same numbers."""
+    import tracemalloc
+
+    from talkface.audio import windows
+
+    rng = np.random.default_rng(5)
+    states = rng.standard_normal((30000, 384)).astype(np.float32)  # 600 s at 50 Hz
+    audio = (0.1 * rng.standard_normal(SR * 600)).astype(np.float32)
+    short = states[:151].astype(np.float64)
+    # the reference: the whole-array formulas
+    prefix = windows._prefix_integral(short)
+    centres = windows.frame_centres(75, 25.0) * 50.0
+    lo, hi = centres - 1.0, centres + 1.0
+    whole = ((windows._integral_to(short, prefix, hi) - windows._integral_to(short, prefix, lo))
+             / (hi - lo)[:, None]).astype(np.float32)
+    assert np.array_equal(windows.resample_to_frames(states[:151], 50.0, 75, 25.0), whole)
+    w = windows.raw_windows(audio[: SR * 50], 1250, 25.0, 640, SR)
+    assert np.array_equal(windows.audio_rms_per_frame(audio[: SR * 50], 1250, 25.0),
+                          np.sqrt(np.mean(np.square(w.astype(np.float64)), axis=1)).astype(np.float32))
+    tracemalloc.start()
+    pooled = windows.resample_to_frames(states, 50.0, 15000, 25.0)
+    rms = windows.audio_rms_per_frame(audio, 15000, 25.0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert pooled.shape == (15000, 384) and rms.shape == (15000,)
+    assert peak < 100e6, f"{peak / 1e6:.0f} MB"
