@@ -263,3 +263,18 @@ def test_per_frame_pooling_of_long_speech_is_unchanged_and_small() -> None:
     tracemalloc.stop()
     assert pooled.shape == (15000, 384) and rms.shape == (15000,)
     assert peak < 100e6, f"{peak / 1e6:.0f} MB"
+
+
+def test_motion_windows_in_blocks_equal_the_whole() -> None:
+    """The l-GAN's input windows are made 1024 frames at a time (all of 10 min took 200 MB)."""
+    from talkface.audio.windows import frame_window_blocks, frame_windows
+
+    rng = np.random.default_rng(2)
+    for frames in (0, 1, 5, 1023, 1025, 2100):
+        feats = rng.standard_normal((frames, 7)).astype(np.float32)
+        for dt in (1, 6):
+            for align in ("centre", "end"):
+                blocks = list(frame_window_blocks(feats, dt, align, 1024))  # type: ignore[arg-type]
+                assert all(len(b) <= 1024 for b in blocks)
+                got = np.concatenate(blocks) if blocks else np.zeros((0, dt, 7), np.float32)
+                assert np.array_equal(got, frame_windows(feats, dt, align)), (frames, dt, align)  # type: ignore[arg-type]

@@ -11,11 +11,13 @@ Conventions shared by every function here (and by :mod:`talkface.audio.features`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
 
-__all__ = ["audio_rms_per_frame", "frame_centres", "frame_windows", "raw_windows", "resample_to_frames"]
+__all__ = ["audio_rms_per_frame", "frame_centres", "frame_window_blocks", "frame_windows", "raw_windows",
+           "resample_to_frames"]
 
 
 def frame_centres(num_frames: int, fps: float) -> np.ndarray:
@@ -187,6 +189,26 @@ def frame_windows(features: np.ndarray, dt: int = 6, align: Literal["centre", "e
     # sliding_window_view puts the window axis last: (T, D, dt) -> (T, dt, D)
     views = np.lib.stride_tricks.sliding_window_view(padded, dt, axis=0)
     return np.ascontiguousarray(views.transpose(0, 2, 1))
+
+
+def frame_window_blocks(features: np.ndarray, dt: int = 6, align: Literal["centre", "end"] = "centre",
+                        block: int = 1024) -> Iterator[np.ndarray]:
+    """:func:`frame_windows` ``block`` frames at a time (the blocks concatenated are equal to it).
+
+    All windows of 10 min of speech at once take ``T * dt * D`` values (200 MB for 575-d
+    features); a block of 1024 frames takes 14 MB.
+    """
+    feats = np.asarray(features)
+    if feats.ndim != 2:
+        raise ValueError(f"features must be 2-D (T, D), got shape {feats.shape}")
+    if align not in ("centre", "end"):
+        raise ValueError(f"align must be 'centre' or 'end', got {align!r}")
+    before = dt // 2 if align == "centre" else dt - 1
+    num = feats.shape[0]
+    for first in range(0, num, block):
+        last = min(first + block, num)
+        rows = np.clip(np.arange(first - before, last - before + dt - 1), 0, num - 1)
+        yield frame_windows(feats[rows], dt, "end")[dt - 1 :]
 
 
 #: Feature values pooled at once by :func:`resample_to_frames` (8 MB of float64 per temporary).
