@@ -5,7 +5,12 @@
 - a bad photo (truncated, no face, three faces, an mp3 named .jpg) printed its one-line error
   and then died with SIGSEGV / SIGABRT (exit 139/134, not 2): the speech encoder was still
   running in a background thread when Python exited;
-- a 12000x9000 phone photo was refused as too large although ``max_side`` downscales it anyway.
+- a 12000x9000 phone photo was refused as too large although ``max_side`` downscales it anyway;
+- an AVIF photo was refused by the server as "an MP4/M4A file", a HEIC one "unrecognised";
+- ``kill`` (SIGTERM) while encoding left the hidden temporary video in the output folder;
+- peak memory grew by 0.84 MB per second of speech (1.1 GB for 10 min): the speech features,
+  their pooling to frames, the loudness and the motion model's input windows are now computed
+  in blocks, bit-identically (0.31 MB/s).
 All files are generated here, small.
 """
 
