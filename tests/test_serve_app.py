@@ -22,6 +22,7 @@ from talkface.errors import InputError
 from talkface.io.atomic import atomic_path
 from talkface.serve import ServeConfig, create_app
 from talkface.serve.jobs import STAGE_WEIGHTS, JobManager, overall_progress
+from talkface.serve.validate import IMAGE_FORMATS
 
 FAKE_VIDEO = b"\x00\x00\x00\x18ftypisom fake video bytes"
 
@@ -395,7 +396,8 @@ def test_type_is_sniffed_not_taken_from_the_name(client: TestClient, fake: Fake,
     swapped = post(client, speech_wav, face_png, face_name="face.png", speech_name="speech.wav")
     assert swapped.status_code == 415
     assert swapped.json() == {
-        "error": "face: not a supported image (looks like a WAV audio file; send JPEG, PNG, GIF, WEBP, BMP, TIFF)",
+        "error": "face: not a supported image (looks like a WAV audio file; send "
+                 f"{', '.join(k.upper() for k in IMAGE_FORMATS)})",  # JPEG, PNG, GIF, WEBP, BMP, TIFF (, AVIF)
         "code": "unsupported_type", "field": "face"}
 
 

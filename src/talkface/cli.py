@@ -21,6 +21,7 @@ from talkface.cli_parser import EVALUATE, LAMBDA_GAN, LGAN, SERVE, TRAIN, WORKER
 from talkface.cli_parser import evaluate_command as _evaluate_command
 from talkface.config_checks import check_device, check_fields, check_output_file, check_value, environment_error
 from talkface.errors import InputError, TalkfaceError
+from talkface.interrupt import Terminated, terminate_as_interrupt
 from talkface.live.command import run as run_live
 
 if TYPE_CHECKING:
@@ -576,7 +577,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler = args.func
     try:
-        return handler(args)
+        with terminate_as_interrupt():  # kill/timeout clean up like Ctrl-C (no temporary file left)
+            return handler(args)
     except TalkfaceError as exc:
         print(f"talkface: error: {exc}", file=sys.stderr)
         return 2
@@ -586,9 +588,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"talkface: error: {message}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("talkface: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"talkface: {'terminated' if isinstance(exc, Terminated) else 'interrupted'}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
 
 
 if __name__ == "__main__":

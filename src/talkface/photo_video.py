@@ -165,7 +165,7 @@ def prepare_photo(
     from talkface.face.landmarks import landmarks_for_image  # dlib: loaded with the first photo
     from talkface.io.images import read_image  # Pillow: as PyAV
 
-    image = resize_to(read_image(path), max_side)
+    image = resize_to(read_image(path, max_side=max_side), max_side)
     landmarks = landmarks_for_image(image, path, detector=detector, predictor=predictor)
     return Photo(image=image, landmarks=landmarks, path=path)
 

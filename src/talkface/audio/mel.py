@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["hann_window", "mel_filters", "stft"]
+__all__ = ["hann_window", "mel_filters", "stft", "stft_frames"]
 
 _F_SP = 200.0 / 3  # Slaney: linear below 1 kHz, 66.7 Hz per mel
 _MIN_LOG_HZ = 1000.0
@@ -65,6 +65,11 @@ def stft(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """(n_fft // 2 + 1, 1 + N // hop) complex64 STFT of a float32 signal: frames centred on multiples
     of ``hop`` (reflect padding by ``n_fft // 2``), periodic Hann window of ``n_fft`` samples."""
     x = np.asarray(audio, dtype=np.float32)
-    padded = np.pad(x, n_fft // 2, mode="reflect")
+    return stft_frames(np.pad(x, n_fft // 2, mode="reflect"), n_fft, hop)
+
+
+def stft_frames(padded: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """:func:`stft` of an already padded float32 signal: frames start at multiples of ``hop``
+    (a slice of a padded signal gives those columns alone, bit-identical)."""
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
     return np.fft.rfft(hann_window(n_fft) * frames, axis=-1).astype(np.complex64).T

@@ -10,12 +10,12 @@ result (waiting for it if needed). Any other call computes as usual.
 from __future__ import annotations
 
 import contextlib
-import threading
 from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
 
+from talkface.audio.background import start_thread
 from talkface.audio.features import FeatureExtractor
 
 __all__ = ["PrefetchingExtractor"]
@@ -63,7 +63,7 @@ class PrefetchingExtractor:
                 future.set_exception(exc)
 
         self._job = (audio, int(num_frames), float(fps), future)
-        threading.Thread(target=work, name="talkface-speech-features", daemon=True).start()
+        start_thread(work, "talkface-speech-features")  # joined at exit (a crash if left in native code)
 
     def __call__(self, audio: np.ndarray, num_frames: int, fps: float) -> Any:
         """The started result when the arguments are the started ones, else computed now."""

@@ -11,11 +11,13 @@ Conventions shared by every function here (and by :mod:`talkface.audio.features`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
 
-__all__ = ["audio_rms_per_frame", "frame_centres", "frame_windows", "raw_windows", "resample_to_frames"]
+__all__ = ["audio_rms_per_frame", "frame_centres", "frame_window_blocks", "frame_windows", "raw_windows",
+           "resample_to_frames"]
 
 
 def frame_centres(num_frames: int, fps: float) -> np.ndarray:
@@ -50,6 +52,16 @@ def raw_windows(audio: np.ndarray, num_frames: int, fps: float, window: int, sam
     Returns:
         ``(T, W)`` float32 windows.
     """
+    padded, starts = _padded_starts(audio, num_frames, fps, window, sample_rate)
+    if num_frames == 0:
+        return np.zeros((0, window), dtype=np.float32)
+    index = starts[:, None] + np.arange(window, dtype=np.int64)[None, :]
+    return padded[index]
+
+
+def _padded_starts(audio: np.ndarray, num_frames: int, fps: float, window: int,
+                   sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`raw_windows`' zero-padded signal and each window's first sample in it."""
     _check_frames(num_frames, fps)
     if window < 1:
         raise ValueError(f"window must be >= 1 sample, got {window}")
@@ -58,13 +70,11 @@ def raw_windows(audio: np.ndarray, num_frames: int, fps: float, window: int, sam
         raise ValueError(f"audio must be 1-D (N,), got shape {audio.shape}")
     starts = np.round(frame_centres(num_frames, fps) * sample_rate - window / 2).astype(np.int64)
     if num_frames == 0:
-        return np.zeros((0, window), dtype=np.float32)
+        return audio, starts
     # Pad so that every window lies inside the padded signal.
     pad_left = max(0, int(-starts.min()))
     pad_right = max(0, int(starts.max()) + window - audio.shape[0])
-    padded = np.pad(audio, (pad_left, pad_right))
-    index = (starts + pad_left)[:, None] + np.arange(window, dtype=np.int64)[None, :]
-    return padded[index]
+    return np.pad(audio, (pad_left, pad_right)), starts + pad_left
 
 
 def audio_rms_per_frame(audio: np.ndarray, num_frames: int, fps: float, sample_rate: int = 16000) -> np.ndarray:
@@ -80,8 +90,13 @@ def audio_rms_per_frame(audio: np.ndarray, num_frames: int, fps: float, sample_r
         ``(T,)`` float32 RMS (same unit as the samples, full scale 1).
     """
     win = max(1, int(round(sample_rate / fps)))
-    w = raw_windows(np.asarray(audio, dtype=np.float32), num_frames, fps, win, sample_rate)
-    return np.sqrt(np.mean(np.square(w.astype(np.float64)), axis=1)).astype(np.float32)
+    padded, starts = _padded_starts(audio, num_frames, fps, win, sample_rate)
+    rms = np.empty(num_frames, dtype=np.float32)
+    offsets = np.arange(win, dtype=np.int64)[None, :]
+    for first in range(0, num_frames, 1024):  # in blocks: all windows of 10 min of speech at once took ~270 MB
+        w = padded[starts[first : first + 1024, None] + offsets]
+        rms[first : first + 1024] = np.sqrt(np.mean(np.square(w.astype(np.float64)), axis=1))
+    return rms
 
 
 def resample_to_frames(
@@ -107,7 +122,7 @@ def resample_to_frames(
         ``(T, D)`` float32.
     """
     _check_frames(num_frames, fps)
-    feats = np.asarray(features, dtype=np.float64)
+    feats = np.asarray(features)
     if feats.ndim != 2:
         raise ValueError(f"features must be 2-D (S, D), got shape {feats.shape}")
     if rate <= 0:
@@ -120,9 +135,16 @@ def resample_to_frames(
     centres = (frame_centres(num_frames, fps) - offset_s) * rate
     half = 0.5 * rate / fps
     lo, hi = centres - half, centres + half
-    prefix = _prefix_integral(feats)
-    pooled = (_integral_to(feats, prefix, hi) - _integral_to(feats, prefix, lo)) / (hi - lo)[:, None]
-    return pooled.astype(np.float32)
+    # a few feature columns at a time (each column is pooled alone, so the result is the same): the
+    # float64 temporaries of all 384 Whisper columns of 10 min of speech took ~500 MB at once
+    pooled = np.empty((num_frames, feats.shape[1]), dtype=np.float32)
+    step = max(1, _POOL_BLOCK_VALUES // feats.shape[0])
+    for first in range(0, feats.shape[1], step):
+        block = np.asarray(feats[:, first : first + step], dtype=np.float64)
+        prefix = _prefix_integral(block)
+        pooled[:, first : first + step] = (
+            (_integral_to(block, prefix, hi) - _integral_to(block, prefix, lo)) / (hi - lo)[:, None])
+    return pooled
 
 
 def frame_windows(features: np.ndarray, dt: int = 6, align: Literal["centre", "end"] = "centre") -> np.ndarray:
@@ -167,6 +189,30 @@ def frame_windows(features: np.ndarray, dt: int = 6, align: Literal["centre", "e
     # sliding_window_view puts the window axis last: (T, D, dt) -> (T, dt, D)
     views = np.lib.stride_tricks.sliding_window_view(padded, dt, axis=0)
     return np.ascontiguousarray(views.transpose(0, 2, 1))
+
+
+def frame_window_blocks(features: np.ndarray, dt: int = 6, align: Literal["centre", "end"] = "centre",
+                        block: int = 1024) -> Iterator[np.ndarray]:
+    """:func:`frame_windows` ``block`` frames at a time (the blocks concatenated are equal to it).
+
+    All windows of 10 min of speech at once take ``T * dt * D`` values (200 MB for 575-d
+    features); a block of 1024 frames takes 14 MB.
+    """
+    feats = np.asarray(features)
+    if feats.ndim != 2:
+        raise ValueError(f"features must be 2-D (T, D), got shape {feats.shape}")
+    if align not in ("centre", "end"):
+        raise ValueError(f"align must be 'centre' or 'end', got {align!r}")
+    before = dt // 2 if align == "centre" else dt - 1
+    num = feats.shape[0]
+    for first in range(0, num, block):
+        last = min(first + block, num)
+        rows = np.clip(np.arange(first - before, last - before + dt - 1), 0, num - 1)
+        yield frame_windows(feats[rows], dt, "end")[dt - 1 :]
+
+
+#: Feature values pooled at once by :func:`resample_to_frames` (8 MB of float64 per temporary).
+_POOL_BLOCK_VALUES = 1_000_000
 
 
 def _check_frames(num_frames: int, fps: float) -> None:

@@ -8,6 +8,7 @@ array layout: (H, W, 3) uint8 RGB, upright. Problems with the file are raised as
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -100,7 +101,22 @@ def _upright(im: Image.Image) -> Image.Image:
         return im
 
 
-def read_image(path: PathLike) -> np.ndarray:
+def _is_heif(path: Path) -> bool:
+    """Whether a file is a HEIC/HEIF still image (ISO media with a HEIF brand), which Pillow cannot read."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    return head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1")
+
+
+def _draft_size(width: int, height: int, max_side: int) -> tuple[int, int] | None:
+    """The size to ask a JPEG decoder for so that the longer side stays at least ``max_side``."""
+    if max_side <= 0 or max(width, height) <= max_side:
+        return None
+    factor = max_side / max(width, height)
+    return max(1, math.ceil(width * factor)), max(1, math.ceil(height * factor))
+
+
+def read_image(path: PathLike, *, max_side: int = 0) -> np.ndarray:
     """Read a photo as upright RGB.
 
     Handles grayscale, grayscale + alpha, RGBA (composited on white), palette (with or without
@@ -109,13 +125,17 @@ def read_image(path: PathLike) -> np.ndarray:
 
     Args:
         path: an image file Pillow can read (JPEG, PNG, WebP, BMP, TIFF, GIF, ...).
+        max_side: the caller downscales to this longer side anyway (0: it does not): a JPEG
+            larger than that is decoded at 1/2, 1/4 or 1/8 scale (still at least ``max_side``),
+            so that a 12000x9000 phone photo is accepted and decoded in ~1/16 of the memory.
+            The size limits below apply to the decoded size.
 
     Returns:
         rgb: (H, W, 3) uint8 RGB, upright as the EXIF orientation says.
 
     Raises:
         InputError: missing or empty file, not an image, truncated/corrupt, or too large
-            (more than 8192 px a side or 40 megapixels).
+            (more than 8192 px a side or 40 megapixels, as decoded).
     """
     p = Path(path)
     if not p.exists():
@@ -126,14 +146,22 @@ def read_image(path: PathLike) -> np.ndarray:
         raise InputError(path, "file is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow's own bomb check (89 megapixels) would refuse a photo draft() decodes small;
+            # _check_size enforces the tighter limits on the size actually decoded
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(p) as im:
+                draft = _draft_size(*im.size, max_side)
+                if draft is not None and im.format == "JPEG":
+                    im.draft(None, draft)
                 _check_size(path, *im.size)
                 im.load()
                 return _to_rgb(_upright(im))
     except InputError:
         raise
     except UnidentifiedImageError as err:
+        if _is_heif(p):
+            raise InputError(path, "HEIC/HEIF image (an iPhone photo) is not supported; "
+                                   "export it as JPEG or PNG") from err
         raise InputError(path, "not an image (unrecognised format)") from err
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise InputError(

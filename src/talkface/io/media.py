@@ -436,8 +436,9 @@ def read_audio(
         def take(out_frames: list[av.AudioFrame]) -> None:
             nonlocal total
             for f in out_frames:
-                a = f.to_ndarray().reshape(-1, f.samples)  # fltp: (channels, samples)
-                mono = a.mean(axis=0, dtype=np.float32) if a.shape[0] > 1 else a[0]
+                # packed flt: (samples, channels); PyAV's planar to_ndarray crashes on >= 8 channels
+                a = f.to_ndarray().reshape(f.samples, -1)
+                mono = a.mean(axis=1, dtype=np.float32) if a.shape[1] > 1 else a[:, 0]
                 chunks.append(mono.astype(np.float32, copy=False))
                 total += mono.shape[0]
 
@@ -446,7 +447,7 @@ def read_audio(
             for frame in _decode_stream(container, stream, health):
                 decoded += 1
                 if resampler is None:
-                    resampler = av.AudioResampler(format="fltp", layout=frame.layout, rate=sample_rate)
+                    resampler = av.AudioResampler(format="flt", layout=frame.layout, rate=sample_rate)
                 take(resampler.resample(frame))
                 if max_samples is not None and total >= max_samples:
                     break

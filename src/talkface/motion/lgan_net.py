@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from talkface.audio.windows import frame_windows
+from talkface.audio.windows import frame_window_blocks
 from talkface.face.geometry import SPEECH_POINTS
 from talkface.motion.pca import PCA, init_decoder
 
@@ -177,11 +177,13 @@ class LGANInference(nn.Module):
         feats = np.asarray(features, dtype=np.float32)
         if feats.ndim != 2 or feats.shape[1] != self.config.feature_dim:
             raise ValueError(f"features must be (T, {self.config.feature_dim}), got {feats.shape}")
-        windows = torch.as_tensor(frame_windows(feats, self.config.window, self.config.window_align))
-        windows = windows.to(self.canonical_neutral.device)
+        device = self.canonical_neutral.device
         was_training = self.training
         self.eval()
-        out = torch.cat([self(chunk) for chunk in windows.split(1024)]) if len(windows) else windows.new_zeros(0, 68, 2)
+        # 1024 frames' windows at a time (all of 10 min of speech took 200 MB)
+        blocks = frame_window_blocks(feats, self.config.window, self.config.window_align, 1024)
+        outs = [self(torch.as_tensor(block).to(device)) for block in blocks]
+        out = torch.cat(outs) if outs else torch.zeros(0, 68, 2, device=device)
         self.train(was_training)
         return out.cpu().numpy().astype(np.float32)
 

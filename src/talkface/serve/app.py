@@ -389,7 +389,7 @@ def _add_animate_route(app: FastAPI, config: ServeConfig, manager: JobManager) -
     )
     def animate(
         request: Request,
-        face: Annotated[UploadFile, File(description="photo of one face: JPEG, PNG, WebP, BMP, TIFF or GIF")],
+        face: Annotated[UploadFile, File(description="photo of one face: JPEG, PNG, WebP, BMP, TIFF, GIF or AVIF")],
         speech: Annotated[UploadFile, File(description="speech: WAV, MP3, FLAC, Ogg/Opus, WebM, M4A, "
                                                        "or a video with sound")],
         blink_rate: Annotated[str | None, Form(description=f"blinks per second ({_span('blink_rate')}), or "

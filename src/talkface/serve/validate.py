@@ -19,7 +19,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError, features
 
 from talkface.errors import InputError
 
@@ -32,6 +32,8 @@ IMAGE_FORMATS: dict[str, str] = {
     "bmp": ".bmp",
     "tiff": ".tif",
 }
+if features.check("avif"):  # Pillow 11.3+ wheels decode AVIF
+    IMAGE_FORMATS["avif"] = ".avif"
 
 #: Formats accepted as the speech: sniffed name -> file suffix used on the server.
 #: Video containers are accepted because their audio track is used (a phone clip, GRID .mpg).
@@ -56,6 +58,8 @@ _FORMAT_NAMES: dict[str, str] = {
     "webp": "a WebP image",
     "bmp": "a BMP image",
     "tiff": "a TIFF image",
+    "avif": "an AVIF image",
+    "heic": "a HEIC/HEIF image (an iPhone photo: not supported, export it as JPEG)",
     "wav": "a WAV audio file",
     "flac": "a FLAC audio file",
     "mp3": "an MP3 audio file",
@@ -157,7 +161,12 @@ def sniff(head: bytes) -> str | None:
         return "ogg"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "webm"
-    if head[4:8] == b"ftyp":
+    if head[4:8] == b"ftyp":  # ISO media: MP4/M4A/MOV, and the still-image brands (a phone's AVIF / HEIC photo)
+        major, compatible = head[8:12], head[16:64]
+        if major in (b"avif", b"avis") or (major in (b"mif1", b"msf1") and b"avif" in compatible):
+            return "avif"
+        if major in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"):
+            return "heic"
         return "mp4"
     if head.startswith(b"FORM") and head[8:12] in (b"AIFF", b"AIFC"):
         return "aiff"
