@@ -19,7 +19,9 @@ the audio received so far (plus the 120-ms look-ahead), so:
   the offline target; it scales the motion about that running mean in speech only
   (:class:`OnlineSpeechPresence`, the causal :func:`~talkface.motion.amplitude.speech_presence`), so pauses
   keep the model's closed mouth; of the running mean it removes the mouth corners' part as
-  :func:`~talkface.motion.amplitude.photo_corners` does offline (``MouthRequest.corner_posture``).
+  :func:`~talkface.motion.amplitude.photo_corners` does offline (``MouthRequest.corner_posture``), and
+  an over-open running mean (the streaming model regresses to an open mouth on voices other than its
+  training speaker's) is moved down to :data:`MEAN_OPENING_CAP` (``rest_opening``; the stream sets it).
 * :class:`OnlineMouthGain` (``mouth_request="neutral"``, the previous request) estimates the std of the
   model's mouth opening with exponential weights over speech frames only (a warm-up prior equal to the
   offline target, so the gain starts at 1), and returns the offline gain law ``clip(target / std, 1, 2.5)``
