@@ -67,10 +67,14 @@ def live_request(animator: Animator, photo: np.ndarray, audio: np.ndarray, reque
     try:
         face = FaceStream(animator, np.zeros((128, 128, 3), np.uint8), head_motion=head_motion,
                           normalise_mouth=normalise_mouth, renderer=lambda *a: lambda lm: list(lm))
-        if law is not None:  # another time constant / prior weight of the running estimate
-            from talkface.live.online_motion import OnlineCentredMouth
+        if law is not None:  # another time constant / prior weight / mean cap of the running estimate
+            from talkface.live.online_motion import OnlineCentredMouth, corner_share
 
-            face.mouth_gain = OnlineCentredMouth(fps=face.fps, **law)
+            law = dict(law)
+            if law.get("mean_cap"):  # the mean-opening cap about the model's rest opening, as FaceStream sets it
+                law["rest_opening"] = float(mouth_opening(face.canonical_neutral[None].astype(np.float64))[0])
+            face.mouth_gain = OnlineCentredMouth(fps=face.fps, corners=corner_share(
+                face.canonical_neutral, face.request.corner_posture), **law)
         frames = []
         for i in range(0, len(audio), chunk):
             frames += face.push(audio[i:i + chunk])
@@ -100,7 +104,7 @@ def stream_oracle(animator: Animator, photo: np.ndarray, clip: Clip) -> np.ndarr
 
 
 def rows_of_clip(animator: Animator, clip: Clip, head_motion: float,
-                 laws: list[tuple[float, float, float]] = ()) -> dict[str, dict[str, float]]:  # type: ignore[assignment]
+                 laws: list[tuple[float, float, float, float]] = ()) -> dict[str, dict[str, float]]:  # type: ignore[assignment]
     """The scores of every row of one clip."""
     bundle = animator.bundle
     real = np.asarray(clip.landmarks, np.float64)
@@ -113,12 +117,13 @@ def rows_of_clip(animator: Animator, clip: Clip, head_motion: float,
         made[f"live ({name})"] = live_request(animator, photo, clip.audio, name, head_motion)
     made["live raw (no normalisation)"] = live_request(animator, photo, clip.audio, "centred", head_motion,
                                                        normalise_mouth=False)
-    for seconds, prior, prior_gain in laws:
-        law: dict[str, Any] = {"seconds": seconds, "prior_seconds": prior}
+    for seconds, prior, prior_gain, mean_cap in laws:
+        law: dict[str, Any] = {"seconds": seconds, "prior_seconds": prior, "mean_cap": mean_cap or None}
         label = f"live (centred), {seconds:g} s, prior {prior:g} s"
         if prior_gain > 0:  # all three prior moments (target / gain)^2: the prior alone gives this gain
             law["prior"] = ((TARGET_OPENING_STD / prior_gain) ** 2,) * 3
             label += f" at gain {prior_gain:g}"
+        label += f", mean cap {mean_cap:g}" if mean_cap > 0 else ", no mean cap"
         made[label] = live_request(animator, photo, clip.audio, "centred", head_motion, law=law)
     if head_motion == 0:
         made["stream model, whole-utterance centred"] = stream_oracle(animator, photo, clip)
@@ -174,8 +179,9 @@ def main() -> None:
     ap.add_argument("--max-clips", type=int, default=0, help="per dataset, 0: all")
     ap.add_argument("--head-motion", type=float, default=0.0, help="head-motion strength of every row")
     ap.add_argument("--calibrate", default=None, help="PATH[:SPLIT]: moments of the streaming model (prior)")
-    ap.add_argument("--law", action="append", default=[], metavar="SECONDS:PRIOR_SECONDS[:PRIOR_GAIN]",
-                    help="also a live (centred) row with this time constant, prior weight and prior gain (repeatable)")
+    ap.add_argument("--law", action="append", default=[], metavar="SECONDS:PRIOR_SECONDS[:PRIOR_GAIN[:MEAN_CAP]]",
+                    help="also a live (centred) row with this time constant, prior weight, prior gain (0: the default "
+                         "prior) and mean-opening cap (0: none; default 0.085) (repeatable)")
     ap.add_argument("--json", type=Path, default=None, help="also write the summaries here")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -193,7 +199,7 @@ def main() -> None:
                 break
             if abs(clip.fps - fps) > 1e-3:
                 continue
-            laws = [tuple(float(v) for v in (x.split(":") + ["0"])[:3]) for x in args.law]
+            laws = [tuple(float(v) for v in (x.split(":") + ["0", "0"])[:4]) for x in args.law]
             for k, v in rows_of_clip(animator, clip, args.head_motion, laws).items():
                 per.setdefault(k, []).append(v)
         summary = {k: {c: float(np.nanmedian([r[c] for r in v]) if c in MEDIAN else np.nanmean([r[c] for r in v]))

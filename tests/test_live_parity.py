@@ -66,7 +66,10 @@ def test_head_motion_0_gives_the_stream_output_without_head_motion(animator: Ani
     disp = motion.push(speech)
     total = len(out)
     pad = model.config.samples_needed(total - 1) - motion.samples
-    disp = np.concatenate([disp, motion.push(np.zeros(max(0, pad), np.float32), limit=total)])
+    tail = motion.push(np.zeros(max(0, pad), np.float32), limit=total)
+    # the frames made at the end (their look-ahead reads the padding) ramp down to the rest posture
+    tail = tail * (np.arange(len(tail) - 1, -1, -1, dtype=np.float32) / max(len(tail), 1))[:, None, None]
+    disp = np.concatenate([disp, tail])
     neutral = model.canonical_neutral.numpy()
     canonical = np.broadcast_to(neutral, (total, 68, 2)).copy()
     canonical[:, list(SPEECH_POINTS)] += disp

@@ -19,7 +19,9 @@ the audio received so far (plus the 120-ms look-ahead), so:
   the offline target; it scales the motion about that running mean in speech only
   (:class:`OnlineSpeechPresence`, the causal :func:`~talkface.motion.amplitude.speech_presence`), so pauses
   keep the model's closed mouth; of the running mean it removes the mouth corners' part as
-  :func:`~talkface.motion.amplitude.photo_corners` does offline (``MouthRequest.corner_posture``).
+  :func:`~talkface.motion.amplitude.photo_corners` does offline (``MouthRequest.corner_posture``), and
+  an over-open running mean (the streaming model regresses to an open mouth on voices other than its
+  training speaker's) is moved down to :data:`MEAN_OPENING_CAP` (``rest_opening``; the stream sets it).
 * :class:`OnlineMouthGain` (``mouth_request="neutral"``, the previous request) estimates the std of the
   model's mouth opening with exponential weights over speech frames only (a warm-up prior equal to the
   offline target, so the gain starts at 1), and returns the offline gain law ``clip(target / std, 1, 2.5)``
@@ -41,8 +43,9 @@ from talkface.motion.amplitude import MAX_GAIN, PAUSE_DB, SILENCE_DBFS, TARGET_O
 from talkface.motion.head import HeadMotion, HeadMotionConfig, check_head_motion, pose_to_landmarks
 from talkface.motion.retarget import retarget_transform
 
-__all__ = ["CENTRED_PRIOR", "STREAM_TYPICAL_GAIN", "OnlineCentredMouth", "OnlineHeadMotion", "OnlineMouthGain",
-           "OnlineSpeechPresence", "StreamHeadApplier", "corner_share", "head_motion_envelope"]
+__all__ = ["CENTRED_PRIOR", "MEAN_OPENING_CAP", "STREAM_MEAN_OPENING", "STREAM_TYPICAL_GAIN", "OnlineCentredMouth",
+           "OnlineHeadMotion", "OnlineMouthGain", "OnlineSpeechPresence", "StreamHeadApplier", "corner_share",
+           "head_motion_envelope"]
 
 #: Median offline gain (:func:`talkface.motion.amplitude.amplitude_gain`) of the streaming motion model
 #: on 40 GRID s1 utterances (quartiles 1.01-1.26; ``benchmarks/bench_live_motion.py --calibrate``): the
@@ -366,6 +369,17 @@ class OnlineSpeechPresence:
 CENTRED_PRIOR = (0.0381 ** 2, 0.0381 ** 2, 0.0381 ** 2)
 
 
+#: Largest mean mouth opening in speech (inner-lip gap over the eye distance) the live request keeps: the 90th
+#: percentile of the real per-utterance mean speech opening of GRID s1 (30 training utterances; median 0.075). The
+#: streaming model asks for its own speaker's mean (median 0.074 on the same utterances) but on other voices it
+#: regresses to an open mouth (median mean 0.109 on the 6 unseen GRID speakers, 0.139 in the wild, where the real
+#: ones are 0.076 and 0.092): a running mean above this cap is moved down to it (docs/live.md).
+MEAN_OPENING_CAP = 0.085
+
+#: Warm-up prior of the running mean speech opening: the streaming model's median on GRID s1 (as above).
+STREAM_MEAN_OPENING = 0.074
+
+
 def corner_share(canonical_neutral: np.ndarray, keep: float) -> np.ndarray | None:
     """The ``corners`` map of :class:`OnlineCentredMouth` for the streamed points (:data:`SPEECH_POINTS`).
 
@@ -410,11 +424,21 @@ class OnlineCentredMouth:
         corners: (P, P) map from the running mean displacement to the part of it removed in speech
             (:func:`talkface.motion.amplitude.photo_corners` run causally: ``(1 - keep)`` times
             :func:`~talkface.motion.amplitude.corner_matrix` restricted to the streamed points; None: none).
+        rest_opening: the mouth opening of the model's neutral face (``mouth_opening(canonical_neutral)``); with
+            ``mean_cap`` it turns the cap on (None: off, the mean posture is the model's as offline).
+        mean_cap: largest running mean speech opening kept (:data:`MEAN_OPENING_CAP`): above it, the share
+            ``1 - f`` of the running mean displacement ``m`` is removed in speech, ``f = (cap - rest) / (o_m -
+            rest)`` (at least ``min_share``), with ``o_m`` the running speech-weighted mean of the model's opening
+            blended with the warm-up prior :data:`STREAM_MEAN_OPENING`; the motion about ``m`` is kept, except
+            that no frame is pushed below the rest opening (its removal shrinks to what keeps it at the rest, to
+            first order: closed frames stay closed instead of the lips crossing).
+        min_share: smallest ``f``.
     """
 
     def __init__(self, target_std: float | None = None, max_gain: float | None = None, seconds: float = 4.0,
                  fps: float = 25.0, prior: tuple[float, float, float] | None = None, prior_seconds: float = 1.0,
-                 fixed: float | None = None, corners: np.ndarray | None = None) -> None:
+                 fixed: float | None = None, corners: np.ndarray | None = None, rest_opening: float | None = None,
+                 mean_cap: float | None = MEAN_OPENING_CAP, min_share: float = 0.3) -> None:
         self.target = float(TARGET_OPENING_STD if target_std is None else target_std)
         self.max_gain = float(MAX_GAIN if max_gain is None else max_gain)
         self.decay = 1.0 - 1.0 / max(1.0, seconds * fps)
@@ -427,6 +451,20 @@ class OnlineCentredMouth:
         self._sums = np.zeros(8)
         self._sd: np.ndarray | None = None  # decayed sum of s_t d_t (displacement)
         self._started = False  # a speech frame was seen
+        self.rest = None if rest_opening is None or mean_cap is None else float(rest_opening)
+        self.mean_cap = None if mean_cap is None else float(mean_cap)
+        self.min_share = float(min_share)
+
+    def mean_share(self) -> float:
+        """The share ``f`` of the running mean posture kept in speech (1: the model's; the cap off or not reached)."""
+        if self.rest is None or self.mean_cap is None or self._sums[2] <= 0:
+            return 1.0
+        w, p = self._w, self._prior_w
+        om = self._sums[3] / self._sums[2]
+        om = (w * om + p * STREAM_MEAN_OPENING) / (w + p) if w + p > 0 else om
+        if om <= self.mean_cap or om <= self.rest:
+            return 1.0
+        return float(np.clip((self.mean_cap - self.rest) / (om - self.rest), self.min_share, 1.0))
 
     def gain(self) -> float:
         """The gain the running estimate gives now (1 before any speech)."""
@@ -486,8 +524,16 @@ class OnlineCentredMouth:
             gains[i] = g
             mean = self._sd / self._sums[2]
             out[i] = d[i] + s * (g - 1.0) * (d[i] - mean)
+            share = self.mean_share()
+            if share < 1.0:  # an over-open running mean posture moved down to the cap, the motion about it kept,
+                # but no frame pushed below the rest opening (to first order: the opening is linear in the motion)
+                om = self._sums[3] / self._sums[2]
+                drop = s * (1.0 - share) * (om - self.rest)
+                after = o + s * (g - 1.0) * (o - om)
+                keep = min(1.0, max(0.0, (after - self.rest) / drop)) if drop > 1e-9 else 1.0
+                out[i] -= keep * s * (1.0 - share) * mean
             if self.corners is not None:  # the corners' mean posture towards the photo's, as offline
-                out[i] -= s * (self.corners @ mean)
+                out[i] -= s * (self.corners @ (share * mean))
         return out.astype(np.float32), gains
 
 

@@ -349,7 +349,8 @@ class FaceStream:
         self.presence: OnlineSpeechPresence | None = None
         if normalise and self.request.centre == "speech_mean":
             self.mouth_gain = OnlineCentredMouth(fps=self.fps, fixed=mouth_gain, corners=corner_share(
-                self.canonical_neutral, self.request.corner_posture))
+                self.canonical_neutral, self.request.corner_posture),
+                rest_opening=float(mouth_opening(self.canonical_neutral[None].astype(np.float64))[0]))
             # frame t + hold's RMS window must lie inside the look-ahead (offline hold 2: 100 ms at 25 fps)
             ahead = int(np.floor(self.model.config.lookahead_ms / 1000.0 * self.fps - 0.5 + 1e-9))
             self.presence = OnlineSpeechPresence(self.fps, hold=max(0, min(2, ahead)))
@@ -367,7 +368,8 @@ class FaceStream:
         """Frames made so far."""
         return self.motion.next_frame
 
-    def _frames(self, displacement: np.ndarray, max_render: int | None = None) -> list[tuple[float, Any]]:
+    def _frames(self, displacement: np.ndarray, max_render: int | None = None,
+                closing: np.ndarray | None = None) -> list[tuple[float, Any]]:
         from talkface.live.online_motion import OnlineCentredMouth, OnlineMouthGain  # lazy: loads cv2
         from talkface.motion.retarget import retarget  # lazy: loads cv2
 
@@ -388,6 +390,8 @@ class FaceStream:
                                                        active)
             elif isinstance(self.mouth_gain, OnlineMouthGain):
                 gain *= self.mouth_gain.step(mouth_opening(raw), active).astype(np.float32)[:, None, None]
+        if closing is not None:  # the end of the stream: the speech motion ramps down to the rest posture
+            displacement = displacement * np.asarray(closing, np.float32)[:, None, None]
         canonical[:, list(SPEECH_POINTS)] += gain * displacement
         if self.blinks is not None:
             canonical[:, list(EYE_POINTS)] += self.blinks.step(n)
@@ -429,7 +433,11 @@ class FaceStream:
             return []
         pad = max(0, self.model.config.samples_needed(total - 1) - self.motion.samples)
         self.head.push_audio(np.zeros(pad, np.float32))
-        return self._frames(self.motion.push(np.zeros(pad, np.float32), limit=total))
+        displacement = self.motion.push(np.zeros(pad, np.float32), limit=total)
+        # these frames' look-ahead reads the zero padding, on which the model opens the mouth (docs/live.md): the
+        # speech is over, so their motion ramps down to the rest posture instead (the last frame is closed)
+        k = len(displacement)
+        return self._frames(displacement, closing=np.arange(k - 1, -1, -1, dtype=np.float32) / max(k, 1))
 
 
 def stream(
