@@ -472,16 +472,16 @@ class JobManager:
                 raise RuntimeError("the animator wrote no video")
         except JobCancelled:
             log.info("job %s cancelled: the server is stopping", job.id)
+            shutil.rmtree(job.dir, ignore_errors=True)  # before the status: a finished job has no folder left
             self._update(job.id, status="cancelled", error="the server stopped", finished_at=self.clock())
-            shutil.rmtree(job.dir, ignore_errors=True)
             return
         except Exception as err:
             if not isinstance(err, InputError):
                 log.exception("job %s failed", job.id)
             message = user_error(err, job)
             log.info("job %s failed: %s", job.id, message)
+            shutil.rmtree(job.dir, ignore_errors=True)  # nothing of a failed job is kept, before it reads failed
             self._update(job.id, status="failed", error=message, finished_at=self.clock())
-            shutil.rmtree(job.dir, ignore_errors=True)  # nothing of a failed job is kept
             return
         info: dict[str, Any] = {"seconds": round(time.monotonic() - t0, 3),
                                 "bytes": job.output.stat().st_size}
