@@ -4,12 +4,12 @@ When the photo's mouth is open it already shows the person's teeth. A frame that
 opening used to get the painted interior (:func:`talkface.render.mouth.paint_mouth`: procedural crowns
 filling most of the opening) over the stretched photo. On large wild faces the painted rows met in a
 thin dark slit that dlib takes for the lips' gap (issue 14: on ``hdtf_WDA_EdMarkey0_000`` dlib read
-0.71 of the requested opening, 0.3-0.4 on the widest frames; with the photo's teeth over the cavity it
-reads the opening). :class:`PhotoTeeth` keeps the bright part of the photo's interior (its teeth: the
-pixels of the inner-lip polygon well above the interior's dark level), split at the middle of the gap:
-the upper part moves with the frame's upper inner lip, the lower with the lower; the renderer paints the
-cavity only (no crowns) and lays these over it, inside the frame's inner lips (docs/render.md "An open
-photo mouth opening wider").
+0.71 of the requested opening; on its widest frames 4-8 px of a 22-26 px request). :class:`PhotoTeeth`
+keeps the bright, not lip-red part of the photo's interior (its teeth); the renderer paints the cavity
+only (no crowns) and lays the teeth over it, carried by the frame's upper inner lip (or split between
+the lips where the photo shows two rows with a dark gap between them), inside the frame's inner lips
+(docs/render.md "An open photo mouth opening wider"). A photo showing only a sliver of teeth keeps the
+painted crowns (:data:`MIN_SHARE`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 
 class PhotoTeeth:
     """The photo's own teeth (the bright part of its open mouth's interior), as two layers.
+
+    The layers: teeth carried by the upper inner lip and by the lower one. They are split at the darkest
+    row of the gap's middle 60 % (one fraction of the gap for the whole mouth) only where the photo shows
+    two rows with a real dark gap between them, each with at least a quarter of the teeth; otherwise all
+    teeth hang from the upper lip.
 
     Args:
         photo: (H, W, 3) uint8 RGB photo.
