@@ -412,3 +412,44 @@ def test_closing_an_open_photo_mouth_shows_lips_not_its_interior(grid_mpg_female
         a, b = (NativeRenderer(photo, lm, track=target[None], config=RenderConfig(fill_mouth=fill))(target)
                 for fill in (False, True))
         assert np.array_equal(a, b)
+
+
+def test_an_open_photo_mouth_opening_wider_shows_its_own_teeth_over_a_cavity(grid_mpg_female: object,
+                                                                            grid_mpg: object) -> None:
+    from talkface.render.open_photo import PhotoTeeth
+
+    # GRID lbbc2a's first frame shows her teeth: asked to open wider, the upper teeth ride with the upper lip
+    photo = _first_frame(grid_mpg_female)
+    lm = landmarks_for_image(photo, "lbbc2a").astype(np.float64)
+    teeth = PhotoTeeth(photo, lm)
+    assert teeth.found and teeth.share > 0.4
+    wide = open_mouth(lm, 8.0)
+    own, painted = (NativeRenderer(photo, lm, track=wide[None], config=RenderConfig(photo_teeth=on))(wide)
+                    for on in (True, False))
+    x, y = np.round(lm[62]).astype(int)
+    rows = slice(y + 1, y + 4)  # just under the upper inner lip: the photo's upper teeth
+    cols = slice(x - 6, x + 7)
+
+    def diff(frame: np.ndarray) -> float:
+        return float(np.abs(frame[rows, cols].astype(float) - photo[rows, cols].astype(float)).mean())
+
+    assert diff(own) < 0.6 * diff(painted), (diff(own), diff(painted))  # 16 vs 34 grey levels
+    # the rest of the opening is the dark cavity
+    grey = cv2.cvtColor(own, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    x, y = np.round(0.5 * (wide[62] + wide[66]) + [0, 2]).astype(int)
+    lips = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillPoly(lips, [np.round(lm[48:60]).astype(np.int32)], 1)
+    assert grey[y, x - 3 : x + 4].mean() < 0.6 * float(np.median(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)[lips > 0]))
+    # a dark interior with no teeth keeps the painted crowns
+    dark = photo.copy()
+    inner = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillPoly(inner, [np.round(lm[60:68]).astype(np.int32)], 1)
+    dark[inner > 0] = (40, 20, 20)
+    assert not PhotoTeeth(dark, lm).found
+    # a photo whose mouth is not open renders bit for bit as without the option
+    photo = _first_frame(grid_mpg)
+    lm = landmarks_for_image(photo, "bbaf2n").astype(np.float64)
+    target = open_mouth(lm, 6.0)
+    a, b = (NativeRenderer(photo, lm, track=target[None], config=RenderConfig(photo_teeth=on))(target)
+            for on in (True, False))
+    assert np.array_equal(a, b)

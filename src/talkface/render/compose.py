@@ -26,6 +26,7 @@ from talkface.render.eyes import START, LidPalette, closing, paint_lids
 from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth
 from talkface.render.mouth_bank import RetrievedMouth
 from talkface.render.mouth_fill import MouthFill, fill_weight
+from talkface.render.open_photo import PhotoTeeth
 from talkface.render.warp import FaceWarp, Roi, face_roi
 
 __all__ = ["MOUTH_STYLES", "NativeRenderer", "RenderConfig"]
@@ -58,6 +59,11 @@ class RenderConfig:
             own contrast (its eyes' white-to-dark range against GRID s1's; :func:`talkface.render.mouth.
             interior_levels`) instead of fixed levels: closer to real interiors on GRID, mixed on HD
             photos, so off by default (docs/render.md "Interior levels that adapt to the photo").
+        fill_mouth: a photo with an open mouth: frames closing it sample the photo with its interior
+            filled from the lips (:mod:`talkface.render.mouth_fill`).
+        photo_teeth: a photo with an open mouth showing teeth, ``mouth="painted"``: frames opening wider
+            than the photo get a dark cavity with the photo's own teeth carried by the lips
+            (:mod:`talkface.render.open_photo`) instead of painted crowns.
     """
 
     mouth: str = "painted"
@@ -69,6 +75,7 @@ class RenderConfig:
     shading: float = 0.0
     adaptive_mouth: bool = False
     fill_mouth: bool = True
+    photo_teeth: bool = True
 
     def __post_init__(self) -> None:
         if self.mouth not in MOUTH_STYLES:
@@ -144,6 +151,11 @@ class NativeRenderer:
         self._fill = (MouthFill(self.photo, self.landmarks)
                       if self.config.fill_mouth and mouth_is_open(self.landmarks) else None)
         self._retrieved = RetrievedMouth(self.palette) if self.config.mouth == "retrieved" else None
+        # an open photo mouth showing teeth: opening wider shows its own teeth over the painted cavity
+        self._teeth: PhotoTeeth | None = None
+        if self.config.photo_teeth and self.config.mouth == "painted" and mouth_is_open(self.landmarks):
+            teeth = PhotoTeeth(self.photo, self.landmarks)
+            self._teeth = teeth if teeth.found else None
         self._shading = None
         if self.config.shading > 0:
             from talkface.render.shading import LowerFaceShading  # lazy: loads torch and the shading weights
@@ -220,7 +232,10 @@ class NativeRenderer:
         style = self.config.mouth
         if extra > 0.75:
             strength = float(np.clip(extra / 3.0, 0.0, 1.0))
-            if style in ("painted", "cavity"):
+            if self._teeth is not None:
+                paint_mouth(roi_pixels, tgt, self.palette, origin=origin, strength=strength, teeth=False)
+                self._teeth.draw(roi_pixels, tgt, origin=origin, strength=strength)
+            elif style in ("painted", "cavity"):
                 paint_mouth(roi_pixels, tgt, self.palette, origin=origin, strength=strength, teeth=style == "painted")
             elif self._retrieved is not None:
                 self._retrieved(roi_pixels, tgt, origin=origin, strength=strength)
