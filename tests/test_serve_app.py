@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -425,6 +426,31 @@ def test_upload_limits(tmp_path: Path, fake: Fake, face_png: bytes, speech_wav: 
         assert chunked.status_code == 413
         assert not fake.calls
         assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_large_jpeg_is_judged_at_its_reduced_decode_size(tmp_path: Path, fake: Fake, speech_wav: bytes) -> None:
+    """A JPEG over the pixel limit passes when its 1/2-1/8 scale decode within max_side fits (a phone
+    photo, as the CLI reads it); a PNG of the same size cannot be decoded small and is refused."""
+    from talkface.io.images import read_image
+
+    big = np.repeat(np.repeat(grid_still(), 4, axis=0), 4, axis=1)  # 1440x1152 px = 1.66 megapixels
+    jpeg, png = image_bytes(big, "JPEG", quality=90), image_bytes(big, "PNG")
+    with make_client(tmp_path, fake, max_image_pixels=200_000, max_side=360) as client:
+        accepted = post(client, jpeg, speech_wav, face_name="phone.jpg")
+        assert accepted.status_code == 202, accepted.json()
+        assert wait(client, accepted.json()["job"])["status"] == "done"
+        assert fake.calls[0]["face"].name == "face.jpg"
+        (tmp_path / "phone.jpg").write_bytes(jpeg)
+        assert read_image(tmp_path / "phone.jpg", max_side=360).shape == (288, 360, 3)  # what the worker decodes
+        refused = post(client, png, speech_wav)
+        assert refused.status_code == 413 and refused.json()["code"] == "image_too_large"
+        assert refused.json()["error"] == ("face: image too large (1440x1152 px; limit 8192 px a side and 0.2 "
+                                           "megapixels; only a JPEG is decoded at reduced scale)")
+    with make_client(tmp_path, fake, max_image_pixels=200_000, max_side=720) as client:
+        too_big = post(client, jpeg, speech_wav, face_name="phone.jpg")  # 1/2 scale: 720x576 = 0.41 megapixels
+        assert too_big.status_code == 413
+        assert "(1440x1152 px, decoded at 720x576; limit" in too_big.json()["error"]
+    assert len(fake.calls) == 1
 
 
 @pytest.mark.parametrize(

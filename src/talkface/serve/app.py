@@ -425,7 +425,8 @@ def _add_animate_route(app: FastAPI, config: ServeConfig, manager: JobManager) -
             staging = manager.staging_dir(job_id)
             _store_upload(face, staging / "face.upload", "face", config.max_upload_bytes)
             _store_upload(speech, staging / "speech.upload", "speech", config.max_upload_bytes)
-            image = check_image(staging / "face.upload", "face", max_pixels=config.max_image_pixels)
+            image = check_image(staging / "face.upload", "face", max_pixels=config.max_image_pixels,
+                                max_side=config.max_side)
             audio = check_speech_file(staging / "speech.upload", "speech", max_seconds=config.max_audio_seconds)
             face_name = "face" + IMAGE_FORMATS[image.format]
             speech_name = "speech" + AUDIO_FORMATS[audio.format]
