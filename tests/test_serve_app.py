@@ -23,7 +23,7 @@ from talkface.errors import InputError
 from talkface.io.atomic import atomic_path
 from talkface.serve import ServeConfig, create_app
 from talkface.serve.jobs import STAGE_WEIGHTS, JobManager, overall_progress
-from talkface.serve.validate import IMAGE_FORMATS
+from talkface.serve.validate import IMAGE_FORMATS, human_bytes
 
 FAKE_VIDEO = b"\x00\x00\x00\x18ftypisom fake video bytes"
 
@@ -407,6 +407,7 @@ def test_upload_limits(tmp_path: Path, fake: Fake, face_png: bytes, speech_wav: 
                      max_image_pixels=50_000) as client:
         big = post(client, face_png, speech_wav + b"\0" * 300_000)
         assert big.status_code == 413 and big.json()["field"] == "speech"
+        assert big.json()["error"] == "speech: file too large (limit 195.3 KiB)"  # not "0.190735 MiB"
         too_long = post(client, image_bytes(grid_still()[:200, :200]), speech_wav)
         assert too_long.status_code == 413 and too_long.json()["code"] == "audio_too_long"
         assert "1.5 s; the limit is 1 s" in too_long.json()["error"]
@@ -416,6 +417,7 @@ def test_upload_limits(tmp_path: Path, fake: Fake, face_png: bytes, speech_wav: 
         huge = client.post("/v1/animate", content=b"x" * 600_000,
                            headers={"content-type": "multipart/form-data; boundary=zz"})
         assert huge.status_code == 413 and huge.json()["code"] == "too_large"
+        assert huge.json()["error"] == "request too large (limit 454.6 KiB)"  # 2 files + 64 KiB, not "465536 bytes"
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
             for _ in range(10):
@@ -451,6 +453,11 @@ def test_large_jpeg_is_judged_at_its_reduced_decode_size(tmp_path: Path, fake: F
         assert too_big.status_code == 413
         assert "(1440x1152 px, decoded at 720x576; limit" in too_big.json()["error"]
     assert len(fake.calls) == 1
+
+
+def test_human_bytes() -> None:
+    assert [human_bytes(n) for n in (0, 1023, 1024, 200_000, 32 * 2**20, 2 * 8 * 2**20 + 64 * 2**10, 3 * 2**30)] == [
+        "0 bytes", "1023 bytes", "1 KiB", "195.3 KiB", "32 MiB", "16.1 MiB", "3 GiB"]
 
 
 @pytest.mark.parametrize(

@@ -187,6 +187,14 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+def human_bytes(n: int | float) -> str:
+    """A size in bytes for a message, in binary units: ``16842752`` -> ``"16.1 MiB"``, ``200000`` -> ``"195.3 KiB"``."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{int(n)} bytes"
+
+
 def _describe(fmt: str | None) -> str:
     return _FORMAT_NAMES.get(fmt or "", "an unrecognised format")
 
