@@ -146,6 +146,7 @@ def test_page_and_openapi(client: TestClient) -> None:
     assert {"202", "413", "415", "422", "503"} <= set(animate["responses"])
     limits = client.get("/v1/limits").json()
     assert limits["sizes"] == [0, 128, 256] and limits["max_audio_seconds"] == 120.0
+    assert limits["max_side"] == 1280  # a JPEG larger than this counts at its 1/2-1/8 decode size
 
 
 # ------------------------------------------------------------------------------------------ jobs

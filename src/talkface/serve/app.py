@@ -379,7 +379,7 @@ def _add_server_routes(app: FastAPI, config: ServeConfig, manager: JobManager) -
     def limits() -> dict[str, Any]:
         """The upload limits and choices this server accepts."""
         return {"max_upload_bytes": config.max_upload_bytes, "max_audio_seconds": config.max_audio_seconds,
-                "max_image_pixels": config.max_image_pixels, "sizes": list(config.sizes),
+                "max_image_pixels": config.max_image_pixels, "max_side": config.max_side, "sizes": list(config.sizes),
                 "default_blink_rate": config.default_blink_rate, "image_formats": sorted(IMAGE_FORMATS),
                 "audio_formats": sorted(AUDIO_FORMATS), "job_ttl_s": config.job_ttl_s, "ranges": _ranges(),
                 "defaults": _defaults(config),
