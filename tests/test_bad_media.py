@@ -283,3 +283,47 @@ def test_motion_windows_in_blocks_equal_the_whole() -> None:
                 assert all(len(b) <= 1024 for b in blocks)
                 got = np.concatenate(blocks) if blocks else np.zeros((0, dt, 7), np.float32)
                 assert np.array_equal(got, frame_windows(feats, dt, align)), (frames, dt, align)  # type: ignore[arg-type]
+
+
+def test_animate_replaces_an_existing_output_only_when_it_succeeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """``-o`` over an existing video (as ``--help`` says): a run that fails while encoding keeps the old file
+    byte for byte; one that succeeds replaces it. The animator is replaced by one that only encodes."""
+    from types import SimpleNamespace
+
+    import talkface.pipeline as pipeline
+    from talkface.cli import main
+    from talkface.io.media import probe
+    from talkface.photo_video import write_frames
+
+    fail_at: list[int | None] = [None]
+
+    class Encoder:
+        def __init__(self, config: object) -> None:
+            pass
+
+        def animate(self, face: object, speech: object, output: Path, **options: object) -> SimpleNamespace:
+            def frames() -> object:
+                for i in range(10):
+                    if i == fail_at[0]:
+                        raise InputError(speech, "unreadable audio (cut off)")
+                    yield np.full((64, 64, 3), 20 * i, np.uint8)
+            n = write_frames(output, frames(), 25.0, audio=None)  # type: ignore[arg-type]
+            return SimpleNamespace(warnings=[], stage_seconds={}, output=output, frames=n, fps=25.0, duration_s=0.4,
+                                   seconds=0.1, frames_per_second=100.0)
+
+    monkeypatch.setattr(pipeline, "Animator", Encoder)
+    Image.new("RGB", (32, 32)).save(tmp_path / "face.png")
+    sf.write(tmp_path / "speech.wav", np.zeros(SR, np.float32), SR)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"an earlier video")
+    argv = ["animate", str(tmp_path / "face.png"), str(tmp_path / "speech.wav"), "-o", str(out), "-q",
+            "--model", str(pipeline.DEFAULT_MODEL)]
+    fail_at[0] = 5
+    assert main(argv) == 2
+    assert "unreadable audio (cut off)" in capsys.readouterr().err
+    assert out.read_bytes() == b"an earlier video" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "face.png", "out.mp4", "speech.wav"]  # no temporary file left either
+    fail_at[0] = None
+    assert main(argv) == 0
+    assert probe(out).num_frames == 10

@@ -107,6 +107,10 @@ def _serve(*extra: str) -> list[str]:
     return ["serve", "--work-dir", "{dir}/serve-work", *extra]
 
 
+def _worker(*extra: str) -> list[str]:
+    return ["worker", "--queue", "redis://127.0.0.1:9/0", "--work-dir", "{dir}", *extra]
+
+
 def _train(*extra: str) -> list[str]:
     return ["train", "motion", "{tiny_ds}", "-o", "{dir}/run", "-q", *extra]
 
@@ -286,6 +290,8 @@ CASES: list[Case] = [
     *_number_cases("serve", _serve, "--client-timeout", ["0", "inf"]),
     *_number_cases("serve", _serve, "--workers", ["0"]),
     *_number_cases("serve", _serve, "--max-queued", ["0"]),
+    *_number_cases("serve", _serve, "--queue-lease-s", ["-5", "0", "nan", "1e9"]),
+    *_number_cases("worker", _worker, "--lease-s", ["-5", "0.5", "inf", "x"]),
     Case("serve_work_dir_is_file", ["serve", "--work-dir", "{text}"], "work folder is a file"),
     Case("serve_model_missing", _serve("--model", "{dir}/nomodel"), "model folder not found"),
     Case("serve_empty_token", _serve("--token", ""), "--token: must not be empty"),

@@ -179,6 +179,34 @@ def test_evaluate_bad_input_is_one_line_and_exit_2(
     assert not (tmp_path / "out" / "report.md").exists()
 
 
+@pytest.mark.parametrize(
+    ("listing", "named", "message"),
+    [
+        ({"test": [CLIP_ID, "lbbc2a/gone"]}, "clips/lbbc2a/gone.npz",
+         "prepared clip not found (listed by split 'test'); prepare the dataset again"),
+        ({"test": ["a/gone", "b/gone", CLIP_ID]}, "clips/a/gone.npz",
+         "prepared clip not found (listed by split 'test', and 1 more of its 3 clips)"),
+        ({"test": CLIP_ID}, "splits.json", f'split \'test\' is not a list of clip ids (got "{CLIP_ID}")'),
+        ({"test": [CLIP_ID, 7]}, "splits.json", "split 'test' is not a list of clip ids (item 1 is 7)"),
+    ],
+)
+def test_evaluate_names_what_is_wrong_with_the_split(
+    tiny_dataset: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], listing: dict[str, object],
+    named: str, message: str
+) -> None:
+    """A split listing a missing clip said "not a readable prepared clip (FileNotFoundError)", a mangled split entry
+    "no split 'test'": both now name the file and what is wrong, before any work."""
+    import shutil
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset[0], root)
+    (root / "splits.json").write_text(json.dumps({"train": [], **listing}))
+    assert main(["evaluate", str(root), "--split", "test", "-o", str(tmp_path / "out"), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"talkface: error: {root / named}: ") and message in err, err
+    assert err.count("\n") == 1 and not (tmp_path / "out" / "report.md").exists()
+
+
 def test_evaluate_model_without_pipeline_is_a_clear_error(
     tiny_dataset: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -252,3 +280,12 @@ def test_train_subcommands_reject_options_of_other_models(tmp_path: Path) -> Non
                  ["train", "texture", "d", "-o", "r", "--image-size", "64"]):
         with pytest.raises(SystemExit):
             parser.parse_args(argv)
+
+
+def test_load_clip_names_a_missing_file(tmp_path: Path) -> None:
+    from talkface.data.dataset import load_clip
+    from talkface.errors import InputError
+
+    with pytest.raises(InputError, match="prepared clip not found") as info:
+        load_clip(tmp_path / "clips" / "s1" / "gone.npz")
+    assert info.value.path == str(tmp_path / "clips" / "s1" / "gone.npz")

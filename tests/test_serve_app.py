@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -22,7 +23,7 @@ from talkface.errors import InputError
 from talkface.io.atomic import atomic_path
 from talkface.serve import ServeConfig, create_app
 from talkface.serve.jobs import STAGE_WEIGHTS, JobManager, overall_progress
-from talkface.serve.validate import IMAGE_FORMATS
+from talkface.serve.validate import IMAGE_FORMATS, human_bytes
 
 FAKE_VIDEO = b"\x00\x00\x00\x18ftypisom fake video bytes"
 
@@ -145,6 +146,7 @@ def test_page_and_openapi(client: TestClient) -> None:
     assert {"202", "413", "415", "422", "503"} <= set(animate["responses"])
     limits = client.get("/v1/limits").json()
     assert limits["sizes"] == [0, 128, 256] and limits["max_audio_seconds"] == 120.0
+    assert limits["max_side"] == 1280  # a JPEG larger than this counts at its 1/2-1/8 decode size
 
 
 # ------------------------------------------------------------------------------------------ jobs
@@ -406,6 +408,7 @@ def test_upload_limits(tmp_path: Path, fake: Fake, face_png: bytes, speech_wav: 
                      max_image_pixels=50_000) as client:
         big = post(client, face_png, speech_wav + b"\0" * 300_000)
         assert big.status_code == 413 and big.json()["field"] == "speech"
+        assert big.json()["error"] == "speech: file too large (limit 195.3 KiB)"  # not "0.190735 MiB"
         too_long = post(client, image_bytes(grid_still()[:200, :200]), speech_wav)
         assert too_long.status_code == 413 and too_long.json()["code"] == "audio_too_long"
         assert "1.5 s; the limit is 1 s" in too_long.json()["error"]
@@ -415,6 +418,7 @@ def test_upload_limits(tmp_path: Path, fake: Fake, face_png: bytes, speech_wav: 
         huge = client.post("/v1/animate", content=b"x" * 600_000,
                            headers={"content-type": "multipart/form-data; boundary=zz"})
         assert huge.status_code == 413 and huge.json()["code"] == "too_large"
+        assert huge.json()["error"] == "request too large (limit 454.6 KiB)"  # 2 files + 64 KiB, not "465536 bytes"
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
             for _ in range(10):
@@ -425,6 +429,36 @@ def test_upload_limits(tmp_path: Path, fake: Fake, face_png: bytes, speech_wav: 
         assert chunked.status_code == 413
         assert not fake.calls
         assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_large_jpeg_is_judged_at_its_reduced_decode_size(tmp_path: Path, fake: Fake, speech_wav: bytes) -> None:
+    """A JPEG over the pixel limit passes when its 1/2-1/8 scale decode within max_side fits (a phone
+    photo, as the CLI reads it); a PNG of the same size cannot be decoded small and is refused."""
+    from talkface.io.images import read_image
+
+    big = np.repeat(np.repeat(grid_still(), 4, axis=0), 4, axis=1)  # 1440x1152 px = 1.66 megapixels
+    jpeg, png = image_bytes(big, "JPEG", quality=90), image_bytes(big, "PNG")
+    with make_client(tmp_path, fake, max_image_pixels=200_000, max_side=360) as client:
+        accepted = post(client, jpeg, speech_wav, face_name="phone.jpg")
+        assert accepted.status_code == 202, accepted.json()
+        assert wait(client, accepted.json()["job"])["status"] == "done"
+        assert fake.calls[0]["face"].name == "face.jpg"
+        (tmp_path / "phone.jpg").write_bytes(jpeg)
+        assert read_image(tmp_path / "phone.jpg", max_side=360).shape == (288, 360, 3)  # what the worker decodes
+        refused = post(client, png, speech_wav)
+        assert refused.status_code == 413 and refused.json()["code"] == "image_too_large"
+        assert refused.json()["error"] == ("face: image too large (1440x1152 px; limit 8192 px a side and 0.2 "
+                                           "megapixels; only a JPEG is decoded at reduced scale)")
+    with make_client(tmp_path, fake, max_image_pixels=200_000, max_side=720) as client:
+        too_big = post(client, jpeg, speech_wav, face_name="phone.jpg")  # 1/2 scale: 720x576 = 0.41 megapixels
+        assert too_big.status_code == 413
+        assert "(1440x1152 px, decoded at 720x576; limit" in too_big.json()["error"]
+    assert len(fake.calls) == 1
+
+
+def test_human_bytes() -> None:
+    assert [human_bytes(n) for n in (0, 1023, 1024, 200_000, 32 * 2**20, 2 * 8 * 2**20 + 64 * 2**10, 3 * 2**30)] == [
+        "0 bytes", "1023 bytes", "1 KiB", "195.3 KiB", "32 MiB", "16.1 MiB", "3 GiB"]
 
 
 @pytest.mark.parametrize(

@@ -68,6 +68,35 @@ def test_check_image(tmp_path: Path) -> None:
     assert (err.value.status, err.value.code) == (415, "unsupported_type")
 
 
+def test_check_image_judges_a_jpeg_at_its_reduced_decode_size(tmp_path: Path) -> None:
+    """A 12000x9000 phone JPEG (here a small JPEG whose header says so: nothing is decoded) passes the default
+    limits when the worker downscales to max_side anyway, as the CLI reads it; a PNG that size is refused."""
+    jpeg = bytearray(image_bytes(grid_still()[:16, :16], "JPEG"))
+    sof = jpeg.index(b"\xff\xc0")
+    jpeg[sof + 5: sof + 9] = (9000).to_bytes(2, "big") + (12000).to_bytes(2, "big")  # height, width
+    p = tmp_path / "upload"
+    p.write_bytes(bytes(jpeg))
+    info = check_image(p, "face", max_pixels=40_000_000, max_side=1280)
+    assert (info.format, info.width, info.height) == ("jpeg", 12000, 9000)
+    with pytest.raises(UploadError, match=r"^face: image too large \(12000x9000 px; limit 8192 px a side"):
+        check_image(p, "face", max_pixels=40_000_000)  # max_side 0: decoded whole
+    p.write_bytes(png_header_only(12000, 9000))
+    with pytest.raises(UploadError, match=r"\(12000x9000 px; .* only a JPEG is decoded at reduced scale\)$") as err:
+        check_image(p, "face", max_pixels=40_000_000, max_side=1280)
+    assert err.value.status == 413
+
+
+def test_live_photo_jpeg_is_judged_and_decoded_at_reduced_scale() -> None:
+    """The live session's photo, as /v1/animate's: a JPEG over the pixel limit whose reduced decode fits passes."""
+    import base64
+
+    from talkface.serve.live import _read_photo
+
+    big = np.repeat(np.repeat(grid_still(), 8, axis=0), 8, axis=1)  # 2880x2304 px = 6.6 megapixels
+    photo = _read_photo(base64.b64encode(image_bytes(big, "JPEG", quality=80)).decode(), 2_000_000)
+    assert photo.shape == (1152, 1440, 3)  # 1/2 scale: the longer side stays >= max_side (1280)
+
+
 def test_check_speech_file(tmp_path: Path) -> None:
     p = tmp_path / "upload"
     p.write_bytes((FIXTURES / "bbaf2n.mpg").read_bytes())

@@ -128,7 +128,8 @@ def motion_opts(prefix: str = "", checked: bool = False) -> list[Opt]:
 ANIMATE = [
     Opt("face", "photo of one face (jpg/png/webp/...; gray, RGBA, CMYK, 16-bit are converted)", flag=""),
     Opt("speech", "speech recording (wav/mp3/flac/ogg/m4a, or a video's audio track)", flag=""),
-    out_opt("video file to write (.mp4)"), MODEL,
+    out_opt("video file to write (.mp4); an existing file is replaced atomically when the run succeeds, kept "
+            "when it fails"), MODEL,
     Opt("person", "person model from 'talkface adapt' (texture fine-tuned to them)"),
     Opt("blink_rate", "blinks per second (humans 0.28-0.4); negative: the blink model's natural rate", type=float,
         show_range=False),

@@ -31,6 +31,7 @@ from talkface.cli_groups import (
     positive_int,
 )
 from talkface.cli_options import LazySubParsers, Opt, add_options, lazy_options, lazy_subparsers, source_fields
+from talkface.config_checks import number_arg
 from talkface.live.command import add_parser as add_live_parser
 
 #: Options of every `talkface train MODEL` command: fields of talkface.train.core.TrainConfig.
@@ -325,7 +326,8 @@ WORKER = [
     Opt("work_dir", "the server's job folder (shared), as seen from this machine", required=True),
     Opt("model", "model bundle folder (default: the bundled model)"), THREADS,
     Opt("max_audio_seconds", "longest speech accepted, seconds"),
-    Opt("queue_lease_s", "seconds without a heartbeat after which this worker counts as dead", flag="--lease-s"),
+    Opt("queue_lease_s", "seconds without a heartbeat after which this worker counts as dead", flag="--lease-s",
+        type=number_arg("queue_lease_s")),  # checked while parsing: ServeConfig's message would say --queue-lease-s
     Opt("prefix", "Redis key prefix (the server's)", default="talkface"),
     Opt("max_jobs", "exit after this many jobs", type=int),
 ]

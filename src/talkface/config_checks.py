@@ -147,6 +147,8 @@ LIMITS: dict[str, Limit] = {
     "job_ttl_minutes": Limit(0.0, 525600.0),
     "max_queued": Limit(1, 100_000, integer=True),
     "client_timeout": Limit(0.0, 3600.0, lo_open=True, unit="seconds"),
+    # a heartbeat is renewed every max(0.2, lease / 4) s: a lease under ~1 s expires between renewals
+    "queue_lease_s": Limit(1.0, 3600.0, unit="seconds"),
 }
 
 #: libx264's speed presets.

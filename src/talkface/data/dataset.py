@@ -134,6 +134,8 @@ def load_clip(path: str | os.PathLike[str]) -> Clip:
                 sample_rate=int(z["sample_rate"]),
                 crop_path=crop if crop.exists() else None,
             )
+    except FileNotFoundError as exc:
+        raise InputError(path, "prepared clip not found (the dataset lists it; prepare the dataset again)") from exc
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(path, f"not a readable prepared clip ({exc.__class__.__name__})") from exc
 
@@ -177,6 +179,8 @@ class PreparedDataset:
         )
         # split name -> clip ids; splits.json also records how it was split ("speakers", "split_unit")
         self.splits: dict[str, list[str]] = {name: ids for name, ids in listed.items() if isinstance(ids, list)}
+        #: splits.json as written (or the implied ``{"train": every clip}``), for messages about a mangled entry
+        self.split_listing: dict[str, Any] = listed
 
     @property
     def fps(self) -> float:

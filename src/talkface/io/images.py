@@ -116,6 +116,27 @@ def _draft_size(width: int, height: int, max_side: int) -> tuple[int, int] | Non
     return max(1, math.ceil(width * factor)), max(1, math.ceil(height * factor))
 
 
+def draft_jpeg(im: Image.Image, max_side: int) -> tuple[int, int]:
+    """Ask an opened, not yet loaded image for reduced-scale decoding, if it is a JPEG larger than ``max_side``.
+
+    A JPEG decodes at 1/2, 1/4 or 1/8 scale for almost nothing; the scale chosen keeps the
+    longer side at least ``max_side``. Other formats (PNG, ...) cannot, and keep their size.
+    Only the header has been read: nothing is decoded here.
+
+    Args:
+        im: a just-opened image.
+        max_side: the longer side the caller downscales to anyway (0: it does not; no change).
+
+    Returns:
+        The (width, height) the image will decode to.
+    """
+    draft = _draft_size(*im.size, max_side)
+    if draft is not None and im.format == "JPEG":
+        im.draft(None, draft)
+    width, height = im.size
+    return width, height
+
+
 def read_image(path: PathLike, *, max_side: int = 0) -> np.ndarray:
     """Read a photo as upright RGB.
 
@@ -150,10 +171,7 @@ def read_image(path: PathLike, *, max_side: int = 0) -> np.ndarray:
             # _check_size enforces the tighter limits on the size actually decoded
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(p) as im:
-                draft = _draft_size(*im.size, max_side)
-                if draft is not None and im.format == "JPEG":
-                    im.draft(None, draft)
-                _check_size(path, *im.size)
+                _check_size(path, *draft_jpeg(im, max_side))
                 im.load()
                 return _to_rgb(_upright(im))
     except InputError:

@@ -53,7 +53,14 @@ from talkface.serve.jobs import (
     new_job_id,
 )
 from talkface.serve.redis_queue import RedisJobManager
-from talkface.serve.validate import AUDIO_FORMATS, IMAGE_FORMATS, UploadError, check_image, check_speech_file
+from talkface.serve.validate import (
+    AUDIO_FORMATS,
+    IMAGE_FORMATS,
+    UploadError,
+    check_image,
+    check_speech_file,
+    human_bytes,
+)
 
 log = logging.getLogger("talkface.serve")
 
@@ -143,7 +150,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
-        too_large = _error(413, "too_large", f"request too large (limit {self.limit} bytes)")
+        too_large = _error(413, "too_large", f"request too large (limit {human_bytes(self.limit)})")
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -182,7 +189,7 @@ def _store_upload(upload: UploadFile, dest: Path, field: str, limit: int) -> Non
         while chunk := upload.file.read(_CHUNK):
             size += len(chunk)
             if size > limit:
-                raise UploadError(413, "too_large", field, f"file too large (limit {limit / 2**20:g} MiB)")
+                raise UploadError(413, "too_large", field, f"file too large (limit {human_bytes(limit)})")
             out.write(chunk)
 
 
@@ -337,8 +344,8 @@ def _add_error_handlers(app: FastAPI, config: ServeConfig) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.__cause__, _BodyTooLarge):  # FastAPI wraps errors raised while reading the form
-            return _error(413, "too_large", f"request too large (limit {2 * config.max_upload_bytes + _FORM_OVERHEAD}"
-                          " bytes)")
+            return _error(413, "too_large",
+                          f"request too large (limit {human_bytes(2 * config.max_upload_bytes + _FORM_OVERHEAD)})")
         if isinstance(exc.__cause__, ClientTooSlow):
             return _error(408, "timeout", f"request body too slow (a pause over {config.client_timeout_s:g} s)",
                           headers={"Connection": "close"})
@@ -372,7 +379,7 @@ def _add_server_routes(app: FastAPI, config: ServeConfig, manager: JobManager) -
     def limits() -> dict[str, Any]:
         """The upload limits and choices this server accepts."""
         return {"max_upload_bytes": config.max_upload_bytes, "max_audio_seconds": config.max_audio_seconds,
-                "max_image_pixels": config.max_image_pixels, "sizes": list(config.sizes),
+                "max_image_pixels": config.max_image_pixels, "max_side": config.max_side, "sizes": list(config.sizes),
                 "default_blink_rate": config.default_blink_rate, "image_formats": sorted(IMAGE_FORMATS),
                 "audio_formats": sorted(AUDIO_FORMATS), "job_ttl_s": config.job_ttl_s, "ranges": _ranges(),
                 "defaults": _defaults(config),
@@ -420,12 +427,13 @@ def _add_animate_route(app: FastAPI, config: ServeConfig, manager: JobManager) -
             for name, upload in (("face", face), ("speech", speech)):
                 if upload.size is not None and upload.size > config.max_upload_bytes:
                     raise UploadError(413, "too_large", name,
-                                      f"file too large (limit {config.max_upload_bytes / 2**20:g} MiB)")
+                                      f"file too large (limit {human_bytes(config.max_upload_bytes)})")
             job_id = new_job_id()
             staging = manager.staging_dir(job_id)
             _store_upload(face, staging / "face.upload", "face", config.max_upload_bytes)
             _store_upload(speech, staging / "speech.upload", "speech", config.max_upload_bytes)
-            image = check_image(staging / "face.upload", "face", max_pixels=config.max_image_pixels)
+            image = check_image(staging / "face.upload", "face", max_pixels=config.max_image_pixels,
+                                max_side=config.max_side)
             audio = check_speech_file(staging / "speech.upload", "speech", max_seconds=config.max_audio_seconds)
             face_name = "face" + IMAGE_FORMATS[image.format]
             speech_name = "speech" + AUDIO_FORMATS[audio.format]

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from talkface.config_checks import OptionError, check_value
+from talkface.config_checks import DEFAULT_MAX_SIDE, OptionError, check_value
 from talkface.serve.jobs import DEFAULT_JOB_TTL_S, AnimatorFactory, AnimatorLike, JobOptions
 
 __all__ = ["ServeConfig", "pipeline_factory"]
@@ -25,7 +25,10 @@ class ServeConfig:
         workers: jobs animated at once (one set of models loaded per worker).
         max_upload_bytes: largest accepted file, per file.
         max_audio_seconds: longest accepted speech (checked from the header at upload, again while decoding).
-        max_image_pixels: largest accepted photo, width x height (sides are also limited to 8192 px).
+        max_image_pixels: largest accepted photo, width x height as decoded (sides are also limited to 8192 px;
+            a JPEG larger than ``max_side`` counts at the 1/2, 1/4 or 1/8 scale it is decoded at).
+        max_side: the workers downscale photos whose longer side is larger to this (as
+            :attr:`talkface.animate_config.AnimateConfig.max_side`; 0: never).
         job_ttl_s: seconds a finished job's video is kept before it is deleted.
         work_dir: folder for the jobs' files; ``None`` = a fresh temporary folder, removed at shutdown.
         max_queued: jobs allowed to wait for a worker; more are refused with 503.
@@ -54,6 +57,7 @@ class ServeConfig:
     max_upload_bytes: int = 32 * 1024 * 1024
     max_audio_seconds: float = 120.0
     max_image_pixels: int = 40_000_000
+    max_side: int = DEFAULT_MAX_SIDE
     job_ttl_s: float = DEFAULT_JOB_TTL_S
     work_dir: Path | None = None
     max_queued: int = 32
@@ -77,6 +81,8 @@ class ServeConfig:
         check_value("max_queued", self.max_queued)
         check_value("max_audio_seconds", self.max_audio_seconds)
         check_value("client_timeout", self.client_timeout_s)
+        check_value("max_side", self.max_side)
+        check_value("queue_lease_s", self.queue_lease_s)
         if self.threads is not None:
             check_value("threads", self.threads)
         for name in ("max_upload_bytes", "max_image_pixels"):
@@ -101,6 +107,6 @@ def pipeline_factory(config: ServeConfig) -> AnimatorFactory:
         from talkface.pipeline import AnimateConfig, Animator  # lazy: loads torch
 
         return Animator(AnimateConfig(model=config.model, max_duration_s=config.max_audio_seconds,
-                                      threads=config.threads))
+                                      threads=config.threads, max_side=config.max_side))
 
     return make

@@ -41,7 +41,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 
-from talkface.config_checks import MAX_LIVE_S, OptionError, check_value
+from talkface.config_checks import DEFAULT_MAX_SIDE, MAX_LIVE_S, OptionError, check_value
 from talkface.errors import InputError
 from talkface.serve.validate import UploadError, check_image
 
@@ -123,8 +123,10 @@ def _read_photo(data: str, max_pixels: int) -> Any:
         path = Path(tmp) / "photo"
         path.write_bytes(raw)
         try:
-            check_image(path, "photo", max_pixels=max_pixels)
-            return read_image(path)
+            # the session's animator downscales to AnimateConfig's max_side: a larger JPEG is judged and decoded
+            # at 1/2-1/8 scale, as `talkface animate` reads it
+            check_image(path, "photo", max_pixels=max_pixels, max_side=DEFAULT_MAX_SIDE)
+            return read_image(path, max_side=DEFAULT_MAX_SIDE)
         except UploadError as exc:
             raise _SessionError(str(exc)) from exc
         except InputError as exc:

@@ -187,6 +187,14 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+def human_bytes(n: int | float) -> str:
+    """A size in bytes for a message, in binary units: ``16842752`` -> ``"16.1 MiB"``, ``200000`` -> ``"195.3 KiB"``."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{int(n)} bytes"
+
+
 def _describe(fmt: str | None) -> str:
     return _FORMAT_NAMES.get(fmt or "", "an unrecognised format")
 
@@ -210,13 +218,20 @@ def _sniff_upload(path: Path, field: str, formats: dict[str, str], what: str, se
     return fmt
 
 
-def check_image(path: str | os.PathLike[str], field: str, *, max_pixels: int) -> ImageInfo:
+def check_image(path: str | os.PathLike[str], field: str, *, max_pixels: int, max_side: int = 0) -> ImageInfo:
     """Check that an uploaded file is a photo of acceptable size, from its bytes and header.
+
+    The limits apply to the size the pipeline will decode: a JPEG larger than ``max_side`` is
+    decoded at 1/2, 1/4 or 1/8 scale (:func:`talkface.io.images.draft_jpeg`, as
+    :func:`talkface.io.images.read_image` does), so a 12000x9000 phone JPEG passes while a PNG
+    of that size, which can only be decoded whole, is refused.
 
     Args:
         path: the stored upload.
         field: its form field (named in messages).
-        max_pixels: largest accepted width x height; sides are also limited to :data:`MAX_IMAGE_SIDE`.
+        max_pixels: largest accepted width x height, as decoded; sides are also limited to :data:`MAX_IMAGE_SIDE`.
+        max_side: the longer side the worker downscales photos to (its
+            :attr:`talkface.animate_config.AnimateConfig.max_side`; 0: it never does).
 
     Returns:
         An :class:`ImageInfo`.
@@ -224,6 +239,8 @@ def check_image(path: str | os.PathLike[str], field: str, *, max_pixels: int) ->
     Raises:
         UploadError: empty (422), not an image format (415), header unreadable (422), too large (413).
     """
+    from talkface.io.images import draft_jpeg  # lazy: loads numpy
+
     p = Path(path)
     fmt = _sniff_upload(p, field, IMAGE_FORMATS, "a supported image", ", ".join(k.upper() for k in IMAGE_FORMATS))
     try:
@@ -231,6 +248,7 @@ def check_image(path: str | os.PathLike[str], field: str, *, max_pixels: int) ->
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(p) as im:
                 width, height = im.size
+                decoded = draft_jpeg(im, max_side)
     except Image.DecompressionBombError:
         raise UploadError(413, "image_too_large", field, f"image too large (limit {MAX_IMAGE_SIDE} px a side and "
                           f"{max_pixels / 1e6:g} megapixels)") from None
@@ -242,11 +260,14 @@ def check_image(path: str | os.PathLike[str], field: str, *, max_pixels: int) ->
         raise UploadError(422, "corrupt", field, f"unreadable {fmt.upper()} image header ({reason})") from None
     if width <= 0 or height <= 0:
         raise UploadError(422, "corrupt", field, f"image has no pixels ({width}x{height})")
-    if max(width, height) > MAX_IMAGE_SIDE or width * height > max_pixels:
+    if max(decoded) > MAX_IMAGE_SIDE or decoded[0] * decoded[1] > max_pixels:
+        size = f"{width}x{height} px"
+        if decoded != (width, height):
+            size += f", decoded at {decoded[0]}x{decoded[1]}"
+        hint = "; only a JPEG is decoded at reduced scale" if max_side > 0 and fmt != "jpeg" else ""
         raise UploadError(
             413, "image_too_large", field,
-            f"image too large ({width}x{height} px; limit {MAX_IMAGE_SIDE} px a side and "
-            f"{max_pixels / 1e6:g} megapixels)",
+            f"image too large ({size}; limit {MAX_IMAGE_SIDE} px a side and {max_pixels / 1e6:g} megapixels{hint})",
         )
     return ImageInfo(fmt, width, height)
 
