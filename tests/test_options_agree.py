@@ -442,3 +442,58 @@ def test_every_lgan_option_reaches_the_model_config(tmp_path: Path, monkeypatch:
                                                 LGAN, LGANConfig, tmp_path, monkeypatch, stop=(lgan, "train_lgan"),
                                                 own=frozenset({"init"}))
     assert built.regression_only and built.lambda_gan == LGANConfig().lambda_gan
+
+
+def test_every_sync_option_reaches_train_syncnet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface train sync``: each row of SYNC lands in the SyncNetDataConfig, the SyncNetConfig or the keyword
+    argument of train_syncnet that it names, field by field (dropping a row or its value fails here); with no option
+    the configs are their defaults except the one documented preset, SYNC_PRESETS (16 windows per item)."""
+    import talkface.eval.sync as sync
+    from talkface.cli import main
+    from talkface.cli_options import source_fields
+    from talkface.cli_parser import SYNC, SYNC_PRESETS, SYNC_SOURCES
+    from talkface.eval.sync import SyncNetConfig, SyncNetDataConfig
+
+    class Reached(Exception):
+        pass
+
+    got: dict[str, Any] = {}
+
+    def train_syncnet(*args: Any, **kwargs: Any) -> None:
+        got.update(kwargs)
+        raise Reached
+
+    monkeypatch.setattr(sync, "train_syncnet", train_syncnet)
+    model = tmp_path / "me.pt"
+    model.write_bytes(b"")
+    (tmp_path / "ex.txt").write_text("a b\n")
+    files = {"init", "realign_with", "warm_start"}
+    values: dict[str, Any] = {"windows_per_item": 4, "max_train_clips": 7, "max_val_clips": 9, "audio_context": 2,
+                              "exclude": ["bbaf2n"], "exclude_file": str(tmp_path / "ex.txt"),
+                              **dict.fromkeys(files, str(model))}
+    assert {o.name for o in SYNC} == set(values), "every SYNC row is checked below"
+    argv = ["train", "sync", str(tmp_path), "-o", str(tmp_path / "run")]
+    for opt in SYNC:
+        for value in values[opt.name] if isinstance(values[opt.name], list) else [values[opt.name]]:
+            argv += [opt.flags(None)[-1], str(value)]
+    with pytest.raises(Reached):
+        main(argv)
+    data, net, call = (source_fields(s) for s in SYNC_SOURCES)
+    for name, value in values.items():
+        if name in ("exclude", "exclude_file"):  # the utterances given and those of the file, together
+            held, default, value = got["exclude"], [], ["bbaf2n", "a", "b"]
+        elif name in data:
+            held, default = getattr(got["data_config"], name), getattr(SyncNetDataConfig(), name)
+        elif name in net:
+            held, default = getattr(got["config"], name), getattr(SyncNetConfig(), name)
+        else:
+            held, default = got[name], call[name].default
+        assert held == value != default, name
+    got.clear()
+    with pytest.raises(Reached):
+        main(["train", "sync", str(tmp_path), "-o", str(tmp_path / "run")])
+    assert got["config"] == SyncNetConfig()
+    assert got["data_config"] == SyncNetDataConfig(**SYNC_PRESETS) != SyncNetDataConfig()
+    assert {k: got[k] for k in files | {"max_train_clips", "max_val_clips"}} == {
+        k: call[k].default for k in files | {"max_train_clips", "max_val_clips"}}
+    assert [o.name for o in SYNC if o.default is not FIELD] == list(SYNC_PRESETS)

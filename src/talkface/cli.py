@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from talkface.cli_groups import ANIMATE, PREPROCESS, animate_kwargs
-from talkface.cli_options import config_kwargs, handlers_of
-from talkface.cli_parser import EVALUATE, LAMBDA_GAN, LGAN, SERVE, TRAIN, WORKER, build
+from talkface.cli_options import config_kwargs, handlers_of, source_fields
+from talkface.cli_parser import EVALUATE, LAMBDA_GAN, LGAN, SERVE, SYNC, SYNC_SOURCES, TRAIN, WORKER, build
 from talkface.cli_parser import evaluate_command as _evaluate_command
 from talkface.config_checks import check_device, check_fields, check_output_file, check_value, environment_error
 from talkface.errors import InputError, TalkfaceError
@@ -122,11 +122,13 @@ def _cmd_train_sync(args: argparse.Namespace) -> int:
     exclude = list(args.exclude)
     if args.exclude_file:
         exclude += Path(args.exclude_file).read_text().split()
+    # every SYNC row naming a field of the configs or a keyword of train_syncnet (init, clip counts, realign_with,
+    # warm_start); --windows-per-item's default is SYNC_PRESETS'
+    given = config_kwargs(source_fields(SYNC_SOURCES[2]), SYNC, args)
     result = train_syncnet(
         args.data[0], args.output, train_config=_train_config_from_args(args), extra_train=args.data[1:],
-        data_config=SyncNetDataConfig(windows_per_item=args.windows_per_item), max_train_clips=args.max_train_clips,
-        max_val_clips=args.max_val_clips, exclude=exclude, init=args.init, realign_with=args.realign_with,
-        config=SyncNetConfig(audio_context=args.audio_context), warm_start=args.warm_start,
+        data_config=SyncNetDataConfig(**config_kwargs(SyncNetDataConfig, SYNC, args)),
+        config=SyncNetConfig(**config_kwargs(SyncNetConfig, SYNC, args)), **{**given, "exclude": exclude},
     )
     print(result.model_path)
     for key, value in result.validation.items():

@@ -92,18 +92,28 @@ TEXTURE = [
 ]
 
 _EXCLUDE = "utterance never trained on (repeatable), e.g. "
+
+#: `talkface train sync`'s one preset that differs from its config, on purpose: 16 windows per item (the bundled sync
+#: model's stage-2 recipe, docs/evaluation.md); SyncNetDataConfig keeps its own, smaller library default.
+SYNC_PRESETS = {"windows_per_item": 16}
+
+#: `talkface train sync`: fields of SyncNetDataConfig, SyncNetConfig and keyword arguments of train_syncnet
+#: (defaults from there, except SYNC_PRESETS).
 SYNC = [
     Opt("init", "start from this sync model file (e.g. the bundled one)"),
-    Opt("windows_per_item", "consecutive 5-frame windows per training item", type=int, default=16),
-    Opt("max_train_clips", "use at most this many training clips (all)", type=int),
-    Opt("max_val_clips", "validation clips", type=int, default=100),
+    Opt("windows_per_item", "consecutive 5-frame windows per training item (this command's preset, the bundled "
+        "model's recipe; SyncNetDataConfig's own default is smaller)", default=SYNC_PRESETS["windows_per_item"]),
+    Opt("max_train_clips", "use at most this many training clips (all)"),
+    Opt("max_val_clips", "validation clips"),
     Opt("exclude", _EXCLUDE + "a held-out evaluation clip", action="append", metavar="UTTERANCE"),
     Opt("exclude_file", "text file of utterances never trained on"),
     Opt("realign_with", "sync model used to remove each training clip's own sub-frame offset first"),
-    Opt("audio_context", "frames of audio heard beyond each side of the 5-frame mouth window (ignored with --init)",
-        type=int, default=0),
+    Opt("audio_context", "frames of audio heard beyond each side of the 5-frame mouth window (ignored with --init)"),
     Opt("warm_start", "sync model file whose layers start the new model where the architectures agree"),
 ]
+#: Where the SYNC rows take their defaults (and config_kwargs its fields) from.
+SYNC_SOURCES = ("talkface.eval.sync.data:SyncNetDataConfig", "talkface.eval.sync.network:SyncNetConfig",
+                "talkface.eval.sync.train:train_syncnet")
 
 LIPREAD = [
     Opt("train_list", "text file of clip ids to train on (default: 'train' split)"),
@@ -199,7 +209,7 @@ def add_train_command(sub: LazySubParsers, handlers: Handlers) -> None:
           "SyncNet-style audio-mouth embedding model (docs/evaluation.md): InfoNCE of 5-frame mouth windows against "
           "the audio of the same clip at offsets within +-15 frames and of other clips. Trains on the first "
           "dataset's 'train' split plus every clip of the further datasets, validates on its 'val' split (shifts "
-          "-5..+5, frozen mouths) and writes OUTPUT/syncnet.pt.", (2000, 16, 1e-3), lambda mp: add_options(mp, SYNC),
+          "-5..+5, frozen mouths) and writes OUTPUT/syncnet.pt.", (2000, 16, 1e-3), lazy_options(SYNC, *SYNC_SOURCES),
           data_help="prepared dataset (train/val splits), then more datasets to train on")
     model("lipread", "GRID lip reader behind the WER of talkface evaluate",
           "Lip reader of GRID sentences (docs/evaluation.md): grey mouth crops cut with the prepared landmarks, a "
