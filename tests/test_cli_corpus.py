@@ -291,6 +291,7 @@ CASES: list[Case] = [
     *_number_cases("serve", _serve, "--workers", ["0"]),
     *_number_cases("serve", _serve, "--max-queued", ["0"]),
     *_number_cases("serve", _serve, "--queue-lease-s", ["-5", "0", "nan", "1e9"]),
+    *_number_cases("serve", _serve, "--queue-retries", ["-1", "101", "1.5", "x", str(2**63)]),
     *_number_cases("worker", _worker, "--lease-s", ["-5", "0.5", "inf", "x"]),
     Case("serve_work_dir_is_file", ["serve", "--work-dir", "{text}"], "work folder is a file"),
     Case("serve_model_missing", _serve("--model", "{dir}/nomodel"), "model folder not found"),
