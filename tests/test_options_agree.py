@@ -168,12 +168,12 @@ def test_defaults_read_from_source_are_the_configs() -> None:
 
     from talkface.cli_groups import COMMANDS, MOTION_COMMANDS
     from talkface.cli_options import _fields_of, read_source_fields
-    from talkface.cli_parser import EVALUATE_COMMANDS, SERVE_COMMANDS
+    from talkface.cli_parser import EVALUATE_COMMANDS, SERVE_COMMANDS, SYNC_SOURCES, TEXTURE_SOURCES
 
     sources = {s for c in (*COMMANDS, *MOTION_COMMANDS, *EVALUATE_COMMANDS, *SERVE_COMMANDS) for s in c.sources}
     sources |= {"talkface.live.config:LiveConfig", "talkface.train.core:TrainConfig",
                 "talkface.motion.lgan_net:LGANConfig", "talkface.texture.networks:TextureConfig",
-                "talkface.texture.data:TextureDataConfig"}
+                "talkface.texture.data:TextureDataConfig", *SYNC_SOURCES, *TEXTURE_SOURCES}
     read = 0
     for source in sorted(sources):
         module, _, name = source.partition(":")
@@ -497,3 +497,74 @@ def test_every_sync_option_reaches_train_syncnet(tmp_path: Path, monkeypatch: py
     assert {k: got[k] for k in files | {"max_train_clips", "max_val_clips"}} == {
         k: call[k].default for k in files | {"max_train_clips", "max_val_clips"}}
     assert [o.name for o in SYNC if o.default is not FIELD] == list(SYNC_PRESETS)
+
+
+@pytest.mark.parametrize("variant", ["warp", "attention", "adain"])
+def test_every_texture_option_reaches_its_config(variant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface train texture``: each row of TEXTURE lands in the TextureConfig (made by generator_config from
+    --variant), the TextureDataConfig or the keyword argument of train_texture it names, field by field, for each
+    generator (adain has no maps: --map-size / --map-region do not apply); with no option the configs are the
+    generator's with the library defaults except the documented TEXTURE_PRESETS."""
+    import functools
+
+    import talkface.texture.tgan as tgan
+    from talkface.cli import main
+    from talkface.cli_options import source_fields
+    from talkface.cli_parser import TEXTURE, TEXTURE_PRESETS, TEXTURE_SOURCES
+    from talkface.texture.data import TextureDataConfig
+    from talkface.texture.networks import GENERATORS, TextureConfig, generator_config
+
+    class Reached(Exception):
+        pass
+
+    got: dict[str, Any] = {}
+
+    @functools.wraps(tgan.train_texture)  # its signature: train_texture's defaults (--sample-every's)
+    def train_texture(out: Any, data: Any, model: Any, train: Any, **kwargs: Any) -> None:
+        got.update(kwargs, data=data, model=model)
+        raise Reached
+
+    monkeypatch.setattr(tgan, "train_texture", train_texture)
+    assert set(next(o for o in TEXTURE if o.name == "variant").choices or ()) == set(GENERATORS)
+    maps = variant != "adain"
+    values: dict[str, Any] = {"variant": variant, "image_size": 256, "base_channels": 8, "map_region": "all",
+                              "map_size": 32, "num_references": 3, "references_from": "speaker",
+                              "frames_per_clip": 5, "adversarial": False, "no_temporal": True, "sample_every": 7}
+    own = {"meta", "init"}  # MAML (meta_train_texture) and fine-tuning from a checkpoint: tested with the texture
+    assert {o.name for o in TEXTURE} == set(values) | own, "every TEXTURE row is checked below"
+    argv = ["train", "texture", str(tmp_path), "-o", str(tmp_path / "run")]
+    for opt in TEXTURE:
+        if opt.name in values:
+            value = values[opt.name]
+            argv += [opt.flags(None)[-1]] if isinstance(value, bool) else [opt.flags(None)[-1], str(value)]
+    argv = [a.replace("--adversarial", "--no-adversarial") for a in argv]
+    with pytest.raises(Reached):
+        main(argv)
+    model, data = got["model"], got["data"]
+    model_fields, data_fields, call = (source_fields(s) for s in TEXTURE_SOURCES)
+    default_model, default_data = TextureConfig(), TextureDataConfig()
+    for name, value in values.items():
+        if name == "variant":
+            held = ("warp" if model.warp_identity else model.variant)
+            assert held == variant
+        elif name == "no_temporal":
+            assert data.temporal is False
+        elif name in ("map_size", "map_region") and not maps:
+            assert getattr(model, name) == getattr(default_model, name), name  # adain: no maps
+        elif name == "map_region" and variant == "attention":
+            assert model.map_region == "all"  # the attention variant's maps act anywhere
+        else:  # a value the command's default (its preset, else the field's) would not give
+            held = getattr(model, name) if name in model_fields else getattr(data, name) if name in data_fields \
+                else got[name]
+            field = model_fields.get(name) or data_fields.get(name) or call[name]
+            assert held == value != TEXTURE_PRESETS.get(name, field.default), name
+    got.clear()
+    with pytest.raises(Reached):
+        main(["train", "texture", str(tmp_path), "-o", str(tmp_path / "run"), "--variant", variant])
+    presets = {k: v for k, v in TEXTURE_PRESETS.items() if k != "variant"}
+    assert got["model"] == generator_config(variant, **{k: v for k, v in presets.items() if k in model_fields})
+    assert got["data"].references_from == TEXTURE_PRESETS["references_from"] != default_data.references_from
+    assert got["sample_every"] == call["sample_every"].default
+    for name, preset in presets.items():  # a preset is a real difference from the library's default, on purpose
+        assert preset != (model_fields.get(name) or data_fields[name]).default, name
+    assert [o.name for o in TEXTURE if o.default is not FIELD] == list(TEXTURE_PRESETS)

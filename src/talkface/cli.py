@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from talkface.cli_groups import ANIMATE, PREPROCESS, animate_kwargs
 from talkface.cli_options import config_kwargs, handlers_of, source_fields
-from talkface.cli_parser import EVALUATE, LAMBDA_GAN, LGAN, SERVE, SYNC, SYNC_SOURCES, TRAIN, WORKER, build
+from talkface.cli_parser import EVALUATE, LAMBDA_GAN, LGAN, SERVE, SYNC, SYNC_SOURCES, TEXTURE, TRAIN, WORKER, build
 from talkface.cli_parser import evaluate_command as _evaluate_command
 from talkface.config_checks import check_device, check_fields, check_output_file, check_value, environment_error
 from talkface.errors import InputError, TalkfaceError
@@ -162,28 +162,23 @@ def _cmd_train_lipread(args: argparse.Namespace) -> int:
 def _cmd_train_texture(args: argparse.Namespace) -> int:
     """`talkface train texture`: a texture generator (--variant), optionally MAML meta-trained."""
     from talkface.texture.data import TextureDataConfig  # lazy: loads lightning, torch
+    from talkface.texture.networks import generator_config  # lazy: loads torch
     from talkface.texture.tgan import TextureConfig, init_config, train_texture  # lazy: loads lightning, torch
 
-    adversarial = not args.no_adversarial
+    # every TEXTURE row naming a field (defaults: the configs', except TEXTURE_PRESETS); --variant names a generator
+    fields = config_kwargs(TextureConfig, TEXTURE, args)
     train = _train_config_from_args(args)
     init = _bundle_part(args.init, "texture") if args.init else None
     if init is not None:
         if args.meta:
             raise InputError(args.init, "--init fine-tunes a generator; MAML meta-training (--meta) starts afresh")
-        model = init_config(init, adversarial=adversarial)
-    elif args.variant == "adain":
-        model = TextureConfig(image_size=args.size, base_channels=args.channels, adversarial=adversarial)
+        model = init_config(init, adversarial=fields["adversarial"])
     else:
-        map_size = args.map_size or args.size
-        model = TextureConfig(image_size=args.size, base_channels=args.channels, variant="attention",
-                              bottleneck_size=map_size // 8, warp_identity=args.variant == "warp",
-                              map_size=map_size, attention_size=map_size // 4, adversarial=adversarial,
-                              map_region=args.map_region if args.variant == "warp" else "all")
-    data = TextureDataConfig(
-        roots=tuple(args.data), num_references=args.references, frames_per_clip=args.frames_per_clip,
-        references_from=args.references_from,
-        temporal=model.variant != "adain" and not args.no_temporal, val_split=None, samples_per_epoch=100_000,
-    )
+        model = generator_config(fields.pop("variant"), **fields)
+    # the command trains on every clip with no validation split, in long epochs
+    data = TextureDataConfig(**config_kwargs(TextureDataConfig, TEXTURE, args), roots=tuple(args.data),
+                             temporal=model.variant != "adain" and not args.no_temporal, val_split=None,
+                             samples_per_epoch=100_000)
     if args.meta:
         from talkface.texture.meta import MetaTextureConfig, meta_train_texture  # lazy: loads lightning, torch
 

@@ -69,27 +69,38 @@ LGAN = [
 ]
 LAMBDA_GAN = Opt("lambda_gan", "weight of the adversarial loss (eq. 5; the paper's 1, docs/motion.md compares 0.25)")
 
-#: `talkface train texture`: its defaults are the CLI's preset (the 'warp' generator of the shipped model).
+#: `talkface train texture`'s presets that differ from TextureConfig / TextureDataConfig, on purpose: the shipped
+#: model's generator ('warp', 16 channels, maps at 64 px around the mouth and eyes) and references from the target's
+#: own clip; the configs keep their library defaults.
+TEXTURE_PRESETS = {"variant": "warp", "base_channels": 16, "map_region": "parts", "map_size": 64,
+                   "references_from": "clip"}
+
+#: `talkface train texture`: fields of TextureConfig (--variant names a generator: texture.networks.generator_config),
+#: TextureDataConfig and keyword arguments of train_texture; defaults from there, except TEXTURE_PRESETS.
 TEXTURE = [
-    Opt("variant", "generator", choices=("warp", "attention", "adain"), default="warp"),
+    Opt("variant", "generator", choices=("warp", "attention", "adain"), default=TEXTURE_PRESETS["variant"]),
     Opt("image_size", "crop side, pixels", flag="--size", choices=(128, 256)),
-    Opt("base_channels", "base channels (8-16 on a CPU, 32-64 on a GPU)", flag="--channels", default=16),
+    Opt("base_channels", "base channels (8-16 on a CPU, 32-64 on a GPU)", flag="--channels",
+        default=TEXTURE_PRESETS["base_channels"]),
     Opt("map_region", "warp variant: the colour map acts only around the mouth and eyes (parts) or anywhere (all)",
-        choices=("parts", "all"), default="parts"),
+        choices=("parts", "all"), default=TEXTURE_PRESETS["map_region"]),
     Opt("map_size", "attention variants: side the maps are predicted at (0: --size; 64 at 128 is ~4x faster)",
-        default=64),
+        default=TEXTURE_PRESETS["map_size"]),
     Opt("num_references", "reference images per sample", flag="--references"),
     Opt("references_from", "draw references from the target's own clip (same lighting, like a user's photo) or any "
-        "clip of the speaker", choices=("clip", "speaker"), default="clip"),
+        "clip of the speaker", choices=("clip", "speaker"), default=TEXTURE_PRESETS["references_from"]),
     Opt("frames_per_clip", "frames kept per clip (0: all)"),
     Opt("meta", "MAML meta-training (adain variant)", action="store_true"),
     Opt("adversarial", "no discriminator: the regression-only generator (ablation; ~2x cheaper per step)"),
     Opt("no_temporal", "attention variants: no frame pairs, so no temporal regularisation (eq. 12; 2x cheaper)",
         action="store_true"),
-    Opt("sample_every", "write samples/step=N.png every N batches", type=int, default=200),
+    Opt("sample_every", "write samples/step=N.png every N batches"),
     Opt("init", _INIT_HELP.format(what="", model="texture generator") + "; its "
         "architecture replaces --variant/--size/--channels/--map-*", metavar="CKPT|BUNDLE|default"),
 ]
+#: Where the TEXTURE rows take their defaults (and config_kwargs its fields) from.
+TEXTURE_SOURCES = ("talkface.texture.networks:TextureConfig", "talkface.texture.data:TextureDataConfig",
+                   "talkface.texture.tgan:train_texture")
 
 _EXCLUDE = "utterance never trained on (repeatable), e.g. "
 
@@ -204,7 +215,7 @@ def add_train_command(sub: LazySubParsers, handlers: Handlers) -> None:
           "Texture generator (--variant): 'adain' = t-GAN (Das et al.), 'attention' = attention + colour maps (Sinha "
           "et al.), 'warp' = the attention variant composed with the identity image warped onto the target landmarks "
           "(the default model). --meta: MAML meta-training.", (6000, 16, 2e-4),
-          lazy_options(TEXTURE, "talkface.texture.networks:TextureConfig", "talkface.texture.data:TextureDataConfig"))
+          lazy_options(TEXTURE, *TEXTURE_SOURCES))
     model("sync", "lip-sync model behind AV offset / LSE-D / LSE-C (talkface evaluate --sync-model)",
           "SyncNet-style audio-mouth embedding model (docs/evaluation.md): InfoNCE of 5-frame mouth windows against "
           "the audio of the same clip at offsets within +-15 frames and of other clips. Trains on the first "
