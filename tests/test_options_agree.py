@@ -568,3 +568,39 @@ def test_every_texture_option_reaches_its_config(variant: str, tmp_path: Path, m
     for name, preset in presets.items():  # a preset is a real difference from the library's default, on purpose
         assert preset != (model_fields.get(name) or data_fields[name]).default, name
     assert [o.name for o in TEXTURE if o.default is not FIELD] == list(TEXTURE_PRESETS)
+
+
+def test_every_adapt_option_reaches_adapt_person(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface adapt``: each row of ADAPT naming a keyword of adapt_person reaches it (defaults: its own)."""
+    import functools
+
+    import talkface.pipeline as pipeline
+    from talkface.cli import main
+    from talkface.cli_groups import ADAPT, ADAPT_SOURCE
+    from talkface.cli_options import source_fields
+
+    class Reached(Exception):
+        pass
+
+    got: dict[str, Any] = {}
+
+    @functools.wraps(pipeline.adapt_person)
+    def adapt_person(*args: Any, **kwargs: Any) -> None:
+        got.update(kwargs)
+        raise Reached
+
+    monkeypatch.setattr(pipeline, "adapt_person", adapt_person)
+    values = {"model": str(DEFAULT_MODEL), "frames": 5, "steps": 3, "lr": 0.01, "seed": 4, "threads": 1}
+    assert {o.name for o in ADAPT} == set(values) | {"inputs", "output", "quiet"}, "every ADAPT row is checked"
+    argv = ["adapt", str(EXAMPLES / "face.png"), "-o", str(tmp_path / "p.pt"), "-q"]
+    for name, value in values.items():
+        argv += ["--" + name, str(value)]
+    with pytest.raises(Reached):
+        main(argv)
+    keywords = source_fields(ADAPT_SOURCE)
+    for name, value in values.items():
+        assert got[name] == value != keywords[name].default, name
+    got.clear()
+    with pytest.raises(Reached):
+        main(["adapt", str(EXAMPLES / "face.png"), "-o", str(tmp_path / "p.pt")])
+    assert {k: v for k, v in got.items() if k != "progress"} == {k: keywords[k].default for k in values}

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from talkface.cli_groups import ANIMATE, PREPROCESS, animate_kwargs
+from talkface.cli_groups import ADAPT, ADAPT_SOURCE, ANIMATE, PREPROCESS, animate_kwargs
 from talkface.cli_options import config_kwargs, handlers_of, source_fields
 from talkface.cli_parser import EVALUATE, LAMBDA_GAN, LGAN, SERVE, SYNC, SYNC_SOURCES, TEXTURE, TRAIN, WORKER, build
 from talkface.cli_parser import evaluate_command as _evaluate_command
@@ -539,8 +539,9 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
         bars[0].refresh()
 
     try:
-        facts = adapt_person(args.inputs, args.output, model=args.model, frames=args.frames, steps=args.steps,
-                             lr=args.lr, seed=args.seed, threads=args.threads, progress=progress)
+        # every ADAPT row naming a keyword of adapt_person (model, frames, steps, lr, seed, threads)
+        facts = adapt_person(args.inputs, args.output, **config_kwargs(source_fields(ADAPT_SOURCE), ADAPT, args),
+                             progress=progress)
     finally:
         for bar in bars:
             bar.close()
