@@ -604,3 +604,44 @@ def test_every_adapt_option_reaches_adapt_person(tmp_path: Path, monkeypatch: py
     with pytest.raises(Reached):
         main(["adapt", str(EXAMPLES / "face.png"), "-o", str(tmp_path / "p.pt")])
     assert {k: v for k, v in got.items() if k != "progress"} == {k: keywords[k].default for k in values}
+
+
+def test_every_lipread_option_reaches_train_lipreader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface train lipread``: each row of LIPREAD reaches train_lipreader (--cache as cache_dir, the id lists
+    as read from their files, the utterances excluded together with the file's); defaults: train_lipreader's."""
+    import functools
+
+    import talkface.eval.lipread_train as lipread_train
+    from talkface.cli import main
+    from talkface.cli_options import source_fields
+    from talkface.cli_parser import LIPREAD, LIPREAD_SOURCE
+
+    class Reached(Exception):
+        pass
+
+    got: dict[str, Any] = {}
+
+    @functools.wraps(lipread_train.train_lipreader)
+    def train_lipreader(*args: Any, **kwargs: Any) -> None:
+        got.update(kwargs)
+        raise Reached
+
+    monkeypatch.setattr(lipread_train, "train_lipreader", train_lipreader)
+    lists = {name: tmp_path / f"{name}.txt" for name in ("train_list", "val_list", "exclude_file")}
+    for name, path in lists.items():
+        path.write_text(f"{name}/a {name}/b\n")
+    cache = str(tmp_path / "cache")
+    rows = {"train_list": "train_ids", "val_list": "val_ids", "exclude": "exclude", "exclude_file": "exclude",
+            "cache_dir": "cache_dir"}
+    assert {o.name for o in LIPREAD} == set(rows), "every LIPREAD row is checked"
+    argv = ["train", "lipread", str(tmp_path), "-o", str(tmp_path / "run"), "--exclude", "bbaf2n", "--cache", cache,
+            *(a for name, path in lists.items() for a in ("--" + name.replace("_", "-"), str(path)))]
+    with pytest.raises(Reached):
+        main(argv)
+    assert got["train_ids"] == ["train_list/a", "train_list/b"] and got["val_ids"] == ["val_list/a", "val_list/b"]
+    assert got["exclude"] == ["bbaf2n", "exclude_file/a", "exclude_file/b"]
+    assert got["cache_dir"] == cache != source_fields(LIPREAD_SOURCE)["cache_dir"].default
+    got.clear()
+    with pytest.raises(Reached):
+        main(["train", "lipread", str(tmp_path), "-o", str(tmp_path / "run")])
+    assert got["cache_dir"] is None and got["exclude"] == [] and got["train_ids"] is None

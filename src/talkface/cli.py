@@ -17,7 +17,20 @@ from typing import TYPE_CHECKING
 
 from talkface.cli_groups import ADAPT, ADAPT_SOURCE, ANIMATE, PREPROCESS, animate_kwargs
 from talkface.cli_options import config_kwargs, handlers_of, source_fields
-from talkface.cli_parser import EVALUATE, LAMBDA_GAN, LGAN, SERVE, SYNC, SYNC_SOURCES, TEXTURE, TRAIN, WORKER, build
+from talkface.cli_parser import (
+    EVALUATE,
+    LAMBDA_GAN,
+    LGAN,
+    LIPREAD,
+    LIPREAD_SOURCE,
+    SERVE,
+    SYNC,
+    SYNC_SOURCES,
+    TEXTURE,
+    TRAIN,
+    WORKER,
+    build,
+)
 from talkface.cli_parser import evaluate_command as _evaluate_command
 from talkface.config_checks import check_device, check_fields, check_output_file, check_value, environment_error
 from talkface.errors import InputError, TalkfaceError
@@ -149,10 +162,11 @@ def _cmd_train_lipread(args: argparse.Namespace) -> int:
             lists[name] = Path(path).read_text().split()
     if len(args.data) != 1:
         raise InputError(args.data[1], "the lip reader trains on one prepared dataset")
+    given = config_kwargs(source_fields(LIPREAD_SOURCE), LIPREAD, args)  # --cache: cache_dir
     result = train_lipreader(
         args.data[0], args.output, train_config=_train_config_from_args(args), train_ids=lists.get("train_list"),
-        val_ids=lists.get("val_list"), exclude=[*args.exclude, *lists.get("exclude_file", [])],
-        cache_dir=args.cache, progress=not args.quiet,
+        val_ids=lists.get("val_list"), progress=not args.quiet,
+        **{**given, "exclude": [*args.exclude, *lists.get("exclude_file", [])]},
     )
     print(f"{result.model_path} ({result.train_clips} train clips, {result.val_clips} val clips, "
           f"weights of {result.checkpoint.name})")

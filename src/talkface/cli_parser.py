@@ -126,13 +126,17 @@ SYNC = [
 SYNC_SOURCES = ("talkface.eval.sync.data:SyncNetDataConfig", "talkface.eval.sync.network:SyncNetConfig",
                 "talkface.eval.sync.train:train_syncnet")
 
+#: `talkface train lipread`: the id lists are files read by the command (train_lipreader's train_ids, val_ids,
+#: exclude); --cache is train_lipreader's cache_dir (default from there).
 LIPREAD = [
     Opt("train_list", "text file of clip ids to train on (default: 'train' split)"),
     Opt("val_list", "text file of clip ids to validate on (default: 'val' split)"),
     Opt("exclude", _EXCLUDE + "a test fixture clip", action="append", metavar="UTTERANCE"),
     Opt("exclude_file", "text file of utterances or clip ids never trained on"),
-    Opt("cache", "mouth-crop cache folder (default: OUTPUT/cache; reused)"),
+    Opt("cache_dir", "mouth-crop cache folder (default: OUTPUT/cache; reused)", flag="--cache"),
 ]
+
+LIPREAD_SOURCE = "talkface.eval.lipread_train:train_lipreader"
 
 #: `talkface train e2e`: only the options given override E2EConfig / E2EDataConfig (the paper's values).
 E2E = [
@@ -228,7 +232,7 @@ def add_train_command(sub: LazySubParsers, handlers: Handlers) -> None:
           "letter digit adverb), with flip/scale/colour/blur/frame-rate augmentation. Trains on the dataset's 'train' "
           "split (or --train-list), keeps the best 'val' WER in best.ckpt (with --val-every) and writes "
           "OUTPUT/lipreader.pt for talkface evaluate --lipreader. Sentences come from the GRID file names or .align "
-          "files.", (1000, 16, 2e-3), lambda mp: add_options(mp, LIPREAD), data_help="prepared dataset of GRID clips")
+          "files.", (1000, 16, 2e-3), lazy_options(LIPREAD, LIPREAD_SOURCE), data_help="prepared dataset of GRID clips")
     model("e2e", "end-to-end temporal GAN baseline (Vougioukas et al.)",
           "End-to-end temporal GAN: audio encoder + context GRU, identity encoder, noise GRU, frame decoder; frame and "
           "sequence discriminators; L1 on the lower half of the face. Unset options keep the paper's values.",
