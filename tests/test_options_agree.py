@@ -645,3 +645,56 @@ def test_every_lipread_option_reaches_train_lipreader(tmp_path: Path, monkeypatc
     with pytest.raises(Reached):
         main(["train", "lipread", str(tmp_path), "-o", str(tmp_path / "run")])
     assert got["cache_dir"] is None and got["exclude"] == [] and got["train_ids"] is None
+
+
+def test_every_e2e_option_reaches_its_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface train e2e``: each row of E2E naming an E2EConfig or E2EDataConfig field lands there, field by field
+    (--spp as sequence_discriminator 'spp', --init as train_e2e's init); options not given keep the config's."""
+    import talkface.e2e as e2e
+    from talkface.cli import main
+    from talkface.cli_parser import E2E
+    from talkface.e2e import E2EConfig, E2EDataConfig
+
+    class Reached(Exception):
+        pass
+
+    got: list[Any] = []
+
+    def train_e2e(out: Any, data: Any, model: Any, train: Any, init: Any = None) -> None:
+        got.extend([data, model, init])
+        raise Reached
+
+    monkeypatch.setattr(e2e, "train_e2e", train_e2e)
+    ckpt = tmp_path / "me.ckpt"
+    ckpt.write_bytes(b"")
+    values: dict[str, Any] = {
+        "use_frame_discriminator": False, "use_sequence_discriminator": False, "spp": "spp", "l1_region": "full",
+        "l1_weight": 50.0, "output_mode": "residual", "mask_weight": 0.5, "mouth_weight": 2.0, "init": str(ckpt),
+        "audio_encoder": "mfcc", "window_s": 0.3, "image_size": 64, "base_channels": 16, "audio_base_channels": 8,
+        "audio_code_size": 32, "context_size": 64, "disc_frame_code_size": 16, "disc_audio_code_size": 16,
+        "disc_rnn_size": 32, "frame_samples": 2, "lr_frame_discriminator": 1e-5, "lr_sequence_discriminator": 2e-5,
+        "lr_decay_start_epoch": 3, "min_frames": 4, "max_frames": 40, "samples_per_clip": 2, "max_train_clips": 3,
+        "max_val_clips": 0, "still": "first", "mirror": False, "augment": True}
+    assert {o.name for o in E2E} == set(values), "every E2E row is checked"
+    argv = ["train", "e2e", str(tmp_path), "-o", str(tmp_path / "run")]
+    for opt in E2E:
+        flag, value = opt.flags(None)[-1], values[opt.name]
+        if opt.name in ("use_frame_discriminator", "use_sequence_discriminator", "mirror", "augment", "spp"):
+            argv += [flag if flag.startswith("--no-") or opt.name in ("augment", "spp") else "--no-" + flag[2:]]
+        else:
+            argv += [flag, str(value)]
+    with pytest.raises(Reached):
+        main(argv)
+    data, model, init = got
+    for name, value in values.items():
+        if name == "spp":
+            assert model.sequence_discriminator == "spp" != E2EConfig().sequence_discriminator
+        elif name == "init":
+            assert init == value
+        else:
+            built, default = (model, E2EConfig()) if hasattr(model, name) else (data, E2EDataConfig(root=""))
+            assert getattr(built, name) == value != getattr(default, name), name
+    got.clear()
+    with pytest.raises(Reached):
+        main(["train", "e2e", str(tmp_path), "-o", str(tmp_path / "run")])
+    assert got[1] == E2EConfig() and got[0] == E2EDataConfig(root=str(tmp_path)) and got[2] is None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from talkface.cli_groups import ADAPT, ADAPT_SOURCE, ANIMATE, PREPROCESS, animate_kwargs
 from talkface.cli_options import config_kwargs, handlers_of, source_fields
 from talkface.cli_parser import (
+    E2E,
     EVALUATE,
     LAMBDA_GAN,
     LGAN,
@@ -346,25 +347,11 @@ def _cmd_train_e2e(args: argparse.Namespace) -> int:
 
     train = _train_config_from_args(args)
     given = vars(args)
-    model_fields = (
-        "image_size", "base_channels", "audio_encoder", "audio_base_channels", "audio_code_size", "context_size",
-        "disc_frame_code_size", "disc_audio_code_size", "disc_rnn_size", "l1_weight", "l1_region", "window_s",
-        "frame_samples", "lr_frame_discriminator", "lr_sequence_discriminator", "lr_decay_start_epoch",
-        "output_mode", "mask_weight", "mouth_weight",
-    )
-    model = {f: given[f] for f in model_fields if f in given}
-    if given.get("no_frame_disc"):
-        model["use_frame_discriminator"] = False
-    if given.get("no_seq_disc"):
-        model["use_sequence_discriminator"] = False
+    # the E2E rows that were given (the others are absent: the config's, or the ablation's, values apply)
+    model = config_kwargs(E2EConfig, E2E, args)
     if given.get("spp"):
         model["sequence_discriminator"] = "spp"
-    data_fields = ("min_frames", "max_frames", "samples_per_clip", "max_train_clips", "max_val_clips", "still")
-    data = {f: given[f] for f in data_fields if f in given}
-    if given.get("no_mirror"):
-        data["mirror"] = False
-    if given.get("augment"):
-        data["augment"] = True
+    data = config_kwargs(E2EDataConfig, E2E, args)
     try:
         model_config = ablation_config(given["ablation"], **model) if "ablation" in given else E2EConfig(**model)
         data_config = E2EDataConfig(root=args.data[0], extra_roots=tuple(args.data[1:]), **data)
