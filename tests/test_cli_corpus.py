@@ -309,6 +309,8 @@ CASES: list[Case] = [
     *_number_cases("train", _train, "--loader-workers", ["-1"]),
     Case("train_blink_steps", ["train", "blink", "{tiny_ds}", "-o", "{dir}/run", "--steps", "-3"], "--steps"),
     Case("train_texture_lr", ["train", "texture", "{tiny_ds}", "-o", "{dir}/run", "--lr", "inf"], "--lr"),
+    Case("train_texture_map_size_100", ["train", "texture", "{tiny_ds}", "-o", "{dir}/run", "--map-size", "100"],
+         "map_size must be <= image_size and a multiple of bottleneck_size, got 100"),
     # ------------------------------------------------------------------ bundle, top level
     Case("bundle_lgan_missing", ["bundle", "-o", "{dir}/bundle", "--lgan", "{dir}/l.ckpt", "--texture",
                                  "{fake_ckpt}"], "checkpoint not found"),

@@ -189,7 +189,10 @@ def _cmd_train_texture(args: argparse.Namespace) -> int:
             raise InputError(args.init, "--init fine-tunes a generator; MAML meta-training (--meta) starts afresh")
         model = init_config(init, adversarial=fields["adversarial"])
     else:
-        model = generator_config(fields.pop("variant"), **fields)
+        try:
+            model = generator_config(fields.pop("variant"), **fields)
+        except ValueError as exc:  # --map-size that does not fit --size
+            raise InputError(None, str(exc)) from exc
     # the command trains on every clip with no validation split, in long epochs
     data = TextureDataConfig(**config_kwargs(TextureDataConfig, TEXTURE, args), roots=tuple(args.data),
                              temporal=model.variant != "adain" and not args.no_temporal, val_split=None,
