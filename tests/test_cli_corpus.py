@@ -291,6 +291,7 @@ CASES: list[Case] = [
     *_number_cases("serve", _serve, "--workers", ["0"]),
     *_number_cases("serve", _serve, "--max-queued", ["0"]),
     *_number_cases("serve", _serve, "--queue-lease-s", ["-5", "0", "nan", "1e9"]),
+    *_number_cases("serve", _serve, "--queue-retries", ["-1", "101", "1.5", "x", str(2**63)]),
     *_number_cases("worker", _worker, "--lease-s", ["-5", "0.5", "inf", "x"]),
     Case("serve_work_dir_is_file", ["serve", "--work-dir", "{text}"], "work folder is a file"),
     Case("serve_model_missing", _serve("--model", "{dir}/nomodel"), "model folder not found"),
@@ -308,6 +309,8 @@ CASES: list[Case] = [
     *_number_cases("train", _train, "--loader-workers", ["-1"]),
     Case("train_blink_steps", ["train", "blink", "{tiny_ds}", "-o", "{dir}/run", "--steps", "-3"], "--steps"),
     Case("train_texture_lr", ["train", "texture", "{tiny_ds}", "-o", "{dir}/run", "--lr", "inf"], "--lr"),
+    Case("train_texture_map_size_100", ["train", "texture", "{tiny_ds}", "-o", "{dir}/run", "--map-size", "100"],
+         "map_size must be <= image_size and a multiple of bottleneck_size, got 100"),
     # ------------------------------------------------------------------ bundle, top level
     Case("bundle_lgan_missing", ["bundle", "-o", "{dir}/bundle", "--lgan", "{dir}/l.ckpt", "--texture",
                                  "{fake_ckpt}"], "checkpoint not found"),

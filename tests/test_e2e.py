@@ -320,6 +320,25 @@ def test_cli_train_e2e_bad_input_is_one_line(tmp_path: Path, capsys: pytest.Capt
     assert rc == 2 and err.count("\n") == 1 and "image_size" in err
 
 
+@pytest.mark.parametrize(("listing", "message"), [
+    ({"train": "spk0/u0"}, "split 'train' is not a list of clip ids (got \"spk0/u0\")"),
+    ({"train": ["spk0/u0", 7]}, "split 'train' is not a list of clip ids (item 1 is 7)"),
+    ({"train": ["spk0/u0"], "val": {"s0": 1}}, "split 'val' is not a list of clip ids (got {\"s0\": 1})"),
+])
+def test_cli_train_e2e_names_what_is_wrong_with_a_split(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       listing: dict[str, object], message: str) -> None:
+    """A mangled splits.json entry said "no split 'train'" (or, for an item that is not a clip id, failed later):
+    the loader now names splits.json and what is wrong, as ``talkface evaluate`` does (PreparedDataset.check_split)."""
+    from talkface.cli import main
+
+    data = make_crop_dataset(tmp_path / "prepared", speakers=1)
+    (data / "splits.json").write_text(json.dumps(listing))
+    rc = main(["train", "e2e", str(data), "-o", str(tmp_path / "run"), "--steps", "1", "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"talkface: error: {data / 'splits.json'}: ") and message in err, err
+
+
 def test_cli_animate_e2e(trained: tuple[Path, list], grid_mpg: Path, tmp_path: Path,
                          capsys: pytest.CaptureFixture[str]) -> None:
     """`talkface animate-e2e`: crops with the speech muxed in; bad input gives one line and no file."""

@@ -168,12 +168,12 @@ def test_defaults_read_from_source_are_the_configs() -> None:
 
     from talkface.cli_groups import COMMANDS, MOTION_COMMANDS
     from talkface.cli_options import _fields_of, read_source_fields
-    from talkface.cli_parser import EVALUATE_COMMANDS, SERVE_COMMANDS
+    from talkface.cli_parser import EVALUATE_COMMANDS, SERVE_COMMANDS, SYNC_SOURCES, TEXTURE_SOURCES
 
     sources = {s for c in (*COMMANDS, *MOTION_COMMANDS, *EVALUATE_COMMANDS, *SERVE_COMMANDS) for s in c.sources}
     sources |= {"talkface.live.config:LiveConfig", "talkface.train.core:TrainConfig",
                 "talkface.motion.lgan_net:LGANConfig", "talkface.texture.networks:TextureConfig",
-                "talkface.texture.data:TextureDataConfig"}
+                "talkface.texture.data:TextureDataConfig", *SYNC_SOURCES, *TEXTURE_SOURCES}
     read = 0
     for source in sorted(sources):
         module, _, name = source.partition(":")
@@ -442,3 +442,259 @@ def test_every_lgan_option_reaches_the_model_config(tmp_path: Path, monkeypatch:
                                                 LGAN, LGANConfig, tmp_path, monkeypatch, stop=(lgan, "train_lgan"),
                                                 own=frozenset({"init"}))
     assert built.regression_only and built.lambda_gan == LGANConfig().lambda_gan
+
+
+def test_every_sync_option_reaches_train_syncnet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface train sync``: each row of SYNC lands in the SyncNetDataConfig, the SyncNetConfig or the keyword
+    argument of train_syncnet that it names, field by field (dropping a row or its value fails here); with no option
+    the configs are their defaults except the one documented preset, SYNC_PRESETS (16 windows per item)."""
+    import talkface.eval.sync as sync
+    from talkface.cli import main
+    from talkface.cli_options import source_fields
+    from talkface.cli_parser import SYNC, SYNC_PRESETS, SYNC_SOURCES
+    from talkface.eval.sync import SyncNetConfig, SyncNetDataConfig
+
+    class Reached(Exception):
+        pass
+
+    got: dict[str, Any] = {}
+
+    def train_syncnet(*args: Any, **kwargs: Any) -> None:
+        got.update(kwargs)
+        raise Reached
+
+    monkeypatch.setattr(sync, "train_syncnet", train_syncnet)
+    model = tmp_path / "me.pt"
+    model.write_bytes(b"")
+    (tmp_path / "ex.txt").write_text("a b\n")
+    files = {"init", "realign_with", "warm_start"}
+    values: dict[str, Any] = {"windows_per_item": 4, "max_train_clips": 7, "max_val_clips": 9, "audio_context": 2,
+                              "exclude": ["bbaf2n"], "exclude_file": str(tmp_path / "ex.txt"),
+                              **dict.fromkeys(files, str(model))}
+    assert {o.name for o in SYNC} == set(values), "every SYNC row is checked below"
+    argv = ["train", "sync", str(tmp_path), "-o", str(tmp_path / "run")]
+    for opt in SYNC:
+        for value in values[opt.name] if isinstance(values[opt.name], list) else [values[opt.name]]:
+            argv += [opt.flags(None)[-1], str(value)]
+    with pytest.raises(Reached):
+        main(argv)
+    data, net, call = (source_fields(s) for s in SYNC_SOURCES)
+    for name, value in values.items():
+        if name in ("exclude", "exclude_file"):  # the utterances given and those of the file, together
+            held, default, value = got["exclude"], [], ["bbaf2n", "a", "b"]
+        elif name in data:
+            held, default = getattr(got["data_config"], name), getattr(SyncNetDataConfig(), name)
+        elif name in net:
+            held, default = getattr(got["config"], name), getattr(SyncNetConfig(), name)
+        else:
+            held, default = got[name], call[name].default
+        assert held == value != default, name
+    got.clear()
+    with pytest.raises(Reached):
+        main(["train", "sync", str(tmp_path), "-o", str(tmp_path / "run")])
+    assert got["config"] == SyncNetConfig()
+    assert got["data_config"] == SyncNetDataConfig(**SYNC_PRESETS) != SyncNetDataConfig()
+    assert {k: got[k] for k in files | {"max_train_clips", "max_val_clips"}} == {
+        k: call[k].default for k in files | {"max_train_clips", "max_val_clips"}}
+    assert [o.name for o in SYNC if o.default is not FIELD] == list(SYNC_PRESETS)
+
+
+@pytest.mark.parametrize("variant", ["warp", "attention", "adain"])
+def test_every_texture_option_reaches_its_config(variant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface train texture``: each row of TEXTURE lands in the TextureConfig (made by generator_config from
+    --variant), the TextureDataConfig or the keyword argument of train_texture it names, field by field, for each
+    generator (adain has no maps: --map-size / --map-region do not apply); with no option the configs are the
+    generator's with the library defaults except the documented TEXTURE_PRESETS."""
+    import functools
+
+    import talkface.texture.tgan as tgan
+    from talkface.cli import main
+    from talkface.cli_options import source_fields
+    from talkface.cli_parser import TEXTURE, TEXTURE_PRESETS, TEXTURE_SOURCES
+    from talkface.texture.data import TextureDataConfig
+    from talkface.texture.networks import GENERATORS, TextureConfig, generator_config
+
+    class Reached(Exception):
+        pass
+
+    got: dict[str, Any] = {}
+
+    @functools.wraps(tgan.train_texture)  # its signature: train_texture's defaults (--sample-every's)
+    def train_texture(out: Any, data: Any, model: Any, train: Any, **kwargs: Any) -> None:
+        got.update(kwargs, data=data, model=model)
+        raise Reached
+
+    monkeypatch.setattr(tgan, "train_texture", train_texture)
+    assert set(next(o for o in TEXTURE if o.name == "variant").choices or ()) == set(GENERATORS)
+    maps = variant != "adain"
+    values: dict[str, Any] = {"variant": variant, "image_size": 256, "base_channels": 8, "map_region": "all",
+                              "map_size": 32, "num_references": 3, "references_from": "speaker",
+                              "frames_per_clip": 5, "adversarial": False, "no_temporal": True, "sample_every": 7}
+    own = {"meta", "init"}  # MAML (meta_train_texture) and fine-tuning from a checkpoint: tested with the texture
+    assert {o.name for o in TEXTURE} == set(values) | own, "every TEXTURE row is checked below"
+    argv = ["train", "texture", str(tmp_path), "-o", str(tmp_path / "run")]
+    for opt in TEXTURE:
+        if opt.name in values:
+            value = values[opt.name]
+            argv += [opt.flags(None)[-1]] if isinstance(value, bool) else [opt.flags(None)[-1], str(value)]
+    argv = [a.replace("--adversarial", "--no-adversarial") for a in argv]
+    with pytest.raises(Reached):
+        main(argv)
+    model, data = got["model"], got["data"]
+    model_fields, data_fields, call = (source_fields(s) for s in TEXTURE_SOURCES)
+    default_model, default_data = TextureConfig(), TextureDataConfig()
+    for name, value in values.items():
+        if name == "variant":
+            held = ("warp" if model.warp_identity else model.variant)
+            assert held == variant
+        elif name == "no_temporal":
+            assert data.temporal is False
+        elif name in ("map_size", "map_region") and not maps:
+            assert getattr(model, name) == getattr(default_model, name), name  # adain: no maps
+        elif name == "map_region" and variant == "attention":
+            assert model.map_region == "all"  # the attention variant's maps act anywhere
+        else:  # a value the command's default (its preset, else the field's) would not give
+            held = getattr(model, name) if name in model_fields else getattr(data, name) if name in data_fields \
+                else got[name]
+            field = model_fields.get(name) or data_fields.get(name) or call[name]
+            assert held == value != TEXTURE_PRESETS.get(name, field.default), name
+    got.clear()
+    with pytest.raises(Reached):
+        main(["train", "texture", str(tmp_path), "-o", str(tmp_path / "run"), "--variant", variant])
+    presets = {k: v for k, v in TEXTURE_PRESETS.items() if k != "variant"}
+    assert got["model"] == generator_config(variant, **{k: v for k, v in presets.items() if k in model_fields})
+    assert got["data"].references_from == TEXTURE_PRESETS["references_from"] != default_data.references_from
+    assert got["sample_every"] == call["sample_every"].default
+    for name, preset in presets.items():  # a preset is a real difference from the library's default, on purpose
+        assert preset != (model_fields.get(name) or data_fields[name]).default, name
+    assert [o.name for o in TEXTURE if o.default is not FIELD] == list(TEXTURE_PRESETS)
+
+
+def test_every_adapt_option_reaches_adapt_person(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface adapt``: each row of ADAPT naming a keyword of adapt_person reaches it (defaults: its own)."""
+    import functools
+
+    import talkface.pipeline as pipeline
+    from talkface.cli import main
+    from talkface.cli_groups import ADAPT, ADAPT_SOURCE
+    from talkface.cli_options import source_fields
+
+    class Reached(Exception):
+        pass
+
+    got: dict[str, Any] = {}
+
+    @functools.wraps(pipeline.adapt_person)
+    def adapt_person(*args: Any, **kwargs: Any) -> None:
+        got.update(kwargs)
+        raise Reached
+
+    monkeypatch.setattr(pipeline, "adapt_person", adapt_person)
+    values = {"model": str(DEFAULT_MODEL), "frames": 5, "steps": 3, "lr": 0.01, "seed": 4, "threads": 1}
+    assert {o.name for o in ADAPT} == set(values) | {"inputs", "output", "quiet"}, "every ADAPT row is checked"
+    argv = ["adapt", str(EXAMPLES / "face.png"), "-o", str(tmp_path / "p.pt"), "-q"]
+    for name, value in values.items():
+        argv += ["--" + name, str(value)]
+    with pytest.raises(Reached):
+        main(argv)
+    keywords = source_fields(ADAPT_SOURCE)
+    for name, value in values.items():
+        assert got[name] == value != keywords[name].default, name
+    got.clear()
+    with pytest.raises(Reached):
+        main(["adapt", str(EXAMPLES / "face.png"), "-o", str(tmp_path / "p.pt")])
+    assert {k: v for k, v in got.items() if k != "progress"} == {k: keywords[k].default for k in values}
+
+
+def test_every_lipread_option_reaches_train_lipreader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface train lipread``: each row of LIPREAD reaches train_lipreader (--cache as cache_dir, the id lists
+    as read from their files, the utterances excluded together with the file's); defaults: train_lipreader's."""
+    import functools
+
+    import talkface.eval.lipread_train as lipread_train
+    from talkface.cli import main
+    from talkface.cli_options import source_fields
+    from talkface.cli_parser import LIPREAD, LIPREAD_SOURCE
+
+    class Reached(Exception):
+        pass
+
+    got: dict[str, Any] = {}
+
+    @functools.wraps(lipread_train.train_lipreader)
+    def train_lipreader(*args: Any, **kwargs: Any) -> None:
+        got.update(kwargs)
+        raise Reached
+
+    monkeypatch.setattr(lipread_train, "train_lipreader", train_lipreader)
+    lists = {name: tmp_path / f"{name}.txt" for name in ("train_list", "val_list", "exclude_file")}
+    for name, path in lists.items():
+        path.write_text(f"{name}/a {name}/b\n")
+    cache = str(tmp_path / "cache")
+    rows = {"train_list": "train_ids", "val_list": "val_ids", "exclude": "exclude", "exclude_file": "exclude",
+            "cache_dir": "cache_dir"}
+    assert {o.name for o in LIPREAD} == set(rows), "every LIPREAD row is checked"
+    argv = ["train", "lipread", str(tmp_path), "-o", str(tmp_path / "run"), "--exclude", "bbaf2n", "--cache", cache,
+            *(a for name, path in lists.items() for a in ("--" + name.replace("_", "-"), str(path)))]
+    with pytest.raises(Reached):
+        main(argv)
+    assert got["train_ids"] == ["train_list/a", "train_list/b"] and got["val_ids"] == ["val_list/a", "val_list/b"]
+    assert got["exclude"] == ["bbaf2n", "exclude_file/a", "exclude_file/b"]
+    assert got["cache_dir"] == cache != source_fields(LIPREAD_SOURCE)["cache_dir"].default
+    got.clear()
+    with pytest.raises(Reached):
+        main(["train", "lipread", str(tmp_path), "-o", str(tmp_path / "run")])
+    assert got["cache_dir"] is None and got["exclude"] == [] and got["train_ids"] is None
+
+
+def test_every_e2e_option_reaches_its_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``talkface train e2e``: each row of E2E naming an E2EConfig or E2EDataConfig field lands there, field by field
+    (--spp as sequence_discriminator 'spp', --init as train_e2e's init); options not given keep the config's."""
+    import talkface.e2e as e2e
+    from talkface.cli import main
+    from talkface.cli_parser import E2E
+    from talkface.e2e import E2EConfig, E2EDataConfig
+
+    class Reached(Exception):
+        pass
+
+    got: list[Any] = []
+
+    def train_e2e(out: Any, data: Any, model: Any, train: Any, init: Any = None) -> None:
+        got.extend([data, model, init])
+        raise Reached
+
+    monkeypatch.setattr(e2e, "train_e2e", train_e2e)
+    ckpt = tmp_path / "me.ckpt"
+    ckpt.write_bytes(b"")
+    values: dict[str, Any] = {
+        "use_frame_discriminator": False, "use_sequence_discriminator": False, "spp": "spp", "l1_region": "full",
+        "l1_weight": 50.0, "output_mode": "residual", "mask_weight": 0.5, "mouth_weight": 2.0, "init": str(ckpt),
+        "audio_encoder": "mfcc", "window_s": 0.3, "image_size": 64, "base_channels": 16, "audio_base_channels": 8,
+        "audio_code_size": 32, "context_size": 64, "disc_frame_code_size": 16, "disc_audio_code_size": 16,
+        "disc_rnn_size": 32, "frame_samples": 2, "lr_frame_discriminator": 1e-5, "lr_sequence_discriminator": 2e-5,
+        "lr_decay_start_epoch": 3, "min_frames": 4, "max_frames": 40, "samples_per_clip": 2, "max_train_clips": 3,
+        "max_val_clips": 0, "still": "first", "mirror": False, "augment": True}
+    assert {o.name for o in E2E} == set(values), "every E2E row is checked"
+    argv = ["train", "e2e", str(tmp_path), "-o", str(tmp_path / "run")]
+    for opt in E2E:
+        flag, value = opt.flags(None)[-1], values[opt.name]
+        if opt.name in ("use_frame_discriminator", "use_sequence_discriminator", "mirror", "augment", "spp"):
+            argv += [flag if flag.startswith("--no-") or opt.name in ("augment", "spp") else "--no-" + flag[2:]]
+        else:
+            argv += [flag, str(value)]
+    with pytest.raises(Reached):
+        main(argv)
+    data, model, init = got
+    for name, value in values.items():
+        if name == "spp":
+            assert model.sequence_discriminator == "spp" != E2EConfig().sequence_discriminator
+        elif name == "init":
+            assert init == value
+        else:
+            built, default = (model, E2EConfig()) if hasattr(model, name) else (data, E2EDataConfig(root=""))
+            assert getattr(built, name) == value != getattr(default, name), name
+    got.clear()
+    with pytest.raises(Reached):
+        main(["train", "e2e", str(tmp_path), "-o", str(tmp_path / "run")])
+    assert got[1] == E2EConfig() and got[0] == E2EDataConfig(root=str(tmp_path)) and got[2] is None

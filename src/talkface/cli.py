@@ -15,9 +15,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from talkface.cli_groups import ANIMATE, PREPROCESS, animate_kwargs
-from talkface.cli_options import config_kwargs, handlers_of
-from talkface.cli_parser import EVALUATE, LAMBDA_GAN, LGAN, SERVE, TRAIN, WORKER, build
+from talkface.cli_groups import ADAPT, ADAPT_SOURCE, ANIMATE, PREPROCESS, animate_kwargs
+from talkface.cli_options import config_kwargs, handlers_of, source_fields
+from talkface.cli_parser import (
+    E2E,
+    EVALUATE,
+    LAMBDA_GAN,
+    LGAN,
+    LIPREAD,
+    LIPREAD_SOURCE,
+    SERVE,
+    SYNC,
+    SYNC_SOURCES,
+    TEXTURE,
+    TRAIN,
+    WORKER,
+    build,
+)
 from talkface.cli_parser import evaluate_command as _evaluate_command
 from talkface.config_checks import check_device, check_fields, check_output_file, check_value, environment_error
 from talkface.errors import InputError, TalkfaceError
@@ -122,11 +136,13 @@ def _cmd_train_sync(args: argparse.Namespace) -> int:
     exclude = list(args.exclude)
     if args.exclude_file:
         exclude += Path(args.exclude_file).read_text().split()
+    # every SYNC row naming a field of the configs or a keyword of train_syncnet (init, clip counts, realign_with,
+    # warm_start); --windows-per-item's default is SYNC_PRESETS'
+    given = config_kwargs(source_fields(SYNC_SOURCES[2]), SYNC, args)
     result = train_syncnet(
         args.data[0], args.output, train_config=_train_config_from_args(args), extra_train=args.data[1:],
-        data_config=SyncNetDataConfig(windows_per_item=args.windows_per_item), max_train_clips=args.max_train_clips,
-        max_val_clips=args.max_val_clips, exclude=exclude, init=args.init, realign_with=args.realign_with,
-        config=SyncNetConfig(audio_context=args.audio_context), warm_start=args.warm_start,
+        data_config=SyncNetDataConfig(**config_kwargs(SyncNetDataConfig, SYNC, args)),
+        config=SyncNetConfig(**config_kwargs(SyncNetConfig, SYNC, args)), **{**given, "exclude": exclude},
     )
     print(result.model_path)
     for key, value in result.validation.items():
@@ -147,10 +163,11 @@ def _cmd_train_lipread(args: argparse.Namespace) -> int:
             lists[name] = Path(path).read_text().split()
     if len(args.data) != 1:
         raise InputError(args.data[1], "the lip reader trains on one prepared dataset")
+    given = config_kwargs(source_fields(LIPREAD_SOURCE), LIPREAD, args)  # --cache: cache_dir
     result = train_lipreader(
         args.data[0], args.output, train_config=_train_config_from_args(args), train_ids=lists.get("train_list"),
-        val_ids=lists.get("val_list"), exclude=[*args.exclude, *lists.get("exclude_file", [])],
-        cache_dir=args.cache, progress=not args.quiet,
+        val_ids=lists.get("val_list"), progress=not args.quiet,
+        **{**given, "exclude": [*args.exclude, *lists.get("exclude_file", [])]},
     )
     print(f"{result.model_path} ({result.train_clips} train clips, {result.val_clips} val clips, "
           f"weights of {result.checkpoint.name})")
@@ -160,28 +177,26 @@ def _cmd_train_lipread(args: argparse.Namespace) -> int:
 def _cmd_train_texture(args: argparse.Namespace) -> int:
     """`talkface train texture`: a texture generator (--variant), optionally MAML meta-trained."""
     from talkface.texture.data import TextureDataConfig  # lazy: loads lightning, torch
+    from talkface.texture.networks import generator_config  # lazy: loads torch
     from talkface.texture.tgan import TextureConfig, init_config, train_texture  # lazy: loads lightning, torch
 
-    adversarial = not args.no_adversarial
+    # every TEXTURE row naming a field (defaults: the configs', except TEXTURE_PRESETS); --variant names a generator
+    fields = config_kwargs(TextureConfig, TEXTURE, args)
     train = _train_config_from_args(args)
     init = _bundle_part(args.init, "texture") if args.init else None
     if init is not None:
         if args.meta:
             raise InputError(args.init, "--init fine-tunes a generator; MAML meta-training (--meta) starts afresh")
-        model = init_config(init, adversarial=adversarial)
-    elif args.variant == "adain":
-        model = TextureConfig(image_size=args.size, base_channels=args.channels, adversarial=adversarial)
+        model = init_config(init, adversarial=fields["adversarial"])
     else:
-        map_size = args.map_size or args.size
-        model = TextureConfig(image_size=args.size, base_channels=args.channels, variant="attention",
-                              bottleneck_size=map_size // 8, warp_identity=args.variant == "warp",
-                              map_size=map_size, attention_size=map_size // 4, adversarial=adversarial,
-                              map_region=args.map_region if args.variant == "warp" else "all")
-    data = TextureDataConfig(
-        roots=tuple(args.data), num_references=args.references, frames_per_clip=args.frames_per_clip,
-        references_from=args.references_from,
-        temporal=model.variant != "adain" and not args.no_temporal, val_split=None, samples_per_epoch=100_000,
-    )
+        try:
+            model = generator_config(fields.pop("variant"), **fields)
+        except ValueError as exc:  # --map-size that does not fit --size
+            raise InputError(None, str(exc)) from exc
+    # the command trains on every clip with no validation split, in long epochs
+    data = TextureDataConfig(**config_kwargs(TextureDataConfig, TEXTURE, args), roots=tuple(args.data),
+                             temporal=model.variant != "adain" and not args.no_temporal, val_split=None,
+                             samples_per_epoch=100_000)
     if args.meta:
         from talkface.texture.meta import MetaTextureConfig, meta_train_texture  # lazy: loads lightning, torch
 
@@ -335,25 +350,11 @@ def _cmd_train_e2e(args: argparse.Namespace) -> int:
 
     train = _train_config_from_args(args)
     given = vars(args)
-    model_fields = (
-        "image_size", "base_channels", "audio_encoder", "audio_base_channels", "audio_code_size", "context_size",
-        "disc_frame_code_size", "disc_audio_code_size", "disc_rnn_size", "l1_weight", "l1_region", "window_s",
-        "frame_samples", "lr_frame_discriminator", "lr_sequence_discriminator", "lr_decay_start_epoch",
-        "output_mode", "mask_weight", "mouth_weight",
-    )
-    model = {f: given[f] for f in model_fields if f in given}
-    if given.get("no_frame_disc"):
-        model["use_frame_discriminator"] = False
-    if given.get("no_seq_disc"):
-        model["use_sequence_discriminator"] = False
+    # the E2E rows that were given (the others are absent: the config's, or the ablation's, values apply)
+    model = config_kwargs(E2EConfig, E2E, args)
     if given.get("spp"):
         model["sequence_discriminator"] = "spp"
-    data_fields = ("min_frames", "max_frames", "samples_per_clip", "max_train_clips", "max_val_clips", "still")
-    data = {f: given[f] for f in data_fields if f in given}
-    if given.get("no_mirror"):
-        data["mirror"] = False
-    if given.get("augment"):
-        data["augment"] = True
+    data = config_kwargs(E2EDataConfig, E2E, args)
     try:
         model_config = ablation_config(given["ablation"], **model) if "ablation" in given else E2EConfig(**model)
         data_config = E2EDataConfig(root=args.data[0], extra_roots=tuple(args.data[1:]), **data)
@@ -542,8 +543,9 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
         bars[0].refresh()
 
     try:
-        facts = adapt_person(args.inputs, args.output, model=args.model, frames=args.frames, steps=args.steps,
-                             lr=args.lr, seed=args.seed, threads=args.threads, progress=progress)
+        # every ADAPT row naming a keyword of adapt_person (model, frames, steps, lr, seed, threads)
+        facts = adapt_person(args.inputs, args.output, **config_kwargs(source_fields(ADAPT_SOURCE), ADAPT, args),
+                             progress=progress)
     finally:
         for bar in bars:
             bar.close()

@@ -182,6 +182,9 @@ ANIMATE_E2E = [
     Opt("device", "torch device (cpu, cuda, cuda:1, ...)"), THREADS, QUIET,
 ]
 
+#: Where the ADAPT rows take their defaults (and config_kwargs its keywords) from.
+ADAPT_SOURCE = "talkface.person:adapt_person"
+
 ADAPT = [
     Opt("inputs", "one video of the person, or several photos", flag="", nargs="+"),
     out_opt("person model file to write (.pt)"), MODEL,
@@ -274,7 +277,7 @@ COMMANDS = [
         "package; --model picks another bundle (see talkface.pipeline.make_bundle). Bad input (no face or several, "
         "silent/corrupt/empty audio, ...) gives a one-line error and no output file."),
     Command(
-        "adapt", ADAPT, sources=("talkface.person:adapt_person",),
+        "adapt", ADAPT, sources=(ADAPT_SOURCE,),
         help="fine-tune the texture generator to one person from a short video or a few photos",
         description="Few-shot adaptation (cascade paper Sec. 3.5): take K frames of the person (evenly spaced from "
         "one video, or K photos), fine-tune the texture generator on them and write a person model; then "

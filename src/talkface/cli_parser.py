@@ -69,49 +69,74 @@ LGAN = [
 ]
 LAMBDA_GAN = Opt("lambda_gan", "weight of the adversarial loss (eq. 5; the paper's 1, docs/motion.md compares 0.25)")
 
-#: `talkface train texture`: its defaults are the CLI's preset (the 'warp' generator of the shipped model).
+#: `talkface train texture`'s presets that differ from TextureConfig / TextureDataConfig, on purpose: the shipped
+#: model's generator ('warp', 16 channels, maps at 64 px around the mouth and eyes) and references from the target's
+#: own clip; the configs keep their library defaults.
+TEXTURE_PRESETS = {"variant": "warp", "base_channels": 16, "map_region": "parts", "map_size": 64,
+                   "references_from": "clip"}
+
+#: `talkface train texture`: fields of TextureConfig (--variant names a generator: texture.networks.generator_config),
+#: TextureDataConfig and keyword arguments of train_texture; defaults from there, except TEXTURE_PRESETS.
 TEXTURE = [
-    Opt("variant", "generator", choices=("warp", "attention", "adain"), default="warp"),
+    Opt("variant", "generator", choices=("warp", "attention", "adain"), default=TEXTURE_PRESETS["variant"]),
     Opt("image_size", "crop side, pixels", flag="--size", choices=(128, 256)),
-    Opt("base_channels", "base channels (8-16 on a CPU, 32-64 on a GPU)", flag="--channels", default=16),
+    Opt("base_channels", "base channels (8-16 on a CPU, 32-64 on a GPU)", flag="--channels",
+        default=TEXTURE_PRESETS["base_channels"]),
     Opt("map_region", "warp variant: the colour map acts only around the mouth and eyes (parts) or anywhere (all)",
-        choices=("parts", "all"), default="parts"),
+        choices=("parts", "all"), default=TEXTURE_PRESETS["map_region"]),
     Opt("map_size", "attention variants: side the maps are predicted at (0: --size; 64 at 128 is ~4x faster)",
-        default=64),
+        default=TEXTURE_PRESETS["map_size"]),
     Opt("num_references", "reference images per sample", flag="--references"),
     Opt("references_from", "draw references from the target's own clip (same lighting, like a user's photo) or any "
-        "clip of the speaker", choices=("clip", "speaker"), default="clip"),
+        "clip of the speaker", choices=("clip", "speaker"), default=TEXTURE_PRESETS["references_from"]),
     Opt("frames_per_clip", "frames kept per clip (0: all)"),
     Opt("meta", "MAML meta-training (adain variant)", action="store_true"),
     Opt("adversarial", "no discriminator: the regression-only generator (ablation; ~2x cheaper per step)"),
     Opt("no_temporal", "attention variants: no frame pairs, so no temporal regularisation (eq. 12; 2x cheaper)",
         action="store_true"),
-    Opt("sample_every", "write samples/step=N.png every N batches", type=int, default=200),
+    Opt("sample_every", "write samples/step=N.png every N batches"),
     Opt("init", _INIT_HELP.format(what="", model="texture generator") + "; its "
         "architecture replaces --variant/--size/--channels/--map-*", metavar="CKPT|BUNDLE|default"),
 ]
+#: Where the TEXTURE rows take their defaults (and config_kwargs its fields) from.
+TEXTURE_SOURCES = ("talkface.texture.networks:TextureConfig", "talkface.texture.data:TextureDataConfig",
+                   "talkface.texture.tgan:train_texture")
 
 _EXCLUDE = "utterance never trained on (repeatable), e.g. "
+
+#: `talkface train sync`'s one preset that differs from its config, on purpose: 16 windows per item (the bundled sync
+#: model's stage-2 recipe, docs/evaluation.md); SyncNetDataConfig keeps its own, smaller library default.
+SYNC_PRESETS = {"windows_per_item": 16}
+
+#: `talkface train sync`: fields of SyncNetDataConfig, SyncNetConfig and keyword arguments of train_syncnet
+#: (defaults from there, except SYNC_PRESETS).
 SYNC = [
     Opt("init", "start from this sync model file (e.g. the bundled one)"),
-    Opt("windows_per_item", "consecutive 5-frame windows per training item", type=int, default=16),
-    Opt("max_train_clips", "use at most this many training clips (all)", type=int),
-    Opt("max_val_clips", "validation clips", type=int, default=100),
+    Opt("windows_per_item", "consecutive 5-frame windows per training item (this command's preset, the bundled "
+        "model's recipe; SyncNetDataConfig's own default is smaller)", default=SYNC_PRESETS["windows_per_item"]),
+    Opt("max_train_clips", "use at most this many training clips (all)"),
+    Opt("max_val_clips", "validation clips"),
     Opt("exclude", _EXCLUDE + "a held-out evaluation clip", action="append", metavar="UTTERANCE"),
     Opt("exclude_file", "text file of utterances never trained on"),
     Opt("realign_with", "sync model used to remove each training clip's own sub-frame offset first"),
-    Opt("audio_context", "frames of audio heard beyond each side of the 5-frame mouth window (ignored with --init)",
-        type=int, default=0),
+    Opt("audio_context", "frames of audio heard beyond each side of the 5-frame mouth window (ignored with --init)"),
     Opt("warm_start", "sync model file whose layers start the new model where the architectures agree"),
 ]
+#: Where the SYNC rows take their defaults (and config_kwargs its fields) from.
+SYNC_SOURCES = ("talkface.eval.sync.data:SyncNetDataConfig", "talkface.eval.sync.network:SyncNetConfig",
+                "talkface.eval.sync.train:train_syncnet")
 
+#: `talkface train lipread`: the id lists are files read by the command (train_lipreader's train_ids, val_ids,
+#: exclude); --cache is train_lipreader's cache_dir (default from there).
 LIPREAD = [
     Opt("train_list", "text file of clip ids to train on (default: 'train' split)"),
     Opt("val_list", "text file of clip ids to validate on (default: 'val' split)"),
     Opt("exclude", _EXCLUDE + "a test fixture clip", action="append", metavar="UTTERANCE"),
     Opt("exclude_file", "text file of utterances or clip ids never trained on"),
-    Opt("cache", "mouth-crop cache folder (default: OUTPUT/cache; reused)"),
+    Opt("cache_dir", "mouth-crop cache folder (default: OUTPUT/cache; reused)", flag="--cache"),
 ]
+
+LIPREAD_SOURCE = "talkface.eval.lipread_train:train_lipreader"
 
 #: `talkface train e2e`: only the options given override E2EConfig / E2EDataConfig (the paper's values).
 E2E = [
@@ -194,12 +219,12 @@ def add_train_command(sub: LazySubParsers, handlers: Handlers) -> None:
           "Texture generator (--variant): 'adain' = t-GAN (Das et al.), 'attention' = attention + colour maps (Sinha "
           "et al.), 'warp' = the attention variant composed with the identity image warped onto the target landmarks "
           "(the default model). --meta: MAML meta-training.", (6000, 16, 2e-4),
-          lazy_options(TEXTURE, "talkface.texture.networks:TextureConfig", "talkface.texture.data:TextureDataConfig"))
+          lazy_options(TEXTURE, *TEXTURE_SOURCES))
     model("sync", "lip-sync model behind AV offset / LSE-D / LSE-C (talkface evaluate --sync-model)",
           "SyncNet-style audio-mouth embedding model (docs/evaluation.md): InfoNCE of 5-frame mouth windows against "
           "the audio of the same clip at offsets within +-15 frames and of other clips. Trains on the first "
           "dataset's 'train' split plus every clip of the further datasets, validates on its 'val' split (shifts "
-          "-5..+5, frozen mouths) and writes OUTPUT/syncnet.pt.", (2000, 16, 1e-3), lambda mp: add_options(mp, SYNC),
+          "-5..+5, frozen mouths) and writes OUTPUT/syncnet.pt.", (2000, 16, 1e-3), lazy_options(SYNC, *SYNC_SOURCES),
           data_help="prepared dataset (train/val splits), then more datasets to train on")
     model("lipread", "GRID lip reader behind the WER of talkface evaluate",
           "Lip reader of GRID sentences (docs/evaluation.md): grey mouth crops cut with the prepared landmarks, a "
@@ -207,7 +232,7 @@ def add_train_command(sub: LazySubParsers, handlers: Handlers) -> None:
           "letter digit adverb), with flip/scale/colour/blur/frame-rate augmentation. Trains on the dataset's 'train' "
           "split (or --train-list), keeps the best 'val' WER in best.ckpt (with --val-every) and writes "
           "OUTPUT/lipreader.pt for talkface evaluate --lipreader. Sentences come from the GRID file names or .align "
-          "files.", (1000, 16, 2e-3), lambda mp: add_options(mp, LIPREAD), data_help="prepared dataset of GRID clips")
+          "files.", (1000, 16, 2e-3), lazy_options(LIPREAD, LIPREAD_SOURCE), data_help="prepared dataset of GRID clips")
     model("e2e", "end-to-end temporal GAN baseline (Vougioukas et al.)",
           "End-to-end temporal GAN: audio encoder + context GRU, identity encoder, noise GRU, frame decoder; frame and "
           "sequence discriminators; L1 on the lower half of the face. Unset options keep the paper's values.",

@@ -149,6 +149,8 @@ LIMITS: dict[str, Limit] = {
     "client_timeout": Limit(0.0, 3600.0, lo_open=True, unit="seconds"),
     # a heartbeat is renewed every max(0.2, lease / 4) s: a lease under ~1 s expires between renewals
     "queue_lease_s": Limit(1.0, 3600.0, unit="seconds"),
+    # 0: a job fails the first time its worker dies; a job that killed 100 workers will kill the next one too
+    "queue_retries": Limit(0, 100, integer=True),
 }
 
 #: libx264's speed presets.

@@ -216,6 +216,26 @@ class PreparedDataset:
         return sorted(p.relative_to(clips).with_suffix("").as_posix() for p in clips.glob("*/*.npz")
                       if not p.name.startswith("."))  # hidden: a temporary file being written, or torn by a kill
 
+    def check_split(self, split: str) -> None:
+        """Refuse a mangled ``splits.json`` entry for ``split`` (not a list of clip-id strings), naming what is wrong
+        with it; a split that is not listed at all is the caller's business (some are optional).
+
+        Raises:
+            InputError: naming ``splits.json``, the split and the bad value or item.
+        """
+        if split not in self.split_listing:
+            return
+        entry = self.split_listing[split]
+        wrong = None
+        if not isinstance(entry, list):
+            wrong = f"got {json.dumps(entry)[:60]}"
+        else:
+            wrong = next((f"item {k} is {json.dumps(item)[:60]}" for k, item in enumerate(entry)
+                          if not isinstance(item, str) or not item), None)
+        if wrong is not None:
+            raise InputError(self.root / "splits.json", f"split {split!r} is not a list of clip ids ({wrong}); "
+                                                        "prepare the dataset again")
+
     def ids(self, split: str | None = None) -> list[str]:
         """Clip ids of one split (``"train"``, ``"val"``, ``"test"``), or all when None."""
         if split is None:

@@ -427,13 +427,15 @@ def _load_roots(
     """Clips of one split of several prepared datasets, at most ``max_clips`` in all.
 
     Raises:
-        InputError: a dataset has no such split (unless ``missing_ok``).
+        InputError: a dataset has no such split (unless ``missing_ok``), or a mangled one (named as by
+            ``talkface evaluate``: what is wrong with its entry in ``splits.json``).
     """
     clips: list[VideoClip] = []
     for root in roots:
         left = None if max_clips is None else max_clips - len(clips)
         if left is not None and left <= 0:
             break
+        PreparedDataset(root).check_split(split)
         try:
             clips += load_clips(root, split, image_size, max_clips=left, still=still)
         except KeyError as exc:

@@ -83,6 +83,7 @@ class ServeConfig:
         check_value("client_timeout", self.client_timeout_s)
         check_value("max_side", self.max_side)
         check_value("queue_lease_s", self.queue_lease_s)
+        check_value("queue_retries", self.queue_retries)
         if self.threads is not None:
             check_value("threads", self.threads)
         for name in ("max_upload_bytes", "max_image_pixels"):

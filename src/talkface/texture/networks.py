@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -129,6 +129,35 @@ class TextureConfig:
     def active_loss(self) -> TextureLossConfig:
         """The loss config of the selected variant."""
         return self.attention_loss if self.variant == "attention" else self.loss
+
+
+#: The generators ``talkface train texture --variant`` names: a :data:`VARIANTS` entry, or ``"warp"`` (the attention
+#: variant with ``warp_identity``, the shipped model's).
+GENERATORS = ("warp", "attention", "adain")
+
+
+def generator_config(generator: str, **fields: Any) -> TextureConfig:
+    """The :class:`TextureConfig` of a named generator (:data:`GENERATORS`) with some fields given.
+
+    The attention variants run their maps at ``map_size`` (``0``: ``image_size``) and derive their bottleneck (1/8
+    of it) and self-attention side (1/4) from it; only ``"warp"`` keeps ``map_region`` (it needs the warp's target
+    points), ``"attention"`` acts anywhere (``"all"``); ``"adain"`` has no maps (``map_size``/``map_region`` unused).
+
+    Args:
+        generator: ``"warp"``, ``"attention"`` or ``"adain"``.
+        fields: other :class:`TextureConfig` fields (``image_size``, ``base_channels``, ``map_size``, ...).
+
+    Raises:
+        ValueError: an unknown generator or an unusable field.
+    """
+    if generator not in GENERATORS:
+        raise ValueError(f"generator must be one of {GENERATORS}, got {generator!r}")
+    if generator == "adain":
+        return TextureConfig(**{k: v for k, v in fields.items() if k not in ("map_size", "map_region")})
+    size = fields.get("map_size") or fields.get("image_size", TextureConfig.image_size)
+    return TextureConfig(**{**fields, "variant": "attention", "bottleneck_size": size // 8, "map_size": size,
+                            "attention_size": size // 4, "warp_identity": generator == "warp",
+                            "map_region": fields.get("map_region", "all") if generator == "warp" else "all"})
 
 
 @dataclass

@@ -3,7 +3,6 @@ each method's frames, made the shape of the real ones."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -114,10 +113,7 @@ def dataset_clip_ids(
     if split == "all":
         ids = ds.ids()
     else:
-        wrong = _split_entry_problem(ds.split_listing.get(split)) if split in ds.split_listing else None
-        if wrong is not None:
-            raise InputError(ds.root / "splits.json", f"split {split!r} is not a list of clip ids ({wrong}); "
-                                                      "prepare the dataset again")
+        ds.check_split(split)
         known = [s for s in SPLITS if isinstance(ds.splits.get(s), list)]
         if split not in known:
             listed = ", ".join(f"{s} ({len(ds.splits[s])} clips)" for s in known) or "none"
@@ -135,16 +131,6 @@ def dataset_clip_ids(
         raise InputError(ds.clip_path(missing[0]), f"prepared clip not found (listed by split {split!r}{more}); "
                                                    "prepare the dataset again")
     return ds, ids
-
-
-def _split_entry_problem(entry: object) -> str | None:
-    """What is wrong with one split of ``splits.json`` (a list of clip-id strings), or None."""
-    if not isinstance(entry, list):
-        return f"got {json.dumps(entry)[:60]}"
-    for k, item in enumerate(entry):
-        if not isinstance(item, str) or not item:
-            return f"item {k} is {json.dumps(item)[:60]}"
-    return None
 
 
 def samples_from_pairs(
