@@ -112,3 +112,50 @@ def test_large_teeth_have_a_few_thin_seams_not_a_zipper() -> None:
     runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], dips.astype(int), [0]]))))[::2]
     assert runs.max() <= 4, runs  # thin lines
     assert dips.mean() < 0.2  # mostly enamel
+
+
+
+def _rim_column(photo: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+    """Paint a mouth opened by 0.3 of its width on grey; the luma down a central incisor's column (rows 0..H)
+    and the upper / lower inner-lip curves' rows there (as ``paint_mouth`` draws them), and the opening."""
+    width = float(np.linalg.norm(lm[64] - lm[60]))
+    target = open_mouth(lm, 0.3 * width)
+    grey = np.full(photo.shape, 128.0, np.float32)
+    painted = paint_mouth(grey, target, MouthPalette.from_photo(photo, lm))
+    x = np.array([round(0.5 * (target[60, 0] + target[64, 0]) + 0.09 * width)], np.float64)
+    up = float(mouth._spline(target[list(mouth.UPPER_INNER)], x)[0])
+    low = float(mouth._spline(target[list(mouth.LOWER_INNER)], x)[0])
+    return painted[:, int(x[0])] @ LUMA, up, low, low - up
+
+
+def test_teeth_meet_the_lips_in_a_thin_dark_rim(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the lips meet the teeth a real mouth shows a dark wet line / shadow, so the lip's edge, not the
+    teeth's, reads as the inner lip (dlib took the painted teeth's edge for it and read a smaller opening):
+    right at each inner lip the column is much darker than the teeth, and the rim is thin (full brightness a
+    few pixels from the lip). Without it (``RIM_DARK`` 0) the lower teeth run up to the lip nearly as bright."""
+    photo, lm = _scaled(3.0)
+    col, up, low, opening = _rim_column(photo, lm)
+    u, lo = int(np.floor(up)), int(np.floor(low))
+    upper_max, lower_max = float(col[u : u + int(opening / 2)].max()), float(col[lo - int(opening / 3) : lo].max())
+    assert col[u - 1 : u + 3].min() < 0.4 * upper_max, col[u - 2 : u + 6].round()
+    assert col[lo - 2 : lo + 2].min() < 0.5 * lower_max, col[lo - 6 : lo + 3].round()
+    rim_px = max(mouth.SOFT_PX, mouth.RIM_SHARE * opening)
+    reach = int(np.ceil(3 * rim_px)) + 1
+    assert col[u + reach] > 0.9 * upper_max and col[u + reach] == pytest.approx(col[u + reach + 2], abs=2.0)
+    monkeypatch.setattr(mouth, "RIM_DARK", 0.0)
+    plain, *_ = _rim_column(photo, lm)
+    assert plain[u - 1 : u + 3].min() > 0.5 * upper_max, plain[u - 2 : u + 6].round()
+    assert plain[lo - 2 : lo + 2].min() > 0.6 * lower_max, plain[lo - 6 : lo + 3].round()
+
+
+def test_a_small_blurred_mouth_gets_no_rim(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rim is for sharp (HD) mouths only: a GRID-sized, blurred mouth (the example face at 0.8, a 31-px
+    inner mouth) is painted exactly as without it."""
+    photo, lm = _scaled(0.8)
+    assert hd_share(float(np.linalg.norm(lm[64] - lm[60]))) == 0.0
+    width = float(np.linalg.norm(lm[64] - lm[60]))
+    target = open_mouth(lm, 0.3 * width)
+    pal = MouthPalette.from_photo(photo, lm)
+    with_rim = paint_mouth(photo.astype(np.float32), target, pal)
+    monkeypatch.setattr(mouth, "RIM_DARK", 0.0)
+    np.testing.assert_array_equal(with_rim, paint_mouth(photo.astype(np.float32), target, pal))

@@ -57,6 +57,10 @@ SEAMS = 1.0
 MASK_SOFT = (0.5, 0.006)
 #: Softness of every painted edge, pixels of the photo (about the width of a real edge in a sharp photo).
 SOFT_PX = 0.9
+#: The inner-lip rim: where the lips meet the teeth a real mouth shows a dark wet line / shadow, so the
+#: lip's edge (not the teeth's) reads as the inner-lip contour. Darkness at the lip and width (pixels:
+#: at least ``SOFT_PX``, else this share of the opening).
+RIM_DARK, RIM_SHARE = 0.6, 0.06
 #: The dental arch seen from the front (mm): the inner mouth's half width shows ``ARCH_HALF_MM`` of a
 #: circle of ``ARCH_RADIUS_MM``; the teeth as (distal edges along the arch, crown lengths over the
 #: central incisor's, separation darkness at the midline and at each edge).
@@ -436,7 +440,10 @@ def paint_mouth(
         across = (1.0 - 0.45 * np.abs(s[None, :]) ** 1.5) * (1.0 + palette.tilt * s[None, :])
         lip_shadow = 0.55 + 0.45 * smoothstep((depth - 0.3 * soft) / max(soft, 0.22 * up_len))
         tips = 1.0 - 0.12 * smoothstep((depth - 0.72 * band) / np.maximum(0.28 * band, soft))
-        shade = across * lip_shadow * tips * (1.0 - 0.1 * round_[None, :]) * (1.0 - seam[None, :])
+        rim_px = max(SOFT_PX, RIM_SHARE * gap)
+        rim_dark = RIM_DARK * hd  # a small mouth's photo is blurred: no crisp rim there
+        rim = 1.0 - rim_dark * (1.0 - smoothstep(depth / rim_px))
+        shade = across * lip_shadow * rim * tips * (1.0 - 0.1 * round_[None, :]) * (1.0 - seam[None, :])
         teeth_rgb = enamel[None, None, :] * shade[:, :, None]
         interior = interior * (1 - t_alpha[:, :, None]) + teeth_rgb * t_alpha[:, :, None]
         if low_len > 0.5:  # lower teeth: narrower, in the upper teeth's shadow, behind the lower lip at the sides
@@ -447,6 +454,7 @@ def paint_mouth(
             l_shade = (1.0 - 0.5 * np.abs(s[None, :]) ** 1.5) * (1.0 + palette.tilt * s[None, :])
             l_shade = l_shade * (0.8 + 0.2 * smoothstep((below - 0.25 * lband) / np.maximum(0.5 * lband, soft)))
             l_shade = l_shade * (1.0 - 0.1 * round_l[None, :]) * (1.0 - seam_l[None, :])
+            l_shade = l_shade * (1.0 - rim_dark * (1.0 - smoothstep(below / rim_px)))
             light = LOWER_TEETH_LIGHT * (1.0 - (1.0 - hd) * LOWER_TEETH_DIMMER)
             low_rgb = light * enamel[None, None, :] * l_shade[:, :, None]
             interior = interior * (1 - l_alpha[:, :, None]) + low_rgb * l_alpha[:, :, None]
