@@ -8,6 +8,8 @@
 - a 12000x9000 phone photo was refused as too large although ``max_side`` downscales it anyway;
 - an AVIF photo was refused by the server as "an MP4/M4A file", a HEIC one "unrecognised";
 - ``kill`` (SIGTERM) while encoding left the hidden temporary video in the output folder;
+- Ctrl-C while the speech features were still computed in the background took 5-17 s to end the
+  process (it waited at exit for the busy encoder thread); now about a second;
 - peak memory grew by 0.84 MB per second of speech (1.1 GB for 10 min): the speech features,
   their pooling to frames, the loudness and the motion model's input windows are now computed
   in blocks, bit-identically (0.31 MB/s).
@@ -212,6 +214,85 @@ def test_kill_or_ctrl_c_while_encoding_leaves_no_file(tmp_path: Path, sig: str, 
     assert proc.returncode == rc, err[-2000:]
     assert err.strip().splitlines()[-1] == f"talkface: {word}"
     assert list(out.parent.iterdir()) == []
+
+
+_BUSY_AT_EXIT = """
+import sys, time
+from talkface.audio.background import exit_promptly, start_thread
+
+def work():  # like a call into CTranslate2 / hama: does not look at stopping()
+    time.sleep(60)
+
+start_thread(work, "busy")
+print("talkface: interrupted", file=sys.stderr)
+exit_promptly(130)
+sys.exit(130)
+"""
+
+
+def test_an_interrupt_does_not_wait_at_exit_for_busy_background_work() -> None:
+    """At exit after Ctrl-C, a background thread stuck in native code is not waited for (it was, up to 30 s)."""
+    import time
+
+    t0 = time.monotonic()
+    run = subprocess.run([sys.executable, "-c", _BUSY_AT_EXIT], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 130, run.stderr[-2000:]
+    assert run.stderr.strip() == "talkface: interrupted"
+    assert time.monotonic() - t0 < 15
+
+
+def _read_until(fd: int, word: str, timeout: float) -> str:
+    """What a pipe gave until ``word`` appeared in it."""
+    import os
+    import select
+    import time
+
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while word.encode() not in seen:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(fd, 4096) if ready else b""
+        if not chunk:
+            raise AssertionError(f"no {word!r} within {timeout} s: {seen[-2000:]!r}")
+        seen += chunk
+    return seen.decode(errors="replace")
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_real_animate_ends_it_promptly(tmp_path: Path) -> None:
+    """Ctrl-C in ``talkface animate`` while the speech features are computed beside the face stage."""
+    import os
+    import signal
+    import time
+
+    root = Path(__file__).parents[1]
+    speech, rate = sf.read(root / "examples" / "speech.wav", dtype="float32")
+    sf.write(tmp_path / "long.wav", np.tile(speech, int(np.ceil(30 * rate / len(speech)))), rate)
+    out = tmp_path / "videos" / "out.mp4"
+    out.parent.mkdir()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / "src"), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from talkface.cli import main; sys.exit(main())", "animate",
+         str(root / "examples" / "face.png"), str(tmp_path / "long.wav"), "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler))  # as in a terminal
+    try:
+        assert proc.stderr is not None
+        _read_until(proc.stderr.fileno(), "face", timeout=120)  # the speech features are computed meanwhile
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=120)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    last = rest.decode(errors="replace").replace("\r", "\n").strip().splitlines()[-1]
+    assert proc.returncode == 130, rest[-2000:]
+    assert last == "talkface: interrupted"
+    assert list(out.parent.iterdir()) == []
+    assert took < 20, took  # generous (about 1 s; it took 5-17 s under load)
 
 
 def test_whisper_log_mel_in_blocks_is_bit_identical_and_small() -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from talkface.audio.background import exit_promptly
 from talkface.cli_groups import ADAPT, ADAPT_SOURCE, ANIMATE, PREPROCESS, animate_kwargs
 from talkface.cli_options import config_kwargs, handlers_of, source_fields
 from talkface.cli_parser import (
@@ -592,7 +593,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt as exc:
         print(f"talkface: {'terminated' if isinstance(exc, Terminated) else 'interrupted'}", file=sys.stderr)
-        return 143 if isinstance(exc, Terminated) else 130
+        status = 143 if isinstance(exc, Terminated) else 130
+        exit_promptly(status)  # at exit, busy speech-feature threads are not waited for (Ctrl-C took 5-17 s)
+        return status
 
 
 if __name__ == "__main__":

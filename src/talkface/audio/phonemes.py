@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from talkface.audio.background import stopping
 from talkface.audio.extractor import SAMPLE_RATE
 from talkface.audio.extractor import check_input as _check_input
 from talkface.audio.extractor import cover_frames as _cover_frames
@@ -87,6 +88,8 @@ class HamaPhonemes:
         ctx = round(self.context_s * HAMA_STEP_RATE)
         out = np.empty((steps, self.dim), dtype=np.float32)
         for first in range(0, steps, hop):
+            if stopping():  # the process is exiting (a background prefetch nobody will use)
+                raise RuntimeError("the process is exiting")
             lo = max(0, first - ctx)  # piece start, in steps
             hi = min(steps, first + hop + ctx)
             wav = np.clip(audio[lo * _STEP_SAMPLES : hi * _STEP_SAMPLES], -1.0, 1.0)
