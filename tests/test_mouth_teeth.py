@@ -12,6 +12,15 @@ from talkface.io.colour import LUMA
 from talkface.render import mouth
 from talkface.render.mouth import MouthPalette, enamel_colour, hd_share, paint_mouth
 
+_MEASURED_BLUR = mouth.edge_blur
+
+
+@pytest.fixture(autouse=True)
+def _upscaled_photos_count_as_sharp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests below paint on the example face scaled up, standing in for a sharp photo of that size: they
+    set the photo's measured blur to 0 (the tests of the blur estimate put the measured one back)."""
+    monkeypatch.setattr(mouth, "edge_blur", lambda photo, landmarks, sigma=3.0: 0.0)
+
 
 def _scaled(factor: float) -> tuple[np.ndarray, np.ndarray]:
     """The example face (a 39-px inner mouth) resized by ``factor`` with its landmarks."""
@@ -159,3 +168,49 @@ def test_a_small_blurred_mouth_gets_no_rim(monkeypatch: pytest.MonkeyPatch) -> N
     with_rim = paint_mouth(photo.astype(np.float32), target, pal)
     monkeypatch.setattr(mouth, "RIM_DARK", 0.0)
     np.testing.assert_array_equal(with_rim, paint_mouth(photo.astype(np.float32), target, pal))
+
+
+def test_edge_blur_measures_the_photos_softness() -> None:
+    """The mouth's edge width grows with a Gaussian blur of the photo and with upscaling; a sharp photo (the
+    example face at its own 360x288, whose edges are as crisp as HD frames') counts as sharp (scale 1)."""
+    photo, lm = example_face()
+    sharp = _MEASURED_BLUR(photo, lm)
+    assert sharp < mouth.SHARP_BLUR_PX and mouth.blur_scale(sharp) == 1.0
+    soft = _MEASURED_BLUR(cv2.GaussianBlur(photo, (0, 0), 2.0), lm)
+    assert soft > 2.0 * sharp and mouth.blur_scale(soft) > 1.2, (sharp, soft)
+    blurs = [_MEASURED_BLUR(*_scaled(f)) for f in (2.0, 4.0)]
+    assert sharp < blurs[0] < blurs[1] and blurs[1] > 3.5 * sharp, (sharp, blurs)
+    assert 2.5 < mouth.blur_scale(blurs[1]) < 4.5  # about as many photo pixels per detail as the upscale
+
+
+def test_a_soft_photo_gets_teeth_as_soft_as_its_lips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same large mouth (the example face x4): counted as sharp, the incisal edge is about a pixel wide,
+    the teeth bright with separations; measured (the upscale's soft edges), the edge is several pixels wide and
+    the teeth are as dim as on the face at its own size, not a crisp denture pasted into a soft face."""
+    photo, lm = _scaled(4.0)
+    crisp, *_ = _centre_column(photo, lm, 0.3)
+    crisp_palette = MouthPalette.from_photo(photo, lm)
+    monkeypatch.setattr(mouth, "edge_blur", _MEASURED_BLUR)
+    soft, *_ = _centre_column(photo, lm, 0.3)
+    soft_palette = MouthPalette.from_photo(photo, lm)
+    assert crisp_palette.px == 1.0 and soft_palette.px > 2.5
+    assert _edge_width(crisp) < 2.5 and _edge_width(soft) > 2.0 * _edge_width(crisp), (
+        _edge_width(crisp), _edge_width(soft))
+    small = MouthPalette.from_photo(*example_face())
+    assert soft_palette.enamel is not None and small.enamel is not None and crisp_palette.enamel is not None
+    assert float(soft_palette.enamel @ LUMA) < float(crisp_palette.enamel @ LUMA) - 10.0
+    assert float(soft_palette.enamel @ LUMA) == pytest.approx(float(small.enamel @ LUMA), abs=12.0)
+
+
+def test_a_sharp_photo_paints_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measured sharp (blur under ``SHARP_BLUR_PX``: the example face at its own size), the painting is the
+    pixel-size rule's to the bit (as on the six wild HD photos and the seven GRID photos)."""
+    photo, lm = example_face()
+    monkeypatch.setattr(mouth, "edge_blur", _MEASURED_BLUR)
+    measured = MouthPalette.from_photo(photo, lm)
+    assert measured.px == 1.0
+    target = open_mouth(lm, 0.3 * float(np.linalg.norm(lm[64] - lm[60])))
+    a = paint_mouth(np.full(photo.shape, 128.0, np.float32), target, measured)
+    monkeypatch.setattr(mouth, "edge_blur", lambda photo, landmarks, sigma=3.0: 0.0)
+    b = paint_mouth(np.full(photo.shape, 128.0, np.float32), target, MouthPalette.from_photo(photo, lm))
+    assert np.array_equal(a, b)

@@ -22,8 +22,8 @@ import numpy as np
 
 from talkface.io.colour import LUMA
 
-__all__ = ["MouthPalette", "blend_region", "enamel_colour", "eye_contrast", "hd_share", "inner_gap", "inner_mask",
-           "interior_levels", "paint_mouth", "smoothstep"]
+__all__ = ["MouthPalette", "blend_region", "blur_scale", "edge_blur", "enamel_colour", "eye_contrast", "hd_share",
+           "inner_gap", "inner_mask", "interior_levels", "paint_mouth", "smoothstep"]
 
 UPPER_INNER = (60, 61, 62, 63, 64)
 LOWER_INNER = (60, 67, 66, 65, 64)
@@ -57,6 +57,11 @@ SEAMS = 1.0
 MASK_SOFT = (0.5, 0.006)
 #: Softness of every painted edge, pixels of the photo (about the width of a real edge in a sharp photo).
 SOFT_PX = 0.9
+#: The photo's own sharpness around the mouth (:func:`edge_blur`, pixels): up to ``SHARP_BLUR_PX`` a photo
+#: counts as sharp (the painting per pixel as above; sharp HD photos measure 0.6-1.03); beyond it every
+#: ``BLUR_UNIT_PX`` more (a sharp edge's own width, the example face at 360x288) makes a "sharp pixel"
+#: one photo pixel larger (:func:`blur_scale`: an upscaled or soft photo gets teeth as soft as its lips).
+SHARP_BLUR_PX, BLUR_UNIT_PX = 1.1, 0.56
 #: The inner-lip rim: where the lips meet the teeth a real mouth shows a dark wet line / shadow, so the
 #: lip's edge (not the teeth's) reads as the inner-lip contour. Darkness at the lip and width (pixels:
 #: at least ``SOFT_PX``, else this share of the opening).
@@ -111,6 +116,52 @@ def eye_contrast(photo: np.ndarray, landmarks: np.ndarray) -> float | None:
     if bright < 8.0:
         return None
     return float(np.log(bright / max(dark, 2.0)))
+
+
+def edge_blur(photo: np.ndarray, landmarks: np.ndarray, sigma: float = 3.0) -> float:
+    """Width (pixels, a Gaussian's sigma) of the photo's edges around the mouth: how soft the photo is there.
+
+    The gradient energy of the mouth's box (outer lips plus a quarter of their width around: lip contour,
+    skin, philtrum) is compared with the same box blurred by ``sigma``: a step edge of blur ``b`` has a
+    gradient energy proportional to ``1 / b``, so the ratio is ``r = b / sqrt(b^2 + sigma^2)`` and
+    ``b = sigma r / sqrt(1 - r^2)``. A large ``sigma`` (3 px) leaves noise and fine texture out of the
+    ratio (they vanish in the blurred box and only lower ``r`` a little). Measured once per photo
+    (about a millisecond). Sharp HD frames measure 0.6-1.03, GRID's 360x288 frames 0.25-0.8, the
+    example face 0.56 and, upscaled, 1.24 (x2) and 2.46 (x4).
+
+    Args:
+        photo: (H, W, 3) RGB uint8.
+        landmarks: (68, 2) the photo's landmarks.
+        sigma: the comparison blur, pixels.
+
+    Returns:
+        The blur width in pixels; 0 when the box is too small or flat.
+    """
+    lm = np.asarray(landmarks, np.float64)
+    pad = 0.25 * float(np.linalg.norm(lm[54] - lm[48]))
+    h, w = photo.shape[:2]
+    x0, x1 = max(0, int(lm[48:68, 0].min() - pad)), min(w, int(lm[48:68, 0].max() + pad) + 1)
+    y0, y1 = max(0, int(lm[48:68, 1].min() - pad)), min(h, int(lm[48:68, 1].max() + pad) + 1)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return 0.0
+    grey = np.ascontiguousarray(photo[y0:y1, x0:x1], np.float32) @ np.asarray(LUMA, np.float32)
+
+    def energy(img: np.ndarray) -> float:
+        gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
+        return float((gx * gx + gy * gy)[2:-2, 2:-2].mean())
+
+    e0 = energy(grey)
+    if e0 < 1e-6:
+        return 0.0
+    r = min(energy(cv2.GaussianBlur(grey, (0, 0), sigma)) / e0, 0.999)
+    return float(sigma * r / np.sqrt(1.0 - r * r))
+
+
+def blur_scale(blur_px: float) -> float:
+    """Photo pixels per "sharp pixel" for an :func:`edge_blur` width: 1 up to ``SHARP_BLUR_PX``, then one more
+    per ``BLUR_UNIT_PX`` (the example face x4: about 3.5)."""
+    return 1.0 + max(0.0, float(blur_px) - SHARP_BLUR_PX) / BLUR_UNIT_PX
 
 
 def hd_share(mouth_px: float) -> float:
@@ -186,6 +237,9 @@ class MouthPalette:
         teeth_gain: gain on ``teeth``; None: the module's ``TEETH_GAIN``.
         enamel: the painted teeth's colour (:func:`enamel_colour`: ``teeth``, brighter and whiter on a
             large mouth); None: ``teeth``. The adaptive levels keep ``teeth`` (they were fitted on it).
+        px: photo pixels per sharp pixel around the mouth (:func:`blur_scale` of :func:`edge_blur`; 1: a
+            sharp photo): the teeth's edge softness and the HD extras (brightness, separations, rim) follow
+            the mouth's size in sharp pixels, so a soft or upscaled photo gets teeth as soft as its lips.
     """
 
     lip: np.ndarray
@@ -195,6 +249,7 @@ class MouthPalette:
     cavity_level: float | None = None
     teeth_gain: float | None = None
     enamel: np.ndarray | None = None
+    px: float = 1.0
 
     @classmethod
     def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray, adaptive: bool = False) -> MouthPalette:
@@ -232,8 +287,9 @@ class MouthPalette:
         levels: tuple[float | None, float | None] = (None, None)
         if adaptive:
             levels = interior_levels(eye_contrast(photo, lm), float(teeth @ LUMA) / max(float(lip @ LUMA), 1.0))
+        px = blur_scale(edge_blur(photo, lm))
         return cls(np.asarray(lip, np.float64), np.asarray(skin, np.float64), teeth, tilt, *levels,
-                   enamel=enamel_colour(skin, teeth, float(np.linalg.norm(lm[64] - lm[60]))))
+                   enamel=enamel_colour(skin, teeth, float(np.linalg.norm(lm[64] - lm[60])) / px), px=px)
 
 
 def _store(image: np.ndarray, box: tuple[int, int, int, int], values: np.ndarray) -> None:
@@ -320,7 +376,7 @@ def _arch_positions(dx: np.ndarray, half_width: float, radius: float) -> np.ndar
 
 def _row_of_teeth(
     arch: np.ndarray, bounds: tuple[float, ...], lengths: tuple[float, ...], seams: tuple[float, ...],
-    tooth_px: float,
+    tooth_px: float, px: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per column: the visible length factor of its tooth, the separation's darkness, the crown's rounding.
 
@@ -330,6 +386,7 @@ def _row_of_teeth(
         lengths: each tooth's crown length over the central incisor's.
         seams: darkness of the separation at the midline, then at each bound but the last.
         tooth_px: the central tooth's width in pixels (separations fade out from 14 px down to 5 px).
+        px: photo pixels per sharp pixel (:attr:`MouthPalette.px`): the fade and the lines' width follow it.
 
     Returns:
         ``(length, seam, round_)``: (W,) each; ``length`` includes the small notch (embrasure) between
@@ -347,8 +404,8 @@ def _row_of_teeth(
     near_lo = (a - lo) <= (hi - a)
     depth = np.where(near_lo, np.asarray(seams, np.float64)[k], np.asarray(seams + (0.0,), np.float64)[k + 1])
     mm_px = tooth_px / max(bounds[0], 1e-6)  # pixels per mm (front)
-    visible = float(smoothstep((tooth_px - 5.0) / 9.0))  # separations fade out on small (blurred) mouths
-    width_mm = max(0.45, 0.5 * SOFT_PX) / max(mm_px, 1e-6)  # a line about a pixel wide, whatever the size
+    visible = float(smoothstep((tooth_px / px - 5.0) / 9.0))  # separations fade out on small (blurred) mouths
+    width_mm = max(0.45, 0.5 * SOFT_PX) * px / max(mm_px, 1e-6)  # a line about a pixel wide, whatever the size
     seam = SEAMS * visible * depth * np.exp(-((dist / width_mm) ** 2))
     # rounded incisal corners: a small notch (embrasure) between neighbouring crowns
     notch = 0.12 * np.exp(-((dist / 0.9) ** 2)) * visible
@@ -386,12 +443,16 @@ def paint_mouth(
     if gap < 0.75 or strength <= 0:
         return image
     width = float(np.linalg.norm(lm[64] - lm[60]))
-    found = inner_mask(lm, image.shape[:2], blur=max(0.6, min(0.02 * width, MASK_SOFT[0] + MASK_SOFT[1] * width)))
+    # a soft photo's pixel is smaller than its detail: sizes in sharp pixels; a small mouth is treated as
+    # blurred already (hd_share), so the extra softness applies as far as the mouth is large in pixels
+    px = 1.0 + (palette.px - 1.0) * hd_share(width)
+    mask_blur = min(0.02 * width, (MASK_SOFT[0] + MASK_SOFT[1] * width) * px)
+    found = inner_mask(lm, image.shape[:2], blur=max(0.6, mask_blur))
     if found is None:
         return image
     (y0, y1, x0, x1), m = found
-    hd = hd_share(width)
-    soft = SOFT_PX * (1.6 - 0.6 * hd)  # a small mouth's photo is blurred: softer edges
+    hd = hd_share(width / palette.px)
+    soft = SOFT_PX * (1.6 - 0.6 * hd) * px  # a small mouth's photo is blurred: softer edges
     # geometry: upper/lower inner-lip curves per column, horizontal position in the mouth
     xs = np.arange(x0, x1, dtype=np.float64)
     ys = np.arange(y0, y1, dtype=np.float64)
@@ -433,14 +494,14 @@ def paint_mouth(
         # upper lip, convex crowns (darker sides), translucent tips, crisp thin separations; lit like the
         # photo (brightest in the middle, a little brighter on the lit side), receding into the corners
         arch = _arch_positions(xs - centre_x, half, ARCH_RADIUS_MM)
-        length, seam, round_ = _row_of_teeth(arch, *UPPER_TEETH, tooth_px=tooth_px)
+        length, seam, round_ = _row_of_teeth(arch, *UPPER_TEETH, tooth_px=tooth_px, px=palette.px)
         band = up_len * length[None, :] + 0.5
         fade = smoothstep((TEETH_SPAN - np.abs(s[None, :])) / 0.22)
         t_alpha = smoothstep((band - depth) / soft + 0.5) * fade
         across = (1.0 - 0.45 * np.abs(s[None, :]) ** 1.5) * (1.0 + palette.tilt * s[None, :])
         lip_shadow = 0.55 + 0.45 * smoothstep((depth - 0.3 * soft) / max(soft, 0.22 * up_len))
         tips = 1.0 - 0.12 * smoothstep((depth - 0.72 * band) / np.maximum(0.28 * band, soft))
-        rim_px = max(SOFT_PX, RIM_SHARE * gap)
+        rim_px = max(SOFT_PX * px, RIM_SHARE * gap)
         rim_dark = RIM_DARK * hd  # a small mouth's photo is blurred: no crisp rim there
         rim = 1.0 - rim_dark * (1.0 - smoothstep(depth / rim_px))
         shade = across * lip_shadow * rim * tips * (1.0 - 0.1 * round_[None, :]) * (1.0 - seam[None, :])
@@ -448,7 +509,7 @@ def paint_mouth(
         interior = interior * (1 - t_alpha[:, :, None]) + teeth_rgb * t_alpha[:, :, None]
         if low_len > 0.5:  # lower teeth: narrower, in the upper teeth's shadow, behind the lower lip at the sides
             arch_l = _arch_positions(xs - centre_x, half, LOWER_ARCH_RADIUS_MM)
-            length_l, seam_l, round_l = _row_of_teeth(arch_l, *LOWER_TEETH, tooth_px=tooth_px * 0.6)
+            length_l, seam_l, round_l = _row_of_teeth(arch_l, *LOWER_TEETH, tooth_px=tooth_px * 0.6, px=palette.px)
             lband = low_len * length_l[None, :] * (1.0 - 0.6 * s[None, :] ** 2) + 0.5
             l_alpha = smoothstep((lband - below) / soft + 0.5) * smoothstep((0.7 - np.abs(s[None, :])) / 0.25)
             l_shade = (1.0 - 0.5 * np.abs(s[None, :]) ** 1.5) * (1.0 + palette.tilt * s[None, :])
