@@ -68,13 +68,19 @@ LIPREAD_METRICS: tuple[MetricSpec, ...] = (
 )
 #: Rendering columns (issue 14; :func:`talkface.eval.render_metrics.render_scores`): face sharpness as a
 #: ratio to the real frames', colour change outside mouth and eyes, rendered / requested mouth opening
-#: (n/a where the method does not say what it was asked to render), mouth-crop LPIPS.
+#: (n/a where the method does not say what it was asked to render), mouth-crop LPIPS, mouth LMD with the
+#: head pose aligned on eyes and nose, blink closure at the requested blinks' apexes (dlib EAR over the
+#: open eye's, all blinks / closing ones; share of the photo's open-eye pixels still showing).
 RENDER_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("sharp_lap", "Sharp. Lap. (×real)", True, False, 3),
     MetricSpec("sharp_cpbd", "Sharp. CPBD (×real)", True, False, 3),
     MetricSpec("colour", "Colour Δ", False, False, 2),
     MetricSpec("open_ratio", "Open ratio", None, False, 3),
     MetricSpec("mouth_lpips", "Mouth LPIPS", False, True, 3),
+    MetricSpec("lmd_pose", "LMD pose-al.", False, True, 3),
+    MetricSpec("blink_ear", "Blink EAR", None, False, 3),
+    MetricSpec("blink_closed", "Blink EAR closed", None, False, 3),
+    MetricSpec("blink_vis", "Blink vis.", None, False, 3),
 )
 _ALL_METRICS = METRICS + LIPREAD_METRICS + RENDER_METRICS
 
