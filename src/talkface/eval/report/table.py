@@ -205,7 +205,12 @@ def _render_markdown(
         "frames where the request is open (1 = as asked); a model run's request is the landmarks it rendered, "
         "the still baseline's the real frames' (so it shows the still's opening over the real speaker's); n/a "
         "for videos made elsewhere and for ground truth. Mouth LPIPS: mouth crops (real landmarks) vs. the real "
-        "frames'. See talkface.eval.render_metrics and docs/render.md.",
+        "frames'. LMD pose-al.: mouth landmark distance (128 px face crop) after aligning each frame onto its "
+        "real frame on the eye corners and nose. Blink EAR: dlib's eye aspect ratio at the requested blinks' "
+        "apexes over the open eye's (closed: only the blinks asked to close; dlib reads real closed eyes at "
+        "~0.47); Blink vis.: share of the still's open-eye pixels still showing at those apexes over the open "
+        "frames' (detector-free; real closed eyes ~0.22, the still 1); the real rows use the real blinks; n/a "
+        "without a blink. See talkface.eval.render_metrics and docs/render.md.",
     ]
     return lines
 
