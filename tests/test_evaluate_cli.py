@@ -25,6 +25,14 @@ CLIP_ID = "lbbc2a/lbbc2a"
 FAST = ["--no-lpips", "--no-identity", "-q"]
 
 
+def _close_eyes(lm: np.ndarray, fraction: float) -> np.ndarray:
+    """Lower the upper lids so each eye keeps ``fraction`` of its opening."""
+    out = lm.copy()
+    for up, low in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        out[up] = out[low] + fraction * (out[up] - out[low])
+    return out
+
+
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A prepared dataset with one test clip (40 frames of lbbc2a as 128 px crops) and a folder of
@@ -129,8 +137,17 @@ def test_evaluate_runs_model_bundles_through_the_pipeline(
             self.last_requested_landmarks: np.ndarray | None = None
 
         def talking_head(self, still: np.ndarray, audio: np.ndarray) -> np.ndarray:
-            self.last_requested_landmarks = real_lm  # asked for the real motion, rendered a still
-            return np.repeat(still[None], round(len(audio) / 16000 * 25), axis=0)
+            from talkface.render.compose import NativeRenderer
+
+            # asked for the real motion and a blink (eyes closed to 0.1 at frames 15-18), rendered a still
+            # that blinks (the native renderer closing the photo's eyes)
+            request = real_lm.copy()
+            closed = _close_eyes(real_lm[0], 0.1)
+            request[15:19, 36:48] = closed[36:48] - real_lm[0, 36:48] + real_lm[15:19, 36:48]
+            self.last_requested_landmarks = request
+            frames = np.repeat(still[None], round(len(audio) / 16000 * 25), axis=0)
+            frames[15:19] = NativeRenderer(still, real_lm[0], closed[None])(closed)
+            return frames
 
     fake = types.ModuleType("talkface.pipeline")
     fake.AnimateConfig = AnimateConfig  # type: ignore[attr-defined]
@@ -153,6 +170,16 @@ def test_evaluate_runs_model_bundles_through_the_pipeline(
     assert summary[("ground truth", "mouth_lpips")]["n"] == "0"
     assert 0 < float(summary[("my_model", "mouth_lpips")]["mean"]) < 1
     assert "no requested landmarks" not in (out / "report.md").read_text()
+    # blink closure at the requested blink's apex: the rendered closed lids hide most of the photo's open
+    # eye (real closed eyes: 0.22); lbbc2a does not blink in its first 40 frames, so the reference rows,
+    # whose blinks are the real ones, have none; the pose-aligned mouth LMD of the still as the plain one
+    assert float(summary[("my_model", "blink_vis")]["mean"]) < 0.5
+    assert float(summary[("my_model", "blink_closed")]["mean"]) < 0.8
+    for method in ("ground truth", "still baseline"):
+        assert summary[(method, "blink_vis")]["n"] == "0"
+    assert summary[("ground truth", "lmd_pose")]["n"] == "0"
+    assert 0 < float(summary[("still baseline", "lmd_pose")]["mean"]) < 10
+    assert "Blink vis." in (out / "report.md").read_text()
 
 
 @pytest.mark.parametrize(

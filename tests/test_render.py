@@ -376,6 +376,30 @@ def test_pose_aligned_lmd_ignores_head_pose_not_the_mouth(face: tuple[np.ndarray
         pose_aligned_lmd(lm[None], np.stack([lm, lm]))
 
 
+def test_render_scores_report_blink_closure_and_pose_aligned_lmd(face: tuple[np.ndarray, np.ndarray]) -> None:
+    """``render_scores`` (what ``talkface evaluate`` reports) carries the blink and pose columns: a rendered
+    requested blink reads well under 1 on pixels and on dlib's EAR, the photo repeated reads 1; NaN
+    without a blink to look at."""
+    from talkface.eval.render_metrics import render_scores
+
+    photo, lm = face
+    n = 12
+    real, real_lm = np.repeat(photo[None], n, 0), np.repeat(lm[None], n, 0)
+    request = real_lm.copy()
+    request[5:8] = _close_eyes(lm, 0.1)
+    rendered = real.copy()
+    rendered[5:8] = NativeRenderer(photo, lm, request)(request[6])
+    tracked = np.stack([landmarks_for_image(f, "frame") for f in rendered]).astype(np.float64)
+    blink = render_scores(rendered, tracked, real, real_lm, requested=request)
+    still = render_scores(real, real_lm, real, real_lm, requested=request)
+    assert blink["blink_vis"] < 0.3 and blink["blink_closed"] < 0.7 and blink["blink_ear"] == blink["blink_closed"]
+    assert still["blink_vis"] == pytest.approx(1.0) and still["blink_ear"] == pytest.approx(1.0)
+    assert still["lmd_pose"] < 1e-3 and blink["lmd_pose"] < 1.0  # the mouth did not move
+    none = render_scores(real, real_lm, real, real_lm, requested=real_lm)  # a request without a blink
+    assert all(np.isnan(none[k]) for k in ("blink_ear", "blink_closed", "blink_vis"))
+    assert np.isnan(render_scores(real, real_lm, real, real_lm)["blink_vis"])  # nothing requested
+
+
 def _first_frame(path: object) -> np.ndarray:
     cap = cv2.VideoCapture(str(path))
     ok, frame = cap.read()

@@ -18,7 +18,7 @@ They look at what a renderer does to the photo at its own resolution, per frame,
 * :func:`pose_aligned_lmd`: mouth LMD after aligning each rendered frame onto the real frame on the
   eye corners and the nose only (head pose of the rendered frame removed against the real one);
 * :func:`render_scores`: the columns ``talkface evaluate`` reports (sharpness ratios, colour, opening
-  ratio, mouth-crop LPIPS).
+  ratio, mouth-crop LPIPS, pose-aligned mouth LMD, blink closure by dlib EAR and by pixels).
 
 ``benchmarks/render_quality.py`` runs them on whole frames at the photo's resolution, ``talkface
 evaluate`` on a prepared dataset's crops; ``docs/render.md`` has the numbers.
@@ -337,6 +337,8 @@ def render_scores(
     cpbd_stride: int = 5,
     lpips_stride: int = 3,
     reference: dict[str, float] | None = None,
+    blinks: np.ndarray | None = None,
+    closed_below: float | None = 0.4,
 ) -> dict[str, float]:
     """The whole-frame rendering scores of one clip (what ``talkface evaluate`` reports; issue 14).
 
@@ -347,12 +349,21 @@ def render_scores(
         lpips_model: a :class:`talkface.nets.vgg.LPIPS` (None: ``mouth_lpips`` is NaN).
         cpbd_stride, lpips_stride: CPBD / LPIPS on every k-th frame.
         reference: the real frames' ``{"lap", "cpbd"}`` (computed when None; pass it to reuse).
+        blinks: (T, 68, 2) landmarks whose eye aspect ratio says where the blinks are (default
+            ``requested``; for real video its own landmarks). None: the blink columns are NaN.
+        closed_below: ``blink_closed`` / ``blink_vis`` count only blinks whose apex (in ``blinks``) is
+            under this fraction of the open eye (0.4: the blink stage's closures, not its half-blinks;
+            None: every blink, for real landmarks, where dlib reads a closed eye at ~0.47 of open).
 
     Returns:
         ``sharp_lap`` / ``sharp_cpbd`` (face-box sharpness over the real frames'), ``colour`` (colour
         change outside mouth and eyes vs. the photo, 0-255, masks from ``requested`` or else ``lms``),
         ``open_ratio`` (:func:`opening_ratio`) and ``mouth_lpips`` (mouth crops placed by the real
-        landmarks vs. the real frames').
+        landmarks vs. the real frames'), ``lmd_pose`` (:func:`pose_aligned_lmd` of ``lms`` against
+        ``real_lm``), ``blink_ear`` / ``blink_closed`` (:func:`blink_apex_ratio`: dlib EAR at the
+        blinks' apexes over the open eye, all blinks / the closing ones) and ``blink_vis``
+        (:func:`blink_visible_share` against the photo: detector-free closure at the closing blinks'
+        apexes); the blink columns are NaN without a blink in ``blinks``.
     """
     from talkface.eval.metrics import lpips  # lazy: loads scipy, skimage
 
@@ -364,7 +375,16 @@ def render_scores(
         "colour": colour_shift(frames, photo, photo_lm, requested if requested is not None else lms),
         "open_ratio": opening_ratio(lms, requested) if requested is not None else float("nan"),
         "mouth_lpips": float("nan"),
+        "lmd_pose": pose_aligned_lmd(lms, real_lm),
+        "blink_ear": float("nan"),
+        "blink_closed": float("nan"),
+        "blink_vis": float("nan"),
     }
+    blinks = requested if blinks is None else blinks
+    if blinks is not None:
+        out["blink_ear"] = blink_apex_ratio(lms, blinks)
+        out["blink_closed"] = blink_apex_ratio(lms, blinks, closed_below=closed_below)
+        out["blink_vis"] = blink_visible_share(frames, lms, photo, photo_lm, blinks, closed_below=closed_below)
     if lpips_model is not None:
         out["mouth_lpips"] = lpips(mouth_crops(real, real_lm), mouth_crops(frames, real_lm), model=lpips_model,
                                    stride=lpips_stride)

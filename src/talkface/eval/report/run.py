@@ -217,7 +217,7 @@ def _evaluate_clip(
         render_ref = real_reference(sample.frames, real_landmarks, max(1, cfg.render_stride))
     for name, frames, requested in outputs:
         scored = score_clip(frames, sample, real_landmarks, scorers, is_real=name == GROUND_TRUTH,
-                            requested=requested, render_ref=render_ref)
+                            requested=requested, render_ref=render_ref, real_request=name == STILL_BASELINE)
         notes += scored.notes
         run.per_clip.append({"method": name, "clip": sample.clip_id, **scored.values})
         run.blinks.setdefault(name, []).extend(scored.blink_durations)

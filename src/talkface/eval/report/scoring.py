@@ -105,11 +105,15 @@ def score_clip(
     is_real: bool,
     requested: np.ndarray | None = None,
     render_ref: dict[str, float] | None = None,
+    real_request: bool = False,
 ) -> Scored:
     """All metrics of generated ``frames`` (already conformed) on one sample.
 
-    ``requested``: the (T, 68, 2) landmarks the method was asked to render (for the opening ratio);
-    ``render_ref``: the real frames' sharpness (:func:`talkface.eval.render_metrics.real_reference`).
+    ``requested``: the (T, 68, 2) landmarks the method was asked to render (for the opening ratio and
+    the blinks' apexes); ``render_ref``: the real frames' sharpness
+    (:func:`talkface.eval.render_metrics.real_reference`); ``real_request``: ``requested`` are the real
+    frames' tracked landmarks (the still baseline), so every real blink counts as a closure (dlib reads
+    a closed real eye at ~0.47 of open, above the 0.4 that marks the blink stage's closures).
     """
     from talkface.eval import identity, metrics, motion_metrics  # lazy: loads dlib, scipy
     from talkface.eval.lipread import grid_sentence  # lazy: loads torch
@@ -161,9 +165,11 @@ def score_clip(
                 frames, landmarks, real, real_landmarks, sample.still_index, requested,
                 lpips_model=scorers.lpips if cfg.lpips and not is_real else None,
                 cpbd_stride=max(1, cfg.render_stride), lpips_stride=max(1, cfg.render_stride), reference=render_ref,
+                blinks=real_landmarks if is_real else requested,
+                closed_below=None if is_real or real_request else 0.4,
             ))
-            if is_real:
-                values["open_ratio"] = math.nan  # the reference itself: 1 by definition
+            if is_real:  # the reference itself: 1 and 0 by definition (its blinks are its own, as dlib finds them)
+                values["open_ratio"] = values["lmd_pose"] = math.nan
         blinks = detect_blinks(eye_aspect_ratio(landmarks), sample.fps)
         values["blink_rate"] = len(blinks) / (frames.shape[0] / sample.fps)
         blink_durations = [(e - s) / sample.fps for s, e in blinks]

@@ -68,13 +68,19 @@ LIPREAD_METRICS: tuple[MetricSpec, ...] = (
 )
 #: Rendering columns (issue 14; :func:`talkface.eval.render_metrics.render_scores`): face sharpness as a
 #: ratio to the real frames', colour change outside mouth and eyes, rendered / requested mouth opening
-#: (n/a where the method does not say what it was asked to render), mouth-crop LPIPS.
+#: (n/a where the method does not say what it was asked to render), mouth-crop LPIPS, mouth LMD with the
+#: head pose aligned on eyes and nose, blink closure at the requested blinks' apexes (dlib EAR over the
+#: open eye's, all blinks / closing ones; share of the photo's open-eye pixels still showing).
 RENDER_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("sharp_lap", "Sharp. Lap. (×real)", True, False, 3),
     MetricSpec("sharp_cpbd", "Sharp. CPBD (×real)", True, False, 3),
     MetricSpec("colour", "Colour Δ", False, False, 2),
     MetricSpec("open_ratio", "Open ratio", None, False, 3),
     MetricSpec("mouth_lpips", "Mouth LPIPS", False, True, 3),
+    MetricSpec("lmd_pose", "LMD pose-al.", False, True, 3),
+    MetricSpec("blink_ear", "Blink EAR", None, False, 3),
+    MetricSpec("blink_closed", "Blink EAR closed", None, False, 3),
+    MetricSpec("blink_vis", "Blink vis.", None, False, 3),
 )
 _ALL_METRICS = METRICS + LIPREAD_METRICS + RENDER_METRICS
 
@@ -199,7 +205,12 @@ def _render_markdown(
         "frames where the request is open (1 = as asked); a model run's request is the landmarks it rendered, "
         "the still baseline's the real frames' (so it shows the still's opening over the real speaker's); n/a "
         "for videos made elsewhere and for ground truth. Mouth LPIPS: mouth crops (real landmarks) vs. the real "
-        "frames'. See talkface.eval.render_metrics and docs/render.md.",
+        "frames'. LMD pose-al.: mouth landmark distance (128 px face crop) after aligning each frame onto its "
+        "real frame on the eye corners and nose. Blink EAR: dlib's eye aspect ratio at the requested blinks' "
+        "apexes over the open eye's (closed: only the blinks asked to close; dlib reads real closed eyes at "
+        "~0.47); Blink vis.: share of the still's open-eye pixels still showing at those apexes over the open "
+        "frames' (detector-free; real closed eyes ~0.22, the still 1); the real rows use the real blinks; n/a "
+        "without a blink. See talkface.eval.render_metrics and docs/render.md.",
     ]
     return lines
 
