@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from talkface.render.mouth import inner_gap
+from talkface.render.mouth import inner_gap, smoothstep
 
 __all__ = ["MIN_CONTRAST", "MIN_SHARE", "PhotoTeeth"]
 
@@ -31,8 +31,8 @@ MIN_SHARE = 0.3
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.asarray(x * x * (3 - 2 * x), np.float32)
+    """:func:`talkface.render.mouth.smoothstep` as float32 (the layers' dtype)."""
+    return np.asarray(smoothstep(x), np.float32)
 
 
 class PhotoTeeth:
