@@ -18,6 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from talkface.errors import InputError
 from talkface.io.atomic import atomic_path
+from talkface.io.iso_media import iso_still_image
 
 PathLike = str | os.PathLike[str]
 
@@ -102,10 +103,9 @@ def _upright(im: Image.Image) -> Image.Image:
 
 
 def _is_heif(path: Path) -> bool:
-    """Whether a file is a HEIC/HEIF still image (ISO media with a HEIF brand), which Pillow cannot read."""
+    """Whether a file is a HEIC/HEIF still image (:func:`~talkface.io.iso_media.iso_still_image`)."""
     with open(path, "rb") as fh:
-        head = fh.read(12)
-    return head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1")
+        return iso_still_image(fh.read(64)) == "heic"
 
 
 def _draft_size(width: int, height: int, max_side: int) -> tuple[int, int] | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError, features
 
 from talkface.errors import InputError
+from talkface.io.iso_media import iso_still_image
 
 #: Formats accepted as the face photo: sniffed name -> file suffix used on the server.
 IMAGE_FORMATS: dict[str, str] = {
@@ -162,12 +163,7 @@ def sniff(head: bytes) -> str | None:
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "webm"
     if head[4:8] == b"ftyp":  # ISO media: MP4/M4A/MOV, and the still-image brands (a phone's AVIF / HEIC photo)
-        major, compatible = head[8:12], head[16:64]
-        if major in (b"avif", b"avis") or (major in (b"mif1", b"msf1") and b"avif" in compatible):
-            return "avif"
-        if major in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"):
-            return "heic"
-        return "mp4"
+        return iso_still_image(head) or "mp4"
     if head.startswith(b"FORM") and head[8:12] in (b"AIFF", b"AIFC"):
         return "aiff"
     if head.startswith(b"\x00\x00\x01\xba"):
