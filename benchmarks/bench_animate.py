@@ -6,7 +6,7 @@ Usage::
     python3 benchmarks/bench_animate.py --lengths 10 60 600   # peak memory vs. speech length
     python3 benchmarks/bench_animate.py --json out.json
     python3 benchmarks/bench_animate.py --seconds 6 --skip end_to_end generator memory --renderers native \
-        --resample cubic lanczos --rounds 2                      # the native renderer's kernels, alternately
+        --resample cubic cubic2x lanczos --rounds 2              # the native renderer's kernels, alternately
 
 What it measures (the bundled default model unless --model):
 
@@ -226,7 +226,7 @@ def main() -> None:
     p.add_argument("--renderers", nargs="+", default=["native", "crop"], choices=("native", "crop"),
                    help="renderers of the HD-photo runs")
     p.add_argument("--hd", nargs="+", default=["1280x720", "1920x1080"], help="photo sizes of the HD runs, WxH")
-    p.add_argument("--resample", nargs="+", default=None, choices=("lanczos", "cubic"),
+    p.add_argument("--resample", nargs="+", default=None, choices=("cubic2x", "lanczos", "cubic"),
                    help="native renderer's kernels to compare in the HD runs (default: the default kernel only)")
     p.add_argument("--rounds", type=int, default=1, help="repeat the HD runs (alternating kernels) this often")
     p.add_argument("--json", default=None, help="also write the results here")
