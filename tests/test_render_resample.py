@@ -126,3 +126,18 @@ def test_render_config_rejects_unknown_kernels_and_blends() -> None:
         RenderConfig(resample="nearest")
     with pytest.raises(ValueError, match="blend must be"):
         RenderConfig(blend="alpha")
+
+
+def test_upsample2_is_lanczos4_at_half_pixels(textured: tuple[np.ndarray, np.ndarray]) -> None:
+    """The separable half-pixel filter equals OpenCV's Lanczos-4 remap (to its fixed-point rounding), also
+    where the taps reach past the image's border (reflected)."""
+    photo, _ = textured
+    h, w = photo.shape[:2]
+    for x0, y0, nx, ny in ((0, 0, 2 * w - 1, 2 * h - 1), (w - 30, h - 20, 59, 39), (7, 3, 40, 41)):
+        xs = np.float32(x0) + np.arange(nx, dtype=np.float32) / 2
+        ys = np.float32(y0) + np.arange(ny, dtype=np.float32) / 2
+        map_x, map_y = (np.ascontiguousarray(a, np.float32) for a in np.meshgrid(xs, ys))
+        ref = cv2.remap(photo, map_x, map_y, cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REFLECT_101)
+        got = upsample2(photo, x0, y0, nx, ny)
+        assert got.shape == ref.shape and np.abs(got.astype(int) - ref).max() <= 1
+        assert np.array_equal(got[::2, ::2], photo[y0 : y0 + (ny + 1) // 2, x0 : x0 + (nx + 1) // 2])
