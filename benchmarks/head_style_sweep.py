@@ -21,7 +21,9 @@ It prints the current default's cost, the best setting over the grid (``--mids``
 ``a:b`` = 1:1, 2:1 and 1:2, the best with a wide width (a continuous law), a bootstrap over clips of
 the best setting and of the gain over the default, and the median ratios per axis over all clips.
 ``--cache`` keeps the measurements (npz), so the costs can be re-scored without measuring again;
-``--evaluate MID WIDTH`` adds that setting's rows.
+``--evaluate MID WIDTH`` adds that setting's rows. ``--rate-defs`` (with the cache and the same folders)
+instead re-scores other definitions of the speaking rate (the loudness-peak rule's prominence, smoothing
+and minimum distance): for each, the best switch and the bootstrap of its gain over the current one.
 
     python3 benchmarks/head_style_sweep.py /work/prepared/wild /work/prepared/grid_s1_all:train:80 \\
         --seeds 3 --cache /work/scratch/headstyle/sweep.npz
@@ -164,6 +166,47 @@ def cost(err: np.ndarray, sets: np.ndarray, axes: list[int], a: float, b: float,
     return float(np.mean(list(per.values()))), per
 
 
+def _rate(db: np.ndarray, prominence: float, smooth: int, distance: int) -> float:
+    """:func:`talkface.motion.head.speech_style`'s rate with other peak-rule constants."""
+    from talkface.motion.peaks import find_peaks
+
+    ref = max(float(np.percentile(db, 95)), -50.0)
+    speech = db > ref - 30
+    if speech.sum() < 10:
+        return 0.0
+    sm = np.convolve(db, np.ones(smooth) / smooth, mode="same")
+    return len(find_peaks(np.where(speech, sm, ref - 60), prominence=prominence, distance=distance)) / (
+        speech.sum() / 100)
+
+
+def rate_definitions(data: dict[str, np.ndarray], specs: list[str], axes: list[int], boots: int) -> None:
+    """Best switch and its bootstrap gain over the current one for other rate definitions (a = b)."""
+    from talkface.motion.head import _loudness_db
+
+    roots = {Path(spec.split(":")[0]).name: Path(spec.split(":")[0]) for spec in specs}
+    sets = data["set"]
+    dbs = [_loudness_db(load_clip(roots[str(g)] / "clips" / f"{c}.npz").audio, 16000)
+           for g, c in zip(sets, data["clip"], strict=True)]
+    groups = sorted(set(sets.tolist()))
+    rng = np.random.default_rng(0)
+    idx = [np.concatenate([rng.choice(np.flatnonzero(sets == g), int((sets == g).sum())) for g in groups])
+           for _ in range(boots)]
+    current = log_error(data, 4.0, 0.15)
+    settings = [(float(m), w) for m in np.arange(2.0, 7.0, 0.05) for w in (0.05, 0.1, 0.15, 0.2, 0.3, 0.5)]
+    for prominence in (2.0, 3.0, 4.0, 6.0):
+        for smooth in (8, 12, 16):
+            for distance in (8, 12):
+                alt = dict(data, rate=np.array([_rate(db, prominence, smooth, distance) for db in dbs]))
+                errs = {s: log_error(alt, *s) for s in settings}
+                js = {s: cost(e, sets, axes, 1.0, 1.0)[0] for s, e in errs.items()}
+                best = min(js, key=lambda s: js[s])
+                gain = [cost(current, sets, axes, 1, 1, i)[0] - cost(errs[best], sets, axes, 1, 1, i)[0] for i in idx]
+                print(f"prominence {prominence:g} dB, smoothing {smooth * 10} ms, distance {distance * 10} ms: median "
+                      + ", ".join(f"{g} {np.median(alt['rate'][sets == g]):.2f}" for g in groups)
+                      + f" | best {best[0]:.2f}/{best[1]:g} J {js[best]:.3f}, gain over the current 5-95 % "
+                      f"{np.percentile(gain, 5):+.3f} .. {np.percentile(gain, 95):+.3f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", nargs="*")
@@ -178,6 +221,7 @@ def main() -> None:
     ap.add_argument("--wide", type=float, default=0.5, help="widths from this count as a continuous law")
     ap.add_argument("--evaluate", nargs=2, type=float, action="append", default=[], metavar=("MID", "WIDTH"))
     ap.add_argument("--bootstrap", type=int, default=200)
+    ap.add_argument("--rate-defs", action="store_true", help="re-score other speaking-rate definitions")
     args = ap.parse_args()
     if args.cache and Path(args.cache).exists():
         data = dict(np.load(args.cache))
@@ -187,6 +231,9 @@ def main() -> None:
             np.savez(args.cache, **data)
     sets = data["set"]
     axes = [AXES.index(a) for a in args.axes]
+    if args.rate_defs:
+        rate_definitions(data, args.data, axes, 100)
+        return
     default = HeadMotionConfig()
     mids = np.arange(args.mids[0], args.mids[1] + 1e-9, args.mids[2])
     settings = [(float(m), float(w)) for m in mids for w in args.widths]
