@@ -98,7 +98,11 @@ def test_lips_barely_apart_show_a_dark_slit_not_a_white_thread() -> None:
     assert slit.max() < 0.6 * lip, (slit.round(), lip)  # nothing brighter than a lip in the slit
     wide, *_ = _centre_column(photo, lm, mouth.TEETH_SHOW[1], background=0.0)
     assert wide.max() > lip, (wide.round(), lip)  # teeth show once the lips part a little more
-    assert mouth.teeth_visibility(mouth.TEETH_SHOW[0]) == 0.0 and mouth.teeth_visibility(mouth.TEETH_SHOW[1]) == 1.0
+    big = mouth.TEETH_SHOW_PX[1]
+    assert mouth.teeth_visibility(mouth.TEETH_SHOW[0], big) == 0.0
+    assert mouth.teeth_visibility(mouth.TEETH_SHOW[1], big) == 1.0
+    # a small (GRID-sized, blurred) mouth keeps its teeth: no thread shows there
+    assert mouth.teeth_visibility(0.035, mouth.TEETH_SHOW_PX[0]) == 1.0
 
 
 def test_teeth_are_lit_like_the_skin_on_large_mouths() -> None:

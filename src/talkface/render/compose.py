@@ -246,7 +246,8 @@ class NativeRenderer:
         if extra <= 0.75 and self._fill is not None and style in ("painted", "cavity"):
             # an open photo mouth closing: its interior squeezed into lips barely apart read as a white thread
             # of teeth; there the lips' shadow hides the teeth, as on a painted mouth (TEETH_SHOW)
-            hide = 1.0 - teeth_visibility(inner_gap(tgt) / max(float(np.linalg.norm(tgt[64] - tgt[60])), 1e-3))
+            width = max(float(np.linalg.norm(tgt[64] - tgt[60])), 1e-3)
+            hide = 1.0 - teeth_visibility(inner_gap(tgt) / width, width)
             if hide > 0:
                 paint_mouth(roi_pixels, tgt, self.palette, origin=origin, strength=hide, teeth=False)
         if open_eyes is not None:

@@ -47,6 +47,10 @@ TEETH_ROOM = (0.65, 0.85)
 #: barely apart leave a dark slit (the teeth lie in the lips' shadow). Without it the teeth filled a 2-4 px
 #: gap edge to edge and read as a white thread between the lips (docs/render.md, "A barely open mouth").
 TEETH_SHOW = (0.045, 0.13)
+#: ... on mouths this wide (inner width, pixels) and more, fully from the second: on a small mouth (GRID's
+#: 30-35 px) a slit of a pixel or two and the teeth mix in the blur, no thread shows, and the sync model
+#: scored its teeth there (LSE-C 0.199 -> 0.190 on grid7 with the fade on every mouth).
+TEETH_SHOW_PX = (35.0, 50.0)
 #: On a small mouth the lower teeth show later (opening + this), shorter (by this share), dimmer (by this).
 LOWER_TEETH_LATER, LOWER_TEETH_SHORTER, LOWER_TEETH_DIMMER = 0.08, 0.4, 0.2
 #: The painted teeth's brightness: over the palette's skin-lit ``teeth`` on a small mouth, over the skin's on a
@@ -368,12 +372,15 @@ def smoothstep(x: np.ndarray | float) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
-def teeth_visibility(rel: float) -> float:
-    """How much the painted teeth show (0..1) for an opening ``rel`` (inner-lip gap over inner mouth width).
+def teeth_visibility(rel: float, width: float) -> float:
+    """How much the teeth show (0..1) for an opening ``rel`` (inner-lip gap over inner mouth width).
 
-    0 up to ``TEETH_SHOW[0]`` (lips barely apart: a dark slit), 1 from ``TEETH_SHOW[1]`` on, smooth between.
+    On a mouth at least ``TEETH_SHOW_PX[1]`` pixels wide (``width``): 0 up to ``TEETH_SHOW[0]`` (lips barely
+    apart: a dark slit), 1 from ``TEETH_SHOW[1]`` on, smooth between; always 1 on a mouth up to
+    ``TEETH_SHOW_PX[0]`` pixels wide, blended between.
     """
-    return float(smoothstep((rel - TEETH_SHOW[0]) / (TEETH_SHOW[1] - TEETH_SHOW[0])))
+    large = float(smoothstep((width - TEETH_SHOW_PX[0]) / (TEETH_SHOW_PX[1] - TEETH_SHOW_PX[0])))
+    return 1.0 - large * (1.0 - float(smoothstep((rel - TEETH_SHOW[0]) / (TEETH_SHOW[1] - TEETH_SHOW[0]))))
 
 
 def _arch_positions(dx: np.ndarray, half_width: float, radius: float) -> np.ndarray:
@@ -519,7 +526,7 @@ def paint_mouth(
         rim = 1.0 - rim_dark * (1.0 - smoothstep(depth / rim_px))
         shade = across * lip_shadow * rim * tips * (1.0 - 0.1 * round_[None, :]) * (1.0 - seam[None, :])
         teeth_rgb = enamel[None, None, :] * shade[:, :, None]
-        show = teeth_visibility(rel)
+        show = teeth_visibility(rel, width)
         t_alpha = t_alpha * show
         interior = interior * (1 - t_alpha[:, :, None]) + teeth_rgb * t_alpha[:, :, None]
         if low_len > 0.5:  # lower teeth: narrower, in the upper teeth's shadow, behind the lower lip at the sides
