@@ -24,6 +24,7 @@ statistics, alone and in small logistic combinations, as that detector, with the
         --sweep /work/scratch/headstyle/sweep.npz --cache /work/scratch/styledetect/features.npz
 
 The folders are those the sweep measured (their clips are looked up by the ids in ``--sweep``).
+``--f0-resolution 0.25`` re-measures the pitch range with a coarser pYIN grid (a robustness check).
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def measure(roots: dict[str, Path], sets: np.ndarray, clips: np.ndarray) -> dict
     """``{version: (clips, features)}`` for the original speech and every chain."""
     import torch
 
-    from talkface.audio.features import get_extractor
+    from talkface.audio.features import get_extractor  # lazy: whisper loads only when measuring
 
     torch.set_num_threads(1)
     extractor = get_extractor("whisper-tiny.en")
@@ -240,6 +241,14 @@ class Detector:
         return 1 / (1 + np.exp(-(self.score(feats) - self.mid) / self.width))
 
 
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman correlation over the finite ``x``."""
+    from scipy.stats import spearmanr
+
+    ok = np.isfinite(x)
+    return float(spearmanr(x[ok], y[ok])[0])
+
+
 def person(set_name: str, clip: str) -> str:
     """The person a clip shows (wild styletalk speakers have several clips; s1 is one person)."""
     if set_name != "wild":
@@ -260,6 +269,74 @@ def folds(sets: np.ndarray, clips: np.ndarray, k: int) -> np.ndarray:
     return fold
 
 
+def f0_range(x: np.ndarray, resolution: float) -> float:
+    """``f0range`` of :func:`style_features` with another pYIN pitch resolution (semitones)."""
+    import librosa
+
+    x = _analysis_excerpt(x, SR, 60.0).astype(np.float32)
+    db = _loudness_db(x, SR)
+    speech = db > max(float(np.percentile(db, 95)), -50.0) - 30
+    f0, voiced, _ = librosa.pyin(x, fmin=60, fmax=450, sr=SR, frame_length=1024, hop_length=320, center=True,
+                                 resolution=resolution)
+    v = voiced & np.isfinite(f0) & speech[::2][: len(voiced)]
+    if v.sum() < 10:
+        return float("nan")
+    st = 12 * np.log2(f0[v] / np.median(f0[v]))
+    lo, hi = np.percentile(st, [10, 90])
+    return float(hi - lo)
+
+
+def refit_f0(feats: dict[str, np.ndarray], roots: dict[str, Path], sets: np.ndarray, clips: np.ndarray,
+             resolution: float) -> None:
+    """Replace the ``f0range`` column of every version by pYIN at ``resolution`` semitones."""
+    col = UNIVARIATE.index("f0range")
+    for i, (g, c) in enumerate(zip(sets, clips, strict=True)):
+        audio = np.asarray(load_clip(roots[str(g)] / "clips" / f"{c}.npz").audio, dtype=np.float64)
+        for v in feats:
+            feats[v][i, col] = f0_range(audio if v == "orig" else apply_chain(audio, v, seed=i), resolution)
+
+
+def length_check(feats: dict[str, np.ndarray], roots: dict[str, Path], sets: np.ndarray, clips: np.ndarray,
+                 scorer: Scorer, names: list[str], seconds: float = 3.0, joined: int = 8) -> None:
+    """Does a detector read the clip length? Wild clips cut to ``seconds``, s1 clips joined ``joined`` at a time.
+
+    Every GRID s1 clip lasts 3 s and the wild ones 4-30 s, so a statistic of the clip's length (or of
+    how much of whisper's 30-s window is padding) separates the sets as well as the style does. Each
+    detector (fit on all clips) is re-applied to the middle ``seconds`` of every wild clip and to s1
+    clips joined ``joined`` at a time; the share of decisions that flip is printed.
+    """
+    import torch
+
+    from talkface.audio.features import get_extractor  # lazy: whisper loads only when measuring
+
+    torch.set_num_threads(1)
+    extractor = get_extractor("whisper-tiny.en")
+    audios = [np.asarray(load_clip(roots[str(g)] / "clips" / f"{c}.npz").audio, dtype=np.float64)
+              for g, c in zip(sets, clips, strict=True)]
+    cut = feats["orig"].copy()
+    n = int(seconds * SR)
+    for i in np.flatnonzero(sets == "wild"):
+        mid = max(0, (len(audios[i]) - n) // 2)
+        cut[i] = [style_features(audios[i][mid: mid + n], extractor)[k] for k in UNIVARIATE]
+    s1 = np.flatnonzero(sets != "wild")
+    for j in range(0, len(s1), joined):
+        group = s1[j: j + joined]
+        f = style_features(np.concatenate([audios[i] for i in group]), extractor)
+        cut[group] = [f[k] for k in UNIVARIATE]
+    allidx = np.arange(len(sets))
+    print(f"\nlength check: wild cut to the middle {seconds:g} s, s1 joined {joined} at a time (fit on all clips)")
+    for name in names:
+        cols = [UNIVARIATE.index(c) for c in COMBOS.get(name, [name])]
+        det = Detector(cols)
+        det.fit(feats["orig"], sets, allidx, scorer, 1.0, 1.0)
+        before, after = det.weight(feats["orig"]) > 0.5, det.weight(cut) > 0.5
+        meds = " ".join(f"{UNIVARIATE[c]} s1 {np.nanmedian(feats['orig'][s1, c]):.3g}->{np.nanmedian(cut[s1, c]):.3g}"
+                        f" wild {np.nanmedian(feats['orig'][sets == 'wild', c]):.3g}->"
+                        f"{np.nanmedian(cut[sets == 'wild', c]):.3g}" for c in cols)
+        print(f"  {name:18s} flips: s1 {100 * np.mean(before[s1] != after[s1]):5.1f} %, wild "
+              f"{100 * np.mean(before[sets == 'wild'] != after[sets == 'wild']):5.1f} %  (medians {meds})", flush=True)
+
+
 def main() -> None:
     """Measure (or load) the statistics, cross-validate every detector, print the table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -269,6 +346,10 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=10)
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--axes", nargs="*", default=["yaw", "pitch", "roll", "tx", "ty"])
+    ap.add_argument("--length-check", nargs="*", default=None, metavar="DETECTOR",
+                    help="re-apply these detectors to 3-s cuts of the wild clips and to joined s1 clips")
+    ap.add_argument("--f0-resolution", type=float, default=None,
+                    help="re-measure f0range with this pYIN resolution (semitones; the cache has librosa's 0.1)")
     args = ap.parse_args()
     sweep = dict(np.load(args.sweep))
     sets, clips = sweep["set"], sweep["clip"]
@@ -279,6 +360,11 @@ def main() -> None:
         if args.cache:
             np.savez(args.cache, **feats)
     scorer = Scorer(sweep, [AXES.index(a) for a in args.axes])
+    if args.f0_resolution is not None:
+        refit_f0(feats, {Path(d).name: Path(d) for d in args.data}, sets, clips, args.f0_resolution)
+    if args.length_check:
+        length_check(feats, {Path(d).name: Path(d) for d in args.data}, sets, clips, scorer, args.length_check)
+        return
     fold = folds(sets, clips, args.folds)
     allidx = np.arange(len(sets))
     detectors = {n: [UNIVARIATE.index(n)] for n in UNIVARIATE}
@@ -292,6 +378,10 @@ def main() -> None:
     print("medians (s1 / wild): " + ", ".join(
         f"{n} {np.nanmedian(feats['orig'][sets != 'wild', j]):.3g}/{np.nanmedian(feats['orig'][sets == 'wild', j]):.3g}"
         for j, n in enumerate(UNIVARIATE)))
+    amp = scorer.lr.mean(1)  # mean log real std over the axes
+    print("within-set Spearman with the real amplitude (wild / s1): " + ", ".join(
+        f"{n} {_spearman(feats['orig'][sets == 'wild', j], amp[sets == 'wild']):+.2f}/"
+        f"{_spearman(feats['orig'][sets != 'wild', j], amp[sets != 'wild']):+.2f}" for j, n in enumerate(UNIVARIATE)))
     for a, b in ((1.0, 1.0), (2.0, 1.0), (1.0, 2.0)):
         ship_cost = scorer.clip_cost(shipped, allidx, a, b)
         oof: dict[str, np.ndarray] = {}
