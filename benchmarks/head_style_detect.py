@@ -296,6 +296,34 @@ def refit_f0(feats: dict[str, np.ndarray], roots: dict[str, Path], sets: np.ndar
             feats[v][i, col] = f0_range(audio if v == "orig" else apply_chain(audio, v, seed=i), resolution)
 
 
+def floor_rate(x: np.ndarray, floor_db: float) -> float:
+    """The speaking rate with speech frames also at least ``floor_db`` above the 10th loudness percentile.
+
+    ``speech_style`` counts frames within 30 dB of the 95th percentile as speech; in a noisy or
+    compressed recording the pauses are that loud too, count as speech and lower the rate.
+    """
+    db = _loudness_db(_analysis_excerpt(x, SR, 60.0), SR)
+    ref = max(float(np.percentile(db, 95)), -50.0)
+    speech = db > max(ref - 30, float(np.percentile(db, 10)) + floor_db)
+    if speech.sum() < 10:
+        return 0.0
+    sm = np.convolve(db, np.ones(12) / 12, mode="same")
+    return len(find_peaks(np.where(speech, sm, ref - 60), prominence=3.0, distance=8)) / (speech.sum() / 100)
+
+
+def floor_rates(feats: dict[str, np.ndarray], roots: dict[str, Path], sets: np.ndarray, clips: np.ndarray,
+                floors: list[float]) -> None:
+    """Append a :func:`floor_rate` column per floor to every version (original and chains)."""
+    extra = {v: np.zeros((len(clips), len(floors))) for v in feats}
+    for i, (g, c) in enumerate(zip(sets, clips, strict=True)):
+        audio = np.asarray(load_clip(roots[str(g)] / "clips" / f"{c}.npz").audio, dtype=np.float64)
+        for v in feats:
+            x = audio if v == "orig" else apply_chain(audio, v, seed=i)
+            extra[v][i] = [floor_rate(x, f) for f in floors]
+    for v in feats:
+        feats[v] = np.hstack([feats[v], extra[v]])
+
+
 def length_check(feats: dict[str, np.ndarray], roots: dict[str, Path], sets: np.ndarray, clips: np.ndarray,
                  scorer: Scorer, names: list[str], seconds: float = 3.0, joined: int = 8) -> None:
     """Does a detector read the clip length? Wild clips cut to ``seconds``, s1 clips joined ``joined`` at a time.
@@ -348,6 +376,8 @@ def main() -> None:
     ap.add_argument("--axes", nargs="*", default=["yaw", "pitch", "roll", "tx", "ty"])
     ap.add_argument("--length-check", nargs="*", default=None, metavar="DETECTOR",
                     help="re-apply these detectors to 3-s cuts of the wild clips and to joined s1 clips")
+    ap.add_argument("--mask-floor", nargs="*", type=float, default=[], metavar="DB",
+                    help="add the rate with speech frames also >= DB above the 10th loudness percentile")
     ap.add_argument("--f0-resolution", type=float, default=None,
                     help="re-measure f0range with this pYIN resolution (semitones; the cache has librosa's 0.1)")
     args = ap.parse_args()
@@ -367,8 +397,12 @@ def main() -> None:
         return
     fold = folds(sets, clips, args.folds)
     allidx = np.arange(len(sets))
-    detectors = {n: [UNIVARIATE.index(n)] for n in UNIVARIATE}
-    detectors.update({n: [UNIVARIATE.index(c) for c in cs] for n, cs in COMBOS.items()})
+    names = list(UNIVARIATE)
+    if args.mask_floor:
+        floor_rates(feats, {Path(d).name: Path(d) for d in args.data}, sets, clips, args.mask_floor)
+        names += [f"rate_floor{x:g}" for x in args.mask_floor]
+    detectors = {n: [names.index(n)] for n in names}
+    detectors.update({n: [names.index(c) for c in cs] for n, cs in COMBOS.items()})
     shipped = np.array([calm_weight(float(r), HeadMotionConfig()) for r in sweep["rate"]])
     rng = np.random.default_rng(0)
     boots = [np.concatenate([rng.choice(np.flatnonzero(sets == g), int((sets == g).sum())) for g in np.unique(sets)])
@@ -377,11 +411,11 @@ def main() -> None:
           f"{len({person(s, c) for s, c in zip(sets, clips, strict=True) if s == 'wild'})}")
     print("medians (s1 / wild): " + ", ".join(
         f"{n} {np.nanmedian(feats['orig'][sets != 'wild', j]):.3g}/{np.nanmedian(feats['orig'][sets == 'wild', j]):.3g}"
-        for j, n in enumerate(UNIVARIATE)))
+        for j, n in enumerate(names)))
     amp = scorer.lr.mean(1)  # mean log real std over the axes
     print("within-set Spearman with the real amplitude (wild / s1): " + ", ".join(
         f"{n} {_spearman(feats['orig'][sets == 'wild', j], amp[sets == 'wild']):+.2f}/"
-        f"{_spearman(feats['orig'][sets != 'wild', j], amp[sets != 'wild']):+.2f}" for j, n in enumerate(UNIVARIATE)))
+        f"{_spearman(feats['orig'][sets != 'wild', j], amp[sets != 'wild']):+.2f}" for j, n in enumerate(names)))
     for a, b in ((1.0, 1.0), (2.0, 1.0), (1.0, 2.0)):
         ship_cost = scorer.clip_cost(shipped, allidx, a, b)
         oof: dict[str, np.ndarray] = {}
