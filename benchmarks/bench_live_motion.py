@@ -14,6 +14,10 @@ opening correlation with the real clip, per variant:
 
     python3 benchmarks/bench_live_motion.py /work/prepared/grid7 --calibrate /work/shared/data/grid_s1/video
     python3 benchmarks/bench_live_motion.py --head-long /work/shared/data/grid_s1/video   # online vs offline prior
+    python3 benchmarks/bench_live_motion.py --head-clips /work/prepared/wild /work/prepared/grid7  # per recording
+
+``--head-clips``: the online vs the offline head prior on each prepared clip's audio (3 seeds), the
+stream with its running speaking rate and as before it had one (always the lively amplitudes).
 """
 
 from __future__ import annotations
@@ -61,6 +65,43 @@ def calibrate(animator: Any, files: list[str]) -> float:
     return float(np.median(gains))
 
 
+def _online_pose(audio: np.ndarray, seed: int, config: Any = None, chunk: int = 1234) -> np.ndarray:
+    """The online head prior's pose for ``audio`` fed in ``chunk``-sample pieces (25 frames/s)."""
+    from talkface.live.online_motion import OnlineHeadMotion
+
+    total = round(len(audio) / 640)
+    h = OnlineHeadMotion(25.0, seed=seed, config=config)
+    poses = []
+    for i in range(0, len(audio), chunk):
+        h.push_audio(audio[i:i + chunk])
+        poses.append(h.step(max(0, min(total, (h.samples - 1920) // 640) - h.next_frame)).pose)
+    h.push_audio(np.zeros(4000, np.float32))
+    return np.concatenate([*poses, h.step(total - h.next_frame).pose])
+
+
+def head_clips(roots: list[str], seeds: int = 3, skip: tuple[str, ...] = ("bbaf2n/bbaf2n",)) -> None:
+    """Online vs offline head prior per recording: median ratio per axis, mean |log| (yaw-ty), energy corr."""
+    from talkface.data.dataset import PreparedDataset
+    from talkface.motion.head import HeadMotionConfig, generate_head_motion, motion_energy_correlation
+
+    for root in roots:
+        clips = [c.audio for c in PreparedDataset(root).clips(None) if c.clip_id not in skip]
+        offline = [[generate_head_motion(a, round(len(a) / 640), 25.0, seed=s).pose for s in range(seeds)]
+                   for a in clips]
+        print(f"{root}: {len(clips)} recordings, median {np.median([len(a) / 16000 for a in clips]):.1f} s")
+        for name, cfg in (("before (always lively)", HeadMotionConfig(calm_std=None)), ("running rate", None)):
+            ratios, e_on, e_off = [], [], []
+            for audio, off in zip(clips, offline, strict=True):
+                on = [_online_pose(audio, s, cfg) for s in range(seeds)]
+                ratios.append(np.mean([p.std(0) for p in on], 0) / np.mean([p.std(0) for p in off], 0))
+                e_on.append(np.nanmean([motion_energy_correlation(p, audio, 25.0) for p in on]))
+                e_off.append(np.nanmean([motion_energy_correlation(p, audio, 25.0) for p in off]))
+            r = np.array(ratios)
+            print(f"  {name:24s} online/offline " + " ".join(f"{x:.2f}" for x in np.median(r, 0))
+                  + f" | mean |log| (yaw-ty) {np.mean(np.abs(np.log(r[:, :5]))):.2f} | energy corr. online "
+                  f"{np.nanmedian(e_on):.2f}, offline {np.nanmedian(e_off):.2f}", flush=True)
+
+
 def head_long(folder: str, files: int = 20, seeds: int = 6, chunk: int = 1234) -> None:
     """Online vs offline head prior on the same long audio (``files`` utterances concatenated)."""
     from talkface.io.media import read_audio
@@ -70,7 +111,7 @@ def head_long(folder: str, files: int = 20, seeds: int = 6, chunk: int = 1234) -
     paths = sorted(glob.glob(f"{folder}/*.mp4"))[::50][:files]
     audio = np.concatenate([read_audio(f, sample_rate=16000) for f in paths])
     total = round(len(audio) / 640)
-    off, on, e_off, e_on, b_off, b_on = [], [], [], [], [], []
+    off, on, e_off, e_on, b_off, b_on, late = [], [], [], [], [], [], []
     for seed in range(seeds):
         m = generate_head_motion(audio, total, 25.0, seed=seed)
         h = OnlineHeadMotion(25.0, seed=seed)
@@ -87,12 +128,15 @@ def head_long(folder: str, files: int = 20, seeds: int = 6, chunk: int = 1234) -
         on.append(pose.std(0))
         e_off.append(motion_energy_correlation(m.pose, audio, 25.0))
         e_on.append(motion_energy_correlation(pose, audio, 25.0))
+        late.append((motion_energy_correlation(pose[250:], audio[250 * 640:], 25.0),
+                     motion_energy_correlation(m.pose[250:], audio[250 * 640:], 25.0)))
         b_off.append(np.sum(np.diff((m.brow > 0).astype(int)) == 1) / (total / 25))
         b_on.append(np.sum(np.diff((brow > 0).astype(int)) == 1) / (total / 25))
     print(f"{len(audio) / 16000:.0f} s of speech, {seeds} seeds")
     print("pose std online / offline (yaw, pitch, roll, tx, ty, scale):",
           np.round(np.mean(on, 0) / np.mean(off, 0), 2).tolist())
-    print(f"energy corr. online {np.mean(e_on):.2f}, offline {np.mean(e_off):.2f}; brow raises/s online "
+    print(f"energy corr. online {np.mean(e_on):.2f}, offline {np.mean(e_off):.2f} (from 10 s on: "
+          f"{np.mean([a for a, _ in late]):.2f}, {np.mean([b for _, b in late]):.2f}); brow raises/s online "
           f"{np.mean(b_on):.2f}, offline {np.mean(b_off):.2f}")
 
 
@@ -108,6 +152,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("data", nargs="*", help="prepared dataset folders")
     p.add_argument("--head-long", default=None, help="folder of GRID s1 videos: online vs offline head prior")
+    p.add_argument("--head-clips", nargs="*", default=None, help="prepared folders: online vs offline head prior "
+                   "per recording")
     p.add_argument("--calibrate", default=None, help="folder of GRID s1 videos for the fixed gain")
     p.add_argument("--calibrate-n", type=int, default=40)
     p.add_argument("--fixed-gain", type=float, default=None, help="use this fixed gain (skip calibration)")
@@ -116,8 +162,11 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=None, help="also a running variant with this time constant")
     p.add_argument("--no-head", action="store_true", help="skip the head-motion comparison")
     a = p.parse_args()
-    if a.head_long:
-        head_long(a.head_long)
+    if a.head_long or a.head_clips:
+        if a.head_long:
+            head_long(a.head_long)
+        if a.head_clips:
+            head_clips(a.head_clips)
         if not a.data:
             return 0
     torch.set_num_threads(1)

@@ -95,7 +95,10 @@ def test_online_head_motion_state_is_bounded_and_does_not_drift() -> None:
         poses.append(head.step(FPS - 1 if k == 0 else FPS).pose)
         sizes.append(head.state_size)
     pose = np.concatenate(poses)
-    assert max(sizes) <= min(sizes) + 2 * 640 + 25 * 7 and max(sizes) < 5000
+    assert max(sizes) < 5000
+    # once the running speaking rate has frozen (and dropped its loudness track) the state is constant
+    assert head.rate is not None and head.rate.frozen
+    assert max(sizes[30:]) <= min(sizes[30:]) + 2 * 640 + 25 * 7
     first, last = pose[: len(pose) // 2], pose[len(pose) // 2:]
     limit = 2.5 * np.array([6.5, 2.7, 5.4, 0.155, 0.063, 0.012]) * 1.001
     assert (np.abs(pose) <= limit + np.array([0, 1.5, 0, 0, 0, 0])).all()

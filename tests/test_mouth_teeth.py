@@ -79,12 +79,30 @@ def test_a_large_open_mouth_shows_upper_and_lower_teeth_with_a_dark_gap() -> Non
 
 
 def test_a_small_opening_shows_no_lower_teeth() -> None:
-    """Below ``LOWER_TEETH_FROM`` of the mouth width only the upper teeth over a dark cavity."""
+    """Just below ``LOWER_TEETH_FROM`` of the mouth width only the upper teeth over a dark cavity (further below,
+    ``TEETH_SHOW``, the upper teeth fade into the lips' shadow too)."""
     photo, lm = _scaled(3.0)
-    profile, *_ = _centre_column(photo, lm, 0.8 * mouth.LOWER_TEETH_FROM, background=0.0)
+    profile, *_ = _centre_column(photo, lm, 0.95 * mouth.LOWER_TEETH_FROM, background=0.0)
     lip = float(MouthPalette.from_photo(photo, lm).lip @ LUMA)
     n = len(profile)
     assert profile[: n // 2].max() > lip and profile[n // 2 :].max() < 0.5 * lip, profile.round()
+
+
+def test_lips_barely_apart_show_a_dark_slit_not_a_white_thread() -> None:
+    """A 3-4 % opening (a 2-3 px gap on a 60-px mouth, lips parting or meeting) is a dark slit: the teeth lie in
+    the lips' shadow. Filled edge to edge with teeth it read as a white thread between the lips (wild clips,
+    docs/render.md "A barely open mouth"); from ``TEETH_SHOW[1]`` on the teeth show as before."""
+    photo, lm = _scaled(1.5)  # a 59-px inner mouth, as retalking face_5 (61 px)
+    lip = float(MouthPalette.from_photo(photo, lm).lip @ LUMA)
+    slit, *_ = _centre_column(photo, lm, 0.035, background=0.0)
+    assert slit.max() < 0.6 * lip, (slit.round(), lip)  # nothing brighter than a lip in the slit
+    wide, *_ = _centre_column(photo, lm, mouth.TEETH_SHOW[1], background=0.0)
+    assert wide.max() > lip, (wide.round(), lip)  # teeth show once the lips part a little more
+    big = mouth.TEETH_SHOW_PX[1]
+    assert mouth.teeth_visibility(mouth.TEETH_SHOW[0], big) == 0.0
+    assert mouth.teeth_visibility(mouth.TEETH_SHOW[1], big) == 1.0
+    # a small (GRID-sized, blurred) mouth keeps its teeth: no thread shows there
+    assert mouth.teeth_visibility(0.035, mouth.TEETH_SHOW_PX[0]) == 1.0
 
 
 def test_teeth_are_lit_like_the_skin_on_large_mouths() -> None:

@@ -477,3 +477,32 @@ def test_an_open_photo_mouth_opening_wider_shows_its_own_teeth_over_a_cavity(gri
     a, b = (NativeRenderer(photo, lm, track=target[None], config=RenderConfig(photo_teeth=on))(target)
             for on in (True, False))
     assert np.array_equal(a, b)
+
+
+def test_an_open_photo_mouth_barely_open_shows_a_dark_slit_not_its_squeezed_teeth(grid_mpg_female: object) -> None:
+    from talkface.motion.retarget import close_mouth
+    from talkface.render.mouth import TEETH_SHOW
+
+    # GRID lbbc2a's first frame shows her teeth (x3: a 90-px mouth, as on HD wild photos). Lips asked barely
+    # apart squeezed the photo's teeth into a pale thread between them; the lips' shadow hides them instead
+    photo = _first_frame(grid_mpg_female)
+    photo = cv2.resize(photo, None, fx=3.0, fy=3.0, interpolation=cv2.INTER_CUBIC)
+    lm = landmarks_for_image(photo, "lbbc2a").astype(np.float64)
+    closed = close_mouth(lm).astype(np.float64)
+    width = float(np.linalg.norm(closed[64] - closed[60]))
+    grey_lips = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillPoly(grey_lips, [np.round(closed[48:60]).astype(np.int32)], 1)
+    cv2.fillPoly(grey_lips, [np.round(closed[60:68]).astype(np.int32)], 0)
+
+    def slit_peak(opening: float) -> tuple[float, float]:
+        target = open_mouth(closed, opening * width)
+        frame = NativeRenderer(photo, lm, track=target[None], config=RenderConfig())(target)
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float64)
+        x = int(round(0.5 * (target[60, 0] + target[64, 0]) + 0.1 * width))
+        top, bottom = int(np.ceil(target[62, 1])), int(np.floor(target[66, 1]))
+        return float(grey[top:bottom + 1, x].max()), float(np.median(grey[grey_lips > 0]))
+
+    peak, lip = slit_peak(0.05)  # 5 px: the closing warp alone squeezed the teeth in (peak 1.01 of the lips)
+    assert peak < 0.93 * lip, (peak, lip)  # a dark slit (0.89 of the lips)
+    peak, lip = slit_peak(TEETH_SHOW[1] + 0.02)
+    assert peak > lip, (peak, lip)  # opening a little more, the photo's teeth show

@@ -10,9 +10,12 @@ the audio received so far (plus the 120-ms look-ahead), so:
   the same per-axis amplitudes, time constants, loudness coupling, nods and brow raises) with
   causal estimates instead: a loudness reference that rises at once and decays slowly (instead of
   the 95th percentile), a causal one-pole envelope (instead of zero-phase), running mean squares for
-  the normalisations, brow raises that start at the onset instead of centred on it. The noise is
-  drawn from the seed in fixed one-second blocks, so the same seed gives the same motion whatever
-  the chunk sizes; the state is a few dozen numbers.
+  the normalisations, brow raises that start at the onset instead of centred on it, and the
+  speaking style (calm or lively amplitudes, :meth:`HeadMotionConfig.axis_std`) from a running
+  speaking rate (:class:`OnlineSpeakingRate`: from an undecided prior, updated every 0.5 s, frozen
+  after 8 s of speech) instead of the whole recording's. The noise is drawn from the seed in fixed
+  one-second blocks, so the same seed gives the same motion whatever the chunk sizes; the state is a
+  few dozen numbers (plus the rate's loudness track, at most 20 s x 100 numbers, until it freezes).
 * :class:`OnlineCentredMouth` (the default, ``AnimateConfig.mouth_request="centred"``) is the causal
   :func:`talkface.motion.amplitude.centred_motion`: a running (exponentially weighted) mean speech
   posture and running moments of the opening give, per frame, the gain that brings the opening's std to
@@ -40,17 +43,104 @@ import numpy as np
 
 from talkface.face.geometry import SPEECH_POINTS
 from talkface.motion.amplitude import MAX_GAIN, PAUSE_DB, SILENCE_DBFS, TARGET_OPENING_STD, corner_matrix
-from talkface.motion.head import HeadMotion, HeadMotionConfig, check_head_motion, pose_to_landmarks
+from talkface.motion.head import (
+    HeadMotion,
+    HeadMotionConfig,
+    calm_weight,
+    check_head_motion,
+    count_syllables,
+    pose_to_landmarks,
+)
 from talkface.motion.retarget import retarget_transform
 
 __all__ = ["CENTRED_PRIOR", "MEAN_OPENING_CAP", "STREAM_MEAN_OPENING", "STREAM_TYPICAL_GAIN", "OnlineCentredMouth",
-           "OnlineHeadMotion", "OnlineMouthGain", "OnlineSpeechPresence", "StreamHeadApplier", "corner_share",
-           "head_motion_envelope"]
+           "OnlineHeadMotion", "OnlineMouthGain", "OnlineSpeakingRate", "OnlineSpeechPresence", "StreamHeadApplier",
+           "corner_share", "head_motion_envelope"]
 
 #: Median offline gain (:func:`talkface.motion.amplitude.amplitude_gain`) of the streaming motion model
 #: on 40 GRID s1 utterances (quartiles 1.01-1.26; ``benchmarks/bench_live_motion.py --calibrate``): the
 #: running estimate starts from it (prior std = target / this), so the first seconds get the typical gain.
 STREAM_TYPICAL_GAIN = 1.13
+
+
+class OnlineSpeakingRate:
+    """The speaking rate (:func:`talkface.motion.head.speaking_rate`) estimated causally, frozen after a while.
+
+    Offline the head prior reads the whole recording's rate once and picks its style (calm read-out vs
+    lively spontaneous speech) from it. Online the same loudness track (RMS in dB, 25-ms windows every
+    10 ms) is kept for the audio received so far and counted by the same rule
+    (:func:`talkface.motion.head.count_syllables`) every ``update_s``; until ``min_speech_s`` of
+    speech the estimate is ``prior_rate``, then (syllables + ``prior_rate`` * ``prior_s``) / (speech
+    seconds + ``prior_s``); after ``freeze_speech_s`` of speech (or ``max_seconds`` of audio) it is
+    frozen at the recording's own count (no prior) and the loudness track is dropped, so the state is
+    bounded (at most ``max_seconds`` * 100 numbers, then a few).
+
+    What frame ``t`` sees depends only on ``t`` (the loudness frames that end by ``(t + 1) / fps`` +
+    20 ms, as the head prior's envelope), never on how the audio was chunked.
+
+    Args:
+        fps: video frames/s.
+        sample_rate: audio rate, Hz.
+        prior_rate: the rate assumed before enough speech was heard (syllables/s; the head motion passes
+            :attr:`HeadMotionConfig.rate_mid`: undecided, half-way between the calm and lively amplitudes).
+        prior_s: weight of the prior, seconds of speech.
+        min_speech_s: speech seconds before the audio counts at all.
+        freeze_speech_s: speech seconds after which the estimate is frozen.
+        max_seconds: seconds of audio after which it is frozen anyway.
+        update_s: seconds between updates of the estimate.
+    """
+
+    def __init__(self, fps: float, sample_rate: int = 16000, prior_rate: float = 4.0, prior_s: float = 1.0,
+                 min_speech_s: float = 1.0, freeze_speech_s: float = 8.0, max_seconds: float = 20.0,
+                 update_s: float = 0.5) -> None:
+        self.fps = float(fps)
+        self.sample_rate = int(sample_rate)
+        self.hop, self.win = self.sample_rate // 100, int(0.025 * self.sample_rate)
+        self.prior_rate, self.prior_s = float(prior_rate), float(prior_s)
+        self.min_speech_s, self.freeze_speech_s = float(min_speech_s), float(freeze_speech_s)
+        self.max_frames = int(round(max_seconds * 100))
+        self.rate = self.prior_rate
+        self.frozen = False
+        self._db: list[float] = []
+        self._tail = np.zeros(self.win // 2, np.float32)  # the zero padding offline puts before the audio
+        self._next_update = 0  # video frame at which the estimate is next updated
+        self._update_frames = max(1, int(round(update_s * self.fps)))
+
+    @property
+    def state_size(self) -> int:
+        """Numbers held between calls."""
+        return len(self._db) + len(self._tail) + 8
+
+    def push(self, samples: np.ndarray) -> None:
+        """Add received audio (float32 mono at ``sample_rate``)."""
+        if self.frozen or len(self._db) >= self.max_frames:
+            return
+        buf = np.concatenate([self._tail, np.asarray(samples, dtype=np.float32).ravel()])
+        n = 0 if len(buf) < self.win else min(1 + (len(buf) - self.win) // self.hop, self.max_frames - len(self._db))
+        if n > 0:
+            power = np.cumsum(np.concatenate([[0.0], np.square(buf, dtype=np.float64)]))
+            starts = np.arange(n) * self.hop
+            self._db.extend((10 * np.log10(np.maximum((power[starts + self.win] - power[starts]) / self.win,
+                                                      1e-10))).tolist())
+        self._tail = buf[n * self.hop:]
+
+    def at_frame(self, t: int) -> float:
+        """The estimate for video frame ``t`` (frames must be asked in order; updated every ``update_s``)."""
+        if self.frozen or t < self._next_update:
+            return self.rate
+        self._next_update = t + self._update_frames
+        # loudness frames whose window ends by (t + 1) / fps + 20 ms (the audio frame t is made with)
+        end_sample = ((t + 1) / self.fps + 0.02) * self.sample_rate
+        usable = min(len(self._db), max(0, int((end_sample - self.win // 2) // self.hop) + 1))
+        peaks, speech, _ = count_syllables(np.asarray(self._db[:usable]))
+        seconds = speech / 100.0
+        if seconds >= self.freeze_speech_s or usable >= self.max_frames:
+            self.rate = peaks / seconds if seconds >= self.min_speech_s else self.prior_rate
+            self.frozen = True
+            self._db, self._tail = [], np.zeros(0, np.float32)
+        elif seconds >= self.min_speech_s:
+            self.rate = (peaks + self.prior_rate * self.prior_s) / (seconds + self.prior_s)
+        return self.rate
 
 
 class OnlineHeadMotion:
@@ -112,6 +202,12 @@ class OnlineHeadMotion:
         self._peaks = 4.0 * 1.2
         self._brow_t = -10**9  # frame at which the last brow raise started
         self._brow_start = -10**9
+        # the speaking style (calm read-out vs lively) from a running speaking rate, as offline from the
+        # whole recording's; the calm weight follows the estimate with a 1-s time constant
+        self.rate = (OnlineSpeakingRate(self.fps, self.sample_rate, prior_rate=cfg.rate_mid)
+                     if cfg.calm_std is not None else None)
+        self._w = calm_weight(self.rate.rate, cfg) if self.rate is not None else 0.0
+        self._w_a = float(np.exp(-1.0 / self.fps))
 
     # -- noise ----------------------------------------------------------------------------------
 
@@ -136,6 +232,8 @@ class OnlineHeadMotion:
         samples = np.asarray(samples, dtype=np.float32).ravel()
         self._buf = np.concatenate([self._buf, samples])
         self.samples += len(samples)
+        if self.rate is not None and self.strength > 0:
+            self.rate.push(samples)
 
     def _frame_rms(self, t: int) -> float:
         """RMS of the one-frame window centred on frame t (as ``audio_rms_per_frame``), zeros past the audio."""
@@ -164,7 +262,8 @@ class OnlineHeadMotion:
     @property
     def state_size(self) -> int:
         """Numbers held between calls (bounded: at most ~2 frames of samples and < 1 s of noise)."""
-        return int(self._buf.size + self._normal.size + self._uniform.size + 40)
+        rate = self.rate.state_size if self.rate is not None else 0
+        return int(self._buf.size + self._normal.size + self._uniform.size + 40 + rate)
 
     # -- frames ---------------------------------------------------------------------------------
 
@@ -179,7 +278,8 @@ class OnlineHeadMotion:
             self.next_frame += n
             self._trim()
             return HeadMotion(pose, brow)
-        std = np.asarray(cfg.std)
+        lively = np.asarray(cfg.std, dtype=np.float64)
+        calm = np.asarray(cfg.calm_std, dtype=np.float64) if cfg.calm_std is not None else lively
         half = max(1, int(round(cfg.brow_seconds * self.fps / 2)))
         bump = np.sin(np.linspace(0, np.pi, 2 * half + 1)) ** 2
         decay = float(np.exp(-1.0 / (10.0 * self.fps)))  # running statistics over ~10 s
@@ -210,6 +310,9 @@ class OnlineHeadMotion:
             nod = self._nod2 / self._nod_peak
             self._nod_mean = decay * self._nod_mean + (1 - decay) * nod
             p[1] += cfg.nod_deg / cfg.std[1] * (nod - self._nod_mean)
+            if self.rate is not None:  # the style: calm weight of the running speaking rate
+                self._w = self._w_a * self._w + (1 - self._w_a) * calm_weight(self.rate.at_frame(t), cfg)
+            std = lively ** (1.0 - self._w) * calm ** self._w
             pose[i] = cfg.limit * np.tanh(p / cfg.limit) * std
             # brow raises: on a local maximum of the onsets (known one frame later), with the offline
             # probability brow_rate * speech seconds / peaks, from decayed running counts
@@ -224,8 +327,8 @@ class OnlineHeadMotion:
             else:
                 self._peaks *= decay
             k = t - self._brow_start
-            if 0 <= k <= 2 * half:
-                brow[i] = cfg.brow_raise * bump[k]
+            if 0 <= k <= 2 * half:  # calmer speech, calmer brows (as offline)
+                brow[i] = cfg.brow_raise * bump[k] * float(np.exp(np.mean(np.log(std[:3] / lively[:3]))))
             self.next_frame += 1
         self._trim()
         return HeadMotion(pose * self.strength, brow * self.strength)

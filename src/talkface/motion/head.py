@@ -55,6 +55,7 @@ __all__ = [
     "motion_energy_correlation",
     "pose_to_landmarks",
     "calm_weight",
+    "count_syllables",
     "speaking_rate",
     "speech_statistics",
     "speech_style",
@@ -492,18 +493,37 @@ def speech_style(audio: np.ndarray, sample_rate: int = 16000, max_seconds: float
     speech (~3.2/s, ~7 %; docs/motion.md). Longer recordings are measured on ``max_seconds`` of
     evenly spaced 10-s pieces. A recording without speech gives (0, 0).
     """
+    db = _loudness_db(_analysis_excerpt(audio, sample_rate, max_seconds), sample_rate)
+    peaks, speech_frames, pauses = count_syllables(db)
+    if speech_frames < 10:
+        return 0.0, 0.0
+    return float(peaks / (speech_frames / 100)), pauses
+
+
+def count_syllables(db: np.ndarray) -> tuple[int, int, float]:
+    """Syllable nuclei in a loudness track: ``(peaks, speech frames, pause share)`` (see :func:`speech_style`).
+
+    Args:
+        db: loudness in dB, 25-ms windows every 10 ms (as :func:`speech_style` measures it; the live
+            stream's running estimate, :class:`talkface.live.online_motion.OnlineSpeakingRate`, passes
+            the part received so far).
+
+    Returns:
+        The loudness peaks among the speech frames, the number of speech frames (within 30 dB of the
+        track's 95th percentile) and the pause share; ``(0, n, 0.0)`` with fewer than 10 speech frames.
+    """
     from talkface.motion.peaks import find_peaks  # = scipy.signal.find_peaks, without its 0.7-s import
 
-    db = _loudness_db(_analysis_excerpt(audio, sample_rate, max_seconds), sample_rate)
+    db = np.asarray(db, dtype=np.float64)
     ref = max(float(np.percentile(db, 95)), -50.0) if len(db) else -50.0
     speech = db > ref - 30
     if speech.sum() < 10:
-        return 0.0, 0.0
+        return 0, int(speech.sum()), 0.0
     sm = np.convolve(db, np.ones(12) / 12, mode="same")
     peaks = find_peaks(np.where(speech, sm, ref - 60), prominence=3.0, distance=8)
     on = np.flatnonzero(speech)
     pauses = 1.0 - float(speech[on[0]: on[-1] + 1].mean())
-    return float(len(peaks) / (speech.sum() / 100)), pauses
+    return len(peaks), int(speech.sum()), pauses
 
 
 def calm_weight(rate: float, config: HeadMotionConfig | None = None) -> float:

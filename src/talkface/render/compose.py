@@ -24,7 +24,7 @@ from talkface.face.eyes import eye_aspect_ratio
 from talkface.face.geometry import EYES, STABLE_POINTS, mouth_is_open
 from talkface.render import MOUTH_STYLES
 from talkface.render.eyes import START, LidPalette, closing, paint_lids
-from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth
+from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth, teeth_visibility
 from talkface.render.mouth_bank import RetrievedMouth
 from talkface.render.mouth_fill import MouthFill, fill_weight
 from talkface.render.open_photo import PhotoTeeth
@@ -265,6 +265,13 @@ class NativeRenderer:
                 _paste_inner(roi_pixels, mouth_image, tgt, self.roi)
         elif self._retrieved is not None:  # the mouth closed: the next opening picks its entry afresh
             self._retrieved.reset()
+        if extra <= 0.75 and self._fill is not None and style in ("painted", "cavity"):
+            # an open photo mouth closing: its interior squeezed into lips barely apart read as a white thread
+            # of teeth; there the lips' shadow hides the teeth, as on a painted mouth (TEETH_SHOW)
+            width = max(float(np.linalg.norm(tgt[64] - tgt[60])), 1e-3)
+            hide = 1.0 - teeth_visibility(inner_gap(tgt) / width, width)
+            if hide > 0:
+                paint_mouth(roi_pixels, tgt, self.palette, origin=origin, strength=hide, teeth=False)
         if open_eyes is not None:
             paint_lids(roi_pixels, tgt, open_eyes, self.lids, origin=origin)
         frame = self.warp.compose(roi_pixels)

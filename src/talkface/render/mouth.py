@@ -23,7 +23,8 @@ import numpy as np
 from talkface.io.colour import LUMA
 
 __all__ = ["MouthPalette", "blend_region", "blur_scale", "edge_blur", "enamel_colour", "eye_contrast", "hd_share",
-           "inner_gap", "inner_mask", "interior_levels", "paint_mouth", "smoothstep"]
+           "inner_gap", "inner_mask", "interior_levels", "paint_mouth", "smoothstep",
+           "teeth_visibility"]
 
 UPPER_INNER = (60, 61, 62, 63, 64)
 LOWER_INNER = (60, 67, 66, 65, 64)
@@ -42,6 +43,14 @@ LOWER_SHARE, LOWER_MAX = 0.3, 0.08
 #: The teeth's share of the opening at most (small mouth, large mouth): the rest is the dark gap between
 #: the rows (dlib, like a viewer, reads the opening from it; a small blurred mouth needs more of it).
 TEETH_ROOM = (0.65, 0.85)
+#: Opening (share of the inner mouth width) from which the teeth show and where they show fully: lips
+#: barely apart leave a dark slit (the teeth lie in the lips' shadow). Without it the teeth filled a 2-4 px
+#: gap edge to edge and read as a white thread between the lips (docs/render.md, "A barely open mouth").
+TEETH_SHOW = (0.045, 0.13)
+#: ... on mouths this wide (inner width, pixels) and more, fully from the second: on a small mouth (GRID's
+#: 30-35 px) a slit of a pixel or two and the teeth mix in the blur, no thread shows, and the sync model
+#: scored its teeth there (LSE-C 0.199 -> 0.190 on grid7 with the fade on every mouth).
+TEETH_SHOW_PX = (35.0, 50.0)
 #: On a small mouth the lower teeth show later (opening + this), shorter (by this share), dimmer (by this).
 LOWER_TEETH_LATER, LOWER_TEETH_SHORTER, LOWER_TEETH_DIMMER = 0.08, 0.4, 0.2
 #: The painted teeth's brightness: over the palette's skin-lit ``teeth`` on a small mouth, over the skin's on a
@@ -363,6 +372,17 @@ def smoothstep(x: np.ndarray | float) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
+def teeth_visibility(rel: float, width: float) -> float:
+    """How much the teeth show (0..1) for an opening ``rel`` (inner-lip gap over inner mouth width).
+
+    On a mouth at least ``TEETH_SHOW_PX[1]`` pixels wide (``width``): 0 up to ``TEETH_SHOW[0]`` (lips barely
+    apart: a dark slit), 1 from ``TEETH_SHOW[1]`` on, smooth between; always 1 on a mouth up to
+    ``TEETH_SHOW_PX[0]`` pixels wide, blended between.
+    """
+    large = float(smoothstep((width - TEETH_SHOW_PX[0]) / (TEETH_SHOW_PX[1] - TEETH_SHOW_PX[0])))
+    return 1.0 - large * (1.0 - float(smoothstep((rel - TEETH_SHOW[0]) / (TEETH_SHOW[1] - TEETH_SHOW[0]))))
+
+
 def _arch_positions(dx: np.ndarray, half_width: float, radius: float) -> np.ndarray:
     """Arch length (mm from the midline, signed) of the tooth surface seen at ``dx`` pixels from the mouth's centre.
 
@@ -506,12 +526,14 @@ def paint_mouth(
         rim = 1.0 - rim_dark * (1.0 - smoothstep(depth / rim_px))
         shade = across * lip_shadow * rim * tips * (1.0 - 0.1 * round_[None, :]) * (1.0 - seam[None, :])
         teeth_rgb = enamel[None, None, :] * shade[:, :, None]
+        show = teeth_visibility(rel, width)
+        t_alpha = t_alpha * show
         interior = interior * (1 - t_alpha[:, :, None]) + teeth_rgb * t_alpha[:, :, None]
         if low_len > 0.5:  # lower teeth: narrower, in the upper teeth's shadow, behind the lower lip at the sides
             arch_l = _arch_positions(xs - centre_x, half, LOWER_ARCH_RADIUS_MM)
             length_l, seam_l, round_l = _row_of_teeth(arch_l, *LOWER_TEETH, tooth_px=tooth_px * 0.6, px=palette.px)
             lband = low_len * length_l[None, :] * (1.0 - 0.6 * s[None, :] ** 2) + 0.5
-            l_alpha = smoothstep((lband - below) / soft + 0.5) * smoothstep((0.7 - np.abs(s[None, :])) / 0.25)
+            l_alpha = smoothstep((lband - below) / soft + 0.5) * smoothstep((0.7 - np.abs(s[None, :])) / 0.25) * show
             l_shade = (1.0 - 0.5 * np.abs(s[None, :]) ** 1.5) * (1.0 + palette.tilt * s[None, :])
             l_shade = l_shade * (0.8 + 0.2 * smoothstep((below - 0.25 * lband) / np.maximum(0.5 * lband, soft)))
             l_shade = l_shade * (1.0 - 0.1 * round_l[None, :]) * (1.0 - seam_l[None, :])
