@@ -5,6 +5,8 @@ Usage::
     python3 benchmarks/bench_animate.py                       # everything this machine can do
     python3 benchmarks/bench_animate.py --lengths 10 60 600   # peak memory vs. speech length
     python3 benchmarks/bench_animate.py --json out.json
+    python3 benchmarks/bench_animate.py --seconds 6 --skip end_to_end generator memory --renderers native \
+        --resample cubic cubic2x lanczos --rounds 2              # the native renderer's kernels, alternately
 
 What it measures (the bundled default model unless --model):
 
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -101,30 +104,48 @@ def hd_photo(width: int, height: int, folder: Path) -> Path:
 
 
 def bench_resolutions(model: str | None, seconds: float, folder: Path, renderers: list[str],
-                      sizes: list[tuple[int, int]]) -> list[dict[str, object]]:
-    """End to end at HD photo sizes (``max_side=0``: no downscaling) per renderer (issue 14)."""
+                      sizes: list[tuple[int, int]], resample: list[str] | None = None,
+                      rounds: int = 1) -> list[dict[str, object]]:
+    """End to end at HD photo sizes (``max_side=0``: no downscaling) per renderer (issue 14).
+
+    ``resample``: the native renderer's kernels to compare (``AnimateConfig.resample``; None: the default
+    only), run alternately, ``rounds`` times over, so a before/after ratio is measured in one run.
+    """
     from talkface.pipeline import AnimateConfig, Animator
 
     speech = looped_speech(seconds, folder)
     rows: list[dict[str, object]] = []
-    for renderer in renderers:
-        animator = Animator(AnimateConfig(model=model, renderer=renderer, max_side=0))
-        animator.animate(FACE, speech, folder / "warmup.mp4")  # first call loads dlib, whisper
-        for width, height in sizes:
-            photo = hd_photo(width, height, folder)
-            cpu = time.process_time()
-            r = animator.animate(photo, speech, folder / f"{renderer}_{width}x{height}.mp4")
-            cpu = time.process_time() - cpu
-            rows.append({
-                "renderer": renderer, "photo": f"{width}x{height}", "frames": r.frames,
-                "seconds": round(r.seconds, 2), "frames_per_s": round(r.frames_per_second, 1),
-                # CPU time of all the process's threads: on a loaded machine the wall clock measures the
-                # other jobs; frames / CPU-seconds is what one idle core would give (two: up to 2x that)
-                "cpu_ms_per_frame": round(1000 * cpu / r.frames, 1), "frames_per_cpu_s": round(r.frames / cpu, 1),
-                "stage_s": {k: round(v, 2) for k, v in r.stage_seconds.items()},
-            })
-            print(rows[-1], flush=True)
+    runs = [(r, k) for r in renderers for k in ((resample or [None]) if r == "native" else [None])]
+    animators = {}
+    for renderer, kernel in runs:
+        extra = {} if kernel is None else {"resample": kernel}
+        animators[renderer, kernel] = Animator(AnimateConfig(model=model, renderer=renderer, max_side=0,
+                                                             **extra))  # type: ignore[arg-type]
+        animators[renderer, kernel].animate(FACE, speech, folder / "warmup.mp4")  # first call loads dlib, whisper
+    for _ in range(rounds):
+        for renderer, kernel in runs:
+            animator = animators[renderer, kernel]
+            for width, height in sizes:
+                photo = hd_photo(width, height, folder)
+                cpu = time.process_time()
+                r = animator.animate(photo, speech, folder / f"{renderer}_{width}x{height}.mp4")
+                cpu = time.process_time() - cpu
+                kernel_used = animator.config.resample if renderer == "native" else ""
+                rows.append(_resolution_row(renderer, kernel_used, width, height, r, cpu))
+                print(rows[-1], flush=True)
     return rows
+
+
+def _resolution_row(renderer: str, kernel: str, width: int, height: int, r: Any, cpu: float) -> dict[str, object]:
+    """One row of :func:`bench_resolutions`: wall and CPU speed of an ``animate`` result ``r``."""
+    return {
+        "renderer": renderer, "resample": kernel, "photo": f"{width}x{height}", "frames": r.frames,
+        "seconds": round(r.seconds, 2), "frames_per_s": round(r.frames_per_second, 1),
+        # CPU time of all the process's threads: on a loaded machine the wall clock measures the
+        # other jobs; frames / CPU-seconds is what one idle core would give (two: up to 2x that)
+        "cpu_ms_per_frame": round(1000 * cpu / r.frames, 1), "frames_per_cpu_s": round(r.frames / cpu, 1),
+        "stage_s": {k: round(v, 2) for k, v in r.stage_seconds.items()},
+    }
 
 
 def bench_generator(model: str | None, device: str, sizes: tuple[int, ...], batches: tuple[int, ...]) -> list[dict]:
@@ -205,6 +226,9 @@ def main() -> None:
     p.add_argument("--renderers", nargs="+", default=["native", "crop"], choices=("native", "crop"),
                    help="renderers of the HD-photo runs")
     p.add_argument("--hd", nargs="+", default=["1280x720", "1920x1080"], help="photo sizes of the HD runs, WxH")
+    p.add_argument("--resample", nargs="+", default=None, choices=("cubic2x", "lanczos", "cubic"),
+                   help="native renderer's kernels to compare in the HD runs (default: the default kernel only)")
+    p.add_argument("--rounds", type=int, default=1, help="repeat the HD runs (alternating kernels) this often")
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args()
     results: dict[str, object] = {"machine": machine(), "command": " ".join(sys.argv)}
@@ -218,7 +242,8 @@ def main() -> None:
             print(json.dumps(results["end_to_end"], indent=1), flush=True)
         if "resolution" not in args.skip:
             sizes = [(int(x.split("x")[0]), int(x.split("x")[1])) for x in args.hd]
-            results["resolution"] = bench_resolutions(args.model, args.seconds, folder, args.renderers, sizes)
+            results["resolution"] = bench_resolutions(args.model, args.seconds, folder, args.renderers, sizes,
+                                                      args.resample, args.rounds)
         if "generator" not in args.skip:
             rows = bench_generator(args.model, "cpu", (128, 256), tuple(args.batches))
             if torch.cuda.is_available():

@@ -55,6 +55,7 @@ rendered (``Animator.last_requested_landmarks``); the still's are the default co
 the real clip's own tracked landmarks instead of the motion model's (:func:`oracle_landmarks`; ``@0``:
 its pose-free motion retargeted onto the photo, otherwise the real track with its head pose): what
 the renderer makes of a perfect request.
+``VARIANT:rs=KERNEL`` (e.g. ``native:rs=cubic``) resamples the photo with ``AnimateConfig.resample = KERNEL``.
 ``VARIANT:req=NAME`` (e.g. ``native:req=neutral``) makes the motion model's request with
 ``AnimateConfig.mouth_request = NAME`` (:data:`talkface.motion.amplitude.MOUTH_REQUESTS`), to compare
 requests in one run; the still's and the default rows' request is the default one.
@@ -137,6 +138,13 @@ def _head_of(variant: str) -> str:
     return variant.split("@", 1)[1] if "@" in variant else ""
 
 
+def _warp_key(variant: str) -> tuple[str, str]:
+    """The head-motion part and the resampling part (``":rs=KERNEL"`` or "") of a variant name: its
+    ``colour_warp`` reference is the photo warped at that head motion with that kernel."""
+    rs = [x for x in variant.split("@", 1)[0].split(":") if x.startswith("rs=")]
+    return _head_of(variant), f":{rs[0]}" if rs else ""
+
+
 def _is_oracle(variant: str) -> bool:
     """``RENDERER[:STYLE]:oracle[@H]``: rendered from the real clip's own landmarks (:func:`oracle_landmarks`)."""
     return "oracle" in variant.split("@", 1)[0].split(":")[1:]
@@ -151,6 +159,9 @@ def variant_config(name: str, seed: int) -> dict[str, object]:
     parts = [x for x in name.split(":") if x != "oracle"]
     for x in [x for x in parts if x.startswith("req=")]:  # the mouth request (AnimateConfig.mouth_request)
         extra["mouth_request"] = x[4:]
+        parts.remove(x)
+    for x in [x for x in parts if x.startswith("rs=")]:  # the photo's resampling kernel (AnimateConfig.resample)
+        extra["resample"] = x[3:]
         parts.remove(x)
     shade = [x for x in parts if x.startswith("shade")]
     if shade:  # ``shade`` / ``shadeS``: the learned lower-face shading at strength S (default 1)
@@ -211,9 +222,10 @@ def main() -> None:
     base = next(iter(animators.values())) if animators else Animator(AnimateConfig(threads=args.threads))
     # the warped photo (nothing painted, no shading, same motion) per head-motion strength: colour_warp's
     # reference (the shading, on by default since 2026-12-01, is a colour change, so it must not be in it)
-    warps = {head: Animator(AnimateConfig(threads=args.threads,  # type: ignore[arg-type]
-                                          **{**variant_config(f"native:warp@{head}", args.seed), "shading": 0.0}))
-             for head in {_head_of(v) for v in args.variants if v not in ("still", "real")}}
+    warps = {key: Animator(AnimateConfig(threads=args.threads,  # type: ignore[arg-type]
+                                         **{**variant_config(f"native:warp{key[1]}@{key[0]}", args.seed),
+                                            "shading": 0.0}))
+             for key in {_warp_key(v) for v in args.variants if v not in ("still", "real")}}
     detector, predictor = FaceDetector(), LandmarkDetector()
     embedder = FaceEmbedder()
     lp = LPIPS()
@@ -251,7 +263,7 @@ def main() -> None:
         outputs: dict[str, np.ndarray] = {}
         saved: dict[str, np.ndarray] = {"real": real, "real_lm": real_lm, "audio": audio, "fps": np.float32(fps),
                                         "photo_lm": photo_lm}
-        warped = {head: (w.talking_head(photo, audio)[:n], w.last_requested_landmarks) for head, w in warps.items()}
+        warped = {key: (w.talking_head(photo, audio)[:n], w.last_requested_landmarks) for key, w in warps.items()}
         for v in args.variants:
             if v in ("still", "real"):
                 frames = np.repeat(photo[None], n, 0) if v == "still" else real
@@ -281,7 +293,7 @@ def main() -> None:
             lap = laplacian_var(frames, lm)
             colour_warp = float("nan")
             if v not in ("still", "real"):
-                ref_frames, ref_req = warped[_head_of(v)]
+                ref_frames, ref_req = warped[_warp_key(v)]
                 if ref_req is not None and np.array_equal(ref_req[:n], req):  # same motion: comparable
                     colour_warp = colour_change(frames, ref_frames, req)
             row = {

@@ -75,6 +75,9 @@ class AnimateConfig:
             "Lower-face shading").
         adaptive_mouth: the native renderer's painted interior takes its levels from the photo's
             contrast (``RenderConfig.adaptive_mouth``).
+        resample: how the native renderer samples the photo (``RenderConfig.resample``): ``"cubic2x"`` (default:
+            keeps the face's fine detail when the head moves by fractions of a pixel), ``"lanczos"`` (the same,
+            slower) or ``"cubic"`` (the earlier, softer default).
     """
 
     model: str | None = None
@@ -99,6 +102,7 @@ class AnimateConfig:
     mouth: str = "auto"
     shading: float = 1.0
     adaptive_mouth: bool = False
+    resample: str = "cubic2x"
 
     def __post_init__(self) -> None:
         check_animate_config(self)
@@ -119,6 +123,7 @@ def check_animate_config(config: AnimateConfig) -> None:
     check_choice("preset", config.preset, X264_PRESETS)
     check_choice("renderer", config.renderer, RENDERERS)
     check_choice("mouth", config.mouth, ("auto", *MOUTH_STYLES))
+    check_choice("resample", config.resample, ("cubic2x", "lanczos", "cubic"))
     check_choice("mouth_request", config.mouth_request, tuple(MOUTH_REQUESTS))
     check_device(config.device)
 

@@ -348,7 +348,8 @@ class Animator:
             mouth = "generator" if self.config.person else "painted"
         renderer = NativeRenderer(image, person_landmarks, landmarks,
                                   RenderConfig(mouth=mouth, shading=self.config.shading,
-                                               adaptive_mouth=self.config.adaptive_mouth))
+                                               adaptive_mouth=self.config.adaptive_mouth,
+                                               resample=self.config.resample))
         total = len(landmarks)
         chunk = max(1, self.config.chunk_frames)
         out_affine = crop_transform(person_landmarks, size) if size else None

@@ -223,7 +223,8 @@ def frame_renderer(animator: Animator, image: np.ndarray, person_landmarks: np.n
         envelope = head_motion_envelope(person_landmarks, head_motion, canonical)
         native = NativeRenderer(image, person_landmarks, envelope,
                                 RenderConfig(mouth=mouth, shading=animator.config.shading,
-                                             adaptive_mouth=animator.config.adaptive_mouth))
+                                             adaptive_mouth=animator.config.adaptive_mouth,
+                                             resample=animator.config.resample))
         out_affine = crop_transform(person_landmarks, size) if size else None
         generator = None
         if mouth == "generator":
