@@ -36,7 +36,7 @@ import numpy as np
 from talkface.face.eyes import eye_aspect_ratio
 from talkface.face.geometry import EYES
 from talkface.io.colour import LUMA
-from talkface.render.mouth import _store, smoothstep
+from talkface.render.mouth import _store, edge_blur, smoothstep
 
 __all__ = ["LidPalette", "closing", "paint_lids"]
 
@@ -88,6 +88,33 @@ LASH_PROFILE = 3.0
 _LUMA32 = LUMA.astype(np.float32)
 #: pixels darker than this fraction of the lid colour's luma (lashes, brows) are left out of the skin fill
 DARK = 0.75
+#: the lid as the photo's own lid skin (docs/render.md, "Closed lids that look like the person's own"):
+#: its shading is the upper-lid skin's just above it, continued down each column (smoothed at LOCAL of the
+#: eye width, lash line and crease left out), its texture only the photo's fine grain (finer than
+#: TEXTURE_SCALE px + half the photo's edge blur, so the crease and the open lid's outline do not come back
+#: as arcs), and on large eyes the lash line and the margin shadow are as thin as the photo's: LASH_FINE of
+#: the width + LASH_PX + the edge blur at most (GRID-sized eyes keep about LASH_WIDTH). False: the lids
+#: before (one smooth skin colour, LASH_WIDTH always).
+OWN_LID = True
+LOCAL = 0.15
+LOCAL_ACROSS = 0.04
+TEXTURE_SCALE = 0.8
+LASH_FINE = 0.04
+LASH_PX = 1.5
+#: own lid: the fine texture is kept up to this many levels either way (lines of the crease and the lid's
+#: outline in the mirrored skin came back as faint arcs inside the lid at TEXTURE), and above the lid, up to
+#: CREASE of the width over its top edge, anything darker than the skin there (the open eye's lid outline,
+#: its crease) fades with the closure
+TEXTURE_OWN = 2.0
+CREASE = 0.25
+#: ... by all but this many levels (the skin's own soft shading there stays)
+CREASE_KEEP = 6.0
+#: own lid: mirrored pixels whose chromaticity (r, g, b over their sum) differs from the lid skin's by more
+#: than this (summed absolute difference) are not skin
+HUE = 0.06
+#: own lid: its shading is the skin up to this far above the lid (fraction of the eye width; further up, the
+#: brow's shadow)
+OWN_REACH = 0.12
 
 
 def _frame(lm: np.ndarray, eye: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -134,11 +161,14 @@ class LidPalette:
         lid: (2, 3) RGB lid skin just above the lashes (median).
         ear: (2,) the open eyes' aspect ratios closure is measured against.
         lash: (2, 3) RGB of the photo's lash line (the darkest pixels along the upper lid).
+        blur: the photo's edge width (pixels, :func:`talkface.render.mouth.edge_blur`): how soft its lash
+            line is.
     """
 
     lid: np.ndarray
     ear: np.ndarray
     lash: np.ndarray
+    blur: float = 0.0
 
     @classmethod
     def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray, open_ear: np.ndarray | None = None) -> LidPalette:
@@ -173,7 +203,7 @@ class LidPalette:
             lids.append(lid)
             lashes.append(np.minimum(0.7 * lash + 0.3 * 0.45 * lid, 0.6 * lid))  # softer than the darkest pixels
         ear = eye_aspect_ratio(lm, per_eye=True) if open_ear is None else open_ear
-        return cls(np.asarray(lids), np.asarray(ear, np.float64), np.asarray(lashes))
+        return cls(np.asarray(lids), np.asarray(ear, np.float64), np.asarray(lashes), edge_blur(photo, lm))
 
 
 def closing(target: np.ndarray, palette: LidPalette) -> np.ndarray:
@@ -283,7 +313,7 @@ def paint_lids(
         layers = [(1.0, top, edge, reach, opacity)]
         if snap > 0:
             layers.append((-1.0, -bottom, -rise, LOWER_REACH * width, opacity * snap))
-        covers, details = [], []
+        covers, details, owns = [], [], []
         for sign, outer_b, inner_b, room_h, alpha in layers:
             g = sign * h  # height into the layer's skin side (up for the upper lid, down for the lower)
             span = np.maximum(outer_b - inner_b, 1e-3)
@@ -291,6 +321,9 @@ def paint_lids(
             room = np.maximum(room_h - gap, 1.0)
             src_h = sign * (outer_b + gap + depth * np.minimum(1.0, room / span))
             details.append(_mirrored(image, a, x, up, width, s_in, src_h))
+            if OWN_LID:  # the skin just above the lid (up to OWN_REACH), each column's continued down it
+                own_h = sign * (outer_b + gap + np.minimum(depth, OWN_REACH * width))
+                owns.append(_mirrored(image, a, x, up, width, s_in, own_h))
             v = np.clip(depth / span, 0.0, 1.0)
             cover = (np.clip((outer_b + (1.0 + COVER_UP) * soft - g) / (2.0 * soft), 0.0, 1.0)
                      * np.clip(g - inner_b + 0.5, 0.0, 1.0) * fade)
@@ -304,21 +337,56 @@ def paint_lids(
         luma = region @ weights
         usable = ((union < 0.02) & (luma >= DARK * float(lid @ weights))).astype(np.float32)
         fill = _fill(region, usable, 0.2 * width, lid)
+        blur = float(np.clip(palette.blur, 0.0, 3.0))
+        if OWN_LID and CREASE > 0:
+            # the open lid's dark outline, crease and lashes under and just above the lid's soft top edge fade
+            # as it closes (in a real closed eye the skin above is stretched smooth): lightened towards the
+            # smooth skin, never darkened
+            above = (np.clip((h - top + 2.0 * soft) / soft, 0.0, 1.0)
+                     * np.clip((top + CREASE * width - h) / soft, 0.0, 1.0))
+            a_w = (opacity * smoothstep((FULL - ratio) / (FULL - SNAP)) * above * fade)[..., None]
+            region = region + a_w * np.maximum(fill - region - CREASE_KEEP, 0.0)
         out = region
-        for (cover, shade), detail in zip(covers, details, strict=True):
-            texture = detail - cv2.GaussianBlur(detail, (0, 0), max(0.8, 0.08 * width))
-            skin = (fill + np.clip(texture, -TEXTURE, TEXTURE)) * shade[..., None]
+        for i, ((cover, shade), detail) in enumerate(zip(covers, details, strict=True)):
+            if OWN_LID:
+                near = owns[i]
+                # the lid's own skin, smoothed: its shading (a shadowed socket stays shadowed), dark
+                # lashes and crease left out (where there is none the surrounding skin's fill)
+                dl = near @ weights
+                # skin only: as bright as the lid's skin or darker (a shadowed socket) but of its hue
+                # (hair, a glasses frame or lens tint mirrored in from above are left out)
+                tint = near / np.maximum(near.sum(axis=-1, keepdims=True), 1.0)
+                hue = np.abs(tint - (lid / max(float(lid.sum()), 1.0))[None, None]).sum(axis=-1)
+                own = ((dl >= DARK * float(lid @ weights)) & (hue < HUE) & (cover > 0.02)).astype(np.float32)
+                # normalised convolution, wider along the eye than across it (a glasses frame or a lash
+                # crossing the skin above would otherwise run down the lid as a streak)
+                sx, sy = max(0.5, LOCAL * width), max(0.5, LOCAL_ACROSS * width)
+                num = cv2.GaussianBlur(near * own[..., None], (0, 0), sigmaX=sx, sigmaY=sy)
+                den = cv2.GaussianBlur(own, (0, 0), sigmaX=sx, sigmaY=sy)[..., None]
+                known = np.clip(den / 0.3, 0.0, 1.0)
+                base = num / np.maximum(den, 1e-3) * known + fill * (1.0 - known)
+                grain = TEXTURE_SCALE + 0.5 * blur
+                texture = detail - cv2.GaussianBlur(detail, (0, 0), grain)
+            else:
+                base = fill
+                texture = detail - cv2.GaussianBlur(detail, (0, 0), max(0.8, 0.08 * width))
+            grain_max = TEXTURE_OWN if OWN_LID else TEXTURE
+            skin = (base + np.clip(texture, -grain_max, grain_max)) * shade[..., None]
             c = cover[..., None]
             out = out * (1.0 - c) + skin * c
+        # the lash line at its thickest: LASH_WIDTH of the eye's width, on large eyes no thicker than the photo's
+        thickest = LASH_WIDTH * width
+        if OWN_LID:
+            thickest = min(thickest, LASH_FINE * width + LASH_PX + blur)
         if SHADOW > 0 and snap > 0:
             # a closed eye reads as a soft dark band along the closed lids' margin (lashes, the shadow
             # between the lids), fading out towards the corners and away from the margin
             along = np.clip(np.sin(np.pi * s_ext), 0.0, 1.0) ** 0.7
-            band = np.exp(-(((h - edge) / (SHADOW_SIGMA * width)) ** 2)) * along
+            band = np.exp(-(((h - edge) / (SHADOW_SIGMA / LASH_WIDTH * thickest)) ** 2)) * along
             out = out * (1.0 - (SHADOW * opacity * snap) * (band * union))[..., None]
         # lashes: a dark curve along the edge, thickest in the middle and outer part
         outer = s_ext if inner_first else 1.0 - s_ext  # 1 at the outer corner
-        thick = np.maximum(0.9, LASH_WIDTH * width * (0.45 + 0.55 * bump) * (0.85 + 0.3 * outer))
+        thick = np.maximum(0.9, thickest * (0.45 + 0.55 * bump) * (0.85 + 0.3 * outer))
         # centre of the line just above the edge; where the lids meet, just below it
         offset = LASH_OFFSET_OPEN + snap * (LASH_OFFSET_CLOSED - LASH_OFFSET_OPEN)
         dist = h - (edge + offset * thick)
