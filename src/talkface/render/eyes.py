@@ -235,6 +235,23 @@ def _fill(region: np.ndarray, usable: np.ndarray, sigma: float, lid: np.ndarray)
     return np.asarray(cv2.resize(out.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR))
 
 
+def _smooth_own(near: np.ndarray, own: np.ndarray, along: float, across: float, fill: np.ndarray) -> np.ndarray:
+    """Normalised convolution of ``near``'s colours where ``own``, ``along`` px wide along the image rows and
+    ``across`` px across them (``fill`` where none is near); computed at a reduced size (the result is smooth)."""
+    h, w = own.shape
+    f = max(1.0, min(along, across) / 1.5)
+    size = (max(2, round(w / f)), max(2, round(h / f)))
+    small = cv2.resize(near * own[..., None], size, interpolation=cv2.INTER_AREA)
+    weight = cv2.resize(own, size, interpolation=cv2.INTER_AREA)
+    sx, sy = max(0.5, along / f), max(0.5, across / f)
+    num = cv2.GaussianBlur(small, (0, 0), sigmaX=sx, sigmaY=sy)
+    den = cv2.GaussianBlur(weight, (0, 0), sigmaX=sx, sigmaY=sy)
+    value = cv2.resize((num / np.maximum(den, 1e-3)[..., None]).astype(np.float32), (w, h),
+                       interpolation=cv2.INTER_LINEAR)
+    known = np.clip(cv2.resize(den.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) / 0.3, 0.0, 1.0)
+    return np.asarray(value * known[..., None] + fill * (1.0 - known[..., None]), np.float32)
+
+
 def paint_lids(
     image: np.ndarray,
     target: np.ndarray,
@@ -360,11 +377,7 @@ def paint_lids(
                 own = ((dl >= DARK * float(lid @ weights)) & (hue < HUE) & (cover > 0.02)).astype(np.float32)
                 # normalised convolution, wider along the eye than across it (a glasses frame or a lash
                 # crossing the skin above would otherwise run down the lid as a streak)
-                sx, sy = max(0.5, LOCAL * width), max(0.5, LOCAL_ACROSS * width)
-                num = cv2.GaussianBlur(near * own[..., None], (0, 0), sigmaX=sx, sigmaY=sy)
-                den = cv2.GaussianBlur(own, (0, 0), sigmaX=sx, sigmaY=sy)[..., None]
-                known = np.clip(den / 0.3, 0.0, 1.0)
-                base = num / np.maximum(den, 1e-3) * known + fill * (1.0 - known)
+                base = _smooth_own(near, own, LOCAL * width, LOCAL_ACROSS * width, fill)
                 grain = TEXTURE_SCALE + 0.5 * blur
                 texture = detail - cv2.GaussianBlur(detail, (0, 0), grain)
             else:
