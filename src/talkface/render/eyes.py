@@ -100,7 +100,7 @@ LOCAL = 0.15
 LOCAL_ACROSS = 0.04
 TEXTURE_SCALE = 0.8
 LASH_FINE = 0.04
-LASH_PX = 1.5
+LASH_PX = 2.0
 #: own lid: the fine texture is kept up to this many levels either way (lines of the crease and the lid's
 #: outline in the mirrored skin came back as faint arcs inside the lid at TEXTURE), and above the lid, up to
 #: CREASE of the width over its top edge, anything darker than the skin there (the open eye's lid outline,
