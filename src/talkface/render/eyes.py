@@ -10,12 +10,15 @@ eye in the warp (moved rigidly with the face, :class:`talkface.render.compose.Na
   photo's lashes are, so they disappear with the lid) down to the requested lid edge; at a blink's
   apex the lids meet low, near the open eye's lower lid (as a real closed eye's do), so the eye is
   fully covered;
-* its **skin** is the photo's own lid skin above the lashes, mirrored downwards across the top of
-  the lid and compressed to fit (so the texture and shading continue the skin above without a seam),
-  with anything darker than the local skin (lashes, a shadowed crease) replaced by the skin's smooth
-  colour, and a little shading towards the lid's margin;
+* its **skin** is the photo's own lid skin: the shading of the skin just above the lid continued down
+  it (lashes and other hues - hair, a glasses frame - left out; a shadowed socket keeps its shade), the
+  fine grain of that skin mirrored downwards across the top of the lid (finer than the crease, whose
+  lines came back as arcs), and a little shading towards the lid's margin; as the lid closes, the open
+  lid's dark outline and crease just above it fade (``OWN_LID``; before, one smooth colour of the skin
+  around the eye, paler than a shadowed socket);
 * the **lashes** are a dark curve along the lid edge, in the colour of the photo's lash line,
-  thickest in the middle and outer part and thinning towards the corners; where the lids meet they
+  thickest in the middle and outer part and thinning towards the corners, on large eyes no thicker than
+  the photo's blur allows (a fixed share of the eye's width drew a dark bar on HD faces); where the lids meet they
   hang just below the edge, over the lower lid's margin, so a closed eye shows lid skin where the
   photo's dark iris was (the detector-free closure measure read the lash line over the iris as eye
   still showing: 0.31 of the open eye at the apex, real closed eyes 0.22; now 0.22, held-out GRID);
