@@ -218,8 +218,10 @@ def closing(target: np.ndarray, palette: LidPalette) -> np.ndarray:
 def _mirrored(image: np.ndarray, a: np.ndarray, x: np.ndarray, up: np.ndarray, width: float, s: np.ndarray,
               src_h: np.ndarray) -> np.ndarray:
     """``image`` sampled at eye coordinates (s, src_h): float32 (h, w, 3)."""
-    src = a + s[..., None] * width * x + src_h[..., None] * up
-    return cv2.remap(np.ascontiguousarray(image), src[..., 0].astype(np.float32), src[..., 1].astype(np.float32),
+    sw = s * np.float32(width)
+    map_x = np.float32(a[0]) + sw * np.float32(x[0]) + src_h * np.float32(up[0])
+    map_y = np.float32(a[1]) + sw * np.float32(x[1]) + src_h * np.float32(up[1])
+    return cv2.remap(np.ascontiguousarray(image), map_x.astype(np.float32), map_y.astype(np.float32),
                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
 
 
@@ -238,16 +240,26 @@ def _fill(region: np.ndarray, usable: np.ndarray, sigma: float, lid: np.ndarray)
     return np.asarray(cv2.resize(out.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR))
 
 
-def _smooth_own(near: np.ndarray, own: np.ndarray, along: float, across: float, fill: np.ndarray) -> np.ndarray:
-    """Normalised convolution of ``near``'s colours where ``own``, ``along`` px wide along the image rows and
-    ``across`` px across them (``fill`` where none is near); computed at a reduced size (the result is smooth)."""
-    h, w = own.shape
+def _smooth_own(near: np.ndarray, cover: np.ndarray, lid: np.ndarray, along: float, across: float,
+                fill: np.ndarray) -> np.ndarray:
+    """The lid's own skin colour: a normalised convolution of ``near`` (the skin above the lid continued down
+    it, sampled on a coarser grid than ``fill``'s) over its skin pixels under the lid (``cover``, on
+    ``near``'s grid), ``along`` px of that grid wide along the image rows and ``across`` px across them (a
+    glasses frame or a lash crossing that skin would otherwise run down the lid as a streak), ``fill`` where
+    none is near; computed at a reduced size (the result is smooth) and returned at ``fill``'s size.
+
+    Skin pixels: as bright as ``DARK`` of the lid colour's luma or brighter (lashes left out; a shadowed
+    socket stays in) and of its hue (chromaticity within ``HUE``: hair, a tinted frame left out)."""
+    h, w = fill.shape[:2]
     f = max(1.0, min(along, across) / 1.5)
-    size = (max(2, round(w / f)), max(2, round(h / f)))
-    small = cv2.resize(near * own[..., None], size, interpolation=cv2.INTER_AREA)
-    weight = cv2.resize(own, size, interpolation=cv2.INTER_AREA)
+    size = (max(2, round(cover.shape[1] / f)), max(2, round(cover.shape[0] / f)))
+    small = cv2.resize(near, size, interpolation=cv2.INTER_AREA)
+    tint = small / np.maximum(small.sum(axis=-1, keepdims=True), 1.0)
+    hue = np.abs(tint - (lid / max(float(lid.sum()), 1.0))[None, None]).sum(axis=-1)
+    weight = ((small @ _LUMA32 >= DARK * float(lid @ _LUMA32)) & (hue < HUE)
+              & (cv2.resize(cover, size, interpolation=cv2.INTER_AREA) > 0.02)).astype(np.float32)
     sx, sy = max(0.5, along / f), max(0.5, across / f)
-    num = cv2.GaussianBlur(small, (0, 0), sigmaX=sx, sigmaY=sy)
+    num = cv2.GaussianBlur(small * weight[..., None], (0, 0), sigmaX=sx, sigmaY=sy)
     den = cv2.GaussianBlur(weight, (0, 0), sigmaX=sx, sigmaY=sy)
     value = cv2.resize((num / np.maximum(den, 1e-3)[..., None]).astype(np.float32), (w, h),
                        interpolation=cv2.INTER_LINEAR)
@@ -334,6 +346,7 @@ def paint_lids(
         if snap > 0:
             layers.append((-1.0, -bottom, -rise, LOWER_REACH * width, opacity * snap))
         covers, details, owns = [], [], []
+        step = max(1, int(LOCAL_ACROSS * width / 1.5))  # the own skin is smooth: sampled every step pixels
         for sign, outer_b, inner_b, room_h, alpha in layers:
             g = sign * h  # height into the layer's skin side (up for the upper lid, down for the lower)
             span = np.maximum(outer_b - inner_b, 1e-3)
@@ -343,7 +356,7 @@ def paint_lids(
             details.append(_mirrored(image, a, x, up, width, s_in, src_h))
             if OWN_LID:  # the skin just above the lid (up to OWN_REACH), each column's continued down it
                 own_h = sign * (outer_b + gap + np.minimum(depth, OWN_REACH * width))
-                owns.append(_mirrored(image, a, x, up, width, s_in, own_h))
+                owns.append(_mirrored(image, a, x, up, width, s_in[::step, ::step], own_h[::step, ::step]))
             v = np.clip(depth / span, 0.0, 1.0)
             cover = (np.clip((outer_b + (1.0 + COVER_UP) * soft - g) / (2.0 * soft), 0.0, 1.0)
                      * np.clip(g - inner_b + 0.5, 0.0, 1.0) * fade)
@@ -369,18 +382,10 @@ def paint_lids(
         out = region
         for i, ((cover, shade), detail) in enumerate(zip(covers, details, strict=True)):
             if OWN_LID:
-                near = owns[i]
                 # the lid's own skin, smoothed: its shading (a shadowed socket stays shadowed), dark
-                # lashes and crease left out (where there is none the surrounding skin's fill)
-                dl = near @ weights
-                # skin only: as bright as the lid's skin or darker (a shadowed socket) but of its hue
-                # (hair, a glasses frame or lens tint mirrored in from above are left out)
-                tint = near / np.maximum(near.sum(axis=-1, keepdims=True), 1.0)
-                hue = np.abs(tint - (lid / max(float(lid.sum()), 1.0))[None, None]).sum(axis=-1)
-                own = ((dl >= DARK * float(lid @ weights)) & (hue < HUE) & (cover > 0.02)).astype(np.float32)
-                # normalised convolution, wider along the eye than across it (a glasses frame or a lash
-                # crossing the skin above would otherwise run down the lid as a streak)
-                base = _smooth_own(near, own, LOCAL * width, LOCAL_ACROSS * width, fill)
+                # lashes and other hues left out (where there is none the surrounding skin's fill)
+                base = _smooth_own(owns[i], cover[::step, ::step], lid, LOCAL * width / step,
+                                   LOCAL_ACROSS * width / step, fill)
                 grain = TEXTURE_SCALE + 0.5 * blur
                 texture = detail - cv2.GaussianBlur(detail, (0, 0), grain)
             else:
