@@ -93,11 +93,11 @@ REF_EYE_CONTRAST = 0.867
 CONTRAST_RANGE = (0.75, 2.0)
 #: The teeth's light from the eye whites (:func:`teeth_light`): the sclera's brightness (90th percentile of the
 #: eye polygons' luminance) over the cheeks' up to which the skin-lit rule is kept (above the brightest of GRID
-#: s1's photos, 0.72-0.80: GRID renders as before), the exponent on the photo's ratio over it (fitted on wild + GRID s1: log real teeth
-#: ~ 0.77 log(sclera / skin)) and the factor's bounds on that ratio (raise only: a sclera dim over the skin, as
-#: on every GRID photo, a squint or shadowed eyes, keeps the rule). Fallback 1 (the skin-lit rule) where the
-#: eyes are nearly closed (contour area under ``SCLERA_OPEN`` of the squared eye width), cover fewer than
-#: ``SCLERA_MIN_PX`` pixels or are saturated.
+#: s1's photos, 0.72-0.80: GRID renders as before), the exponent on the photo's ratio over it (fitted on wild +
+#: GRID s1: log real teeth ~ 0.77 log(sclera / skin)) and the factor's bounds on that ratio (raise only: a
+#: sclera dim over the skin, as on every GRID photo, a squint or shadowed eyes, keeps the rule). Fallback 1 (the
+#: skin-lit rule) where the eyes are nearly closed (contour area under ``SCLERA_OPEN`` of the squared eye
+#: width), cover fewer than ``SCLERA_MIN_PX`` pixels or are saturated.
 SCLERA_REF, SCLERA_EXP, SCLERA_RANGE = 0.82, 0.8, (1.0, 1.5)
 SCLERA_OPEN, SCLERA_MIN_PX = 0.1, 100
 #: Whether the palette's enamel follows :func:`teeth_light` (False: the skin-lit rule alone, as before).
