@@ -92,11 +92,11 @@ REF_EYE_CONTRAST = 0.867
 #: Bounds of the contrast exponent (a photo's eye contrast over the reference).
 CONTRAST_RANGE = (0.75, 2.0)
 #: The teeth's light from the eye whites (:func:`teeth_light`): the sclera's brightness (90th percentile of the
-#: eye polygons' luminance) over the cheeks' up to which the skin-lit rule is kept (above the brightest of GRID
-#: s1's photos, 0.72-0.80: GRID renders as before), the exponent on the photo's ratio over it (fitted on wild +
-#: GRID s1: log real teeth ~ 0.77 log(sclera / skin)) and the factor's bounds on that ratio (raise only: a
-#: sclera dim over the skin, as on every GRID photo, a squint or shadowed eyes, keeps the rule). Fallback 1 (the
-#: skin-lit rule) where the eyes are nearly closed (contour area under ``SCLERA_OPEN`` of the squared eye
+#: eye polygons' luminance) over the cheeks' up to which the skin-lit rule is kept (above GRID s1's photos,
+#: 0.72-0.80 but for a rare one, and grid7's 0.66-0.81: they render as before), the exponent on the photo's
+#: ratio over it (fitted on wild + GRID s1: log real teeth ~ 0.77 log(sclera / skin)) and the factor's bounds
+#: on that ratio (raise only: a sclera dim over the skin, a squint or shadowed eyes keep the rule). Fallback 1
+#: (the skin-lit rule) where the eyes are nearly closed (contour area under ``SCLERA_OPEN`` of the squared eye
 #: width), cover fewer than ``SCLERA_MIN_PX`` pixels or are saturated.
 SCLERA_REF, SCLERA_EXP, SCLERA_RANGE = 0.82, 0.8, (1.0, 1.5)
 SCLERA_OPEN, SCLERA_MIN_PX = 0.1, 100
@@ -142,7 +142,7 @@ def eye_contrast(photo: np.ndarray, landmarks: np.ndarray) -> float | None:
 
 def teeth_light(photo: np.ndarray, landmarks: np.ndarray, skin_luma: float) -> float:
     """Factor on the skin-lit teeth from the photo's eye whites: 1 where the sclera is no brighter over the skin
-    than on GRID s1.
+    than on (nearly every) GRID s1 photo.
 
     The teeth are about equally bright for every skin tone under the same light, but the palette lights them
     like the cheeks, so a dark skin reads as a dim photo and gets dark teeth. The sclera, like the teeth a
