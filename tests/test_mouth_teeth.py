@@ -10,7 +10,7 @@ import pytest
 from face_edits import example_face, open_mouth
 from talkface.io.colour import LUMA
 from talkface.render import mouth
-from talkface.render.mouth import MouthPalette, enamel_colour, hd_share, paint_mouth
+from talkface.render.mouth import MouthPalette, enamel_colour, hd_share, paint_mouth, relit_enamel, teeth_light
 
 _MEASURED_BLUR = mouth.edge_blur
 
@@ -119,6 +119,51 @@ def test_teeth_are_lit_like_the_skin_on_large_mouths() -> None:
     assert float(enamel_colour(np.array([250.0, 250, 250]), teeth, 200.0) @ LUMA) <= 245.0 + 1e-6
     # whiter than the skin-tinted small-mouth teeth: less red over blue
     assert large[0] / large[2] < small[0] / small[2]
+
+
+def _darker_skin(photo: np.ndarray, lm: np.ndarray, factor: float) -> np.ndarray:
+    """The photo with everything but the eyes (their polygons grown by a pixel) darkened by ``factor``: a darker
+    skin under the same light, the eye whites as they were."""
+    eyes = np.zeros(photo.shape[:2], np.uint8)
+    for a in (36, 42):
+        cv2.fillPoly(eyes, [np.round(lm[a : a + 6]).astype(np.int32)], 1)
+    eyes = cv2.dilate(eyes, np.ones((3, 3), np.uint8))
+    dark = photo.copy()
+    dark[eyes == 0] = np.round(photo[eyes == 0] * factor).astype(np.uint8)
+    return dark
+
+
+def test_a_darker_skin_under_the_same_light_keeps_bright_teeth() -> None:
+    # teeth are about as bright for every skin tone under one light: lit like the skin alone, a skin darkened
+    # to 0.55 (eye whites unchanged) got teeth at 0.46 of the light skin's and darker than its cheeks (0.82)
+    photo, lm = example_face()
+    dark = _darker_skin(photo, lm, 0.55)
+    light_pal, dark_pal = MouthPalette.from_photo(photo, lm), MouthPalette.from_photo(dark, lm)
+    assert light_pal.enamel is not None and dark_pal.enamel is not None
+    assert float(dark_pal.enamel @ LUMA) > 0.58 * float(light_pal.enamel @ LUMA)
+    assert float(dark_pal.enamel @ LUMA) > float(dark_pal.skin @ LUMA)
+    assert teeth_light(dark, lm, float(dark_pal.skin @ LUMA)) > teeth_light(photo, lm, float(light_pal.skin @ LUMA))
+
+
+def test_the_eye_light_falls_back_to_the_skin_rule() -> None:
+    photo, lm = example_face()
+    skin = float(MouthPalette.from_photo(photo, lm).skin @ LUMA)
+    lo, hi = (r**mouth.SCLERA_EXP for r in mouth.SCLERA_RANGE)
+    assert lo <= teeth_light(photo, lm, skin) <= hi
+    shut = lm.copy()
+    shut[[37, 38, 43, 44]] = shut[[41, 40, 47, 46]]  # lids closed: no sclera to read
+    assert teeth_light(photo, shut, skin) == 1.0
+    glare = photo.copy()
+    for a in (36, 42):
+        cv2.fillPoly(glare, [np.round(lm[a : a + 6]).astype(np.int32)], (255, 255, 255))
+    assert teeth_light(glare, lm, skin) == 1.0  # saturated (glasses' glare)
+    assert teeth_light(photo, lm / 4.0, skin) == 1.0  # too few eye pixels
+    # raised teeth stay below the face's brightest pixels (unless they already were); lowered freely
+    enamel = np.array([150.0, 140.0, 120.0])
+    level = float(enamel @ LUMA)
+    assert float(relit_enamel(enamel, 1.3, 160.0) @ LUMA) == pytest.approx(160.0)
+    assert float(relit_enamel(enamel, 1.3, 100.0) @ LUMA) == pytest.approx(level)
+    assert float(relit_enamel(enamel, 0.9, 100.0) @ LUMA) == pytest.approx(0.9 * level)
 
 
 def test_large_teeth_have_a_few_thin_seams_not_a_zipper() -> None:

@@ -22,9 +22,9 @@ import numpy as np
 
 from talkface.io.colour import LUMA
 
-__all__ = ["MouthPalette", "blend_region", "blur_scale", "edge_blur", "enamel_colour", "eye_contrast", "hd_share",
-           "inner_gap", "inner_mask", "interior_levels", "paint_mouth", "smoothstep",
-           "teeth_visibility"]
+__all__ = ["MouthPalette", "blend_region", "blur_scale", "edge_blur", "enamel_colour", "eye_contrast", "face_bright",
+           "hd_share", "inner_gap", "inner_mask", "interior_levels", "paint_mouth", "relit_enamel", "smoothstep",
+           "teeth_light", "teeth_visibility"]
 
 UPPER_INNER = (60, 61, 62, 63, 64)
 LOWER_INNER = (60, 67, 66, 65, 64)
@@ -91,6 +91,19 @@ REF_TEETH_GAIN = 0.75
 REF_EYE_CONTRAST = 0.867
 #: Bounds of the contrast exponent (a photo's eye contrast over the reference).
 CONTRAST_RANGE = (0.75, 2.0)
+#: The teeth's light from the eye whites (:func:`teeth_light`): the sclera's brightness (90th percentile of the
+#: eye polygons' luminance) over the cheeks' up to which the skin-lit rule is kept (above GRID s1's photos,
+#: 0.72-0.80 but for a rare one, and grid7's 0.66-0.81: they render as before), the exponent on the photo's
+#: ratio over it (fitted on wild + GRID s1: log real teeth ~ 0.77 log(sclera / skin)) and the factor's bounds
+#: on that ratio (raise only: a sclera dim over the skin, a squint or shadowed eyes keep the rule). Fallback 1
+#: (the skin-lit rule) where the eyes are nearly closed (contour area under ``SCLERA_OPEN`` of the squared eye
+#: width), cover fewer than ``SCLERA_MIN_PX`` pixels or are saturated.
+SCLERA_REF, SCLERA_EXP, SCLERA_RANGE = 0.82, 0.8, (1.0, 1.5)
+SCLERA_OPEN, SCLERA_MIN_PX = 0.1, 100
+#: Whether the palette's enamel follows :func:`teeth_light` (False: the skin-lit rule alone, as before).
+SCLERA_LIGHT = True
+#: The raised teeth stay below this percentile of the face's luminance (the brightest non-specular face pixels).
+FACE_BRIGHT_PCT = 99.0
 
 
 def eye_contrast(photo: np.ndarray, landmarks: np.ndarray) -> float | None:
@@ -125,6 +138,68 @@ def eye_contrast(photo: np.ndarray, landmarks: np.ndarray) -> float | None:
     if bright < 8.0:
         return None
     return float(np.log(bright / max(dark, 2.0)))
+
+
+def teeth_light(photo: np.ndarray, landmarks: np.ndarray, skin_luma: float) -> float:
+    """Factor on the skin-lit teeth from the photo's eye whites: 1 where the sclera is no brighter over the skin
+    than on (nearly every) GRID s1 photo.
+
+    The teeth are about equally bright for every skin tone under the same light, but the palette lights them
+    like the cheeks, so a dark skin reads as a dim photo and gets dark teeth. The sclera, like the teeth a
+    white tissue under the same light, is near the teeth's brightness whatever the skin: a sclera bright
+    over the skin (a dark skin) raises the teeth by ``(ratio / SCLERA_REF) ** SCLERA_EXP``, the ratio's
+    share within ``SCLERA_RANGE`` (at most 1.5 ** 0.8 = 1.38). 1 (no information) when the eyes are
+    nearly closed, cover fewer than ``SCLERA_MIN_PX`` pixels, or their bright end is saturated (glare on
+    glasses).
+
+    Args:
+        photo: (H, W, 3) RGB uint8.
+        landmarks: (68, 2) the photo's landmarks.
+        skin_luma: the cheeks' median luminance.
+    """
+    lm = np.asarray(landmarks, np.float64)
+    h, w = photo.shape[:2]
+    for a in (36, 42):
+        pts = lm[a : a + 6].astype(np.float32)
+        if cv2.contourArea(pts) < SCLERA_OPEN * float(np.sum((pts[3] - pts[0]) ** 2)):
+            return 1.0
+    x0, y0 = np.maximum(np.floor(lm[36:48].min(axis=0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(lm[36:48].max(axis=0)).astype(int) + 2, [w, h])
+    if x1 - x0 < 2 or y1 - y0 < 2 or skin_luma < 8.0:
+        return 1.0
+    eyes = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for a in (36, 42):
+        cv2.fillPoly(eyes, [np.round(lm[a : a + 6] - [x0, y0]).astype(np.int32)], 1)
+    if int(eyes.sum()) < SCLERA_MIN_PX:
+        return 1.0
+    sclera = float(np.percentile(photo[y0:y1, x0:x1][eyes > 0].astype(np.float64) @ LUMA, 90))
+    if sclera >= 250.0:
+        return 1.0
+    ratio = float(np.clip(sclera / skin_luma / SCLERA_REF, *SCLERA_RANGE))
+    return ratio**SCLERA_EXP
+
+
+def face_bright(photo: np.ndarray, landmarks: np.ndarray) -> float:
+    """The face's brightest non-specular luminance: ``FACE_BRIGHT_PCT`` of the luminance inside the hull of the
+    jaw and brows, the inner mouth left out."""
+    lm = np.asarray(landmarks, np.float64)
+    face = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillPoly(face, [cv2.convexHull(np.round(lm[:27]).astype(np.int32))], 1)
+    cv2.fillPoly(face, [np.round(lm[60:68]).astype(np.int32)], 0)
+    if not face.any():
+        return 255.0
+    return float(np.percentile(photo[face > 0].astype(np.float64) @ LUMA, FACE_BRIGHT_PCT))
+
+
+def relit_enamel(enamel: np.ndarray, factor: float, ceiling: float) -> np.ndarray:
+    """``enamel`` times the :func:`teeth_light` ``factor``; raised, no brighter than ``ceiling`` (the face's
+    :func:`face_bright`) unless it already was."""
+    enamel = np.asarray(enamel, np.float64)
+    level = float(enamel @ LUMA)
+    target = level * factor
+    if factor > 1.0:
+        target = min(target, max(level, ceiling))
+    return np.asarray(np.clip(enamel * (target / max(level, 1e-6)), 0.0, 255.0), np.float64)
 
 
 def edge_blur(photo: np.ndarray, landmarks: np.ndarray, sigma: float = 3.0) -> float:
@@ -297,8 +372,11 @@ class MouthPalette:
         if adaptive:
             levels = interior_levels(eye_contrast(photo, lm), float(teeth @ LUMA) / max(float(lip @ LUMA), 1.0))
         px = blur_scale(edge_blur(photo, lm))
+        enamel = enamel_colour(skin, teeth, float(np.linalg.norm(lm[64] - lm[60])) / px)
+        if SCLERA_LIGHT:  # the teeth's light from the eye whites, not the skin's tone
+            enamel = relit_enamel(enamel, teeth_light(photo, lm, float(np.dot(skin, LUMA))), face_bright(photo, lm))
         return cls(np.asarray(lip, np.float64), np.asarray(skin, np.float64), teeth, tilt, *levels,
-                   enamel=enamel_colour(skin, teeth, float(np.linalg.norm(lm[64] - lm[60])) / px), px=px)
+                   enamel=enamel, px=px)
 
 
 def _store(image: np.ndarray, box: tuple[int, int, int, int], values: np.ndarray) -> None:
