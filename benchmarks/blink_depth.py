@@ -17,7 +17,8 @@ requested apex over the rendered open eye's), ``closed``
 and ``vis`` (:func:`talkface.eval.render_metrics.blink_visible_share`). For comparison,
 ``--previous-lids`` draws the lids as before the margin band (thin lash line, lids meeting 0.35 of the
 gap up), ``--margin-lids`` as before the lids met low (margin band, lash line above the edge over the
-photo's iris).
+photo's iris), ``--bar-lids`` as before the lids were the photo's own lid skin (one smooth skin colour,
+the lash line and margin band scaled with the eye alone; ``talkface.render.eyes.OWN_LID``).
 
 Usage::
 
@@ -85,6 +86,8 @@ def main() -> None:
     p.add_argument("--head-motion", type=float, default=None, help="rendered: head motion (default: AnimateConfig's)")
     p.add_argument("--previous-lids", action="store_true", help="rendered: the lids before the margin band")
     p.add_argument("--margin-lids", action="store_true", help="rendered: the lids before they met low")
+    p.add_argument("--bar-lids", action="store_true",
+                   help="rendered: the lids before they were the photo's own (one skin colour, a lash bar)")
     p.add_argument("--tiles", type=Path, default=None, help="real: PNG of 8 apexes spread over the distribution")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -104,6 +107,8 @@ def main() -> None:
     detector, predictor = FaceDetector(), LandmarkDetector()
     animator = None
     if args.mode == "rendered":
+        if args.previous_lids or args.margin_lids or args.bar_lids:
+            lids.OWN_LID = False
         if args.previous_lids or args.margin_lids:
             lids.MEET, lids.LASH_OFFSET_CLOSED, lids.LASH_PROFILE, lids.COVER_UP = 0.35, 0.2, 2.0, 0.0
         if args.previous_lids:

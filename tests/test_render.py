@@ -202,6 +202,55 @@ def test_closing_lids_do_not_smear_the_lashes_into_streaks(face: tuple[np.ndarra
             streaks < 12.0, (float(band.min()), streaks)
 
 
+def test_a_closed_lid_on_a_large_eye_is_the_photos_own_lid_thin_lashed_without_a_ghost_arc(
+        face: tuple[np.ndarray, np.ndarray]) -> None:
+    """The example face x3 (eyes ~65 px, an HD face): at a blink's apex the lash line is thin (the photo's own
+    lash line scales with its blur, not with the eye: it was 0.20 of the eye's width, a dark bar), a dark arc
+    of the photo just above the lid (an open lid's outline or crease) fades (it stayed at 0.8-0.9 of its
+    darkness: a ghost arc), and in a shadowed eye socket the lid keeps the socket's shade (it was 1.12-1.30
+    x the skin above it: a pale drawn patch). docs/render.md, "Closed lids that look like the person's own"."""
+    luma = np.array([0.299, 0.587, 0.114])
+    photo, lm = face
+    photo = cv2.resize(photo, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+    lm = lm * 3 + 1.0
+    target = _close_eyes(lm, 0.1)
+    eyes = [lm[list(eye)] for eye in (range(36, 42), range(42, 48))]
+    out = NativeRenderer(photo, lm, target[None])(target).astype(np.float64) @ luma
+    y, x = lm[29].astype(int)[::-1]
+    skin = float(np.median(out[y - 6 : y + 6, x - 6 : x + 6]))
+    # a dark arc drawn a third of the eye's width above each upper lid; and a shadowed socket
+    arcs, shadowed = photo.copy(), photo.astype(np.float64)
+    for p in eyes:
+        w = float(np.linalg.norm(p[3] - p[0]))
+        arc = p[[0, 1, 2, 3]] - np.array([0.0, 0.32 * w]) * np.array([[0.3], [1.0], [1.0], [0.3]])
+        cv2.polylines(arcs, [np.round(arc).astype(np.int32)], False, (90, 60, 50), 3)
+        mask = np.zeros(photo.shape[:2], np.float32)
+        c = p.mean(0)
+        cv2.ellipse(mask, (int(c[0]), int(c[1] - 0.25 * w)), (int(0.8 * w), int(0.45 * w)), 0, 0, 360, 1.0, -1)
+        shadowed *= 1.0 - 0.45 * cv2.GaussianBlur(mask, (0, 0), 0.08 * w)[..., None]
+    shadowed = np.clip(shadowed, 0, 255).astype(np.uint8)
+    renderer = NativeRenderer(arcs, lm, target[None])
+    closed, opened = (renderer(t).astype(np.float64) @ luma for t in (target, lm))
+    dark = NativeRenderer(shadowed, lm, target[None])(target).astype(np.float64) @ luma
+    for p in eyes:
+        w = float(np.linalg.norm(p[3] - p[0]))
+        mid = p[[1, 2]].mean(0)
+        x0, x1 = (int(p[0, 0] + f * (p[3, 0] - p[0, 0])) for f in (0.35, 0.65))
+        rows = out[int(p[:, 1].min() - 0.1 * w) : int(p[:, 1].max() + 0.3 * w), x0:x1]
+        thickness = float((rows < 0.6 * skin).sum(axis=0).mean()) / w
+        assert 0.03 < thickness < 0.175, thickness  # a line is drawn, thin (0.20 before)
+        band = slice(int(mid[1] - 0.32 * w) - 4, int(mid[1] - 0.32 * w) + 5)
+        xs = slice(int(mid[0] - 0.1 * w), int(mid[0] + 0.1 * w))
+        ref = float(np.median((photo.astype(np.float64) @ luma)[band, xs]))
+        ghost = (ref - closed[band, xs].mean(axis=1).min()) / (ref - opened[band, xs].mean(axis=1).min())
+        assert ghost < 0.5, ghost  # the arc fades as the lid closes (0.79-0.87 of its darkness before)
+        lid = dark[int(mid[1] - 0.05 * w) : int(p[[4, 5], 1].mean() - 0.05 * w), int(mid[0] - 0.15 * w) :
+                   int(mid[0] + 0.15 * w)].mean()
+        above = (shadowed.astype(np.float64) @ luma)[int(mid[1] - 0.45 * w) : int(mid[1] - 0.3 * w),
+                                                     int(mid[0] - 0.15 * w) : int(mid[0] + 0.15 * w)].mean()
+        assert 0.85 < lid / above < 1.1, lid / above  # the socket's shade (1.12-1.30: a pale patch before)
+
+
 def test_whole_face_motion_moves_the_face_without_tearing(face: tuple[np.ndarray, np.ndarray]) -> None:
     photo, lm = face
     centre = lm[30]

@@ -10,12 +10,15 @@ eye in the warp (moved rigidly with the face, :class:`talkface.render.compose.Na
   photo's lashes are, so they disappear with the lid) down to the requested lid edge; at a blink's
   apex the lids meet low, near the open eye's lower lid (as a real closed eye's do), so the eye is
   fully covered;
-* its **skin** is the photo's own lid skin above the lashes, mirrored downwards across the top of
-  the lid and compressed to fit (so the texture and shading continue the skin above without a seam),
-  with anything darker than the local skin (lashes, a shadowed crease) replaced by the skin's smooth
-  colour, and a little shading towards the lid's margin;
+* its **skin** is the photo's own lid skin: the shading of the skin just above the lid continued down
+  it (lashes and other hues - hair, a glasses frame - left out; a shadowed socket keeps its shade), the
+  fine grain of that skin mirrored downwards across the top of the lid (finer than the crease, whose
+  lines came back as arcs), and a little shading towards the lid's margin; as the lid closes, the open
+  lid's dark outline and crease just above it fade (``OWN_LID``; before, one smooth colour of the skin
+  around the eye, paler than a shadowed socket);
 * the **lashes** are a dark curve along the lid edge, in the colour of the photo's lash line,
-  thickest in the middle and outer part and thinning towards the corners; where the lids meet they
+  thickest in the middle and outer part and thinning towards the corners, on large eyes no thicker than
+  the photo's blur allows (a fixed share of the eye's width drew a dark bar on HD faces); where the lids meet they
   hang just below the edge, over the lower lid's margin, so a closed eye shows lid skin where the
   photo's dark iris was (the detector-free closure measure read the lash line over the iris as eye
   still showing: 0.31 of the open eye at the apex, real closed eyes 0.22; now 0.22, held-out GRID);
@@ -36,7 +39,7 @@ import numpy as np
 from talkface.face.eyes import eye_aspect_ratio
 from talkface.face.geometry import EYES
 from talkface.io.colour import LUMA
-from talkface.render.mouth import _store, smoothstep
+from talkface.render.mouth import _store, edge_blur, smoothstep
 
 __all__ = ["LidPalette", "closing", "paint_lids"]
 
@@ -88,6 +91,33 @@ LASH_PROFILE = 3.0
 _LUMA32 = LUMA.astype(np.float32)
 #: pixels darker than this fraction of the lid colour's luma (lashes, brows) are left out of the skin fill
 DARK = 0.75
+#: the lid as the photo's own lid skin (docs/render.md, "Closed lids that look like the person's own"):
+#: its shading is the upper-lid skin's just above it, continued down each column (smoothed at LOCAL of the
+#: eye width, lash line and crease left out), its texture only the photo's fine grain (finer than
+#: TEXTURE_SCALE px + half the photo's edge blur, so the crease and the open lid's outline do not come back
+#: as arcs), and on large eyes the lash line and the margin shadow are as thin as the photo's: LASH_FINE of
+#: the width + LASH_PX + the edge blur at most (GRID-sized eyes keep about LASH_WIDTH). False: the lids
+#: before (one smooth skin colour, LASH_WIDTH always).
+OWN_LID = True
+LOCAL = 0.15
+LOCAL_ACROSS = 0.04
+TEXTURE_SCALE = 0.8
+LASH_FINE = 0.04
+LASH_PX = 2.0
+#: own lid: the fine texture is kept up to this many levels either way (lines of the crease and the lid's
+#: outline in the mirrored skin came back as faint arcs inside the lid at TEXTURE), and above the lid, up to
+#: CREASE of the width over its top edge, anything darker than the skin there (the open eye's lid outline,
+#: its crease) fades with the closure
+TEXTURE_OWN = 2.0
+CREASE = 0.25
+#: ... by all but this many levels (the skin's own soft shading there stays)
+CREASE_KEEP = 6.0
+#: own lid: mirrored pixels whose chromaticity (r, g, b over their sum) differs from the lid skin's by more
+#: than this (summed absolute difference) are not skin
+HUE = 0.06
+#: own lid: its shading is the skin up to this far above the lid (fraction of the eye width; further up, the
+#: brow's shadow)
+OWN_REACH = 0.12
 
 
 def _frame(lm: np.ndarray, eye: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -134,11 +164,14 @@ class LidPalette:
         lid: (2, 3) RGB lid skin just above the lashes (median).
         ear: (2,) the open eyes' aspect ratios closure is measured against.
         lash: (2, 3) RGB of the photo's lash line (the darkest pixels along the upper lid).
+        blur: the photo's edge width (pixels, :func:`talkface.render.mouth.edge_blur`): how soft its lash
+            line is.
     """
 
     lid: np.ndarray
     ear: np.ndarray
     lash: np.ndarray
+    blur: float = 0.0
 
     @classmethod
     def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray, open_ear: np.ndarray | None = None) -> LidPalette:
@@ -173,7 +206,7 @@ class LidPalette:
             lids.append(lid)
             lashes.append(np.minimum(0.7 * lash + 0.3 * 0.45 * lid, 0.6 * lid))  # softer than the darkest pixels
         ear = eye_aspect_ratio(lm, per_eye=True) if open_ear is None else open_ear
-        return cls(np.asarray(lids), np.asarray(ear, np.float64), np.asarray(lashes))
+        return cls(np.asarray(lids), np.asarray(ear, np.float64), np.asarray(lashes), edge_blur(photo, lm))
 
 
 def closing(target: np.ndarray, palette: LidPalette) -> np.ndarray:
@@ -185,8 +218,10 @@ def closing(target: np.ndarray, palette: LidPalette) -> np.ndarray:
 def _mirrored(image: np.ndarray, a: np.ndarray, x: np.ndarray, up: np.ndarray, width: float, s: np.ndarray,
               src_h: np.ndarray) -> np.ndarray:
     """``image`` sampled at eye coordinates (s, src_h): float32 (h, w, 3)."""
-    src = a + s[..., None] * width * x + src_h[..., None] * up
-    return cv2.remap(np.ascontiguousarray(image), src[..., 0].astype(np.float32), src[..., 1].astype(np.float32),
+    sw = s * np.float32(width)
+    map_x = np.float32(a[0]) + sw * np.float32(x[0]) + src_h * np.float32(up[0])
+    map_y = np.float32(a[1]) + sw * np.float32(x[1]) + src_h * np.float32(up[1])
+    return cv2.remap(np.ascontiguousarray(image), map_x.astype(np.float32), map_y.astype(np.float32),
                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
 
 
@@ -203,6 +238,33 @@ def _fill(region: np.ndarray, usable: np.ndarray, sigma: float, lid: np.ndarray)
     known = np.clip(den / 0.05, 0.0, 1.0)
     out = num / np.maximum(den, 1e-3) * known + lid[None, None] * (1.0 - known)
     return np.asarray(cv2.resize(out.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR))
+
+
+def _smooth_own(near: np.ndarray, cover: np.ndarray, lid: np.ndarray, along: float, across: float,
+                fill: np.ndarray) -> np.ndarray:
+    """The lid's own skin colour: a normalised convolution of ``near`` (the skin above the lid continued down
+    it, sampled on a coarser grid than ``fill``'s) over its skin pixels under the lid (``cover``, on
+    ``near``'s grid), ``along`` px of that grid wide along the image rows and ``across`` px across them (a
+    glasses frame or a lash crossing that skin would otherwise run down the lid as a streak), ``fill`` where
+    none is near; computed at a reduced size (the result is smooth) and returned at ``fill``'s size.
+
+    Skin pixels: as bright as ``DARK`` of the lid colour's luma or brighter (lashes left out; a shadowed
+    socket stays in) and of its hue (chromaticity within ``HUE``: hair, a tinted frame left out)."""
+    h, w = fill.shape[:2]
+    f = max(1.0, min(along, across) / 1.5)
+    size = (max(2, round(cover.shape[1] / f)), max(2, round(cover.shape[0] / f)))
+    small = cv2.resize(near, size, interpolation=cv2.INTER_AREA)
+    tint = small / np.maximum(small.sum(axis=-1, keepdims=True), 1.0)
+    hue = np.abs(tint - (lid / max(float(lid.sum()), 1.0))[None, None]).sum(axis=-1)
+    weight = ((small @ _LUMA32 >= DARK * float(lid @ _LUMA32)) & (hue < HUE)
+              & (cv2.resize(cover, size, interpolation=cv2.INTER_AREA) > 0.02)).astype(np.float32)
+    sx, sy = max(0.5, along / f), max(0.5, across / f)
+    num = cv2.GaussianBlur(small * weight[..., None], (0, 0), sigmaX=sx, sigmaY=sy)
+    den = cv2.GaussianBlur(weight, (0, 0), sigmaX=sx, sigmaY=sy)
+    value = cv2.resize((num / np.maximum(den, 1e-3)[..., None]).astype(np.float32), (w, h),
+                       interpolation=cv2.INTER_LINEAR)
+    known = np.clip(cv2.resize(den.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) / 0.3, 0.0, 1.0)
+    return np.asarray(value * known[..., None] + fill * (1.0 - known[..., None]), np.float32)
 
 
 def paint_lids(
@@ -283,7 +345,8 @@ def paint_lids(
         layers = [(1.0, top, edge, reach, opacity)]
         if snap > 0:
             layers.append((-1.0, -bottom, -rise, LOWER_REACH * width, opacity * snap))
-        covers, details = [], []
+        covers, details, owns = [], [], []
+        step = max(1, int(LOCAL_ACROSS * width / 1.5))  # the own skin is smooth: sampled every step pixels
         for sign, outer_b, inner_b, room_h, alpha in layers:
             g = sign * h  # height into the layer's skin side (up for the upper lid, down for the lower)
             span = np.maximum(outer_b - inner_b, 1e-3)
@@ -291,6 +354,9 @@ def paint_lids(
             room = np.maximum(room_h - gap, 1.0)
             src_h = sign * (outer_b + gap + depth * np.minimum(1.0, room / span))
             details.append(_mirrored(image, a, x, up, width, s_in, src_h))
+            if OWN_LID:  # the skin just above the lid (up to OWN_REACH), each column's continued down it
+                own_h = sign * (outer_b + gap + np.minimum(depth, OWN_REACH * width))
+                owns.append(_mirrored(image, a, x, up, width, s_in[::step, ::step], own_h[::step, ::step]))
             v = np.clip(depth / span, 0.0, 1.0)
             cover = (np.clip((outer_b + (1.0 + COVER_UP) * soft - g) / (2.0 * soft), 0.0, 1.0)
                      * np.clip(g - inner_b + 0.5, 0.0, 1.0) * fade)
@@ -304,21 +370,44 @@ def paint_lids(
         luma = region @ weights
         usable = ((union < 0.02) & (luma >= DARK * float(lid @ weights))).astype(np.float32)
         fill = _fill(region, usable, 0.2 * width, lid)
+        blur = float(np.clip(palette.blur, 0.0, 3.0))
+        if OWN_LID and CREASE > 0:
+            # the open lid's dark outline, crease and lashes under and just above the lid's soft top edge fade
+            # as it closes (in a real closed eye the skin above is stretched smooth): lightened towards the
+            # smooth skin, never darkened
+            above = (np.clip((h - top + 2.0 * soft) / soft, 0.0, 1.0)
+                     * np.clip((top + CREASE * width - h) / soft, 0.0, 1.0))
+            a_w = (opacity * smoothstep((FULL - ratio) / (FULL - SNAP)) * above * fade)[..., None]
+            region = region + a_w * np.maximum(fill - region - CREASE_KEEP, 0.0)
         out = region
-        for (cover, shade), detail in zip(covers, details, strict=True):
-            texture = detail - cv2.GaussianBlur(detail, (0, 0), max(0.8, 0.08 * width))
-            skin = (fill + np.clip(texture, -TEXTURE, TEXTURE)) * shade[..., None]
+        for i, ((cover, shade), detail) in enumerate(zip(covers, details, strict=True)):
+            if OWN_LID:
+                # the lid's own skin, smoothed: its shading (a shadowed socket stays shadowed), dark
+                # lashes and other hues left out (where there is none the surrounding skin's fill)
+                base = _smooth_own(owns[i], cover[::step, ::step], lid, LOCAL * width / step,
+                                   LOCAL_ACROSS * width / step, fill)
+                grain = TEXTURE_SCALE + 0.5 * blur
+                texture = detail - cv2.GaussianBlur(detail, (0, 0), grain)
+            else:
+                base = fill
+                texture = detail - cv2.GaussianBlur(detail, (0, 0), max(0.8, 0.08 * width))
+            grain_max = TEXTURE_OWN if OWN_LID else TEXTURE
+            skin = (base + np.clip(texture, -grain_max, grain_max)) * shade[..., None]
             c = cover[..., None]
             out = out * (1.0 - c) + skin * c
+        # the lash line at its thickest: LASH_WIDTH of the eye's width, on large eyes no thicker than the photo's
+        thickest = LASH_WIDTH * width
+        if OWN_LID:
+            thickest = min(thickest, LASH_FINE * width + LASH_PX + blur)
         if SHADOW > 0 and snap > 0:
             # a closed eye reads as a soft dark band along the closed lids' margin (lashes, the shadow
             # between the lids), fading out towards the corners and away from the margin
             along = np.clip(np.sin(np.pi * s_ext), 0.0, 1.0) ** 0.7
-            band = np.exp(-(((h - edge) / (SHADOW_SIGMA * width)) ** 2)) * along
+            band = np.exp(-(((h - edge) / (SHADOW_SIGMA / LASH_WIDTH * thickest)) ** 2)) * along
             out = out * (1.0 - (SHADOW * opacity * snap) * (band * union))[..., None]
         # lashes: a dark curve along the edge, thickest in the middle and outer part
         outer = s_ext if inner_first else 1.0 - s_ext  # 1 at the outer corner
-        thick = np.maximum(0.9, LASH_WIDTH * width * (0.45 + 0.55 * bump) * (0.85 + 0.3 * outer))
+        thick = np.maximum(0.9, thickest * (0.45 + 0.55 * bump) * (0.85 + 0.3 * outer))
         # centre of the line just above the edge; where the lids meet, just below it
         offset = LASH_OFFSET_OPEN + snap * (LASH_OFFSET_CLOSED - LASH_OFFSET_OPEN)
         dist = h - (edge + offset * thick)
