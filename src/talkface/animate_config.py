@@ -17,7 +17,7 @@ from talkface.config_checks import (
     check_fields,
 )
 from talkface.motion.amplitude import MOUTH_REQUESTS
-from talkface.render import MOUTH_STYLES
+from talkface.render import MOUTH_STYLES, RESAMPLE_KERNELS
 
 __all__ = ["ANIMATE_CHECKED_FIELDS", "RENDERERS", "AnimateConfig", "animate_default", "check_animate_config"]
 
@@ -123,7 +123,7 @@ def check_animate_config(config: AnimateConfig) -> None:
     check_choice("preset", config.preset, X264_PRESETS)
     check_choice("renderer", config.renderer, RENDERERS)
     check_choice("mouth", config.mouth, ("auto", *MOUTH_STYLES))
-    check_choice("resample", config.resample, ("cubic2x", "lanczos", "cubic"))
+    check_choice("resample", config.resample, RESAMPLE_KERNELS)
     check_choice("mouth_request", config.mouth_request, tuple(MOUTH_REQUESTS))
     check_device(config.device)
 

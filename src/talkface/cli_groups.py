@@ -20,6 +20,7 @@ from typing import Any
 
 from talkface.cli_options import LazySubParsers, Opt, config_kwargs, lazy_options, source_fields
 from talkface.config_checks import number_arg
+from talkface.render import RESAMPLE_KERNELS
 
 Handlers = Mapping[str, Callable[[argparse.Namespace], int]]
 _FORMAT = argparse.ArgumentDefaultsHelpFormatter
@@ -140,6 +141,9 @@ ANIMATE = [
     Opt("mouth", MOUTH_HELP, choices=("auto", "painted", "cavity", "warp", "generator", "retrieved")),
     Opt("shading", SHADING_HELP),
     Opt("adaptive_mouth", ADAPTIVE_MOUTH_HELP, action="store_true"),
+    Opt("resample", "native renderer: how the photo is sampled as the face moves: cubic2x (keeps the photo's fine "
+        "detail at sub-pixel head motion), lanczos (the same, slower), cubic (softer, the earlier default)",
+        choices=RESAMPLE_KERNELS),
     Opt("size", "0: the whole photo with the face animated; N: only the N x N aligned face crop"),
     Opt("max_side", "downscale larger photos to this longer side first"),
     Opt("seed", "seed of the blink and head-motion noise (same seed, same video)"),

@@ -22,7 +22,7 @@ import numpy as np
 from talkface.face.align import procrustes
 from talkface.face.eyes import eye_aspect_ratio
 from talkface.face.geometry import EYES, STABLE_POINTS, mouth_is_open
-from talkface.render import MOUTH_STYLES
+from talkface.render import MOUTH_STYLES, RESAMPLE_KERNELS
 from talkface.render.eyes import START, LidPalette, closing, paint_lids
 from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth, teeth_visibility
 from talkface.render.mouth_bank import RetrievedMouth
@@ -36,6 +36,7 @@ __all__ = ["MOUTH_STYLES", "RESAMPLE", "NativeRenderer", "RenderConfig"]
 #: photo resampling of :class:`RenderConfig`: name -> (OpenCV interpolation, oversampling of the photo;
 #: :class:`talkface.render.warp.FaceWarp`)
 RESAMPLE = {"cubic2x": (cv2.INTER_CUBIC, 2), "lanczos": (cv2.INTER_LANCZOS4, 1), "cubic": (cv2.INTER_CUBIC, 1)}
+assert tuple(RESAMPLE) == RESAMPLE_KERNELS, "every kernel name of talkface.render has its sampling here"
 
 
 #: upper-lid points, the brow point above each, and how far above the lid (fraction of the eye's width)
