@@ -49,7 +49,9 @@ from talkface.motion.head import (
     calm_weight,
     check_head_motion,
     count_syllables,
+    loudness_window,
     pose_to_landmarks,
+    window_db,
 )
 from talkface.motion.retarget import retarget_transform
 
@@ -95,7 +97,7 @@ class OnlineSpeakingRate:
                  update_s: float = 0.5) -> None:
         self.fps = float(fps)
         self.sample_rate = int(sample_rate)
-        self.hop, self.win = self.sample_rate // 100, int(0.025 * self.sample_rate)
+        self.hop, self.win = loudness_window(self.sample_rate)
         self.prior_rate, self.prior_s = float(prior_rate), float(prior_s)
         self.min_speech_s, self.freeze_speech_s = float(min_speech_s), float(freeze_speech_s)
         self.max_frames = int(round(max_seconds * 100))
@@ -118,10 +120,7 @@ class OnlineSpeakingRate:
         buf = np.concatenate([self._tail, np.asarray(samples, dtype=np.float32).ravel()])
         n = 0 if len(buf) < self.win else min(1 + (len(buf) - self.win) // self.hop, self.max_frames - len(self._db))
         if n > 0:
-            power = np.cumsum(np.concatenate([[0.0], np.square(buf, dtype=np.float64)]))
-            starts = np.arange(n) * self.hop
-            self._db.extend((10 * np.log10(np.maximum((power[starts + self.win] - power[starts]) / self.win,
-                                                      1e-10))).tolist())
+            self._db.extend(window_db(buf, n, self.hop, self.win).tolist())
         self._tail = buf[n * self.hop:]
 
     def at_frame(self, t: int) -> float:
@@ -278,8 +277,6 @@ class OnlineHeadMotion:
             self.next_frame += n
             self._trim()
             return HeadMotion(pose, brow)
-        lively = np.asarray(cfg.std, dtype=np.float64)
-        calm = np.asarray(cfg.calm_std, dtype=np.float64) if cfg.calm_std is not None else lively
         half = max(1, int(round(cfg.brow_seconds * self.fps / 2)))
         bump = np.sin(np.linspace(0, np.pi, 2 * half + 1)) ** 2
         decay = float(np.exp(-1.0 / (10.0 * self.fps)))  # running statistics over ~10 s
@@ -312,7 +309,7 @@ class OnlineHeadMotion:
             p[1] += cfg.nod_deg / cfg.std[1] * (nod - self._nod_mean)
             if self.rate is not None:  # the style: calm weight of the running speaking rate
                 self._w = self._w_a * self._w + (1 - self._w_a) * calm_weight(self.rate.at_frame(t), cfg)
-            std = lively ** (1.0 - self._w) * calm ** self._w
+            std = cfg.style_std(self._w)
             pose[i] = cfg.limit * np.tanh(p / cfg.limit) * std
             # brow raises: on a local maximum of the onsets (known one frame later), with the offline
             # probability brow_rate * speech seconds / peaks, from decayed running counts
@@ -328,7 +325,7 @@ class OnlineHeadMotion:
                 self._peaks *= decay
             k = t - self._brow_start
             if 0 <= k <= 2 * half:  # calmer speech, calmer brows (as offline)
-                brow[i] = cfg.brow_raise * bump[k] * float(np.exp(np.mean(np.log(std[:3] / lively[:3]))))
+                brow[i] = cfg.brow_raise * bump[k] * cfg.brow_scale(std)
             self.next_frame += 1
         self._trim()
         return HeadMotion(pose * self.strength, brow * self.strength)

@@ -56,9 +56,11 @@ __all__ = [
     "pose_to_landmarks",
     "calm_weight",
     "count_syllables",
+    "loudness_window",
     "speaking_rate",
     "speech_statistics",
     "speech_style",
+    "window_db",
 ]
 
 #: Pose axes of :class:`HeadMotion` ``pose`` and of :func:`estimate_pose`: degrees for the angles,
@@ -132,11 +134,21 @@ class HeadMotionConfig:
 
     def axis_std(self, rate: float) -> np.ndarray:
         """Per-axis std for a recording of speaking rate ``rate`` (syllables per second of speech)."""
+        if self.calm_std is None:
+            return np.asarray(self.std, dtype=np.float64)
+        return self.style_std(calm_weight(rate, self))
+
+    def style_std(self, w: float) -> np.ndarray:
+        """Per-axis std at calm weight ``w`` (0: ``std``, 1: ``calm_std``): ``std^(1-w) * calm_std^w``."""
         std = np.asarray(self.std, dtype=np.float64)
         if self.calm_std is None:
             return std
-        w = calm_weight(rate, self)
         return std ** (1.0 - w) * np.asarray(self.calm_std, dtype=np.float64) ** w
+
+    def brow_scale(self, std: np.ndarray) -> float:
+        """Brow-raise factor of a per-axis ``std`` (calmer speech, calmer brows): the mean relative amplitude
+        (geometric) of its three angles over the lively ``std``'s."""
+        return float(np.exp(np.mean(np.log(np.asarray(std)[:3] / np.asarray(self.std[:3], dtype=np.float64)))))
 
 
 @dataclass
@@ -414,8 +426,7 @@ def generate_head_motion(
     pose[:, 1] += cfg.nod_deg / cfg.std[1] * (nod - nod.mean())
     limit = cfg.limit
     pose = limit * np.tanh(pose / limit) * std[None]
-    # calmer speech, calmer brows: the mean relative amplitude of the three angles
-    brow_scale = float(np.exp(np.mean(np.log(std[:3] / np.asarray(cfg.std[:3])))))
+    brow_scale = cfg.brow_scale(std)
     # brow raises on a random subset of the strongest onsets (local maxima)
     brow = np.zeros(num_frames)
     peaks = np.flatnonzero((onset[1:-1] > 0.3) & (onset[1:-1] >= onset[:-2]) & (onset[1:-1] > onset[2:])) + 1
@@ -454,14 +465,23 @@ def motion_energy_correlation(pose: np.ndarray, audio: np.ndarray, fps: float, s
     return float((a * b).sum() / den) if den > 1e-12 else float("nan")
 
 
-def _loudness_db(x: np.ndarray, sample_rate: int) -> np.ndarray:
-    """RMS in dB over 25-ms windows every 10 ms."""
-    hop, win = sample_rate // 100, int(0.025 * sample_rate)
-    n = 1 + len(x) // hop
-    padded = np.pad(np.asarray(x, dtype=np.float64), (win // 2, win // 2 + hop))
-    power = np.cumsum(np.concatenate([[0.0], padded**2]))
+def loudness_window(sample_rate: int) -> tuple[int, int]:
+    """``(hop, window)`` in samples of the loudness track the speaking style is read from: 25 ms every 10 ms."""
+    return sample_rate // 100, int(0.025 * sample_rate)
+
+
+def window_db(x: np.ndarray, n: int, hop: int, win: int) -> np.ndarray:
+    """RMS in dB of the ``n`` windows of ``win`` samples every ``hop`` samples from the start of ``x``."""
+    power = np.cumsum(np.concatenate([[0.0], np.square(np.asarray(x, dtype=np.float64))]))
     starts = np.arange(n) * hop
-    return 10 * np.log10(np.maximum((power[starts + win] - power[starts]) / win, 1e-10))
+    return np.asarray(10 * np.log10(np.maximum((power[starts + win] - power[starts]) / win, 1e-10)))
+
+
+def _loudness_db(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """RMS in dB over 25-ms windows every 10 ms (:func:`loudness_window`), centred on the hops."""
+    hop, win = loudness_window(sample_rate)
+    padded = np.pad(np.asarray(x, dtype=np.float64), (win // 2, win // 2 + hop))
+    return window_db(padded, 1 + len(x) // hop, hop, win)
 
 
 def _analysis_excerpt(audio: np.ndarray, sample_rate: int, max_seconds: float) -> np.ndarray:
