@@ -106,21 +106,14 @@ SCLERA_LIGHT = True
 FACE_BRIGHT_PCT = 99.0
 
 
-def eye_contrast(photo: np.ndarray, landmarks: np.ndarray) -> float | None:
-    """Log ratio of the bright to the dark end (90th / 10th percentile luminance) inside both eye contours.
-
-    The eye is the face's own reference for the mouth interior: a white, recessed tissue (the sclera,
-    like the teeth) beside a dark opening (pupil, lash line, like the cavity), seen under the same
-    light, lens blur, tone curve and compression as the mouth. A washed-out or blurred photo (GRID's
-    MPEG, 20-px eyes) has a small log range, a crisp high-contrast one a large one. None when the eyes
-    are (nearly) closed (contour area under 5 % of the squared eye width), cover fewer than 12 pixels,
-    or are black.
-    """
+def _eye_luma(photo: np.ndarray, landmarks: np.ndarray, open_share: float, min_px: int) -> np.ndarray | None:
+    """Luminance of the photo's pixels inside both eye contours (36-41, 42-47); None when an eye is (nearly)
+    closed (contour area under ``open_share`` of the squared eye width) or they cover fewer than ``min_px``."""
     lm = np.asarray(landmarks, np.float64)
     h, w = photo.shape[:2]
     for a in (36, 42):
         pts = lm[a : a + 6].astype(np.float32)
-        if cv2.contourArea(pts) < 0.05 * float(np.sum((pts[3] - pts[0]) ** 2)):
+        if cv2.contourArea(pts) < open_share * float(np.sum((pts[3] - pts[0]) ** 2)):
             return None
     x0 = max(0, int(np.floor(lm[36:48, 0].min())) - 1)
     x1 = min(w, int(np.ceil(lm[36:48, 0].max())) + 2)
@@ -131,9 +124,24 @@ def eye_contrast(photo: np.ndarray, landmarks: np.ndarray) -> float | None:
     eyes = np.zeros((y1 - y0, x1 - x0), np.uint8)
     for a in (36, 42):
         cv2.fillPoly(eyes, [np.round(lm[a : a + 6] - [x0, y0]).astype(np.int32)], 1)
-    if int(eyes.sum()) < 12:
+    if int(eyes.sum()) < min_px:
         return None
-    luma = photo[y0:y1, x0:x1][eyes > 0].astype(np.float64) @ LUMA
+    return np.asarray(photo[y0:y1, x0:x1][eyes > 0].astype(np.float64) @ LUMA)
+
+
+def eye_contrast(photo: np.ndarray, landmarks: np.ndarray) -> float | None:
+    """Log ratio of the bright to the dark end (90th / 10th percentile luminance) inside both eye contours.
+
+    The eye is the face's own reference for the mouth interior: a white, recessed tissue (the sclera,
+    like the teeth) beside a dark opening (pupil, lash line, like the cavity), seen under the same
+    light, lens blur, tone curve and compression as the mouth. A washed-out or blurred photo (GRID's
+    MPEG, 20-px eyes) has a small log range, a crisp high-contrast one a large one. None when the eyes
+    are (nearly) closed (contour area under 5 % of the squared eye width), cover fewer than 12 pixels,
+    or are black.
+    """
+    luma = _eye_luma(photo, landmarks, 0.05, 12)
+    if luma is None:
+        return None
     dark, bright = np.percentile(luma, [10, 90])
     if bright < 8.0:
         return None
@@ -157,22 +165,10 @@ def teeth_light(photo: np.ndarray, landmarks: np.ndarray, skin_luma: float) -> f
         landmarks: (68, 2) the photo's landmarks.
         skin_luma: the cheeks' median luminance.
     """
-    lm = np.asarray(landmarks, np.float64)
-    h, w = photo.shape[:2]
-    for a in (36, 42):
-        pts = lm[a : a + 6].astype(np.float32)
-        if cv2.contourArea(pts) < SCLERA_OPEN * float(np.sum((pts[3] - pts[0]) ** 2)):
-            return 1.0
-    x0, y0 = np.maximum(np.floor(lm[36:48].min(axis=0)).astype(int) - 1, 0)
-    x1, y1 = np.minimum(np.ceil(lm[36:48].max(axis=0)).astype(int) + 2, [w, h])
-    if x1 - x0 < 2 or y1 - y0 < 2 or skin_luma < 8.0:
+    luma = _eye_luma(photo, landmarks, SCLERA_OPEN, SCLERA_MIN_PX) if skin_luma >= 8.0 else None
+    if luma is None:
         return 1.0
-    eyes = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    for a in (36, 42):
-        cv2.fillPoly(eyes, [np.round(lm[a : a + 6] - [x0, y0]).astype(np.int32)], 1)
-    if int(eyes.sum()) < SCLERA_MIN_PX:
-        return 1.0
-    sclera = float(np.percentile(photo[y0:y1, x0:x1][eyes > 0].astype(np.float64) @ LUMA, 90))
+    sclera = float(np.percentile(luma, 90))
     if sclera >= 250.0:
         return 1.0
     ratio = float(np.clip(sclera / skin_luma / SCLERA_REF, *SCLERA_RANGE))
