@@ -28,7 +28,7 @@ from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth, teeth_vi
 from talkface.render.mouth_bank import RetrievedMouth
 from talkface.render.mouth_fill import MouthFill, fill_weight
 from talkface.render.open_photo import PhotoTeeth
-from talkface.render.warp import FaceWarp, Roi, face_roi
+from talkface.render.warp import BLENDS, FaceWarp, Roi, face_roi
 
 __all__ = ["MOUTH_STYLES", "RESAMPLE", "NativeRenderer", "RenderConfig"]
 
@@ -97,8 +97,8 @@ class RenderConfig:
     def __post_init__(self) -> None:
         if self.resample not in RESAMPLE:
             raise ValueError(f"resample must be one of {', '.join(RESAMPLE)}, got {self.resample!r}")
-        if self.blend not in ("map", "pixels"):
-            raise ValueError(f"blend must be 'map' or 'pixels', got {self.blend!r}")
+        if self.blend not in BLENDS:
+            raise ValueError(f"blend must be one of {', '.join(BLENDS)}, got {self.blend!r}")
         if self.mouth not in MOUTH_STYLES:
             raise ValueError(f"mouth must be one of {', '.join(MOUTH_STYLES)}, got {self.mouth!r}")
         if not 0.0 <= self.shading <= 3.0:

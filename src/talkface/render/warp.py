@@ -4,8 +4,9 @@ A thin-plate spline maps each *output* pixel to the photo pixel it shows (a back
 68 target landmarks map onto the photo's own 68 landmarks, and a ring of fixed anchors on the
 border of a face region (ROI) maps onto itself, so the background does not move. The spline is
 smooth, so it is evaluated on a coarse grid (one node every few pixels) and the sampling map is
-upsampled bilinearly; the photo is then resampled once with :func:`cv2.remap` (Lanczos-4: a head
-that moves by fractions of a pixel keeps the skin's, hair's and eyes' fine detail, where bicubic
+upsampled bilinearly; the photo is then resampled once with :func:`cv2.remap` (by default bicubic on a
+copy of the photo upsampled twice once with Lanczos-4, :func:`upsample2`: a head that moves by
+fractions of a pixel keeps the skin's, hair's and eyes' fine detail, where bicubic on the photo itself
 lost a quarter of the face's Laplacian energy at a half-pixel shift). Only the ROI is touched:
 outside it the frame is the photo bit for bit, and inside it the displacement is faded to none
 towards the ROI border with a feathered mask (0 on the border), so every pixel is *one* sample of
@@ -23,7 +24,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["FaceWarp", "Roi", "face_roi", "tps_fit", "tps_eval", "upsample2"]
+__all__ = ["BLENDS", "FaceWarp", "Roi", "face_roi", "tps_fit", "tps_eval", "upsample2"]
+
+#: how a warped face region meets the untouched photo (:class:`FaceWarp` ``blend``)
+BLENDS = ("map", "pixels")
 
 #: photo pixels around the face region that an oversampled warp keeps at twice the resolution
 OVERSAMPLE_PAD = 32
@@ -192,8 +196,8 @@ class FaceWarp:
     ) -> None:
         if roi.width < 8 or roi.height < 8:
             raise ValueError(f"face region too small to warp: {roi}")
-        if blend not in ("pixels", "map"):
-            raise ValueError(f"blend must be 'pixels' or 'map', got {blend!r}")
+        if blend not in BLENDS:
+            raise ValueError(f"blend must be one of {', '.join(BLENDS)}, got {blend!r}")
         self.blend = blend
         if oversample not in (1, 2):
             raise ValueError(f"oversample must be 1 or 2, got {oversample}")
