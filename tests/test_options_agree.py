@@ -3,6 +3,7 @@ and the sliders of the page it serves all agree, and the CLI's options are the c
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import fields
@@ -28,6 +29,24 @@ from talkface.train.core import TrainConfig
 SLIDERS = {"blink": "blink_rate", "motion": "motion_scale", "head": "head_motion"}
 PHOTO_SPEECH = ["face.png", "speech.wav", "-o", "out.mp4"]
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+class Reached(Exception):
+    """Raised by a stub in place of the command's work, once the options have reached it."""
+
+
+def _record_kwargs(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> dict[str, Any]:
+    """Replace ``owner.name`` by a stub with its signature that records its keyword arguments and raises
+    :class:`Reached`; returns the dict the keywords land in."""
+    got: dict[str, Any] = {}
+
+    @functools.wraps(getattr(owner, name))
+    def stub(*args: Any, **kwargs: Any) -> None:
+        got.update(kwargs)
+        raise Reached
+
+    monkeypatch.setattr(owner, name, stub)
+    return got
 
 
 def _parse(*argv: str) -> Any:
@@ -277,9 +296,6 @@ def _every_option_reaches_its_config(command: list[str], opts: list[Opt], config
     from talkface.cli import main
     from talkface.cli_options import _fields_of
 
-    class Reached(Exception):
-        pass
-
     got: list[Any] = []
 
     def animator(*args: Any, **kwargs: Any) -> None:
@@ -376,9 +392,6 @@ def test_every_evaluate_option_reaches_its_configs(tmp_path: Path, monkeypatch: 
     from talkface.cli_parser import EVALUATE
     from talkface.eval.report import EvalConfig
 
-    class Reached(Exception):
-        pass
-
     eval_fields, animate_fields = _fields_of(EvalConfig), _fields_of(AnimateConfig)
     argv = ["evaluate", str(tmp_path / "data"), "-o", str(tmp_path / "report"), "--model", "default", "-q"]
     want: dict[str, Any] = {}
@@ -454,16 +467,7 @@ def test_every_sync_option_reaches_train_syncnet(tmp_path: Path, monkeypatch: py
     from talkface.cli_parser import SYNC, SYNC_PRESETS, SYNC_SOURCES
     from talkface.eval.sync import SyncNetConfig, SyncNetDataConfig
 
-    class Reached(Exception):
-        pass
-
-    got: dict[str, Any] = {}
-
-    def train_syncnet(*args: Any, **kwargs: Any) -> None:
-        got.update(kwargs)
-        raise Reached
-
-    monkeypatch.setattr(sync, "train_syncnet", train_syncnet)
+    got = _record_kwargs(monkeypatch, sync, "train_syncnet")
     model = tmp_path / "me.pt"
     model.write_bytes(b"")
     (tmp_path / "ex.txt").write_text("a b\n")
@@ -505,17 +509,12 @@ def test_every_texture_option_reaches_its_config(variant: str, tmp_path: Path, m
     --variant), the TextureDataConfig or the keyword argument of train_texture it names, field by field, for each
     generator (adain has no maps: --map-size / --map-region do not apply); with no option the configs are the
     generator's with the library defaults except the documented TEXTURE_PRESETS."""
-    import functools
-
     import talkface.texture.tgan as tgan
     from talkface.cli import main
     from talkface.cli_options import source_fields
     from talkface.cli_parser import TEXTURE, TEXTURE_PRESETS, TEXTURE_SOURCES
     from talkface.texture.data import TextureDataConfig
     from talkface.texture.networks import GENERATORS, TextureConfig, generator_config
-
-    class Reached(Exception):
-        pass
 
     got: dict[str, Any] = {}
 
@@ -572,24 +571,12 @@ def test_every_texture_option_reaches_its_config(variant: str, tmp_path: Path, m
 
 def test_every_adapt_option_reaches_adapt_person(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``talkface adapt``: each row of ADAPT naming a keyword of adapt_person reaches it (defaults: its own)."""
-    import functools
-
     import talkface.pipeline as pipeline
     from talkface.cli import main
     from talkface.cli_groups import ADAPT, ADAPT_SOURCE
     from talkface.cli_options import source_fields
 
-    class Reached(Exception):
-        pass
-
-    got: dict[str, Any] = {}
-
-    @functools.wraps(pipeline.adapt_person)
-    def adapt_person(*args: Any, **kwargs: Any) -> None:
-        got.update(kwargs)
-        raise Reached
-
-    monkeypatch.setattr(pipeline, "adapt_person", adapt_person)
+    got = _record_kwargs(monkeypatch, pipeline, "adapt_person")
     values = {"model": str(DEFAULT_MODEL), "frames": 5, "steps": 3, "lr": 0.01, "seed": 4, "threads": 1}
     assert {o.name for o in ADAPT} == set(values) | {"inputs", "output", "quiet"}, "every ADAPT row is checked"
     argv = ["adapt", str(EXAMPLES / "face.png"), "-o", str(tmp_path / "p.pt"), "-q"]
@@ -609,24 +596,12 @@ def test_every_adapt_option_reaches_adapt_person(tmp_path: Path, monkeypatch: py
 def test_every_lipread_option_reaches_train_lipreader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``talkface train lipread``: each row of LIPREAD reaches train_lipreader (--cache as cache_dir, the id lists
     as read from their files, the utterances excluded together with the file's); defaults: train_lipreader's."""
-    import functools
-
     import talkface.eval.lipread_train as lipread_train
     from talkface.cli import main
     from talkface.cli_options import source_fields
     from talkface.cli_parser import LIPREAD, LIPREAD_SOURCE
 
-    class Reached(Exception):
-        pass
-
-    got: dict[str, Any] = {}
-
-    @functools.wraps(lipread_train.train_lipreader)
-    def train_lipreader(*args: Any, **kwargs: Any) -> None:
-        got.update(kwargs)
-        raise Reached
-
-    monkeypatch.setattr(lipread_train, "train_lipreader", train_lipreader)
+    got = _record_kwargs(monkeypatch, lipread_train, "train_lipreader")
     lists = {name: tmp_path / f"{name}.txt" for name in ("train_list", "val_list", "exclude_file")}
     for name, path in lists.items():
         path.write_text(f"{name}/a {name}/b\n")
@@ -654,9 +629,6 @@ def test_every_e2e_option_reaches_its_config(tmp_path: Path, monkeypatch: pytest
     from talkface.cli import main
     from talkface.cli_parser import E2E
     from talkface.e2e import E2EConfig, E2EDataConfig
-
-    class Reached(Exception):
-        pass
 
     got: list[Any] = []
 
