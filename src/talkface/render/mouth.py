@@ -21,6 +21,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from talkface.io.colour import LUMA
 from talkface.render.mouth_light import (
     MouthPalette,
     blur_scale,
@@ -35,9 +36,9 @@ from talkface.render.mouth_light import (
     teeth_light,
 )
 
-__all__ = ["MouthPalette", "blend_region", "blur_scale", "edge_blur", "enamel_colour", "eye_contrast", "face_bright",
-           "hd_share", "inner_gap", "inner_mask", "interior_levels", "paint_mouth", "relit_enamel", "smoothstep",
-           "teeth_light", "teeth_visibility"]
+__all__ = ["MouthPalette", "blend_region", "blur_scale", "cavity_share", "edge_blur", "enamel_colour",
+           "eye_contrast", "face_bright", "hd_cavity", "hd_share", "inner_gap", "inner_mask", "interior_levels",
+           "paint_mouth", "relit_enamel", "smoothstep", "teeth_light", "teeth_visibility"]
 
 UPPER_INNER = (60, 61, 62, 63, 64)
 LOWER_INNER = (60, 67, 66, 65, 64)
@@ -46,6 +47,22 @@ LOWER_INNER = (60, 67, 66, 65, 64)
 CAVITY_LEVEL = 0.3
 #: Gain on the teeth's palette colour.
 TEETH_GAIN = 1.0
+#: Inner mouth widths (pixels) over which the cavity turns from the dark lip colour above into the dark red,
+#: lighter downwards cavity of a large mouth (:func:`hd_cavity`). Below the first, as GRID's mouths (grid7's
+#: tracked inner widths: 25-39 px, medians 30-37) whose real interiors the dark cavity matches, the painting
+#: is bit for bit as before. Real large open mouths (HDTF, wild) show a dark red cavity under the upper teeth
+#: that gets lighter towards the tongue, not a black hole: on HDTF BobMenendez the real interior's median
+#: luminance is ~0.7 of the lips', the dark cavity's ~0.2 (``benchmarks/mouth_cavity_stats.py``,
+#: docs/render.md "A red cavity on large mouths").
+CAVITY_PX = (40.0, 60.0)
+#: The large mouth's cavity at the top of the opening (share of the lips' luminance), the saturation of its
+#: colour over the lips' (1: the lips' hue; more: redder, as the wet, shadowed inside of the mouth), and how
+#: much lighter it gets down to the lower lip (level times ``1 + CAVITY_RISE``).
+CAVITY_HD, CAVITY_SAT, CAVITY_RISE = 0.3, 1.4, 1.2
+#: The tongue on a large mouth: its level (share of the lips' colour, saturated as the cavity) and the share
+#: of the opening, from the top, below which it shows (fully at the lower lip) once the mouth is open by
+#: ``TONGUE_FROM`` of its width.
+TONGUE_HD, TONGUE_TOP, TONGUE_FROM = 0.8, 0.5, 0.08
 #: Opening (share of the mouth width) from which the lower teeth show, and their brightness vs the upper.
 LOWER_TEETH_FROM = 0.1
 LOWER_TEETH_LIGHT = 0.9
@@ -217,6 +234,37 @@ def _row_of_teeth(
     return length * (1.0 - notch), seam, (2.0 * frac - 1.0) ** 2
 
 
+def cavity_share(width: float) -> float:
+    """0 for an inner mouth up to ``CAVITY_PX[0]`` pixels wide (the dark cavity), 1 from ``CAVITY_PX[1]`` (the
+    red one of :func:`hd_cavity`), smooth between."""
+    return float(smoothstep((width - CAVITY_PX[0]) / (CAVITY_PX[1] - CAVITY_PX[0])))
+
+
+def hd_cavity(lip: np.ndarray, u: np.ndarray, s: np.ndarray, rel: float) -> np.ndarray:
+    """The cavity of a large open mouth: dark red under the upper lip, lighter down to the tongue.
+
+    Args:
+        lip: (3,) the lips' colour (:attr:`MouthPalette.lip`).
+        u: (H, W) 0 at the upper inner lip, 1 at the lower, per pixel.
+        s: (1, W) -1 .. 1 across the mouth.
+        rel: the opening over the inner mouth width.
+
+    Returns:
+        (H, W, 3) float colours: the lips' colour ``CAVITY_SAT`` times as saturated, at ``CAVITY_HD`` of its
+        level under the upper lip rising by ``CAVITY_RISE`` to the lower lip, darker in the corners (the
+        cheeks' shadow); the tongue (``TONGUE_HD``) over the lower part once the mouth is open.
+    """
+    lip = np.asarray(lip, np.float64)
+    y = float(lip @ LUMA)
+    red = np.clip(y + CAVITY_SAT * (lip - y), 0.0, 255.0)
+    down = smoothstep(u)
+    corners = 1.0 - 0.35 * smoothstep((np.abs(s) - 0.55) / 0.4)
+    level = CAVITY_HD * (1.0 + CAVITY_RISE * down) * corners
+    tongue = smoothstep((u - TONGUE_TOP) / (1.0 - TONGUE_TOP)) * (1.0 - s**4) * smoothstep(rel / TONGUE_FROM)
+    level = level * (1.0 - tongue) + TONGUE_HD * tongue
+    return np.asarray(red[None, None, :] * level[:, :, None])
+
+
 def paint_mouth(
     image: np.ndarray,
     landmarks: np.ndarray,
@@ -281,6 +329,9 @@ def paint_mouth(
         tongue = smoothstep((u - 0.62) / 0.3) * min(1.0, (rel - 0.22) / 0.15) * (1.0 - s[None, :] ** 4)
         tongue_rgb = palette.lip * 0.55
         interior = interior * (1 - tongue[:, :, None]) + tongue_rgb[None, None] * tongue[:, :, None]
+    big = cavity_share(width)
+    if big > 0.0:  # a large mouth: a dark red cavity, lighter towards the tongue (a small one: as before)
+        interior = interior * (1.0 - big) + hd_cavity(palette.lip, u, s[None, :], rel) * big
     if teeth:
         gain = TEETH_GAIN if palette.teeth_gain is None else palette.teeth_gain
         colour = palette.teeth if palette.enamel is None or palette.teeth_gain is not None else palette.enamel
