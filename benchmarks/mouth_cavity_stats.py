@@ -13,6 +13,9 @@ frames of:
 * ``in_low``: the same over the lower 40 % of the opening (the tongue and lower teeth);
 * ``rgb``: the interior's per-channel median over the lips' per-channel median (a dark red cavity
   keeps R over G and B like the lips);
+* ``fifths``: the cavity's profile, top to bottom of the opening: the median luminance over the lips' in
+  each fifth of the opening (middle half of the mouth's width, teeth left out: pixels brighter than 0.8
+  of the lips and greyer than 0.35 saturation), over frames open by at least 0.2 (where the cavity shows);
 * ``err``: the mean absolute difference of the rendered ``rgb`` from the real one (the interior's
   colour error, a share of the lips' colour).
 
@@ -69,6 +72,40 @@ def frame_stats(frame: np.ndarray, lm: np.ndarray) -> np.ndarray | None:
     y = px @ LUMA
     low_med = float(np.median(y[low])) / lip_y if low.sum() >= 5 else float("nan")
     return np.array([float(np.median(y)) / lip_y, low_med, *(np.median(px, 0) / lip_rgb)])
+
+
+def fifths(frame: np.ndarray, lm: np.ndarray) -> list[float]:
+    """The cavity's median luminance over the lips' per fifth of the opening, top to bottom (see module doc)."""
+    inner = cv2.erode(_polygon(frame.shape, lm[60:68]), np.ones((3, 3), np.uint8))
+    lips = _polygon(frame.shape, lm[48:60])
+    lips[cv2.dilate(inner, np.ones((7, 7), np.uint8)) > 0] = 0
+    if inner.sum() < 20 or lips.sum() < 20:
+        return [float("nan")] * 5
+    lip_y = max(float(np.median(frame[lips > 0].astype(np.float64) @ LUMA)), 1.0)
+    ys, xs = np.nonzero(inner)
+    px = frame[ys, xs].astype(np.float64)
+    top, bottom = (_curve(lm[list(idx)], xs) for idx in ((60, 61, 62, 63, 64), (60, 67, 66, 65, 64)))
+    u = (ys - top) / np.maximum(bottom - top, 1e-3)
+    y = px @ LUMA
+    sat = (px.max(1) - px.min(1)) / np.maximum(px.max(1), 1.0)
+    middle = np.abs(xs - 0.5 * (lm[60, 0] + lm[64, 0])) < 0.25 * float(np.linalg.norm(lm[64] - lm[60]))
+    keep = middle & ~((y > 0.8 * lip_y) & (sat < 0.35))
+    out = []
+    for b in range(5):
+        sel = keep & (u >= b / 5) & (u < (b + 1) / 5)
+        out.append(float(np.median(y[sel])) / lip_y if sel.sum() > 3 else float("nan"))
+    return out
+
+
+def cavity_profile(frames: np.ndarray, lms: np.ndarray, min_px: float) -> np.ndarray:
+    """(5,) medians of :func:`fifths` over the frames open by at least 0.2 of the inner width."""
+    vals = []
+    for frame, lm in zip(frames, lms, strict=True):
+        width = float(np.linalg.norm(lm[64] - lm[60]))
+        gap = float(np.linalg.norm(lm[[61, 62, 63]] - lm[[67, 66, 65]], axis=1).mean())
+        if width >= min_px and gap >= 0.2 * width:
+            vals.append(fifths(frame, lm))
+    return np.nanmedian(vals, 0) if vals else np.full(5, np.nan)
 
 
 def clip_stats(frames: np.ndarray, lms: np.ndarray, open_share: float, min_px: float) -> np.ndarray:
@@ -135,14 +172,19 @@ def main() -> None:
         real_s = clip_stats(real, real_lm, args.open, args.min_px)
         ours = clip_stats(frames[:m], req[:m], args.open, args.min_px)
         width = float(np.linalg.norm(real_lm[0, 64] - real_lm[0, 60]))
+        prof_real = cavity_profile(real, real_lm, args.min_px)
+        prof_ours = cavity_profile(frames[:m], req[:m], args.min_px)
         out = {"clip": clip, "size": f"{photo.shape[1]}x{photo.shape[0]}", "inner_px": round(width, 1),
+               "fifths_real": [round(float(x), 3) for x in prof_real],
+               "fifths_ours": [round(float(x), 3) for x in prof_ours],
                "real": [round(float(x), 3) for x in real_s], "ours": [round(float(x), 3) for x in ours],
                "err": round(float(np.mean(np.abs(real_s[2:] - ours[2:]))), 3)}
         rows.append(out)
         print(f"{clip[:26]:26s} {out['size']:>9s} inner {width:5.1f} px  real in_med {real_s[0]:.3f} low "
               f"{real_s[1]:.3f} rgb {real_s[2]:.2f} {real_s[3]:.2f} {real_s[4]:.2f} | ours in_med {ours[0]:.3f} "
               f"low {ours[1]:.3f} rgb {ours[2]:.2f} {ours[3]:.2f} {ours[4]:.2f} | err {out['err']:.3f} "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+              f"({time.perf_counter() - t0:.0f} s)\n    fifths real {out['fifths_real']} ours {out['fifths_ours']}",
+              flush=True)
         if args.save is not None:
             args.save.mkdir(parents=True, exist_ok=True)
             photo_lm = animator._face(photo, row["source"])

@@ -4,7 +4,8 @@ A warp cannot make what the photo does not show: when a closed mouth opens, the 
 inner lips are the photo's lip line, stretched. :func:`paint_mouth` paints, inside the requested
 inner-lip polygon only and with a soft (anti-aliased, blurred) mask, a mouth interior made from the
 photo's own colours (:class:`~talkface.render.mouth_light.MouthPalette`): a dark cavity (the lips' colour,
-darkened, darkest in the middle and in the corners), the upper teeth hanging from the upper lip as a row
+darkened, darkest in the middle and in the corners; on a large mouth dark red under the upper lip, lighter
+down to the tongue, as real HD mouths, :func:`hd_cavity`), the upper teeth hanging from the upper lip as a row
 of crowns on the dental arch seen from the front (narrower towards the corners, rounded incisal corners,
 thin separations, a shadow under the lip), the lower teeth rising from the lower lip once the mouth
 opens, a dark gap between the rows, and the tongue when the mouth opens wide. Drawn per pixel of the
