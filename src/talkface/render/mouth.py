@@ -59,11 +59,11 @@ CAVITY_PX = (40.0, 60.0)
 #: The large mouth's cavity at the top of the opening (share of the lips' luminance), the saturation of its
 #: colour over the lips' (1: the lips' hue; more: redder, as the wet, shadowed inside of the mouth), and how
 #: much lighter it gets down to the lower lip (level times ``1 + CAVITY_RISE``).
-CAVITY_HD, CAVITY_SAT, CAVITY_RISE = 0.15, 1.6, 3.0
+CAVITY_HD, CAVITY_SAT, CAVITY_RISE = 0.1, 1.6, 4.0
 #: The tongue on a large mouth: its level (share of the lips' colour, saturated as the cavity) and the share
 #: of the opening, from the top, below which it shows (fully at the lower lip) once the mouth is open by
 #: ``TONGUE_FROM`` of its width.
-TONGUE_HD, TONGUE_TOP, TONGUE_FROM = 0.75, 0.55, 0.08
+TONGUE_HD, TONGUE_TOP, TONGUE_FROM = 0.8, 0.55, 0.08
 #: Opening (share of the mouth width) from which the lower teeth show, and their brightness vs the upper.
 LOWER_TEETH_FROM = 0.1
 LOWER_TEETH_LIGHT = 0.9
