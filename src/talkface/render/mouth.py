@@ -52,13 +52,16 @@ TEETH_GAIN = 1.0
 #: lighter downwards cavity of a large mouth (:func:`hd_cavity`). Below the first, as GRID's mouths (grid7's
 #: tracked inner widths: 25-39 px, medians 30-37) whose real interiors the dark cavity matches, the painting
 #: is bit for bit as before. Real large open mouths (HDTF, wild) show a dark red cavity under the upper teeth
-#: that gets lighter towards the tongue, not a black hole: on HDTF BobMenendez the real interior's median
-#: luminance is ~0.7 of the lips', the dark cavity's ~0.2 (``benchmarks/mouth_cavity_stats.py``,
-#: docs/render.md "A red cavity on large mouths").
+#: that gets lighter towards the tongue, not a black hole: on HDTF BobMenendez the real open interior's median
+#: luminance (teeth included) is 1.09 of the lips', the dark cavity's painting 0.58, the red one 0.80
+#: (``benchmarks/mouth_cavity_stats.py``, docs/render.md "A red cavity on large mouths").
 CAVITY_PX = (40.0, 60.0)
 #: The large mouth's cavity at the top of the opening (share of the lips' luminance), the saturation of its
 #: colour over the lips' (1: the lips' hue; more: redder, as the wet, shadowed inside of the mouth), and how
-#: much lighter it gets down to the lower lip (level times ``1 + CAVITY_RISE``).
+#: much lighter it gets down to the lower lip (level times ``1 + CAVITY_RISE``). Measured on real HDTF open
+#: mouths (``mouth_cavity_stats.py`` ``fifths``: per fifth of the opening, teeth left out): the top fifth at
+#: 0.08-0.15 of the lips' luminance (Bob, EdMarkey, Radio34), the bottom at 0.9-1.3 (tongue, lower teeth); the
+#: dark band redder than the lips (EdMarkey's middle fifth R, G, B at 0.33, 0.19, 0.13 of the lips').
 CAVITY_HD, CAVITY_SAT, CAVITY_RISE = 0.1, 1.6, 4.0
 #: The tongue on a large mouth: its level (share of the lips' colour, saturated as the cavity) and the share
 #: of the opening, from the top, below which it shows (fully at the lower lip) once the mouth is open by
