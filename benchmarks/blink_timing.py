@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-BEFORE, AFTER = 4, 8
+BEFORE, AFTER = 5, 12
 FPS = 25.0  # the profile's frame rate (talkface.motion.blink_shape.PROFILE_FPS)
 
 

@@ -39,17 +39,30 @@ from talkface.face.eyes import bool_runs, detect_blinks, eye_aspect_ratio, open_
 from talkface.face.geometry import EYE_POINTS
 from talkface.motion.lids import OPEN_AT, open_eye_level
 
-__all__ = ["CORE_BELOW", "MAX_CORE_S", "MERGE_GAP_S", "PROFILE", "PROFILE_FPS", "REACH_S", "blink_profiles",
+__all__ = ["CORE_BELOW", "MAX_CORE_S", "MERGE_GAP_S", "PROFILE", "PROFILE_FPS", "PROFILE_START", "REACH_S", "blink_profiles",
            "profile_at", "shape_blinks", "shape_eyes", "shape_margin"]
 
 #: frame rate of :data:`PROFILE`'s offsets
 PROFILE_FPS = 25.0
-#: fraction of the apex depth at frame offsets -3..+6 from the apex (25 fps), placeholder until measured
-PROFILE = np.array([0.0, 0.044, 0.085, 0.374, 0.791, 1.0, 0.85, 0.602, 0.458, 0.321, 0.285, 0.259, 0.224, 0.208, 0.0])
-PROFILE_START = -5
+#: offset of :data:`PROFILE`'s first value from the apex, frames at :data:`PROFILE_FPS`
+PROFILE_START = -3
+#: a real blink: fraction of its depth below the open eye at frame offsets -3 .. +10 from the apex.
+#: ``python3 benchmarks/blink_timing.py --mode real --data S1 /work/prepared/wild`` (2026-12-01; S1 = the
+#: last 60 GRID s1 clips, 139 blinks, 0.201 s under half depth; wild: 33 clips, 144 blinks, 0.171 s):
+#: the mean of the two median profiles, -3 .. +9 as measured (-3: 0.039 -> 0), +10 (0.080) set to 0 so
+#: the lids end open. Wild is evaluation data; this is a 14-number statistic of it, no frames. s1's own
+#: median closes alike (-2, -1: 0.374, 0.758; wild 0.241, 0.707) but opens more slowly (+3 .. +6:
+#: 0.441, 0.317, 0.266, 0.225; wild 0.288, 0.159, 0.117, 0.052), so the mean is kept. Under half
+#: depth: -1 .. +2, 4 frames (0.16 s).
+PROFILE = np.array([0.0, 0.308, 0.733, 1.0, 0.833, 0.558, 0.364, 0.238, 0.191, 0.139, 0.122, 0.111, 0.083, 0.0])
+#: a blink's core: the eye aspect ratio under this fraction of the generator's open level (the
+#: relative drop of 0.3 that :func:`talkface.face.eyes.detect_blinks` asks of a blink)
 CORE_BELOW = 0.7
+#: cores closer than this are one blink (G_B's double dips; 5 % of its cores are 2 frames apart)
 MERGE_GAP_S = 0.2
+#: a core longer than this is a closure, not a blink (``detect_blinks``' longest blink), left as generated
 MAX_CORE_S = 1.0
+#: a window reaches at most this far from its core (the profile's +10 frames fit in it)
 REACH_S = 0.4
 
 
