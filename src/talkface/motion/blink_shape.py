@@ -39,8 +39,8 @@ from talkface.face.eyes import bool_runs, detect_blinks, eye_aspect_ratio, open_
 from talkface.face.geometry import EYE_POINTS
 from talkface.motion.lids import OPEN_AT, open_eye_level
 
-__all__ = ["CORE_BELOW", "MAX_CORE_S", "MERGE_GAP_S", "PROFILE", "PROFILE_FPS", "PROFILE_START", "REACH_S", "blink_profiles",
-           "profile_at", "shape_blinks", "shape_eyes", "shape_margin"]
+__all__ = ["CORE_BELOW", "MAX_CORE_S", "MERGE_GAP_S", "PROFILE", "PROFILE_FPS", "PROFILE_START", "REACH_S",
+           "blink_profiles", "profile_at", "shape_blinks", "shape_eyes", "shape_margin"]
 
 #: frame rate of :data:`PROFILE`'s offsets
 PROFILE_FPS = 25.0
