@@ -12,12 +12,13 @@ profiles is :data:`talkface.motion.blink_shape.PROFILE`.
 counts them (:func:`talkface.eval.motion_metrics.blink_statistics` on the canonical faces), frames
 fully shut per blink (lid closure 1, :func:`talkface.motion.lids.blink_closure`, in each blink's run
 of closure > 0) and the median profile; ``--calibrate`` also re-measures the model's rate calibration
-with shaping (the weights are not touched).
+with shaping, ``--store`` writes it into a checkpoint (the weights are not touched).
 
 Usage::
 
     python3 benchmarks/blink_timing.py --mode real --data /work/prepared/grid_s1_subset /work/prepared/wild
-    python3 benchmarks/blink_timing.py --mode generated --sequences 100 --seconds 20 --calibrate
+    python3 benchmarks/blink_timing.py --mode generated --sequences 100 --seconds 20 --calibrate \\
+        --store src/talkface/assets/default_model/blink.pt
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def real(folders: list[Path]) -> None:
     print(json.dumps({"mean_of_medians": fmt(mean), "close_open_frames": edges(mean)}))
 
 
-def generated(sequences: int, seconds: float, rate: float, seed: int, calibrate: bool) -> None:
+def generated(sequences: int, seconds: float, rate: float, seed: int, calibrate: bool, store: Path | None) -> None:
     import torch
 
     from talkface.bundle import load_bundle
@@ -106,6 +107,14 @@ def generated(sequences: int, seconds: float, rate: float, seed: int, calibrate:
         measured = blink.calibrate()
         print(json.dumps({"scales": list(blink.config.calibration_scales), "stored": stored.round(3).tolist(),
                           "shaped": measured.round(3).tolist()}))
+        if store is not None:  # the calibration buffer only; every weight stays as it was
+            from talkface.io.atomic import atomic_path
+
+            ckpt = torch.load(store, map_location="cpu", weights_only=False)
+            ckpt["state_dict"]["calibration_rates"] = torch.as_tensor(measured, dtype=torch.float32)
+            with atomic_path(store) as tmp:
+                torch.save(ckpt, tmp)
+            print(f"stored the shaped calibration in {store}")
 
 
 def main() -> None:
@@ -117,11 +126,13 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=0.35, help="generated: requested blinks/s")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--calibrate", action="store_true", help="generated: re-measure the rate calibration, shaped")
+    p.add_argument("--store", type=Path, default=None,
+                   help="with --calibrate: write it into this blink checkpoint (e.g. the bundled blink.pt)")
     args = p.parse_args()
     if args.mode == "real":
         real(args.data)
     else:
-        generated(args.sequences, args.seconds, args.rate, args.seed, args.calibrate)
+        generated(args.sequences, args.seconds, args.rate, args.seed, args.calibrate, args.store)
 
 
 if __name__ == "__main__":
