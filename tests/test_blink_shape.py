@@ -101,3 +101,9 @@ def test_generated_blinks_are_shorter_at_the_same_rate(blink) -> None:  # type: 
     # every generated apex is kept: the deepest frame of each sequence is the same
     ear_raw, ear_shaped = eye_aspect_ratio(raw), eye_aspect_ratio(shaped)
     np.testing.assert_allclose(ear_shaped.min(1), ear_raw.min(1), rtol=1e-5)
+
+
+def test_bool_runs() -> None:
+    assert bool_runs(np.array([0, 1, 1, 0, 1], bool)) == [(1, 3), (4, 5)]
+    assert bool_runs(np.ones(3, bool)) == [(0, 3)] and bool_runs(np.zeros(4, bool)) == []
+    assert bool_runs(np.zeros(0, bool)) == []
