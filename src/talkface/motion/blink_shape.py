@@ -1,10 +1,12 @@
 """Blink timing: each generated blink re-timed to the profile of a real one, its depth kept.
 
 G_B (:mod:`talkface.motion.blink`) matches the *distribution* of eye-region windows (MMD), and its
-blinks come out slow: under half depth for ~0.26 s and fully shut (lid closure 1,
-:func:`talkface.motion.lids.blink_closure`) for ~5 frames, with long half-closed tails, where real
-blinks measured the same way (dlib EAR of prepared clips) close in ~2 frames and open in ~4 and
-stay under half depth 0.14-0.17 s. Rendered, dlib read 0.31 s blinks against 0.19 s real (GRID s1).
+blinks come out slow: under half depth for 0.29 s and fully shut (lid closure 1,
+:func:`talkface.motion.lids.blink_closure`) for 4.5 frames, with long half-closed tails, where real
+blinks measured the same way (dlib EAR of prepared clips) close in 2-3 frames, are mostly open 4
+frames after the apex and stay under half depth 0.17 s (wild) to 0.20 s (GRID s1). Rendered, dlib
+read 0.32 s blinks against 0.21 s real (20 GRID s1 clips). Re-timed: 0.18 s and 2.3 frames
+generated, 0.17 s rendered, the rate unchanged (docs/motion.md section 7).
 
 :func:`shape_blinks` keeps *when* and *how deep* each generated blink is, and replaces *how it
 moves* with :data:`PROFILE`, the mean of the median real profiles of GRID s1 and the wild clips
