@@ -84,7 +84,7 @@ def main() -> None:
     from talkface.face.detect import FaceDetector
     from talkface.face.landmarks import LandmarkDetector, track_landmarks
     from talkface.nets.vgg import LPIPS
-    from talkface.render import mouth
+    from talkface.render import mouth, mouth_light
     from talkface.render.compose import NativeRenderer, RenderConfig
 
     torch.set_num_threads(1)
@@ -104,14 +104,15 @@ def main() -> None:
     lse_cells = "- | -" if args.stats_only else f"{np.mean(real_lse):.3f} | {np.mean(real_lse[1:]):.3f}"
     print(f"| real | {lse_cells} | - | 0 | - | - | 0 | - | " + " | ".join(f"{x:.3f}" for x in real_stats) + " |")
     tiles: list[np.ndarray] = []
-    defaults = (mouth.REF_CAVITY_LEVEL, mouth.REF_TEETH_GAIN)
+    defaults = (mouth_light.REF_CAVITY_LEVEL, mouth_light.REF_TEETH_GAIN)
     kinds = (("oracle", args.oracle),) if args.stats_only else (("model", args.model), ("oracle", args.oracle))
     for setting in args.settings:
         style = "warp" if setting == "warp" else "painted"
         adaptive = setting.startswith("adaptive")
         if adaptive:
             ref = setting.partition(":")[2]
-            mouth.REF_CAVITY_LEVEL, mouth.REF_TEETH_GAIN = (float(x) for x in ref.split(",")) if ref else defaults
+            mouth_light.REF_CAVITY_LEVEL, mouth_light.REF_TEETH_GAIN = (
+                (float(x) for x in ref.split(",")) if ref else defaults)
         elif style == "painted":
             mouth.CAVITY_LEVEL, mouth.TEETH_GAIN, mouth.LOWER_TEETH_FROM, mouth.LOWER_TEETH_LIGHT = (
                 float(x) for x in setting.split(","))

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from talkface.io.colour import LUMA
-from talkface.render import mouth
+from talkface.render import mouth, mouth_light
 from talkface.render.mouth import MouthPalette, face_bright
 
 #: Inner-lip gap (share of the inner mouth width) from which a real frame counts as showing its teeth.
@@ -84,14 +84,14 @@ def photo_estimates(photo: np.ndarray, lm: np.ndarray) -> dict[str, float]:
         light), ``face99``, ``photo99``, ``sclera90``, ``width`` (inner mouth, pixels).
     """
     luma = photo.astype(np.float64) @ LUMA
-    saved = mouth.SCLERA_LIGHT
+    saved = mouth_light.SCLERA_LIGHT
     try:
-        mouth.SCLERA_LIGHT = False
+        mouth_light.SCLERA_LIGHT = False
         skin_lit = MouthPalette.from_photo(photo, lm)
-        mouth.SCLERA_LIGHT = True
+        mouth_light.SCLERA_LIGHT = True
         relit = MouthPalette.from_photo(photo, lm)
     finally:
-        mouth.SCLERA_LIGHT = saved
+        mouth_light.SCLERA_LIGHT = saved
     assert skin_lit.enamel is not None and relit.enamel is not None
     eyes = _polygon(photo.shape, lm[36:42]) | _polygon(photo.shape, lm[42:48])
     return {

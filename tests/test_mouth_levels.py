@@ -10,7 +10,7 @@ import pytest
 
 from face_edits import example_face, open_mouth
 from talkface.face.landmarks import landmarks_for_image
-from talkface.render import mouth
+from talkface.render import mouth_light
 from talkface.render.mouth import MouthPalette, eye_contrast, interior_levels, paint_mouth
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -43,16 +43,16 @@ def test_eye_contrast_scales_with_a_tone_curve(face: tuple[np.ndarray, np.ndarra
 
 def test_interior_levels_follow_the_contrast_exponent() -> None:
     """At the corpus's contrast: the reference levels; more contrast: darker cavity, brighter teeth; bounded."""
-    ref = mouth.REF_EYE_CONTRAST
-    assert interior_levels(ref, 1.6) == pytest.approx((mouth.REF_CAVITY_LEVEL, mouth.REF_TEETH_GAIN))
+    ref = mouth_light.REF_EYE_CONTRAST
+    assert interior_levels(ref, 1.6) == pytest.approx((mouth_light.REF_CAVITY_LEVEL, mouth_light.REF_TEETH_GAIN))
     assert interior_levels(None, 1.6) == interior_levels(ref, 1.6)
     low_c, low_t = interior_levels(0.8 * ref, 1.6)
     high_c, high_t = interior_levels(1.5 * ref, 1.6)
-    assert high_c < mouth.REF_CAVITY_LEVEL < low_c and low_t < mouth.REF_TEETH_GAIN < high_t
+    assert high_c < mouth_light.REF_CAVITY_LEVEL < low_c and low_t < mouth_light.REF_TEETH_GAIN < high_t
     # exactly the reference ratios raised to k = 1.5: cavity C ** k, teeth over lip (T * 1.6) ** ... = T * 1.6 ** k
-    assert high_c == pytest.approx(mouth.REF_CAVITY_LEVEL**1.5)
-    assert high_t * 1.6 == pytest.approx(mouth.REF_TEETH_GAIN * 1.6**1.5)
-    hi, lo = mouth.CONTRAST_RANGE
+    assert high_c == pytest.approx(mouth_light.REF_CAVITY_LEVEL**1.5)
+    assert high_t * 1.6 == pytest.approx(mouth_light.REF_TEETH_GAIN * 1.6**1.5)
+    hi, lo = mouth_light.CONTRAST_RANGE
     assert interior_levels(100 * ref, 1.6) == interior_levels(lo * ref, 1.6)
     assert interior_levels(0.01 * ref, 1.6) == interior_levels(hi * ref, 1.6)
 
@@ -66,10 +66,10 @@ def test_grid_s1_photo_is_at_the_reference_contrast() -> None:
     photo = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     lm = landmarks_for_image(photo, "bbaf2n.mp4").astype(np.float64)
     contrast = eye_contrast(photo, lm)
-    assert contrast is not None and contrast / mouth.REF_EYE_CONTRAST == pytest.approx(1.0, abs=0.15)
+    assert contrast is not None and contrast / mouth_light.REF_EYE_CONTRAST == pytest.approx(1.0, abs=0.15)
     pal = MouthPalette.from_photo(photo, lm, adaptive=True)
-    assert pal.cavity_level == pytest.approx(mouth.REF_CAVITY_LEVEL, rel=0.25)
-    assert pal.teeth_gain == pytest.approx(mouth.REF_TEETH_GAIN, rel=0.15)
+    assert pal.cavity_level == pytest.approx(mouth_light.REF_CAVITY_LEVEL, rel=0.25)
+    assert pal.teeth_gain == pytest.approx(mouth_light.REF_TEETH_GAIN, rel=0.15)
     assert MouthPalette.from_photo(photo, lm, adaptive=False).cavity_level is None  # fixed: module constants
 
 

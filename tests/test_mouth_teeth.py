@@ -9,17 +9,17 @@ import pytest
 
 from face_edits import example_face, open_mouth
 from talkface.io.colour import LUMA
-from talkface.render import mouth
+from talkface.render import mouth, mouth_light
 from talkface.render.mouth import MouthPalette, enamel_colour, hd_share, paint_mouth, relit_enamel, teeth_light
 
-_MEASURED_BLUR = mouth.edge_blur
+_MEASURED_BLUR = mouth_light.edge_blur
 
 
 @pytest.fixture(autouse=True)
 def _upscaled_photos_count_as_sharp(monkeypatch: pytest.MonkeyPatch) -> None:
     """The tests below paint on the example face scaled up, standing in for a sharp photo of that size: they
     set the photo's measured blur to 0 (the tests of the blur estimate put the measured one back)."""
-    monkeypatch.setattr(mouth, "edge_blur", lambda photo, landmarks, sigma=3.0: 0.0)
+    monkeypatch.setattr(mouth_light, "edge_blur", lambda photo, landmarks, sigma=3.0: 0.0)
 
 
 def _scaled(factor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -110,8 +110,8 @@ def test_teeth_are_lit_like_the_skin_on_large_mouths() -> None:
     teeth = np.array([210.0, 190.0, 160.0])
     small, large = enamel_colour(skin, teeth, 20.0), enamel_colour(skin, teeth, 200.0)
     assert hd_share(20.0) == 0.0 and hd_share(200.0) == 1.0
-    assert float(small @ LUMA) == pytest.approx(mouth.TEETH_SMALL * float(teeth @ LUMA), rel=1e-6)
-    assert float(large @ LUMA) == pytest.approx(mouth.TEETH_OVER_SKIN * float(skin @ LUMA), rel=1e-6)
+    assert float(small @ LUMA) == pytest.approx(mouth_light.TEETH_SMALL * float(teeth @ LUMA), rel=1e-6)
+    assert float(large @ LUMA) == pytest.approx(mouth_light.TEETH_OVER_SKIN * float(skin @ LUMA), rel=1e-6)
     # a darker-lit photo (same skin tone, less light) gets proportionally darker teeth; never above 245
     dim = enamel_colour(0.5 * skin, 0.5 * teeth, 200.0)
     assert float(dim @ LUMA) == pytest.approx(0.5 * float(large @ LUMA), rel=1e-6)
@@ -148,7 +148,7 @@ def test_a_darker_skin_under_the_same_light_keeps_bright_teeth() -> None:
 def test_the_eye_light_falls_back_to_the_skin_rule() -> None:
     photo, lm = example_face()
     skin = float(MouthPalette.from_photo(photo, lm).skin @ LUMA)
-    lo, hi = (r**mouth.SCLERA_EXP for r in mouth.SCLERA_RANGE)
+    lo, hi = (r**mouth_light.SCLERA_EXP for r in mouth_light.SCLERA_RANGE)
     assert lo <= teeth_light(photo, lm, skin) <= hi
     shut = lm.copy()
     shut[[37, 38, 43, 44]] = shut[[41, 40, 47, 46]]  # lids closed: no sclera to read
@@ -238,7 +238,7 @@ def test_edge_blur_measures_the_photos_softness() -> None:
     example face at its own 360x288, whose edges are as crisp as HD frames') counts as sharp (scale 1)."""
     photo, lm = example_face()
     sharp = _MEASURED_BLUR(photo, lm)
-    assert sharp < mouth.SHARP_BLUR_PX and mouth.blur_scale(sharp) == 1.0
+    assert sharp < mouth_light.SHARP_BLUR_PX and mouth.blur_scale(sharp) == 1.0
     soft = _MEASURED_BLUR(cv2.GaussianBlur(photo, (0, 0), 2.0), lm)
     assert soft > 2.0 * sharp and mouth.blur_scale(soft) > 1.2, (sharp, soft)
     blurs = [_MEASURED_BLUR(*_scaled(f)) for f in (2.0, 4.0)]
@@ -253,7 +253,7 @@ def test_a_soft_photo_gets_teeth_as_soft_as_its_lips(monkeypatch: pytest.MonkeyP
     photo, lm = _scaled(4.0)
     crisp, *_ = _centre_column(photo, lm, 0.3)
     crisp_palette = MouthPalette.from_photo(photo, lm)
-    monkeypatch.setattr(mouth, "edge_blur", _MEASURED_BLUR)
+    monkeypatch.setattr(mouth_light, "edge_blur", _MEASURED_BLUR)
     soft, *_ = _centre_column(photo, lm, 0.3)
     soft_palette = MouthPalette.from_photo(photo, lm)
     assert crisp_palette.px == 1.0 and soft_palette.px > 2.5
@@ -269,11 +269,11 @@ def test_a_sharp_photo_paints_as_before(monkeypatch: pytest.MonkeyPatch) -> None
     """Measured sharp (blur under ``SHARP_BLUR_PX``: the example face at its own size), the painting is the
     pixel-size rule's to the bit (as on the six wild HD photos and the seven GRID photos)."""
     photo, lm = example_face()
-    monkeypatch.setattr(mouth, "edge_blur", _MEASURED_BLUR)
+    monkeypatch.setattr(mouth_light, "edge_blur", _MEASURED_BLUR)
     measured = MouthPalette.from_photo(photo, lm)
     assert measured.px == 1.0
     target = open_mouth(lm, 0.3 * float(np.linalg.norm(lm[64] - lm[60])))
     a = paint_mouth(np.full(photo.shape, 128.0, np.float32), target, measured)
-    monkeypatch.setattr(mouth, "edge_blur", lambda photo, landmarks, sigma=3.0: 0.0)
+    monkeypatch.setattr(mouth_light, "edge_blur", lambda photo, landmarks, sigma=3.0: 0.0)
     b = paint_mouth(np.full(photo.shape, 128.0, np.float32), target, MouthPalette.from_photo(photo, lm))
     assert np.array_equal(a, b)
