@@ -21,7 +21,8 @@ Data flows one way through the stages (Das et al. 2020, Fig. 2):
 Steps 1, 2 (reading the photo) and 5 are :mod:`talkface.photo_video`, the path every photo -> video
 command shares (``animate``, ``animate-e2e``, ``landmarks``, ``serve``).
 
-Texture frames are generated and encoded in chunks, so memory does not grow with the audio length
+Frames are generated and encoded as they come (the crop texture generator's in chunks of
+``chunk_frames``, the native renderer's one at a time), so memory does not grow with the audio length
 (only the landmark track, 544 bytes a frame, is held whole).
 
 The models come from a *model bundle* (:mod:`talkface.bundle`; re-exported here, as is
@@ -390,14 +391,18 @@ class Animator:
             part = landmarks[start : start + chunk]
             t0 = time.perf_counter()
             generated: list[np.ndarray | None] = [None] * len(part)
-            if person is not None:
+            if person is not None:  # the texture generator works in batches of a chunk
                 crops = person.generate(transform_points(part, affine), batch_size=chunk)
                 generated = [paste_back(image, c, affine) for c in crops]
-            out = [renderer(target, mouth_image=g) for target, g in zip(part, generated, strict=True)]
-            if out_affine is not None:
-                out = [np.asarray(warp_crop(f, out_affine, size)) for f in out]
             timer["texture"] += time.perf_counter() - t0
-            yield from out
+            # the frames themselves one at a time: a chunk of 1920x1080 frames held at once was 25 x 6 MB
+            for target, g in zip(part, generated, strict=True):
+                t0 = time.perf_counter()
+                frame = renderer(target, mouth_image=g)
+                if out_affine is not None:
+                    frame = np.asarray(warp_crop(frame, out_affine, size))
+                timer["texture"] += time.perf_counter() - t0
+                yield frame
             if progress:
                 progress("texture", min(1.0, (start + len(part)) / total))
 
