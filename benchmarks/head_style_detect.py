@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from talkface.data.dataset import load_clip
+from talkface.face.eyes import bool_runs
 from talkface.motion.head import AXES, HeadMotionConfig, _analysis_excerpt, _loudness_db, calm_weight
 from talkface.motion.peaks import find_peaks
 
@@ -76,12 +77,6 @@ def apply_chain(x: np.ndarray, kind: str, seed: int) -> np.ndarray:
     raise ValueError(kind)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) of the True runs of a boolean array."""
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
-
-
 def style_features(audio: np.ndarray, extractor: object) -> dict[str, float]:
     """The candidate statistics of one recording (the same 60-s excerpt as ``speech_style``)."""
     import librosa
@@ -116,12 +111,12 @@ def style_features(audio: np.ndarray, extractor: object) -> dict[str, float]:
     von = np.flatnonzero(voiced)
     if len(von) >= 10:
         span = ~voiced[von[0]: von[-1] + 1]
-        out["vpause"] = float(sum(e - s for s, e in _runs(span) if e - s >= 15) / len(span))
+        out["vpause"] = float(sum(e - s for s, e in bool_runs(span) if e - s >= 15) / len(span))
         merged = voiced.copy()
-        for s, e in _runs(~voiced):
+        for s, e in bool_runs(~voiced):
             if e - s < 25 and s > 0 and e < len(voiced):
                 merged[s:e] = True
-        out["phrase"] = float(np.mean([(e - s) / 100 for s, e in _runs(merged)]))
+        out["phrase"] = float(np.mean([(e - s) / 100 for s, e in bool_runs(merged)]))
         v = voiced20 & speech[::2][: len(voiced20)]
         if v.sum() >= 10:
             st = 12 * np.log2(f0[v] / np.median(f0[v]))

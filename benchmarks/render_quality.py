@@ -236,9 +236,9 @@ def main() -> None:
         real, fps = read_video(source, max_duration_s=args.seconds)
         source_width = real.shape[2]
         real = _downscale(real, args.max_side)
-        audio = read_audio(source, max_duration_s=len(real) / fps)
-        photo = real[0]
-        try:
+        try:  # a clip with no audio track (styletalk_KristiNoem.mp4) cannot be animated: say so, go on
+            audio = read_audio(source, max_duration_s=len(real) / fps)
+            photo = real[0]
             photo_lm = base._face(photo, source)
         except Exception as exc:  # noqa: BLE001 - report and go on
             print(f"{clip}: skipped ({exc})", flush=True)

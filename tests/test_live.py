@@ -151,6 +151,23 @@ def test_online_blinks_do_not_depend_on_chunking(animator: Animator) -> None:
     assert np.abs(whole).max() > 0
 
 
+def test_online_blinks_are_retimed_as_offline(animator: Animator) -> None:
+    """Each block re-timed online (with its context either side) equals re-timing the whole raw sequence
+    offline, whatever the chunking; the re-timing does change the blinks."""
+    from talkface.motion.blink_shape import shape_blinks
+
+    blink = animator.bundle.blink
+    scale = blink.noise_scale_for_rate(1.0)  # many blinks, some across block edges
+    raw = OnlineBlinks(blink, seed=5, noise_scale=scale, shaped=False).step(700)
+    online = OnlineBlinks(blink, seed=5, noise_scale=scale)
+    got = np.concatenate([online.step(n) for n in (3, 22, 50, 1, 24, 400)])
+    expected = shape_blinks(raw, blink)[: len(got)]  # the last frames of `raw` lack their future context
+    np.testing.assert_array_equal(got, expected)
+    changed = np.abs(got - raw[: len(got)]).max(axis=(1, 2)) > 1e-4
+    assert 0.05 < changed.mean() < 0.6  # the blinks' windows changed, the open eyes between them did not
+    assert len(online._raw) <= 2 * online.margin + online.block
+
+
 def test_mouth_moves_in_speech_and_rests_in_silence(animator: Animator, speech: np.ndarray) -> None:
     silence = np.zeros(int(1.5 * 16000), np.float32)
     audio = np.concatenate([silence, speech, silence])

@@ -240,3 +240,61 @@ def test_an_open_mouth_in_the_photo_is_closed_in_pauses(animator: Animator, grid
     finally:
         animator.config = config
     assert opening[True] < OPEN_MOUTH < opening[False], opening
+
+
+class _InLine:
+    """Stand-in for talkface.io.ahead.made_ahead: the frames made in the consumer's thread, as before."""
+
+    waited_s = 0.0
+
+    def __init__(self, frames: object, ahead: int, context: object = None) -> None:
+        self.frames = frames
+
+    def __iter__(self) -> object:
+        return iter(self.frames)  # type: ignore[call-overload]
+
+    def __enter__(self) -> object:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def test_frames_made_ahead_are_the_frames_made_in_line(animator: Animator, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The renderer thread beside the encoder (and its one torch thread) changes no pixel."""
+    import threading
+
+    import talkface.pipeline as pipeline
+
+    real_write = pipeline.write_frames
+    raw: dict[str, list[np.ndarray]] = {}
+    threads: dict[str, list[str]] = {}
+
+    def spy(name: str) -> object:
+        def write(output: Path, frames: object, fps: float, **kw: object) -> int:
+            def kept() -> object:
+                for f in frames:  # type: ignore[attr-defined]
+                    raw[name].append(f.copy())
+                    threads[name] += [t.name for t in threading.enumerate() if t.name == "talkface-made-ahead"]
+                    yield f
+            raw[name], threads[name] = [], []
+            return real_write(output, kept(), fps, **kw)  # type: ignore[arg-type]
+        return write
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # in line: the shading net on 2 threads; ahead: on 1
+    try:
+        monkeypatch.setattr(pipeline, "write_frames", spy("ahead"))
+        animator.animate(EXAMPLES / "face.png", EXAMPLES / "speech.wav", tmp_path / "ahead.mp4")
+        monkeypatch.setattr(pipeline, "write_frames", spy("inline"))
+        monkeypatch.setattr(pipeline, "made_ahead", _InLine)
+        animator.animate(EXAMPLES / "face.png", EXAMPLES / "speech.wav", tmp_path / "inline.mp4")
+    finally:
+        torch.set_num_threads(before)
+    assert threads["ahead"] and not threads["inline"]  # the frames were made in the renderer thread, then not
+    assert not [t for t in threading.enumerate() if t.name == "talkface-made-ahead"]  # joined
+    assert len(raw["ahead"]) == len(raw["inline"]) > 50
+    for a, b in zip(raw["ahead"], raw["inline"], strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(read_video(tmp_path / "ahead.mp4")[0], read_video(tmp_path / "inline.mp4")[0])

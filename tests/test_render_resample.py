@@ -7,6 +7,8 @@ transform, or warped pixels blended with the photo's) or with a kernel that lose
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 import pytest
@@ -141,3 +143,64 @@ def test_upsample2_is_lanczos4_at_half_pixels(textured: tuple[np.ndarray, np.nda
         got = upsample2(photo, x0, y0, nx, ny)
         assert got.shape == ref.shape and np.abs(got.astype(int) - ref).max() <= 1
         assert np.array_equal(got[::2, ::2], photo[y0 : y0 + (ny + 1) // 2, x0 : x0 + (nx + 1) // 2])
+
+
+def _separate_maps(warp: object, target: np.ndarray, source: np.ndarray, still: float
+                   ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """The sampling map as FaceWarp built it before 2026-12-02: separate x and y maps from the masked
+    displacement (the reference the one two-channel map in place must equal bit for bit)."""
+    from talkface.render.warp import tps_eval, tps_fit
+
+    w: Any = warp
+    control = w._norm(np.concatenate([target, w.anchors]))
+    values = w._norm(np.concatenate([source, w.anchors]))
+    disp = tps_eval(control, tps_fit(control, values - control), w._grid_norm) / w._scale
+    gh, gw = w._grid_shape
+    disp = disp.reshape(gh, gw, 2).astype(np.float32)
+    moving = np.abs(disp).max(axis=2) > still
+    rows, cols = np.flatnonzero(moving.any(axis=1)), np.flatnonzero(moving.any(axis=0))
+    gy0, gy1 = max(0, rows[0] - 1), min(gh - 1, rows[-1] + 1)
+    gx0, gx1 = max(0, cols[0] - 1), min(gw - 1, cols[-1] + 1)
+    x0, y0 = gx0 * w.step, gy0 * w.step
+    x1, y1 = min(w.roi.width, gx1 * w.step + 1), min(w.roi.height, gy1 * w.step + 1)
+    affine = np.array([[w.step, 0.0, 0.0], [0.0, w.step, 0.0]])
+    up = cv2.warpAffine(np.ascontiguousarray(disp[gy0 : gy1 + 1, gx0 : gx1 + 1]), affine, (x1 - x0, y1 - y0),
+                        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    up = up * w.mask[y0:y1, x0:x1, None]
+    map_x = up[:, :, 0] + np.arange(w.roi.x0 + x0, w.roi.x0 + x1, dtype=np.float32)[None, :]
+    map_y = up[:, :, 1] + np.arange(w.roi.y0 + y0, w.roi.y0 + y1, dtype=np.float32)[:, None]
+    return map_x, map_y, (x0, y0, x1, y1)
+
+
+@pytest.mark.parametrize("resample", ["cubic2x", "cubic"])
+def test_the_two_channel_map_is_the_separate_maps_bit_for_bit(textured: tuple[np.ndarray, np.ndarray],
+                                                              resample: str) -> None:
+    """The sampling map built in place as one (h, w, 2) array: the same floats as the separate x and y maps,
+    and cv2.remap with it the same pixels, for a head turn with an open mouth and a closing eye."""
+    from talkface.face.align import Similarity
+
+    photo, lm = textured
+    centre = lm[30]
+    target = Similarity.from_params(1.02, np.deg2rad(4.0), np.zeros(2)).apply(lm - centre) + centre + [1.3, -0.7]
+    target[[57, 58, 56, 66, 67, 65]] += [0.0, 6.0]  # the jaw side of the mouth drops
+    target[[37, 38]] += [0.0, 3.0]
+    renderer = NativeRenderer(photo, lm, target[None], RenderConfig(resample=resample))
+    warp = renderer.warp
+    controls, sources, _ = renderer._controls(target)
+    map_x, map_y, box = _separate_maps(warp, controls, sources, 0.05)
+    xy, box2 = warp._photo_map(controls, sources, 0.05)
+    assert box2 == box and xy.shape == (*map_x.shape, 2) and xy.flags.c_contiguous
+    assert np.array_equal(xy[:, :, 0], map_x) and np.array_equal(xy[:, :, 1], map_y)
+    got_x, got_y, _ = warp.source_map(controls, sources, still=0.05)
+    assert np.array_equal(got_x, map_x) and np.array_equal(got_y, map_y)
+    # the frame: the two-channel map in place, against cv2.remap with the two separate maps as before
+    flag, factor = RESAMPLE[resample]
+    if factor == 1:
+        before = cv2.remap(photo, map_x, map_y, flag, borderMode=cv2.BORDER_REFLECT_101)
+    else:
+        bx, by = warp._big_origin
+        before = cv2.remap(warp._big, 2 * (map_x - bx), 2 * (map_y - by), flag, borderMode=cv2.BORDER_REFLECT_101)
+    x0, y0, x1, y1 = box
+    roi = warp.warp_roi(controls, sources, still=0.05)
+    assert np.array_equal(roi[y0:y1, x0:x1], before)
+    assert not np.array_equal(roi[y0:y1, x0:x1], warp._photo_roi[y0:y1, x0:x1])

@@ -14,12 +14,15 @@ Data flows one way through the stages (Das et al. 2020, Fig. 2):
    photo's crop and the frame's landmarks (:class:`talkface.texture.adapt.PersonModel`) and it is
    pasted back into the photo (:func:`talkface.face.align.paste_back`);
 5. **encode** — frames written as H.264 + AAC with the speech muxed in, frame by frame
-   (:func:`talkface.photo_video.write_frames`), atomically: on any error no output file appears.
+   (:func:`talkface.photo_video.write_frames`), atomically: on any error no output file appears. The frames
+   are rendered in a thread of their own beside the encoder, up to :data:`FRAMES_AHEAD` ahead
+   (:func:`talkface.io.ahead.made_ahead`).
 
 Steps 1, 2 (reading the photo) and 5 are :mod:`talkface.photo_video`, the path every photo -> video
 command shares (``animate``, ``animate-e2e``, ``landmarks``, ``serve``).
 
-Texture frames are generated and encoded in chunks, so memory does not grow with the audio length
+Frames are generated and encoded as they come (the crop texture generator's in chunks of
+``chunk_frames``, the native renderer's one at a time), so memory does not grow with the audio length
 (only the landmark track, 544 bytes a frame, is held whole).
 
 The models come from a *model bundle* (:mod:`talkface.bundle`; re-exported here, as is
@@ -28,6 +31,7 @@ The models come from a *model bundle* (:mod:`talkface.bundle`; re-exported here,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -53,6 +57,7 @@ from talkface.bundle import (
 from talkface.config_checks import check_value
 from talkface.errors import InputError
 from talkface.face.geometry import OPEN_MOUTH, mouth_opening
+from talkface.io.ahead import made_ahead
 from talkface.live.stream import stream
 from talkface.person import IMAGE_SUFFIXES, adapt_person
 from talkface.photo_video import (
@@ -94,6 +99,26 @@ ProgressFn = Callable[[str, float], None]
 
 _resize_to = resize_to  # the old name (talkface.live.stream uses it)
 
+#: frames the renderer thread may have ready before the encoder takes them (:func:`talkface.io.ahead.made_ahead`):
+#: 2 keeps both busy (a frame's render and encode times vary) and memory flat (a 1080p frame is 6 MB)
+FRAMES_AHEAD = 2
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Torch runs its ops on one thread within the block (restored after).
+
+    The native renderer's per-frame torch call (the shading net on a 64x64 crop) gains nothing from a
+    second thread, and in the renderer thread beside the encoder a second OpenMP thread only fights the
+    encoder's threads for the two cores.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
 
 @dataclass
 class AnimateResult:
@@ -105,7 +130,8 @@ class AnimateResult:
         fps: frame rate.
         duration_s: speech duration, seconds.
         seconds: wall time of the call.
-        stage_seconds: wall time per stage (``audio``, ``face``, ``motion``, ``texture``, ``encode``).
+        stage_seconds: wall time per stage (``audio``, ``face``, ``motion``, ``texture``, ``encode``; frames
+            are made in a thread beside the encoder, so ``texture`` and ``encode`` overlap).
         warnings: things about the input that make the result worse (e.g. an open mouth in the photo).
     """
 
@@ -365,14 +391,18 @@ class Animator:
             part = landmarks[start : start + chunk]
             t0 = time.perf_counter()
             generated: list[np.ndarray | None] = [None] * len(part)
-            if person is not None:
+            if person is not None:  # the texture generator works in batches of a chunk
                 crops = person.generate(transform_points(part, affine), batch_size=chunk)
                 generated = [paste_back(image, c, affine) for c in crops]
-            out = [renderer(target, mouth_image=g) for target, g in zip(part, generated, strict=True)]
-            if out_affine is not None:
-                out = [np.asarray(warp_crop(f, out_affine, size)) for f in out]
             timer["texture"] += time.perf_counter() - t0
-            yield from out
+            # the frames themselves one at a time: a chunk of 1920x1080 frames held at once was 25 x 6 MB
+            for target, g in zip(part, generated, strict=True):
+                t0 = time.perf_counter()
+                frame = renderer(target, mouth_image=g)
+                if out_affine is not None:
+                    frame = np.asarray(warp_crop(frame, out_affine, size))
+                timer["texture"] += time.perf_counter() - t0
+                yield frame
             if progress:
                 progress("texture", min(1.0, (start + len(part)) / total))
 
@@ -443,9 +473,13 @@ class Animator:
             timer=timer, progress=progress, head_motion=head,
         )
         t = time.perf_counter()
-        written = write_frames(out_path, frames, self.fps, audio=audio, total=total, sample_rate=SAMPLE_RATE,
-                               crf=cfg.crf, preset=cfg.preset)
-        timer["encode"] = time.perf_counter() - t - timer.get("texture", 0.0) - timer.get("paste", 0.0)
+        # frames are made in a thread of their own beside the encoder (the two overlap: "texture" and
+        # "encode" add up to more than their wall time); the native renderer's torch there on one thread
+        one_thread = cfg.renderer == "native" and cfg.mouth != "generator" and not cfg.person
+        with made_ahead(frames, FRAMES_AHEAD, context=one_torch_thread if one_thread else None) as ahead:
+            written = write_frames(out_path, ahead, self.fps, audio=audio, total=total, sample_rate=SAMPLE_RATE,
+                                   crf=cfg.crf, preset=cfg.preset)
+        timer["encode"] = time.perf_counter() - t - ahead.waited_s  # the encoder's own time, waits left out
         if progress:
             progress("done", 1.0)
         return AnimateResult(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["eye_aspect_ratio", "detect_blinks", "blink_stats"]
+__all__ = ["blink_stats", "bool_runs", "detect_blinks", "eye_aspect_ratio"]
 
 
 def _ear_one(eye: np.ndarray) -> np.ndarray:
@@ -122,11 +122,11 @@ def detect_blinks(
     intervals: list[tuple[int, int]] = []
     if threshold is not None:
         below = e < threshold
-        intervals = _runs(below)
+        intervals = bool_runs(below)
     else:
         base = open_eye_baseline(np.where(ok, e, np.nan), fps, baseline_window)
         core = e < base * (1.0 - min_drop)
-        for s, en in _runs(core):
+        for s, en in bool_runs(core):
             m = s + int(np.argmin(e[s:en]))
             half = base[m] - 0.5 * (base[m] - e[m])
             a, b = m, m + 1
@@ -144,8 +144,15 @@ def detect_blinks(
     return [(s, en) for s, en in intervals if lo <= en - s <= hi]
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """``[start, end)`` runs of True in a (T,) bool array."""
+def bool_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, end)`` runs of True in a (T,) bool array, in time order (blinks, closures, pauses).
+
+    Args:
+        mask: (T,) anything numpy reads as bool.
+
+    Returns:
+        ``[(start, end), ...]`` frame indices, ``end`` exclusive; empty for no True.
+    """
     m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
     d = np.diff(m.astype(np.int8))
     starts = np.flatnonzero(d == 1)

@@ -13,7 +13,8 @@ Per video frame ``t`` (time stamp ``t / fps``):
    the last 15 ms of samples are kept.
 2. **blinks** — the blink generator's GRU run one step per frame with its hidden state carried
    over (:class:`OnlineBlinks`), driven by seeded noise drawn in fixed one-second blocks, so the
-   same seed gives the same blinks whatever the chunking.
+   same seed gives the same blinks whatever the chunking; each block's blinks re-timed to a real
+   blink's profile as offline (:mod:`talkface.motion.blink_shape`).
 3. **retargeting** — onto the photo's own landmarks (eq. 7, :func:`talkface.motion.retarget.retarget`;
    an open mouth in the photo is closed first, as offline: to the model's rest gap with the default
    ``AnimateConfig.mouth_request="centred"``, whose amplitude gain is run causally by
@@ -40,6 +41,7 @@ from talkface.errors import InputError
 from talkface.face.geometry import EYE_POINTS, SPEECH_POINTS, mouth_opening
 from talkface.live.model import LOG_FLOOR, load_stream_motion, log_mel
 from talkface.motion.amplitude import SILENCE_DBFS, mouth_request
+from talkface.motion.blink_shape import shape_blinks, shape_margin
 from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
 from talkface.photo_video import resize_to as _resize_to
 
@@ -138,34 +140,50 @@ class MotionStream:
 
 
 class OnlineBlinks:
-    """The blink generator run online, its GRU's hidden state carried over.
+    """The blink generator run online, its GRU's hidden state carried over, its blinks re-timed per block.
 
     Noise is drawn from a generator seeded with ``seed`` in blocks of ``block`` frames, so frame
     ``t`` always gets the same noise whatever the chunking; ``burn_in`` frames are run first (as
     :meth:`talkface.motion.blink.BlinkModel.generate_eyes` does) so the first frames are typical.
     The noise of a whole block is known when it is drawn, so the GRU runs once per block (one call
     of ``block`` steps instead of ``block`` calls of one step: the same recurrence, a tenth of the
-    per-frame CPU time) and :meth:`step` hands out the block's frames; held between calls: at most
-    one block of outputs and the hidden state.
+    per-frame CPU time) and :meth:`step` hands out the block's frames.
+
+    With ``shaped`` (the default, as offline) each block is re-timed once
+    (:func:`talkface.motion.blink_shape.shape_blinks`) from the raw frames
+    :func:`~talkface.motion.blink_shape.shape_margin` (64 at 25 fps) either side of it, every decision
+    of which lies inside that slice: the frames equal the offline shaping of the whole raw sequence
+    (``test_online_blinks_are_retimed_as_offline``). The GRU then runs up to three blocks ahead of the
+    frames handed out; the noise does not depend on the speech, so this adds no latency. Held between
+    calls: the hidden state, at most one block of noise and of outputs, and ``2 * margin + block`` raw
+    frames.
 
     Args:
         blink: the blink model.
         seed: noise seed.
         noise_scale: noise temperature (blink rate, see ``noise_scale_for_rate``).
-        block: frames of noise drawn (and run through the GRU) at a time.
+        block: frames of noise drawn (and run through the GRU, and re-timed) at a time.
+        shaped: re-time the blinks (False: G_B's raw output).
     """
 
-    def __init__(self, blink: Any, seed: int = 0, noise_scale: float = 1.0, block: int = 25) -> None:
+    def __init__(self, blink: Any, seed: int = 0, noise_scale: float = 1.0, block: int = 25,
+                 shaped: bool = True) -> None:
         self.blink = blink
         self.scale = float(noise_scale)
         self.block = int(block)
+        self.shaped = bool(shaped)
+        self.margin = shape_margin(float(blink.config.fps)) if shaped else 0
         self._gen = torch.Generator().manual_seed(int(seed))
         self._noise = torch.zeros(0, blink.config.noise_dim)
         self._hidden: torch.Tensor | None = None
-        self._ready = np.zeros((0, 22, 2), np.float32)  # eye displacements of frames computed, not yet handed out
+        self._ready = np.zeros((0, 22, 2), np.float32)  # raw eye displacements computed, not yet taken
+        self._raw = np.zeros((0, 22, 2), np.float32)  # raw frames _raw_start .. kept for re-timing
+        self._raw_start = 0
+        self._shaped = np.zeros((0, 22, 2), np.float32)  # re-timed frames not yet handed out
+        self._blocks = 0  # blocks re-timed
         burn = int(blink.config.burn_in)
         if burn:
-            self.step(burn)
+            self._raw_step(burn)
 
     def _take(self, n: int) -> torch.Tensor:
         while len(self._noise) < n:
@@ -181,10 +199,8 @@ class OnlineBlinks:
         h, self._hidden = g.rnn(z, self._hidden)
         return g.last(g.head(h)).view(self.block, 22, 2).cpu().numpy().astype(np.float32)
 
-    def step(self, n: int) -> np.ndarray:
-        """Eye-region displacements of the next ``n`` frames: (n, 22, 2) float32, canonical units."""
-        if n <= 0:
-            return np.zeros((0, 22, 2), np.float32)
+    def _raw_step(self, n: int) -> np.ndarray:
+        """G_B's raw output for the next ``n`` frames."""
         parts = [self._ready]
         have = len(self._ready)
         while have < n:
@@ -192,6 +208,33 @@ class OnlineBlinks:
             have += self.block
         ready = np.concatenate(parts) if len(parts) > 1 else self._ready
         out, self._ready = ready[:n], ready[n:]
+        return out
+
+    def _shape_block(self) -> None:
+        """Re-time the next block from its raw frames and ``margin`` frames either side."""
+        start = self._blocks * self.block
+        end = start + self.block
+        have = self._raw_start + len(self._raw)
+        if have < end + self.margin:
+            self._raw = np.concatenate([self._raw, self._raw_step(end + self.margin - have)])
+        lo = max(0, start - self.margin)
+        window = self._raw[lo - self._raw_start:end + self.margin - self._raw_start]
+        shaped = shape_blinks(window, self.blink)[start - lo:end - lo]
+        self._shaped = np.concatenate([self._shaped, shaped])
+        self._blocks += 1
+        keep = max(0, end - self.margin)  # the next block's slice starts here
+        self._raw = self._raw[keep - self._raw_start:]
+        self._raw_start = keep
+
+    def step(self, n: int) -> np.ndarray:
+        """Eye-region displacements of the next ``n`` frames: (n, 22, 2) float32, canonical units."""
+        if n <= 0:
+            return np.zeros((0, 22, 2), np.float32)
+        if not self.shaped:
+            return self._raw_step(n)
+        while len(self._shaped) < n:
+            self._shape_block()
+        out, self._shaped = self._shaped[:n], self._shaped[n:]
         return out
 
 

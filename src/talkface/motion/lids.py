@@ -57,7 +57,7 @@ def open_eye_level(blink: Any, num_frames: int = 1000, seed: int = 12345) -> np.
         return np.asarray(cached)
 
     faces = np.broadcast_to(blink.canonical_neutral.cpu().numpy(), (num_frames, 68, 2)).copy()
-    faces[:, list(EYE_POINTS)] += blink.generate_eyes(num_frames, 1, seed)[0]
+    faces[:, list(EYE_POINTS)] += blink.generate_eyes(num_frames, 1, seed, shaped=False)[0]  # raw: shaping reads it
     level = np.median(eye_aspect_ratio(faces, per_eye=True), axis=0).astype(np.float64)
     object.__setattr__(blink, _ATTR, level)
     return level
