@@ -64,9 +64,11 @@ CAVITY_PX = (40.0, 60.0)
 #: dark band redder than the lips (EdMarkey's middle fifth R, G, B at 0.33, 0.19, 0.13 of the lips').
 CAVITY_HD, CAVITY_SAT, CAVITY_RISE = 0.1, 1.6, 4.0
 #: The tongue on a large mouth: its level (share of the lips' colour, saturated as the cavity) and the share
-#: of the opening, from the top, below which it shows (fully at the lower lip) once the mouth is open by
-#: ``TONGUE_FROM`` of its width.
-TONGUE_HD, TONGUE_TOP, TONGUE_FROM = 0.8, 0.55, 0.08
+#: of the opening, from the top, below which it shows (fully at the lower lip); the openings (share of the
+#: inner width) between which the rise and the tongue come in: lips barely apart keep a dark slit (the real
+#: frames measured were open by >= 0.2; tests/test_render.py's slit on a 90-px mouth at 0.05 stays dark).
+TONGUE_HD, TONGUE_TOP = 0.8, 0.55
+TONGUE_FROM = (0.1, 0.25)
 #: Opening (share of the mouth width) from which the lower teeth show, and their brightness vs the upper.
 LOWER_TEETH_FROM = 0.1
 LOWER_TEETH_LIGHT = 0.9
@@ -256,15 +258,17 @@ def hd_cavity(lip: np.ndarray, u: np.ndarray, s: np.ndarray, rel: float) -> np.n
     Returns:
         (H, W, 3) float colours: the lips' colour ``CAVITY_SAT`` times as saturated, at ``CAVITY_HD`` of its
         level under the upper lip rising by ``CAVITY_RISE`` to the lower lip, darker in the corners (the
-        cheeks' shadow); the tongue (``TONGUE_HD``) over the lower part once the mouth is open.
+        cheeks' shadow); the tongue (``TONGUE_HD``) over the lower part; rise and tongue come in as the mouth
+        opens from ``TONGUE_FROM[0]`` to ``TONGUE_FROM[1]`` of its width (a barely open mouth: a dark slit).
     """
     lip = np.asarray(lip, np.float64)
     y = float(lip @ LUMA)
     red = np.clip(y + CAVITY_SAT * (lip - y), 0.0, 255.0)
-    down = smoothstep(u)
+    opened = float(smoothstep((rel - TONGUE_FROM[0]) / (TONGUE_FROM[1] - TONGUE_FROM[0])))
+    down = smoothstep(u) * opened
     corners = 1.0 - 0.35 * smoothstep((np.abs(s) - 0.55) / 0.4)
     level = CAVITY_HD * (1.0 + CAVITY_RISE * down) * corners
-    tongue = smoothstep((u - TONGUE_TOP) / (1.0 - TONGUE_TOP)) * (1.0 - s**4) * smoothstep(rel / TONGUE_FROM)
+    tongue = smoothstep((u - TONGUE_TOP) / (1.0 - TONGUE_TOP)) * (1.0 - s**4) * opened
     level = level * (1.0 - tongue) + TONGUE_HD * tongue
     return np.asarray(red[None, None, :] * level[:, :, None])
 
