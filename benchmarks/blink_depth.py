@@ -138,9 +138,9 @@ def main() -> None:
                                       "vis": float(np.nanmin(apex)) / base if base > 0 else float("nan")}
         else:
             assert animator is not None
-            audio = read_audio(source, max_duration_s=len(real) / fps)
             photo = real[0]
-            try:
+            try:  # no audio track (styletalk_KristiNoem.mp4) or no face: say so, go on
+                audio = read_audio(source, max_duration_s=len(real) / fps)
                 photo_lm = animator._face(photo, source)
             except Exception as exc:  # noqa: BLE001 - report and go on
                 print(f"{clip}: skipped ({exc})", flush=True)

@@ -159,9 +159,9 @@ def main() -> None:
             real_lm = real_lm * scale
         n = min(len(real), len(real_lm))
         real, real_lm = real[:n], real_lm[:n]
-        audio = read_audio(row.get("audio_source") or row["source"], max_duration_s=n / fps)
         photo = real[0]
-        try:
+        try:  # no audio track (styletalk_KristiNoem.mp4) or no face: say so, go on
+            audio = read_audio(row.get("audio_source") or row["source"], max_duration_s=n / fps)
             frames = animator.talking_head(photo, audio)
         except Exception as exc:  # noqa: BLE001 - report and go on
             print(f"{clip}: skipped ({exc})", flush=True)

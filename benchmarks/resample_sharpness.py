@@ -62,9 +62,13 @@ def main() -> None:
     for clip, source, _ in clip_sources(args.data, args.max_clips):
         real, fps = read_video(source, max_duration_s=args.seconds)
         real = _downscale(real, 1280)
-        audio = read_audio(source, max_duration_s=len(real) / fps)
         photo = real[0]
-        photo_lm = animators["h1"]._face(photo, source)
+        try:  # no audio track (styletalk_KristiNoem.mp4) or no face: say so, go on
+            audio = read_audio(source, max_duration_s=len(real) / fps)
+            photo_lm = animators["h1"]._face(photo, source)
+        except Exception as exc:  # noqa: BLE001 - report and go on
+            print(f"{clip}: skipped ({exc})", flush=True)
+            continue
         row: dict[str, object] = {"clip": clip, "size": f"{photo.shape[1]}x{photo.shape[0]}"}
         for head, animator in animators.items():
             animator.talking_head(photo, audio)
