@@ -273,6 +273,7 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
     import torch
 
     from talkface.face.draw import draw_landmarks  # lazy: loads cv2
+    from talkface.io.ahead import FRAMES_AHEAD, made_ahead
     from talkface.models import load_lgan_net as load_lgan  # lazy: loads torch (checkpoints and ensembles)
     from talkface.motion.blink import load_blink  # lazy: loads lightning, torch
     from talkface.motion.render import plot_mouth_vs_energy, predict_landmarks  # lazy: loads torch, cv2
@@ -315,7 +316,8 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
     fps = float(lgan.config.fps)
     background = image if args.on_photo else None
     drawn = (draw_landmarks(x, None if args.on_photo else image.shape[:2], image=background) for x in landmarks)
-    write_frames(args.output, drawn, fps, audio=audio, total=len(landmarks))
+    with made_ahead(drawn, FRAMES_AHEAD) as ahead:  # drawn in a thread of their own beside the encoder
+        write_frames(args.output, ahead, fps, audio=audio, total=len(landmarks))
     print(f"{args.output}: {len(landmarks)} frames at {fps:g} fps")
     reference = None
     if (args.plot or args.strip) and Path(args.speech).suffix.lower() in (".mp4", ".mov", ".mkv", ".m4v", ".mpg",

@@ -57,7 +57,7 @@ from talkface.bundle import (
 from talkface.config_checks import check_value
 from talkface.errors import InputError
 from talkface.face.geometry import OPEN_MOUTH, mouth_opening
-from talkface.io.ahead import made_ahead
+from talkface.io.ahead import FRAMES_AHEAD, made_ahead  # FRAMES_AHEAD re-exported: it lived here
 from talkface.live.stream import stream
 from talkface.person import IMAGE_SUFFIXES, adapt_person
 from talkface.photo_video import (
@@ -98,10 +98,6 @@ PathLike = str | os.PathLike[str]
 ProgressFn = Callable[[str, float], None]
 
 _resize_to = resize_to  # the old name (talkface.live.stream uses it)
-
-#: frames the renderer thread may have ready before the encoder takes them (:func:`talkface.io.ahead.made_ahead`):
-#: 2 keeps both busy (a frame's render and encode times vary) and memory flat (a 1080p frame is 6 MB)
-FRAMES_AHEAD = 2
 
 
 @contextlib.contextmanager

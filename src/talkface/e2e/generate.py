@@ -22,6 +22,7 @@ from talkface.e2e.data import load_clips, resize_frames
 from talkface.e2e.stream import compose_full_resolution, uses_full_resolution
 from talkface.e2e.temporal_gan import generate_batch, generate_stream
 from talkface.errors import InputError
+from talkface.io.ahead import FRAMES_AHEAD, made_ahead
 from talkface.photo_video import DEFAULT_MAX_SIDE, check_paths, prepare_photo, read_speech, write_frames
 
 __all__ = ["animate_e2e", "evaluate_e2e", "load_generator"]
@@ -102,8 +103,10 @@ def animate_e2e(
             crop = compose_full_resolution(still, crop) if compose else _resize(crop, cfg.crop_size)
             yield crop if crop_only else paste_back(image, crop, affine)
 
-    with tqdm(total=num_frames, unit="frame", desc="animate", disable=not progress, dynamic_ncols=True) as bar:
-        return write_frames(out, frames(), cfg.fps, audio=audio, total=num_frames, sample_rate=cfg.sample_rate,
+    # generated and pasted in a thread of their own beside the encoder (torch there keeps the thread count set)
+    with (tqdm(total=num_frames, unit="frame", desc="animate", disable=not progress, dynamic_ncols=True) as bar,
+          made_ahead(frames(), FRAMES_AHEAD) as ahead):
+        return write_frames(out, ahead, cfg.fps, audio=audio, total=num_frames, sample_rate=cfg.sample_rate,
                             progress=lambda done: bar.update(done - bar.n))
 
 

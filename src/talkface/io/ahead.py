@@ -25,9 +25,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Ahead", "made_ahead"]
+__all__ = ["FRAMES_AHEAD", "Ahead", "made_ahead"]
 
 T = TypeVar("T")
+
+#: video frames that may be ready before the encoder takes them (``talkface animate``, ``landmarks``,
+#: ``animate-e2e``): 2 keeps both busy (a frame's render and encode times vary) and memory flat (a 1080p
+#: frame is 6 MB)
+FRAMES_AHEAD = 2
 
 _ITEM, _DONE, _ERROR = 0, 1, 2
 #: how often a producer waiting on a full queue checks whether it should stop, seconds
