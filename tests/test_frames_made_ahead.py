@@ -48,8 +48,8 @@ def _same_runs(writer: _Writer) -> None:
 
 def test_landmarks_frames_are_made_ahead_and_unchanged(monkeypatch: pytest.MonkeyPatch, fixtures_dir: Path,
                                                       tmp_path: Path) -> None:
+    import talkface.cli
     import talkface.face.draw
-    import talkface.io.ahead
     import talkface.photo_video
     from talkface.cli import main
     from talkface.io.images import write_image
@@ -70,7 +70,7 @@ def test_landmarks_frames_are_made_ahead_and_unchanged(monkeypatch: pytest.Monke
     command = ["landmarks", str(photo), str(fixtures_dir / "bbaf2n.mpg"), "-o", str(tmp_path / "lm.mp4"),
                "--threads", "1", "--no-blink", "--seed", "3", "--on-photo"]
     assert main(command) == 0
-    monkeypatch.setattr(talkface.io.ahead, "made_ahead", _one_by_one)
+    monkeypatch.setattr(talkface.cli, "made_ahead", _one_by_one)
     assert main(command) == 0
     _same_runs(writer)
 

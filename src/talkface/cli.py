@@ -37,6 +37,7 @@ from talkface.cli_parser import evaluate_command as _evaluate_command
 from talkface.config_checks import check_device, check_fields, check_output_file, check_value, environment_error
 from talkface.errors import InputError, TalkfaceError
 from talkface.interrupt import Terminated, terminate_as_interrupt
+from talkface.io.ahead import FRAMES_AHEAD, made_ahead
 from talkface.live.command import run as run_live
 
 if TYPE_CHECKING:
@@ -273,7 +274,6 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
     import torch
 
     from talkface.face.draw import draw_landmarks  # lazy: loads cv2
-    from talkface.io.ahead import FRAMES_AHEAD, made_ahead
     from talkface.models import load_lgan_net as load_lgan  # lazy: loads torch (checkpoints and ensembles)
     from talkface.motion.blink import load_blink  # lazy: loads lightning, torch
     from talkface.motion.render import plot_mouth_vs_energy, predict_landmarks  # lazy: loads torch, cv2
