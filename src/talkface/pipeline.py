@@ -15,7 +15,7 @@ Data flows one way through the stages (Das et al. 2020, Fig. 2):
    pasted back into the photo (:func:`talkface.face.align.paste_back`);
 5. **encode** — frames written as H.264 + AAC with the speech muxed in, frame by frame
    (:func:`talkface.photo_video.write_frames`), atomically: on any error no output file appears. The frames
-   are rendered in a thread of their own beside the encoder, up to :data:`FRAMES_AHEAD` ahead
+   are rendered in a thread of their own beside the encoder, up to :data:`talkface.io.ahead.FRAMES_AHEAD` ahead
    (:func:`talkface.io.ahead.made_ahead`).
 
 Steps 1, 2 (reading the photo) and 5 are :mod:`talkface.photo_video`, the path every photo -> video
@@ -57,7 +57,7 @@ from talkface.bundle import (
 from talkface.config_checks import check_value
 from talkface.errors import InputError
 from talkface.face.geometry import OPEN_MOUTH, mouth_opening
-from talkface.io.ahead import FRAMES_AHEAD, made_ahead  # FRAMES_AHEAD re-exported: it lived here
+from talkface.io.ahead import FRAMES_AHEAD, made_ahead
 from talkface.live.stream import stream
 from talkface.person import IMAGE_SUFFIXES, adapt_person
 from talkface.photo_video import (

@@ -135,7 +135,7 @@ class Ahead(Iterator[T], Generic[T]):
         self._stop.set()
 
 
-def made_ahead(items: Iterable[T], ahead: int = 2,
+def made_ahead(items: Iterable[T], ahead: int = FRAMES_AHEAD,
                context: Callable[[], AbstractContextManager[object]] | None = None) -> Ahead[T]:
     """``items`` made in a background thread, at most ``ahead`` of them waiting: same items, same order.
 

@@ -240,6 +240,12 @@ def _row_of_teeth(
     return length * (1.0 - notch), seam, (2.0 * frac - 1.0) ** 2
 
 
+def _corner_shade(s: np.ndarray) -> np.ndarray:
+    """1 in the middle of the mouth falling to 0.65 at the corners (the cheeks' shadow beside the teeth);
+    ``s``: -1 .. 1 across the mouth."""
+    return np.asarray(1.0 - 0.35 * smoothstep((np.abs(s) - 0.55) / 0.4))
+
+
 def cavity_share(width: float) -> float:
     """0 for an inner mouth up to ``CAVITY_PX[0]`` pixels wide (the dark cavity), 1 from ``CAVITY_PX[1]`` (the
     red one of :func:`hd_cavity`), smooth between."""
@@ -266,7 +272,7 @@ def hd_cavity(lip: np.ndarray, u: np.ndarray, s: np.ndarray, rel: float) -> np.n
     red = np.clip(y + CAVITY_SAT * (lip - y), 0.0, 255.0)
     opened = float(smoothstep((rel - TONGUE_FROM[0]) / (TONGUE_FROM[1] - TONGUE_FROM[0])))
     down = smoothstep(u) * opened
-    corners = 1.0 - 0.35 * smoothstep((np.abs(s) - 0.55) / 0.4)
+    corners = _corner_shade(s)
     level = CAVITY_HD * (1.0 + CAVITY_RISE * down) * corners
     tongue = smoothstep((u - TONGUE_TOP) / (1.0 - TONGUE_TOP)) * (1.0 - s**4) * opened
     level = level * (1.0 - tongue) + TONGUE_HD * tongue
@@ -329,7 +335,7 @@ def paint_mouth(
     # cavity: the lips' colour much darker, darkest in the middle of the opening and in the corners
     # (the cheeks' shadow beside the teeth)
     centre_dark = 1.0 - 0.45 * np.exp(-((u - 0.55) ** 2) / 0.08) * (1.0 - s[None, :] ** 2)
-    centre_dark = centre_dark * (1.0 - 0.35 * smoothstep((np.abs(s[None, :]) - 0.55) / 0.4))
+    centre_dark = centre_dark * _corner_shade(s[None, :])
     cavity_level = CAVITY_LEVEL if palette.cavity_level is None else palette.cavity_level
     interior = palette.lip[None, None, :] * (cavity_level * centre_dark)[:, :, None]
     rel = gap / max(width, 1e-3)  # opening relative to mouth width
