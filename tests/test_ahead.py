@@ -144,3 +144,32 @@ def test_one_torch_thread_sets_and_restores() -> None:
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_one_torch_thread_leaves_other_threads_alone() -> None:
+    """`serve --workers 2` runs two animations at once in one process: one job's renderer thread, inside
+    `one_torch_thread`, must not take the other job's torch threads away while it runs (torch's thread count is
+    per thread with its OpenMP backend, so the context only touches the thread that enters it)."""
+    before = torch.get_num_threads()
+    inside, release = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def renderer() -> None:
+        with one_torch_thread():
+            seen.append(torch.get_num_threads())
+            inside.set()
+            release.wait(10)
+
+    try:
+        torch.set_num_threads(2)
+        worker = threading.Thread(target=renderer)
+        worker.start()
+        assert inside.wait(10)
+        assert torch.get_num_threads() == 2  # while the other thread is inside
+        release.set()
+        worker.join(10)
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        release.set()
+        torch.set_num_threads(before)
