@@ -85,17 +85,40 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def clip_sources(data: Path, max_clips: int, skip: int = 0) -> list[tuple[str, Path, Path]]:
-    """(clip name, source video, prepared arrays ``clips/<id>.npz``) of the manifest's finished clips."""
+    """(clip name, source video, prepared arrays ``clips/<id>.npz``) of the manifest's finished clips.
+
+    The name is the clip id's utterance part (``Obama/styletalk_Obama_clip2`` -> ``styletalk_Obama_clip2``;
+    a GRID clip's is its sentence), unique within a prepared folder.
+    """
     out = []
     for line in (data / "manifest.jsonl").read_text().splitlines():
         row = json.loads(line)
         if row.get("status") == "ok" and Path(row["source"]).is_file():
-            out.append((row["id"].split("/")[0], Path(row["source"]), data / "clips" / f"{row['id']}.npz"))
+            out.append((row["id"].split("/")[-1], Path(row["source"]), data / "clips" / f"{row['id']}.npz"))
     out = out[skip:]
     return out[:max_clips] if max_clips else out
 
 
-def oracle_landmarks(arrays: Path, photo_lm: np.ndarray, n: int, scale: float, head: bool) -> np.ndarray:
+def at_rate(num_frames: int, fps: float, rate: float) -> np.ndarray:
+    """Indices of a ``fps`` video's frames shown at the times of a ``rate`` video's frames (the nearest earlier
+    or equal frame, as a player shows it), as long as the ``fps`` video lasts; ``arange`` when the rates match."""
+    if abs(fps - rate) < 1e-3:
+        return np.arange(num_frames)
+    count = int(np.floor((num_frames - 1) * rate / fps + 1e-9)) + 1
+    return np.minimum(np.floor(np.arange(count) * fps / rate + 1e-6).astype(int), num_frames - 1)
+
+
+def speech_sources(data: Path) -> dict[Path, Path]:
+    """Source video -> the file its speech was read from by ``talkface preprocess``: the side-car audio the
+    manifest names (``audio_source``: the styletalk clips' ``.wav`` beside a silent ``.mp4``), else the video."""
+    out: dict[Path, Path] = {}
+    for line in (data / "manifest.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        out[Path(row["source"])] = Path(row.get("audio_source") or row["source"])
+    return out
+
+
+def oracle_landmarks(arrays: Path, photo_lm: np.ndarray, frames: np.ndarray, scale: float, head: bool) -> np.ndarray:
     """The real clip's own tracked landmarks as the request (the oracle motion), in the photo's pixels.
 
     With ``head`` the prepared track itself (source pixels times ``scale``: real head pose included);
@@ -106,7 +129,7 @@ def oracle_landmarks(arrays: Path, photo_lm: np.ndarray, n: int, scale: float, h
     Args:
         arrays: the clip's prepared ``.npz`` (``landmarks``, ``canonical``).
         photo_lm: (68, 2) the photo's (frame 0's) dlib landmarks, photo pixels.
-        n: frames wanted.
+        frames: (n,) the source video's frames wanted (:func:`at_rate`: the rendered frames' times).
         scale: photo pixels per source-video pixel (``--max-side`` downscaling).
         head: keep the real head motion.
 
@@ -120,7 +143,7 @@ def oracle_landmarks(arrays: Path, photo_lm: np.ndarray, n: int, scale: float, h
             track = z["landmarks"].astype(np.float64) * scale
         else:
             track = retarget(z["canonical"], z["canonical"][0], photo_lm)
-    track = track[np.minimum(np.arange(n), len(track) - 1)]
+    track = track[np.minimum(np.asarray(frames), len(track) - 1)]
     return np.asarray(track, np.float32)
 
 
@@ -231,13 +254,19 @@ def main() -> None:
     lp = LPIPS()
     sync = SyncScorer()
     rows: list[dict[str, object]] = []
+    speech = speech_sources(args.data)
+    model_fps = float(base.bundle.lgan.config.fps)
     for clip, source, arrays in clip_sources(args.data, args.max_clips, args.skip_clips):
         t0 = time.perf_counter()
         real, fps = read_video(source, max_duration_s=args.seconds)
         source_width = real.shape[2]
         real = _downscale(real, args.max_side)
-        try:  # a clip with no audio track (styletalk_KristiNoem.mp4) cannot be animated: say so, go on
-            audio = read_audio(source, max_duration_s=len(real) / fps)
+        # the renderer makes frames at the motion model's rate: compare with the real frame shown at each
+        # rendered frame's time (a 30 fps clip's frames 0, 1, 2, 3, 4, 6, 7, 8, ...), not index by index
+        picked = at_rate(len(real), fps, model_fps)
+        real, fps = real[picked], model_fps
+        try:  # no speech (styletalk_KristiNoem.mp4: no track, no side-car): cannot be animated, say so, go on
+            audio = read_audio(speech.get(source, source), max_duration_s=len(real) / fps)
             photo = real[0]
             photo_lm = base._face(photo, source)
         except Exception as exc:  # noqa: BLE001 - report and go on
@@ -252,8 +281,8 @@ def main() -> None:
         real_lm = track_landmarks(real, fps=fps, detector=detector, predictor=predictor).landmarks
         n = min(len(real), len(requested))
         real, real_lm, requested = real[:n], real_lm[:n], requested[:n]
-        types = picture_types(source, max_frames=n)
-        intra = [i for i, t in enumerate(types) if t == "I"]  # the photo (frame 0) is one of them
+        types = picture_types(source, max_frames=int(picked[n - 1]) + 1)
+        intra = [i for i, j in enumerate(picked[:n]) if types[j] == "I"]  # the photo (frame 0) is one of them
         ref = {
             "lap": laplacian_var(real, real_lm), "cpbd": face_cpbd(real, real_lm, 5),
             "lap_i": laplacian_var(real[intra], real_lm[intra]) if intra else float("nan"),
@@ -269,7 +298,7 @@ def main() -> None:
                 frames = np.repeat(photo[None], n, 0) if v == "still" else real
             elif _is_oracle(v):
                 a = animators[v]
-                oracle = oracle_landmarks(arrays, photo_lm, n, real.shape[2] / source_width,
+                oracle = oracle_landmarks(arrays, photo_lm, picked[:n], real.shape[2] / source_width,
                                           head=a.config.head_motion > 0)
                 _, it = a._frames(photo, photo_lm, audio, blink_rate=None, motion_scale=1.0, seed=args.seed, size=0,
                                   timer={}, progress=None, requested=oracle)
