@@ -244,3 +244,34 @@ def test_report_on_a_prepared_dataset_runs_models_with_the_still(
     rows = {r["method"]: r for r in table.per_clip}
     assert rows["still baseline"]["psnr"] > rows["shaky"]["psnr"]  # same frames without the noise
     assert "lse_c" not in rows["shaky"] and np.isfinite(rows["shaky"]["lmd"])
+
+
+def test_a_model_at_25_fps_is_scored_at_a_30_fps_clips_frame_times() -> None:
+    """`talkface evaluate --model` on a 30 fps clip: the model's 25 fps frames are compared with the real frame
+    at the same time, not index by index (which drifted 0.5 s over 3 s and padded the end with a frozen frame)."""
+    from talkface.eval.report.inputs import EvalSample, at_rate, read_frames, run_model
+
+    class Model:  # a talking head at 25 frames/s whose frame k shows the time k / 25 (in its pixel value)
+        fps = 25.0
+        last_requested_landmarks: np.ndarray | None = None
+
+        def talking_head(self, still: np.ndarray, audio: np.ndarray) -> np.ndarray:
+            n = round(len(audio) / 16000 * self.fps)
+            self.last_requested_landmarks = np.repeat(np.arange(n, dtype=np.float32)[:, None, None], 68, 1)
+            self.last_requested_landmarks = np.repeat(self.last_requested_landmarks, 2, 2)
+            return np.repeat(np.arange(n, dtype=np.uint8)[:, None, None, None], 3, 3) * np.ones((1, 4, 4, 3), np.uint8)
+
+    real = np.zeros((90, 4, 4, 3), np.uint8)  # 3 s at 30 fps
+    sample = EvalSample("clip", real, np.zeros(48000, np.float32), 30.0)
+    frames, requested = run_model(Model().talking_head, sample)
+    assert frames.shape[0] == 90 and requested is not None and requested.shape == (90, 68, 2)
+    times = frames[:, 0, 0, 0] / 25.0  # the time each scored frame shows
+    assert np.abs(times - np.arange(90) / 30.0).max() <= 0.5 / 25 + 1e-9  # within half a model frame of the real one
+    assert np.array_equal(requested[:, 0, 0], frames[:, 0, 0, 0].astype(np.float32))  # the request moves with them
+    assert np.array_equal(at_rate(75, 25.0, 25.0), np.arange(75))
+
+    path = Path(__file__).parent / "fixtures"  # a generated video at another rate: read_frames brings it to the clip's
+    video = sorted(path.glob("*.mp4"))[0]
+    native, fps = read_video(video)
+    again, _ = read_frames(video, fps * 2)
+    assert len(again) == round(len(native) * 2) and np.array_equal(again[::2], native[: len(again[::2])])

@@ -154,9 +154,7 @@ def samples_from_pairs(
         frames, fps = read_video(real)
         audio = read_audio(real, sample_rate=SAMPLE_RATE)
         gen, gen_fps = read_video(generated)
-        if abs(gen_fps - fps) > 1e-3:  # nearest generated frame at each real frame time
-            idx = np.minimum(np.round(np.arange(round(gen.shape[0] * fps / gen_fps)) * gen_fps / fps), gen.shape[0] - 1)
-            gen = gen[idx.astype(np.int64)]
+        gen = gen[at_rate(gen.shape[0], gen_fps, fps)]
         sample = EvalSample(Path(real).stem, frames, audio.astype(np.float32), fps, 0, os.fspath(real))
         yield sample, gen, Path(generated).stem
 
@@ -190,9 +188,30 @@ def conform(frames: np.ndarray, like: np.ndarray, method: str, clip_id: str) -> 
 Made = tuple[np.ndarray, np.ndarray | None]
 
 
+def at_rate(num_frames: int, fps: float, rate: float) -> np.ndarray:
+    """Indices of the frames of a ``fps`` video nearest to the times of a ``rate`` video's frames over the same
+    duration (``arange(num_frames)`` when the rates match).
+
+    Args:
+        num_frames: frames of the ``fps`` video.
+        fps: its frame rate, frames/s.
+        rate: the frame rate wanted, frames/s.
+
+    Returns:
+        (round(num_frames * rate / fps),) int64 indices into the ``fps`` video.
+    """
+    if abs(fps - rate) <= 1e-3:
+        return np.arange(num_frames, dtype=np.int64)
+    times = np.arange(round(num_frames * rate / fps)) / rate
+    return np.minimum(np.round(times * fps), num_frames - 1).astype(np.int64)
+
+
 def run_model(model: TalkingHeadModel, sample: EvalSample) -> Made:
     """Run a model; its requested landmarks come from ``last_requested_landmarks`` of the model's owner
-    (:meth:`talkface.pipeline.Animator.talking_head` sets it), if it has one."""
+    (:meth:`talkface.pipeline.Animator.talking_head` sets it), if it has one. A model whose owner says its
+    frame rate (``fps``, e.g. the :class:`talkface.pipeline.Animator` at the motion model's 25 frames/s) is
+    brought to the clip's rate, frame by frame at the same times (:func:`at_rate`), so a 30 fps clip is
+    compared with what the model shows at each of its frames' times, not index by index."""
     owner = getattr(model, "__self__", model)
     if hasattr(owner, "last_requested_landmarks"):
         owner.last_requested_landmarks = None
@@ -202,6 +221,11 @@ def run_model(model: TalkingHeadModel, sample: EvalSample) -> Made:
         requested = np.asarray(requested, np.float32)
         if requested.ndim != 3 or requested.shape[1:] != (68, 2) or len(requested) != len(frames):
             requested = None
+    rate = getattr(owner, "fps", None)
+    if isinstance(rate, int | float) and rate > 0 and frames.ndim >= 1 and len(frames):
+        picked = at_rate(len(frames), float(rate), sample.fps)
+        frames = frames[picked]
+        requested = None if requested is None else requested[picked]
     return frames, requested
 
 
@@ -210,11 +234,13 @@ def given(frames: np.ndarray) -> Made:
     return np.asarray(frames), None
 
 
-def read_frames(path: Path) -> Made:
-    """Frames of a generated video file, with no requested landmarks."""
+def read_frames(path: Path, rate: float | None = None) -> Made:
+    """Frames of a generated video file, with no requested landmarks; at ``rate`` frames/s (the clip's:
+    :func:`at_rate`) when given and the file's rate differs."""
     from talkface.io.media import read_video  # lazy: loads av
 
-    return read_video(path)[0], None
+    frames, fps = read_video(path)
+    return (frames if rate is None else frames[at_rate(len(frames), fps, rate)]), None
 
 
 def conform_landmarks(requested: np.ndarray, raw_shape: tuple[int, ...], like: np.ndarray) -> np.ndarray:

@@ -243,7 +243,7 @@ def _dataset_source(
             path = Path(folder) / f"{sample.clip_id}.mp4"
             if not path.is_file():
                 raise InputError(path, f"generated video for clip {sample.clip_id} not found")
-            makers[name] = functools.partial(read_frames, path)
+            makers[name] = functools.partial(read_frames, path, sample.fps)
         yield sample, makers
 
 
