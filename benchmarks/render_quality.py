@@ -81,6 +81,8 @@ import cv2
 import numpy as np
 import torch
 
+from talkface.eval.report.inputs import at_rate
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -97,15 +99,6 @@ def clip_sources(data: Path, max_clips: int, skip: int = 0) -> list[tuple[str, P
             out.append((row["id"].split("/")[-1], Path(row["source"]), data / "clips" / f"{row['id']}.npz"))
     out = out[skip:]
     return out[:max_clips] if max_clips else out
-
-
-def at_rate(num_frames: int, fps: float, rate: float) -> np.ndarray:
-    """Indices of a ``fps`` video's frames shown at the times of a ``rate`` video's frames (the nearest earlier
-    or equal frame, as a player shows it), as long as the ``fps`` video lasts; ``arange`` when the rates match."""
-    if abs(fps - rate) < 1e-3:
-        return np.arange(num_frames)
-    count = int(np.floor((num_frames - 1) * rate / fps + 1e-9)) + 1
-    return np.minimum(np.floor(np.arange(count) * fps / rate + 1e-6).astype(int), num_frames - 1)
 
 
 def speech_sources(data: Path) -> dict[Path, Path]:
@@ -129,7 +122,7 @@ def oracle_landmarks(arrays: Path, photo_lm: np.ndarray, frames: np.ndarray, sca
     Args:
         arrays: the clip's prepared ``.npz`` (``landmarks``, ``canonical``).
         photo_lm: (68, 2) the photo's (frame 0's) dlib landmarks, photo pixels.
-        frames: (n,) the source video's frames wanted (:func:`at_rate`: the rendered frames' times).
+        frames: (n,) the source video's frames wanted (``at_rate``: the rendered frames' times).
         scale: photo pixels per source-video pixel (``--max-side`` downscaling).
         head: keep the real head motion.
 
@@ -261,8 +254,8 @@ def main() -> None:
         real, fps = read_video(source, max_duration_s=args.seconds)
         source_width = real.shape[2]
         real = _downscale(real, args.max_side)
-        # the renderer makes frames at the motion model's rate: compare with the real frame shown at each
-        # rendered frame's time (a 30 fps clip's frames 0, 1, 2, 3, 4, 6, 7, 8, ...), not index by index
+        # the renderer makes frames at the motion model's rate: compare with the real frame nearest each
+        # rendered frame's time (a 30 fps clip's frames 0, 1, 2, 4, 5, 6, 7, 8, 10, ...), not index by index
         picked = at_rate(len(real), fps, model_fps)
         real, fps = real[picked], model_fps
         try:  # no speech (styletalk_KristiNoem.mp4: no track, no side-car): cannot be animated, say so, go on
