@@ -12,6 +12,7 @@ from talkface.eval.motion_metrics import mouth_opening
 from talkface.face.align import Similarity, canonical_face
 from talkface.motion.amplitude import (
     CORNER_POSTURE,
+    MAX_CLOSING,
     MOUTH_REQUESTS,
     MouthRequest,
     centred_motion,
@@ -78,8 +79,13 @@ def test_close_mouth_keeps_the_rest_gap() -> None:
 
 def test_mouth_request_names() -> None:
     assert mouth_request(None) == MouthRequest() == MOUTH_REQUESTS["centred"]
-    assert mouth_request("neutral") == MouthRequest(centre="neutral", rest_gap="zero", corner_posture=1.0)
-    assert mouth_request("model_corners") == MouthRequest(corner_posture=1.0)
+    inf = float("inf")
+    assert mouth_request("neutral") == MouthRequest(centre="neutral", rest_gap="zero", corner_posture=1.0,
+                                                    max_closing=inf)
+    assert mouth_request("model_corners") == MouthRequest(corner_posture=1.0, max_closing=inf)
+    assert MouthRequest().max_closing == MAX_CLOSING
+    with pytest.raises(ValueError, match="max_closing"):
+        MouthRequest(max_closing=0.0)
     assert 0.0 <= MouthRequest().corner_posture == CORNER_POSTURE < 1.0
     with pytest.raises(ValueError, match="corner_posture"):
         MouthRequest(corner_posture=1.5)
@@ -107,10 +113,11 @@ def test_predict_landmarks_rests_an_open_photo_at_the_model_gap(fixtures_dir: Pa
     audio = read_audio(fixtures_dir / "espeak_hello.flac")
     person = Similarity.from_params(60.0, 0.0, (100.0, 100.0)).apply(canonical_face()).astype(np.float32)
     gaping = person.copy()
-    gaping[[55, 56, 57, 58, 59, 65, 66, 67]] += np.array([0.0, 12.0], np.float32)
+    gaping[[55, 56, 57, 58, 59, 65, 66, 67]] += np.array([0.0, 9.0], np.float32)
     image = np.zeros((200, 200, 3), np.uint8)
     model_gap = float(mouth_opening(lgan.canonical_neutral.numpy()))
     assert 0.01 < model_gap < 0.05
+    assert 0.1 < float(mouth_opening(gaping)) < MAX_CLOSING + model_gap  # open, not wide open
     rest = predict_landmarks(image, audio, lgan, person_landmarks=gaping, motion_scale=0.0)
     old_rest = predict_landmarks(image, audio, lgan, person_landmarks=gaping, motion_scale=0.0, mouth="neutral")
     np.testing.assert_allclose(mouth_opening(rest), model_gap, atol=0.003)
@@ -121,6 +128,32 @@ def test_predict_landmarks_rests_an_open_photo_at_the_model_gap(fixtures_dir: Pa
     o_new, o_old = mouth_opening(new), mouth_opening(old)
     assert float(o_new.std()) == pytest.approx(float(o_old.std()), rel=0.15)  # as lively
     assert float(o_new.mean()) < float(o_old.mean())  # the mean posture is not inflated
+
+
+def test_a_wide_open_photo_mouth_closes_part_way(fixtures_dir: Path) -> None:
+    """A photo mouth opened more than MAX_CLOSING beyond the rest gap (a tongue, both rows of teeth) is closed by
+    MAX_CLOSING only: warped all the way shut it turned into a pink blob (docs/render.md); the earlier requests
+    close it all the way."""
+    from talkface.io.media import read_audio
+    from talkface.models import load_lgan_net
+    from talkface.motion.render import predict_landmarks
+    from talkface.pipeline import DEFAULT_MODEL
+
+    lgan = load_lgan_net(DEFAULT_MODEL / "lgan.pt")
+    audio = read_audio(fixtures_dir / "espeak_hello.flac")[:8000]
+    person = Similarity.from_params(60.0, 0.0, (100.0, 100.0)).apply(canonical_face()).astype(np.float32)
+    wide = person.copy()
+    wide[[55, 56, 57, 58, 59, 65, 66, 67]] += np.array([0.0, 24.0], np.float32)
+    image = np.zeros((200, 200, 3), np.uint8)
+    model_gap = float(mouth_opening(lgan.canonical_neutral.numpy()))
+    opening = float(mouth_opening(wide))
+    assert opening > MAX_CLOSING + model_gap + 0.1
+    rest = predict_landmarks(image, audio, lgan, person_landmarks=wide, motion_scale=0.0)
+    np.testing.assert_allclose(mouth_opening(rest), opening - MAX_CLOSING, atol=0.003)
+    assert MouthRequest().closed_opening(lgan.canonical_neutral.numpy(), wide) == pytest.approx(opening - MAX_CLOSING)
+    assert MouthRequest().closed_opening(lgan.canonical_neutral.numpy(), person) == pytest.approx(model_gap)
+    shut = predict_landmarks(image, audio, lgan, person_landmarks=wide, motion_scale=0.0, mouth="model_corners")
+    np.testing.assert_allclose(mouth_opening(shut), model_gap, atol=0.003)
 
 
 CORNERS = [48, 54, 60, 64]

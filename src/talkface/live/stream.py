@@ -368,7 +368,7 @@ class FaceStream:
         self.request = mouth_request(cfg.mouth_request)
         neutral = np.asarray(self.person_landmarks)
         if cfg.close_mouth and mouth_is_open(neutral):
-            neutral = close_mouth(neutral, keep_gap=self.request.rest_opening(self.canonical_neutral))
+            neutral = close_mouth(neutral, keep_gap=self.request.closed_opening(self.canonical_neutral, neutral))
         self.neutral = neutral
         self.gain = check_motion_scale(cfg.motion_scale if motion_scale is None else motion_scale)
         rate = cfg.blink_rate if blink_rate == "config" else blink_rate

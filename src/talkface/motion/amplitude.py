@@ -32,7 +32,7 @@ import numpy as np
 
 from talkface.face.geometry import INNER_LIP_PAIRS, mouth_opening
 
-__all__ = ["CORNER_FALLOFF", "CORNER_POINTS", "CORNER_POSTURE", "MAX_GAIN", "MOUTH_REQUESTS", "PAUSE_DB",
+__all__ = ["CORNER_FALLOFF", "CORNER_POINTS", "CORNER_POSTURE", "MAX_CLOSING", "MAX_GAIN", "MOUTH_REQUESTS", "PAUSE_DB",
            "SILENCE_DBFS", "TARGET_OPENING_STD", "MouthRequest", "amplitude_gain", "centred_motion", "corner_matrix",
            "has_speech", "mouth_request", "photo_corners", "speech_presence"]
 
@@ -182,6 +182,12 @@ def photo_corners(canonical: np.ndarray, neutral: np.ndarray, speech: np.ndarray
 CENTRES = ("speech_mean", "neutral")
 #: What an open-mouthed photo's mouth is closed to (:func:`talkface.motion.retarget.close_mouth`).
 REST_GAPS = ("model", "zero")
+#: How far (mouth opening, inner-lip gap over the eye distance) a warp may close an open photo's mouth. A wider
+#: photo mouth (a tongue, both rows of teeth: ``retalking_examples_face_3`` at 0.33) closed all the way turns into a
+#: pink blob under a dark outline, since the photo holds no closed lips to warp; it is closed only by this much
+#: and rests a little open (docs/render.md "A wide-open photo mouth closes part way"). Photos up to 0.2 + the rest
+#: gap (every GRID first frame, 30 of the 33 wild ones) close as before.
+MAX_CLOSING = 0.2
 
 
 @dataclass(frozen=True)
@@ -200,11 +206,14 @@ class MouthRequest:
             mouth more closed than the model means).
         corner_posture: share of the model's mean mouth-corner posture in speech that is kept
             (:func:`photo_corners`; default :data:`CORNER_POSTURE`; 1: the model's, as before 2026-12-01 late).
+        max_closing: how far an open photo's mouth may be closed (:data:`MAX_CLOSING`; infinite: always to the
+            rest gap, as before 2026-12-02).
     """
 
     centre: str = "speech_mean"
     rest_gap: str = "model"
     corner_posture: float = CORNER_POSTURE
+    max_closing: float = MAX_CLOSING
 
     def rest_opening(self, canonical_neutral: np.ndarray) -> float:
         """The inner-lip gap (over the eye distance) an open photo mouth is closed to for this request.
@@ -218,6 +227,18 @@ class MouthRequest:
         """
         return float(mouth_opening(np.asarray(canonical_neutral))) if self.rest_gap == "model" else 0.0
 
+    def closed_opening(self, canonical_neutral: np.ndarray, photo_landmarks: np.ndarray) -> float:
+        """The inner-lip gap (over the eye distance) an open photo's mouth is closed to: the rest gap
+        (:meth:`rest_opening`), or for a photo opened more than ``max_closing`` beyond it, its own opening less
+        ``max_closing`` (the ``keep_gap`` of :func:`talkface.motion.retarget.close_mouth`; offline and live).
+
+        Args:
+            canonical_neutral: (68, 2) the motion model's canonical neutral face.
+            photo_landmarks: (68, 2) the photo's landmarks.
+        """
+        rest = self.rest_opening(canonical_neutral)
+        return max(rest, float(mouth_opening(np.asarray(photo_landmarks, np.float64))) - self.max_closing)
+
     def __post_init__(self) -> None:
         if self.centre not in CENTRES:
             raise ValueError(f"MouthRequest.centre must be one of {CENTRES}, got {self.centre!r}")
@@ -225,15 +246,17 @@ class MouthRequest:
             raise ValueError(f"MouthRequest.rest_gap must be one of {REST_GAPS}, got {self.rest_gap!r}")
         if not (np.isfinite(self.corner_posture) and 0.0 <= self.corner_posture <= 1.0):
             raise ValueError(f"MouthRequest.corner_posture must be in [0, 1], got {self.corner_posture!r}")
+        if not self.max_closing > 0:
+            raise ValueError(f"MouthRequest.max_closing must be > 0, got {self.max_closing!r}")
 
 
 #: Named settings (``AnimateConfig.mouth_request``): ``centred`` (default since 2026-12-01), ``model_corners``
 #: (the centred request with the model's own mean corner posture, the default before section 6a) and
-#: ``neutral`` (the request as made before section 6).
+#: ``neutral`` (the request as made before section 6); both earlier ones close any open photo mouth all the way.
 MOUTH_REQUESTS: dict[str, MouthRequest] = {
     "centred": MouthRequest(),
-    "model_corners": MouthRequest(corner_posture=1.0),
-    "neutral": MouthRequest(centre="neutral", rest_gap="zero", corner_posture=1.0),
+    "model_corners": MouthRequest(corner_posture=1.0, max_closing=float("inf")),
+    "neutral": MouthRequest(centre="neutral", rest_gap="zero", corner_posture=1.0, max_closing=float("inf")),
 }
 
 

@@ -196,7 +196,7 @@ def predict_landmarks(
     neutral = np.asarray(person_landmarks)
     if close_mouth and mouth_is_open(neutral):
         # the model's displacements are measured from its neutral face, whose lips are not pressed together
-        neutral = with_mouth_closed(neutral, keep_gap=request.rest_opening(canonical_neutral))
+        neutral = with_mouth_closed(neutral, keep_gap=request.closed_opening(canonical_neutral, neutral))
     check_head_motion(head_motion)
     canonical = predict_canonical_landmarks(
         audio, lgan, blink, seed=seed, blink_rate=blink_rate, extractor=extractor, motion_scale=motion_scale,
