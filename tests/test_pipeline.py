@@ -216,6 +216,8 @@ def test_photo_warnings_flag_an_open_mouth(grid_mpg_female: Path) -> None:
     assert len(notes) == 1 and "mouth" in notes[0] and "better lip sync" in notes[0]
     closing = photo_warnings(landmarks_for_image(frames[0], grid_mpg_female), closing_mouth=True)
     assert len(closing) == 1 and "closed for the animation" in closing[0]
+    wide = photo_warnings(landmarks_for_image(frames[0], grid_mpg_female), closing_mouth=True, part_way=True)
+    assert len(wide) == 1 and "closed only part way" in wide[0]
 
 
 def test_an_open_mouth_in_the_photo_is_closed_in_pauses(animator: Animator, grid_mpg_female: Path) -> None:

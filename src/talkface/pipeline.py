@@ -59,6 +59,7 @@ from talkface.errors import InputError
 from talkface.face.geometry import OPEN_MOUTH, mouth_opening
 from talkface.io.ahead import FRAMES_AHEAD, made_ahead
 from talkface.live.stream import stream
+from talkface.motion.amplitude import mouth_request
 from talkface.person import IMAGE_SUFFIXES, adapt_person
 from talkface.photo_video import (
     SAMPLE_RATE,
@@ -145,7 +146,7 @@ class AnimateResult:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
 
-def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[str]:
+def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False, part_way: bool = False) -> list[str]:
     """What in a photo's landmarks will make the animation worse.
 
     The motion model adds speech motion to a neutral face (mouth closed, eyes open). An open mouth
@@ -156,6 +157,8 @@ def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[s
     Args:
         landmarks: (68, 2) landmarks of the photo, pixels.
         closing_mouth: the animation closes an open mouth (:attr:`AnimateConfig.close_mouth`).
+        part_way: the mouth is so wide open that it is closed only part way
+            (:meth:`talkface.motion.amplitude.MouthRequest.closed_opening`).
 
     Returns:
         Human-readable warnings (empty when the photo looks neutral).
@@ -165,6 +168,9 @@ def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False) -> list[s
     if opening > OPEN_MOUTH:
         then = ("it is closed for the animation, but a photo with the mouth closed looks more natural"
                 if closing_mouth else "a photo with the mouth closed gives better lip sync")
+        if closing_mouth and part_way:
+            then = ("it is wide open, so it is closed only part way and rests slightly open in pauses; a photo with "
+                    "the mouth closed looks more natural")
         out.append(f"the mouth in the photo is open (gap {opening:.2f} of the eye distance); {then}")
     return out
 
@@ -460,7 +466,10 @@ class Animator:
         photo = prepare_photo(face, max_side=cfg.max_side, detector=detector, predictor=predictor)
         image, person_landmarks = photo.image, photo.landmarks
         timer["face"] = time.perf_counter() - t
-        notes = photo_warnings(person_landmarks, closing_mouth=cfg.close_mouth)
+        request = mouth_request(cfg.mouth_request)
+        neutral = self.bundle.lgan.canonical_neutral.cpu().numpy()
+        part_way = request.closed_opening(neutral, person_landmarks) > request.rest_opening(neutral) + 1e-6
+        notes = photo_warnings(person_landmarks, closing_mouth=cfg.close_mouth, part_way=part_way)
         if progress:
             progress("face", 1.0)
         total, frames = self._frames(
