@@ -247,7 +247,8 @@ def test_evaluate_model_without_pipeline_is_a_clear_error(
 def test_evaluate_command_line_in_the_report_reproduces_the_arguments() -> None:
     parser = build_parser()
     args = parser.parse_args(["evaluate", "data dir", "--split", "all", "--max-clips", "3", "--model", "m1",
-                              "--videos", "a b=v/x", "-o", "out", "--seed", "5", "--no-sync", "--lpips-stride", "2"])
+                              "--videos", "a b=v/x", "-o", "out", "--seed", "5", "--no-sync", "--lpips-stride", "2",
+                              "--whole-frames", "--max-side", "640", "--seconds", "2.5"])
     command = _evaluate_command(args)
     assert command.startswith("talkface evaluate 'data dir' --split all --max-clips 3")
     import shlex
@@ -316,3 +317,29 @@ def test_load_clip_names_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="prepared clip not found") as info:
         load_clip(tmp_path / "clips" / "s1" / "gone.npz")
     assert info.value.path == str(tmp_path / "clips" / "s1" / "gone.npz")
+
+
+def test_evaluate_whole_frames_reads_the_source_video(
+    tiny_dataset: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--whole-frames: the clip's source video (the manifest's ``source``) at its own size, downscaled to
+    --max-side, cut to --seconds, with the prepared speech; a dataset whose manifest names no source says so."""
+    import shutil
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset[0], root)
+    out = tmp_path / "report"
+    args = ["evaluate", str(root), "--whole-frames", "-o", str(out), "--no-sync", "--no-lipread", *FAST]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "no source video" in err and err.count("\n") == 1 and not (out / "report.md").exists()
+    (root / "manifest.jsonl").write_text(json.dumps({"id": CLIP_ID, "source": str(FIXTURES / "lbbc2a.mpg"),
+                                                     "status": "ok"}) + "\n")
+    assert main([*args, "--max-side", "200", "--seconds", "1"]) == 0
+    report = (out / "report.md").read_text()
+    assert "--whole-frames --max-side 200 --seconds 1" in report and '"whole_frames": true' in report
+    rows = _rows(out / "per_clip.csv")
+    assert {r["method"] for r in rows} == {"ground truth", "still baseline"}
+    assert all(np.isfinite(float(r["lmd"])) for r in rows if r["method"] == "still baseline")
+    strip = cv2.imread(str(out / "strip.png"))
+    assert strip is not None and strip.shape[1] >= 8 * 190  # 8 whole frames of 200 x 160, not 128 px crops

@@ -31,7 +31,7 @@ from talkface.cli_groups import (
     positive_int,
 )
 from talkface.cli_options import LazySubParsers, Opt, add_options, lazy_options, lazy_subparsers, source_fields
-from talkface.config_checks import number_arg
+from talkface.config_checks import DEFAULT_MAX_SIDE, number_arg
 from talkface.live.command import add_parser as add_live_parser
 
 #: Options of every `talkface train MODEL` command: fields of talkface.train.core.TrainConfig.
@@ -262,6 +262,11 @@ EVALUATE = [
         "blink noise"),
     Opt("still", "identity frame given to the methods: the clip's first frame (the papers) or its neutral frame",
         choices=("first", "neutral")),
+    Opt("whole_frames", "compare whole frames instead of the prepared 128 px face crops: each clip's source video at "
+        "its own resolution (up to --max-side), the methods animating its whole first (or neutral) frame as a user's "
+        "photo"),
+    Opt("max_side", "--whole-frames: downscale the source frames (and the --model runs' photos) to this longer side"),
+    Opt("seconds", "evaluate only the first N seconds of each clip (none: all of it)", type=float),
     Opt("lpips_stride", "LPIPS on every k-th frame (~0.5 s per 128 px frame pair on one CPU core)", type=positive_int),
     Opt("identity_stride", "ACD / FaceNet on every k-th frame", type=positive_int),
     Opt("lpips", "skip LPIPS (the slowest metric on CPU)"),
@@ -410,6 +415,12 @@ def evaluate_command(args: argparse.Namespace) -> str:
         parts += ["--videos", f"{name}={folder}"]
     parts += ["-o", args.output, "--seed", str(args.seed), "--still", args.still,
               "--lpips-stride", str(args.lpips_stride), "--identity-stride", str(args.identity_stride)]
+    if args.whole_frames:
+        parts += ["--whole-frames"]
+    if args.max_side != DEFAULT_MAX_SIDE:
+        parts += ["--max-side", str(args.max_side)]
+    if args.seconds is not None:
+        parts += ["--seconds", f"{args.seconds:g}"]
     parts += [flag for flag, on in (("--no-lpips", args.no_lpips), ("--no-identity", args.no_identity),
                                     ("--no-sync", args.no_sync), ("--no-lipread", args.no_lipread),
                                     ("--no-render-metrics", args.no_render_metrics)) if on]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from talkface.config_checks import DEFAULT_MAX_SIDE, check_value
+
 
 @dataclass
 class EvalConfig:
@@ -28,6 +30,12 @@ class EvalConfig:
             k-th frame.
         strip_frames: frames shown per row of ``strip.png``.
         device: torch device for LPIPS and the sync model.
+        whole_frames: compare whole frames: each clip's source video at its own resolution (downscaled to
+            ``max_side``), the methods getting the whole first (or neutral) frame as a user's photo and the metrics
+            reading whole frames; False: the prepared 128² aligned face crops (the papers' protocol).
+        max_side: ``whole_frames``: the source frames' longer side is downscaled to at most this many pixels
+            (0: never; the ``--model`` runs' :attr:`talkface.animate_config.AnimateConfig.max_side` too).
+        seconds: evaluate only each clip's first ``seconds`` of video and speech (None: the whole clip).
     """
 
     still: str = "first"
@@ -46,3 +54,11 @@ class EvalConfig:
     render_stride: int = 5
     strip_frames: int = 8
     device: str = "cpu"
+    whole_frames: bool = False
+    max_side: int = DEFAULT_MAX_SIDE
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        check_value("max_side", self.max_side)
+        if self.seconds is not None:
+            check_value("max_duration_s", self.seconds, option="--seconds")

@@ -12,6 +12,9 @@ import numpy as np
 from talkface.eval.report.scoring import Scored
 from talkface.io.atomic import atomic_path
 
+#: Rows of ``strip.png`` show frames at most this many pixels tall (whole frames are downscaled; crops are smaller).
+STRIP_HEIGHT = 256
+
 
 def _label(image: np.ndarray, text: str) -> np.ndarray:
     """Image with a caption bar above it."""
@@ -26,11 +29,16 @@ def strip_figure(rows: list[tuple[str, Scored]], count: int) -> np.ndarray:
     idx = np.linspace(0, t - 1, num=max(1, min(count, t))).round().astype(int)
     h = rows[0][1].frames.shape[1]
     blocks = []
+    scale = min(1.0, STRIP_HEIGHT / max(1, h))  # whole frames (--frames whole) are shown at most this tall
     for name, scored in rows:
-        frames = np.concatenate([scored.frames[i] for i in idx], axis=1)
+        shown = [scored.frames[i] for i in idx]
+        if scale < 1.0:
+            size = (max(1, round(shown[0].shape[1] * scale)), max(1, round(shown[0].shape[0] * scale)))
+            shown = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in shown]
+        frames = np.concatenate(shown, axis=1)
         blocks.append(_label(frames, name))
         if scored.mouths is not None:
-            cell_w = scored.frames.shape[2]
+            cell_w = shown[0].shape[1]
             mouths = [cv2.resize(scored.mouths[i], (cell_w, cell_w // 2), interpolation=cv2.INTER_LINEAR) for i in idx]
             blocks.append(np.repeat(np.concatenate(mouths, axis=1)[:, :, None], 3, axis=2))
     del h

@@ -63,21 +63,34 @@ def copy_still_model(num_frames: int) -> TalkingHeadModel:
 
 
 def samples_from_dataset(
-    dataset: PathLike, split: str = "test", *, still: str = "first", max_clips: int | None = None
+    dataset: PathLike,
+    split: str = "test",
+    *,
+    still: str = "first",
+    max_clips: int | None = None,
+    whole: bool = False,
+    max_side: int = 1280,
+    seconds: float | None = None,
 ) -> Iterator[EvalSample]:
-    """Ground-truth samples from a prepared dataset: aligned crops, speech, still frame.
+    """Ground-truth samples from a prepared dataset: aligned crops (or whole source frames), speech, still frame.
 
     Args:
-        dataset: Folder written by ``talkface preprocess`` (needs the crop videos).
+        dataset: Folder written by ``talkface preprocess`` (needs the crop videos; ``whole``: the source videos its
+            manifest names).
         split: Split to evaluate (``"train"``, ``"val"``, ``"test"``), or ``"all"`` for every clip.
         still: ``"first"`` or ``"neutral"`` (see :class:`~talkface.eval.report.config.EvalConfig`).
         max_clips: At most this many clips.
+        whole: whole source frames instead of the crops (:attr:`~talkface.eval.report.config.EvalConfig.whole_frames`).
+        max_side: ``whole``: longer side of the frames at most this many pixels (INTER_AREA downscaling; 0: as is).
+        seconds: only the first ``seconds`` of each clip (None: all of it); a neutral still beyond them is kept
+            as the still's frame (the clip then runs up to it).
 
     Yields:
-        :class:`EvalSample` with (T, S, S, 3) crops and 16 kHz audio.
+        :class:`EvalSample` with (T, S, S, 3) crops (or (T, H, W, 3) whole frames) and 16 kHz audio.
 
     Raises:
-        InputError: Not a prepared dataset, no such split, an empty split, a clip without its crop video.
+        InputError: Not a prepared dataset, no such split, an empty split, a clip without its crop video (or,
+            for whole frames, without a readable source video).
     """
     from talkface.eval.lipread import clip_sources  # lazy: loads torch
 
@@ -85,11 +98,51 @@ def samples_from_dataset(
     sources = clip_sources(dataset)
     for clip_id in ids:
         clip = load_clip(ds.clip_path(clip_id))
-        if clip.crop_path is None:
-            raise InputError(ds.clip_path(clip_id), "prepared clip has no crop video")
         audio = _to_16k(clip.audio, clip.sample_rate)
         index = clip.neutral_index if still == "neutral" else 0
-        yield EvalSample(clip_id, clip.crops(), audio, clip.fps, index, sources.get(clip_id))
+        if whole:
+            video = whole_frames(sources.get(clip_id), ds.clip_path(clip_id), max_side,
+                                 None if seconds is None else max(seconds, (index + 1) / clip.fps))
+        else:
+            if clip.crop_path is None:
+                raise InputError(ds.clip_path(clip_id), "prepared clip has no crop video")
+            video = clip.crops()
+            if seconds is not None:
+                video = video[: max(int(round(seconds * clip.fps)), index + 1)]
+        if seconds is not None or whole:
+            audio = audio[: int(round(len(video) / clip.fps * SAMPLE_RATE))]
+        yield EvalSample(clip_id, video, audio, clip.fps, min(index, len(video) - 1), sources.get(clip_id))
+
+
+def whole_frames(source: str | None, clip_path: PathLike, max_side: int, seconds: float | None) -> np.ndarray:
+    """A prepared clip's source video frames, downscaled to ``max_side`` (``EvalConfig.whole_frames``).
+
+    Args:
+        source: the source video the manifest names (None: the manifest has no row for the clip).
+        clip_path: the prepared clip (named in the error).
+        max_side: longer side of the frames at most this many pixels (0: as they are).
+        seconds: only the first ``seconds`` (None: all).
+
+    Returns:
+        (T, H, W, 3) uint8 RGB frames.
+
+    Raises:
+        InputError: no source named, or it cannot be read.
+    """
+    from talkface.io.media import read_video  # lazy: loads av
+
+    if source is None:
+        raise InputError(clip_path, "the dataset's manifest names no source video for this clip (needed by "
+                                    "--whole-frames)")
+    if not Path(source).is_file():
+        raise InputError(source, "source video not found (needed by --whole-frames)")
+    video, _ = read_video(source, max_duration_s=seconds)
+    h, w = video.shape[1:3]
+    if max_side and max(h, w) > max_side:
+        scale = max_side / max(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        video = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in video])
+    return video
 
 
 def dataset_clip_ids(

@@ -233,7 +233,8 @@ def _dataset_source(
     generated: Mapping[str, PathLike],
 ) -> _Source:
     """Samples of a prepared split with a frame maker per method."""
-    for sample in samples_from_dataset(dataset, split, still=cfg.still, max_clips=cfg.max_clips):
+    for sample in samples_from_dataset(dataset, split, still=cfg.still, max_clips=cfg.max_clips, whole=cfg.whole_frames,
+                                       max_side=cfg.max_side, seconds=cfg.seconds):
         makers: dict[str, Callable[[], Made]] = {}
         for name, model in models.items():
             makers[name] = functools.partial(run_model, model, sample)
