@@ -114,6 +114,20 @@ def samples_from_dataset(
         yield EvalSample(clip_id, video, audio, clip.fps, min(index, len(video) - 1), sources.get(clip_id))
 
 
+def checked_source(source: str | None, clip_path: PathLike) -> str:
+    """``source``, the video a prepared clip was made from, if it is there (``--whole-frames`` reads it).
+
+    Raises:
+        InputError: the manifest names no source for the clip (``source`` None), or the file is missing.
+    """
+    if source is None:
+        raise InputError(clip_path, "the dataset's manifest names no source video for this clip (needed by "
+                                    "--whole-frames)")
+    if not Path(source).is_file():
+        raise InputError(source, "source video not found (needed by --whole-frames)")
+    return source
+
+
 def whole_frames(source: str | None, clip_path: PathLike, max_side: int, seconds: float | None) -> np.ndarray:
     """A prepared clip's source video frames, downscaled to ``max_side`` (``EvalConfig.whole_frames``).
 
@@ -131,12 +145,7 @@ def whole_frames(source: str | None, clip_path: PathLike, max_side: int, seconds
     """
     from talkface.io.media import read_video  # lazy: loads av
 
-    if source is None:
-        raise InputError(clip_path, "the dataset's manifest names no source video for this clip (needed by "
-                                    "--whole-frames)")
-    if not Path(source).is_file():
-        raise InputError(source, "source video not found (needed by --whole-frames)")
-    video, _ = read_video(source, max_duration_s=seconds)
+    video, _ = read_video(checked_source(source, clip_path), max_duration_s=seconds)
     h, w = video.shape[1:3]
     if max_side and max(h, w) > max_side:
         scale = max_side / max(h, w)
