@@ -31,8 +31,9 @@ class AnimateConfig:
         person: a person model (``talkface adapt``): its fine-tuned texture generator replaces the
             bundle's (the photo stays the texture reference).
         blink_rate: blinks per second (humans: 0.28-0.4); None = the blink model's natural rate.
-        motion_scale: gain on the speech motion (1 = as the motion model predicts; > 1 opens the mouth
-            wider, e.g. when the texture generator renders an unseen face's mouth too small).
+        motion_scale: gain on the speech motion (1 = as the motion model predicts, after the per-utterance
+            normalisation; > 1 opens the mouth wider, a livelier style; the crop renderer drew unseen mouths too small,
+            the native one opens them as asked).
         close_mouth: when the photo's mouth is open, add the speech motion to the same face with the
             mouth closed (:func:`talkface.motion.retarget.close_mouth`), so that it closes in pauses;
             False keeps the photo's mouth as the neutral one (it then stays open throughout).

@@ -90,7 +90,7 @@ MOUTH_REQUEST_HELP = ("how the predicted motion becomes the requested mouth: cen
                       "the closed neutral face, to a zero gap: the behaviour before 2026-12-01; docs/motion.md "
                       "section 6)")
 MOTION_SCALE_HELP = ("gain on the speech motion: 1 = as the motion model predicts, >1 wider mouth movements "
-                     "(e.g. 1.3 when an unseen face's mouth comes out too small), 0 = still mouth; blinks unchanged")
+                     "(a livelier style, e.g. 1.3), 0 = still mouth; blinks unchanged")
 
 FACE = Opt("face", "photo of one face (jpg/png/...)", flag="")
 SPEECH = Opt("speech", "speech recording (wav/mp3/flac/m4a/ogg, or a video's audio track)", flag="")
