@@ -416,6 +416,7 @@ def test_every_evaluate_option_reaches_its_configs(tmp_path: Path, monkeypatch: 
         raise Reached
 
     monkeypatch.setattr(report, "dataset_clip_ids", lambda *a: (None, ["s1/u1"]))
+    monkeypatch.setattr(report, "check_sources", lambda *a: None)  # --whole-frames' source videos
     monkeypatch.setattr(report, "evaluate_videos", evaluate_videos)
     monkeypatch.setattr(pipeline, "Animator", Animator)
     threads = torch.get_num_threads()

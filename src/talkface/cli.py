@@ -397,6 +397,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         GROUND_TRUTH,
         STILL_BASELINE,
         EvalConfig,
+        check_sources,
         dataset_clip_ids,
         evaluate_videos,
     )
@@ -405,14 +406,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     config = EvalConfig(**config_kwargs(EvalConfig, EVALUATE, args))  # every row naming an EvalConfig field
     if args.threads:
         torch.set_num_threads(args.threads)
-    ds, ids = dataset_clip_ids(args.data, args.split, args.max_clips)  # bad data / split: fail before loading models
+    _, ids = dataset_clip_ids(args.data, args.split, args.max_clips)  # bad data / split: fail before loading models
     if config.whole_frames:
-        from talkface.eval.lipread import clip_sources  # lazy: loads torch
-        from talkface.eval.report.inputs import checked_source
-
-        sources = clip_sources(args.data)
-        for clip_id in ids:
-            checked_source(sources.get(clip_id), ds.clip_path(clip_id))
+        check_sources(args.data, ids)  # a missing source video: fail before loading models too
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise InputError(out, "report folder is a file")

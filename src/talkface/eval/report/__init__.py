@@ -56,6 +56,7 @@ from talkface.eval.report.config import EvalConfig
 from talkface.eval.report.inputs import (
     EvalSample,
     TalkingHeadModel,
+    check_sources,
     copy_still_model,
     dataset_clip_ids,
     samples_from_dataset,
@@ -84,6 +85,7 @@ __all__ = [
     "MetricSpec",
     "TalkingHeadModel",
     "copy_still_model",
+    "check_sources",
     "dataset_clip_ids",
     "evaluate_videos",
     "samples_from_dataset",

@@ -128,6 +128,19 @@ def checked_source(source: str | None, clip_path: PathLike) -> str:
     return source
 
 
+def check_sources(dataset: PathLike, ids: Sequence[str]) -> None:
+    """Every clip's source video is there (``--whole-frames`` reads them; checked before any model loads).
+
+    Raises:
+        InputError: naming the first clip whose manifest row names no source, or whose source is missing.
+    """
+    from talkface.eval.lipread import clip_sources  # lazy: loads torch
+
+    ds, sources = PreparedDataset(dataset), clip_sources(dataset)
+    for clip_id in ids:
+        checked_source(sources.get(clip_id), ds.clip_path(clip_id))
+
+
 def whole_frames(source: str | None, clip_path: PathLike, max_side: int, seconds: float | None) -> np.ndarray:
     """A prepared clip's source video frames, downscaled to ``max_side`` (``EvalConfig.whole_frames``).
 
