@@ -38,6 +38,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from render_quality import speech_sources  # noqa: E402
+
 
 def sources(data: Path, splits: list[str], max_clips: int) -> list[tuple[str, Path]]:
     """(clip id, source video) of the dataset's clips in ``splits`` ("all": every clip), manifest order."""
@@ -116,6 +119,7 @@ def main() -> None:
         extra = {} if args.head_motion is None else {"head_motion": args.head_motion}
         animator = Animator(AnimateConfig(threads=1, seed=args.seed, **extra))
     rows: list[dict[str, object]] = []
+    speech = speech_sources(args.data)  # the styletalk clips' side-car .wav
     for clip, source in sources(args.data, args.split, args.max_clips):
         real, fps = read_video(source, max_duration_s=args.seconds)
         if max(real.shape[1:3]) > 1280:
@@ -140,7 +144,7 @@ def main() -> None:
             assert animator is not None
             photo = real[0]
             try:  # no audio track (styletalk_KristiNoem.mp4) or no face: say so, go on
-                audio = read_audio(source, max_duration_s=len(real) / fps)
+                audio = read_audio(speech.get(source, source), max_duration_s=len(real) / fps)
                 photo_lm = animator._face(photo, source)
             except Exception as exc:  # noqa: BLE001 - report and go on
                 print(f"{clip}: skipped ({exc})", flush=True)

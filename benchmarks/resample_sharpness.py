@@ -35,7 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from render_quality import _downscale, clip_sources  # noqa: E402
+from render_quality import _downscale, clip_sources, speech_sources  # noqa: E402
 
 
 def main() -> None:
@@ -59,12 +59,13 @@ def main() -> None:
     shading = animators["h1"].config.shading
     rows: list[dict[str, object]] = []
     saved: dict[str, np.ndarray] = {}
+    speech = speech_sources(args.data)  # the styletalk clips' side-car .wav
     for clip, source, _ in clip_sources(args.data, args.max_clips):
         real, fps = read_video(source, max_duration_s=args.seconds)
         real = _downscale(real, 1280)
         photo = real[0]
         try:  # no audio track (styletalk_KristiNoem.mp4) or no face: say so, go on
-            audio = read_audio(source, max_duration_s=len(real) / fps)
+            audio = read_audio(speech.get(source, source), max_duration_s=len(real) / fps)
             photo_lm = animators["h1"]._face(photo, source)
         except Exception as exc:  # noqa: BLE001 - report and go on
             print(f"{clip}: skipped ({exc})", flush=True)
