@@ -8,6 +8,7 @@ message and exits with status 2 instead of showing a traceback.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 class TalkfaceError(Exception):
@@ -27,3 +28,19 @@ class InputError(TalkfaceError):
         self.problem = problem
         where = f"{self.path}: " if self.path is not None else ""
         super().__init__(f"{where}{problem}")
+
+
+def existing_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if it is an existing, non-empty regular file.
+
+    Raises:
+        InputError: ``"file not found"``, ``"not a file"`` or ``"file is empty (0 bytes)"``, naming ``path``.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(path, "file not found")
+    if not p.is_file():
+        raise InputError(path, "not a file")
+    if p.stat().st_size == 0:
+        raise InputError(path, "file is empty (0 bytes)")
+    return p

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from talkface.errors import InputError
+from talkface.errors import InputError, existing_file
 from talkface.io.atomic import atomic_path
 from talkface.io.iso_media import iso_still_image
 
@@ -158,13 +158,7 @@ def read_image(path: PathLike, *, max_side: int = 0) -> np.ndarray:
         InputError: missing or empty file, not an image, truncated/corrupt, or too large
             (more than 8192 px a side or 40 megapixels, as decoded).
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(path, "file not found")
-    if not p.is_file():
-        raise InputError(path, "not a file")
-    if p.stat().st_size == 0:
-        raise InputError(path, "file is empty (0 bytes)")
+    p = existing_file(path)
     try:
         with warnings.catch_warnings():
             # Pillow's own bomb check (89 megapixels) would refuse a photo draft() decodes small;

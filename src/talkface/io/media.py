@@ -16,14 +16,13 @@ import math
 import os
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import av
 import av.container
 import numpy as np
 
-from talkface.errors import InputError
+from talkface.errors import InputError, existing_file
 from talkface.io.encode import AAC_FRAME_SIZE, write_video  # writing lives in io/encode.py
 
 __all__ = ["AAC_FRAME_SIZE", "SILENCE_DBFS", "MediaInfo", "check_speech", "iter_video_frames", "picture_types", "probe",
@@ -86,21 +85,9 @@ def _ffmpeg_reason(err: BaseException) -> str:
     return " ".join(str(reason).split()).lower()
 
 
-def _check_file(path: PathLike) -> Path:
-    """Raise :class:`InputError` unless ``path`` is an existing, non-empty regular file."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(path, "file not found")
-    if not p.is_file():
-        raise InputError(path, "not a file")
-    if p.stat().st_size == 0:
-        raise InputError(path, "file is empty (0 bytes)")
-    return p
-
-
 def _open_media(path: PathLike) -> av.container.InputContainer:
     """Open ``path`` for demuxing, turning every failure into :class:`InputError`."""
-    p = _check_file(path)
+    p = existing_file(path)
     try:
         container = av.open(str(p), mode="r")
     except av.FFmpegError as err:
