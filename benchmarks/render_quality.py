@@ -32,6 +32,8 @@ the reference. Per variant, means over clips:
 * ``acd_ratio``: ACD (dlib descriptor distance to the photo) of the output over that of the real
   frames;
 * ``mouth_lpips``: LPIPS of a mouth crop (box from the real frame's landmarks) vs. the real frame;
+  ``mouth_lpips_own`` the same with each video's mouth cut at its own tracked landmarks (a head turned
+  otherwise than the real one no longer moves the mouth out of the real box: the interior's look alone);
 * ``blink_ear``: eye aspect ratio (dlib, rendered) at the requested blinks' apexes over the
   rendered open eye's (NaN without a requested blink; :func:`talkface.eval.render_metrics.blink_apex_ratio`);
   ``blink_closed`` the same over the blinks whose request closes the eye (apex < 0.4 of open, not the
@@ -331,6 +333,7 @@ def main() -> None:
                 "lse_c": lse_c, "lse_d": lse_d,
                 "acd_ratio": acd(frames, lm, photo, photo_lm, embedder=embedder, stride=5) / max(ref["acd"], 1e-6),
                 "mouth_lpips": lpips(real_mouths, mouth_crops(frames, real_lm), model=lp, stride=args.lpips_stride),
+                "mouth_lpips_own": lpips(real_mouths, mouth_crops(frames, lm), model=lp, stride=args.lpips_stride),
                 "blink_ear": blink_apex_ratio(lm, blinks),
                 "blink_closed": blink_apex_ratio(lm, blinks, closed_below=closed),
                 "blink_vis": blink_visible_share(frames, lm, photo, photo_lm, blinks, closed_below=closed),
@@ -348,7 +351,7 @@ def main() -> None:
 
 
 KEYS = ["sharp_lap", "sharp_lap_i", "sharp_cpbd", "colour", "colour_warp", "open_ratio", "lmd", "lmd_pose", "lse_c",
-        "lse_d", "acd_ratio", "mouth_lpips", "blink_ear", "blink_closed", "blink_vis", "blink_req"]
+        "lse_d", "acd_ratio", "mouth_lpips", "mouth_lpips_own", "blink_ear", "blink_closed", "blink_vis", "blink_req"]
 
 
 def write_results(args: argparse.Namespace, rows: list[dict[str, object]]) -> None:
