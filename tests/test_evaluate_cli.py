@@ -169,6 +169,8 @@ def test_evaluate_runs_model_bundles_through_the_pipeline(
         float(summary[("still baseline", "open_ratio")]["mean"]), rel=0.05)
     assert summary[("ground truth", "mouth_lpips")]["n"] == "0"
     assert 0 < float(summary[("my_model", "mouth_lpips")]["mean"]) < 1
+    assert summary[("ground truth", "mouth_lpips_own")]["n"] == "0"
+    assert 0 < float(summary[("my_model", "mouth_lpips_own")]["mean"]) < 1  # its mouth cut at its own landmarks
     assert "no requested landmarks" not in (out / "report.md").read_text()
     # blink closure at the requested blink's apex: the rendered closed lids hide most of the photo's open
     # eye (real closed eyes: 0.22); lbbc2a does not blink in its first 40 frames, so the reference rows,

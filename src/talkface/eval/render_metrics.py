@@ -359,7 +359,9 @@ def render_scores(
         ``sharp_lap`` / ``sharp_cpbd`` (face-box sharpness over the real frames'), ``colour`` (colour
         change outside mouth and eyes vs. the photo, 0-255, masks from ``requested`` or else ``lms``),
         ``open_ratio`` (:func:`opening_ratio`) and ``mouth_lpips`` (mouth crops placed by the real
-        landmarks vs. the real frames'), ``lmd_pose`` (:func:`pose_aligned_lmd` of ``lms`` against
+        landmarks vs. the real frames'; ``mouth_lpips_own``: the frames' crops placed by their own tracked
+        landmarks, so a head turned otherwise than the real one does not move the mouth out of the box),
+        ``lmd_pose`` (:func:`pose_aligned_lmd` of ``lms`` against
         ``real_lm``), ``blink_ear`` / ``blink_closed`` (:func:`blink_apex_ratio`: dlib EAR at the
         blinks' apexes over the open eye, all blinks / the closing ones) and ``blink_vis``
         (:func:`blink_visible_share` against the photo: detector-free closure at the closing blinks'
@@ -375,6 +377,7 @@ def render_scores(
         "colour": colour_shift(frames, photo, photo_lm, requested if requested is not None else lms),
         "open_ratio": opening_ratio(lms, requested) if requested is not None else float("nan"),
         "mouth_lpips": float("nan"),
+        "mouth_lpips_own": float("nan"),
         "lmd_pose": pose_aligned_lmd(lms, real_lm),
         "blink_ear": float("nan"),
         "blink_closed": float("nan"),
@@ -386,8 +389,9 @@ def render_scores(
         out["blink_closed"] = blink_apex_ratio(lms, blinks, closed_below=closed_below)
         out["blink_vis"] = blink_visible_share(frames, lms, photo, photo_lm, blinks, closed_below=closed_below)
     if lpips_model is not None:
-        out["mouth_lpips"] = lpips(mouth_crops(real, real_lm), mouth_crops(frames, real_lm), model=lpips_model,
-                                   stride=lpips_stride)
+        real_mouths = mouth_crops(real, real_lm)
+        out["mouth_lpips"] = lpips(real_mouths, mouth_crops(frames, real_lm), model=lpips_model, stride=lpips_stride)
+        out["mouth_lpips_own"] = lpips(real_mouths, mouth_crops(frames, lms), model=lpips_model, stride=lpips_stride)
     return out
 
 

@@ -77,6 +77,7 @@ RENDER_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("colour", "Colour Δ", False, False, 2),
     MetricSpec("open_ratio", "Open ratio", None, False, 3),
     MetricSpec("mouth_lpips", "Mouth LPIPS", False, True, 3),
+    MetricSpec("mouth_lpips_own", "Mouth LPIPS own", False, True, 3),
     MetricSpec("lmd_pose", "LMD pose-al.", False, True, 3),
     MetricSpec("blink_ear", "Blink EAR", None, False, 3),
     MetricSpec("blink_closed", "Blink EAR closed", None, False, 3),
@@ -205,7 +206,9 @@ def _render_markdown(
         "frames where the request is open (1 = as asked); a model run's request is the landmarks it rendered, "
         "the still baseline's the real frames' (so it shows the still's opening over the real speaker's); n/a "
         "for videos made elsewhere and for ground truth. Mouth LPIPS: mouth crops (real landmarks) vs. the real "
-        "frames'. LMD pose-al.: mouth landmark distance (128 px face crop) after aligning each frame onto its "
+        "frames'; own: each video's mouth cut at its own landmarks (a head turned otherwise than the real one "
+        "does not move the mouth out of the box). LMD pose-al.: mouth landmark distance (128 px face crop) after "
+        "aligning each frame onto its "
         "real frame on the eye corners and nose. Blink EAR: dlib's eye aspect ratio at the requested blinks' "
         "apexes over the open eye's (closed: only the blinks asked to close; dlib reads real closed eyes at "
         "~0.47); Blink vis.: share of the still's open-eye pixels still showing at those apexes over the open "
