@@ -345,3 +345,24 @@ def test_evaluate_whole_frames_reads_the_source_video(
     assert all(np.isfinite(float(r["lmd"])) for r in rows if r["method"] == "still baseline")
     strip = cv2.imread(str(out / "strip.png"))
     assert strip is not None and strip.shape[1] >= 8 * 190  # 8 whole frames of 200 x 160, not 128 px crops
+
+
+def test_evaluate_whole_frames_refuses_a_clip_too_large_for_memory(
+    tiny_dataset: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole frames of a long HD clip would not fit in memory: a one-line error with the way out, no report."""
+    import shutil
+
+    import talkface.eval.report.inputs as inputs
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset[0], root)
+    (root / "manifest.jsonl").write_text(json.dumps({"id": CLIP_ID, "source": str(FIXTURES / "lbbc2a.mpg"),
+                                                     "status": "ok"}) + "\n")
+    monkeypatch.setattr(inputs, "WHOLE_FRAMES_BUDGET", 10 * 360 * 288 * 3)  # ten frames of the 360x288 source
+    out = tmp_path / "report"
+    args = ["evaluate", str(root), "--whole-frames", "-o", str(out), "--no-sync", "--no-lipread", *FAST]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "lbbc2a.mpg" in err and "--seconds" in err and err.count("\n") == 1 and not (out / "report.md").exists()
+    assert main([*args, "--seconds", "0.3"]) == 0  # 8 frames fit

@@ -266,7 +266,7 @@ def _decode_stream(
         health.failed(err)
 
 
-def iter_video_frames(path: PathLike) -> Iterator[np.ndarray]:
+def iter_video_frames(path: PathLike) -> Generator[np.ndarray, None, None]:
     """Stream the frames of a video file one at a time (constant memory).
 
     The file is opened and checked when this is called, so a bad file raises here rather

@@ -102,7 +102,7 @@ def samples_from_dataset(
         index = clip.neutral_index if still == "neutral" else 0
         if whole:
             video = whole_frames(sources.get(clip_id), ds.clip_path(clip_id), max_side,
-                                 None if seconds is None else max(seconds, (index + 1) / clip.fps))
+                                 None if seconds is None else max(seconds, (index + 1) / clip.fps), clip.fps)
         else:
             if clip.crop_path is None:
                 raise InputError(ds.clip_path(clip_id), "prepared clip has no crop video")
@@ -141,30 +141,57 @@ def check_sources(dataset: PathLike, ids: Sequence[str]) -> None:
         checked_source(sources.get(clip_id), ds.clip_path(clip_id))
 
 
-def whole_frames(source: str | None, clip_path: PathLike, max_side: int, seconds: float | None) -> np.ndarray:
+#: ``--whole-frames``: the most memory one clip's real frames may take (the frozen still and every method's output
+#: take as much again each); a longer or larger clip is refused with a hint (``--seconds``, ``--max-side``).
+WHOLE_FRAMES_BUDGET = 1 << 30
+
+
+def whole_frames(
+    source: str | None, clip_path: PathLike, max_side: int, seconds: float | None, fps: float
+) -> np.ndarray:
     """A prepared clip's source video frames, downscaled to ``max_side`` (``EvalConfig.whole_frames``).
+
+    Frames are decoded and downscaled one at a time, so only the kept frames are ever in memory.
 
     Args:
         source: the source video the manifest names (None: the manifest has no row for the clip).
         clip_path: the prepared clip (named in the error).
         max_side: longer side of the frames at most this many pixels (0: as they are).
         seconds: only the first ``seconds`` (None: all).
+        fps: the clip's frame rate (``seconds`` in frames).
 
     Returns:
         (T, H, W, 3) uint8 RGB frames.
 
     Raises:
-        InputError: no source named, or it cannot be read.
+        InputError: no source named, it cannot be read, or its frames would take more than
+            :data:`WHOLE_FRAMES_BUDGET`.
     """
-    from talkface.io.media import read_video  # lazy: loads av
+    from talkface.io.media import iter_video_frames  # lazy: loads av
 
-    video, _ = read_video(checked_source(source, clip_path), max_duration_s=seconds)
-    h, w = video.shape[1:3]
-    if max_side and max(h, w) > max_side:
-        scale = max_side / max(h, w)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        video = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in video])
-    return video
+    path = checked_source(source, clip_path)
+    limit = None if seconds is None else max(1, int(round(seconds * fps)))
+    frames: list[np.ndarray] = []
+    used = 0
+    decoded = iter_video_frames(path)
+    try:
+        for frame in decoded:
+            if limit is not None and len(frames) >= limit:
+                break
+            h, w = frame.shape[:2]
+            if max_side and max(h, w) > max_side:
+                scale = max_side / max(h, w)
+                size = (max(1, round(w * scale)), max(1, round(h * scale)))
+                frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            used += frame.nbytes
+            if used > WHOLE_FRAMES_BUDGET:
+                raise InputError(path, f"its first {len(frames) + 1} frames at {frame.shape[1]}x{frame.shape[0]} "
+                                       f"take over {WHOLE_FRAMES_BUDGET >> 30} GiB for each method; evaluate "
+                                       "part of each clip (--seconds) or smaller frames (--max-side)")
+            frames.append(frame)
+    finally:
+        decoded.close()
+    return np.stack(frames)
 
 
 def dataset_clip_ids(
