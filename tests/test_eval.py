@@ -263,8 +263,9 @@ def test_a_model_at_25_fps_is_scored_at_a_30_fps_clips_frame_times() -> None:
 
     real = np.zeros((90, 4, 4, 3), np.uint8)  # 3 s at 30 fps
     sample = EvalSample("clip", real, np.zeros(48000, np.float32), 30.0)
-    frames, requested = run_model(Model().talking_head, sample)
+    frames, requested, warped = run_model(Model().talking_head, sample)
     assert frames.shape[0] == 90 and requested is not None and requested.shape == (90, 68, 2)
+    assert warped is None  # this model makes no colour-change reference
     times = frames[:, 0, 0, 0] / 25.0  # the time each scored frame shows
     assert np.abs(times - np.arange(90) / 30.0).max() <= 0.5 / 25 + 1e-9  # within half a model frame of the real one
     assert np.array_equal(requested[:, 0, 0], frames[:, 0, 0, 0].astype(np.float32))  # the request moves with them
@@ -273,5 +274,5 @@ def test_a_model_at_25_fps_is_scored_at_a_30_fps_clips_frame_times() -> None:
     path = Path(__file__).parent / "fixtures"  # a generated video at another rate: read_frames brings it to the clip's
     video = sorted(path.glob("*.mp4"))[0]
     native, fps = read_video(video)
-    again, _ = read_frames(video, fps * 2)
+    again, _, _ = read_frames(video, fps * 2)
     assert len(again) == round(len(native) * 2) and np.array_equal(again[::2], native[: len(again[::2])])

@@ -147,7 +147,11 @@ def test_evaluate_runs_model_bundles_through_the_pipeline(
             self.last_requested_landmarks = request
             frames = np.repeat(still[None], round(len(audio) / 16000 * 25), axis=0)
             frames[15:19] = NativeRenderer(still, real_lm[0], closed[None])(closed)
+            self.frames = frames
             return frames
+
+        def warped_reference(self) -> np.ndarray:  # the colour-change reference: its frames 6 levels darker
+            return np.clip(self.frames.astype(int) - 6, 0, 255).astype(np.uint8)
 
     fake = types.ModuleType("talkface.pipeline")
     fake.AnimateConfig = AnimateConfig  # type: ignore[attr-defined]
@@ -172,6 +176,8 @@ def test_evaluate_runs_model_bundles_through_the_pipeline(
     assert summary[("ground truth", "mouth_lpips_own")]["n"] == "0"
     assert 0 < float(summary[("my_model", "mouth_lpips_own")]["mean"]) < 1  # its mouth cut at its own landmarks
     assert "no requested landmarks" not in (out / "report.md").read_text()
+    assert float(summary[("my_model", "colour_warp")]["mean"]) == pytest.approx(6.0, abs=0.3)  # vs its reference
+    assert all(summary[(method, "colour_warp")]["n"] == "0" for method in ("still baseline", "ground truth"))
     # blink closure at the requested blink's apex: the rendered closed lids hide most of the photo's open
     # eye (real closed eyes: 0.22); lbbc2a does not blink in its first 40 frames, so the reference rows,
     # whose blinks are the real ones, have none; the pose-aligned mouth LMD of the still as the plain one

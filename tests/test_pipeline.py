@@ -300,3 +300,19 @@ def test_frames_made_ahead_are_the_frames_made_in_line(animator: Animator, tmp_p
     for a, b in zip(raw["ahead"], raw["inline"], strict=True):
         assert np.array_equal(a, b)
     assert np.array_equal(read_video(tmp_path / "ahead.mp4")[0], read_video(tmp_path / "inline.mp4")[0])
+
+
+def test_warped_reference_is_the_same_request_with_nothing_painted(animator: Animator) -> None:
+    """``talkface evaluate``'s "Colour Δ warp" reference: the last talking_head call's photo warped by the same
+    requested landmarks, no interior or shading painted; outside mouth and eyes the two match (issue 14: ≤ 2/255)."""
+    from talkface.eval.render_metrics import colour_change
+
+    photo = np.asarray(Image.open(EXAMPLES / "face.png").convert("RGB"))
+    audio = read_audio(EXAMPLES / "speech.wav")[:24000]
+    frames = animator.talking_head(photo, audio)
+    reference = animator.warped_reference()
+    assert reference is not None and reference.shape == frames.shape
+    requested = animator.last_requested_landmarks
+    assert requested is not None
+    assert colour_change(frames, reference, requested) < 2.0
+    assert np.abs(frames.astype(int) - reference).max() > 20  # the painted mouth (and shading) is what differs

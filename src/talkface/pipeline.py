@@ -203,6 +203,8 @@ class Animator:
         if cfg.renderer == "crop" or cfg.person or cfg.mouth == "generator" or cfg.backend == "onnx":
             self._texture()  # used by every frame (or asked for): load it now, refuse a bad one before any work
         self._extractor: Any = None
+        self._last_photo: tuple[np.ndarray, np.ndarray] | None = None  # talking_head's, for warped_reference
+        self.last_requested_landmarks: np.ndarray | None = None
         self._detector: Any = None
         self._predictor: Any = None
 
@@ -319,7 +321,7 @@ class Animator:
             normalise_mouth=self.config.normalise_mouth, mouth=self.config.mouth_request,
         )
         timer["motion"] = time.perf_counter() - t
-        self.last_requested_landmarks: np.ndarray | None = landmarks  # what talkface evaluate's open ratio compares to
+        self.last_requested_landmarks = landmarks  # what talkface evaluate's open ratio compares to
         if progress:
             progress("motion", 1.0)
         if self.config.renderer == "native":
@@ -515,11 +517,31 @@ class Animator:
         """
         image = np.ascontiguousarray(still)
         person = self._face(image, "<still>")
+        self._last_photo = (image, person)
         _, frames = self._frames(image, person, np.asarray(audio, np.float32), blink_rate=self.config.blink_rate,
                                  motion_scale=self.config.motion_scale, seed=self.config.seed, size=0, timer={},
                                  progress=None, head_motion=self.config.head_motion)
         out = list(frames)
         return np.stack(out) if out else np.zeros((0, *image.shape), np.uint8)
+
+    def warped_reference(self) -> np.ndarray | None:
+        """The last :meth:`talking_head` call's photo warped by the same requested landmarks with nothing painted
+        (``mouth="warp"``) and no learned shading: the issue-14 reference of the colour change outside mouth and
+        eyes (:func:`talkface.eval.render_metrics.colour_change`; ``talkface evaluate``'s "Colour Δ warp").
+
+        Returns:
+            (T, H, W, 3) uint8 frames as :meth:`talking_head` returned, or None (no call yet, or the crop renderer).
+        """
+        from talkface.render.compose import NativeRenderer, RenderConfig  # lazy: loads cv2
+
+        photo = self._last_photo
+        if photo is None or self.last_requested_landmarks is None or self.config.renderer != "native":
+            return None
+        image, person = photo
+        config = RenderConfig(mouth="warp", shading=0.0, adaptive_mouth=self.config.adaptive_mouth,
+                              resample=self.config.resample)
+        renderer = NativeRenderer(image, person, self.last_requested_landmarks, config)
+        return np.stack([renderer(lm) for lm in self.last_requested_landmarks])
 
 
 def animate(

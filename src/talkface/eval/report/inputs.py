@@ -286,8 +286,9 @@ def conform(frames: np.ndarray, like: np.ndarray, method: str, clip_id: str) -> 
     return f, notes
 
 
-#: What a method made: frames and, where the method says so, the landmarks it was asked to render.
-Made = tuple[np.ndarray, np.ndarray | None]
+#: What a method made: frames, where the method says so the landmarks it was asked to render, and where it can
+#: make it the photo warped by those landmarks with nothing painted (the colour-change reference).
+Made = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
 
 
 def at_rate(num_frames: int, fps: float, rate: float) -> np.ndarray:
@@ -310,7 +311,8 @@ def at_rate(num_frames: int, fps: float, rate: float) -> np.ndarray:
 
 def run_model(model: TalkingHeadModel, sample: EvalSample) -> Made:
     """Run a model; its requested landmarks come from ``last_requested_landmarks`` of the model's owner
-    (:meth:`talkface.pipeline.Animator.talking_head` sets it), if it has one. A model whose owner says its
+    (:meth:`talkface.pipeline.Animator.talking_head` sets it), if it has one, and the colour-change reference
+    from its ``warped_reference()`` (:meth:`talkface.pipeline.Animator.warped_reference`). A model whose owner says its
     frame rate (``fps``, e.g. the :class:`talkface.pipeline.Animator` at the motion model's 25 frames/s) is
     brought to the clip's rate, frame by frame at the same times (:func:`at_rate`), so a 30 fps clip is
     compared with what the model shows at each of its frames' times, not index by index."""
@@ -323,17 +325,22 @@ def run_model(model: TalkingHeadModel, sample: EvalSample) -> Made:
         requested = np.asarray(requested, np.float32)
         if requested.ndim != 3 or requested.shape[1:] != (68, 2) or len(requested) != len(frames):
             requested = None
+    warp = getattr(owner, "warped_reference", None)
+    warped = warp() if callable(warp) and requested is not None else None
+    if warped is not None and np.shape(warped) != frames.shape:
+        warped = None
     rate = getattr(owner, "fps", None)
     if isinstance(rate, int | float) and rate > 0 and frames.ndim >= 1 and len(frames):
         picked = at_rate(len(frames), float(rate), sample.fps)
         frames = frames[picked]
         requested = None if requested is None else requested[picked]
-    return frames, requested
+        warped = None if warped is None else warped[picked]
+    return frames, requested, warped
 
 
 def given(frames: np.ndarray) -> Made:
     """Frames made elsewhere (a video pair), with no requested landmarks."""
-    return np.asarray(frames), None
+    return np.asarray(frames), None, None
 
 
 def read_frames(path: Path, rate: float | None = None) -> Made:
@@ -342,7 +349,7 @@ def read_frames(path: Path, rate: float | None = None) -> Made:
     from talkface.io.media import read_video  # lazy: loads av
 
     frames, fps = read_video(path)
-    return (frames if rate is None else frames[at_rate(len(frames), fps, rate)]), None
+    return (frames if rate is None else frames[at_rate(len(frames), fps, rate)]), None, None
 
 
 def conform_landmarks(requested: np.ndarray, raw_shape: tuple[int, ...], like: np.ndarray) -> np.ndarray:

@@ -192,9 +192,9 @@ def _evaluate_clip(
         return
     # the still baseline is measured against what the real speaker did (its opening: the photo's
     # over the real one); methods against the landmarks they were asked to render, if they say
-    outputs: list[tuple[str, np.ndarray, np.ndarray | None]] = [
-        (GROUND_TRUTH, sample.frames, None),
-        (STILL_BASELINE, copy_still_model(sample.frames.shape[0])(sample.still, sample.audio), real_landmarks),
+    outputs: list[tuple[str, np.ndarray, np.ndarray | None, np.ndarray | None]] = [
+        (GROUND_TRUTH, sample.frames, None, None),
+        (STILL_BASELINE, copy_still_model(sample.frames.shape[0])(sample.still, sample.audio), real_landmarks, None),
     ]
     if cfg.lipread:
         from talkface.eval.lipread import grid_sentence  # lazy: loads torch
@@ -203,21 +203,24 @@ def _evaluate_clip(
             notes.append(f"{sample.clip_id}: not a GRID sentence (name or .align file): WER n/a")
     for name, make in makers.items():
         seed_all(cfg.seed + clip_no)
-        raw, requested = make()
+        raw, requested, warped = make()
         conformed, extra = conform(raw, sample.frames, name, sample.clip_id)
         notes += [n for n in extra if n not in notes]
+        if warped is not None:
+            warped, _ = conform(warped, sample.frames, name, sample.clip_id)
         if requested is not None:
             requested = conform_landmarks(requested, np.shape(raw), sample.frames)
         elif cfg.render and name not in run.open_na:
             run.open_na.append(name)
             notes.append(f"{name}: no requested landmarks (a video made elsewhere): Open ratio n/a")
-        outputs.append((name, conformed, requested))
+        outputs.append((name, conformed, requested, warped))
     render_ref = None
     if cfg.render:
         render_ref = real_reference(sample.frames, real_landmarks, max(1, cfg.render_stride))
-    for name, frames, requested in outputs:
+    for name, frames, requested, warped in outputs:
         scored = score_clip(frames, sample, real_landmarks, scorers, is_real=name == GROUND_TRUTH,
-                            requested=requested, render_ref=render_ref, real_request=name == STILL_BASELINE)
+                            requested=requested, render_ref=render_ref, real_request=name == STILL_BASELINE,
+                            warped=warped)
         notes += scored.notes
         run.per_clip.append({"method": name, "clip": sample.clip_id, **scored.values})
         run.blinks.setdefault(name, []).extend(scored.blink_durations)

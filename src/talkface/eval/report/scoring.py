@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from talkface.errors import InputError
-from talkface.eval.render_metrics import render_scores
+from talkface.eval.render_metrics import colour_change, render_scores
 from talkface.eval.report.config import EvalConfig
 from talkface.eval.report.inputs import SAMPLE_RATE, EvalSample
 from talkface.face.eyes import detect_blinks, eye_aspect_ratio
@@ -106,6 +106,7 @@ def score_clip(
     requested: np.ndarray | None = None,
     render_ref: dict[str, float] | None = None,
     real_request: bool = False,
+    warped: np.ndarray | None = None,
 ) -> Scored:
     """All metrics of generated ``frames`` (already conformed) on one sample.
 
@@ -113,7 +114,8 @@ def score_clip(
     the blinks' apexes); ``render_ref``: the real frames' sharpness
     (:func:`talkface.eval.render_metrics.real_reference`); ``real_request``: ``requested`` are the real
     frames' tracked landmarks (the still baseline), so every real blink counts as a closure (dlib reads
-    a closed real eye at ~0.47 of open, above the 0.4 that marks the blink stage's closures).
+    a closed real eye at ~0.47 of open, above the 0.4 that marks the blink stage's closures); ``warped``: the
+    photo warped by ``requested`` with nothing painted (the "Colour Δ warp" reference), if the method made one.
     """
     from talkface.eval import identity, metrics, motion_metrics  # lazy: loads dlib, scipy
     from talkface.eval.lipread import grid_sentence  # lazy: loads torch
@@ -168,6 +170,8 @@ def score_clip(
                 blinks=real_landmarks if is_real else requested,
                 closed_below=None if is_real or real_request else 0.4,
             ))
+            if warped is not None and requested is not None:
+                values["colour_warp"] = colour_change(frames, warped, requested)
             if is_real:  # the reference itself: 1 and 0 by definition (its blinks are its own, as dlib finds them)
                 values["open_ratio"] = values["lmd_pose"] = math.nan
         blinks = detect_blinks(eye_aspect_ratio(landmarks), sample.fps)

@@ -75,6 +75,7 @@ RENDER_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("sharp_lap", "Sharp. Lap. (×real)", True, False, 3),
     MetricSpec("sharp_cpbd", "Sharp. CPBD (×real)", True, False, 3),
     MetricSpec("colour", "Colour Δ", False, False, 2),
+    MetricSpec("colour_warp", "Colour Δ warp", False, True, 2),
     MetricSpec("open_ratio", "Open ratio", None, False, 3),
     MetricSpec("mouth_lpips", "Mouth LPIPS", False, True, 3),
     MetricSpec("mouth_lpips_own", "Mouth LPIPS own", False, True, 3),
@@ -202,7 +203,9 @@ def _render_markdown(
         "",
         "Sharp.: variance of the Laplacian / CPBD of the face box (tracked landmarks) over the real frames' "
         "(1 = as sharp as the real video). Colour Δ: change of the face's mean colour outside mouth and eyes vs. "
-        "the still, 0-255. Open ratio: mouth opening (dlib, inner lips) of the frames over the requested one, on "
+        "the still, 0-255; warp: vs. the still warped by the same request with nothing painted (the issue's "
+        "measure; n/a where the method cannot make it). Open ratio: mouth opening (dlib, inner lips) of the frames "
+        "over the requested one, on "
         "frames where the request is open (1 = as asked); a model run's request is the landmarks it rendered, "
         "the still baseline's the real frames' (so it shows the still's opening over the real speaker's); n/a "
         "for videos made elsewhere and for ground truth. Mouth LPIPS: mouth crops (real landmarks) vs. the real "
