@@ -298,8 +298,12 @@ def test_frames_made_ahead_are_the_frames_made_in_line(animator: Animator, tmp_p
     assert not [t for t in threading.enumerate() if t.name == "talkface-made-ahead"]  # joined
     assert len(raw["ahead"]) == len(raw["inline"]) > 50
     for a, b in zip(raw["ahead"], raw["inline"], strict=True):
-        assert np.array_equal(a, b)
-    assert np.array_equal(read_video(tmp_path / "ahead.mp4")[0], read_video(tmp_path / "inline.mp4")[0])
+        assert np.array_equal(a, b)  # the property: every frame handed to the encoder is bit-identical
+    # the decoded videos: the same frames, encoded twice; once in ~6 full-suite runs under load (2026-12-02) the two
+    # H.264 files differed by a level in some pixels although every raw frame was equal (the encoder, not the
+    # frames), so they are compared as near-identical rather than bit for bit
+    ahead, inline = read_video(tmp_path / "ahead.mp4")[0], read_video(tmp_path / "inline.mp4")[0]
+    assert ahead.shape == inline.shape and float(np.abs(ahead.astype(np.int16) - inline).mean()) < 0.25
 
 
 def test_warped_reference_is_the_same_request_with_nothing_painted(animator: Animator) -> None:
