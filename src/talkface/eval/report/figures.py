@@ -29,7 +29,7 @@ def strip_figure(rows: list[tuple[str, Scored]], count: int) -> np.ndarray:
     idx = np.linspace(0, t - 1, num=max(1, min(count, t))).round().astype(int)
     h = rows[0][1].frames.shape[1]
     blocks = []
-    scale = min(1.0, STRIP_HEIGHT / max(1, h))  # whole frames (--frames whole) are shown at most this tall
+    scale = min(1.0, STRIP_HEIGHT / max(1, h))  # whole frames (--whole-frames) are shown at most this tall
     for name, scored in rows:
         shown = [scored.frames[i] for i in idx]
         if scale < 1.0:

@@ -13,6 +13,7 @@ import numpy as np
 
 from talkface.data.dataset import SPLITS, PreparedDataset, load_clip
 from talkface.errors import InputError
+from talkface.photo_video import resize_to
 
 PathLike = str | os.PathLike[str]
 
@@ -178,11 +179,7 @@ def whole_frames(
         for frame in decoded:
             if limit is not None and len(frames) >= limit:
                 break
-            h, w = frame.shape[:2]
-            if max_side and max(h, w) > max_side:
-                scale = max_side / max(h, w)
-                size = (max(1, round(w * scale)), max(1, round(h * scale)))
-                frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            frame = resize_to(frame, max_side)
             used += frame.nbytes
             if used > WHOLE_FRAMES_BUDGET:
                 raise InputError(path, f"its first {len(frames) + 1} frames at {frame.shape[1]}x{frame.shape[0]} "
