@@ -152,6 +152,8 @@ def test_a_wide_open_photo_mouth_closes_part_way(fixtures_dir: Path) -> None:
     np.testing.assert_allclose(mouth_opening(rest), opening - MAX_CLOSING, atol=0.003)
     assert MouthRequest().closed_opening(lgan.canonical_neutral.numpy(), wide) == pytest.approx(opening - MAX_CLOSING)
     assert MouthRequest().closed_opening(lgan.canonical_neutral.numpy(), person) == pytest.approx(model_gap)
+    assert MouthRequest().closes_part_way(lgan.canonical_neutral.numpy(), wide)
+    assert not MouthRequest().closes_part_way(lgan.canonical_neutral.numpy(), person)
     shut = predict_landmarks(image, audio, lgan, person_landmarks=wide, motion_scale=0.0, mouth="model_corners")
     np.testing.assert_allclose(mouth_opening(shut), model_gap, atol=0.003)
 

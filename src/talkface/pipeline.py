@@ -468,9 +468,8 @@ class Animator:
         photo = prepare_photo(face, max_side=cfg.max_side, detector=detector, predictor=predictor)
         image, person_landmarks = photo.image, photo.landmarks
         timer["face"] = time.perf_counter() - t
-        request = mouth_request(cfg.mouth_request)
-        neutral = self.bundle.lgan.canonical_neutral.cpu().numpy()
-        part_way = request.closed_opening(neutral, person_landmarks) > request.rest_opening(neutral) + 1e-6
+        part_way = mouth_request(cfg.mouth_request).closes_part_way(self.bundle.lgan.canonical_neutral.cpu().numpy(),
+                                                                    person_landmarks)
         notes = photo_warnings(person_landmarks, closing_mouth=cfg.close_mouth, part_way=part_way)
         if progress:
             progress("face", 1.0)

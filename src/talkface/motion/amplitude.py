@@ -239,6 +239,10 @@ class MouthRequest:
         rest = self.rest_opening(canonical_neutral)
         return max(rest, float(mouth_opening(np.asarray(photo_landmarks, np.float64))) - self.max_closing)
 
+    def closes_part_way(self, canonical_neutral: np.ndarray, photo_landmarks: np.ndarray) -> bool:
+        """Whether an open photo's mouth is so wide that :meth:`closed_opening` stops above the rest gap."""
+        return self.closed_opening(canonical_neutral, photo_landmarks) > self.rest_opening(canonical_neutral)
+
     def __post_init__(self) -> None:
         if self.centre not in CENTRES:
             raise ValueError(f"MouthRequest.centre must be one of {CENTRES}, got {self.centre!r}")
