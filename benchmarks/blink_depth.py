@@ -78,6 +78,13 @@ def eye_tile(frame: np.ndarray, lm: np.ndarray, width: int = 300) -> np.ndarray:
     return cv2.resize(c, (width, round(c.shape[0] * width / c.shape[1])), interpolation=cv2.INTER_NEAREST)
 
 
+def dump(path: Path, frames: np.ndarray, fps: float, requested_ear: np.ndarray | None = None) -> None:
+    """Frames (uint8 RGB), their rate and, for rendered clips, the requested EAR per frame, as one .npz."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    extra = {} if requested_ear is None else {"requested_ear": np.asarray(requested_ear, np.float32)}
+    np.savez_compressed(path, frames=np.asarray(frames, np.uint8), fps=np.float32(fps), **extra)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mode", choices=("real", "rendered"), required=True)
@@ -93,6 +100,9 @@ def main() -> None:
                    help="rendered: the lids before they were the photo's own (one skin colour, a lash bar)")
     p.add_argument("--tiles", type=Path, default=None, help="real: PNG of 8 apexes spread over the distribution")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dump", type=Path, default=None,
+                   help="also write each clip's frames (and, rendered, the requested eye aspect ratio) to "
+                        "DUMP/CLIP.npz for a second landmark detector (benchmarks/blink_mesh.py)")
     args = p.parse_args()
 
     import torch
@@ -127,6 +137,8 @@ def main() -> None:
             size = (round(real.shape[2] * s), round(real.shape[1] * s))
             real = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in real])
         if args.mode == "real":
+            if args.dump is not None:  # every clip: the second detector finds its own dips
+                dump(args.dump / f"{clip}.npz", real, fps)
             lm = track_landmarks(real, fps=fps, detector=detector, predictor=predictor).landmarks
             ear = eye_aspect_ratio(lm)
             near, level = dips(ear)
@@ -161,6 +173,8 @@ def main() -> None:
             row = {"clip": clip, "frame": t, "apex": float(eg[max(0, t - 1) : t + 2].min()) / level,
                    "closed": blink_apex_ratio(lm, req, closed_below=0.4),
                    "vis": blink_visible_share(frames, lm, photo, photo_lm, req)}
+            if args.dump is not None:
+                dump(args.dump / f"{clip}.npz", frames, fps, requested_ear=er)
         rows.append(row)
         print({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
     summary = {}
