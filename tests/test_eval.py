@@ -120,6 +120,25 @@ def test_identity_metrics_separate_speakers(bbaf: np.ndarray) -> None:
     assert acd_same < 0.4 < 0.6 < acd_diff
 
 
+def test_facenet_says_which_opencv_it_needs_when_the_graph_cannot_be_read(
+        bbaf: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cv2
+
+    from talkface.errors import TalkfaceError
+
+    lm = track_landmarks(bbaf[:1]).landmarks
+    monkeypatch.delattr(cv2.dnn, "readNetFromTensorflow", raising=False)  # as in OpenCV 5.1
+    with pytest.raises(TalkfaceError, match=r"graph_final\.pb: OpenCV .* cannot read the FaceNet graph.*5\.0"):
+        FaceNetEmbedder()(bbaf[0], lm[0])
+
+    def broken(path: str) -> None:  # as OpenCV 4.11-4.14's importer on this graph
+        raise cv2.error("graph_simplifier.cpp:267: error: (-215:Assertion failed)")
+
+    monkeypatch.setattr(cv2.dnn, "readNetFromTensorflow", broken, raising=False)
+    with pytest.raises(TalkfaceError, match="cannot read the FaceNet graph"):
+        FaceNetEmbedder()(bbaf[0], lm[0])
+
+
 # ------------------------------------------------------------------------------------- blinks
 
 

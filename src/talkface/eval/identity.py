@@ -33,6 +33,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from talkface.errors import TalkfaceError
 from talkface.face.embed import FaceEmbedder
 
 __all__ = [
@@ -75,7 +76,9 @@ def _check_landmarks(landmarks: np.ndarray, count: int | None = None) -> np.ndar
 class FaceNetEmbedder:
     """FaceNet (Inception-ResNet-v1, VGGFace2) 512-d embeddings through ``cv2.dnn``.
 
-    The network is loaded on first use and held by the instance (~0.6 s, 94 MB).
+    The network is loaded on first use and held by the instance (~0.6 s, 94 MB); that first use raises
+    :class:`~talkface.errors.TalkfaceError`, one line naming the graph, when the installed OpenCV cannot
+    read it (5.1 has no TensorFlow importer, 4.11-4.14 fail on this graph).
 
     Args:
         margin: Context added on each side of the landmark box, fraction of its width/height.
@@ -87,7 +90,16 @@ class FaceNetEmbedder:
 
     def _load(self) -> Any:
         if self._net is None:
-            self._net = cv2.dnn.readNetFromTensorflow(os.fspath(facenet_model_path()))
+            path = facenet_model_path()
+            read = getattr(cv2.dnn, "readNetFromTensorflow", None)  # gone in OpenCV 5.1
+            try:
+                if read is None:
+                    raise AttributeError("cv2.dnn.readNetFromTensorflow")
+                self._net = read(os.fspath(path))
+            except (AttributeError, cv2.error) as exc:
+                raise TalkfaceError(
+                    f"{path}: OpenCV {cv2.__version__} cannot read the FaceNet graph; the identity metric needs "
+                    "OpenCV 5.0 (pip install 'opencv-python-headless>=5.0.0.93,<5.1')") from exc
         return self._net
 
     def face_crop(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
