@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from render_quality import speech_sources  # noqa: E402
+from render_quality import downscale, speech_sources  # noqa: E402
 
 
 def sources(data: Path, splits: list[str], max_clips: int) -> list[tuple[str, Path]]:
@@ -132,10 +132,7 @@ def main() -> None:
     speech = speech_sources(args.data)  # the styletalk clips' side-car .wav
     for clip, source in sources(args.data, args.split, args.max_clips):
         real, fps = read_video(source, max_duration_s=args.seconds)
-        if max(real.shape[1:3]) > 1280:
-            s = 1280 / max(real.shape[1:3])
-            size = (round(real.shape[2] * s), round(real.shape[1] * s))
-            real = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in real])
+        real = downscale(real, 1280)
         if args.mode == "real":
             if args.dump is not None:  # every clip: the second detector finds its own dips
                 dump(args.dump / f"{clip}.npz", real, fps)

@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 
 from talkface.io.colour import LUMA
+from talkface.photo_video import resize_to
 
 
 def _polygon(shape: tuple[int, ...], pts: np.ndarray) -> np.ndarray:
@@ -152,11 +153,9 @@ def main() -> None:
         real, fps = read_video(row["source"], max_duration_s=args.seconds)
         with np.load(args.data / "clips" / f"{row['id']}.npz") as z:
             real_lm = z["landmarks"].astype(np.float64)
-        scale = min(1.0, args.max_side / max(real.shape[1:3]))
-        if scale < 1.0:
-            size = (round(real.shape[2] * scale), round(real.shape[1] * scale))
-            real = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in real])
-            real_lm = real_lm * scale
+        width = real.shape[2]
+        real = np.stack([resize_to(f, args.max_side) for f in real])
+        real_lm = real_lm * (real.shape[2] / width)
         n = min(len(real), len(real_lm))
         real, real_lm = real[:n], real_lm[:n]
         photo = real[0]

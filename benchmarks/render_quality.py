@@ -84,6 +84,7 @@ import numpy as np
 import torch
 
 from talkface.eval.report.inputs import at_rate
+from talkface.photo_video import resize_to
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -142,13 +143,11 @@ def oracle_landmarks(arrays: Path, photo_lm: np.ndarray, frames: np.ndarray, sca
     return np.asarray(track, np.float32)
 
 
-def _downscale(frames: np.ndarray, max_side: int) -> np.ndarray:
-    h, w = frames.shape[1:3]
-    if max(h, w) <= max_side:
+def downscale(frames: np.ndarray, max_side: int) -> np.ndarray:
+    """(N, H, W, 3) frames with the longer side at most ``max_side`` (:func:`talkface.photo_video.resize_to`)."""
+    if max(frames.shape[1:3]) <= max_side:
         return frames
-    s = max_side / max(h, w)
-    size = (round(w * s), round(h * s))
-    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+    return np.stack([resize_to(f, max_side) for f in frames])
 
 
 def _head_of(variant: str) -> str:
@@ -255,7 +254,7 @@ def main() -> None:
         t0 = time.perf_counter()
         real, fps = read_video(source, max_duration_s=args.seconds)
         source_width = real.shape[2]
-        real = _downscale(real, args.max_side)
+        real = downscale(real, args.max_side)
         # the renderer makes frames at the motion model's rate: compare with the real frame nearest each
         # rendered frame's time (a 30 fps clip's frames 0, 1, 2, 4, 5, 6, 7, 8, 10, ...), not index by index
         picked = at_rate(len(real), fps, model_fps)

@@ -35,7 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from render_quality import _downscale, clip_sources, speech_sources  # noqa: E402
+from render_quality import clip_sources, downscale, speech_sources  # noqa: E402
 
 
 def main() -> None:
@@ -62,7 +62,7 @@ def main() -> None:
     speech = speech_sources(args.data)  # the styletalk clips' side-car .wav
     for clip, source, _ in clip_sources(args.data, args.max_clips):
         real, fps = read_video(source, max_duration_s=args.seconds)
-        real = _downscale(real, 1280)
+        real = downscale(real, 1280)
         photo = real[0]
         try:  # no audio track (styletalk_KristiNoem.mp4) or no face: say so, go on
             audio = read_audio(speech.get(source, source), max_duration_s=len(real) / fps)
