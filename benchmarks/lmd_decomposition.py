@@ -60,10 +60,13 @@ import numpy as np
 import torch
 
 from talkface.animate_config import animate_default
+from talkface.audio.extractor import SAMPLE_RATE
+from talkface.audio.features import get_extractor, num_video_frames
 from talkface.audio.windows import audio_rms_per_frame
 from talkface.bundle import load_bundle
 from talkface.data.dataset import Clip, PreparedDataset
 from talkface.eval.motion_metrics import crop_aligned
+from talkface.eval.report.inputs import at_rate
 from talkface.face.geometry import MOUTH_POINTS, mouth_opening
 from talkface.motion.amplitude import MOUTH_REQUESTS, speech_presence
 from talkface.motion.ensemble import LGANEnsemble
@@ -181,11 +184,23 @@ def point_table(title: str, per_clip: list[dict[str, np.ndarray]]) -> str:
 
 
 def rows_of_clip(clip: Clip, bundle: object, seed: int) -> tuple[Rows, Rows, dict[str, np.ndarray]]:
-    """The decomposition of every row of one clip, the ensemble-member rows and the per-point numbers."""
+    """The decomposition of every row of one clip, the ensemble-member rows and the per-point numbers.
+
+    A clip at another frame rate than the model's (30 fps wild clips) is compared at the model's frame times
+    (:func:`talkface.eval.report.inputs.at_rate`: the real frame nearest each requested frame), and its speech
+    features are extracted from its speech at the model's rate, as ``animate`` does (the stored ones are at the
+    clip's rate).
+    """
     lgan, blink = bundle.lgan, bundle.blink  # type: ignore[attr-defined]
-    real = np.asarray(clip.landmarks, np.float64)
+    fps = float(lgan.config.fps)
+    picked = at_rate(len(clip.landmarks), clip.fps, fps)
+    real = np.asarray(clip.landmarks, np.float64)[picked]
     photo = real[0]
-    feats = np.asarray(clip.features, np.float32)
+    if abs(clip.fps - fps) <= 1e-3:
+        feats = np.asarray(clip.features, np.float32)
+    else:
+        extractor = get_extractor(lgan.config.feature_name)
+        feats = extractor(np.asarray(clip.audio, np.float32), num_video_frames(len(clip.audio), SAMPLE_RATE, fps), fps)
     image = np.zeros((8, 8, 3), np.uint8)  # not read: the photo's landmarks are given
 
     def request(**kw: object) -> np.ndarray:
@@ -203,7 +218,7 @@ def rows_of_clip(clip: Clip, bundle: object, seed: int) -> tuple[Rows, Rows, dic
     made["raw (no normalisation) @0"] = (request(normalise_mouth=False, head_motion=0.0),
                                          request(normalise_mouth=False, head_motion=0.0, motion_scale=0.0))
     n = min(len(real), *(len(x) for x, _ in made.values()))
-    speech = speech_presence(audio_rms_per_frame(clip.audio, n, clip.fps))
+    speech = speech_presence(audio_rms_per_frame(clip.audio, n, fps))
     rows = {k: describe(x[:n], real[:n], speech, None if base is None else base[:n]) for k, (x, base) in made.items()}
     rest = made["request @0"][1]
     points = point_stats({k: made[k][0][:n] for k in ("still", *POINT_ROWS)}, real[:n],
@@ -276,13 +291,11 @@ def main() -> None:
         per: dict[str, list[dict[str, float]]] = {}
         mem: dict[str, list[dict[str, float]]] = {}
         pts: list[dict[str, np.ndarray]] = []
-        skipped = 0
+        other_rates = 0
         for clip in ds.clips(split or None):
             if args.max_clips and len(next(iter(per.values()), [])) >= args.max_clips:
                 break
-            if abs(clip.fps - fps) > 1e-3:
-                skipped += 1
-                continue
+            other_rates += abs(clip.fps - fps) > 1e-3
             rows, members, points = rows_of_clip(clip, bundle, args.seed)
             pts.append(points)
             for k, v in rows.items():
@@ -292,7 +305,8 @@ def main() -> None:
         clips = len(next(iter(per.values()), []))
         summary = {k: summarise(v) for k, v in per.items()}
         members = {k: summarise(v) for k, v in mem.items()}
-        head = f"{spec}: {clips} clips at {fps:g} fps" + (f" ({skipped} at other rates skipped)" if skipped else "")
+        head = f"{spec}: {clips} clips" + (f" ({other_rates} not at {fps:g} fps: compared at its frame times)"
+                                            if other_rates else f" at {fps:g} fps")
         show: Callable[[str, dict[str, dict[str, float]], list[str]], str] = table
         print(show(head, summary, COLUMNS), flush=True)
         if members:
