@@ -487,6 +487,69 @@ def test_closing_an_open_photo_mouth_shows_lips_not_its_interior(grid_mpg_female
         assert np.array_equal(a, b)
 
 
+def _lip_sources(renderer: NativeRenderer, target: np.ndarray, mesh: bool) -> dict[str, float]:
+    """Share of the target's lip pixels whose backward map lands on the same lip of the photo (spline or mesh)."""
+    fill = renderer._fill_weight(target)
+    controls, sources, _ = renderer._controls(target, fill)
+    xy, box = renderer.warp._photo_map(controls, sources, 0.05)
+    if mesh:
+        assert renderer._lip_mesh is not None
+        renderer._lip_mesh.apply(xy, box, (renderer.roi.x0, renderer.roi.y0), target, fill)
+    ox, oy = renderer.roi.x0 + box[0], renderer.roi.y0 + box[1]
+    lm = renderer.landmarks
+    out = {}
+    for name, poly in (("upper", [48, 49, 50, 51, 52, 53, 54, 64, 63, 62, 61, 60]),
+                       ("lower", [48, 60, 67, 66, 65, 64, 54, 55, 56, 57, 58, 59])):
+        mask = np.zeros(renderer.photo.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(target[poly]).astype(np.int32)], 1)
+        ys, xs = np.nonzero(cv2.erode(mask, np.ones((3, 3), np.uint8)))
+        photo_lip = lm[poly].astype(np.float32)
+        out[name] = float(np.mean([cv2.pointPolygonTest(photo_lip, (float(a), float(b)), True) >= -0.5
+                                   for a, b in xy[ys - oy, xs - ox]]))
+    return out
+
+
+def test_closing_an_open_photo_mouth_maps_each_lip_onto_itself(grid_mpg_female: object) -> None:
+    """The lip mesh (render/lip_mesh.py): a frame closing the photo's open mouth shows each lip from the photo's
+    own lip, not half the gap squeezed in (the spline: a wide-open photo's upper lip became a dark outline)."""
+    from talkface.face.geometry import mouth_opening as opening
+    from talkface.motion.retarget import close_mouth
+    from talkface.render.lip_mesh import OPEN_FROM, LipMesh
+
+    photo = _first_frame(grid_mpg_female)  # GRID lbbc2a, teeth showing (opening 0.125)
+    lm = landmarks_for_image(photo, "lbbc2a").astype(np.float64)
+    closed = close_mouth(lm).astype(np.float64)
+    renderer = NativeRenderer(photo, lm, track=closed[None])
+    spline, mesh = _lip_sources(renderer, closed, False), _lip_sources(renderer, closed, True)
+    assert spline["upper"] < 0.85 and spline["lower"] < 0.9, spline  # 0.76 / 0.82
+    assert mesh["upper"] > 0.97 and mesh["lower"] > 0.97, mesh  # 1.0 / 1.0
+    # a wide-open mouth (the example face's lower lip dropped by a third of the mouth width)
+    face, face_lm = example_face()
+    wide = open_mouth(face_lm, 0.35 * float(np.linalg.norm(face_lm[54] - face_lm[48])))
+    shut = close_mouth(wide).astype(np.float64)
+    renderer = NativeRenderer(face, wide, track=shut[None])
+    spline, mesh = _lip_sources(renderer, shut, False), _lip_sources(renderer, shut, True)
+    assert spline["upper"] < 0.5 and mesh["upper"] > 0.75, (spline, mesh)  # 0.37 -> 0.82
+    assert mesh["lower"] > spline["lower"] + 0.15, (spline, mesh)  # 0.69 -> 0.93
+    # the mesh changes the map only inside its ring, and nothing at weight 0
+    fill = renderer._fill_weight(shut)
+    controls, sources, _ = renderer._controls(shut, fill)
+    xy, box = renderer.warp._photo_map(controls, sources, 0.05)
+    before = xy.copy()
+    assert renderer._lip_mesh is not None
+    renderer._lip_mesh.apply(xy, box, (renderer.roi.x0, renderer.roi.y0), shut, 0.0)
+    assert np.array_equal(xy, before)
+    renderer._lip_mesh.apply(xy, box, (renderer.roi.x0, renderer.roi.y0), shut, fill)
+    changed = np.argwhere(np.abs(xy - before).max(axis=2) > 0) + [renderer.roi.y0 + box[1], renderer.roi.x0 + box[0]]
+    ring = LipMesh(wide).ring
+    assert len(changed) and ring[:, 0].min() - 2 <= changed[:, 1].min() <= changed[:, 1].max() <= ring[:, 0].max() + 2
+    # frames that do not close the photo's mouth, and barely open photos (GRID brbk7n-like), keep the spline alone
+    assert renderer._fill_weight(wide) == 0.0
+    barely = open_mouth(face_lm, 0.07 * float(np.linalg.norm(face_lm[36] - face_lm[45])))
+    assert 0.08 < float(opening(barely)) < OPEN_FROM, float(opening(barely))
+    assert NativeRenderer(face, barely, track=close_mouth(barely)[None])._lip_mesh is None
+
+
 def test_an_open_photo_mouth_opening_wider_shows_its_own_teeth_over_a_cavity(grid_mpg_female: object,
                                                                             grid_mpg: object) -> None:
     from talkface.render.open_photo import PhotoTeeth

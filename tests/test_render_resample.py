@@ -100,8 +100,13 @@ def test_a_filled_open_mouth_is_sampled_once_too(grid_mpg_female: object) -> Non
     assert np.array_equal(renderer.warp._big, cached)
     controls, sources, _ = renderer._controls(target)
     map_x, map_y, (x0, y0, x1, y1) = renderer.warp.source_map(controls, sources, still=0.05)  # as warp_roi
-    once = _sampled_once(renderer._fill.image(renderer._fill_weight(target)), renderer, map_x, map_y)
     r = renderer.roi
+    fill = renderer._fill_weight(target)
+    assert renderer._lip_mesh is not None  # lbbc2a's mouth (0.125) closes with the lip mesh: its map, as warp_roi
+    xy = np.dstack([map_x, map_y])
+    renderer._lip_mesh.apply(xy, (x0, y0, x1, y1), (r.x0, r.y0), target, fill)
+    map_x, map_y = np.ascontiguousarray(xy[:, :, 0]), np.ascontiguousarray(xy[:, :, 1])
+    once = _sampled_once(renderer._fill.image(fill), renderer, map_x, map_y)
     assert np.array_equal(out[r.y0 + y0 : r.y0 + y1, r.x0 + x0 : r.x0 + x1], once)
 
 

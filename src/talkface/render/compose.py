@@ -21,9 +21,11 @@ import numpy as np
 
 from talkface.face.align import procrustes
 from talkface.face.eyes import eye_aspect_ratio
-from talkface.face.geometry import EYES, STABLE_POINTS, mouth_is_open
+from talkface.face.geometry import EYES, STABLE_POINTS, mouth_is_open, mouth_opening
 from talkface.render import MOUTH_STYLES, RESAMPLE_KERNELS
 from talkface.render.eyes import START, LidPalette, closing, paint_lids
+from talkface.render.lip_mesh import OPEN_FROM as LIP_MESH_FROM
+from talkface.render.lip_mesh import LipMesh
 from talkface.render.mouth import MouthPalette, inner_gap, paint_mouth, teeth_visibility
 from talkface.render.mouth_bank import RetrievedMouth
 from talkface.render.mouth_fill import MouthFill, fill_weight
@@ -68,6 +70,11 @@ class RenderConfig:
             photos, so off by default (docs/render.md "Interior levels that adapt to the photo").
         fill_mouth: a photo with an open mouth: frames closing it sample the photo with its interior
             filled from the lips (:mod:`talkface.render.mouth_fill`).
+        lip_mesh: a photo with an open mouth: frames closing it map each lip onto itself at its own
+            thickness with a piecewise-affine mesh, the inner lips meeting on their contact line
+            (:mod:`talkface.render.lip_mesh`; with ``fill_mouth``), instead of the spline alone, which
+            squeezes half the photo's gap into each lip (photo mouths opened at least
+            :data:`talkface.render.lip_mesh.OPEN_FROM`; off: as before 2026-12-02).
         photo_teeth: a photo with an open mouth showing teeth, ``mouth="painted"``: frames opening wider
             than the photo get a dark cavity with the photo's own teeth carried by the lips
             (:mod:`talkface.render.open_photo`) instead of painted crowns.
@@ -90,6 +97,7 @@ class RenderConfig:
     shading: float = 0.0
     adaptive_mouth: bool = False
     fill_mouth: bool = True
+    lip_mesh: bool = True
     photo_teeth: bool = True
     resample: str = "cubic2x"
     blend: str = "map"
@@ -172,6 +180,9 @@ class NativeRenderer:
         # an open photo mouth (as the motion stage closes it): closing frames sample its interior filled from the lips
         self._fill = (MouthFill(self.photo, self.landmarks)
                       if self.config.fill_mouth and mouth_is_open(self.landmarks) else None)
+        # ... and its lips meet at their own thickness (a mesh, not the spline alone)
+        self._lip_mesh = (LipMesh(self.landmarks) if self._fill is not None and self.config.lip_mesh
+                          and float(mouth_opening(self.landmarks)) >= LIP_MESH_FROM else None)
         self._retrieved = RetrievedMouth(self.palette) if self.config.mouth == "retrieved" else None
         # an open photo mouth showing teeth: opening wider shows its own teeth over the painted cavity
         self._teeth: PhotoTeeth | None = None
@@ -246,8 +257,15 @@ class NativeRenderer:
         fill = self._fill_weight(tgt)
         controls, sources, open_eyes = self._controls(tgt, fill)
         image = self._fill.image(fill) if self._fill is not None else None
+        adjust = None
+        if self._lip_mesh is not None and fill > 0:
+            mesh, origin = self._lip_mesh, (self.roi.x0, self.roi.y0)
+
+            def adjust(xy: np.ndarray, box: tuple[int, int, int, int]) -> None:
+                mesh.apply(xy, box, origin, tgt, fill)
+
         roi_pixels = self.warp.warp_roi(controls, sources, image=image,
-                                        changed=self._fill.box if self._fill is not None else None)
+                                        changed=self._fill.box if self._fill is not None else None, adjust=adjust)
         origin = (self.roi.x0, self.roi.y0)
         # paint only what the photo lacks: the opening beyond the photo's own (an open photo mouth
         # already has a real interior, which the warp stretches)

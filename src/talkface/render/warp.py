@@ -19,6 +19,7 @@ background towards the ROI border instead of tearing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -308,15 +309,20 @@ class FaceWarp:
         return xy, (x0, y0, x1, y1)
 
     def warp_roi(self, target: np.ndarray, source: np.ndarray | None = None, still: float = 0.05,
-                 image: np.ndarray | None = None, changed: tuple[int, int, int, int] | None = None) -> np.ndarray:
+                 image: np.ndarray | None = None, changed: tuple[int, int, int, int] | None = None,
+                 adjust: Callable[[np.ndarray, tuple[int, int, int, int]], None] | None = None) -> np.ndarray:
         """The warped ROI (uint8, before blending) for target landmarks (see :meth:`source_map`).
 
         Pixels that would move less than ``still`` pixels are the photo's. ``image`` (the photo's size)
         is sampled instead of the photo where the map moves (None: the photo); ``changed``: the box
         ``(x0, y0, x1, y1)`` of photo pixels outside which ``image`` is the photo (None: anywhere; an
-        oversampling warp then upsamples only that box of ``image`` afresh).
+        oversampling warp then upsamples only that box of ``image`` afresh). ``adjust(xy, box)`` may change
+        the map in place before it is sampled (``xy``: (h, w, 2) photo x, y of the ROI pixels ``box``),
+        e.g. :meth:`talkface.render.lip_mesh.LipMesh.apply`.
         """
         xy, (x0, y0, x1, y1) = self._photo_map(target, source, still)
+        if adjust is not None and x1 > x0 and y1 > y0:
+            adjust(xy, (x0, y0, x1, y1))
         out = self._photo_roi.copy()
         if x1 > x0 and y1 > y0:
             if self.oversample == 1:
