@@ -16,9 +16,9 @@ at its own thickness and no pixel shows the interior. The ring's sources are rea
 at the ring, and the mesh's map is blended into the spline's from the lips (weight 1) to the ring
 (weight 0): the map stays continuous. Lips still apart in the frame keep their gap: the mesh's interior
 triangles show the photo's (filled) interior there, and the lips meet on the contact line progressively
-as the gap falls under :data:`MEET` of the mouth width. Each pixel is assigned to a triangle with a
-sub-pixel inside test; where the upper and the lower lip's triangles overlap at the contact, the side
-of the contact line decides.
+as the gap falls under :data:`MEET` of the mouth width. The triangles are rasterised by OpenCV (sub-pixel
+vertices); where the upper and the lower lip's triangles overlap at the contact, the side of the contact
+line decides.
 """
 
 from __future__ import annotations
@@ -158,35 +158,23 @@ class LipMesh:
         within = (xs >= contact[:, 0].min()) & (xs <= contact[:, 0].max())
         side = np.where(within[None, :], (np.arange(h, dtype=np.float64)[:, None] >= yc[None, :]).astype(np.int8),
                         np.int8(2))
-        ids = np.full((h, w), -1, np.int32)
-        match = np.full((h, w), -1, np.int8)
+        # each triangle rasterised (OpenCV, sub-pixel vertices) into the map of its kind: the upper lip's, the
+        # lower lip's, or neither (ring, corners)
+        kinds = [np.full((h, w), -1, np.int32) for _ in range(3)]
         affines = np.zeros((len(self.triangles), 2, 3), np.float64)
         for k, tri in enumerate(self.triangles):
-            p = tgt[tri]
-            (xa, ya), (xb, yb), (xc, yc_) = p
-            det = (yb - yc_) * (xa - xc) + (xc - xb) * (ya - yc_)
-            q = src[tri]
+            p, q = tgt[tri], src[tri]
+            det = (p[1, 1] - p[2, 1]) * (p[0, 0] - p[2, 0]) + (p[2, 0] - p[1, 0]) * (p[0, 1] - p[2, 1])
             det_src = (q[1, 1] - q[2, 1]) * (q[0, 0] - q[2, 0]) + (q[2, 0] - q[1, 0]) * (q[0, 1] - q[2, 1])
             if abs(det) < 2.0 * MIN_AREA or abs(det_src) > MAX_SQUEEZE * abs(det):
                 continue  # a (nearly) collapsed triangle, the gap between meeting lips: the spline's map stays
-            affines[k] = cv2.getAffineTransform(p.astype(np.float32), src[tri].astype(np.float32))
-            x0, y0 = np.floor(p.min(axis=0)).astype(int)
-            x1, y1 = np.ceil(p.max(axis=0)).astype(int) + 1
-            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-            if x1 <= x0 or y1 <= y0:
-                continue
-            gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
-            l1 = ((yb - yc_) * (gx - xc) + (xc - xb) * (gy - yc_)) / det
-            l2 = ((yc_ - ya) * (gx - xc) + (xa - xc) * (gy - yc_)) / det
-            inside = (l1 >= -1e-3) & (l2 >= -1e-3) & (1.0 - l1 - l2 >= -1e-3)
-            here = side[y0:y1, x0:x1]
-            # on its own side of the contact a lip's triangle wins; on the other side it loses to any
-            rank = np.where((self.sides[k] == 2) | (here == 2), 1,
-                            np.where(here == self.sides[k], 2, 0)).astype(np.int8)
-            cur = match[y0:y1, x0:x1]
-            take = inside & (rank > cur)
-            ids[y0:y1, x0:x1][take] = k
-            cur[take] = rank[take]
+            affines[k] = cv2.getAffineTransform(p.astype(np.float32), q.astype(np.float32))
+            cv2.fillPoly(kinds[int(self.sides[k])], [np.round(p * 16).astype(np.int32)], int(k), cv2.LINE_8, 4)
+        up_ids, low_ids, ring_ids = kinds
+        # where they overlap at the contact, the side of the contact line decides: a lip's triangle wins on its own
+        # side, loses to the ring's and corners' on the other, and is taken there only if nothing else covers it
+        ids = np.where((side == 0) & (up_ids >= 0), up_ids, np.where((side == 1) & (low_ids >= 0), low_ids, ring_ids))
+        ids = np.where(ids >= 0, ids, np.maximum(up_ids, low_ids))
         yy, xx = np.nonzero(ids >= 0)
         if len(yy) == 0:
             return
