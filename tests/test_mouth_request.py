@@ -158,6 +158,42 @@ def test_a_wide_open_photo_mouth_closes_part_way(fixtures_dir: Path) -> None:
     np.testing.assert_allclose(mouth_opening(shut), model_gap, atol=0.003)
 
 
+def test_a_wide_open_photo_mouth_closes_all_the_way_in_pauses(fixtures_dir: Path) -> None:
+    """Closed part way in speech, a wide-open photo mouth closes to the rest gap once a pause lasts PAUSE_HOLD_S
+    (PauseClosure), and opens again when speech resumes; a photo that closes all the way anyway is unchanged."""
+    from talkface.io.media import read_audio
+    from talkface.models import load_lgan_net
+    from talkface.motion.amplitude import PAUSE_HOLD_S, PauseClosure
+    from talkface.motion.render import predict_landmarks
+    from talkface.pipeline import DEFAULT_MODEL
+
+    lgan = load_lgan_net(DEFAULT_MODEL / "lgan.pt")
+    speech = read_audio(fixtures_dir / "espeak_hello.flac")[:16000]
+    audio = np.concatenate([speech, np.zeros(24000, np.float32), speech])  # 1 s, a 1.5 s pause, 1 s
+    person = Similarity.from_params(60.0, 0.0, (100.0, 100.0)).apply(canonical_face()).astype(np.float32)
+    wide = person.copy()
+    wide[[55, 56, 57, 58, 59, 65, 66, 67]] += np.array([0.0, 24.0], np.float32)
+    image = np.zeros((200, 200, 3), np.uint8)
+    model_gap = float(mouth_opening(lgan.canonical_neutral.numpy()))
+    opening = float(mouth_opening(wide))
+    rest = mouth_opening(predict_landmarks(image, audio, lgan, person_landmarks=wide, motion_scale=0.0))
+    fps = float(lgan.config.fps)
+    pause = slice(int(1.0 * fps + PAUSE_HOLD_S * fps + 0.35 * fps), int(2.5 * fps) - 2)  # well inside the pause
+    np.testing.assert_allclose(rest[pause], model_gap, atol=0.003)  # closed in the pause
+    np.testing.assert_allclose(rest[5:int(0.8 * fps)], opening - MAX_CLOSING, atol=0.003)  # part way in speech
+    np.testing.assert_allclose(rest[-int(0.5 * fps):], opening - MAX_CLOSING, atol=0.003)  # and after the pause
+    off = MouthRequest(close_in_pauses=False)
+    kept = mouth_opening(predict_landmarks(image, audio, lgan, person_landmarks=wide, motion_scale=0.0, mouth=off))
+    np.testing.assert_allclose(kept[pause], opening - MAX_CLOSING, atol=0.003)
+    # a photo closed all the way anyway: nothing changes
+    a = predict_landmarks(image, audio, lgan, person_landmarks=person, motion_scale=0.0)
+    b = predict_landmarks(image, audio, lgan, person_landmarks=person, motion_scale=0.0, mouth=off)
+    np.testing.assert_array_equal(a, b)
+    # the rule: causal, closes after the hold, opens faster than it closes
+    w = PauseClosure(25.0).step(np.r_[np.ones(5), np.zeros(30), np.ones(5)])
+    assert w[:5 + int(PAUSE_HOLD_S * 25) - 1].max() == 0.0 and w[34] == 1.0 and w[-1] == 0.0
+
+
 CORNERS = [48, 54, 60, 64]
 
 

@@ -157,8 +157,8 @@ def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False, part_way:
     Args:
         landmarks: (68, 2) landmarks of the photo, pixels.
         closing_mouth: the animation closes an open mouth (:attr:`AnimateConfig.close_mouth`).
-        part_way: the mouth is so wide open that it is closed only part way
-            (:meth:`talkface.motion.amplitude.MouthRequest.closed_opening`).
+        part_way: the mouth is so wide open that it is closed only part way while speaking
+            (:meth:`talkface.motion.amplitude.MouthRequest.closed_opening`; all the way in pauses).
 
     Returns:
         Human-readable warnings (empty when the photo looks neutral).
@@ -169,8 +169,8 @@ def photo_warnings(landmarks: np.ndarray, closing_mouth: bool = False, part_way:
         then = ("it is closed for the animation, but a photo with the mouth closed looks more natural"
                 if closing_mouth else "a photo with the mouth closed gives better lip sync")
         if closing_mouth and part_way:
-            then = ("it is wide open, so it is closed only part way and rests slightly open in pauses; a photo with "
-                    "the mouth closed looks more natural")
+            then = ("it is wide open, so it is closed only part way while speaking (all the way in pauses); a photo "
+                    "with the mouth closed looks more natural")
         out.append(f"the mouth in the photo is open (gap {opening:.2f} of the eye distance); {then}")
     return out
 

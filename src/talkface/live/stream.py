@@ -40,7 +40,7 @@ from talkface.audio.features import num_video_frames
 from talkface.errors import InputError
 from talkface.face.geometry import EYE_POINTS, SPEECH_POINTS, mouth_opening
 from talkface.live.model import LOG_FLOOR, load_stream_motion, log_mel
-from talkface.motion.amplitude import SILENCE_DBFS, mouth_request
+from talkface.motion.amplitude import SILENCE_DBFS, PauseClosure, mouth_request
 from talkface.motion.blink_shape import shape_blinks, shape_margin
 from talkface.motion.lids import apply_closure, blink_closure, open_eye_level
 from talkface.photo_video import resize_to as _resize_to
@@ -400,6 +400,14 @@ class FaceStream:
             self.presence = OnlineSpeechPresence(self.fps, hold=max(0, min(2, ahead)))
         elif normalise:
             self.mouth_gain = OnlineMouthGain(fps=self.fps, fixed=mouth_gain)
+        # as offline: a wide-open photo mouth rests part way in speech and closes all the way in pauses
+        self.shut: np.ndarray | None = None
+        self.pause: PauseClosure | None = None
+        person = np.asarray(self.person_landmarks)
+        if (self.presence is not None and cfg.close_mouth and mouth_is_open(person) and self.request.close_in_pauses
+                and self.request.closes_part_way(self.canonical_neutral, person)):
+            self.shut = close_mouth(person, keep_gap=self.request.rest_opening(self.canonical_neutral))
+            self.pause = PauseClosure(self.fps)
         self.finished = False
 
     @property
@@ -423,6 +431,7 @@ class FaceStream:
         first = self.motion.next_frame - n
         canonical = np.broadcast_to(self.canonical_neutral, (n, 68, 2)).copy()
         gain = np.full((n, 1, 1), self.gain, np.float32)
+        presence: np.ndarray | None = None
         if self.mouth_gain is not None:
             raw = canonical.copy()
             raw[:, list(SPEECH_POINTS)] += displacement
@@ -430,8 +439,8 @@ class FaceStream:
             rms = np.array([self.head._frame_rms(first + i) for i in range(n + ahead)])
             active = rms[:n] > 10 ** (SILENCE_DBFS / 20)
             if isinstance(self.mouth_gain, OnlineCentredMouth) and self.presence is not None:
-                displacement, _ = self.mouth_gain.step(displacement, mouth_opening(raw), self.presence.step(rms),
-                                                       active)
+                presence = self.presence.step(rms)
+                displacement, _ = self.mouth_gain.step(displacement, mouth_opening(raw), presence, active)
             elif isinstance(self.mouth_gain, OnlineMouthGain):
                 gain *= self.mouth_gain.step(mouth_opening(raw), active).astype(np.float32)[:, None, None]
         if closing is not None:  # the end of the stream: the speech motion ramps down to the rest posture
@@ -440,6 +449,11 @@ class FaceStream:
         if self.blinks is not None:
             canonical[:, list(EYE_POINTS)] += self.blinks.step(n)
         landmarks = retarget(canonical, self.canonical_neutral, self.neutral)
+        if self.shut is not None and self.pause is not None and presence is not None:
+            weight = self.pause.step(presence)
+            if weight.any():
+                closed = retarget(canonical, self.canonical_neutral, self.shut)
+                landmarks = landmarks + weight[:, None, None] * (closed - landmarks)
         if self.blinks is not None:
             closure = blink_closure(canonical, open_eye_level(self.blinks.blink))
             landmarks = apply_closure(landmarks, self.neutral, closure)

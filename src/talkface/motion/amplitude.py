@@ -33,8 +33,8 @@ import numpy as np
 from talkface.face.geometry import INNER_LIP_PAIRS, mouth_opening
 
 __all__ = ["CORNER_FALLOFF", "CORNER_POINTS", "CORNER_POSTURE", "MAX_CLOSING", "MAX_GAIN", "MOUTH_REQUESTS", "PAUSE_DB",
-           "SILENCE_DBFS", "TARGET_OPENING_STD", "MouthRequest", "amplitude_gain", "centred_motion", "corner_matrix",
-           "has_speech", "mouth_request", "photo_corners", "speech_presence"]
+           "PAUSE_HOLD_S", "SILENCE_DBFS", "TARGET_OPENING_STD", "MouthRequest", "PauseClosure", "amplitude_gain",
+           "centred_motion", "corner_matrix", "has_speech", "mouth_request", "photo_corners", "speech_presence"]
 
 #: Median over GRID s1 utterances of the std of the inner-lip opening over the eye distance
 #: (:func:`talkface.eval.motion_metrics.mouth_opening` of their canonical landmarks, all frames).
@@ -182,11 +182,12 @@ def photo_corners(canonical: np.ndarray, neutral: np.ndarray, speech: np.ndarray
 CENTRES = ("speech_mean", "neutral")
 #: What an open-mouthed photo's mouth is closed to (:func:`talkface.motion.retarget.close_mouth`).
 REST_GAPS = ("model", "zero")
-#: How far (mouth opening, inner-lip gap over the eye distance) a warp may close an open photo's mouth. A wider
-#: photo mouth (a tongue, both rows of teeth: ``retalking_examples_face_3`` at 0.33) closed all the way turns into a
-#: pink blob under a dark outline, since the photo holds no closed lips to warp; it is closed only by this much
-#: and rests a little open (docs/render.md "A wide-open photo mouth closes part way"). Photos up to 0.2 + the rest
-#: gap (every GRID first frame, 30 of the 33 wild ones) close as before.
+#: How far (mouth opening, inner-lip gap over the eye distance) a wide-open photo's mouth is closed while speaking.
+#: A wider photo mouth (a tongue, both rows of teeth: ``retalking_examples_face_3`` at 0.33) rests a little open in
+#: speech: its speakers mostly talk with the mouth open, and closing it all the way there cost LMD and identity
+#: (docs/render.md "A wide-open photo mouth closes part way", "Closing an open photo mouth with a lip mesh"); in
+#: pauses it closes all the way (:class:`PauseClosure`, ``MouthRequest.close_in_pauses``). Photos up to 0.2 + the
+#: rest gap (every GRID first frame, 30 of the 33 wild ones) close all the way throughout.
 MAX_CLOSING = 0.2
 
 
@@ -208,12 +209,15 @@ class MouthRequest:
             (:func:`photo_corners`; default :data:`CORNER_POSTURE`; 1: the model's, as before 2026-12-01 late).
         max_closing: how far an open photo's mouth may be closed (:data:`MAX_CLOSING`; infinite: always to the
             rest gap, as before 2026-12-02).
+        close_in_pauses: a mouth closed only part way (``max_closing``) closes all the way to the rest gap in the
+            utterance's pauses (:class:`PauseClosure`; with the amplitude normalisation, offline and live).
     """
 
     centre: str = "speech_mean"
     rest_gap: str = "model"
     corner_posture: float = CORNER_POSTURE
     max_closing: float = MAX_CLOSING
+    close_in_pauses: bool = True
 
     def rest_opening(self, canonical_neutral: np.ndarray) -> float:
         """The inner-lip gap (over the eye distance) an open photo mouth is closed to for this request.
@@ -252,6 +256,45 @@ class MouthRequest:
             raise ValueError(f"MouthRequest.corner_posture must be in [0, 1], got {self.corner_posture!r}")
         if not self.max_closing > 0:
             raise ValueError(f"MouthRequest.max_closing must be > 0, got {self.max_closing!r}")
+
+
+#: A wide-open photo mouth closed part way (:data:`MAX_CLOSING`) closes all the way once a pause has lasted this long
+#: (seconds; :class:`PauseClosure`), over ``PAUSE_CLOSE_S``, and opens again over ``PAUSE_OPEN_S`` when speech resumes.
+PAUSE_HOLD_S = 0.3
+PAUSE_CLOSE_S = 0.2
+PAUSE_OPEN_S = 0.08
+
+
+class PauseClosure:
+    """Per frame, how far a wide-open photo's mouth is closed beyond its part-way rest: 1 in pauses, 0 in speech.
+
+    Causal (the same rule offline and live): once speech presence has stayed under 0.5 for :data:`PAUSE_HOLD_S`
+    the weight rises to 1 over :data:`PAUSE_CLOSE_S`; when speech resumes it falls to 0 over :data:`PAUSE_OPEN_S`.
+    The rest during speech stays part way (a speaker with a wide-open photo mouth mostly talks with it open:
+    closing it all the way in speech too cost LMD and identity, docs/render.md), the pauses show closed lips.
+
+    Args:
+        fps: video frame rate, frames/s.
+    """
+
+    def __init__(self, fps: float) -> None:
+        self.hold = max(1, int(round(PAUSE_HOLD_S * fps)))
+        self.up = 1.0 / max(1.0, PAUSE_CLOSE_S * fps)
+        self.down = 1.0 / max(1.0, PAUSE_OPEN_S * fps)
+        self.silent = 0
+        self.weight = 0.0
+
+    def step(self, speech: np.ndarray) -> np.ndarray:
+        """(n,) speech presence per frame (:func:`speech_presence`) -> (n,) float32 closing weights."""
+        out = np.empty(len(speech), np.float32)
+        for i, s in enumerate(np.asarray(speech, np.float64)):
+            self.silent = self.silent + 1 if s < 0.5 else 0
+            if self.silent >= self.hold:
+                self.weight = min(1.0, self.weight + self.up)
+            else:
+                self.weight = max(0.0, self.weight - self.down)
+            out[i] = self.weight
+        return out
 
 
 #: Named settings (``AnimateConfig.mouth_request``): ``centred`` (default since 2026-12-01), ``model_corners``

@@ -21,6 +21,7 @@ from talkface.face.geometry import EYE_POINTS, mouth_is_open, mouth_opening
 from talkface.io.atomic import atomic_path
 from talkface.motion.amplitude import (
     MouthRequest,
+    PauseClosure,
     amplitude_gain,
     centred_motion,
     has_speech,
@@ -194,8 +195,11 @@ def predict_landmarks(
     request = mouth_request(mouth)
     canonical_neutral = lgan.canonical_neutral.cpu().numpy()
     neutral = np.asarray(person_landmarks)
+    shut = None  # a wide-open photo mouth closed part way: the same face closed all the way, for the pauses
     if close_mouth and mouth_is_open(neutral):
         # the model's displacements are measured from its neutral face, whose lips are not pressed together
+        if request.close_in_pauses and normalise_mouth and request.closes_part_way(canonical_neutral, neutral):
+            shut = with_mouth_closed(neutral, keep_gap=request.rest_opening(canonical_neutral))
         neutral = with_mouth_closed(neutral, keep_gap=request.closed_opening(canonical_neutral, neutral))
     check_head_motion(head_motion)
     canonical = predict_canonical_landmarks(
@@ -203,6 +207,12 @@ def predict_landmarks(
         features=features, normalise_mouth=normalise_mouth, mouth=request,
     )
     landmarks = retarget(canonical, canonical_neutral, neutral)
+    if shut is not None and len(landmarks):
+        fps = float(lgan.config.fps)
+        weight = PauseClosure(fps).step(speech_presence(audio_rms_per_frame(audio, len(landmarks), fps)))
+        if weight.any():
+            closed = retarget(canonical, canonical_neutral, shut)
+            landmarks = (landmarks + weight[:, None, None] * (closed - landmarks)).astype(np.float32)
     if blink is not None:
         landmarks = apply_closure(landmarks, neutral, blink_closure(canonical, open_eye_level(blink)))
     if head_motion > 0:
