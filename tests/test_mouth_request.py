@@ -4,6 +4,7 @@ open photo mouth closed to the motion model's rest gap."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -130,21 +131,28 @@ def test_predict_landmarks_rests_an_open_photo_at_the_model_gap(fixtures_dir: Pa
     assert float(o_new.mean()) < float(o_old.mean())  # the mean posture is not inflated
 
 
+def _wide_open_photo() -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    """The shipped l-GAN, a canonical face in pixels, the same face with the lower lip dropped 24 px (a wide-open
+    mouth, a tongue and both rows of teeth), and a blank image (the landmarks are given)."""
+    from talkface.models import load_lgan_net
+    from talkface.pipeline import DEFAULT_MODEL
+
+    lgan = load_lgan_net(DEFAULT_MODEL / "lgan.pt")
+    person = Similarity.from_params(60.0, 0.0, (100.0, 100.0)).apply(canonical_face()).astype(np.float32)
+    wide = person.copy()
+    wide[[55, 56, 57, 58, 59, 65, 66, 67]] += np.array([0.0, 24.0], np.float32)
+    return lgan, person, wide, np.zeros((200, 200, 3), np.uint8)
+
+
 def test_a_wide_open_photo_mouth_closes_part_way(fixtures_dir: Path) -> None:
     """A photo mouth opened more than MAX_CLOSING beyond the rest gap (a tongue, both rows of teeth) is closed by
     MAX_CLOSING only: warped all the way shut it turned into a pink blob (docs/render.md); the earlier requests
     close it all the way."""
     from talkface.io.media import read_audio
-    from talkface.models import load_lgan_net
     from talkface.motion.render import predict_landmarks
-    from talkface.pipeline import DEFAULT_MODEL
 
-    lgan = load_lgan_net(DEFAULT_MODEL / "lgan.pt")
+    lgan, person, wide, image = _wide_open_photo()
     audio = read_audio(fixtures_dir / "espeak_hello.flac")[:8000]
-    person = Similarity.from_params(60.0, 0.0, (100.0, 100.0)).apply(canonical_face()).astype(np.float32)
-    wide = person.copy()
-    wide[[55, 56, 57, 58, 59, 65, 66, 67]] += np.array([0.0, 24.0], np.float32)
-    image = np.zeros((200, 200, 3), np.uint8)
     model_gap = float(mouth_opening(lgan.canonical_neutral.numpy()))
     opening = float(mouth_opening(wide))
     assert opening > MAX_CLOSING + model_gap + 0.1
@@ -162,18 +170,12 @@ def test_a_wide_open_photo_mouth_closes_all_the_way_in_pauses(fixtures_dir: Path
     """Closed part way in speech, a wide-open photo mouth closes to the rest gap once a pause lasts PAUSE_HOLD_S
     (PauseClosure), and opens again when speech resumes; a photo that closes all the way anyway is unchanged."""
     from talkface.io.media import read_audio
-    from talkface.models import load_lgan_net
     from talkface.motion.amplitude import PAUSE_HOLD_S, PauseClosure
     from talkface.motion.render import predict_landmarks
-    from talkface.pipeline import DEFAULT_MODEL
 
-    lgan = load_lgan_net(DEFAULT_MODEL / "lgan.pt")
+    lgan, person, wide, image = _wide_open_photo()
     speech = read_audio(fixtures_dir / "espeak_hello.flac")[:16000]
     audio = np.concatenate([speech, np.zeros(24000, np.float32), speech])  # 1 s, a 1.5 s pause, 1 s
-    person = Similarity.from_params(60.0, 0.0, (100.0, 100.0)).apply(canonical_face()).astype(np.float32)
-    wide = person.copy()
-    wide[[55, 56, 57, 58, 59, 65, 66, 67]] += np.array([0.0, 24.0], np.float32)
-    image = np.zeros((200, 200, 3), np.uint8)
     model_gap = float(mouth_opening(lgan.canonical_neutral.numpy()))
     opening = float(mouth_opening(wide))
     rest = mouth_opening(predict_landmarks(image, audio, lgan, person_landmarks=wide, motion_scale=0.0))
