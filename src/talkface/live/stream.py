@@ -404,8 +404,8 @@ class FaceStream:
         self.shut: np.ndarray | None = None
         self.pause: PauseClosure | None = None
         person = np.asarray(self.person_landmarks)
-        if (self.presence is not None and cfg.close_mouth and mouth_is_open(person) and self.request.close_in_pauses
-                and self.request.closes_part_way(self.canonical_neutral, person)):
+        if (self.presence is not None and cfg.close_mouth and mouth_is_open(person)
+                and self.request.closes_in_pauses(self.canonical_neutral, person)):
             self.shut = close_mouth(person, keep_gap=self.request.rest_opening(self.canonical_neutral))
             self.pause = PauseClosure(self.fps)
         self.finished = False

@@ -247,6 +247,11 @@ class MouthRequest:
         """Whether an open photo's mouth is so wide that :meth:`closed_opening` stops above the rest gap."""
         return self.closed_opening(canonical_neutral, photo_landmarks) > self.rest_opening(canonical_neutral)
 
+    def closes_in_pauses(self, canonical_neutral: np.ndarray, photo_landmarks: np.ndarray) -> bool:
+        """Whether a photo's mouth closed part way (:meth:`closes_part_way`) closes all the way in pauses
+        (``close_in_pauses``; :class:`PauseClosure`, offline and live)."""
+        return self.close_in_pauses and self.closes_part_way(canonical_neutral, photo_landmarks)
+
     def __post_init__(self) -> None:
         if self.centre not in CENTRES:
             raise ValueError(f"MouthRequest.centre must be one of {CENTRES}, got {self.centre!r}")

@@ -198,7 +198,7 @@ def predict_landmarks(
     shut = None  # a wide-open photo mouth closed part way: the same face closed all the way, for the pauses
     if close_mouth and mouth_is_open(neutral):
         # the model's displacements are measured from its neutral face, whose lips are not pressed together
-        if request.close_in_pauses and normalise_mouth and request.closes_part_way(canonical_neutral, neutral):
+        if normalise_mouth and request.closes_in_pauses(canonical_neutral, neutral):
             shut = with_mouth_closed(neutral, keep_gap=request.rest_opening(canonical_neutral))
         neutral = with_mouth_closed(neutral, keep_gap=request.closed_opening(canonical_neutral, neutral))
     check_head_motion(head_motion)

@@ -28,6 +28,7 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 from talkface.face.align import procrustes
+from talkface.render.mouth import inner_gap, smoothstep
 
 __all__ = ["INSET", "MEET", "OPEN_FROM", "LipMesh", "RING_POINTS"]
 
@@ -75,7 +76,7 @@ def _ring(landmarks: np.ndarray) -> np.ndarray:
 
 
 def _bilinear(xy: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """``xy`` (h, w, 2) sampled at ``points`` (n, 2) in its own pixels; points outside it map to themselves + NaN."""
+    """``xy`` (h, w, 2) sampled bilinearly at ``points`` (n, 2) in its own pixels; NaN for points outside it."""
     h, w = xy.shape[:2]
     out = np.full((len(points), 2), np.nan)
     for k, (u, v) in enumerate(points):
@@ -129,11 +130,9 @@ class LipMesh:
         ring_s = _bilinear(xy, ring_t - shift)
         ring_s = np.where(np.isnan(ring_s), ring_t, ring_s)  # outside the moving box the map is the identity
         width = float(np.linalg.norm(tgt_lm[54] - tgt_lm[48]))
-        gap = float(np.mean([np.linalg.norm(tgt_lm[lo] - tgt_lm[up]) for up, lo in _PAIRS]))
         # lips nearly touching (gap under MEET of the mouth width) meet on their contact line, each showing its
         # own lip up to the contact; lips apart keep their gap, which shows the photo's (filled) interior
-        meet = float(np.clip(1.0 - gap / max(MEET * width, 1e-6), 0.0, 1.0))
-        meet = meet * meet * (3.0 - 2.0 * meet)
+        meet = float(smoothstep(1.0 - inner_gap(tgt_lm) / max(MEET * width, 1e-6)))
         lips_t = tgt_lm[48:68].copy()
         for upper, lower in _PAIRS:
             mid = 0.5 * (lips_t[upper - 48] + lips_t[lower - 48])
@@ -192,8 +191,7 @@ class LipMesh:
         lips = np.zeros((h, w), np.uint8)
         cv2.fillPoly(lips, [np.round(tgt[RING_POINTS : RING_POINTS + 12]).astype(np.int32)], 1)
         dist = cv2.distanceTransform(1 - lips, cv2.DIST_L2, 3)
-        ramp = np.clip(1.0 - (dist[yy, xx] - 0.08 * width) / (0.35 * width), 0.0, 1.0)
-        ramp = ramp * ramp * (3.0 - 2.0 * ramp)
+        ramp = smoothstep(1.0 - (dist[yy, xx] - 0.08 * width) / (0.35 * width))
         # between the lips (their gap, or the contact where they meet) the spline's map stays: it shows the filled
         # interior (MouthFill, with its lip line) smoothly, where a mesh of a one- or two-pixel sliver would alias
         # into dashes
